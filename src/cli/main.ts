@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The tpslab command line. Each command lives in its own file and calls the
+ * library; this file wires them up and turns errors into messages and exit codes.
+ */
+import { readFileSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { asTpslabError } from '../errors.js';
+import { EXIT } from './exit-codes.js';
+import { registerKeys } from './keys.js';
+import { registerNode } from './node.js';
+import { registerRun } from './run.js';
+import { registerTx } from './tx.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tpslab')
+    .description('Stand up a transaction network, drive it with realistic load, and prove what it sustains.')
+    .version(version())
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerRun(program);
+  registerNode(program);
+  registerKeys(program);
+  registerTx(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (or the help/version text) already.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const e = asTpslabError(err);
+    const usage = e.code === 'TPSLAB_E_USAGE';
+    console.error(`error ${e.code}: ${e.message}`);
+    if (program.opts<{ verbose?: boolean }>().verbose) console.error(e.stack);
+    return usage ? EXIT.usage : EXIT.error;
+  }
+}
+
+const invoked = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (invoked === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv);
+}

@@ -1,0 +1,105 @@
+/**
+ * A small typed client of the node API, used by the CLI, tests and benchmarks.
+ * Errors from the node come back as TpslabError with the node's code.
+ */
+import { TpslabError, isErrorCode } from '../errors.js';
+import { encodeBatch } from '../protocol/batch.js';
+import { txToJson } from '../protocol/json.js';
+import type { SignedTx } from '../protocol/tx.js';
+
+export interface Head {
+  network: string;
+  height: number;
+  hash: string;
+  stateHash: string;
+  timestampMs: number;
+}
+
+export interface AccountInfo {
+  address: string;
+  exists: boolean;
+  balance: bigint;
+  nonce: bigint;
+}
+
+export interface TxStatusJson {
+  id: string;
+  status: 'pending' | 'committed' | 'failed' | 'unknown';
+  height?: number;
+  index?: number;
+  error?: { code: string; message: string };
+}
+
+export interface BatchResult {
+  accepted: number;
+  rejected: number;
+  results: ({ id: string; status: 'pending' } | { id?: string; error: { code: string; message: string; retryable: boolean } })[];
+}
+
+export class NodeClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  private async request<T>(path: string, init: RequestInit = {}, okStatuses: number[] = []): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new TpslabError('TPSLAB_E_UNAVAILABLE', `cannot reach the node at ${this.baseUrl} (${cause}); is it running? check the URL or --node`, { cause: err });
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text.length ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (res.ok || okStatuses.includes(res.status)) return body as T;
+    const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    if (e && isErrorCode(e.code)) throw new TpslabError(e.code, e.message ?? `HTTP ${res.status}`, { details: { httpStatus: res.status } });
+    throw new TpslabError('TPSLAB_E_REMOTE', `${init.method ?? 'GET'} ${this.baseUrl}${path} answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+  }
+
+  head(): Promise<Head> {
+    return this.request('/v1/head');
+  }
+
+  async account(address: string): Promise<AccountInfo> {
+    const a = await this.request<{ address: string; exists: boolean; balance: string; nonce: string }>(`/v1/accounts/${encodeURIComponent(address)}`);
+    return { address: a.address, exists: a.exists, balance: BigInt(a.balance), nonce: BigInt(a.nonce) };
+  }
+
+  /** Submits one transaction as JSON. With `waitMs`, waits for commit or failure (up to that long). */
+  submit(tx: SignedTx, opts: { waitMs?: number } = {}): Promise<TxStatusJson> {
+    const q = opts.waitMs === undefined ? '' : `?wait=commit&timeoutMs=${opts.waitMs}`;
+    return this.request(`/v1/tx${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(txToJson(tx)) });
+  }
+
+  /** Submits a binary batch; a 429 (partly full) still returns the per-transaction results. */
+  submitBatch(txs: readonly SignedTx[]): Promise<BatchResult> {
+    const body = encodeBatch(txs.map((t) => t.bytes));
+    return this.request('/v1/txs', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }, [429]);
+  }
+
+  status(id: string): Promise<TxStatusJson> {
+    return this.request(`/v1/tx/${id}`);
+  }
+
+  block(height: number): Promise<Record<string, unknown>> {
+    return this.request(`/v1/blocks/${height}`);
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.baseUrl}/health`);
+      await res.arrayBuffer();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * `/v1/stream`: a WebSocket stream of commits. Each durable block is one
+ * message `{ type: "block", height, hash, timestampMs, stateHash, txs: [{ id, kind, sender, topic?, seq? }] }`;
+ * transactions that fail after acceptance arrive as `{ type: "failed", id, code, message }`.
+ * `?from=H` replays blocks from height H out of the log before going live, so a
+ * subscriber can resume from any height without a gap. With `?topic=NAME` only
+ * messages of that topic are included (blocks without any are skipped), which
+ * gives a group member its topic in total order from any sequence number.
+ * A subscriber that falls more than 16 MiB behind is closed with code 1013.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeAddress } from '../protocol/address.js';
+import type { Block } from '../protocol/block.js';
+import { senderOf } from '../protocol/tx.js';
+import type { CommittedBlock, FailedTx, Sequencer } from './sequencer.js';
+import type { TxEffect } from './state.js';
+
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+interface Subscriber {
+  ws: WebSocket;
+  next: number;
+  live: boolean;
+  topic: string | undefined;
+}
+
+export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: string): string | undefined {
+  const txs = [];
+  for (let i = 0; i < block.txs.length; i++) {
+    const tx = block.txs[i]!;
+    const e = effects[i];
+    if (topic !== undefined && e?.topic !== topic) continue;
+    const entry: Record<string, unknown> = { id: tx.id.toString('hex'), kind: tx.body.kind, sender: encodeAddress(senderOf(tx.body)), nonce: tx.body.nonce.toString() };
+    if (e?.topic !== undefined) {
+      entry.topic = e.topic;
+      entry.seq = e.seq!.toString();
+      if (topic !== undefined && tx.body.kind === 'message') entry.payload = tx.body.payload.toString('base64');
+    }
+    txs.push(entry);
+  }
+  if (topic !== undefined && txs.length === 0) return undefined;
+  return JSON.stringify({
+    type: 'block',
+    height: block.height,
+    hash: block.hash.toString('hex'),
+    timestampMs: block.timestampMs,
+    stateHash: block.stateHash.toString('hex'),
+    txs,
+  });
+}
+
+/** Effects of a replayed block: recomputed from the topic counters is not possible, so replay carries them in order. */
+export type EffectsOf = (block: Block) => TxEffect[];
+
+export class CommitStream {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly subs = new Set<Subscriber>();
+
+  constructor(
+    private readonly seq: Sequencer,
+    private readonly effectsOf: EffectsOf,
+    private readonly onCount: (n: number) => void,
+  ) {
+    seq.on('commit', (c) => this.onCommit(c));
+    seq.on('failed', (f) => this.onFailed(f));
+  }
+
+  /** Hook for the HTTP server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/v1/stream') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"TPSLAB_E_NOT_FOUND","message":"WebSocket endpoint is /v1/stream"}}');
+      return;
+    }
+    const fromText = url.searchParams.get('from');
+    const from = fromText === null ? this.seq.durableHeight + 1 : Number(fromText);
+    if (!Number.isSafeInteger(from) || from < 1) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"TPSLAB_E_BAD_REQUEST","message":"from must be a block height >= 1"}}');
+      return;
+    }
+    const topic = url.searchParams.get('topic') ?? undefined;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, from, topic));
+  }
+
+  private attach(ws: WebSocket, from: number, topic: string | undefined): void {
+    const sub: Subscriber = { ws, next: from, live: false, topic };
+    this.subs.add(sub);
+    this.onCount(this.subs.size);
+    ws.on('close', () => {
+      this.subs.delete(sub);
+      this.onCount(this.subs.size);
+    });
+    ws.on('error', () => ws.terminate());
+    void this.catchUp(sub);
+  }
+
+  private async catchUp(sub: Subscriber): Promise<void> {
+    try {
+      while (sub.next <= this.seq.durableHeight && sub.ws.readyState === sub.ws.OPEN) {
+        const block = await this.seq.readBlock(sub.next);
+        this.send(sub, blockEvent(block, this.effectsOf(block), sub.topic));
+        sub.next++;
+      }
+      sub.live = true;
+    } catch {
+      sub.ws.close(1011, 'could not read the log');
+    }
+  }
+
+  private send(sub: Subscriber, text: string | undefined): void {
+    if (text === undefined || sub.ws.readyState !== sub.ws.OPEN) return;
+    if (sub.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      sub.ws.close(1013, 'subscriber too slow; reconnect with ?from=<next height>');
+      return;
+    }
+    sub.ws.send(text);
+  }
+
+  private onCommit(c: CommittedBlock): void {
+    let all: string | undefined;
+    for (const sub of this.subs) {
+      if (!sub.live || sub.next !== c.block.height) continue;
+      sub.next++;
+      if (sub.topic === undefined) this.send(sub, (all ??= blockEvent(c.block, c.effects)));
+      else this.send(sub, blockEvent(c.block, c.effects, sub.topic));
+    }
+  }
+
+  private onFailed(f: FailedTx): void {
+    const text = JSON.stringify({ type: 'failed', id: f.id.toString('hex'), code: f.code, message: f.message });
+    for (const sub of this.subs) if (sub.live && sub.topic === undefined) this.send(sub, text);
+  }
+
+  close(): void {
+    for (const sub of this.subs) sub.ws.terminate();
+    this.wss.close();
+  }
+}

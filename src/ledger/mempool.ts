@@ -1,0 +1,302 @@
+/**
+ * The mempool: admission, per-sender FIFO by nonce, causal dependency
+ * buffering, expiry and capacity. Pure logic over an injected clock; the
+ * sequencer drives it.
+ *
+ * - A sender's transactions are released strictly in nonce order. A nonce
+ *   ahead of the next expected one is buffered (up to `maxFutureNonces` ahead).
+ * - A transaction whose `deps` are not all committed (or earlier in the block
+ *   being built) parks its sender until they are.
+ * - Every pending transaction has a deadline (`pendingTtlMs`); when it passes,
+ *   the transaction is dropped with NONCE_GAP_EXPIRED (it was waiting for a
+ *   missing nonce) or DEPS_EXPIRED (it, or the nonce before it, was waiting
+ *   for dependencies). When a transaction fails or is dropped, the ones queued
+ *   behind it from the same sender are dropped with PREDECESSOR_FAILED.
+ * - At `capacity` pending transactions, admission fails with MEMPOOL_FULL (429).
+ */
+import { TpslabError, type ErrorCode } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { encodeAddress } from '../protocol/address.js';
+import { senderOf, type SignedTx } from '../protocol/tx.js';
+import { accountKey, type LedgerState } from './state.js';
+
+export interface MempoolOptions {
+  capacity: number;
+  maxFutureNonces: number;
+  pendingTtlMs: number;
+  /** At most this many pending transactions may name dependencies not yet committed. */
+  maxWaitingOnDeps: number;
+}
+
+export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
+  capacity: 100_000,
+  maxFutureNonces: 256,
+  pendingTtlMs: 60_000,
+  maxWaitingOnDeps: 20_000,
+};
+
+export interface PendingTx {
+  tx: SignedTx;
+  idKey: string;
+  senderKey: string;
+  deadlineMs: number;
+  /** Admitted with dependencies that were not yet committed. */
+  waitsOnDeps: boolean;
+  done: boolean;
+}
+
+interface SenderQueue {
+  key: string;
+  next: bigint;
+  txs: Map<bigint, PendingTx>;
+  inReady: boolean;
+  /** Dependency id this sender's head waits for, if parked. */
+  parkedOn: string | undefined;
+}
+
+export interface Dropped {
+  pending: PendingTx;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface BuildResult {
+  included: SignedTx[];
+  effects: import('./state.js').TxEffect[];
+  failed: Dropped[];
+}
+
+export class Mempool {
+  private readonly senders = new Map<string, SenderQueue>();
+  private readonly byId = new Map<string, PendingTx>();
+  private ready: string[] = [];
+  private readyHead = 0;
+  private readonly parked = new Map<string, Set<string>>();
+  private arrivals: PendingTx[] = [];
+  private arrivalsHead = 0;
+  private waitingOnDeps = 0;
+
+  constructor(
+    private readonly opts: MempoolOptions,
+    private readonly clock: Clock,
+    private readonly state: LedgerState,
+    /** True if the id is in a block already cut (durable or on its way to disk). */
+    private readonly isIncluded: (idKey: string) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get readyCount(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  has(idKey: string): boolean {
+    return this.byId.has(idKey);
+  }
+
+  /** Admits a verified transaction or throws a coded error; nothing is kept on error. */
+  admit(tx: SignedTx): PendingTx {
+    const idKey = tx.id.toString('latin1');
+    if (this.byId.has(idKey) || this.isIncluded(idKey)) {
+      throw new TpslabError('TPSLAB_E_DUPLICATE', `transaction ${tx.id.toString('hex')} is already ${this.byId.has(idKey) ? 'pending' : 'committed'}`);
+    }
+    const body = tx.body;
+    const sender = senderOf(body);
+    const senderKey = accountKey(sender);
+    let q = this.senders.get(senderKey);
+    const account = this.state.getAccount(sender);
+    const next = q?.next ?? account?.nonce ?? 0n;
+    if (!account && !q && body.deps.length === 0) {
+      throw new TpslabError('TPSLAB_E_UNKNOWN_ACCOUNT', `sender ${encodeAddress(sender)} does not exist; fund it first (or name the funding transaction in deps)`);
+    }
+    if (body.nonce < next) {
+      throw new TpslabError('TPSLAB_E_NONCE_TOO_LOW', `nonce ${body.nonce} for ${encodeAddress(sender)} is used; the next nonce is ${next}`, {
+        details: { expectedNonce: next.toString() },
+      });
+    }
+    if (body.nonce > next + BigInt(this.opts.maxFutureNonces)) {
+      throw new TpslabError(
+        'TPSLAB_E_NONCE_TOO_HIGH',
+        `nonce ${body.nonce} for ${encodeAddress(sender)} is more than ${this.opts.maxFutureNonces} ahead of the next nonce ${next}`,
+        { details: { expectedNonce: next.toString() } },
+      );
+    }
+    if (q?.txs.has(body.nonce)) {
+      throw new TpslabError('TPSLAB_E_NONCE_PENDING', `another transaction with nonce ${body.nonce} from ${encodeAddress(sender)} is already pending`);
+    }
+    if (body.nonce === next && body.deps.length === 0 && account && !q?.txs.size) {
+      // The common case can be checked against current state right away.
+      const need = body.kind === 'transfer' ? body.inputs[0]!.amount + body.fee : body.fee;
+      if (account.balance < need) {
+        throw new TpslabError('TPSLAB_E_INSUFFICIENT_FUNDS', `${encodeAddress(sender)} holds ${account.balance} but this transaction needs ${need} (amount + fee)`);
+      }
+    }
+    if (this.byId.size >= this.opts.capacity) {
+      throw new TpslabError('TPSLAB_E_MEMPOOL_FULL', `the mempool holds ${this.byId.size} transactions, its limit; retry shortly`);
+    }
+    const waitsOnDeps = body.deps.some((d) => !this.isIncluded(d.toString('latin1')));
+    if (waitsOnDeps && this.waitingOnDeps >= this.opts.maxWaitingOnDeps) {
+      throw new TpslabError('TPSLAB_E_MEMPOOL_FULL', `${this.waitingOnDeps} transactions already wait on dependencies, the limit; retry shortly`);
+    }
+    if (!q) {
+      q = { key: senderKey, next, txs: new Map(), inReady: false, parkedOn: undefined };
+      this.senders.set(senderKey, q);
+    }
+    const p: PendingTx = { tx, idKey, senderKey, deadlineMs: this.clock.now() + this.opts.pendingTtlMs, waitsOnDeps, done: false };
+    q.txs.set(body.nonce, p);
+    this.byId.set(idKey, p);
+    this.arrivals.push(p);
+    if (waitsOnDeps) this.waitingOnDeps++;
+    if (body.nonce === q.next && !q.parkedOn) this.markReady(q);
+    return p;
+  }
+
+  private markReady(q: SenderQueue): void {
+    if (q.inReady) return;
+    q.inReady = true;
+    this.ready.push(q.key);
+  }
+
+  private remove(p: PendingTx): void {
+    p.done = true;
+    this.byId.delete(p.idKey);
+    if (p.waitsOnDeps) this.waitingOnDeps--;
+  }
+
+  /**
+   * Picks and executes transactions for one block, in ready order, releasing
+   * each sender's nonces in order and honouring deps. State is mutated for
+   * every included transaction; failures change nothing and are returned.
+   */
+  build(maxTxs: number, maxBytes: number): BuildResult {
+    const included: SignedTx[] = [];
+    const effects: import('./state.js').TxEffect[] = [];
+    const failed: Dropped[] = [];
+    const inBlock = new Set<string>();
+    let bytes = 0;
+    while (included.length < maxTxs && this.readyHead < this.ready.length) {
+      const q = this.senders.get(this.ready[this.readyHead]!);
+      const p = q?.txs.get(q.next);
+      if (!q || !p) {
+        this.readyHead++;
+        if (q) q.inReady = false;
+        continue;
+      }
+      if (bytes + p.tx.bytes.length > maxBytes && included.length > 0) break;
+      this.readyHead++;
+      q.inReady = false;
+      const missing = p.tx.body.deps.find((d) => {
+        const k = d.toString('latin1');
+        return !inBlock.has(k) && !this.isIncluded(k);
+      });
+      if (missing) {
+        const k = missing.toString('latin1');
+        q.parkedOn = k;
+        let set = this.parked.get(k);
+        if (!set) this.parked.set(k, (set = new Set()));
+        set.add(q.key);
+        continue;
+      }
+      q.txs.delete(q.next);
+      this.remove(p);
+      try {
+        effects.push(this.state.execute(p.tx));
+      } catch (err) {
+        const e = err instanceof TpslabError ? err : new TpslabError('TPSLAB_E_INTERNAL', String(err));
+        failed.push({ pending: p, code: e.code, message: e.message });
+        failed.push(...this.dropQueue(q, p.tx.body.nonce, 'failed'));
+        continue;
+      }
+      included.push(p.tx);
+      bytes += p.tx.bytes.length;
+      inBlock.add(p.idKey);
+      q.next += 1n;
+      this.wake(p.idKey);
+      if (q.txs.has(q.next)) this.markReady(q);
+      else if (q.txs.size === 0) this.senders.delete(q.key);
+    }
+    this.compactReady();
+    return { included, effects, failed };
+  }
+
+  /** Wakes senders parked on a dependency that has just been included. */
+  private wake(idKey: string): void {
+    const set = this.parked.get(idKey);
+    if (!set) return;
+    this.parked.delete(idKey);
+    for (const sk of set) {
+      const q = this.senders.get(sk);
+      if (q && q.parkedOn === idKey) {
+        q.parkedOn = undefined;
+        if (q.txs.has(q.next)) this.markReady(q);
+      }
+    }
+  }
+
+  /** Drops everything queued for a sender from `fromNonce` on (exclusive). */
+  private dropQueue(q: SenderQueue, failedNonce: bigint, why: string): Dropped[] {
+    const out: Dropped[] = [];
+    for (const [nonce, p] of [...q.txs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (nonce <= failedNonce) continue;
+      q.txs.delete(nonce);
+      this.remove(p);
+      out.push({
+        pending: p,
+        code: 'TPSLAB_E_PREDECESSOR_FAILED',
+        message: `nonce ${failedNonce} from the same sender ${why}, so nonce ${nonce} cannot run; re-sign from the account's nonce`,
+      });
+    }
+    this.unpark(q);
+    if (q.txs.size === 0) this.senders.delete(q.key);
+    return out;
+  }
+
+  private unpark(q: SenderQueue): void {
+    if (!q.parkedOn) return;
+    this.parked.get(q.parkedOn)?.delete(q.key);
+    if (this.parked.get(q.parkedOn)?.size === 0) this.parked.delete(q.parkedOn);
+    q.parkedOn = undefined;
+  }
+
+  /** Drops transactions whose deadline has passed. */
+  expire(): Dropped[] {
+    const now = this.clock.now();
+    const out: Dropped[] = [];
+    while (this.arrivalsHead < this.arrivals.length) {
+      const p = this.arrivals[this.arrivalsHead]!;
+      if (!p.done && p.deadlineMs > now) break;
+      this.arrivalsHead++;
+      if (p.done) continue;
+      const q = this.senders.get(p.senderKey)!;
+      const nonce = p.tx.body.nonce;
+      const blockedByDeps = q.parkedOn !== undefined || p.waitsOnDeps;
+      const code: ErrorCode = nonce > q.next && !blockedByDeps ? 'TPSLAB_E_NONCE_GAP_EXPIRED' : 'TPSLAB_E_DEPS_EXPIRED';
+      const message =
+        code === 'TPSLAB_E_NONCE_GAP_EXPIRED'
+          ? `waited ${this.opts.pendingTtlMs} ms for nonce ${q.next} from the same sender, which never arrived`
+          : `waited ${this.opts.pendingTtlMs} ms for its dependencies (or those of an earlier nonce) to commit`;
+      q.txs.delete(nonce);
+      this.remove(p);
+      out.push({ pending: p, code, message });
+      if (nonce === q.next) out.push(...this.dropQueue(q, nonce, 'expired'));
+      else if (q.txs.size === 0) {
+        this.unpark(q);
+        this.senders.delete(q.key);
+      }
+    }
+    if (this.arrivalsHead > 4096 && this.arrivalsHead * 2 > this.arrivals.length) {
+      this.arrivals = this.arrivals.slice(this.arrivalsHead);
+      this.arrivalsHead = 0;
+    }
+    return out;
+  }
+
+  private compactReady(): void {
+    if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The node's public HTTP API (under /v1) plus /health, /metrics and /stats.
+ * Every error answer is `{ "error": { code, message, retryable } }` with a 4xx
+ * for the caller's mistakes, 429/503 for load and availability.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { TpslabError, asTpslabError, type ErrorCode } from '../errors.js';
+import { decodeAddress, encodeAddress } from '../protocol/address.js';
+import type { Block } from '../protocol/block.js';
+import { txToJson } from '../protocol/json.js';
+import type { SignedTx } from '../protocol/tx.js';
+import { splitBatch } from '../protocol/batch.js';
+import { DEFAULT_INGRESS_LIMITS, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
+import type { NodeMetrics } from './node-metrics.js';
+import type { Sequencer, TxStatus } from './sequencer.js';
+
+/** Seconds a client should wait before retrying when the mempool is full. */
+const RETRY_AFTER_SECONDS = 1;
+
+export interface NodeApiContext {
+  sequencer: Sequencer;
+  metrics: NodeMetrics;
+  limits?: IngressLimits;
+  startedAtMs: number;
+  /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
+  waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
+  /** Called for each accepted transaction (for commit latency). */
+  onAccepted(tx: SignedTx): void;
+}
+
+export function statusJson(id: Buffer, s: TxStatus): Record<string, unknown> {
+  const base = { id: id.toString('hex'), status: s.status };
+  if (s.status === 'committed') return { ...base, height: s.height, index: s.index };
+  if (s.status === 'failed') return { ...base, error: { code: s.code, message: s.message } };
+  return base;
+}
+
+export function blockJson(b: Block): Record<string, unknown> {
+  return {
+    height: b.height,
+    hash: b.hash.toString('hex'),
+    prevHash: b.prevHash.toString('hex'),
+    timestampMs: b.timestampMs,
+    stateHash: b.stateHash.toString('hex'),
+    txCount: b.txs.length,
+    txs: b.txs.map(txToJson),
+  };
+}
+
+function sendError(reply: FastifyReply, err: TpslabError): FastifyReply {
+  if (err.code === 'TPSLAB_E_MEMPOOL_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  return reply.code(err.httpStatus).send({ error: err.toJSON() });
+}
+
+/** Maps fastify's own errors (body parsing, limits) to our codes. */
+function fromFramework(err: { statusCode?: number; code?: string; message: string }): TpslabError {
+  if (err instanceof TpslabError) return err;
+  const status = err.statusCode ?? 500;
+  let code: ErrorCode = 'TPSLAB_E_INTERNAL';
+  if (status === 413) code = 'TPSLAB_E_TOO_LARGE';
+  else if (err.code?.includes('JSON') || err instanceof SyntaxError) code = 'TPSLAB_E_BAD_JSON';
+  else if (status >= 400 && status < 500) code = 'TPSLAB_E_BAD_REQUEST';
+  const hint = status === 415 ? ' (send application/json for one transaction, application/octet-stream for binary)' : '';
+  return new TpslabError(code, `${err.message}${hint}`, { cause: err });
+}
+
+function parseId(text: string): Buffer {
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) {
+    throw new TpslabError('TPSLAB_E_BAD_REQUEST', `transaction id "${text.slice(0, 80)}" must be 64 hex characters`);
+  }
+  return Buffer.from(text, 'hex');
+}
+
+function parseHeight(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]{1,15}$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new TpslabError('TPSLAB_E_BAD_REQUEST', `block height "${text.slice(0, 40)}" must be a non-negative integer`);
+  }
+  return n;
+}
+
+function parseWait(query: { wait?: string; timeoutMs?: string }): number | undefined {
+  if (query.wait === undefined || query.wait === 'false') return undefined;
+  if (query.wait !== 'commit' && query.wait !== 'true') {
+    throw new TpslabError('TPSLAB_E_BAD_REQUEST', `wait="${query.wait}" is not understood; use wait=commit`);
+  }
+  const t = query.timeoutMs === undefined ? 30_000 : Number(query.timeoutMs);
+  if (!Number.isInteger(t) || t < 1 || t > 300_000) throw new TpslabError('TPSLAB_E_BAD_REQUEST', 'timeoutMs must be an integer from 1 to 300000');
+  return t;
+}
+
+export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
+  const { sequencer: seq, metrics } = ctx;
+  const limits = ctx.limits ?? DEFAULT_INGRESS_LIMITS;
+  const genesis = seq.genesis;
+  const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true });
+
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, _req, reply) => {
+    const e = fromFramework(err as { statusCode?: number; code?: string; message: string });
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, new TpslabError('TPSLAB_E_NOT_FOUND', `no route ${req.method} ${req.url}; see docs/api.md`)));
+
+  const accept = (tx: SignedTx): void => {
+    seq.submit(tx);
+    metrics.txAccepted.inc();
+    ctx.onAccepted(tx);
+  };
+
+  const rejected = (err: unknown): TpslabError => {
+    const e = asTpslabError(err);
+    metrics.txRejected.inc({ code: e.code });
+    return e;
+  };
+
+  /** One transaction: JSON form or binary. `?wait=commit` holds the answer until it commits or fails. */
+  app.post<{ Querystring: { wait?: string; timeoutMs?: string } }>('/v1/tx', async (req, reply) => {
+    const waitMs = parseWait(req.query);
+    const binary = Buffer.isBuffer(req.body);
+    metrics.txReceived.inc({ encoding: binary ? 'binary' : 'json' });
+    let tx: SignedTx;
+    try {
+      tx = binary ? verifyBinary(req.body as Buffer, genesis, limits) : verifyJson(req.body, genesis, limits);
+      accept(tx);
+    } catch (err) {
+      return sendError(reply, rejected(err));
+    }
+    if (waitMs === undefined) return reply.code(202).send({ id: tx.id.toString('hex'), status: 'pending' });
+    const s = await ctx.waitFor(tx.id, waitMs);
+    return reply.code(s.status === 'committed' ? 200 : s.status === 'failed' ? 409 : 202).send(statusJson(tx.id, s));
+  });
+
+  /**
+   * A binary batch. Each transaction is judged on its own: the answer lists a
+   * result per transaction in order. If any was refused because the node is
+   * full, the status is 429 with Retry-After (the accepted ones stay accepted).
+   */
+  app.post('/v1/txs', async (req, reply) => {
+    if (!Buffer.isBuffer(req.body)) {
+      return sendError(reply, new TpslabError('TPSLAB_E_BAD_REQUEST', 'a batch must be sent as application/octet-stream (u32 count, then u32 length + bytes per transaction)'));
+    }
+    let parts: Buffer[];
+    try {
+      parts = splitBatch(req.body, limits.maxBatchTxs, limits.maxTxBytes);
+    } catch (err) {
+      return sendError(reply, rejected(err));
+    }
+    metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
+    let accepted = 0;
+    let full = false;
+    const results = parts.map((bytes) => {
+      let id: string | undefined;
+      try {
+        const tx = verifyBinary(bytes, genesis, limits);
+        id = tx.id.toString('hex');
+        accept(tx);
+        accepted++;
+        return { id, status: 'pending' };
+      } catch (err) {
+        const e = rejected(err);
+        if (e.code === 'TPSLAB_E_MEMPOOL_FULL') full = true;
+        return { ...(id ? { id } : {}), error: e.toJSON() };
+      }
+    });
+    if (full) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    return reply.code(full ? 429 : 200).send({ accepted, rejected: parts.length - accepted, results });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/tx/:id', async (req) => {
+    const id = parseId(req.params.id);
+    return statusJson(id, seq.status(id));
+  });
+
+  app.get<{ Params: { address: string } }>('/v1/accounts/:address', async (req) => {
+    const account = decodeAddress(req.params.address, 'address');
+    const a = seq.state.getAccount(account);
+    return { address: encodeAddress(account), exists: a !== undefined, balance: (a?.balance ?? 0n).toString(), nonce: (a?.nonce ?? 0n).toString() };
+  });
+
+  app.get<{ Params: { name: string } }>('/v1/topics/:name', async (req) => {
+    const t = seq.state.getTopic(req.params.name);
+    if (!t) throw new TpslabError('TPSLAB_E_UNKNOWN_TOPIC', `topic "${req.params.name.slice(0, 64)}" does not exist`);
+    return { name: req.params.name, nextSeq: t.nextSeq.toString(), owner: encodeAddress(t.owner) };
+  });
+
+  app.get<{ Params: { height: string }; Querystring: { format?: string } }>('/v1/blocks/:height', async (req, reply) => {
+    const height = parseHeight(req.params.height);
+    if (req.query.format === 'binary') return reply.type('application/octet-stream').send(await seq.readEncodedBlock(height));
+    return blockJson(await seq.readBlock(height));
+  });
+
+  app.get('/v1/head', async () => headJson(seq));
+
+  app.get('/health', async (_req, reply) => {
+    const ok = seq.healthy;
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', height: seq.durableHeight, ...(ok ? {} : { reason: seq.fatalError?.message ?? 'stopping' }) });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    metrics.mempoolTransactions.set(seq.mempoolSize);
+    metrics.blockLogBytes.set(seq.logSizeBytes);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.get('/stats', async () => {
+    const counter = async (c: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }) => (await c.get()).values;
+    const sum = async (c: Parameters<typeof counter>[0]) => (await counter(c)).reduce((a, v) => a + v.value, 0);
+    const byCode = async (c: Parameters<typeof counter>[0]) =>
+      Object.fromEntries((await counter(c)).filter((v) => v.value > 0).map((v) => [String(v.labels.code), v.value]));
+    return {
+      network: genesis.network,
+      uptimeMs: Date.now() - ctx.startedAtMs,
+      head: headJson(seq),
+      mempool: seq.mempoolSize,
+      accounts: seq.state.accountCount,
+      logSizeBytes: seq.logSizeBytes,
+      tx: {
+        received: await sum(metrics.txReceived),
+        accepted: await sum(metrics.txAccepted),
+        rejected: await sum(metrics.txRejected),
+        rejectedByCode: await byCode(metrics.txRejected),
+        committed: await sum(metrics.txCommitted),
+        failed: await sum(metrics.txFailed),
+        failedByCode: await byCode(metrics.txFailed),
+      },
+      blocks: await sum(metrics.blocksCommitted),
+      feesBurned: seq.state.feesBurned.toString(),
+    };
+  });
+
+  return app;
+}
+
+export function headJson(seq: Sequencer): Record<string, unknown> {
+  return {
+    network: seq.genesis.network,
+    height: seq.durableHeight,
+    // hash and stateHash of the durable head; blocks in flight are not reported.
+    ...seq.durableHead,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Binary batch framing for `POST /v1/txs`:
+ * `u32 count | count × (u32 length | signed transaction bytes)`, big-endian.
+ */
+import { ByteReader } from './bytes.js';
+
+export function encodeBatch(txs: readonly Uint8Array[]): Buffer {
+  let size = 4;
+  for (const t of txs) size += 4 + t.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(txs.length, 0);
+  let pos = 4;
+  for (const t of txs) {
+    out.writeUInt32BE(t.length, pos);
+    out.set(t, pos + 4);
+    pos += 4 + t.length;
+  }
+  return out;
+}
+
+/** Splits a batch; wrong framing (counts, lengths, trailing bytes) is a TPSLAB_E_DECODE error. */
+export function splitBatch(body: Buffer, maxTxs: number, maxTxBytes: number): Buffer[] {
+  const r = new ByteReader(body, 'batch');
+  const count = r.bounded(r.u32('count'), 1, maxTxs, 'count');
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = r.bounded(r.u32(`txs[${i}].length`), 1, maxTxBytes, `txs[${i}].length`);
+    out.push(r.bytes(len, `txs[${i}]`));
+  }
+  r.end();
+  return out;
+}

@@ -1,0 +1,71 @@
+/**
+ * Blocks and their canonical encoding (version 1):
+ *
+ *   u8 version | u64 height | 32 prevHash | u64 timestampMs | 32 stateHash | u32 txCount | txCount × (u32 len | signed tx bytes)
+ *
+ * The block hash is SHA-256 over the header fields and the transaction root
+ * (SHA-256 of the concatenated transaction ids), so it commits to every
+ * transaction and to the state the block produced.
+ */
+import { createHash } from 'node:crypto';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { decodeTx } from './signing.js';
+import type { SignedTx } from './tx.js';
+
+export const BLOCK_VERSION = 1;
+export const HASH_BYTES = 32;
+/** Hard cap on transactions per block in the encoding. */
+export const MAX_BLOCK_TXS = 100_000;
+
+export interface Block {
+  height: number;
+  prevHash: Buffer;
+  timestampMs: number;
+  stateHash: Buffer;
+  txs: SignedTx[];
+  /** Computed, not encoded. */
+  hash: Buffer;
+}
+
+export function txRoot(txs: readonly SignedTx[]): Buffer {
+  const h = createHash('sha256');
+  for (const tx of txs) h.update(tx.id);
+  return h.digest();
+}
+
+export function blockHash(b: Omit<Block, 'hash'>): Buffer {
+  const w = new ByteWriter(128);
+  w.u8(BLOCK_VERSION).u64(BigInt(b.height)).bytes(b.prevHash).u64(BigInt(b.timestampMs)).bytes(b.stateHash).bytes(txRoot(b.txs));
+  return createHash('sha256').update(w.finish()).digest();
+}
+
+export function makeBlock(fields: Omit<Block, 'hash'>): Block {
+  return { ...fields, hash: blockHash(fields) };
+}
+
+export function encodeBlock(b: Block): Buffer {
+  let size = 1 + 8 + 32 + 8 + 32 + 4;
+  for (const tx of b.txs) size += 4 + tx.bytes.length;
+  const w = new ByteWriter(size);
+  w.u8(BLOCK_VERSION).u64(BigInt(b.height)).bytes(b.prevHash).u64(BigInt(b.timestampMs)).bytes(b.stateHash).u32(b.txs.length);
+  for (const tx of b.txs) w.u32(tx.bytes.length).bytes(tx.bytes);
+  return w.finish();
+}
+
+export function decodeBlock(bytes: Buffer): Block {
+  const r = new ByteReader(bytes, 'block');
+  const version = r.u8('version');
+  if (version !== BLOCK_VERSION) r.fail('version', `unknown block version ${version}`);
+  const height = Number(r.u64('height'));
+  const prevHash = r.bytes(HASH_BYTES, 'prevHash');
+  const timestampMs = Number(r.u64('timestampMs'));
+  const stateHash = r.bytes(HASH_BYTES, 'stateHash');
+  const count = r.bounded(r.u32('txCount'), 0, MAX_BLOCK_TXS, 'txCount');
+  const txs: SignedTx[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = r.bounded(r.u32(`txs[${i}].length`), 1, bytes.length, `txs[${i}].length`);
+    txs.push(decodeTx(r.bytes(len, `txs[${i}]`)));
+  }
+  r.end();
+  return makeBlock({ height, prevHash, timestampMs, stateHash, txs });
+}
