@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TpslabError } from '../errors.js';
+import type { TpslabError } from '../errors.js';
 import { ensureDevGenesis } from '../ledger/dev-genesis.js';
 import { loadGenesis } from '../ledger/genesis.js';
 import { startNode } from '../ledger/node.js';

@@ -18,7 +18,7 @@ import { TpslabError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { encodeAddress } from '../protocol/address.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
-import { accountKey, type LedgerState } from './state.js';
+import { accountKey, type LedgerState, type TxEffect } from './state.js';
 
 export interface MempoolOptions {
   capacity: number;
@@ -62,7 +62,7 @@ export interface Dropped {
 
 export interface BuildResult {
   included: SignedTx[];
-  effects: import('./state.js').TxEffect[];
+  effects: TxEffect[];
   failed: Dropped[];
 }
 
@@ -172,7 +172,7 @@ export class Mempool {
    */
   build(maxTxs: number, maxBytes: number): BuildResult {
     const included: SignedTx[] = [];
-    const effects: import('./state.js').TxEffect[] = [];
+    const effects: TxEffect[] = [];
     const failed: Dropped[] = [];
     const inBlock = new Set<string>();
     let bytes = 0;

@@ -16,7 +16,8 @@
  * its first input; its nonce and fee belong to that account.
  */
 import { TpslabError } from '../errors.js';
-import { ByteReader, ByteWriter } from './bytes.js';
+import type { ByteReader} from './bytes.js';
+import { ByteWriter } from './bytes.js';
 
 export const TX_VERSION = 1;
 export const TX_ID_BYTES = 32;
