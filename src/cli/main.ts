@@ -12,6 +12,7 @@ import { EXIT } from './exit-codes.js';
 import { registerKeys } from './keys.js';
 import { registerNode } from './node.js';
 import { registerRun } from './run.js';
+import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
 function version(): string {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerNode(program);
+  registerTracker(program);
   registerKeys(program);
   registerTx(program);
   for (const c of program.commands) c.exitOverride();

@@ -1,61 +1,101 @@
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { TpslabError } from '../errors.js';
 import { ensureDevGenesis } from '../ledger/dev-genesis.js';
-import { loadGenesis } from '../ledger/genesis.js';
-import { startNode } from '../ledger/node.js';
+import { loadGenesis, type Genesis } from '../ledger/genesis.js';
+import { serveLedger, type RunningLedger } from '../ledger/node.js';
+import { Replica } from '../ledger/replica.js';
+import { Sequencer } from '../ledger/sequencer.js';
+import { joinTracker } from '../ledger/tracker-client.js';
 import { parseIntOption, untilSignal } from './common.js';
 
-export interface NodeCommandOptions {
+export interface LedgerCommandOptions {
   data: string;
   port: number;
   host: string;
   genesis?: string;
+  sequencer?: string;
+  tracker?: string;
+  id?: string;
   blockIntervalMs: number;
   blockMaxTxs: number;
   mempoolCapacity: number;
   fsync: boolean;
 }
 
-export function registerNode(program: Command): void {
-  program
-    .command('node')
-    .description('run a ledger node: ingress, ordering and state in one process, with the HTTP API under /v1')
-    .requiredOption('--data <dir>', 'data directory (block log, genesis.hash, endpoint.json); created if missing')
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <dir>', 'data directory (blocks.log, genesis.hash, endpoint.json); created if missing')
     .option('--port <n>', 'TCP port to listen on; 0 picks a free one (see <data>/endpoint.json)', parseIntOption('--port', 0, 65535), 0)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--genesis <file>', 'genesis JSON; without it a development genesis and faucet key are created in the data directory')
-    .option('--block-interval-ms <ms>', 'cut a block at most this long after the first ready transaction', parseIntOption('--block-interval-ms', 1, 60_000), 25)
-    .option('--block-max-txs <n>', 'transactions per block at most', parseIntOption('--block-max-txs', 1, 100_000), 4000)
-    .option('--mempool-capacity <n>', 'pending transactions at most before answering 429', parseIntOption('--mempool-capacity', 1, 10_000_000), 100_000)
-    .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
-    .addHelpText('after', '\nExample:\n  tpslab node --data ./node1 --port 8545\n  curl http://127.0.0.1:8545/v1/head')
-    .action(async (o: NodeCommandOptions) => runNodeCommand(o));
+    .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
+    .option('--id <name>', 'member id at the tracker (default: the data directory name)')
+    .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)');
 }
 
-export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
+function ordering(cmd: Command): Command {
+  return cmd
+    .option('--block-interval-ms <ms>', 'cut a block at most this long after the first ready transaction', parseIntOption('--block-interval-ms', 1, 60_000), 25)
+    .option('--block-max-txs <n>', 'transactions per block at most', parseIntOption('--block-max-txs', 1, 100_000), 4000)
+    .option('--mempool-capacity <n>', 'pending transactions at most before answering 429', parseIntOption('--mempool-capacity', 1, 10_000_000), 100_000);
+}
+
+export function registerNode(program: Command): void {
+  ordering(
+    common(
+      program
+        .command('node')
+        .description('run a ledger node with the HTTP API under /v1: standalone (orders its own blocks), or with --sequencer a replica in a network'),
+    )
+      .option('--genesis <file>', 'genesis JSON; standalone without it: a development genesis and faucet key are created in the data directory')
+      .option('--sequencer <url>', 'join a network: forward transactions to this sequencer and follow its blocks (needs --genesis)'),
+  )
+    .addHelpText('after', '\nExamples:\n  tpslab node --data ./n1 --port 8545\n  tpslab node --data ./n2 --genesis net/genesis.json --sequencer http://127.0.0.1:7000 --tracker http://127.0.0.1:7100')
+    .action(async (o: LedgerCommandOptions) => runLedgerProcess(o.sequencer ? 'replica' : 'node', o));
+
+  ordering(common(program.command('sequencer').description('run the sequencer of a network: total order, blocks, the durable log, the block feed for nodes')))
+    .requiredOption('--genesis <file>', 'genesis JSON shared by the network')
+    .addHelpText('after', '\nExample:\n  tpslab sequencer --data ./seq --genesis net/genesis.json --port 7000')
+    .action(async (o: LedgerCommandOptions) => runLedgerProcess('sequencer', o));
+}
+
+export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o: LedgerCommandOptions): Promise<void> {
+  let genesis: Genesis;
   let genesisInfo = '';
-  let genesis;
-  if (o.genesis) {
-    genesis = await loadGenesis(o.genesis);
-  } else {
+  if (o.genesis) genesis = await loadGenesis(o.genesis);
+  else {
     const dev = await ensureDevGenesis(o.data);
     genesis = dev.genesis;
     genesisInfo = `genesis ${dev.genesisPath} (${dev.created ? 'created' : 'existing'}), faucet key ${dev.faucetKeyPath}`;
   }
-  const node = await startNode({
-    dataDir: o.data,
-    genesis,
-    host: o.host,
-    port: o.port,
-    sequencer: { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
-  });
-  const rec = node.sequencer.recovery;
-  console.log(`tpslab node listening on ${node.url} (network ${genesis.network}, head ${node.sequencer.durableHeight})`);
+  const service =
+    role === 'replica'
+      ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync })
+      : await Sequencer.open(
+          o.data,
+          genesis,
+          { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
+          undefined,
+          role,
+        );
+  const running: RunningLedger = await serveLedger(service, { dataDir: o.data, host: o.host, port: o.port });
+  const rec = service.recovery;
+  console.log(`tpslab ${role} listening on ${running.url} (network ${genesis.network}, head ${service.durableHeight})`);
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);
   if (genesisInfo) console.log(genesisInfo);
-  console.log(`try: curl ${node.url}/v1/head   |   tpslab tx send --node ${node.url} --key <key file> --to <address> --amount 1`);
-  node.sequencer.on('fatal', (err: TpslabError) => console.error(`error ${err.code}: ${err.message}`));
+  if (role === 'node') console.log(`try: curl ${running.url}/v1/head   |   tpslab tx send --node ${running.url} --key <key file> --to <address> --amount 1`);
+  service.on('fatal', (err: TpslabError) => console.error(`error ${err.code}: ${err.message}`));
+  const membership = o.tracker
+    ? joinTracker({
+        trackerUrl: o.tracker,
+        id: o.id ?? basename(resolve(o.data)),
+        role,
+        url: running.url,
+        info: () => ({ height: service.durableHeight, healthy: service.unavailableReason === undefined }),
+      })
+    : undefined;
   const sig = await untilSignal();
   console.log(`${sig}: stopping`);
-  await node.close();
+  await membership?.stop();
+  await running.close();
 }

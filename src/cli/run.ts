@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { runNodeCommand } from './node.js';
+import { runLedgerProcess } from './node.js';
 
 /**
  * `tpslab run`: until the harness lands, this starts one local node on a
@@ -16,6 +16,6 @@ export function registerRun(program: Command): void {
     .action(async (o: { port: string }) => {
       const data = await mkdtemp(join(tmpdir(), 'tpslab-run-'));
       console.log(`data directory: ${data}`);
-      await runNodeCommand({ data, port: Number(o.port), host: '127.0.0.1', blockIntervalMs: 25, blockMaxTxs: 4000, mempoolCapacity: 100_000, fsync: true });
+      await runLedgerProcess('node', { data, port: Number(o.port), host: '127.0.0.1', blockIntervalMs: 25, blockMaxTxs: 4000, mempoolCapacity: 100_000, fsync: true });
     });
 }

@@ -14,7 +14,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeAddress } from '../protocol/address.js';
 import type { Block } from '../protocol/block.js';
 import { senderOf } from '../protocol/tx.js';
-import type { CommittedBlock, FailedTx, Sequencer } from './sequencer.js';
+import type { CommittedBlock, FailedTx } from './sequencer.js';
+import type { LedgerService } from './service.js';
 import type { TxEffect } from './state.js';
 
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -24,7 +25,13 @@ interface Subscriber {
   next: number;
   live: boolean;
   topic: string | undefined;
+  /** binary: encoded blocks as binary frames (the sequencer's feed to replicas). */
+  binary: boolean;
 }
+
+/** Path of the sequencer's block feed for replicas: binary frames, one encoded block each. */
+export const BLOCK_FEED_PATH = '/v1/internal/blocks';
+export const STREAM_PATH = '/v1/stream';
 
 export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: string): string | undefined {
   const txs = [];
@@ -51,16 +58,12 @@ export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: s
   });
 }
 
-/** Effects of a replayed block: recomputed from the topic counters is not possible, so replay carries them in order. */
-export type EffectsOf = (block: Block) => TxEffect[];
-
 export class CommitStream {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly subs = new Set<Subscriber>();
 
   constructor(
-    private readonly seq: Sequencer,
-    private readonly effectsOf: EffectsOf,
+    private readonly seq: LedgerService,
     private readonly onCount: (n: number) => void,
   ) {
     seq.on('commit', (c) => this.onCommit(c));
@@ -70,10 +73,6 @@ export class CommitStream {
   /** Hook for the HTTP server's 'upgrade' event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/v1/stream') {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"TPSLAB_E_NOT_FOUND","message":"WebSocket endpoint is /v1/stream"}}');
-      return;
-    }
     const fromText = url.searchParams.get('from');
     const from = fromText === null ? this.seq.durableHeight + 1 : Number(fromText);
     if (!Number.isSafeInteger(from) || from < 1) {
@@ -81,11 +80,12 @@ export class CommitStream {
       return;
     }
     const topic = url.searchParams.get('topic') ?? undefined;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, from, topic));
+    const binary = url.pathname === BLOCK_FEED_PATH;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, from, topic, binary));
   }
 
-  private attach(ws: WebSocket, from: number, topic: string | undefined): void {
-    const sub: Subscriber = { ws, next: from, live: false, topic };
+  private attach(ws: WebSocket, from: number, topic: string | undefined, binary: boolean): void {
+    const sub: Subscriber = { ws, next: from, live: false, topic, binary };
     this.subs.add(sub);
     this.onCount(this.subs.size);
     ws.on('close', () => {
@@ -99,8 +99,11 @@ export class CommitStream {
   private async catchUp(sub: Subscriber): Promise<void> {
     try {
       while (sub.next <= this.seq.durableHeight && sub.ws.readyState === sub.ws.OPEN) {
-        const block = await this.seq.readBlock(sub.next);
-        this.send(sub, blockEvent(block, this.effectsOf(block), sub.topic));
+        if (sub.binary) this.send(sub, await this.seq.readEncodedBlock(sub.next));
+        else {
+          const block = await this.seq.readBlock(sub.next);
+          this.send(sub, blockEvent(block, this.seq.effectsOf(block), sub.topic));
+        }
         sub.next++;
       }
       sub.live = true;
@@ -109,7 +112,7 @@ export class CommitStream {
     }
   }
 
-  private send(sub: Subscriber, text: string | undefined): void {
+  private send(sub: Subscriber, text: string | Buffer | undefined): void {
     if (text === undefined || sub.ws.readyState !== sub.ws.OPEN) return;
     if (sub.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       sub.ws.close(1013, 'subscriber too slow; reconnect with ?from=<next height>');
@@ -123,7 +126,8 @@ export class CommitStream {
     for (const sub of this.subs) {
       if (!sub.live || sub.next !== c.block.height) continue;
       sub.next++;
-      if (sub.topic === undefined) this.send(sub, (all ??= blockEvent(c.block, c.effects)));
+      if (sub.binary) this.send(sub, c.encoded);
+      else if (sub.topic === undefined) this.send(sub, (all ??= blockEvent(c.block, c.effects)));
       else this.send(sub, blockEvent(c.block, c.effects, sub.topic));
     }
   }

@@ -10,15 +10,18 @@ import type { Block } from '../protocol/block.js';
 import { txToJson } from '../protocol/json.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { splitBatch } from '../protocol/batch.js';
+import { decodeTx } from '../protocol/signing.js';
+import { INTERNAL_SUBMIT_PATH } from './replica.js';
 import { DEFAULT_INGRESS_LIMITS, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
 import type { NodeMetrics } from './node-metrics.js';
-import type { Sequencer, TxStatus } from './sequencer.js';
+import type { TxStatus } from './sequencer.js';
+import type { LedgerService } from './service.js';
 
 /** Seconds a client should wait before retrying when the mempool is full. */
 const RETRY_AFTER_SECONDS = 1;
 
 export interface NodeApiContext {
-  sequencer: Sequencer;
+  service: LedgerService;
   metrics: NodeMetrics;
   limits?: IngressLimits;
   startedAtMs: number;
@@ -90,7 +93,7 @@ function parseWait(query: { wait?: string; timeoutMs?: string }): number | undef
 }
 
 export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
-  const { sequencer: seq, metrics } = ctx;
+  const { service: seq, metrics } = ctx;
   const limits = ctx.limits ?? DEFAULT_INGRESS_LIMITS;
   const genesis = seq.genesis;
   const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true });
@@ -103,10 +106,17 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, new TpslabError('TPSLAB_E_NOT_FOUND', `no route ${req.method} ${req.url}; see docs/api.md`)));
 
-  const accept = (tx: SignedTx): void => {
-    seq.submit(tx);
-    metrics.txAccepted.inc();
-    ctx.onAccepted(tx);
+  /** Hands verified transactions to the service; returns the refusal per transaction (undefined = accepted). */
+  const accept = async (txs: SignedTx[]): Promise<(TpslabError | undefined)[]> => {
+    const out = await seq.submitMany(txs);
+    out.forEach((err, i) => {
+      if (err) metrics.txRejected.inc({ code: err.code });
+      else {
+        metrics.txAccepted.inc();
+        ctx.onAccepted(txs[i]!);
+      }
+    });
+    return out;
   };
 
   const rejected = (err: unknown): TpslabError => {
@@ -123,10 +133,11 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     let tx: SignedTx;
     try {
       tx = binary ? verifyBinary(req.body as Buffer, genesis, limits) : verifyJson(req.body, genesis, limits);
-      accept(tx);
     } catch (err) {
       return sendError(reply, rejected(err));
     }
+    const [refused] = await accept([tx]);
+    if (refused) return sendError(reply, refused);
     if (waitMs === undefined) return reply.code(202).send({ id: tx.id.toString('hex'), status: 'pending' });
     const s = await ctx.waitFor(tx.id, waitMs);
     return reply.code(s.status === 'committed' ? 200 : s.status === 'failed' ? 409 : 202).send(statusJson(tx.id, s));
@@ -148,25 +159,55 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
-    let accepted = 0;
-    let full = false;
-    const results = parts.map((bytes) => {
-      let id: string | undefined;
+    type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
+    const results: Result[] = new Array(parts.length);
+    const verified: SignedTx[] = [];
+    const slots: number[] = [];
+    parts.forEach((bytes, i) => {
       try {
         const tx = verifyBinary(bytes, genesis, limits);
-        id = tx.id.toString('hex');
-        accept(tx);
-        accepted++;
-        return { id, status: 'pending' };
+        verified.push(tx);
+        slots.push(i);
       } catch (err) {
-        const e = rejected(err);
-        if (e.code === 'TPSLAB_E_MEMPOOL_FULL') full = true;
-        return { ...(id ? { id } : {}), error: e.toJSON() };
+        results[i] = { error: rejected(err).toJSON() };
+      }
+    });
+    let accepted = 0;
+    let full = false;
+    const outcomes = verified.length ? await accept(verified) : [];
+    outcomes.forEach((err, j) => {
+      const id = verified[j]!.id.toString('hex');
+      if (err) {
+        if (err.code === 'TPSLAB_E_MEMPOOL_FULL') full = true;
+        results[slots[j]!] = { id, error: err.toJSON() };
+      } else {
+        accepted++;
+        results[slots[j]!] = { id, status: 'pending' };
       }
     });
     if (full) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(full ? 429 : 200).send({ accepted, rejected: parts.length - accepted, results });
   });
+
+  if (seq.role === 'sequencer') {
+    /**
+     * Nodes forward transactions they have verified. Crash-fault model: the
+     * sequencer trusts its nodes and does not check signatures again; never
+     * expose this route beyond the network's own hosts.
+     */
+    app.post(INTERNAL_SUBMIT_PATH, async (req, reply) => {
+      if (!Buffer.isBuffer(req.body)) return sendError(reply, new TpslabError('TPSLAB_E_BAD_REQUEST', 'send a binary batch (application/octet-stream)'));
+      let txs: SignedTx[];
+      try {
+        txs = splitBatch(req.body, limits.maxBatchTxs, limits.maxTxBytes).map((b) => decodeTx(b));
+      } catch (err) {
+        return sendError(reply, rejected(err));
+      }
+      metrics.txReceived.inc({ encoding: 'binary' }, txs.length);
+      const outcomes = await accept(txs);
+      return { results: outcomes.map((e) => (e ? { error: e.toJSON() } : {})) };
+    });
+  }
 
   app.get<{ Params: { id: string } }>('/v1/tx/:id', async (req) => {
     const id = parseId(req.params.id);
@@ -194,8 +235,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   app.get('/v1/head', async () => headJson(seq));
 
   app.get('/health', async (_req, reply) => {
-    const ok = seq.healthy;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', height: seq.durableHeight, ...(ok ? {} : { reason: seq.fatalError?.message ?? 'stopping' }) });
+    const reason = seq.unavailableReason;
+    return reply.code(reason ? 503 : 200).send({ status: reason ? 'unavailable' : 'ok', role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -211,6 +252,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       Object.fromEntries((await counter(c)).filter((v) => v.value > 0).map((v) => [String(v.labels.code), v.value]));
     return {
       network: genesis.network,
+      role: seq.role,
       uptimeMs: Date.now() - ctx.startedAtMs,
       head: headJson(seq),
       mempool: seq.mempoolSize,
@@ -233,7 +275,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   return app;
 }
 
-export function headJson(seq: Sequencer): Record<string, unknown> {
+export function headJson(seq: LedgerService): Record<string, unknown> {
   return {
     network: seq.genesis.network,
     height: seq.durableHeight,

@@ -7,26 +7,25 @@ import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
 import type { SignedTx } from '../protocol/tx.js';
-import { CommitStream } from './commit-stream.js';
+import { BLOCK_FEED_PATH, CommitStream, STREAM_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { IngressLimits } from './ingress.js';
 import { buildNodeApi } from './node-api.js';
 import { createNodeMetrics } from './node-metrics.js';
 import { Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
+import type { LedgerService } from './service.js';
 
-export interface NodeOptions {
+export interface ServeOptions {
   dataDir: string;
-  genesis: Genesis;
   host?: string;
   port?: number;
-  sequencer?: SequencerConfig;
   limits?: IngressLimits;
 }
 
-export interface RunningNode {
+export interface RunningLedger {
   url: string;
   port: number;
-  sequencer: Sequencer;
+  service: LedgerService;
   close(): Promise<void>;
 }
 
@@ -35,13 +34,20 @@ export interface Endpoint {
   port: number;
   pid: number;
   network: string;
+  role: string;
 }
 
-export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+/** A standalone node: an in-process sequencer behind the public API. */
+export async function startNode(opts: ServeOptions & { genesis: Genesis; sequencer?: SequencerConfig }): Promise<RunningLedger> {
+  const service = await Sequencer.open(opts.dataDir, opts.genesis, opts.sequencer);
+  return serveLedger(service, opts);
+}
+
+/** Serves a ledger service over HTTP and WebSocket, and writes `<data>/endpoint.json`. */
+export async function serveLedger(service: LedgerService, opts: ServeOptions): Promise<RunningLedger> {
   const startedAtMs = Date.now();
-  const sequencer = await Sequencer.open(opts.dataDir, opts.genesis, opts.sequencer);
-  const metrics = createNodeMetrics('node');
-  metrics.blockHeight.set(sequencer.durableHeight);
+  const metrics = createNodeMetrics(service.role);
+  metrics.blockHeight.set(service.durableHeight);
 
   // Waiters for ?wait=commit, and acceptance times for commit latency.
   const waiters = new Map<string, Set<(s: TxStatus) => void>>();
@@ -53,7 +59,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     for (const w of ws) w(s);
   };
 
-  sequencer.on('commit', ({ block }) => {
+  service.on('commit', ({ block }) => {
     const now = Date.now();
     metrics.blocksCommitted.inc();
     metrics.txCommitted.inc(block.txs.length);
@@ -69,19 +75,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       settle(k, { status: 'committed', height: block.height, index });
     });
   });
-  sequencer.on('failed', (f) => {
+  service.on('failed', (f) => {
     const k = f.id.toString('latin1');
-    acceptedAt.delete(k);
-    metrics.txFailed.inc({ code: f.code });
+    if (acceptedAt.delete(k)) metrics.txFailed.inc({ code: f.code });
     settle(k, { status: 'failed', code: f.code, message: f.message });
   });
-  sequencer.on('fatal', (err) => {
-    process.emitWarning(`node stopped serving: ${err.message}`);
+  service.on('fatal', (err) => {
+    console.error(`error ${err.code}: ${service.role} stopped serving: ${err.message}`);
     for (const k of [...waiters.keys()]) settle(k, { status: 'failed', code: err.code, message: err.message });
   });
 
   const waitFor = (id: Buffer, timeoutMs: number): Promise<TxStatus> => {
-    const now = sequencer.status(id);
+    const now = service.status(id);
     if (now.status !== 'pending') return Promise.resolve(now);
     const k = id.toString('latin1');
     return new Promise((resolve) => {
@@ -91,7 +96,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       };
       const timer = setTimeout(() => {
         waiters.get(k)?.delete(done);
-        resolve(sequencer.status(id));
+        resolve(service.status(id));
       }, timeoutMs);
       let set = waiters.get(k);
       if (!set) waiters.set(k, (set = new Set()));
@@ -100,41 +105,48 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
 
   const app = buildNodeApi({
-    sequencer,
+    service,
     metrics,
     ...(opts.limits ? { limits: opts.limits } : {}),
     startedAtMs,
     waitFor,
     onAccepted: (tx: SignedTx) => acceptedAt.set(tx.id.toString('latin1'), Date.now()),
   });
-  const stream = new CommitStream(sequencer, (b) => sequencer.effectsOf(b), (n) => metrics.streamSubscribers.set(n));
-  app.server.on('upgrade', (req, socket, head) => stream.handleUpgrade(req, socket, head));
+  const stream = new CommitStream(service, (n) => metrics.streamSubscribers.set(n));
+  app.server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === STREAM_PATH || (path === BLOCK_FEED_PATH && service.role === 'sequencer')) stream.handleUpgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"TPSLAB_E_NOT_FOUND","message":"the WebSocket endpoint is /v1/stream"}}');
+  });
 
   const host = opts.host ?? '127.0.0.1';
   try {
     await app.listen({ host, port: opts.port ?? 0 });
   } catch (err) {
-    await sequencer.close();
+    await service.close();
     throw new TpslabError('TPSLAB_E_USAGE', `cannot listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}; pick another --port`, { cause: err });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const endpoint: Endpoint = { url, port, pid: process.pid, network: opts.genesis.network };
-  const file = join(opts.dataDir, 'endpoint.json');
-  await writeFile(`${file}.tmp`, `${JSON.stringify(endpoint, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
+  await writeEndpoint(opts.dataDir, { url, port, pid: process.pid, network: service.genesis.network, role: service.role });
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
-    sequencer,
+    service,
     close: () =>
       (closing ??= (async () => {
         stream.close();
         await app.close();
-        await sequencer.close();
+        await service.close();
       })()),
   };
+}
+
+export async function writeEndpoint(dataDir: string, endpoint: Endpoint): Promise<void> {
+  const file = join(dataDir, 'endpoint.json');
+  await writeFile(`${file}.tmp`, `${JSON.stringify(endpoint, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
 }

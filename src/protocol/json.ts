@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { TpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from './address.js';
-import { encodeBody, SIGNATURE_BYTES, TX_ID_BYTES, type SignedTx, type TxBody } from './tx.js';
+import { CODEC_LIMITS, encodeBody, SIGNATURE_BYTES, TOPIC_PATTERN, TX_ID_BYTES, type SignedTx, type TxBody } from './tx.js';
 import { txId } from './signing.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -23,6 +23,10 @@ const u64 = z
   });
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes} bytes as ${bytes * 2} hex characters`);
 const address = z.string().min(1, 'must be an address like tps1...');
+const topic = z
+  .string()
+  .max(CODEC_LIMITS.maxTopicBytes, `must be at most ${CODEC_LIMITS.maxTopicBytes} characters`)
+  .regex(TOPIC_PATTERN, 'must be 1 or more characters of a-z, 0-9, ".", "_", "-", starting with a letter or digit');
 
 const common = {
   nonce: u64,
@@ -42,12 +46,12 @@ export const TxJsonSchema = z.discriminatedUnion('kind', [
     kind: z.literal('message'),
     ...common,
     from: address,
-    topic: z.string(),
+    topic,
     payload: z.base64(),
     signature: hex(SIGNATURE_BYTES),
   }),
   z.strictObject({ kind: z.literal('create-account'), ...common, from: address, account: address, signature: hex(SIGNATURE_BYTES) }),
-  z.strictObject({ kind: z.literal('create-topic'), ...common, from: address, topic: z.string(), signature: hex(SIGNATURE_BYTES) }),
+  z.strictObject({ kind: z.literal('create-topic'), ...common, from: address, topic, signature: hex(SIGNATURE_BYTES) }),
 ]);
 
 export type TxJson = z.input<typeof TxJsonSchema>;

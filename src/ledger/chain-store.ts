@@ -1,0 +1,184 @@
+/**
+ * The chain as a process holds it: the applied state, the durable block log,
+ * an index from transaction id to (height, index), and what is needed to
+ * serve blocks and topic sequence numbers again. Shared by the sequencer
+ * (which executes blocks it cuts) and replicas (which apply blocks they receive).
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TpslabError } from '../errors.js';
+import { decodeBlock, type Block } from '../protocol/block.js';
+import { BlockLog, type RecoveryReport } from './block-log.js';
+import type { Genesis } from './genesis.js';
+import type { HeadInfo } from './service.js';
+import { LedgerState, type TxEffect } from './state.js';
+
+const INDEX_SHIFT = 2 ** 20;
+
+export type Location = { height: number; index: number };
+
+export class ChainStore {
+  readonly state: LedgerState;
+  /** tx id (latin1) → height * 2^20 + index, for every block indexed (durable or on its way). */
+  private readonly located = new Map<string, number>();
+  /** For blocks with messages: each topic's first sequence number in that block. */
+  private readonly topicStarts = new Map<number, Map<string, bigint>>();
+  private durable = 0;
+  private head: HeadInfo;
+  /** Timestamp of the last indexed block; block timestamps never go back. */
+  lastTimestampMs = 0;
+
+  private constructor(
+    readonly genesis: Genesis,
+    private readonly log: BlockLog,
+  ) {
+    this.state = new LedgerState(genesis);
+    this.head = { hash: genesis.hash.toString('hex'), stateHash: this.state.stateHash.toString('hex'), timestampMs: genesis.timestampMs };
+  }
+
+  /** Opens (or creates) a data directory, recovers its log and replays it into state, checking every state hash. */
+  static async open(dataDir: string, genesis: Genesis, opts: { fsync: boolean }): Promise<ChainStore> {
+    await mkdir(dataDir, { recursive: true });
+    await checkGenesis(dataDir, genesis);
+    const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync });
+    const chain = new ChainStore(genesis, log);
+    try {
+      const total = log.length;
+      for (let from = 0; from < total; from += 256) {
+        for (const rec of await log.readRange(from, Math.min(total, from + 256))) {
+          const block = decodeBlock(rec);
+          chain.index(block, applyBlock(chain.state, block));
+        }
+      }
+      chain.durable = chain.state.height;
+    } catch (err) {
+      await log.close();
+      throw err;
+    }
+    return chain;
+  }
+
+  get recovery(): RecoveryReport {
+    return this.log.recovery;
+  }
+
+  get sizeBytes(): number {
+    return this.log.sizeBytes;
+  }
+
+  get durableHeight(): number {
+    return this.durable;
+  }
+
+  get durableHead(): HeadInfo {
+    return this.head;
+  }
+
+  /** Records a block whose transactions have just been applied to `state`. */
+  index(block: Block, effects: readonly TxEffect[]): void {
+    block.txs.forEach((tx, i) => this.located.set(tx.id.toString('latin1'), block.height * INDEX_SHIFT + i));
+    let starts: Map<string, bigint> | undefined;
+    for (const e of effects) {
+      if (e.topic === undefined) continue;
+      starts ??= new Map();
+      if (!starts.has(e.topic)) starts.set(e.topic, e.seq!);
+    }
+    if (starts) this.topicStarts.set(block.height, starts);
+    this.lastTimestampMs = block.timestampMs;
+  }
+
+  /** Appends an indexed block; resolves once it is on disk, and only then counts it durable. */
+  async persist(block: Block, encoded: Buffer): Promise<void> {
+    const index = await this.log.append(encoded);
+    if (index !== block.height - 1) throw new TpslabError('TPSLAB_E_INTERNAL', `log index ${index} does not match height ${block.height}`);
+    this.durable = block.height;
+    this.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
+  }
+
+  isIndexed(idKey: string): boolean {
+    return this.located.has(idKey);
+  }
+
+  /** Where a transaction is, if in an indexed block; `durable` tells whether that block is on disk. */
+  locate(idKey: string): (Location & { durable: boolean }) | undefined {
+    const loc = this.located.get(idKey);
+    if (loc === undefined) return undefined;
+    const height = Math.floor(loc / INDEX_SHIFT);
+    return { height, index: loc % INDEX_SHIFT, durable: height <= this.durable };
+  }
+
+  async readEncodedBlock(height: number): Promise<Buffer> {
+    if (!Number.isInteger(height) || height < 1 || height > this.durable) {
+      throw new TpslabError('TPSLAB_E_NOT_FOUND', `block ${height} does not exist; the head is at ${this.durable}`);
+    }
+    return this.log.read(height - 1);
+  }
+
+  async readBlock(height: number): Promise<Block> {
+    return decodeBlock(await this.readEncodedBlock(height));
+  }
+
+  /** The effects (topic sequence numbers) of an indexed block, as when it was applied. */
+  effectsOf(block: Block): TxEffect[] {
+    const starts = this.topicStarts.get(block.height);
+    if (!starts) return block.txs.map(() => ({}));
+    const next = new Map(starts);
+    return block.txs.map((tx) => {
+      if (tx.body.kind !== 'message') return {};
+      const seq = next.get(tx.body.topic)!;
+      next.set(tx.body.topic, seq + 1n);
+      return { topic: tx.body.topic, seq };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
+
+/** Applies a block produced elsewhere (or replayed): every transaction must succeed and the state hash must match. */
+export function applyBlock(state: LedgerState, block: Block): TxEffect[] {
+  if (block.height !== state.height + 1) {
+    throw new TpslabError('TPSLAB_E_LOG_CORRUPT', `block ${block.height} follows head ${state.height}; heights must be consecutive`);
+  }
+  if (!block.prevHash.equals(state.headHash)) {
+    throw new TpslabError('TPSLAB_E_LOG_CORRUPT', `block ${block.height} does not link to the previous block (prevHash mismatch)`);
+  }
+  const effects = block.txs.map((tx, i) => {
+    try {
+      return state.execute(tx);
+    } catch (err) {
+      throw new TpslabError('TPSLAB_E_LOG_CORRUPT', `block ${block.height} transaction ${i} does not apply: ${(err as Error).message}`, { cause: err });
+    }
+  });
+  const stateHash = state.seal(block.height);
+  if (!stateHash.equals(block.stateHash)) {
+    throw new TpslabError(
+      'TPSLAB_E_LOG_CORRUPT',
+      `state hash mismatch at block ${block.height}: computed ${stateHash.toString('hex')}, block says ${block.stateHash.toString('hex')}`,
+    );
+  }
+  state.setHead(block.hash);
+  return effects;
+}
+
+/** A data directory belongs to one network: refuse to reuse it with another genesis. */
+async function checkGenesis(dataDir: string, genesis: Genesis): Promise<void> {
+  const path = join(dataDir, 'genesis.hash');
+  let stored: string | undefined;
+  try {
+    stored = (await readFile(path, 'utf8')).trim();
+  } catch {
+    stored = undefined;
+  }
+  const hex = genesis.hash.toString('hex');
+  if (stored === undefined) {
+    await writeFile(`${path}.tmp`, `${hex}\n`);
+    await rename(`${path}.tmp`, path);
+  } else if (stored !== hex) {
+    throw new TpslabError(
+      'TPSLAB_E_WRONG_NETWORK',
+      `data directory ${dataDir} holds a ledger of another genesis (${stored.slice(0, 16)}…, given ${hex.slice(0, 16)}…); use a fresh --data directory or the genesis it was created with`,
+    );
+  }
+}

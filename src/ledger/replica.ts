@@ -1,0 +1,326 @@
+/**
+ * A network node: validates at ingress, forwards to the sequencer in batches,
+ * follows the sequencer's block feed, applies each block (checking its state
+ * hash), keeps its own copy of the log, and serves the public API from it.
+ *
+ * - Catching up: until it has applied the sequencer's head as of connecting,
+ *   /health answers 503 "catching up".
+ * - State hash mismatch: the node stops applying and serving (503) and says why.
+ * - Sequencer unreachable: submitters get TPSLAB_E_UNAVAILABLE (retryable)
+ *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
+ */
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
+import { encodeBatch } from '../protocol/batch.js';
+import { decodeBlock, type Block } from '../protocol/block.js';
+import { senderOf, type SignedTx } from '../protocol/tx.js';
+import { ChainStore, applyBlock } from './chain-store.js';
+import { BLOCK_FEED_PATH } from './commit-stream.js';
+import type { Genesis } from './genesis.js';
+import type { TxStatus } from './sequencer.js';
+import type { HeadInfo, LedgerService, LedgerServiceEvents } from './service.js';
+import type { LedgerState, TxEffect } from './state.js';
+
+export interface ReplicaOptions {
+  sequencerUrl: string;
+  /** Most transactions in one forwarded batch. */
+  forwardBatchMax: number;
+  /** How long ingress waits to fill a batch. */
+  forwardDelayMs: number;
+  requestTimeoutMs: number;
+  fsync: boolean;
+}
+
+export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
+  forwardBatchMax: 2000,
+  forwardDelayMs: 2,
+  requestTimeoutMs: 5000,
+  fsync: true,
+};
+
+/** Route of the sequencer that takes verified transactions from nodes. */
+export const INTERNAL_SUBMIT_PATH = '/v1/internal/submit';
+
+const PENDING_TTL_MS = 120_000;
+const FAILED_MEMORY = 100_000;
+
+interface Waiting {
+  tx: SignedTx;
+  resolve: (r: TpslabError | undefined) => void;
+}
+
+export class Replica extends EventEmitter<LedgerServiceEvents> implements LedgerService {
+  readonly role = 'replica' as const;
+  private readonly opts: ReplicaOptions;
+  private queue: Waiting[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Forwarded and accepted, not yet seen committed or failed: id → accepted at (ms). */
+  private readonly pending = new Map<string, number>();
+  private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
+  private ws: WebSocket | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 100;
+  /** Sequencer head when the feed (re)connected; healthy once applied. */
+  private catchUpTarget: number | undefined;
+  private connected = false;
+  private fatal: TpslabError | undefined;
+  private closed = false;
+  /** Blocks apply one after another; persisting them pipelines. */
+  private applying: Promise<void> = Promise.resolve();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly chain: ChainStore,
+    opts: ReplicaOptions,
+  ) {
+    super();
+    this.opts = opts;
+    this.sweepTimer = setInterval(() => this.sweepPending(), 10_000);
+    this.sweepTimer.unref();
+  }
+
+  static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }): Promise<Replica> {
+    const opts = { ...DEFAULT_REPLICA_OPTIONS, ...options, sequencerUrl: options.sequencerUrl.replace(/\/+$/, '') };
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync });
+    const r = new Replica(chain, opts);
+    r.connect();
+    return r;
+  }
+
+  get genesis(): Genesis {
+    return this.chain.genesis;
+  }
+  get state(): LedgerState {
+    return this.chain.state;
+  }
+  get recovery(): { records: number; truncatedBytes: number } {
+    return this.chain.recovery;
+  }
+  get durableHeight(): number {
+    return this.chain.durableHeight;
+  }
+  get durableHead(): HeadInfo {
+    return this.chain.durableHead;
+  }
+  get mempoolSize(): number {
+    return this.pending.size;
+  }
+  get logSizeBytes(): number {
+    return this.chain.sizeBytes;
+  }
+  get sequencerConnected(): boolean {
+    return this.connected;
+  }
+
+  get unavailableReason(): string | undefined {
+    if (this.fatal) return this.fatal.message;
+    if (this.closed) return 'shutting down';
+    if (this.catchUpTarget === undefined) return `catching up: waiting for the sequencer at ${this.opts.sequencerUrl}`;
+    if (this.chain.durableHeight < this.catchUpTarget) return `catching up: at block ${this.chain.durableHeight} of ${this.catchUpTarget}`;
+    return undefined;
+  }
+
+  // ---- ingress: forward to the sequencer in batches ----
+
+  submitMany(txs: readonly SignedTx[]): Promise<(TpslabError | undefined)[]> {
+    return Promise.all(txs.map((tx) => this.submitOne(tx)));
+  }
+
+  private submitOne(tx: SignedTx): Promise<TpslabError | undefined> {
+    if (this.fatal) return Promise.resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', `this node stopped serving: ${this.fatal.message}`));
+    if (this.closed) return Promise.resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', 'this node is shutting down'));
+    // Nonces below the applied state's are certainly used (state only lags the sequencer).
+    const account = this.chain.state.getAccount(senderOf(tx.body));
+    if (account && tx.body.nonce < account.nonce) {
+      return Promise.resolve(
+        new TpslabError('TPSLAB_E_NONCE_TOO_LOW', `nonce ${tx.body.nonce} is used; the sender's next nonce is at least ${account.nonce}`, {
+          details: { expectedNonce: account.nonce.toString() },
+        }),
+      );
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ tx, resolve });
+      if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.forwardDelayMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.queue.splice(0, this.opts.forwardBatchMax);
+    if (this.queue.length > 0) this.flushTimer = setTimeout(() => this.flush(), 0);
+    if (batch.length > 0) void this.forward(batch);
+  }
+
+  private async forward(batch: Waiting[]): Promise<void> {
+    const url = `${this.opts.sequencerUrl}${INTERNAL_SUBMIT_PATH}`;
+    let results: ({ error?: { code: string; message: string } } | undefined)[];
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: encodeBatch(batch.map((w) => w.tx.bytes)),
+        signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
+      });
+      const body = (await res.json()) as { results?: typeof results; error?: { code: string; message: string } };
+      if (!body.results) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);
+      results = body.results;
+    } catch (err) {
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `the sequencer at ${this.opts.sequencerUrl} did not take the transaction (${why}); retry the same transaction`, { cause: err });
+      for (const w of batch) w.resolve(e);
+      return;
+    }
+    const now = Date.now();
+    batch.forEach((w, i) => {
+      const r = results[i];
+      if (r?.error) {
+        const code: ErrorCode = isErrorCode(r.error.code) ? r.error.code : 'TPSLAB_E_REMOTE';
+        w.resolve(new TpslabError(code, r.error.message));
+      } else {
+        const k = w.tx.id.toString('latin1');
+        if (!this.chain.isIndexed(k)) this.pending.set(k, now);
+        w.resolve(undefined);
+      }
+    });
+  }
+
+  private sweepPending(): void {
+    const cutoff = Date.now() - PENDING_TTL_MS;
+    for (const [k, t] of this.pending) if (t < cutoff) this.pending.delete(k);
+  }
+
+  status(id: Buffer): TxStatus {
+    const k = id.toString('latin1');
+    const loc = this.chain.locate(k);
+    if (loc) return loc.durable ? { status: 'committed', height: loc.height, index: loc.index } : { status: 'pending' };
+    if (this.pending.has(k)) return { status: 'pending' };
+    const f = this.failures.get(k);
+    return f ? { status: 'failed', ...f } : { status: 'unknown' };
+  }
+
+  readBlock(height: number): Promise<Block> {
+    return this.chain.readBlock(height);
+  }
+  readEncodedBlock(height: number): Promise<Buffer> {
+    return this.chain.readEncodedBlock(height);
+  }
+  effectsOf(block: Block): TxEffect[] {
+    return this.chain.effectsOf(block);
+  }
+
+  // ---- the block feed ----
+
+  private connect(): void {
+    if (this.closed || this.fatal) return;
+    const from = this.chain.state.height + 1;
+    const wsUrl = `${this.opts.sequencerUrl.replace(/^http/, 'ws')}${BLOCK_FEED_PATH}?from=${from}`;
+    const ws = new WebSocket(wsUrl, { handshakeTimeout: this.opts.requestTimeoutMs, maxPayload: 256 * 1024 * 1024 });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.connected = true;
+      this.backoffMs = 100;
+      void this.fetchTarget();
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) this.onBlock(data);
+      else this.onText(data.toString());
+    });
+    const retry = (): void => {
+      this.connected = false;
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      if (this.closed || this.fatal) return;
+      this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
+      this.backoffMs = Math.min(2000, this.backoffMs * 2);
+    };
+    ws.on('close', retry);
+    ws.on('error', () => ws.terminate());
+  }
+
+  private async fetchTarget(): Promise<void> {
+    try {
+      const res = await fetch(`${this.opts.sequencerUrl}/v1/head`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
+      const head = (await res.json()) as { height: number; network: string };
+      if (head.network !== this.chain.genesis.network) {
+        this.die(new TpslabError('TPSLAB_E_WRONG_NETWORK', `the sequencer serves network "${head.network}", this node's genesis is "${this.chain.genesis.network}"`));
+        return;
+      }
+      this.catchUpTarget = Math.max(this.catchUpTarget ?? 0, head.height);
+    } catch {
+      // The feed itself still delivers; health reports catching up until a target is known.
+    }
+  }
+
+  private onText(text: string): void {
+    let ev: { type?: string; id?: string; code?: string; message?: string };
+    try {
+      ev = JSON.parse(text) as typeof ev;
+    } catch {
+      return;
+    }
+    if (ev.type !== 'failed' || typeof ev.id !== 'string') return;
+    const id = Buffer.from(ev.id, 'hex');
+    const k = id.toString('latin1');
+    const code: ErrorCode = isErrorCode(ev.code) ? ev.code : 'TPSLAB_E_REMOTE';
+    this.pending.delete(k);
+    this.failures.set(k, { code, message: ev.message ?? '' });
+    if (this.failures.size > FAILED_MEMORY) this.failures.delete(this.failures.keys().next().value!);
+    this.emit('failed', { id, code, message: ev.message ?? '' });
+  }
+
+  private onBlock(encoded: Buffer): void {
+    if (this.fatal) return;
+    let block: Block;
+    let effects: TxEffect[];
+    try {
+      block = decodeBlock(encoded);
+      if (block.height <= this.chain.state.height) return; // already have it (resent after a reconnect)
+      if (block.height !== this.chain.state.height + 1) {
+        this.ws?.terminate(); // a gap: reconnect from our height
+        return;
+      }
+      effects = applyBlock(this.chain.state, block);
+    } catch (err) {
+      this.die(
+        new TpslabError(
+          'TPSLAB_E_LOG_CORRUPT',
+          `stopped following the sequencer: ${(err as Error).message}. This node's state diverged; restore its data directory from a healthy node or start it on an empty one`,
+          { cause: err },
+        ),
+      );
+      return;
+    }
+    this.chain.index(block, effects);
+    for (const tx of block.txs) this.pending.delete(tx.id.toString('latin1'));
+    const copy = Buffer.from(encoded);
+    // Appends go to the log at once (it group-commits them); commits are announced in height order.
+    const persisted = this.chain.persist(block, copy);
+    this.applying = Promise.all([this.applying, persisted]).then(
+      () => {
+        this.emit('commit', { block, encoded: copy, effects });
+      },
+      (err: unknown) => this.die(new TpslabError('TPSLAB_E_UNAVAILABLE', `writing block ${block.height} to this node's log failed: ${(err as Error).message}`, { cause: err })),
+    );
+  }
+
+  private die(err: TpslabError): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.ws?.terminate();
+    this.emit('fatal', err);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.ws?.terminate();
+    this.flush();
+    await this.applying;
+    await this.chain.close();
+  }
+}

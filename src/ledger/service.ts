@@ -1,0 +1,47 @@
+/**
+ * What the node API serves from. Two implementations:
+ * - Sequencer: the standalone node and the `tpslab sequencer` process (orders, executes, stores);
+ * - Replica: a network node that forwards to a remote sequencer and follows its block stream.
+ */
+import type { EventEmitter } from 'node:events';
+import type { TpslabError } from '../errors.js';
+import type { Block } from '../protocol/block.js';
+import type { SignedTx } from '../protocol/tx.js';
+import type { Genesis } from './genesis.js';
+import type { CommittedBlock, FailedTx, TxStatus } from './sequencer.js';
+import type { LedgerState, TxEffect } from './state.js';
+
+export interface LedgerServiceEvents {
+  commit: [CommittedBlock];
+  failed: [FailedTx];
+  fatal: [TpslabError];
+}
+
+export interface HeadInfo {
+  hash: string;
+  stateHash: string;
+  timestampMs: number;
+}
+
+export interface LedgerService extends EventEmitter<LedgerServiceEvents> {
+  readonly role: 'node' | 'sequencer' | 'replica';
+  readonly genesis: Genesis;
+  /** Applied state, for reads. Do not mutate. */
+  readonly state: LedgerState;
+  readonly durableHeight: number;
+  readonly durableHead: HeadInfo;
+  readonly mempoolSize: number;
+  readonly logSizeBytes: number;
+  /** undefined while serving; otherwise why /health answers 503. */
+  readonly unavailableReason: string | undefined;
+  /**
+   * Submits verified transactions; one result per transaction, in order:
+   * undefined when accepted, otherwise the coded refusal.
+   */
+  submitMany(txs: readonly SignedTx[]): Promise<(TpslabError | undefined)[]>;
+  status(id: Buffer): TxStatus;
+  readBlock(height: number): Promise<Block>;
+  readEncodedBlock(height: number): Promise<Buffer>;
+  effectsOf(block: Block): TxEffect[];
+  close(): Promise<void>;
+}

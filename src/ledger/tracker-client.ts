@@ -1,0 +1,48 @@
+/**
+ * Keeps a process in the tracker's view: heartbeats at the interval the
+ * tracker hands out (re-registering after a removal happens by itself, since
+ * a heartbeat from an unknown member re-adds it), and leaves on stop.
+ */
+export interface TrackerMembership {
+  stop(): Promise<void>;
+}
+
+export function joinTracker(opts: {
+  trackerUrl: string;
+  id: string;
+  role: string;
+  url: string;
+  info?: () => { height?: number; healthy?: boolean };
+}): TrackerMembership {
+  const base = opts.trackerUrl.replace(/\/+$/, '');
+  let intervalMs = 1000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const beat = async (): Promise<void> => {
+    try {
+      const res = await fetch(`${base}/v1/members/heartbeat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: opts.id, role: opts.role, url: opts.url, ...(opts.info?.() ?? {}) }),
+        signal: AbortSignal.timeout(Math.max(500, intervalMs)),
+      });
+      const body = (await res.json()) as { heartbeatIntervalMs?: number };
+      if (typeof body.heartbeatIntervalMs === 'number' && body.heartbeatIntervalMs > 0) intervalMs = body.heartbeatIntervalMs;
+    } catch {
+      // Tracker unreachable: keep trying at the last known interval.
+    }
+    if (!stopped) timer = setTimeout(() => void beat(), intervalMs);
+  };
+  void beat();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      try {
+        await fetch(`${base}/v1/members/${encodeURIComponent(opts.id)}`, { method: 'DELETE', signal: AbortSignal.timeout(1000) });
+      } catch {
+        // best effort
+      }
+    },
+  };
+}
