@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { asTpslabError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { registerKeys } from './keys.js';
+import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerRun } from './run.js';
 import { registerTracker } from './tracker.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerNet(program);
   registerNode(program);
   registerTracker(program);
   registerKeys(program);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readKeyFile } from '../client/key-file.js';
 import { NodeClient, type TxStatusJson } from '../client/node-client.js';
 import { TpslabError, isErrorCode } from '../errors.js';
@@ -24,7 +24,8 @@ export function registerTx(program: Command): void {
     .requiredOption('--key <file>', 'key file of the sending account (see "tpslab keys new")')
     .requiredOption('--to <address>', 'receiving address (tps1...)')
     .requiredOption('--amount <n>', 'amount to transfer, a whole number', parseAmountOption('--amount'))
-    .option('--fee <n>', 'fee paid by the sender', parseAmountOption('--fee'), 0n)
+    // A bigint default needs a description: commander's help JSON.stringifies defaults otherwise (and throws).
+    .addOption(new Option('--fee <n>', 'fee paid by the sender').argParser(parseAmountOption('--fee')).default(0n, '0'))
     .option('--nonce <n>', "sender nonce; default: the account's next nonce from the node", parseAmountOption('--nonce'))
     .option('--node <url>', 'node API base URL', 'http://127.0.0.1:8545')
     .option('--no-wait', 'return as soon as the node accepts the transaction')

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { netDown, netStatus, netUp, stopProcesses, type StatusRow } from '../ledger/net.js';
+import { parseIntOption, untilSignal } from './common.js';
+
+const DEFAULT_DIR = '.tpslab/net';
+
+export function registerNet(program: Command): void {
+  const net = program.command('net').description('run a whole reference network on this machine: tracker, sequencer and nodes');
+  net
+    .command('up')
+    .description('start a tracker, a sequencer and N nodes on free ports; writes <dir>/network.json; Ctrl-C stops everything')
+    .option('--nodes <n>', 'number of nodes', parseIntOption('--nodes', 1, 64), 3)
+    .option('--dir <dir>', 'network directory (genesis, faucet key, one data directory per role); an earlier network there is resumed', DEFAULT_DIR)
+    .option('--heartbeat-ms <ms>', 'tracker heartbeat interval', parseIntOption('--heartbeat-ms', 10, 600_000), 1000)
+    .option('--block-interval-ms <ms>', 'sequencer block interval', parseIntOption('--block-interval-ms', 1, 60_000), 25)
+    .option('--detach', 'start in the background and return; stop with "tpslab net down"')
+    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down')
+    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean }) => {
+      console.log(`starting a network of ${o.nodes} nodes in ${o.dir}`);
+      const file = await netUp({ ...o, detached: o.detach ?? false, onProgress: (l) => console.log(`  ${l}`) });
+      console.log(`network ${file.network} is up; described in ${file.dir}/network.json`);
+      console.log(`faucet key ${file.faucetKey}`);
+      console.log(`try: tpslab tx send --node ${file.nodes[0]!.url} --key ${file.faucetKey} --to <address> --amount 1`);
+      if (o.detach) {
+        console.log(`running in the background: "tpslab net status --dir ${o.dir}", "tpslab net down --dir ${o.dir}"`);
+        return;
+      }
+      console.log('Ctrl-C to stop');
+      const sig = await untilSignal();
+      console.log(`${sig}: stopping the network`);
+      await stopProcesses(file.nodes);
+      await stopProcesses([file.sequencer, file.tracker]);
+    });
+  net
+    .command('down')
+    .description('stop a network started with "net up --detach"')
+    .option('--dir <dir>', 'network directory', DEFAULT_DIR)
+    .action(async (o: { dir: string }) => {
+      const stopped = await netDown(o.dir);
+      console.log(stopped.length ? `stopped ${stopped.map((p) => p.id).join(', ')}` : 'nothing was running');
+    });
+  net
+    .command('status')
+    .description('print a table of every role: address, head, lag behind the sequencer, health, shard range')
+    .option('--dir <dir>', 'network directory', DEFAULT_DIR)
+    .option('--json', 'print JSON instead of a table')
+    .action(async (o: { dir: string; json?: boolean }) => {
+      const rows = await netStatus(o.dir);
+      console.log(o.json ? JSON.stringify(rows, null, 2) : formatTable(rows));
+    });
+}
+
+export function formatTable(rows: StatusRow[]): string {
+  const header = ['ROLE', 'ID', 'ADDRESS', 'PID', 'HEAD', 'LAG', 'HEALTH', 'SHARDS'];
+  const cells = rows.map((r) => [r.role, r.id, r.url, String(r.pid), r.height?.toString() ?? '-', r.lag?.toString() ?? '-', r.health, r.shards]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  return [header, ...cells].map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

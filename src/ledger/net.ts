@@ -1,0 +1,273 @@
+/**
+ * A whole reference network on one machine: a tracker, a sequencer and N
+ * nodes as child processes on free ports, described by `<dir>/network.json`
+ * for other commands (net status, net down, the harness).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TpslabError } from '../errors.js';
+import { ensureDevGenesis } from './dev-genesis.js';
+import type { Endpoint } from './node.js';
+
+export interface RoleProcess {
+  id: string;
+  role: 'tracker' | 'sequencer' | 'replica';
+  url: string;
+  pid: number;
+  dataDir: string;
+  logFile: string;
+  blockLog?: string;
+  /** Arguments after `--data DIR --port N`, to restart it the same way. */
+  args: string[];
+}
+
+export interface NetworkFile {
+  version: 1;
+  network: string;
+  dir: string;
+  genesis: string;
+  faucetKey: string;
+  startedAtMs: number;
+  tracker: RoleProcess;
+  sequencer: RoleProcess;
+  nodes: RoleProcess[];
+}
+
+export interface NetUpOptions {
+  dir: string;
+  nodes: number;
+  heartbeatMs?: number;
+  blockIntervalMs?: number;
+  /** Children outlive this process (for `net up --detach`). */
+  detached?: boolean;
+  onProgress?: (line: string) => void;
+}
+
+const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
+const START_TIMEOUT_MS = 20_000;
+
+export function networkFilePath(dir: string): string {
+  return join(dir, 'network.json');
+}
+
+export async function readNetworkFile(dir: string): Promise<NetworkFile> {
+  const path = networkFilePath(dir);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new TpslabError('TPSLAB_E_CONFIG', `no network in ${dir} (${path} is missing); start one with "tpslab net up --dir ${dir}"`);
+  }
+  try {
+    return JSON.parse(text) as NetworkFile;
+  } catch (err) {
+    throw new TpslabError('TPSLAB_E_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function allProcesses(net: NetworkFile): RoleProcess[] {
+  return [...net.nodes, net.sequencer, net.tracker];
+}
+
+/** Starts one role and waits until it has written its endpoint (and is healthy). */
+async function launch(id: string, role: RoleProcess['role'], dataDir: string, args: string[], detached: boolean, port = 0): Promise<RoleProcess> {
+  await mkdir(dataDir, { recursive: true });
+  await rm(join(dataDir, 'endpoint.json'), { force: true });
+  const logFile = join(dataDir, `${role}.log`);
+  const log = await open(logFile, 'a');
+  const command = role === 'replica' ? 'node' : role;
+  const child = spawn(process.execPath, [CLI, command, '--data', dataDir, '--port', String(port), ...args], { stdio: ['ignore', log.fd, log.fd], detached });
+  await log.close();
+  if (detached) child.unref();
+  let exit: string | undefined;
+  child.on('exit', (code, sig) => (exit = `exited with ${sig ?? code}`));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (exit) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `${id} ${exit} while starting; see ${logFile}`);
+    try {
+      const e = JSON.parse(await readFile(join(dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
+      if (e.pid === child.pid) {
+        const health = await fetch(`${e.url}/health`).then((r) => r.ok, () => false);
+        if (health) return { id, role, url: e.url, pid: e.pid, dataDir, logFile, args, ...(role !== 'tracker' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
+      }
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new TpslabError('TPSLAB_E_TIMEOUT', `${id} did not become healthy within ${START_TIMEOUT_MS} ms; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts tracker, sequencer and nodes; writes network.json. Reuses the data of an earlier network in `dir`. */
+export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
+  const dir = resolve(opts.dir);
+  const say = opts.onProgress ?? (() => {});
+  try {
+    const old = await readNetworkFile(dir);
+    const live = allProcesses(old).filter((p) => isAlive(p.pid));
+    if (live.length > 0) {
+      throw new TpslabError('TPSLAB_E_USAGE', `a network is already running in ${dir} (${live.map((p) => `${p.id} pid ${p.pid}`).join(', ')}); stop it with "tpslab net down --dir ${dir}"`);
+    }
+  } catch (err) {
+    if (err instanceof TpslabError && err.code === 'TPSLAB_E_USAGE') throw err;
+  }
+  const dev = await ensureDevGenesis(dir);
+  const detached = opts.detached ?? false;
+  const started: RoleProcess[] = [];
+  try {
+    const tracker = await launch('tracker', 'tracker', join(dir, 'tracker'), ['--heartbeat-ms', String(opts.heartbeatMs ?? 1000)], detached);
+    started.push(tracker);
+    say(`tracker    ${tracker.url}`);
+    const ordering = ['--block-interval-ms', String(opts.blockIntervalMs ?? 25)];
+    const sequencer = await launch('sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering], detached);
+    started.push(sequencer);
+    say(`sequencer  ${sequencer.url}`);
+    const nodes = await Promise.all(
+      Array.from({ length: opts.nodes }, async (_, i) => {
+        const id = `node${i + 1}`;
+        const n = await launch(id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id], detached);
+        started.push(n);
+        return n;
+      }),
+    );
+    for (const n of nodes) say(`${n.id.padEnd(10)} ${n.url}`);
+    const file: NetworkFile = {
+      version: 1,
+      network: dev.genesis.network,
+      dir,
+      genesis: dev.genesisPath,
+      faucetKey: dev.faucetKeyPath,
+      startedAtMs: Date.now(),
+      tracker,
+      sequencer,
+      nodes,
+    };
+    const path = networkFilePath(dir);
+    await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+    await rename(`${path}.tmp`, path);
+    return file;
+  } catch (err) {
+    await stopProcesses(started);
+    throw err;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when all are gone. */
+export async function stopProcesses(procs: readonly Pick<RoleProcess, 'pid'>[], graceMs = 5000): Promise<void> {
+  for (const p of procs) if (isAlive(p.pid)) process.kill(p.pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (procs.some((p) => isAlive(p.pid))) {
+    if (Date.now() > deadline) {
+      for (const p of procs) if (isAlive(p.pid)) process.kill(p.pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Restarts one role (after it stopped or was killed) on the same port, so
+ * its peers reconnect to the same address; updates network.json.
+ */
+export async function restartRole(dir: string, id: string, opts: { detached?: boolean } = {}): Promise<RoleProcess> {
+  const net = await readNetworkFile(resolve(dir));
+  const old = allProcesses(net).find((p) => p.id === id);
+  if (!old) throw new TpslabError('TPSLAB_E_USAGE', `no role "${id}" in ${dir}; roles: ${allProcesses(net).map((p) => p.id).join(', ')}`);
+  if (isAlive(old.pid)) await stopProcesses([old]);
+  const port = Number(new URL(old.url).port);
+  const fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
+  if (net.tracker.id === id) net.tracker = fresh;
+  else if (net.sequencer.id === id) net.sequencer = fresh;
+  else net.nodes = net.nodes.map((n) => (n.id === id ? fresh : n));
+  const path = networkFilePath(net.dir);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+  return fresh;
+}
+
+export async function netDown(dir: string): Promise<RoleProcess[]> {
+  const net = await readNetworkFile(resolve(dir));
+  // Nodes first, then the sequencer, then the tracker: nobody loses its upstream while serving.
+  const live = allProcesses(net).filter((p) => isAlive(p.pid));
+  await stopProcesses(live.filter((p) => p.role === 'replica'));
+  await stopProcesses(live.filter((p) => p.role !== 'replica'));
+  return live;
+}
+
+export interface StatusRow {
+  id: string;
+  role: string;
+  url: string;
+  pid: number;
+  alive: boolean;
+  height: number | undefined;
+  lag: number | undefined;
+  health: string;
+  shards: string;
+}
+
+interface Probe {
+  status?: string;
+  height?: number;
+  reason?: string;
+}
+
+async function probe(url: string): Promise<Probe | undefined> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    return (await res.json()) as Probe;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Shard ranges as percentages of the key space, e.g. "0.0–33.3%". */
+export function describeRanges(ranges: readonly { start: string; end: string }[]): string {
+  if (ranges.length === 0) return '-';
+  const pct = (v: string): string => ((Number(BigInt(v) >> 32n) / 2 ** 32) * 100).toFixed(1);
+  return ranges.map((r) => `${pct(r.start)}–${pct(r.end)}%`).join(', ');
+}
+
+export async function netStatus(dir: string): Promise<StatusRow[]> {
+  const net = await readNetworkFile(resolve(dir));
+  const procs = [net.tracker, net.sequencer, ...net.nodes];
+  const probes = await Promise.all(procs.map((p) => probe(p.url)));
+  let view: { members: { id: string; ranges: { start: string; end: string }[] }[] } | undefined;
+  try {
+    view = (await (await fetch(`${net.tracker.url}/v1/members`, { signal: AbortSignal.timeout(2000) })).json()) as typeof view;
+  } catch {
+    view = undefined;
+  }
+  const seqHeight = probes[1]?.height;
+  return procs.map((p, i) => {
+    const pr = probes[i];
+    const member = view?.members.find((m) => m.id === p.id);
+    const height = p.role === 'tracker' ? undefined : pr?.height;
+    return {
+      id: p.id,
+      role: p.role,
+      url: p.url,
+      pid: p.pid,
+      alive: isAlive(p.pid),
+      height,
+      lag: p.role === 'replica' && height !== undefined && seqHeight !== undefined ? Math.max(0, seqHeight - height) : undefined,
+      health: pr ? (pr.status === 'ok' ? 'ok' : `unavailable: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
+      shards: p.role === 'replica' ? (member ? describeRanges(member.ranges) : 'not a member') : '-',
+    };
+  });
+}
