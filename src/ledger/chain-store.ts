@@ -23,6 +23,8 @@ export class ChainStore {
   private readonly located = new Map<string, number>();
   /** For blocks with messages: each topic's first sequence number in that block. */
   private readonly topicStarts = new Map<number, Map<string, bigint>>();
+  /** Per topic: heights of blocks with its messages and the first sequence number in each, ascending. */
+  private readonly topicBlocks = new Map<string, { heights: number[]; starts: bigint[] }>();
   private durable = 0;
   private head: HeadInfo;
   /** Timestamp of the last indexed block; block timestamps never go back. */
@@ -83,7 +85,15 @@ export class ChainStore {
       starts ??= new Map();
       if (!starts.has(e.topic)) starts.set(e.topic, e.seq!);
     }
-    if (starts) this.topicStarts.set(block.height, starts);
+    if (starts) {
+      this.topicStarts.set(block.height, starts);
+      for (const [topic, seq] of starts) {
+        let tb = this.topicBlocks.get(topic);
+        if (!tb) this.topicBlocks.set(topic, (tb = { heights: [], starts: [] }));
+        tb.heights.push(block.height);
+        tb.starts.push(seq);
+      }
+    }
     this.lastTimestampMs = block.timestampMs;
   }
 
@@ -116,6 +126,21 @@ export class ChainStore {
 
   async readBlock(height: number): Promise<Block> {
     return decodeBlock(await this.readEncodedBlock(height));
+  }
+
+  /** Height of the block holding message `seq` of `topic` (or the first after it); undefined if not committed yet. */
+  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
+    const tb = this.topicBlocks.get(topic);
+    if (!tb || tb.starts.length === 0) return undefined;
+    let lo = 0;
+    let hi = tb.starts.length - 1;
+    if (seq < tb.starts[0]!) return tb.heights[0];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (tb.starts[mid]! <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    return tb.heights[lo];
   }
 
   /** The effects (topic sequence numbers) of an indexed block, as when it was applied. */

@@ -5,7 +5,8 @@
  * `?from=H` replays blocks from height H out of the log before going live, so a
  * subscriber can resume from any height without a gap. With `?topic=NAME` only
  * messages of that topic are included (blocks without any are skipped), which
- * gives a group member its topic in total order from any sequence number.
+ * gives a group member its topic in total order; `&fromSeq=N` starts at the
+ * topic's message N (from any starting sequence number).
  * A subscriber that falls more than 16 MiB behind is closed with code 1013.
  */
 import type { IncomingMessage } from 'node:http';
@@ -25,6 +26,8 @@ interface Subscriber {
   next: number;
   live: boolean;
   topic: string | undefined;
+  /** With a topic: skip messages before this sequence number. */
+  fromSeq: bigint | undefined;
   /** binary: encoded blocks as binary frames (the sequencer's feed to replicas). */
   binary: boolean;
 }
@@ -33,12 +36,12 @@ interface Subscriber {
 export const BLOCK_FEED_PATH = '/v1/internal/blocks';
 export const STREAM_PATH = '/v1/stream';
 
-export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: string): string | undefined {
+export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: string, fromSeq?: bigint): string | undefined {
   const txs = [];
   for (let i = 0; i < block.txs.length; i++) {
     const tx = block.txs[i]!;
     const e = effects[i];
-    if (topic !== undefined && e?.topic !== topic) continue;
+    if (topic !== undefined && (e?.topic !== topic || (fromSeq !== undefined && e.seq! < fromSeq))) continue;
     const entry: Record<string, unknown> = { id: tx.id.toString('hex'), kind: tx.body.kind, sender: encodeAddress(senderOf(tx.body)), nonce: tx.body.nonce.toString() };
     if (e?.topic !== undefined) {
       entry.topic = e.topic;
@@ -73,19 +76,28 @@ export class CommitStream {
   /** Hook for the HTTP server's 'upgrade' event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    const fromText = url.searchParams.get('from');
-    const from = fromText === null ? this.seq.durableHeight + 1 : Number(fromText);
-    if (!Number.isSafeInteger(from) || from < 1) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"TPSLAB_E_BAD_REQUEST","message":"from must be a block height >= 1"}}');
-      return;
-    }
     const topic = url.searchParams.get('topic') ?? undefined;
+    const fromSeqText = url.searchParams.get('fromSeq');
+    const bad = (message: string): void => {
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ error: { code: 'TPSLAB_E_BAD_REQUEST', message } })}`);
+    };
+    let fromSeq: bigint | undefined;
+    if (fromSeqText !== null) {
+      if (topic === undefined || !/^[0-9]{1,20}$/.test(fromSeqText)) return bad('fromSeq needs a topic and a whole number, e.g. ?topic=news&fromSeq=100');
+      fromSeq = BigInt(fromSeqText);
+    }
+    const fromText = url.searchParams.get('from');
+    let from: number;
+    if (fromText !== null) from = Number(fromText);
+    else if (fromSeq !== undefined) from = this.seq.heightOfTopicSeq(topic!, fromSeq) ?? this.seq.durableHeight + 1;
+    else from = this.seq.durableHeight + 1;
+    if (!Number.isSafeInteger(from) || from < 1) return bad('from must be a block height >= 1');
     const binary = url.pathname === BLOCK_FEED_PATH;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, from, topic, binary));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, from, topic, fromSeq, binary));
   }
 
-  private attach(ws: WebSocket, from: number, topic: string | undefined, binary: boolean): void {
-    const sub: Subscriber = { ws, next: from, live: false, topic, binary };
+  private attach(ws: WebSocket, from: number, topic: string | undefined, fromSeq: bigint | undefined, binary: boolean): void {
+    const sub: Subscriber = { ws, next: from, live: false, topic, fromSeq, binary };
     this.subs.add(sub);
     this.onCount(this.subs.size);
     ws.on('close', () => {
@@ -102,7 +114,7 @@ export class CommitStream {
         if (sub.binary) this.send(sub, await this.seq.readEncodedBlock(sub.next));
         else {
           const block = await this.seq.readBlock(sub.next);
-          this.send(sub, blockEvent(block, this.seq.effectsOf(block), sub.topic));
+          this.send(sub, blockEvent(block, this.seq.effectsOf(block), sub.topic, sub.fromSeq));
         }
         sub.next++;
       }
@@ -128,7 +140,7 @@ export class CommitStream {
       sub.next++;
       if (sub.binary) this.send(sub, c.encoded);
       else if (sub.topic === undefined) this.send(sub, (all ??= blockEvent(c.block, c.effects)));
-      else this.send(sub, blockEvent(c.block, c.effects, sub.topic));
+      else this.send(sub, blockEvent(c.block, c.effects, sub.topic, sub.fromSeq));
     }
   }
 

@@ -211,6 +211,10 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
     return this.chain.effectsOf(block);
   }
 
+  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
+    return this.chain.heightOfTopicSeq(topic, seq);
+  }
+
   // ---- the block feed ----
 
   private connect(): void {

@@ -176,6 +176,10 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
     return this.chain.effectsOf(block);
   }
 
+  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
+    return this.chain.heightOfTopicSeq(topic, seq);
+  }
+
   private scheduleCut(): void {
     if (this.mempool.readyCount >= this.opts.blockMaxTxs) {
       if (this.cutTimer !== undefined) this.clock.clearTimeout(this.cutTimer);

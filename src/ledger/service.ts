@@ -43,5 +43,7 @@ export interface LedgerService extends EventEmitter<LedgerServiceEvents> {
   readBlock(height: number): Promise<Block>;
   readEncodedBlock(height: number): Promise<Buffer>;
   effectsOf(block: Block): TxEffect[];
+  /** Height of the block holding message `seq` of `topic`, if committed. */
+  heightOfTopicSeq(topic: string, seq: bigint): number | undefined;
   close(): Promise<void>;
 }

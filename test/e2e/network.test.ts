@@ -121,6 +121,16 @@ describe('a 3-node network', () => {
     const order = received[0]!.map((m) => m.id);
     for (const r of received) assert.deepEqual(r.map((m) => m.id), order, 'every subscriber sees the same order');
     assert.deepEqual(received[0]!.map((m) => m.seq), Array.from({ length: 30 }, (_, i) => String(i)), 'sequence numbers 0..29 without gaps');
+    // A member joining late starts from any sequence number and sees the rest in the same order.
+    const late: string[] = [];
+    const ws = new WebSocket(`${nodeUrls()[2]!.replace('http', 'ws')}/v1/stream?topic=${topic}&fromSeq=17`);
+    ws.on('message', (d) => late.push(...(JSON.parse(d.toString()) as { txs: { id: string }[] }).txs.map((t) => t.id)));
+    try {
+      await waitFor('the late subscriber to receive messages 17..29', () => late.length >= 13);
+    } finally {
+      ws.close();
+    }
+    assert.deepEqual(late, order.slice(17));
     for (const s of senders) {
       const nonces = received[0]!.filter((m) => m.sender === s.address).map((m) => BigInt(m.nonce));
       assert.equal(nonces.length, 10);
