@@ -47,6 +47,13 @@ export const ERROR_SPECS = {
   TPSLAB_E_LOG_CORRUPT: { httpStatus: 500, retryable: false, summary: 'The block log is damaged before its tail and cannot be recovered automatically.' },
   TPSLAB_E_DATA_DIR: { httpStatus: 500, retryable: false, summary: 'The data directory is unusable (locked by another process, or unwritable).' },
   TPSLAB_E_REMOTE: { httpStatus: 502, retryable: true, summary: 'A remote node answered with an error that is not one of ours, or not at all.' },
+  // --- harness ---
+  TPSLAB_E_SCENARIO: { httpStatus: 400, retryable: false, summary: 'The scenario file is unreadable, not YAML, or a field is invalid; the message names the field and what is valid.' },
+  TPSLAB_E_THRESHOLD: { httpStatus: 400, retryable: false, summary: 'A threshold expression cannot be parsed or names an unknown metric.' },
+  TPSLAB_E_TRACE: { httpStatus: 400, retryable: false, summary: 'A trace file for the trace load profile is unreadable or has a bad row.' },
+  TPSLAB_E_STORE: { httpStatus: 500, retryable: false, summary: 'The results database cannot be opened, migrated or written, or the requested run is not in it.' },
+  TPSLAB_E_BEACON: { httpStatus: 500, retryable: false, summary: 'A beacon failed, stopped reporting, or sent a message the overseer could not accept.' },
+  TPSLAB_E_PROVISION: { httpStatus: 500, retryable: false, summary: 'Accounts could not be created or funded before the run.' },
   TPSLAB_E_INTERNAL: { httpStatus: 500, retryable: false, summary: 'A bug: something that should not happen did. Please report it with the log.' },
 } as const satisfies Record<string, ErrorSpec>;
 
