@@ -50,6 +50,7 @@ export class ChainStore {
         for (const rec of await log.readRange(from, Math.min(total, from + 256))) {
           const block = decodeBlock(rec);
           chain.index(block, applyBlock(chain.state, block));
+          chain.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
         }
       }
       chain.durable = chain.state.height;

@@ -100,8 +100,13 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     const e = fromFramework(err as { statusCode?: number; code?: string; message: string });
+    if (req.method === 'POST' && (req.url.startsWith('/v1/tx') || req.url.startsWith('/v1/txs'))) {
+      // Refused before a handler ran (unparseable body, too large): still one received, one rejected.
+      metrics.txReceived.inc({ encoding: req.headers['content-type']?.includes('json') ? 'json' : 'binary' });
+      metrics.txRejected.inc({ code: e.code });
+    }
     return sendError(reply, e);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, new TpslabError('TPSLAB_E_NOT_FOUND', `no route ${req.method} ${req.url}; see docs/api.md`)));
@@ -156,6 +161,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     try {
       parts = splitBatch(req.body, limits.maxBatchTxs, limits.maxTxBytes);
     } catch (err) {
+      // A batch refused whole counts as one received, one rejected.
+      metrics.txReceived.inc({ encoding: 'binary' });
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);

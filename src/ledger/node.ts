@@ -95,7 +95,9 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
         resolve(s);
       };
       const timer = setTimeout(() => {
-        waiters.get(k)?.delete(done);
+        const set = waiters.get(k);
+        set?.delete(done);
+        if (set?.size === 0) waiters.delete(k);
         resolve(service.status(id));
       }, timeoutMs);
       let set = waiters.get(k);

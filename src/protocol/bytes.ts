@@ -67,6 +67,8 @@ export class ByteWriter {
  */
 export class ByteReader {
   private pos = 0;
+  /** Where the field being read starts, for error messages. */
+  private fieldStart = 0;
 
   constructor(
     private readonly buf: Buffer,
@@ -82,12 +84,13 @@ export class ByteReader {
   }
 
   fail(field: string, problem: string): never {
-    throw new TpslabError('TPSLAB_E_DECODE', `${this.what}: ${field} at byte ${this.pos}: ${problem}`, {
-      details: { field, offset: this.pos },
+    throw new TpslabError('TPSLAB_E_DECODE', `${this.what}: ${field} at byte ${this.fieldStart}: ${problem}`, {
+      details: { field, offset: this.fieldStart },
     });
   }
 
   private need(n: number, field: string): void {
+    this.fieldStart = this.pos;
     if (this.pos + n > this.buf.length) {
       this.fail(field, `needs ${n} bytes but only ${this.remaining} remain (truncated?)`);
     }
