@@ -180,17 +180,33 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
     return this.chain.heightOfTopicSeq(topic, seq);
   }
 
+  /**
+   * Cuts a block once `blockIntervalMs` has passed since the first pending
+   * transaction, or at once when a full block is pending. Checked on every
+   * submission as well as by timer, so blocks keep their cadence while the
+   * event loop is busy with ingress.
+   */
   private scheduleCut(): void {
-    if (this.mempool.readyCount >= this.opts.blockMaxTxs) {
-      if (this.cutTimer !== undefined) this.clock.clearTimeout(this.cutTimer);
-      this.cutTimer = this.clock.setTimeout(() => this.cut(), 0);
+    const now = this.clock.now();
+    if (this.cutDueAtMs === undefined) this.cutDueAtMs = now + this.opts.blockIntervalMs;
+    if (this.mempool.size >= this.opts.blockMaxTxs || now >= this.cutDueAtMs) {
+      if (!this.cutSoon) {
+        if (this.cutTimer !== undefined) this.clock.clearTimeout(this.cutTimer);
+        this.cutSoon = true;
+        this.cutTimer = this.clock.setTimeout(() => this.cut(), 0);
+      }
     } else if (this.cutTimer === undefined) {
-      this.cutTimer = this.clock.setTimeout(() => this.cut(), this.opts.blockIntervalMs);
+      this.cutTimer = this.clock.setTimeout(() => this.cut(), this.cutDueAtMs - now);
     }
   }
 
+  private cutDueAtMs: number | undefined;
+  private cutSoon = false;
+
   private cut(): void {
     this.cutTimer = undefined;
+    this.cutSoon = false;
+    this.cutDueAtMs = undefined;
     if (this.fatal || this.closed) return;
     if (this.inFlight >= this.opts.maxBlocksInFlight) return; // resumed when a block lands
     this.reportDropped(this.mempool.expire());

@@ -40,18 +40,24 @@ export function keyPairFromLabel(label: string): KeyPair {
   return keyPairFromSeed(createHash('sha256').update(`tpslab-test-key:${label}`).digest());
 }
 
-/** Verifying keys are cached: the same accounts sign over and over. */
+/**
+ * Verifying keys are cached (parsing one costs nearly as much as a
+ * verification), least recently used out first: a Map keeps insertion order,
+ * and a hit moves the key to the end.
+ */
 const publicKeyCache = new Map<string, KeyObject>();
-const PUBLIC_KEY_CACHE_MAX = 100_000;
+const PUBLIC_KEY_CACHE_MAX = 200_000;
 
 function publicKeyObject(publicKey: Buffer): KeyObject {
   const k = publicKey.toString('latin1');
   let obj = publicKeyCache.get(k);
-  if (!obj) {
+  if (obj) {
+    publicKeyCache.delete(k);
+  } else {
     obj = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_MAX) publicKeyCache.clear();
-    publicKeyCache.set(k, obj);
+    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_MAX) publicKeyCache.delete(publicKeyCache.keys().next().value!);
   }
+  publicKeyCache.set(k, obj);
   return obj;
 }
 

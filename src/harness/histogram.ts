@@ -1,0 +1,233 @@
+/**
+ * Latency histograms for beacons and the overseer.
+ *
+ * Values are recorded in whole microseconds in an HdrHistogram covering 1 µs .. 1 hour at
+ * 3 significant digits (hdr-histogram-js in its pure-JS mode: WebAssembly is never enabled,
+ * so nothing here needs `destroy()` and a histogram is freed like any other object).
+ *
+ * Beacons ship histograms encoded (`encode()`, hdr's compressed base64 V2 format); the
+ * overseer decodes and *adds* them. Percentiles are only ever read from a merged histogram,
+ * never averaged across beacons or seconds.
+ *
+ * About coordinated omission: tpslab's load is an open model. Every transaction has an
+ * *intended* send time taken from the schedule, and the "corrected" latency is measured from
+ * that intended time, so a stall in the sender (or a saturated target that makes sends
+ * late) shows up in the latency instead of silently lowering the sample count. We do NOT
+ * use hdr's `recordValueWithExpectedInterval`, which back-fills synthetic samples for a
+ * closed-loop tester; with real intended times there is nothing to back-fill. The
+ * "uncorrected" latency is measured from the actual send, and the schedule lag
+ * (actual send − intended) is recorded separately.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { TpslabError } from '../errors.js';
+
+/** Lowest and highest trackable latencies, in microseconds. */
+export const LOWEST_TRACKABLE_US = 1;
+export const HIGHEST_TRACKABLE_US = 3_600_000_000; // 1 hour
+export const SIGNIFICANT_DIGITS = 3;
+/** Encoded histograms longer than this are refused (a canonical one is well under 300 kB). */
+const MAX_ENCODED_CHARS = 4 * 1024 * 1024;
+const US_PER_MS = 1000;
+
+export interface LatencySummary {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+/** One point of a percentile distribution; `count` is how many values are ≤ `valueMs`. */
+export interface DistributionPoint {
+  valueMs: number;
+  percentile: number;
+  count: number;
+}
+
+function newHdr(): hdr.JsHistogram {
+  const h = hdr.build({
+    bitBucketSize: 32,
+    autoResize: false,
+    lowestDiscernibleValue: LOWEST_TRACKABLE_US,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
+    useWebAssembly: false,
+  });
+  if (!(h instanceof hdr.JsHistogram)) {
+    throw new TpslabError('TPSLAB_E_INTERNAL', 'hdr-histogram-js built a non-JS histogram although WebAssembly was disabled');
+  }
+  return h;
+}
+
+/** Milliseconds → whole microseconds inside the trackable range (negative → 0, above 1 h → 1 h). */
+function toMicros(latencyMs: number): number {
+  if (Number.isNaN(latencyMs)) {
+    throw new TpslabError('TPSLAB_E_INTERNAL', 'a latency of NaN ms was recorded; the caller computed it from a missing timestamp');
+  }
+  const us = Math.round(latencyMs * US_PER_MS);
+  if (us <= 0) return 0;
+  return us > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : us;
+}
+
+/** One histogram of latencies (or of schedule lag), recorded in µs and read in ms. */
+export class LatencyHistogram {
+  private readonly h: hdr.JsHistogram;
+
+  constructor() {
+    this.h = newHdr();
+  }
+
+  /** Records one latency; clamps to 0 .. 1 hour (negative values count as 0). */
+  record(latencyMs: number): void {
+    this.h.recordValue(toMicros(latencyMs));
+  }
+
+  /** Adds every value of `other` into this histogram (the only correct way to combine them). */
+  add(other: LatencyHistogram): void {
+    this.h.add(other.h);
+  }
+
+  get count(): number {
+    return this.h.totalCount;
+  }
+
+  /** Value at percentile `p` (0..100) in ms; 0 when empty. */
+  percentileMs(p: number): number {
+    if (!(p >= 0 && p <= 100)) {
+      throw new TpslabError('TPSLAB_E_INTERNAL', `percentile must be between 0 and 100, got ${p}`);
+    }
+    if (this.h.totalCount === 0) return 0;
+    return this.h.getValueAtPercentile(p) / US_PER_MS;
+  }
+
+  summary(): LatencySummary {
+    if (this.h.totalCount === 0) {
+      return { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
+    }
+    return {
+      count: this.h.totalCount,
+      meanMs: this.h.mean / US_PER_MS,
+      p50Ms: this.percentileMs(50),
+      p90Ms: this.percentileMs(90),
+      p99Ms: this.percentileMs(99),
+      p999Ms: this.percentileMs(99.9),
+      // The highest value equivalent to the max, so a decoded copy reports the same max.
+      maxMs: this.h.highestEquivalentValue(this.h.maxValue) / US_PER_MS,
+    };
+  }
+
+  /** hdr's compressed base64 (V2) encoding: what beacons ship and results.db stores. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.h);
+  }
+
+  /** Decodes `encode()` output. Anything else is a bad message from a beacon: TPSLAB_E_BEACON. */
+  static decode(text: string): LatencyHistogram {
+    if (typeof text !== 'string' || text.length === 0 || text.length > MAX_ENCODED_CHARS) {
+      throw new TpslabError(
+        'TPSLAB_E_BEACON',
+        `an encoded histogram must be a non-empty base64 string of at most ${MAX_ENCODED_CHARS} characters, got ${typeof text === 'string' ? `${text.length} characters` : typeof text}`,
+      );
+    }
+    let decoded: hdr.Histogram;
+    try {
+      decoded = hdr.decodeFromCompressedBase64(text, 32, false);
+    } catch (err) {
+      throw new TpslabError(
+        'TPSLAB_E_BEACON',
+        `an encoded histogram could not be decoded (${err instanceof Error ? err.message : String(err)}); expected hdr compressed base64 V2 from LatencyHistogram.encode()`,
+        { cause: err },
+      );
+    }
+    if (
+      !(decoded instanceof hdr.JsHistogram) ||
+      decoded.numberOfSignificantValueDigits !== SIGNIFICANT_DIGITS ||
+      decoded.lowestDiscernibleValue !== LOWEST_TRACKABLE_US ||
+      decoded.maxValue > HIGHEST_TRACKABLE_US
+    ) {
+      throw new TpslabError(
+        'TPSLAB_E_BEACON',
+        `an encoded histogram has the wrong layout (${SIGNIFICANT_DIGITS} significant digits, values in µs from ${LOWEST_TRACKABLE_US} to ${HIGHEST_TRACKABLE_US} expected); is the beacon running the same tpslab version?`,
+      );
+    }
+    // Copy into a canonical histogram so that every instance has the same layout.
+    const out = new LatencyHistogram();
+    out.h.add(decoded);
+    return out;
+  }
+
+  reset(): void {
+    this.h.reset();
+  }
+
+  /**
+   * Percentile distribution for charts, from hdr's percentile iteration (log-spaced towards
+   * 100%, about 50-100 points; the last point is the max at percentile 100). Empty → [].
+   */
+  distribution(): DistributionPoint[] {
+    const total = this.h.totalCount;
+    if (total === 0) return [];
+    const halvings = Math.max(1, Math.log2(total));
+    const ticksPerHalfDistance = Math.min(10, Math.max(1, Math.round(75 / halvings)));
+    const it = this.h.percentileIterator;
+    it.reset(ticksPerHalfDistance);
+    const out: DistributionPoint[] = [];
+    // hasNext() is stateful in hdr-histogram-js: call it exactly once per step.
+    while (it.hasNext()) {
+      const v = it.next();
+      out.push({
+        valueMs: this.h.highestEquivalentValue(v.valueIteratedTo) / US_PER_MS,
+        percentile: v.percentileLevelIteratedTo,
+        count: v.totalCountToThisValue,
+      });
+    }
+    return out;
+  }
+}
+
+/** Decodes and adds a list of encoded histograms (e.g. one per beacon for one second). */
+export function mergeEncoded(list: readonly string[]): LatencyHistogram {
+  const merged = new LatencyHistogram();
+  for (const text of list) merged.add(LatencyHistogram.decode(text));
+  return merged;
+}
+
+/** The three encoded histograms of one interval, as a beacon ships them. */
+export interface EncodedInterval {
+  corrected: string;
+  uncorrected: string;
+  lag: string;
+}
+
+/**
+ * What a beacon records per interval: latency corrected for coordinated omission (from the
+ * intended send time), uncorrected latency (from the actual send), and schedule lag
+ * (actual send − intended). Lag is recorded per send with `recordLag`, not by `recordCommit`,
+ * so transactions that never commit still count in it.
+ */
+export class IntervalRecorder {
+  private readonly corrected = new LatencyHistogram();
+  private readonly uncorrected = new LatencyHistogram();
+  private readonly lag = new LatencyHistogram();
+
+  /** All three times in ms on the same clock. */
+  recordCommit(intendedMs: number, sentMs: number, committedMs: number): void {
+    this.corrected.record(committedMs - intendedMs);
+    this.uncorrected.record(committedMs - sentMs);
+  }
+
+  recordLag(lagMs: number): void {
+    this.lag.record(lagMs);
+  }
+
+  /** Returns the interval's histograms encoded and resets them for the next interval. */
+  snapshot(): EncodedInterval {
+    const out = { corrected: this.corrected.encode(), uncorrected: this.uncorrected.encode(), lag: this.lag.encode() };
+    this.corrected.reset();
+    this.uncorrected.reset();
+    this.lag.reset();
+    return out;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Messages between the overseer and its beacons: one versioned, discriminated
+ * union, validated when received. Locally they travel over the child-process
+ * IPC channel with structured clone (typed arrays and Buffers pass as they are).
+ */
+import { z } from 'zod';
+import { TpslabError } from '../errors.js';
+import { describeZodError } from '../protocol/json.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const v = z.literal(PROTOCOL_VERSION);
+const counts = {
+  sent: z.number().int().nonnegative(),
+  committed: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  lost: z.number().int().nonnegative(),
+  retries: z.number().int().nonnegative(),
+  inFlight: z.number().int().nonnegative(),
+  errors: z.record(z.string(), z.number().int().nonnegative()),
+};
+
+/** The work a beacon gets: its accounts, and its share of the plan in schedule order. */
+export const AssignSchema = z.strictObject({
+  v,
+  type: z.literal('assign'),
+  runId: z.string(),
+  beacon: z.number().int().nonnegative(),
+  network: z.string(),
+  endpoints: z.array(z.string()).min(1),
+  /** Seed of the deterministic account keys (key i = keyPairFromLabel(`${keySeed}:${i}`)). */
+  keySeed: z.string(),
+  accounts: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().positive() }),
+  /** Every account's next nonce is 0 (fresh accounts): no need to ask the network. */
+  freshAccounts: z.boolean(),
+  workload: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('transfer'), amount: z.number().int().positive(), fee: z.number().int().nonnegative() }),
+    z.strictObject({ kind: z.literal('message'), topics: z.array(z.string()).min(1), payloadBytes: z.number().int().nonnegative(), fee: z.number().int().nonnegative() }),
+  ]),
+  sign: z.enum(['presign', 'live']),
+  mode: z.enum(['open', 'max']),
+  /** Open model: intended send offsets (ms from the start), ascending. Empty in max mode. */
+  offsetsMs: z.instanceof(Float64Array),
+  /** Per transaction: the sender (global account index) and the recipient account index or topic index. */
+  senders: z.instanceof(Uint32Array),
+  targets: z.instanceof(Uint32Array),
+  /** Max mode: pump for this long with at most maxInFlight unconfirmed. */
+  maxDurationMs: z.number().nonnegative(),
+  maxInFlight: z.number().int().positive(),
+  batchMax: z.number().int().positive(),
+  batchDelayMs: z.number().int().nonnegative(),
+  confirmation: z.strictObject({ method: z.enum(['stream', 'poll']), timeoutMs: z.number().int().positive(), retries: z.number().int().nonnegative() }),
+  /** Block height the run starts after (the stream subscribes from here + 1). */
+  fromHeight: z.number().int().nonnegative(),
+  collectOutcomes: z.boolean(),
+});
+export type Assign = z.infer<typeof AssignSchema>;
+
+export const OverseerMessageSchema = z.discriminatedUnion('type', [
+  AssignSchema,
+  z.strictObject({ v, type: z.literal('start'), atMs: z.number() }),
+  z.strictObject({ v, type: z.literal('stop'), reason: z.string() }),
+]);
+export type OverseerMessage = z.infer<typeof OverseerMessageSchema>;
+
+export const OutcomeSchema = z.strictObject({
+  id: z.string(),
+  sender: z.number().int(),
+  nonce: z.number().int(),
+  intendedMs: z.number(),
+  sentMs: z.number().nullable(),
+  committedMs: z.number().nullable(),
+  status: z.enum(['committed', 'failed', 'lost', 'pending']),
+  errorCode: z.string().nullable(),
+  height: z.number().int().nullable(),
+  attempts: z.number().int(),
+});
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+export const BeaconMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ v, type: z.literal('ready'), beacon: z.number().int(), txs: z.number().int(), prepareMs: z.number() }),
+  z.strictObject({
+    v,
+    type: z.literal('progress'),
+    beacon: z.number().int(),
+    /** Whole seconds since the start instant this report covers. */
+    second: z.number().int(),
+    ...counts,
+    /** Encoded HdrHistograms of this second: latency from intended time, from actual send, and schedule lag. */
+    corrected: z.string(),
+    uncorrected: z.string(),
+    lag: z.string(),
+    /** Highest block height seen on the commit stream. */
+    height: z.number().int().nonnegative(),
+  }),
+  z.strictObject({
+    v,
+    type: z.literal('done'),
+    beacon: z.number().int(),
+    ...counts,
+    /** Ids of every transaction this beacon saw committed, 32 bytes each. */
+    committedIds: z.instanceof(Uint8Array),
+    outcomes: z.array(OutcomeSchema).optional(),
+  }),
+  z.strictObject({ v, type: z.literal('error'), beacon: z.number().int(), code: z.string(), message: z.string() }),
+  z.strictObject({ v, type: z.literal('log'), beacon: z.number().int(), line: z.string() }),
+]);
+export type BeaconMessage = z.infer<typeof BeaconMessageSchema>;
+export type ProgressMessage = Extract<BeaconMessage, { type: 'progress' }>;
+export type DoneMessage = Extract<BeaconMessage, { type: 'done' }>;
+
+export function parseOverseerMessage(m: unknown): OverseerMessage {
+  const r = OverseerMessageSchema.safeParse(m);
+  if (!r.success) throw new TpslabError('TPSLAB_E_BEACON', `bad message from the overseer: ${describeZodError(r.error, 'message')}`);
+  return r.data;
+}
+
+export function parseBeaconMessage(m: unknown): BeaconMessage {
+  const r = BeaconMessageSchema.safeParse(m);
+  if (!r.success) throw new TpslabError('TPSLAB_E_BEACON', `bad message from a beacon: ${describeZodError(r.error, 'message')}`);
+  return r.data;
+}
