@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { asTpslabError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
+import { registerBeacon } from './beacon.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerNet(program);
   registerNode(program);
   registerTracker(program);
+  registerBeacon(program);
   registerKeys(program);
   registerTx(program);
   for (const c of program.commands) c.exitOverride();

@@ -10,6 +10,9 @@ import { describeZodError } from '../protocol/json.js';
 export const PROTOCOL_VERSION = 1;
 
 const v = z.literal(PROTOCOL_VERSION);
+const float64s = z.custom<Float64Array>((x) => x instanceof Float64Array, 'must be a Float64Array');
+const uint32s = z.custom<Uint32Array>((x) => x instanceof Uint32Array, 'must be a Uint32Array');
+const bytes = z.custom<Uint8Array>((x) => x instanceof Uint8Array, 'must be bytes');
 const counts = {
   sent: z.number().int().nonnegative(),
   committed: z.number().int().nonnegative(),
@@ -40,10 +43,10 @@ export const AssignSchema = z.strictObject({
   sign: z.enum(['presign', 'live']),
   mode: z.enum(['open', 'max']),
   /** Open model: intended send offsets (ms from the start), ascending. Empty in max mode. */
-  offsetsMs: z.instanceof(Float64Array),
+  offsetsMs: float64s,
   /** Per transaction: the sender (global account index) and the recipient account index or topic index. */
-  senders: z.instanceof(Uint32Array),
-  targets: z.instanceof(Uint32Array),
+  senders: uint32s,
+  targets: uint32s,
   /** Max mode: pump for this long with at most maxInFlight unconfirmed. */
   maxDurationMs: z.number().nonnegative(),
   maxInFlight: z.number().int().positive(),
@@ -99,7 +102,7 @@ export const BeaconMessageSchema = z.discriminatedUnion('type', [
     beacon: z.number().int(),
     ...counts,
     /** Ids of every transaction this beacon saw committed, 32 bytes each. */
-    committedIds: z.instanceof(Uint8Array),
+    committedIds: bytes,
     outcomes: z.array(OutcomeSchema).optional(),
   }),
   z.strictObject({ v, type: z.literal('error'), beacon: z.number().int(), code: z.string(), message: z.string() }),

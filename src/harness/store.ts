@@ -142,7 +142,7 @@ const MIGRATIONS: readonly ((db: Db) => void)[] = [
         run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, tx_id TEXT NOT NULL,
         beacon INTEGER, sender TEXT, nonce INTEGER, intended_ms REAL, sent_ms REAL, committed_ms REAL,
         status TEXT NOT NULL, error_code TEXT, height INTEGER, attempts INTEGER,
-        PRIMARY KEY (run_id, tx_id)) WITHOUT ROWID;
+        PRIMARY KEY (run_id, tx_id)); -- a rowid table: inserts of random tx ids are ~2x faster
       CREATE INDEX tx_outcomes_status ON tx_outcomes(run_id, status);
     `);
   },
@@ -235,7 +235,8 @@ export class ResultsStore {
   addSecond(runId: string, s: SecondRow): void {
     this.write(runId, `store second ${s.second} of run ${runId}`, () =>
       this.db
-        .prepare(`INSERT OR REPLACE INTO run_seconds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .prepare(`INSERT OR REPLACE INTO run_seconds (run_id, second, target_rate, sent, committed, failed, lost, in_flight, errors_json, lat_corrected, lat_uncorrected, schedule_lag)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(runId, s.second, s.targetRate, s.sent, s.committed, s.failed, s.lost, s.inFlight, json(s.errors),
           s.latCorrected ?? null, s.latUncorrected ?? null, s.scheduleLag ?? null),
     );
@@ -246,7 +247,8 @@ export class ResultsStore {
     this.write(runId, `store beacons of run ${runId}`, () => {
       this.mustExist(runId);
       this.db.prepare('DELETE FROM run_beacons WHERE run_id = ?').run(runId);
-      const ins = this.db.prepare('INSERT INTO run_beacons VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const ins = this.db.prepare(`INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, retries, errors_json)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const b of rows) {
         ins.run(runId, b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.committed, b.failed, b.lost, b.retries, json(b.errors));
       }
@@ -258,7 +260,7 @@ export class ResultsStore {
     this.write(runId, `store nodes of run ${runId}`, () => {
       this.mustExist(runId);
       this.db.prepare('DELETE FROM run_nodes WHERE run_id = ?').run(runId);
-      const ins = this.db.prepare('INSERT INTO run_nodes VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const ins = this.db.prepare('INSERT INTO run_nodes (run_id, node, url, role, head, healthy, stats_json) VALUES (?, ?, ?, ?, ?, ?, ?)');
       for (const n of rows) ins.run(runId, n.node, n.url, n.role, n.head ?? null, n.healthy ? 1 : 0, json(n.stats));
     });
   }
@@ -268,7 +270,8 @@ export class ResultsStore {
     if (rows.length === 0) return;
     this.write(runId, `store ${rows.length} outcomes of run ${runId}`, () => {
       this.mustExist(runId);
-      const ins = this.db.prepare('INSERT OR REPLACE INTO tx_outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const ins = this.db.prepare(`INSERT OR REPLACE INTO tx_outcomes (run_id, tx_id, beacon, sender, nonce, intended_ms, sent_ms, committed_ms, status, error_code, height, attempts)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const o of rows) {
         ins.run(runId, o.txId, o.beacon, o.sender, o.nonce, o.intendedMs, o.sentMs ?? null, o.committedMs ?? null,
           o.status, o.errorCode ?? null, o.height ?? null, o.attempts);

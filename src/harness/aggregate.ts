@@ -1,0 +1,135 @@
+/**
+ * The overseer's view of a run while it happens: beacons' per-second reports
+ * merged into one row per second (counts added, histograms added — never
+ * percentiles averaged), running totals, and the live progress line.
+ */
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import type { ProgressMessage } from './messages.js';
+import type { SecondRow } from './store.js';
+
+type Counts = { sent: number; committed: number; failed: number; lost: number; retries: number };
+const ZERO: Counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
+
+interface Pending {
+  counts: Counts;
+  errors: Record<string, number>;
+  corrected: LatencyHistogram;
+  uncorrected: LatencyHistogram;
+  lag: LatencyHistogram;
+}
+
+export class RunAggregator {
+  readonly corrected = new LatencyHistogram();
+  readonly uncorrected = new LatencyHistogram();
+  readonly lag = new LatencyHistogram();
+  readonly rows: SecondRow[] = [];
+  private readonly last = new Map<number, { second: number; counts: Counts; errors: Record<string, number>; inFlight: number; height: number }>();
+  private readonly pending = new Map<number, Pending>();
+  private flushed = -1;
+
+  constructor(
+    private readonly beacons: number,
+    private readonly targetRateAt: (offsetMs: number) => number,
+  ) {}
+
+  /** Adds a beacon's report; returns the seconds now complete (every beacon reported past them). */
+  add(m: ProgressMessage): SecondRow[] {
+    const prev = this.last.get(m.beacon) ?? { second: -1, counts: ZERO, errors: {}, inFlight: 0, height: 0 };
+    const second = Math.max(m.second, this.flushed + 1);
+    let p = this.pending.get(second);
+    if (!p) {
+      p = { counts: { ...ZERO }, errors: {}, corrected: new LatencyHistogram(), uncorrected: new LatencyHistogram(), lag: new LatencyHistogram() };
+      this.pending.set(second, p);
+    }
+    for (const k of Object.keys(ZERO) as (keyof Counts)[]) p.counts[k] += m[k] - prev.counts[k];
+    for (const [code, n] of Object.entries(m.errors)) p.errors[code] = (p.errors[code] ?? 0) + n - (prev.errors[code] ?? 0);
+    const c = LatencyHistogram.decode(m.corrected);
+    const u = LatencyHistogram.decode(m.uncorrected);
+    const l = LatencyHistogram.decode(m.lag);
+    p.corrected.add(c);
+    p.uncorrected.add(u);
+    p.lag.add(l);
+    this.corrected.add(c);
+    this.uncorrected.add(u);
+    this.lag.add(l);
+    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
+    const reported = [...this.last.values()].map((x) => x.second);
+    const complete = reported.length === this.beacons ? Math.min(...reported) : -1;
+    return this.flushUpTo(complete);
+  }
+
+  /** Closes every second still open (end of run). */
+  flushAll(): SecondRow[] {
+    return this.flushUpTo(Math.max(-1, ...this.pending.keys()));
+  }
+
+  private flushUpTo(second: number): SecondRow[] {
+    const out: SecondRow[] = [];
+    for (let s = this.flushed + 1; s <= second; s++) {
+      const p = this.pending.get(s);
+      this.pending.delete(s);
+      const row: SecondRow = {
+        second: s,
+        targetRate: this.targetRateAt(s * 1000 + 500),
+        ...(p?.counts ?? ZERO),
+        inFlight: this.inFlight,
+        errors: p ? Object.fromEntries(Object.entries(p.errors).filter(([, n]) => n > 0)) : {},
+        ...(p ? { latCorrected: p.corrected.encode(), latUncorrected: p.uncorrected.encode(), scheduleLag: p.lag.encode() } : {}),
+      };
+      this.rows.push(row);
+      out.push(row);
+      this.flushed = s;
+    }
+    return out;
+  }
+
+  get totals(): Counts & { inFlight: number; errors: Record<string, number> } {
+    const t = { ...ZERO, inFlight: 0, errors: {} as Record<string, number> };
+    for (const x of this.last.values()) {
+      for (const k of Object.keys(ZERO) as (keyof Counts)[]) t[k] += x.counts[k];
+      t.inFlight += x.inFlight;
+      for (const [code, n] of Object.entries(x.errors)) t.errors[code] = (t.errors[code] ?? 0) + n;
+    }
+    return t;
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const x of this.last.values()) n += x.inFlight;
+    return n;
+  }
+
+  /** Committed TPS: average over the seconds from the first to the last with a commit, and the peak second. */
+  tps(): { avg: number; peak: number } {
+    const withCommits = this.rows.filter((r) => r.committed > 0);
+    if (withCommits.length === 0) return { avg: 0, peak: 0 };
+    const first = withCommits[0]!.second;
+    const last = withCommits.at(-1)!.second;
+    const total = this.rows.filter((r) => r.second >= first && r.second <= last).reduce((n, r) => n + r.committed, 0);
+    return { avg: total / (last - first + 1), peak: Math.max(...withCommits.map((r) => r.committed)) };
+  }
+
+  /** One line for the terminal: target vs achieved rate, committed, in flight, p99 of the last second. */
+  progressLine(elapsedSec: number): string {
+    const row = this.rows.at(-1);
+    const t = this.totals;
+    const p99 = row?.latCorrected ? LatencyHistogram.decode(row.latCorrected).summary().p99Ms : undefined;
+    return [
+      `t=${elapsedSec.toFixed(0)}s`,
+      `target ${fmtRate(row?.targetRate)}/s`,
+      `sent ${fmtRate(row?.sent)}/s`,
+      `committed ${fmtRate(row?.committed)}/s (${t.committed} total)`,
+      `in flight ${t.inFlight}`,
+      `p99 ${p99 === undefined ? '-' : `${p99.toFixed(1)}ms`}`,
+      t.failed + t.lost > 0 ? `failed ${t.failed} lost ${t.lost}` : '',
+    ]
+      .filter(Boolean)
+      .join('  ');
+  }
+}
+
+function fmtRate(v: number | undefined): string {
+  return v === undefined ? '-' : v.toFixed(0);
+}
+
+export type { LatencySummary };

@@ -1,0 +1,89 @@
+/**
+ * How a beacon talks to the network: binary batches over keep-alive
+ * connections (undici), with failover to the next endpoint when one does not
+ * answer or answers 5xx. Every failure becomes a coded, per-transaction outcome.
+ */
+import { Pool } from 'undici';
+import { TpslabError, isErrorCode } from '../errors.js';
+import { encodeBatch } from '../protocol/batch.js';
+
+export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export class BeaconClient {
+  private readonly pools: Pool[];
+  private current = 0;
+  failovers = 0;
+
+  constructor(readonly endpoints: readonly string[]) {
+    this.pools = endpoints.map((e) => new Pool(e, { connections: 16, pipelining: 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  get endpoint(): string {
+    return this.endpoints[this.current]!;
+  }
+
+  /** Moves to the next endpoint (round robin). */
+  rotate(): void {
+    if (this.endpoints.length > 1) {
+      this.current = (this.current + 1) % this.endpoints.length;
+      this.failovers++;
+    }
+  }
+
+  async submit(txs: readonly Buffer[]): Promise<SubmitOutcome[]> {
+    const at = this.current;
+    try {
+      const res = await this.pools[at]!.request({
+        method: 'POST',
+        path: '/v1/txs',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: encodeBatch(txs),
+      });
+      const text = await res.body.text();
+      if (res.statusCode >= 500) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+      const body = JSON.parse(text) as { results?: ({ error?: { code: string; message: string } } | undefined)[]; error?: { code: string; message: string } };
+      if (!body.results) {
+        const e = toError(body.error, `HTTP ${res.statusCode}`);
+        return txs.map(() => ({ ok: false, error: e }));
+      }
+      return body.results.map((r) => (r?.error ? { ok: false, error: toError(r.error, 'refused') } : { ok: true }));
+    } catch (err) {
+      if (this.current === at) this.rotate();
+      const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `${this.endpoints[at]} did not take the batch: ${(err as Error).message}`, { cause: err });
+      return txs.map(() => ({ ok: false, error: e }));
+    }
+  }
+
+  async getJson<T>(path: string): Promise<T> {
+    const res = await this.pools[this.current]!.request({ method: 'GET', path });
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw toError((JSON.parse(text) as { error?: { code: string; message: string } }).error, `HTTP ${res.statusCode}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** Next nonces of accounts, 32 requests at a time. */
+  async nonces(addresses: readonly string[]): Promise<bigint[]> {
+    const out: bigint[] = new Array(addresses.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < addresses.length) {
+        const k = next++;
+        const a = await this.getJson<{ nonce: string }>(`/v1/accounts/${addresses[k]}`);
+        out[k] = BigInt(a.nonce);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.close()));
+  }
+}
+
+function toError(e: { code: string; message: string } | undefined, fallback: string): TpslabError {
+  if (e && isErrorCode(e.code)) return new TpslabError(e.code, e.message);
+  return new TpslabError('TPSLAB_E_REMOTE', e?.message ?? fallback);
+}

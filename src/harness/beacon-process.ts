@@ -1,0 +1,44 @@
+/**
+ * The beacon side of the local transport: a child process forked by the
+ * overseer, speaking over the IPC channel (structured clone). Validates every
+ * message it receives; reports its own failures as `error` messages.
+ */
+import { asTpslabError } from '../errors.js';
+import { Beacon } from './beacon.js';
+import { PROTOCOL_VERSION, parseOverseerMessage, type BeaconMessage } from './messages.js';
+
+export function runBeaconOverIpc(): Promise<void> {
+  if (!process.send) throw new Error('tpslab beacon --ipc must be started by an overseer (no IPC channel)');
+  const send = (m: BeaconMessage): void => {
+    process.send!(m);
+  };
+  let beacon: Beacon | undefined;
+  let index = -1;
+  return new Promise((resolve) => {
+    const fail = (err: unknown): void => {
+      const e = asTpslabError(err, 'TPSLAB_E_BEACON');
+      send({ v: PROTOCOL_VERSION, type: 'error', beacon: index, code: e.code, message: e.message });
+    };
+    process.on('message', (raw: unknown) => {
+      try {
+        const m = parseOverseerMessage(raw);
+        if (m.type === 'assign') {
+          index = m.beacon;
+          beacon = new Beacon(m, send);
+          beacon.prepare().catch(fail);
+          beacon.done.then(resolve, fail);
+        } else if (m.type === 'start') {
+          if (!beacon) throw new Error('start before assign');
+          beacon.start(m.atMs);
+        } else {
+          if (beacon) void beacon.stop();
+          else resolve();
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+    // The overseer went away: nothing left to report to.
+    process.on('disconnect', () => process.exit(0));
+  });
+}

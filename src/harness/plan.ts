@@ -1,0 +1,71 @@
+/**
+ * Planning a run: the schedule of intended send times, who sends what, and
+ * each beacon's share. Pure and deterministic: same scenario and seed, same
+ * plan. Work is split by sender account (contiguous ranges), so each sender's
+ * transactions, and so its nonce order, stay in one beacon.
+ */
+import { readFile } from 'node:fs/promises';
+import { TpslabError } from '../errors.js';
+import type { Scenario } from './scenario.js';
+import { openSchedule, traceSchedule } from './schedule.js';
+import { beaconOf, beaconRanges, planSenders, planTopics } from './workload.js';
+
+export interface BeaconShare {
+  beacon: number;
+  accounts: { start: number; end: number };
+  offsetsMs: Float64Array;
+  senders: Uint32Array;
+  targets: Uint32Array;
+}
+
+export interface Plan {
+  /** Transactions in the plan (0 in max mode, where beacons generate them as they go). */
+  txCount: number;
+  /** Offset of the last intended send, ms. */
+  lastOffsetMs: number;
+  shares: BeaconShare[];
+}
+
+export async function schedule(s: Scenario): Promise<Float64Array> {
+  if (s.load.mode === 'max') return new Float64Array(0);
+  if (s.load.mode === 'trace') {
+    const file = s.load.trace!.file;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new TpslabError('TPSLAB_E_TRACE', `cannot read trace file ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return traceSchedule(text, s.load.trace!.column, file);
+  }
+  return openSchedule(s.load.stages, { arrival: s.load.arrival, seed: s.seed });
+}
+
+export function planShares(s: Scenario, offsets: Float64Array): Plan {
+  const accounts = s.accounts.count;
+  const beacons = s.beacons.count;
+  const ranges = beaconRanges(accounts, beacons);
+  const txCount = offsets.length;
+  const { sender, recipient } = planSenders({ txCount, accounts, contention: s.workload.contention, seed: s.seed });
+  const targets = s.workload.kind === 'message' ? planTopics({ txCount, topics: s.workload.topics, seed: s.seed }) : recipient;
+  const counts = new Uint32Array(beacons);
+  const owner = new Uint32Array(txCount);
+  for (let i = 0; i < txCount; i++) counts[(owner[i] = beaconOf(sender[i]!, accounts, beacons))]!++;
+  const shares: BeaconShare[] = ranges.map((r, b) => ({
+    beacon: b,
+    accounts: r,
+    offsetsMs: new Float64Array(counts[b]!),
+    senders: new Uint32Array(counts[b]!),
+    targets: new Uint32Array(counts[b]!),
+  }));
+  const fill = new Uint32Array(beacons);
+  for (let i = 0; i < txCount; i++) {
+    const b = owner[i]!;
+    const k = fill[b]!++;
+    const share = shares[b]!;
+    share.offsetsMs[k] = offsets[i]!;
+    share.senders[k] = sender[i]!;
+    share.targets[k] = targets[i]!;
+  }
+  return { txCount, lastOffsetMs: txCount ? offsets[txCount - 1]! : 0, shares };
+}
