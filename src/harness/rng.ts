@@ -45,6 +45,8 @@ class Xoshiro128 implements Rng {
   private s1: number;
   private s2: number;
   private s3: number;
+  private boundN = 0;
+  private boundLimit = 0;
 
   constructor(s0: number, s1: number, s2: number, s3: number) {
     this.s0 = s0 | 0;
@@ -76,10 +78,15 @@ class Xoshiro128 implements Rng {
   }
 
   nextBelow(n: number): number {
-    const limit = TWO_POW_32 - (TWO_POW_32 % n);
+    if (n !== this.boundN) {
+      this.boundN = n;
+      this.boundLimit = TWO_POW_32 - (TWO_POW_32 % n); // largest multiple of n that fits: no modulo bias
+    }
     let r = this.nextUint32();
-    while (r >= limit) r = this.nextUint32();
-    return r % n;
+    while (r >= this.boundLimit) r = this.nextUint32();
+    // r mod n by float division (faster than fmod on uint32 values); the quotient may round up by one.
+    const m = r - Math.floor(r / n) * n;
+    return m < 0 ? m + n : m;
   }
 }
 

@@ -6,6 +6,7 @@
  * Cross-field rules live in scenario.ts (`checkScenario`).
  */
 import { z } from 'zod';
+import { parseThreshold } from './thresholds.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -15,15 +16,23 @@ const durationSec = z.number().gt(0);
 const fraction = z.number().gt(0).lt(1);
 const path = z.string().min(1);
 const httpUrl = z.url({ protocol: /^https?$/ });
+const U64_HINT = 'must be a whole number from 0 to 2^64-1, as an integer or (above 2^53) a decimal string such as "18446744073709551615"';
 const u64 = z
-  .union([z.string().regex(/^(0|[1-9][0-9]{0,19})$/), z.int().nonnegative()], {
-    error: 'must be a whole number from 0 to 2^64-1, as an integer or (above 2^53) a decimal string such as "18446744073709551615"',
-  })
+  .union([z.string().regex(/^(0|[1-9][0-9]{0,19})$/, U64_HINT), z.int({ error: U64_HINT }).nonnegative(U64_HINT)], { error: U64_HINT })
   .transform((v, ctx) => {
     const n = BigInt(v);
     if (n > U64_MAX) ctx.addIssue({ code: 'custom', message: 'must be at most 2^64-1 (18446744073709551615)', input: v });
     return n.toString();
   });
+
+/** A threshold expression, checked with the same parser the overseer uses. */
+const thresholdExpr = z.string().superRefine((expr, ctx) => {
+  try {
+    parseThreshold(expr, 0);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err instanceof Error ? err.message : String(err)).replace(/^thresholds\[\d+\]: /, ''), input: expr });
+  }
+});
 
 export const EmbeddedTargetSchema = z.strictObject({
   kind: z.literal('embedded').default('embedded'),
@@ -43,7 +52,7 @@ export const TargetSchema = z
 
 export const AccountsSchema = z.strictObject({
   count: count(1, 10_000_000).default(1000).describe('Sending accounts to create and fund before the run.'),
-  balance: u64.default(1_000_000_000).describe('Initial balance of each account: an integer, or a decimal string above 2^53.'),
+  balance: u64.prefault(1_000_000_000).describe('Initial balance of each account: an integer, or a decimal string above 2^53.'),
 });
 
 export const ContentionSchema = z
@@ -132,7 +141,7 @@ export const ScenarioSchema = z
     beacons: BeaconsSchema.prefault({}),
     confirmation: ConfirmationSchema.prefault({}),
     startDelayMs: count(0, 3_600_000).default(2000).describe('The overseer starts every beacon at now + this.'),
-    thresholds: z.array(z.string()).default([]).describe('Pass/fail checks such as "latency.p99 < 250ms"; a breach exits with code 3.'),
+    thresholds: z.array(thresholdExpr).default([]).describe('Pass/fail checks such as "latency.p99 < 250ms"; a breach exits with code 3.'),
     results: ResultsSchema.prefault({}),
   })
   .meta({ title: 'tpslab scenario', description: 'A tpslab load test: target, accounts, workload, load profile, beacons, confirmation, thresholds. See docs/scenario.md.' });

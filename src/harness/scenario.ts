@@ -9,11 +9,12 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { z } from 'zod';
 import { TpslabError } from '../errors.js';
 import { ScenarioSchema, type Scenario, type ScenarioInput } from './scenario-schema.js';
-import { didYouMean, parseThreshold } from './thresholds.js';
+import { didYouMean } from './thresholds.js';
 
 export * from './scenario-schema.js';
 
-type Path = readonly PropertyKey[];
+/** A field's path inside the scenario, as zod reports it: `['load', 'stages', 1, 'ratePerSec']`. */
+export type ScenarioPath = readonly PropertyKey[];
 
 /** One thing wrong with a scenario. `field` is the full path, e.g. `scenario.load.stages[1].ratePerSec`. */
 export interface ScenarioProblem {
@@ -25,7 +26,7 @@ export interface ScenarioProblem {
 
 const ROOT = 'scenario';
 
-export function formatPath(path: Path): string {
+export function formatPath(path: ScenarioPath): string {
   return ROOT + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
@@ -64,20 +65,21 @@ export function scenarioJsonSchema(): Record<string, unknown> {
 /** Parses and validates scenario YAML. `source` names it in messages (a file path or "<inline>"). Paths inside are left as written. */
 export function parseScenario(text: string, source: string): Scenario {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = yamlError.linePos?.[0];
-    const [headline = '', ...frame] = yamlError.message.split('\n');
+    const [headline = '', ...rest] = yamlError.message.split('\n');
+    const frame = rest.filter((l) => l.trim() !== '');
     const what = headline.replace(/ at line \d+, column \d+:?$/, '');
     const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
-    throw new TpslabError('TPSLAB_E_SCENARIO', `${source}: not valid YAML at ${where}: ${what}${frame.length ? `\n${frame.join('\n').trimEnd()}` : ''}`, {
+    throw new TpslabError('TPSLAB_E_SCENARIO', `${source}: not valid YAML at ${where}: ${what}${frame.length ? `\n${frame.join('\n')}` : ''}`, {
       cause: yamlError,
       details: { source, line: pos?.line, column: pos?.col },
     });
   }
   const input: unknown = doc.toJS() ?? {};
-  const locate = (path: Path): { line?: number; column?: number } => {
+  const locate = (path: ScenarioPath): { line?: number; column?: number } => {
     const offset = yamlOffset(doc, path);
     if (offset === undefined) return {};
     const { line, col } = lineCounter.linePos(offset);
@@ -91,16 +93,17 @@ export function validateScenario(input: unknown, source: string): Scenario {
   return validate(input, source, () => ({}));
 }
 
-function validate(input: unknown, source: string, locate: (path: Path) => { line?: number; column?: number }): Scenario {
+function validate(input: unknown, source: string, locate: (path: ScenarioPath) => { line?: number; column?: number }): Scenario {
   const problems: ScenarioProblem[] = [];
-  const add = (path: Path, message: string): void => void problems.push({ field: formatPath(path), message, ...locate(path) });
+  const add = (path: ScenarioPath, message: string): void => void problems.push({ field: formatPath(path), message, ...locate(path) });
   const parsed = ScenarioSchema.safeParse(input, { error: issueMessage });
   if (parsed.success) {
     for (const [path, message] of checkScenario(parsed.data)) add(path, message);
   } else {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) add([...issue.path, key], `unknown field${issue.message}`.replace('{hint}', didYouMean(key, validKeys(issue.message))));
+        const valid = issue.message.startsWith('valid fields: ') ? issue.message.slice('valid fields: '.length).split(', ') : [];
+        for (const key of issue.keys) add([...issue.path, key], `unknown field${didYouMean(key, valid)}${valid.length ? `; ${issue.message}` : ''}`);
       } else if (issue.message.startsWith('required')) {
         const parent = at(input, issue.path.slice(0, -1));
         const kind = isRecord(parent) && typeof parent.kind === 'string' ? parent.kind : undefined;
@@ -118,16 +121,16 @@ function validate(input: unknown, source: string, locate: (path: Path) => { line
 }
 
 /** Rules that span fields; run on a scenario that passed the schema. Returns [path, message] pairs. */
-export function checkScenario(s: Scenario): [Path, string][] {
-  const out: [Path, string][] = [];
+export function checkScenario(s: Scenario): [ScenarioPath, string][] {
+  const out: [ScenarioPath, string][] = [];
   const load = s.load;
   if (load.mode === 'open' && load.stages.length === 0) {
     out.push([['load', 'stages'], 'open mode needs at least one stage (kind constant, ramp, steps or burst); or set load.mode to max or trace']);
   }
   if (load.mode === 'trace' && load.trace === undefined) out.push([['load', 'trace'], 'trace mode needs load.trace.file, a CSV of send offsets']);
   load.stages.forEach((st, i) => {
-    if (st.kind === 'burst' && st.burstSec >= st.everySec) {
-      out.push([['load', 'stages', i, 'burstSec'], `must be less than everySec (${st.everySec}), or the burst never ends; use a constant stage instead`]);
+    if (st.kind === 'burst' && st.burstSec > st.everySec) {
+      out.push([['load', 'stages', i, 'burstSec'], `must be <= everySec (${st.everySec}): a burst must fit in its period`]);
     }
   });
   if (s.beacons.count > s.accounts.count) {
@@ -136,16 +139,6 @@ export function checkScenario(s: Scenario): [Path, string][] {
   if (s.workload.kind === 'transfer' && BigInt(s.accounts.balance) < BigInt(s.workload.amount + s.workload.fee)) {
     out.push([['accounts', 'balance'], `must be at least workload.amount + workload.fee (${s.workload.amount + s.workload.fee}), or no transfer can succeed`]);
   }
-  if (s.workload.contention.kind === 'hotset' && s.workload.contention.hotAccounts * s.accounts.count < 1) {
-    out.push([['workload', 'contention', 'hotAccounts'], `selects no account out of accounts.count ${s.accounts.count}; raise it to at least ${1 / s.accounts.count}`]);
-  }
-  s.thresholds.forEach((t, i) => {
-    try {
-      parseThreshold(t, i);
-    } catch (err) {
-      out.push([['thresholds', i], err instanceof Error ? err.message.replace(/^thresholds\[\d+\]: /, '') : String(err)]);
-    }
-  });
   return out;
 }
 
@@ -193,7 +186,8 @@ const quoteAll = (values: readonly unknown[]): string => values.map((v) => JSON.
 function issueMessage(iss: z.core.$ZodRawIssue): string | undefined {
   switch (iss.code) {
     case 'invalid_type': {
-      const want = TYPE_NAMES[iss.expected] ?? iss.expected;
+      const isInt = iss.expected === 'int' || (iss.inst as { _zod?: { def?: { format?: string } } } | undefined)?._zod?.def?.format === 'safeint';
+      const want = isInt ? TYPE_NAMES.int : (TYPE_NAMES[iss.expected] ?? iss.expected);
       return iss.input === undefined ? `required (${want})` : `must be ${want}, got ${show(iss.input)}`;
     }
     case 'too_small':
@@ -213,34 +207,30 @@ function issueMessage(iss: z.core.$ZodRawIssue): string | undefined {
       return given === undefined ? `required: one of ${quoteAll(options)}` : `must be one of ${quoteAll(options)}, got ${show(given)}`;
     }
     case 'invalid_format':
+      if (iss.format === 'regex') return `has the wrong form, got ${show(iss.input)}`;
       if (iss.format === 'url') return `must be an http:// or https:// URL such as "http://127.0.0.1:8545", got ${show(iss.input)}`;
       return `must be a valid ${iss.format}, got ${show(iss.input)}`;
     case 'unrecognized_keys': {
       const shape = (iss.inst as { _zod?: { def?: { shape?: object } } } | undefined)?._zod?.def?.shape;
-      return shape ? `{hint}; valid fields here: ${Object.keys(shape).join(', ')}` : '{hint}';
+      return shape ? `valid fields: ${Object.keys(shape).join(', ')}` : 'unknown field';
     }
     default:
       return undefined;
   }
 }
 
-function validKeys(message: string): string[] {
-  const list = /valid fields here: (.*)$/.exec(message)?.[1];
-  return list ? list.split(', ') : [];
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function at(value: unknown, path: Path): unknown {
+function at(value: unknown, path: ScenarioPath): unknown {
   let v = value;
   for (const p of path) v = isRecord(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[p] : undefined;
   return v;
 }
 
 /** Offset in the YAML text of the node at `path` (the key, for a mapping entry), or of its nearest existing ancestor. */
-function yamlOffset(doc: Document, path: Path): number | undefined {
+function yamlOffset(doc: Document, path: ScenarioPath): number | undefined {
   let node: unknown = doc.contents;
   let offset = isMap(node) || isSeq(node) || isScalar(node) ? node.range?.[0] : undefined;
   for (const p of path) {

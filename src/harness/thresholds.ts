@@ -135,6 +135,9 @@ export function evaluateThresholds(ts: readonly Threshold[], metrics: Readonly<R
 
 /** ` (did you mean "x"?)` when one option is close to `name`, else ''. */
 export function didYouMean(name: string, options: readonly string[]): string {
+  const lower = name.toLowerCase();
+  const byPrefix = lower.length >= 3 ? options.filter((o) => o.toLowerCase().startsWith(lower)) : [];
+  if (byPrefix.length === 1) return ` (did you mean "${byPrefix[0]}"?)`;
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
   for (const o of options) {
