@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return EXIT.ok;
+    // A command may set its own code (e.g. run: 3 for a breached threshold).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has printed its message (or the help/version text) already.
