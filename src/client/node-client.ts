@@ -85,6 +85,10 @@ export class NodeClient {
     return this.request('/v1/txs', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }, [429]);
   }
 
+  topic(name: string): Promise<{ name: string; nextSeq: string; owner: string }> {
+    return this.request(`/v1/topics/${encodeURIComponent(name)}`);
+  }
+
   status(id: string): Promise<TxStatusJson> {
     return this.request(`/v1/tx/${id}`);
   }

@@ -26,6 +26,8 @@ export class RunAggregator {
   private readonly last = new Map<number, { second: number; counts: Counts; errors: Record<string, number>; inFlight: number; height: number }>();
   private readonly pending = new Map<number, Pending>();
   private flushed = -1;
+  /** Beacons that sent `done`: they no longer hold back the seconds after their last report. */
+  private readonly ended = new Set<number>();
 
   constructor(
     private readonly beacons: number,
@@ -53,9 +55,20 @@ export class RunAggregator {
     this.uncorrected.add(u);
     this.lag.add(l);
     this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
-    const reported = [...this.last.values()].map((x) => x.second);
-    const complete = reported.length === this.beacons ? Math.min(...reported) : -1;
-    return this.flushUpTo(complete);
+    return this.flushUpTo(this.completeSecond());
+  }
+
+  /** A beacon finished: seconds are complete once the others have reported them. */
+  finished(beacon: number): SecondRow[] {
+    this.ended.add(beacon);
+    return this.flushUpTo(this.completeSecond());
+  }
+
+  private completeSecond(): number {
+    if (this.last.size + [...this.ended].filter((b) => !this.last.has(b)).length < this.beacons) return -1;
+    const live = [...this.last].filter(([b]) => !this.ended.has(b)).map(([, x]) => x.second);
+    // With every beacon ended, everything pending is complete.
+    return live.length ? Math.min(...live) : Math.max(-1, ...this.pending.keys());
   }
 
   /** Closes every second still open (end of run). */

@@ -20,7 +20,10 @@ const POLL_INTERVAL_MS = 500;
 const POLL_BATCH = 200;
 
 export class Confirmer {
+  /** Highest height known committed (stream or poll), for reports. */
   height = 0;
+  /** Highest height received on the stream: where it resumes. Polls never move it, so no block is skipped. */
+  private streamHeight = 0;
   private ws: WebSocket | undefined;
   private streamUp = false;
   private closed = false;
@@ -35,13 +38,14 @@ export class Confirmer {
 
   async open(fromHeight: number): Promise<void> {
     this.height = fromHeight;
+    this.streamHeight = fromHeight;
     if (this.a.confirmation.method === 'stream') await this.connect();
     this.pollTimer = setInterval(() => void this.poll(), POLL_INTERVAL_MS);
   }
 
   private connect(): Promise<void> {
     return new Promise((resolve) => {
-      const url = `${this.client.endpoint.replace(/^http/, 'ws')}/v1/stream?from=${this.height + 1}`;
+      const url = `${this.client.endpoint.replace(/^http/, 'ws')}/v1/stream?from=${this.streamHeight + 1}`;
       const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
       this.ws = ws;
       ws.on('open', () => {
@@ -54,7 +58,7 @@ export class Confirmer {
         this.streamUp = false;
         resolve();
         if (this.closed || this.ws !== ws) return;
-        this.hooks.log(`commit stream from ${this.client.endpoint} closed at height ${this.height}; resuming elsewhere`);
+        this.hooks.log(`commit stream from ${this.client.endpoint} closed at height ${this.streamHeight}; resuming elsewhere`);
         this.client.rotate();
         setTimeout(() => void this.connect(), 200);
       });
@@ -65,8 +69,9 @@ export class Confirmer {
     const at = performance.timeOrigin + performance.now();
     const ev = JSON.parse(text) as { type: string; height?: number; txs?: { id: string }[]; id?: string; code?: string };
     if (ev.type === 'block') {
-      if (ev.height! <= this.height) return;
-      this.height = ev.height!;
+      if (ev.height! <= this.streamHeight) return;
+      this.streamHeight = ev.height!;
+      this.height = Math.max(this.height, ev.height!);
       for (const t of ev.txs ?? []) {
         const i = this.hooks.lookup(t.id);
         if (i !== undefined) this.hooks.committed(i, ev.height!, at);

@@ -9,15 +9,17 @@ import { PROTOCOL_VERSION, parseOverseerMessage, type BeaconMessage } from './me
 
 export function runBeaconOverIpc(): Promise<void> {
   if (!process.send) throw new Error('tpslab beacon --ipc must be started by an overseer (no IPC channel)');
-  const send = (m: BeaconMessage): void => {
-    process.send!(m);
-  };
+  /** Resolves once the message is written to the channel (large `done` messages take a while). */
+  const send = (m: BeaconMessage): Promise<void> =>
+    new Promise((resolve) => {
+      process.send!(m, undefined, {}, () => resolve());
+    });
   let beacon: Beacon | undefined;
   let index = -1;
   return new Promise((resolve) => {
     const fail = (err: unknown): void => {
       const e = asTpslabError(err, 'TPSLAB_E_BEACON');
-      send({ v: PROTOCOL_VERSION, type: 'error', beacon: index, code: e.code, message: e.message });
+      void send({ v: PROTOCOL_VERSION, type: 'error', beacon: index, code: e.code, message: e.message });
     };
     process.on('message', (raw: unknown) => {
       try {

@@ -63,6 +63,7 @@ export class Beacon {
   private requests = 0;
   private stopped = false;
   private reportTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
   private lastSecond = -1;
   private counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
@@ -76,7 +77,8 @@ export class Beacon {
 
   constructor(
     readonly a: Assign,
-    private readonly send: (m: BeaconMessage) => void,
+    /** Resolves once the message is on its way (the final `done` is awaited before the beacon ends). */
+    private readonly send: (m: BeaconMessage) => Promise<void> | void,
   ) {
     this.client = new BeaconClient(a.endpoints);
     this.confirmer = new Confirmer(a, this.client, {
@@ -84,7 +86,7 @@ export class Beacon {
       candidates: (olderThanMs, max) => this.pollCandidates(olderThanMs, max),
       committed: (i, height, atMs) => this.onCommitted(i, height, atMs),
       failed: (i, code) => this.onFailed(i, code),
-      log: (line) => this.send({ v: PROTOCOL_VERSION, type: 'log', beacon: a.beacon, line }),
+      log: (line) => void this.send({ v: PROTOCOL_VERSION, type: 'log', beacon: a.beacon, line }),
     });
   }
 
@@ -149,14 +151,15 @@ export class Beacon {
       if (a.sign === 'presign') for (let i = 0; i < this.txs.intended.length; i++) this.sign(i);
     }
     await this.confirmer.open(a.fromHeight);
-    this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.txs.intended.length, prepareMs: nowMs() - began });
+    void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.txs.intended.length, prepareMs: nowMs() - began });
   }
 
   /** Starts at the absolute instant `atMs` (Date.now() domain). */
   start(atMs: number): void {
     this.startMs = atMs;
     const wait = Math.max(0, atMs - nowMs());
-    setTimeout(() => {
+    this.startTimer = setTimeout(() => {
+      if (this.stopped) return;
       this.reportTimer = setInterval(() => this.report(false), 1000);
       this.tick();
     }, wait);
@@ -206,7 +209,10 @@ export class Beacon {
     return next === undefined || this.startMs + next > now + this.a.batchDelayMs;
   }
 
-  private async sendBatch(batch: number[], now: number): Promise<void> {
+  private async sendBatch(queued: number[], now: number): Promise<void> {
+    // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
+    const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting);
+    if (batch.length === 0) return;
     this.requests++;
     const txs: Buffer[] = [];
     for (const i of batch) {
@@ -332,7 +338,7 @@ export class Beacon {
     if (!final && second <= this.lastSecond) return;
     this.lastSecond = second;
     const snap = this.recorder.snapshot();
-    this.send({
+    void this.send({
       v: PROTOCOL_VERSION,
       type: 'progress',
       beacon: this.a.beacon,
@@ -350,13 +356,14 @@ export class Beacon {
   private async finish(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.startTimer) clearTimeout(this.startTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
     this.report(true);
     const committed = this.txs.state.reduce((n, s) => n + (s === TxState.Committed ? 1 : 0), 0);
     const ids = new Uint8Array(committed * 32);
     let k = 0;
     for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.set(Buffer.from(this.txs.id[i]!, 'hex'), 32 * k++);
-    this.send({
+    const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
       beacon: this.a.beacon,
@@ -367,7 +374,7 @@ export class Beacon {
       ...(this.a.collectOutcomes ? { outcomes: this.outcomes() } : {}),
     });
     this.confirmer.close();
-    await this.client.close();
+    await Promise.all([sent, this.client.close()]);
     this.resolveDone();
   }
 

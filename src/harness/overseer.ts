@@ -121,7 +121,13 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
           store.addSecond(runId, row);
           hooks.second?.(row);
         }
-      } else if (m.type === 'done') done.set(m.beacon, m);
+      } else if (m.type === 'done') {
+        done.set(m.beacon, m);
+        for (const row of agg.finished(m.beacon)) {
+          store.addSecond(runId, row);
+          hooks.second?.(row);
+        }
+      }
       else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
       else log(`beacon ${m.beacon}: ${m.line}`);
       changed();
@@ -190,21 +196,27 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     if (!finishedInTime) {
       log(`beacons did not finish in time; stopping them`);
       for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'stop', reason: 'deadline' });
-      await until('stop', () => done.size === s.beacons.count, Date.now() + 10_000);
+      if (!(await until('stop', () => done.size === s.beacons.count, Date.now() + 10_000))) {
+        const missing = plan.shares.map((x) => x.beacon).filter((b) => !done.has(b));
+        throw new TpslabError('TPSLAB_E_BEACON', `beacons ${missing.join(', ')} did not stop within 10 s of being asked; their results are incomplete`);
+      }
     }
     for (const row of agg.flushAll()) {
       store.addSecond(runId, row);
       hooks.second?.(row);
     }
 
-    // Reconcile against the network's blocks since the run began.
-    const toHeight = (await client.head()).height;
+    // Reconcile against the network's blocks since the run began, read from the endpoint furthest
+    // ahead (beacons follow different endpoints; one may be a block behind another).
+    const heads = await Promise.all(target.endpoints.map((e) => new NodeClient(e).head().then((h) => ({ e, height: h.height }), () => ({ e, height: -1 }))));
+    const ahead = heads.reduce((a, b) => (b.height > a.height ? b : a));
+    const toHeight = Math.max(ahead.height, 0);
     const senders = new Set<string>();
     for (let i = 0; i < s.accounts.count; i++) senders.add(accountKey(keySeed, i).publicKey.toString('hex'));
     const beaconIds = new Set<string>();
     for (const d of done.values()) for (let k = 0; k < d.committedIds.length; k += 32) beaconIds.add(Buffer.from(d.committedIds.subarray(k, k + 32)).toString('hex'));
     log(`reconciling blocks ${fromHeight + 1}..${toHeight}`);
-    const reconciliation = await reconcile({ endpoint: target.endpoints[0]!, fromHeight, toHeight, senders, beaconIds });
+    const reconciliation = await reconcile({ endpoint: ahead.e, fromHeight, toHeight, senders, beaconIds });
 
     const t = agg.totals;
     const summary: RunSummary = {

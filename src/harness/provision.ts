@@ -92,6 +92,9 @@ export async function provision(s: Scenario, target: Target, keySeed: string, lo
     txs.push(signTx({ kind: 'transfer', nonce: nonce++, fee: 0n, deps: [], inputs: [{ account: faucet.publicKey, amount: total }], outputs }, [faucet], target.network));
   }
   for (const topic of topicNames(s)) {
+    // A rerun with the same seed finds its topics already there.
+    const exists = await client.topic(topic).then(() => true, () => false);
+    if (exists) continue;
     txs.push(signTx({ kind: 'create-topic', nonce: nonce++, fee: 0n, deps: [], from: faucet.publicKey, topic }, [faucet], target.network));
   }
   log(`funding ${s.accounts.count} accounts${topicNames(s).length ? ` and creating ${topicNames(s).length} topics` : ''} (${txs.length} transactions)`);

@@ -4,7 +4,7 @@
  * serve blocks and topic sequence numbers again. Shared by the sequencer
  * (which executes blocks it cuts) and replicas (which apply blocks they receive).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
@@ -199,7 +199,10 @@ async function checkGenesis(dataDir: string, genesis: Genesis): Promise<void> {
   }
   const hex = genesis.hash.toString('hex');
   if (stored === undefined) {
-    await writeFile(`${path}.tmp`, `${hex}\n`);
+    const f = await open(`${path}.tmp`, 'w');
+    await f.writeFile(`${hex}\n`);
+    await f.datasync();
+    await f.close();
     await rename(`${path}.tmp`, path);
   } else if (stored !== hex) {
     throw new TpslabError(

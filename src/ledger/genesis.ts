@@ -51,6 +51,11 @@ export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
     seen.add(k);
     return { account, balance: a.balance };
   });
+  const U64_MAX = (1n << 64n) - 1n;
+  const supply = accounts.reduce((t, a) => t + a.balance, 0n);
+  if (supply > U64_MAX) {
+    throw new TpslabError('TPSLAB_E_CONFIG', `${source}: genesis balances add up to ${supply}, more than 2^64-1 (${U64_MAX}); lower them`);
+  }
   const faucet = g.faucet === undefined ? undefined : decodeAddress(g.faucet, 'genesis.faucet');
   const canonical = JSON.stringify({
     network: g.network,

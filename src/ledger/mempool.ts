@@ -280,11 +280,8 @@ export class Mempool {
       q.txs.delete(nonce);
       this.remove(p);
       out.push({ pending: p, code, message });
-      if (nonce === q.next) out.push(...this.dropQueue(q, nonce, 'expired'));
-      else if (q.txs.size === 0) {
-        this.unpark(q);
-        this.senders.delete(q.key);
-      }
+      // Nothing after an expired nonce can run any more: drop it too (PREDECESSOR_FAILED).
+      out.push(...this.dropQueue(q, nonce, 'expired'));
     }
     if (this.arrivalsHead > 4096 && this.arrivalsHead * 2 > this.arrivals.length) {
       this.arrivals = this.arrivals.slice(this.arrivalsHead);

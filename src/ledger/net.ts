@@ -136,7 +136,8 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
     const sequencer = await launch('sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering], detached);
     started.push(sequencer);
     say(`sequencer  ${sequencer.url}`);
-    const nodes = await Promise.all(
+    // Start nodes in parallel; wait for all of them, so none is left running if another fails.
+    const settled = await Promise.allSettled(
       Array.from({ length: opts.nodes }, async (_, i) => {
         const id = `node${i + 1}`;
         const n = await launch(id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id], detached);
@@ -144,6 +145,9 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
         return n;
       }),
     );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const nodes = settled.map((r) => (r as PromiseFulfilledResult<RoleProcess>).value);
     for (const n of nodes) say(`${n.id.padEnd(10)} ${n.url}`);
     const file: NetworkFile = {
       version: 1,

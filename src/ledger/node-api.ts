@@ -224,7 +224,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   app.get<{ Params: { address: string } }>('/v1/accounts/:address', async (req) => {
     const account = decodeAddress(req.params.address, 'address');
     const a = seq.state.getAccount(account);
-    return { address: encodeAddress(account), exists: a !== undefined, balance: (a?.balance ?? 0n).toString(), nonce: (a?.nonce ?? 0n).toString() };
+    // `height`: the block this view reflects (it may be ahead of the durable head by the blocks being written).
+    return { address: encodeAddress(account), exists: a !== undefined, balance: (a?.balance ?? 0n).toString(), nonce: (a?.nonce ?? 0n).toString(), height: seq.state.height };
   });
 
   app.get<{ Params: { name: string } }>('/v1/topics/:name', async (req) => {

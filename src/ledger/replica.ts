@@ -181,7 +181,7 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.id.toString('latin1');
-        if (!this.chain.isIndexed(k)) this.pending.set(k, now);
+        if (!this.chain.isIndexed(k) && !this.failures.has(k)) this.pending.set(k, now);
         w.resolve(undefined);
       }
     });

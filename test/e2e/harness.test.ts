@@ -63,6 +63,24 @@ describe('tpslab run', () => {
     }
   });
 
+  it('regression: a beacon with 16,000 committed ids gets its final report to the overseer', async () => {
+    const yaml = `
+name: big-beacon
+target: { kind: embedded, nodes: 1 }
+accounts: { count: 1000 }
+load:
+  stages:
+    - { kind: constant, ratePerSec: 2000, durationSec: 8 }
+beacons: { count: 1 }
+`;
+    const r = await runCli(['run', await scenario('big', yaml), '--results', join(dir.path, 'big.db'), '--json', '--quiet'], 180_000);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as RunResult;
+    assert.equal(result.summary.sent, 16_000);
+    assert.equal(result.summary.reconciliation!.beaconCommitted, result.summary.committed);
+    assert.equal(result.summary.reconciliation!.missing, 0);
+  });
+
   it('exits 3 when a threshold is breached', async () => {
     const r = await runCli(['run', await scenario('breach', small(['tps.avg >= 1000000'])), '--results', join(dir.path, 'breach.db')], 120_000);
     assert.equal(r.code, 3, r.stderr);
