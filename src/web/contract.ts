@@ -1,0 +1,216 @@
+/**
+ * The data the browser app renders, shared by the servers (overseer dashboard,
+ * `tpslab explorer`, report writer) and the app in src/web/app. Types only:
+ * no DOM, no Node APIs, so both sides compile it.
+ *
+ * Page shell (every page, served or written):
+ *   <div id="app" data-page="dashboard|explorer|report|compare"></div>
+ *   <script id="tpslab-data" type="application/json">…ReportData or CompareData…</script>  (report/compare only)
+ *   <link rel="stylesheet" href="app.css"> <script src="app.js"></script>   (served)  — or both inlined (reports)
+ *
+ * Served APIs (same origin as the page):
+ *   GET /api/live                 → LiveData            (dashboard; 404 when no run is attached)
+ *   GET /api/live/events          → text/event-stream of LiveEvent (one JSON per `data:` line)
+ *   GET /api/explorer/info        → ExplorerInfo
+ *   GET /api/explorer/head        → node /v1/head
+ *   GET /api/explorer/blocks?limit=N        → BlockSummary[] (newest first, N ≤ 50)
+ *   GET /api/explorer/blocks/:height        → node /v1/blocks/:height (full block JSON)
+ *   GET /api/explorer/tx/:id                → TxDetail
+ *   GET /api/explorer/accounts/:address     → AccountDetail
+ *   GET /api/explorer/members               → tracker view (MembersView), 404 when no tracker is known
+ * Errors: `{ error: { code, message } }` with a 4xx/5xx status.
+ */
+
+export interface LatencyPoint {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+export interface DistributionPoint {
+  valueMs: number;
+  /** 0..100 */
+  percentile: number;
+  count: number;
+}
+
+/** One second of a run, merged over beacons. */
+export interface SecondPoint {
+  second: number;
+  targetRate: number;
+  sent: number;
+  committed: number;
+  failed: number;
+  lost: number;
+  inFlight: number;
+  errors: Record<string, number>;
+  /** Latency from the intended send (coordinated omission corrected); absent when nothing committed. */
+  corrected?: LatencyPoint;
+  /** Latency from the actual send. */
+  uncorrected?: LatencyPoint;
+  /** Actual send − intended send. */
+  lag?: LatencyPoint;
+}
+
+export interface ThresholdVerdict {
+  threshold: string;
+  metric: string;
+  actual: number | undefined;
+  passed: boolean;
+}
+
+export interface Reconciliation {
+  fromHeight: number;
+  toHeight: number;
+  networkCommitted: number;
+  beaconCommitted: number;
+  matched: number;
+  missing: number;
+  unexpected: number;
+  missingIds: string[];
+  unexpectedIds: string[];
+}
+
+export interface Summary {
+  runId: string;
+  durationSec: number;
+  sent: number;
+  committed: number;
+  failed: number;
+  lost: number;
+  pending: number;
+  retries: number;
+  tps: { avg: number; peak: number };
+  latency: LatencyPoint;
+  latencyUncorrected: LatencyPoint;
+  scheduleLag: LatencyPoint;
+  errors: Record<string, number>;
+  reconciliation: Reconciliation | undefined;
+}
+
+export interface BeaconTotals {
+  beacon: number;
+  accountsStart?: number;
+  accountsEnd?: number;
+  sent: number;
+  committed: number;
+  failed: number;
+  lost: number;
+  retries: number;
+  inFlight?: number;
+  errors: Record<string, number>;
+}
+
+export interface NodeInfo {
+  node: string;
+  url: string;
+  role: string;
+  head?: number;
+  /** Blocks behind the highest head among the nodes. */
+  lag?: number;
+  healthy: boolean;
+  stats?: unknown;
+}
+
+export interface RunInfo {
+  id: string;
+  name: string;
+  status: string;
+  startedAt: string;
+  finishedAt?: string;
+  error?: string;
+  scenario: unknown;
+  environment: unknown;
+}
+
+export interface ReportData {
+  kind: 'report';
+  generatedAt: string;
+  run: RunInfo;
+  summary?: Summary;
+  thresholds: ThresholdVerdict[];
+  seconds: SecondPoint[];
+  /** Whole-run latency distributions, for the percentile chart. */
+  distribution: { corrected: DistributionPoint[]; uncorrected: DistributionPoint[] };
+  beacons: BeaconTotals[];
+  nodes: NodeInfo[];
+}
+
+export interface CompareData {
+  kind: 'compare';
+  generatedAt: string;
+  a: ReportData;
+  b: ReportData;
+}
+
+export type LiveStatus = 'preparing' | 'running' | 'finishing' | 'finished' | 'failed';
+
+export interface LiveData {
+  kind: 'live';
+  runId: string;
+  name: string;
+  status: LiveStatus;
+  /** Epoch ms of the start instant, once known. */
+  startMs?: number;
+  scenario: unknown;
+  seconds: SecondPoint[];
+  beacons: BeaconTotals[];
+  nodes: NodeInfo[];
+  summary?: Summary;
+  thresholds?: ThresholdVerdict[];
+  /** Where the report was written, once it was. */
+  reportPath?: string;
+  error?: string;
+}
+
+export type LiveEvent =
+  | { type: 'status'; status: LiveStatus; startMs?: number; error?: string }
+  | { type: 'second'; point: SecondPoint }
+  | { type: 'beacons'; beacons: BeaconTotals[] }
+  | { type: 'nodes'; nodes: NodeInfo[] }
+  | { type: 'summary'; summary: Summary; thresholds: ThresholdVerdict[]; reportPath?: string };
+
+export interface ExplorerInfo {
+  network: string;
+  endpoints: string[];
+  tracker?: string;
+}
+
+export interface BlockSummary {
+  height: number;
+  hash: string;
+  timestampMs: number;
+  txCount: number;
+}
+
+export interface TxDetail {
+  id: string;
+  status: 'pending' | 'committed' | 'failed' | 'unknown';
+  height?: number;
+  index?: number;
+  error?: { code: string; message: string };
+  /** The transaction's JSON form, when committed. */
+  tx?: Record<string, unknown>;
+}
+
+export interface AccountDetail {
+  address: string;
+  exists: boolean;
+  balance: string;
+  nonce: string;
+  /** Transactions touching the account found in the most recent blocks scanned (newest first). */
+  recent: { id: string; height: number; kind: string; direction: 'in' | 'out' | 'both'; amount?: string }[];
+  /** How many recent blocks were scanned. */
+  scannedBlocks: number;
+}
+
+export interface MembersView {
+  version: number;
+  heartbeatIntervalMs: number;
+  overlap: number;
+  members: { id: string; role: string; url: string; height?: number; healthy?: boolean; lastSeenMs: number; ranges: { start: string; end: string }[] }[];
+}
