@@ -1,13 +1,25 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { asTpslabError } from '../errors.js';
+import { runScenario, type RunHooks } from '../harness/overseer.js';
+import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
-import { runScenario } from '../harness/overseer.js';
+import { ResultsStore } from '../harness/store.js';
 import { formatSummary } from '../harness/summary.js';
+import { ExplorerBackend } from '../web/explorer-api.js';
+import { LiveRun } from '../web/live.js';
+import { startWebServer, type WebServer } from '../web/server.js';
+import { parseIntOption } from './common.js';
 import { EXIT } from './exit-codes.js';
 
 export interface RunCommandOptions {
   results?: string;
   json?: boolean;
   quiet?: boolean;
+  ui: boolean;
+  uiPort: number;
+  report: boolean;
+  reportOut?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -18,7 +30,11 @@ export function registerRun(program: Command): void {
     .option('--results <file>', "results database to store the run in (overrides the scenario's results.db)")
     .option('--json', 'print the summary as JSON instead of the table')
     .option('--quiet', 'no progress lines, only the summary')
-    .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp.yaml --results runs.db`)
+    .option('--no-ui', 'do not serve the live dashboard')
+    .option('--ui-port <n>', 'port of the live dashboard (0 picks a free one)', parseIntOption('--ui-port', 0, 65535), 0)
+    .option('--no-report', 'do not write the HTML report at the end')
+    .option('--report-out <file>', 'where to write the HTML report (default: report-<run id>.html beside the results database)')
+    .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp-knee.yaml --results runs.db`)
     .action(async (file: string | undefined, o: RunCommandOptions) => {
       process.exitCode = await runCommand(file, o);
     });
@@ -28,11 +44,18 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   let s: Scenario = file ? await loadScenario(file) : defaultScenario();
   if (o.results) s = { ...s, results: { ...s.results, db: o.results } };
   const tty = process.stderr.isTTY;
+  const log = (line: string): void => {
+    if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+  };
   let lastPrinted = 0;
-  const result = await runScenario(s, {
-    log: (line) => {
-      if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
-    },
+  const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
+  let web: WebServer | undefined;
+  if (live) {
+    web = await startWebServer({ live, port: o.uiPort });
+    log(`dashboard: ${web.url}`);
+  }
+  const hooks: RunHooks = {
+    log,
     progress: (line) => {
       if (o.quiet) return;
       if (tty) process.stderr.write(`\r\x1b[K${line}`);
@@ -41,8 +64,38 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
         process.stderr.write(`${line}\n`);
       }
     },
-  });
-  if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
-  console.log(o.json ? JSON.stringify(result, null, 2) : formatSummary(result));
-  return result.status === 'passed' ? EXIT.ok : EXIT.thresholdBreach;
+    created: (runId) => live?.setRunId(runId),
+    target: (t) => {
+      const tracker = t.roles.find((r) => r.role === 'tracker')?.url;
+      web?.setExplorer(new ExplorerBackend({ network: t.network, endpoints: t.endpoints, ...(tracker ? { tracker } : {}) }));
+      live?.watchNodes(t.roles);
+    },
+    started: (x) => live?.setStatus('running', { startMs: x.startMs }),
+    second: (row) => live?.addSecond(row),
+    beacons: (b) => live?.setBeacons(b),
+  };
+  try {
+    const result = await runScenario(s, hooks);
+    if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
+    let reportPath: string | undefined;
+    if (o.report) {
+      const store = ResultsStore.open(result.dbPath, { mustExist: true });
+      try {
+        const out = o.reportOut ?? resolve(result.dbPath, '..', `report-${result.runId}.html`);
+        reportPath = await writeReport(buildReportData(store, result.runId), out);
+      } finally {
+        store.close();
+      }
+    }
+    live?.finish(result.summary, result.thresholds, reportPath);
+    live?.setStatus('finished');
+    console.log(o.json ? JSON.stringify({ ...result, ...(reportPath ? { reportPath } : {}) }, null, 2) : formatSummary(result));
+    if (reportPath && !o.json) console.log(`  report: ${reportPath}`);
+    return result.status === 'passed' ? EXIT.ok : EXIT.thresholdBreach;
+  } catch (err) {
+    live?.setStatus('failed', { error: asTpslabError(err).message });
+    throw err;
+  } finally {
+    await web?.close();
+  }
 }

@@ -58,6 +58,12 @@ export interface RunHooks {
   second?(row: SecondRow): void;
   /** Called once the run is started, with its id and start instant. */
   started?(info: { runId: string; startMs: number; endpoints: string[] }): void;
+  /** Called when the run is recorded, before anything starts. */
+  created?(runId: string): void;
+  /** Called once the target is up: its network, node endpoints and every process (for the explorer and node table). */
+  target?(info: { network: string; endpoints: string[]; roles: { id: string; role: string; url: string }[] }): void;
+  /** Called with every beacon's latest totals whenever one reports. */
+  beacons?(totals: { beacon: number; sent: number; committed: number; failed: number; lost: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -88,10 +94,12 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
   const store = ResultsStore.open(resolve(s.results.db));
   const runId = store.createRun({ name: s.name, scenario: s, environment: await collectEnvironment() });
   log(`run ${runId} (${s.name}), results in ${store.path}`);
+  hooks.created?.(runId);
   let target: Target | undefined;
   const children: ChildProcess[] = [];
   try {
     target = await openTarget(s, log);
+    hooks.target?.({ network: target.network, endpoints: target.endpoints, roles: target.roles });
     const keySeed = keySeedOf(target.network, s.seed);
     await provision(s, target, keySeed, log);
     const offsets = await schedule(s);
@@ -102,6 +110,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
 
     const agg = new RunAggregator(s.beacons.count, (ms) => (s.load.mode === 'open' ? targetRateAt(s.load.stages, ms) : 0));
     const done = new Map<number, DoneMessage>();
+    const latest = new Map<number, Parameters<NonNullable<RunHooks['beacons']>>[0][number]>();
     const ready = new Set<number>();
     let failure: TpslabError | undefined;
     let wake: () => void = () => {};
