@@ -10,9 +10,12 @@ import { Command, CommanderError } from 'commander';
 import { asTpslabError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { registerBeacon } from './beacon.js';
+import { registerCompare } from './compare.js';
+import { registerExplorer } from './explorer.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
+import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
@@ -30,10 +33,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerReport(program);
+  registerCompare(program);
   registerNet(program);
   registerNode(program);
   registerTracker(program);
   registerBeacon(program);
+  registerExplorer(program);
   registerKeys(program);
   registerTx(program);
   for (const c of program.commands) c.exitOverride();

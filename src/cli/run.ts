@@ -79,10 +79,14 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     let reportPath: string | undefined;
     if (o.report) {
+      // The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run.
       const store = ResultsStore.open(result.dbPath, { mustExist: true });
       try {
         const out = o.reportOut ?? resolve(result.dbPath, '..', `report-${result.runId}.html`);
         reportPath = await writeReport(buildReportData(store, result.runId), out);
+      } catch (err) {
+        const e = asTpslabError(err);
+        log(`warning: the report was not written (${e.code}: ${e.message}); write it later with "tpslab report ${result.runId} --db ${result.dbPath}"`);
       } finally {
         store.close();
       }

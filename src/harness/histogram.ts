@@ -108,7 +108,7 @@ export class LatencyHistogram {
     }
     return {
       count: this.h.totalCount,
-      meanMs: this.h.mean / US_PER_MS,
+      meanMs: this.meanUs() / US_PER_MS,
       p50Ms: this.percentileMs(50),
       p90Ms: this.percentileMs(90),
       p99Ms: this.percentileMs(99),
@@ -116,6 +116,24 @@ export class LatencyHistogram {
       // The highest value equivalent to the max, so a decoded copy reports the same max.
       maxMs: this.h.highestEquivalentValue(this.h.maxValue) / US_PER_MS,
     };
+  }
+
+  /**
+   * The mean, summed over the bucket counts with hdr's median-equivalent values (what hdr's own
+   * `mean` gives), without its percentile iterator, which costs ≈2 ms a histogram.
+   */
+  private meanUs(): number {
+    const h = this.h;
+    const total = h.totalCount;
+    let sum = 0;
+    let seen = 0;
+    for (let i = 0; i < h.countsArrayLength && seen < total; i++) {
+      const c = h.getCountAtIndex(i);
+      if (c === 0) continue;
+      sum += h.medianEquivalentValue(h.valueFromIndex(i)) * c;
+      seen += c;
+    }
+    return sum / total;
   }
 
   /** hdr's compressed base64 (V2) encoding: what beacons ship and results.db stores. */

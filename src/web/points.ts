@@ -3,12 +3,15 @@ import { LatencyHistogram, type LatencySummary } from '../harness/histogram.js';
 import type { SecondRow } from '../harness/store.js';
 import type { LatencyPoint, SecondPoint } from './contract.js';
 
-function point(encoded: string | undefined): LatencyPoint | undefined {
-  if (!encoded) return undefined;
-  const h = LatencyHistogram.decode(encoded);
+/** A histogram's summary as charted; undefined when it holds nothing. */
+export function latencyPoint(h: LatencyHistogram): LatencyPoint | undefined {
   if (h.count === 0) return undefined;
   const s: LatencySummary = h.summary();
   return { count: s.count, meanMs: s.meanMs, p50Ms: s.p50Ms, p90Ms: s.p90Ms, p99Ms: s.p99Ms, p999Ms: s.p999Ms, maxMs: s.maxMs };
+}
+
+function point(encoded: string | undefined): LatencyPoint | undefined {
+  return encoded ? latencyPoint(LatencyHistogram.decode(encoded)) : undefined;
 }
 
 export function secondPoint(row: SecondRow): SecondPoint {
