@@ -27,322 +27,43 @@
  *     every accepted transfer is committed (or failed), under a deadline.
  * Committed tx/s = transfers committed ÷ (first request sent → all seen committed).
  */
-import { mkdir, statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeKeyFile } from '../src/client/key-file.js';
 import type { GenesisJson } from '../src/ledger/genesis.js';
-import { encodeBatch } from '../src/protocol/batch.js';
-import { keyPairFromLabel, signTx, signingDomain, verifyRaw, type KeyPair } from '../src/protocol/signing.js';
+import { keyPairFromLabel, signTx, type KeyPair } from '../src/protocol/signing.js';
 import { NodeProcess, fund, tempDir, testAccounts } from '../test/testkit/index.js';
 import type { BenchContext, BenchRatio, BenchResult, BenchRow, Benchmark } from './contract.js';
+import { REQUEST_TIMEOUT_MS, getCpuSeconds, getStats, mean, tmpfsNote } from './lib/common.js';
+import { pumpAndWatch, type PumpOptions } from './lib/pump.js';
+import { VERIFY_KEYS, VERIFY_MESSAGES, measureVerify, verifySet, type VerifyRate } from './lib/verify.js';
 
-// --- Ed25519 baseline ---------------------------------------------------------
-const VERIFY_MESSAGES = 2_000;
-const VERIFY_KEYS = 4;
-const VERIFY_WARMUP = 500;
-/** Each baseline measurement (one before every pass and one after the last). */
+/** Each Ed25519 baseline measurement (one before every pass and one after the last). */
 const VERIFY_DURATION_MS = 1_500;
-const VERIFY_MAX = 1_000_000;
 
 // --- node load ----------------------------------------------------------------
 /** Senders × nonces = transfers per pass. SENDERS / BATCH requests fit in one nonce "wave". */
 const SENDERS = 2_000;
 const NONCES = 20;
-const BATCH = 500;
-const CONCURRENCY = 4;
 const FUNDING = 1_000n;
 /** Same length as a dev network id ("tpslab-dev-" + 8 hex), so messages have the usual size. */
 const NETWORK = 'tpslab-dev-bench000';
 /** Passes in order while the budget allows; the first always runs. */
 const PASSES: readonly boolean[] = [true, false, true, false];
-/** Pumping stops after this long even if transfers are left. */
-const PUMP_DEADLINE_MS = 45_000;
+const PUMP: PumpOptions = {
+  batch: 500,
+  concurrency: 4,
+  /** Pumping stops after this long even if transfers are left. */
+  deadlineMs: 45_000,
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  /** A transfer refused as retryable this many times is given up. */
+  maxAttempts: 50,
+};
 /** From the first request, how long to wait for everything accepted to commit. */
 const COMMIT_DEADLINE_MS = 60_000;
 const STATS_POLL_MS = 20;
-const REQUEST_TIMEOUT_MS = 30_000;
-/** A transfer refused as retryable this many times is given up. */
-const MAX_ATTEMPTS = 50;
 /** Another pass starts only if, judged by the slowest pass so far, it ends within this since the start. */
 const BUDGET_MS = 80_000;
-
-const TMPFS_MAGIC = 0x01021994;
-
-interface Stats {
-  mempool: number;
-  blocks: number;
-  tx: { accepted: number; rejected: number; committed: number; failed: number; failedByCode: Record<string, number>; rejectedByCode: Record<string, number> };
-}
-
-/**
- * A signal for one request: aborted by `parent` or after `ms`. `done()` detaches
- * it (AbortSignal.any would keep a listener on the long-lived parent per request).
- */
-function requestSignal(parent: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
-  const c = new AbortController();
-  const onAbort = () => c.abort(parent.reason);
-  const timer = setTimeout(() => c.abort(new Error(`request timed out after ${ms} ms`)), ms);
-  if (parent.aborted) c.abort(parent.reason);
-  else parent.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: c.signal,
-    done: () => {
-      clearTimeout(timer);
-      parent.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-interface VerifySet {
-  msgs: Buffer[];
-  sigs: Buffer[];
-  pubs: Buffer[];
-}
-
-interface VerifyRate {
-  /** Verifications per wall-clock second. */
-  perSecond: number;
-  /** Verifications per CPU-second of this process (robust to other load on the machine). */
-  perCpuSecond: number;
-  count: number;
-  ms: number;
-}
-
-/** 2,000 distinct real transfer bodies, with the node's signing domain, signed by a few keys. */
-function verifySet(): VerifySet {
-  const keys = Array.from({ length: VERIFY_KEYS }, (_, i) => keyPairFromLabel(`bench-verify-${i}`));
-  const domain = signingDomain(NETWORK);
-  const set: VerifySet = { msgs: [], sigs: [], pubs: [] };
-  for (let i = 0; i < VERIFY_MESSAGES; i++) {
-    const from = keys[i % VERIFY_KEYS]!;
-    const to = keys[(i + 1) % VERIFY_KEYS]!;
-    const tx = signTx(
-      { kind: 'transfer', nonce: BigInt(i), fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: BigInt(1 + i) }], outputs: [{ account: to.publicKey, amount: BigInt(1 + i) }] },
-      [from],
-      NETWORK,
-    );
-    set.msgs.push(Buffer.concat([domain, tx.bytes.subarray(0, tx.bodyLength)]));
-    set.sigs.push(tx.signatures[0]!);
-    set.pubs.push(from.publicKey);
-  }
-  for (let i = 0; i < VERIFY_WARMUP; i++) {
-    const k = i % VERIFY_MESSAGES;
-    if (!verifyRaw(set.msgs[k]!, set.pubs[k]!, set.sigs[k]!)) throw new Error(`baseline signature ${k} does not verify`);
-  }
-  return set;
-}
-
-/**
- * Ed25519 verifications per second on this (main) thread, through the node's
- * own verifyRaw (cached key objects, as the node has for senders it has seen).
- * Bounded by VERIFY_MAX and by durationMs.
- */
-function measureVerify(set: VerifySet, durationMs: number): VerifyRate {
-  let count = 0;
-  let bad = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  let now = start;
-  while (count < VERIFY_MAX) {
-    for (let j = 0; j < 250; j++, count++) {
-      const k = count % VERIFY_MESSAGES;
-      if (!verifyRaw(set.msgs[k]!, set.pubs[k]!, set.sigs[k]!)) bad++;
-    }
-    now = performance.now();
-    if (now - start >= durationMs) break;
-  }
-  const cpu = process.cpuUsage(cpu0);
-  if (bad) throw new Error(`${bad} baseline signatures failed to verify`);
-  const ms = now - start;
-  return { perSecond: (count / ms) * 1000, perCpuSecond: count / ((cpu.user + cpu.system) / 1e6), count, ms };
-}
-
-async function getStats(url: string, parent: AbortSignal): Promise<Stats> {
-  const r = requestSignal(parent, REQUEST_TIMEOUT_MS);
-  try {
-    const res = await fetch(`${url}/stats`, { signal: r.signal });
-    if (!res.ok) throw new Error(`GET /stats answered HTTP ${res.status}`);
-    return (await res.json()) as Stats;
-  } finally {
-    r.done();
-  }
-}
-
-/** The node process's CPU seconds (user + system, all its threads), from its Prometheus metrics. */
-async function getCpuSeconds(url: string, parent: AbortSignal): Promise<number> {
-  const r = requestSignal(parent, REQUEST_TIMEOUT_MS);
-  try {
-    const res = await fetch(`${url}/metrics`, { signal: r.signal });
-    const text = await res.text();
-    const m = /^tpslab_process_process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(text);
-    return m ? Number(m[1]) : Number.NaN;
-  } finally {
-    r.done();
-  }
-}
-
-interface BatchAnswer {
-  results: ({ id: string; status: 'pending' } | { id?: string; error: { code: string; message: string; retryable: boolean } })[];
-}
-
-interface PumpResult {
-  accepted: number;
-  refusedFull: number;
-  rejected: Record<string, number>;
-  abandoned: number;
-  firstSendMs: number;
-  lastAcceptMs: number;
-  timedOut: boolean;
-}
-
-/**
- * Sends txs[sender * nonces + n] in per-sender nonce order: a transfer becomes
- * eligible once its predecessor (same sender) was accepted. Retryable refusals
- * are resent after Retry-After; a final refusal abandons the sender's later nonces.
- */
-async function pump(url: string, txs: readonly Buffer[], senders: number, nonces: number, signal: AbortSignal): Promise<PumpResult> {
-  const total = senders * nonces;
-  const deadline = performance.now() + PUMP_DEADLINE_MS;
-  const ready: number[] = [];
-  let readyHead = 0;
-  for (let s = 0; s < senders; s++) ready.push(s * nonces);
-  const retry: { idx: number; at: number }[] = [];
-  const attempts = new Uint16Array(total);
-  const rejected: Record<string, number> = {};
-  let settled = 0; // accepted, or given up (with the later nonces of its sender)
-  let accepted = 0;
-  let refusedFull = 0;
-  let abandoned = 0;
-  let firstSendMs = Number.NaN;
-  let lastAcceptMs = Number.NaN;
-  const inFlight = new Set<Promise<void>>();
-  let wake: (() => void) | undefined;
-
-  const accept = (idx: number) => {
-    accepted++;
-    settled++;
-    lastAcceptMs = performance.now();
-    if ((idx % nonces) + 1 < nonces) ready.push(idx + 1);
-  };
-  const giveUp = (idx: number, code: string) => {
-    rejected[code] = (rejected[code] ?? 0) + 1;
-    const later = nonces - (idx % nonces) - 1;
-    abandoned += later;
-    settled += 1 + later;
-  };
-  const refuse = (idx: number, code: string, delayMs: number) => {
-    if (code === 'TPSLAB_E_MEMPOOL_FULL') refusedFull++;
-    if (++attempts[idx]! >= MAX_ATTEMPTS) giveUp(idx, `${code} (after ${MAX_ATTEMPTS} attempts)`);
-    else retry.push({ idx, at: performance.now() + delayMs });
-  };
-
-  const send = async (batch: number[]): Promise<void> => {
-    if (Number.isNaN(firstSendMs)) firstSendMs = performance.now();
-    let res: Response;
-    let answer: BatchAnswer | undefined;
-    const r = requestSignal(signal, REQUEST_TIMEOUT_MS);
-    try {
-      res = await fetch(`${url}/v1/txs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: encodeBatch(batch.map((i) => txs[i]!)),
-        signal: r.signal,
-      });
-      const text = await res.text();
-      try {
-        answer = JSON.parse(text) as BatchAnswer;
-      } catch {
-        answer = undefined;
-      }
-    } catch (err) {
-      if (signal.aborted) return;
-      // Connection trouble on loopback: resend the whole batch shortly (ids that got in come back DUPLICATE).
-      for (const idx of batch) refuse(idx, `network error: ${(err as Error).message}`, 250);
-      return;
-    } finally {
-      r.done();
-    }
-    const retryAfterS = Number(res.headers.get('retry-after'));
-    const delayMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 200;
-    if ((res.status === 200 || res.status === 429) && answer?.results?.length === batch.length) {
-      answer.results.forEach((r, j) => {
-        const idx = batch[j]!;
-        if ('status' in r) accept(idx);
-        else if (r.error.code === 'TPSLAB_E_DUPLICATE' && attempts[idx]! > 0) accept(idx); // an earlier attempt got in
-        else if (r.error.retryable) refuse(idx, r.error.code, delayMs);
-        else giveUp(idx, r.error.code);
-      });
-    } else if (res.status === 429 || res.status >= 500) {
-      for (const idx of batch) refuse(idx, `HTTP ${res.status}`, delayMs);
-    } else {
-      const code = (answer as { error?: { code?: string } } | undefined)?.error?.code ?? `HTTP ${res.status}`;
-      for (const idx of batch) giveUp(idx, code);
-    }
-  };
-
-  let timedOut = false;
-  while (settled < total) {
-    if (signal.aborted) break;
-    const now = performance.now();
-    if (now > deadline) {
-      timedOut = true;
-      break;
-    }
-    for (let i = 0; i < retry.length; ) {
-      if (retry[i]!.at <= now) {
-        ready.push(retry[i]!.idx);
-        retry.splice(i, 1);
-      } else i++;
-    }
-    while (inFlight.size < CONCURRENCY && readyHead < ready.length) {
-      const batch = ready.slice(readyHead, readyHead + BATCH);
-      readyHead += batch.length;
-      const p: Promise<void> = send(batch).finally(() => {
-        inFlight.delete(p);
-        wake?.();
-      });
-      inFlight.add(p);
-    }
-    if (readyHead > 50_000) {
-      ready.splice(0, readyHead);
-      readyHead = 0;
-    }
-    if (settled >= total) break;
-    const nextRetry = retry.reduce((m, r) => Math.min(m, r.at), Number.POSITIVE_INFINITY);
-    if (inFlight.size === 0 && readyHead >= ready.length && !Number.isFinite(nextRetry)) {
-      throw new Error(`pump stalled with ${total - settled} transfers unsettled and nothing to send (a bug in the benchmark)`);
-    }
-    // Wait for an answer, the next retry, the deadline or an abort, whichever comes first.
-    await new Promise<void>((resolve) => {
-      const ms = Math.max(0, Math.min(nextRetry, deadline) - performance.now());
-      const finish = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      signal.addEventListener('abort', finish, { once: true });
-      wake = finish;
-    });
-  }
-  await Promise.allSettled([...inFlight]);
-  return { accepted, refusedFull, rejected, abandoned, firstSendMs, lastAcceptMs, timedOut };
-}
-
 
 interface Shared {
   /** Directory holding genesis.json for every pass. */
@@ -377,7 +98,6 @@ interface PassResult {
 
 const committedTps = (p: PassResult) => (p.committed / p.windowMs) * 1000;
 const ingressTps = (p: PassResult) => (p.accepted / p.ingressMs) * 1000;
-const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
 
 /** One genesis and faucet for all passes, so transfers are signed once. */
 async function prepare(dir: string, ctx: BenchContext): Promise<Shared> {
@@ -428,43 +148,19 @@ async function nodePass(fsync: boolean, shared: Shared, ctx: BenchContext): Prom
     const before = await getStats(url, ctx.signal);
     const cpuBefore = await getCpuSeconds(url, ctx.signal);
     const clientCpuBefore = process.cpuUsage();
-    let maxMempool = 0;
-    let target = Number.POSITIVE_INFINITY; // accepted transfers, known once pumping ends
-    let completeAt = Number.NaN;
-    let last = before;
     // Watch the node's own counters from the first request until everything accepted has settled.
-    const stopWatching = new AbortController();
-    const onAbort = () => stopWatching.abort();
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const watchStart = performance.now();
-    const watcher = (async () => {
-      while (!stopWatching.signal.aborted) {
-        const s = await getStats(url, stopWatching.signal);
-        last = s;
-        maxMempool = Math.max(maxMempool, s.mempool);
-        const settled = s.tx.committed - before.tx.committed + (s.tx.failed - before.tx.failed);
-        if (settled >= target) {
-          completeAt = performance.now();
-          return;
-        }
-        if (performance.now() - watchStart > COMMIT_DEADLINE_MS) return;
-        await sleep(STATS_POLL_MS, stopWatching.signal);
-      }
-    })();
-
-    let p: PumpResult;
-    try {
-      p = await pump(url, shared.txs, SENDERS, NONCES, ctx.signal);
-      target = p.accepted;
-      await watcher;
-    } catch (err) {
-      stopWatching.abort();
-      await watcher.catch(() => undefined);
-      throw err;
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const { p, last, maxMempool, completeAt } = await pumpAndWatch({
+      statsUrl: url,
+      before,
+      urls: [url],
+      txs: shared.txs,
+      senders: SENDERS,
+      nonces: NONCES,
+      signal: ctx.signal,
+      pump: PUMP,
+      commitDeadlineMs: COMMIT_DEADLINE_MS,
+      pollMs: STATS_POLL_MS,
+    });
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const cpuAfter = await getCpuSeconds(url, ctx.signal);
 
@@ -472,7 +168,7 @@ async function nodePass(fsync: boolean, shared: Shared, ctx: BenchContext): Prom
     const failed = last.tx.failed - before.tx.failed;
     const complete = !Number.isNaN(completeAt);
     const windowMs = (complete ? completeAt : performance.now()) - p.firstSendMs;
-    if (p.timedOut) notes.push(`${tag}: pumping hit its ${PUMP_DEADLINE_MS / 1000} s deadline with ${shared.txs.length - p.accepted} transfers not accepted`);
+    if (p.timedOut) notes.push(`${tag}: pumping hit its ${PUMP.deadlineMs / 1000} s deadline with ${shared.txs.length - p.accepted} transfers not accepted`);
     if (!complete) notes.push(`${tag}: only ${committed} of ${p.accepted} accepted transfers committed within ${COMMIT_DEADLINE_MS / 1000} s`);
     if (failed > 0) notes.push(`${tag}: ${failed} accepted transfers failed: ${JSON.stringify(last.tx.failedByCode)}`);
     if (Object.keys(p.rejected).length > 0) notes.push(`${tag}: refused for good: ${JSON.stringify(p.rejected)} (+${p.abandoned} later nonces not sent)`);
@@ -529,14 +225,10 @@ function modeRows(tag: string, ps: PassResult[]): BenchRow[] {
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const started = performance.now();
   const notes: string[] = [];
-  try {
-    const fs = await statfs(tmpdir());
-    if (fs.type === TMPFS_MAGIC) notes.push(`${tmpdir()} is tmpfs: fsync costs nothing there, so "fsync on" is not a durable-disk figure (point TMPDIR at a disk)`);
-  } catch {
-    // statfs unsupported: no note
-  }
+  const tmpfs = await tmpfsNote();
+  if (tmpfs) notes.push(tmpfs);
 
-  const set = verifySet();
+  const set = verifySet(NETWORK);
   ctx.log(
     `Ed25519 baseline: ${VERIFY_MESSAGES} distinct signed transfer bodies (${set.msgs[0]!.length}-byte messages) by ${VERIFY_KEYS} keys, ` +
       `verified on this thread for ${VERIFY_DURATION_MS / 1000} s before every pass and after the last`,

@@ -142,7 +142,7 @@ export class RunAggregator {
 }
 
 function fmtRate(v: number | undefined): string {
-  return v === undefined ? '-' : v.toFixed(0);
+  return v === undefined || Number.isNaN(v) ? '-' : v.toFixed(0);
 }
 
 export type { LatencySummary };
