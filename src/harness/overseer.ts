@@ -127,6 +127,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       }
       if (m.type === 'ready') ready.add(m.beacon);
       else if (m.type === 'progress') {
+        latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
+        hooks.beacons?.([...latest.values()].sort((a, b) => a.beacon - b.beacon));
         for (const row of agg.add(m)) {
           store.addSecond(runId, row);
           hooks.second?.(row);

@@ -78,8 +78,8 @@ export class ExplorerBackend {
       const b = await this.block(h);
       for (const tx of b.txs) {
         const body = tx.body;
-        let out = false;
-        let inn = false;
+        let out: boolean;
+        let inn: boolean;
         let amount: bigint | undefined;
         if (body.kind === 'transfer') {
           const i = body.inputs.find((e) => e.account.equals(key));

@@ -61,10 +61,12 @@ thresholds: ["lost == 0"]
 `;
 
 async function allChartsRendered(page: Page): Promise<number> {
-  await page.waitForFunction(() => {
-    const charts = [...document.querySelectorAll('[data-chart]')];
-    return charts.length > 0 && charts.every((c) => c.getAttribute('data-rendered') === 'true');
-  }, undefined, { timeout: 20_000 });
+  // Browser-side expressions are strings: this file compiles without the DOM library.
+  await page.waitForFunction(
+    `(() => { const c = [...document.querySelectorAll('[data-chart]')]; return c.length > 0 && c.every((x) => x.getAttribute('data-rendered') === 'true'); })()`,
+    undefined,
+    { timeout: 20_000 },
+  );
   return page.locator('[data-chart]').count();
 }
 
@@ -84,7 +86,7 @@ describe('in a browser', { skip }, () => {
       const url = await waitFor('the dashboard URL', () => /dashboard: (http\S+)/.exec(stderr)?.[1], 30_000);
       const { page, errors } = await newPage();
       await page.goto(url);
-      await page.waitForFunction(() => document.querySelector('#live-status')?.textContent?.includes('running'), undefined, { timeout: 60_000 });
+      await page.waitForFunction(`document.querySelector('#live-status')?.textContent?.includes('running')`, undefined, { timeout: 60_000 });
       const read = async (): Promise<number> => Number(((await page.locator('#live-committed').textContent()) ?? '').replace(/[^0-9]/g, '') || 0);
       const first = await waitFor('committed to be above 0', async () => ((await read()) > 0 ? read() : undefined), 20_000);
       const later = await waitFor('committed to grow', async () => {
@@ -92,6 +94,9 @@ describe('in a browser', { skip }, () => {
         return v > first ? v : undefined;
       }, 20_000);
       assert.ok(later > first);
+      // Per-beacon and per-node tables fill in from the live events.
+      await page.waitForFunction(`document.querySelectorAll('#live-beacons-table tbody tr').length === 2`, undefined, { timeout: 20_000 });
+      await page.waitForFunction(`document.querySelectorAll('#live-nodes-table tbody tr').length >= 4`, undefined, { timeout: 20_000 });
       await allChartsRendered(page);
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
       assert.deepEqual(errors, []);
@@ -155,13 +160,13 @@ describe('in a browser', { skip }, () => {
       await page.waitForSelector('#explorer-blocks tr', { timeout: 20_000 });
       await page.fill('#explorer-search', tx.id.toString('hex'));
       await page.press('#explorer-search', 'Enter');
-      await page.waitForFunction(() => /committed/i.test(document.querySelector('#explorer-tx')?.textContent ?? ''), undefined, { timeout: 20_000 });
+      await page.waitForFunction(`/committed/i.test(document.querySelector('#explorer-tx')?.textContent ?? '')`, undefined, { timeout: 20_000 });
       assert.match((await page.locator('#explorer-tx').textContent()) ?? '', new RegExp(tx.id.toString('hex').slice(0, 16)));
       await page.screenshot({ path: join(ARTIFACTS, 'explorer-tx.png'), fullPage: true });
       await page.fill('#explorer-search', to.address);
       await page.press('#explorer-search', 'Enter');
-      await page.waitForFunction(() => /42/.test(document.querySelector('#explorer-account')?.textContent ?? ''), undefined, { timeout: 20_000 });
-      await page.waitForFunction(() => (document.querySelector('#explorer-members')?.textContent ?? '').includes('node2'), undefined, { timeout: 20_000 });
+      await page.waitForFunction(`/42/.test(document.querySelector('#explorer-account')?.textContent ?? '')`, undefined, { timeout: 20_000 });
+      await page.waitForFunction(`(document.querySelector('#explorer-members')?.textContent ?? '').includes('node2')`, undefined, { timeout: 20_000 });
       await page.screenshot({ path: join(ARTIFACTS, 'explorer-account.png'), fullPage: true });
       assert.deepEqual(errors, []);
       await page.close();
