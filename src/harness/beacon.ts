@@ -160,7 +160,7 @@ export class Beacon {
     const wait = Math.max(0, atMs - nowMs());
     this.startTimer = setTimeout(() => {
       if (this.stopped) return;
-      this.reportTimer = setInterval(() => this.report(false), 1000);
+      this.scheduleReport(0);
       this.tick();
     }, wait);
   }
@@ -333,9 +333,23 @@ export class Beacon {
     return planned && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
   }
 
-  private report(final: boolean): void {
-    const second = Math.max(0, Math.floor((nowMs() - this.startMs) / 1000) - (final ? 0 : 1));
-    if (!final && second <= this.lastSecond) return;
+  /**
+   * Second k is reported just after its end, at an absolute instant (start + k + 1 s), so a
+   * timer firing early or late never merges two seconds into one report.
+   */
+  private scheduleReport(k: number): void {
+    const at = this.startMs + (k + 1) * 1000 + 2;
+    this.reportTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.report(k);
+      this.scheduleReport(Math.max(k + 1, Math.floor((nowMs() - this.startMs) / 1000)));
+    }, Math.max(0, at - nowMs()));
+  }
+
+  /** Reports second `k` (undefined: the final, partial second). */
+  private report(k?: number): void {
+    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((nowMs() - this.startMs) / 1000));
+    if (second <= this.lastSecond) return;
     this.lastSecond = second;
     const snap = this.recorder.snapshot();
     void this.send({
@@ -357,8 +371,8 @@ export class Beacon {
     if (this.stopped) return;
     this.stopped = true;
     if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.reportTimer) clearInterval(this.reportTimer);
-    this.report(true);
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.report();
     const committed = this.txs.state.reduce((n, s) => n + (s === TxState.Committed ? 1 : 0), 0);
     const ids = new Uint8Array(committed * 32);
     let k = 0;
