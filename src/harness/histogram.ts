@@ -20,6 +20,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { TpslabError } from '../errors.js';
+import type { DistributionPoint, LatencyPoint } from '../web/contract.js';
 
 /** Lowest and highest trackable latencies, in microseconds. */
 export const LOWEST_TRACKABLE_US = 1;
@@ -29,22 +30,10 @@ export const SIGNIFICANT_DIGITS = 3;
 const MAX_ENCODED_CHARS = 4 * 1024 * 1024;
 const US_PER_MS = 1000;
 
-export interface LatencySummary {
-  count: number;
-  meanMs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-}
-
+/** Latency figures of a histogram, in ms: the shape the reports chart (src/web/contract.ts). */
+export type LatencySummary = LatencyPoint;
 /** One point of a percentile distribution; `count` is how many values are ≤ `valueMs`. */
-export interface DistributionPoint {
-  valueMs: number;
-  percentile: number;
-  count: number;
-}
+export type { DistributionPoint };
 
 function newHdr(): hdr.JsHistogram {
   const h = hdr.build({

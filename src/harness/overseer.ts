@@ -10,37 +10,23 @@ import { NodeClient } from '../client/node-client.js';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { RunAggregator } from './aggregate.js';
 import { collectEnvironment } from './environment.js';
-import type { LatencySummary } from './histogram.js';
 import { PROTOCOL_VERSION, parseBeaconMessage, type Assign, type DoneMessage, type OverseerMessage } from './messages.js';
 import { planShares, schedule } from './plan.js';
 import { accountKey, keySeedOf, openTarget, provision, topicNames, type Target } from './provision.js';
-import { reconcile, type Reconciliation } from './reconcile.js';
+import { reconcile } from './reconcile.js';
 import type { Scenario } from './scenario.js';
 import { targetRateAt } from './schedule.js';
 import { ResultsStore, type RunStatus, type SecondRow } from './store.js';
 import { evaluateThresholds, parseThresholds, type ThresholdResult } from './thresholds.js';
+import type { Summary } from '../web/contract.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
 const READY_TIMEOUT_MS = 120_000;
 /** After the plan and the confirmation timeout, how long beacons get to finish before they are stopped. */
 const FINISH_GRACE_MS = 30_000;
 
-export interface RunSummary {
-  runId: string;
-  durationSec: number;
-  sent: number;
-  committed: number;
-  failed: number;
-  lost: number;
-  pending: number;
-  retries: number;
-  tps: { avg: number; peak: number };
-  latency: LatencySummary;
-  latencyUncorrected: LatencySummary;
-  scheduleLag: LatencySummary;
-  errors: Record<string, number>;
-  reconciliation: Reconciliation | undefined;
-}
+/** A run's final figures: the shape stored in results.db and shown by reports (src/web/contract.ts). */
+export type RunSummary = Summary;
 
 export interface RunResult {
   runId: string;

@@ -9,19 +9,10 @@ import { Pool } from 'undici';
 import { TpslabError } from '../errors.js';
 import { decodeBlock } from '../protocol/block.js';
 import { senderOf } from '../protocol/tx.js';
+import type { Reconciliation } from '../web/contract.js';
 
-export interface Reconciliation {
-  fromHeight: number;
-  toHeight: number;
-  networkCommitted: number;
-  beaconCommitted: number;
-  matched: number;
-  missing: number;
-  unexpected: number;
-  /** A few ids of each kind, for the report. */
-  missingIds: string[];
-  unexpectedIds: string[];
-}
+/** `missingIds`/`unexpectedIds` hold a few ids of each kind, for the report. */
+export type { Reconciliation };
 
 export async function reconcile(opts: {
   endpoint: string;

@@ -9,18 +9,17 @@
  * - Sequencer unreachable: submitters get TPSLAB_E_UNAVAILABLE (retryable)
  *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
  */
-import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import { encodeBatch } from '../protocol/batch.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
+import { ChainService } from './chain-service.js';
 import { ChainStore, applyBlock } from './chain-store.js';
 import { BLOCK_FEED_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
-import type { TxStatus } from './sequencer.js';
-import type { HeadInfo, LedgerService, LedgerServiceEvents } from './service.js';
-import type { LedgerState, TxEffect } from './state.js';
+import type { LedgerService } from './service.js';
+import type { TxEffect } from './state.js';
 
 export interface ReplicaOptions {
   sequencerUrl: string;
@@ -43,21 +42,19 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
 export const INTERNAL_SUBMIT_PATH = '/v1/internal/submit';
 
 const PENDING_TTL_MS = 120_000;
-const FAILED_MEMORY = 100_000;
 
 interface Waiting {
   tx: SignedTx;
   resolve: (r: TpslabError | undefined) => void;
 }
 
-export class Replica extends EventEmitter<LedgerServiceEvents> implements LedgerService {
+export class Replica extends ChainService implements LedgerService {
   readonly role = 'replica' as const;
   private readonly opts: ReplicaOptions;
   private queue: Waiting[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** Forwarded and accepted, not yet seen committed or failed: id → accepted at (ms). */
   private readonly pending = new Map<string, number>();
-  private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
   private ws: WebSocket | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs = 100;
@@ -71,10 +68,10 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
   private readonly sweepTimer: NodeJS.Timeout;
 
   private constructor(
-    private readonly chain: ChainStore,
+    chain: ChainStore,
     opts: ReplicaOptions,
   ) {
-    super();
+    super(chain);
     this.opts = opts;
     this.sweepTimer = setInterval(() => this.sweepPending(), 10_000);
     this.sweepTimer.unref();
@@ -88,26 +85,8 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
     return r;
   }
 
-  get genesis(): Genesis {
-    return this.chain.genesis;
-  }
-  get state(): LedgerState {
-    return this.chain.state;
-  }
-  get recovery(): { records: number; truncatedBytes: number } {
-    return this.chain.recovery;
-  }
-  get durableHeight(): number {
-    return this.chain.durableHeight;
-  }
-  get durableHead(): HeadInfo {
-    return this.chain.durableHead;
-  }
   get mempoolSize(): number {
     return this.pending.size;
-  }
-  get logSizeBytes(): number {
-    return this.chain.sizeBytes;
   }
   get sequencerConnected(): boolean {
     return this.connected;
@@ -181,7 +160,7 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.id.toString('latin1');
-        if (!this.chain.isIndexed(k) && !this.failures.has(k)) this.pending.set(k, now);
+        if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, now);
         w.resolve(undefined);
       }
     });
@@ -192,27 +171,8 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
     for (const [k, t] of this.pending) if (t < cutoff) this.pending.delete(k);
   }
 
-  status(id: Buffer): TxStatus {
-    const k = id.toString('latin1');
-    const loc = this.chain.locate(k);
-    if (loc) return loc.durable ? { status: 'committed', height: loc.height, index: loc.index } : { status: 'pending' };
-    if (this.pending.has(k)) return { status: 'pending' };
-    const f = this.failures.get(k);
-    return f ? { status: 'failed', ...f } : { status: 'unknown' };
-  }
-
-  readBlock(height: number): Promise<Block> {
-    return this.chain.readBlock(height);
-  }
-  readEncodedBlock(height: number): Promise<Buffer> {
-    return this.chain.readEncodedBlock(height);
-  }
-  effectsOf(block: Block): TxEffect[] {
-    return this.chain.effectsOf(block);
-  }
-
-  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
-    return this.chain.heightOfTopicSeq(topic, seq);
+  protected isPending(idKey: string): boolean {
+    return this.pending.has(idKey);
   }
 
   // ---- the block feed ----
@@ -270,8 +230,7 @@ export class Replica extends EventEmitter<LedgerServiceEvents> implements Ledger
     const k = id.toString('latin1');
     const code: ErrorCode = isErrorCode(ev.code) ? ev.code : 'TPSLAB_E_REMOTE';
     this.pending.delete(k);
-    this.failures.set(k, { code, message: ev.message ?? '' });
-    if (this.failures.size > FAILED_MEMORY) this.failures.delete(this.failures.keys().next().value!);
+    this.rememberFailure(k, code, ev.message ?? '');
     this.emit('failed', { id, code, message: ev.message ?? '' });
   }
 

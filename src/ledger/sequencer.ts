@@ -7,16 +7,16 @@
  * Blocks are pipelined: the next block may be cut while earlier ones wait for
  * fdatasync (at most `maxBlocksInFlight`); the log group-commits them.
  */
-import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../clock.js';
 import { TpslabError, type ErrorCode } from '../errors.js';
 import { encodeBlock, makeBlock, type Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
+import { ChainService } from './chain-service.js';
 import { ChainStore } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type Dropped, type MempoolOptions } from './mempool.js';
-import type { HeadInfo, LedgerService } from './service.js';
-import type { LedgerState, TxEffect } from './state.js';
+import type { LedgerService } from './service.js';
+import type { TxEffect } from './state.js';
 
 export interface SequencerOptions {
   blockMaxTxs: number;
@@ -58,18 +58,9 @@ export interface FailedTx {
   message: string;
 }
 
-export interface SequencerEvents {
-  commit: [CommittedBlock];
-  failed: [FailedTx];
-  fatal: [TpslabError];
-}
-
-const FAILED_MEMORY = 100_000;
-
-export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerService {
+export class Sequencer extends ChainService implements LedgerService {
   readonly role: 'node' | 'sequencer';
   private readonly mempool: Mempool;
-  private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
   private inFlight = 0;
   private cutTimer: unknown;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -77,12 +68,12 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
   private closed = false;
 
   private constructor(
-    private readonly chain: ChainStore,
+    chain: ChainStore,
     readonly opts: SequencerOptions,
     private readonly clock: Clock,
     role: 'node' | 'sequencer',
   ) {
-    super();
+    super(chain);
     this.role = role;
     this.mempool = new Mempool(opts.mempool, clock, chain.state, (k) => chain.isIndexed(k));
     this.expiryTimer = setInterval(() => this.reportDropped(this.mempool.expire()), 1000);
@@ -102,33 +93,8 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
     return new Sequencer(chain, opts, clock, role);
   }
 
-  get genesis(): Genesis {
-    return this.chain.genesis;
-  }
-
-  get state(): LedgerState {
-    return this.chain.state;
-  }
-
-  get recovery(): { records: number; truncatedBytes: number } {
-    return this.chain.recovery;
-  }
-
-  get durableHeight(): number {
-    return this.chain.durableHeight;
-  }
-
-  /** Hash, state hash and timestamp of the last durable block (genesis before any). */
-  get durableHead(): HeadInfo {
-    return this.chain.durableHead;
-  }
-
   get mempoolSize(): number {
     return this.mempool.size;
-  }
-
-  get logSizeBytes(): number {
-    return this.chain.sizeBytes;
   }
 
   get unavailableReason(): string | undefined {
@@ -147,37 +113,16 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
     });
   }
 
+  protected isPending(idKey: string): boolean {
+    return this.mempool.has(idKey);
+  }
+
   /** Admits a transaction whose signature has been verified. Throws a coded error if it is refused. */
   submit(tx: SignedTx): void {
     if (this.fatal) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `the sequencer stopped accepting work: ${this.fatal.message}`);
     if (this.closed) throw new TpslabError('TPSLAB_E_UNAVAILABLE', 'the sequencer is shutting down');
     this.mempool.admit(tx);
     this.scheduleCut();
-  }
-
-  status(id: Buffer): TxStatus {
-    const k = id.toString('latin1');
-    const loc = this.chain.locate(k);
-    if (loc) return loc.durable ? { status: 'committed', height: loc.height, index: loc.index } : { status: 'pending' };
-    if (this.mempool.has(k)) return { status: 'pending' };
-    const f = this.failures.get(k);
-    return f ? { status: 'failed', ...f } : { status: 'unknown' };
-  }
-
-  readBlock(height: number): Promise<Block> {
-    return this.chain.readBlock(height);
-  }
-
-  readEncodedBlock(height: number): Promise<Buffer> {
-    return this.chain.readEncodedBlock(height);
-  }
-
-  effectsOf(block: Block): TxEffect[] {
-    return this.chain.effectsOf(block);
-  }
-
-  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
-    return this.chain.heightOfTopicSeq(topic, seq);
   }
 
   /**
@@ -244,8 +189,7 @@ export class Sequencer extends EventEmitter<SequencerEvents> implements LedgerSe
 
   private reportDropped(dropped: Dropped[]): void {
     for (const d of dropped) {
-      this.failures.set(d.pending.idKey, { code: d.code, message: d.message });
-      if (this.failures.size > FAILED_MEMORY) this.failures.delete(this.failures.keys().next().value!);
+      this.rememberFailure(d.pending.idKey, d.code, d.message);
       this.emit('failed', { id: d.pending.tx.id, code: d.code, message: d.message });
     }
   }

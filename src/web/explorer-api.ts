@@ -8,6 +8,7 @@ import { TpslabError, isErrorCode } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { txToJson } from '../protocol/json.js';
+import { blockJson } from '../ledger/node-api.js';
 import type { AccountDetail, BlockSummary, ExplorerInfo, TxDetail } from './contract.js';
 
 const BLOCK_CACHE = 512;
@@ -114,16 +115,7 @@ export function registerExplorerRoutes(app: FastifyInstance, backend: ExplorerBa
   });
   app.get<{ Params: { height: string } }>('/api/explorer/blocks/:height', async (req) => {
     if (!/^[0-9]{1,15}$/.test(req.params.height)) throw new TpslabError('TPSLAB_E_BAD_REQUEST', 'block height must be a whole number');
-    const b = await backend.block(Number(req.params.height));
-    return {
-      height: b.height,
-      hash: b.hash.toString('hex'),
-      prevHash: b.prevHash.toString('hex'),
-      timestampMs: b.timestampMs,
-      stateHash: b.stateHash.toString('hex'),
-      txCount: b.txs.length,
-      txs: b.txs.map(txToJson),
-    };
+    return blockJson(await backend.block(Number(req.params.height)));
   });
   app.get<{ Params: { id: string } }>('/api/explorer/tx/:id', async (req) => {
     if (!/^[0-9a-fA-F]{64}$/.test(req.params.id)) throw new TpslabError('TPSLAB_E_BAD_REQUEST', 'a transaction id is 64 hex characters');

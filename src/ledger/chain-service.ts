@@ -1,0 +1,79 @@
+/**
+ * What the sequencer and a replica share as ledger services: reads served from
+ * their ChainStore, and the status of a transaction (committed from the chain,
+ * pending from the subclass, failed from a bounded memory of failures).
+ */
+import { EventEmitter } from 'node:events';
+import type { ErrorCode } from '../errors.js';
+import type { Block } from '../protocol/block.js';
+import type { RecoveryReport } from './block-log.js';
+import type { ChainStore } from './chain-store.js';
+import type { Genesis } from './genesis.js';
+import type { TxStatus } from './sequencer.js';
+import type { HeadInfo, LedgerServiceEvents } from './service.js';
+import type { LedgerState, TxEffect } from './state.js';
+
+/** Failure reasons kept for status queries (the oldest are forgotten first). */
+const FAILED_MEMORY = 100_000;
+
+export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
+  private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
+
+  protected constructor(protected readonly chain: ChainStore) {
+    super();
+  }
+
+  get genesis(): Genesis {
+    return this.chain.genesis;
+  }
+  get state(): LedgerState {
+    return this.chain.state;
+  }
+  get recovery(): RecoveryReport {
+    return this.chain.recovery;
+  }
+  get durableHeight(): number {
+    return this.chain.durableHeight;
+  }
+  /** Hash, state hash and timestamp of the last durable block (genesis before any). */
+  get durableHead(): HeadInfo {
+    return this.chain.durableHead;
+  }
+  get logSizeBytes(): number {
+    return this.chain.sizeBytes;
+  }
+
+  readBlock(height: number): Promise<Block> {
+    return this.chain.readBlock(height);
+  }
+  readEncodedBlock(height: number): Promise<Buffer> {
+    return this.chain.readEncodedBlock(height);
+  }
+  effectsOf(block: Block): TxEffect[] {
+    return this.chain.effectsOf(block);
+  }
+  heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
+    return this.chain.heightOfTopicSeq(topic, seq);
+  }
+
+  /** True while the transaction is accepted and not yet in a block. */
+  protected abstract isPending(idKey: string): boolean;
+
+  status(id: Buffer): TxStatus {
+    const k = id.toString('latin1');
+    const loc = this.chain.locate(k);
+    if (loc) return loc.durable ? { status: 'committed', height: loc.height, index: loc.index } : { status: 'pending' };
+    if (this.isPending(k)) return { status: 'pending' };
+    const f = this.failures.get(k);
+    return f ? { status: 'failed', ...f } : { status: 'unknown' };
+  }
+
+  protected hasFailed(idKey: string): boolean {
+    return this.failures.has(idKey);
+  }
+
+  protected rememberFailure(idKey: string, code: ErrorCode, message: string): void {
+    this.failures.set(idKey, { code, message });
+    if (this.failures.size > FAILED_MEMORY) this.failures.delete(this.failures.keys().next().value!);
+  }
+}
