@@ -81,6 +81,26 @@ beacons: { count: 1 }
     assert.equal(result.summary.reconciliation!.missing, 0);
   });
 
+  it('replays a trace of topic messages, signing live and confirming by polling', async () => {
+    const trace = join(dir.path, 'trace.csv');
+    await writeFile(trace, ['offset_ms', ...Array.from({ length: 120 }, (_, i) => String(i * 25))].join('\n'));
+    const yaml = `
+name: messages
+target: { kind: embedded, nodes: 1 }
+accounts: { count: 50 }
+workload: { kind: message, topics: 3, payloadBytes: 64, sign: live }
+load: { mode: trace, trace: { file: ${trace} } }
+confirmation: { method: poll }
+beacons: { count: 2 }
+thresholds: ["committed == 120", "reconciliation.missing == 0"]
+`;
+    const r = await runCli(['run', await scenario('messages', yaml), '--results', join(dir.path, 'messages.db'), '--json', '--no-ui', '--no-report'], 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as RunResult;
+    assert.equal(result.summary.committed, 120);
+    assert.equal(result.summary.reconciliation!.networkCommitted, 120);
+  });
+
   it('exits 3 when a threshold is breached', async () => {
     const r = await runCli(['run', await scenario('breach', small(['tps.avg >= 1000000'])), '--results', join(dir.path, 'breach.db')], 120_000);
     assert.equal(r.code, 3, r.stderr);

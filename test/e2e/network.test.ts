@@ -210,6 +210,11 @@ describe('a 3-node network', () => {
     const nodes = (v: View): string[] => v.members.filter((m) => m.role === 'replica').map((m) => m.id).sort();
     await waitFor('all three nodes in the view', async () => nodes(await view()).length === 3);
     const before = await view();
+    // A watcher gets the view at once and every change pushed.
+    const pushed: View[] = [];
+    const watch = new WebSocket(`${net.tracker.url.replace('http', 'ws')}/v1/watch`);
+    watch.on('message', (d) => pushed.push(JSON.parse(d.toString()) as View));
+    await waitFor('the first view on the watch stream', () => pushed.length > 0);
     const frozen = net.nodes[1]!;
     process.kill(frozen.pid, 'SIGSTOP');
     const stoppedAt = Date.now();
@@ -224,6 +229,8 @@ describe('a 3-node network', () => {
     } finally {
       process.kill(frozen.pid, 'SIGCONT');
     }
+    await waitFor('the removal pushed to the watcher', () => pushed.some((v) => !nodes(v).includes(frozen.id)));
+    watch.close();
     // Two members, even halves; each survivor kept everything it had (only the frozen node's share moved).
     const half = KEY_SPACE / 2n;
     const tolerance = KEY_SPACE / 4096n;
