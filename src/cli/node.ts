@@ -21,6 +21,7 @@ export interface LedgerCommandOptions {
   blockMaxTxs: number;
   mempoolCapacity: number;
   fsync: boolean;
+  verifyThreads?: number;
 }
 
 function common(cmd: Command): Command {
@@ -30,7 +31,8 @@ function common(cmd: Command): Command {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
     .option('--id <name>', 'member id at the tracker (default: the data directory name)')
-    .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)');
+    .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
+    .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64));
 }
 
 function ordering(cmd: Command): Command {
@@ -78,7 +80,7 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
           undefined,
           role,
         );
-  const running: RunningLedger = await serveLedger(service, { dataDir: o.data, host: o.host, port: o.port });
+  const running: RunningLedger = await serveLedger(service, { dataDir: o.data, host: o.host, port: o.port, ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}) });
   const rec = service.recovery;
   console.log(`tpslab ${role} listening on ${running.url} (network ${genesis.network}, head ${service.durableHeight})`);
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);

@@ -26,13 +26,19 @@ export const DEFAULT_INGRESS_LIMITS: IngressLimits = {
 
 export type IngressResult = { id: string; ok: true } | { id?: string; ok: false; error: TpslabError };
 
-/** Decodes, checks and verifies one transaction in binary form. */
-export function verifyBinary(bytes: Buffer, genesis: Genesis, limits: IngressLimits): SignedTx {
+/** Decodes and checks one transaction in binary form, without its signatures (see verifier.ts). */
+export function decodeBinary(bytes: Buffer, genesis: Genesis, limits: IngressLimits): SignedTx {
   if (bytes.length > limits.maxTxBytes) {
     throw new TpslabError('TPSLAB_E_TOO_LARGE', `transaction is ${bytes.length} bytes; this node accepts at most ${limits.maxTxBytes}`);
   }
   const tx = decodeTx(bytes);
   checkStatic(tx.body, genesis);
+  return tx;
+}
+
+/** Decodes, checks and verifies one transaction in binary form. */
+export function verifyBinary(bytes: Buffer, genesis: Genesis, limits: IngressLimits): SignedTx {
+  const tx = decodeBinary(bytes, genesis, limits);
   verifyTx(tx, genesis.network);
   return tx;
 }

@@ -12,7 +12,8 @@ import type { SignedTx } from '../protocol/tx.js';
 import { splitBatch } from '../protocol/batch.js';
 import { decodeTx } from '../protocol/signing.js';
 import { INTERNAL_SUBMIT_PATH } from './replica.js';
-import { DEFAULT_INGRESS_LIMITS, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
+import { DEFAULT_INGRESS_LIMITS, decodeBinary, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
+import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
@@ -23,6 +24,8 @@ const RETRY_AFTER_SECONDS = 1;
 export interface NodeApiContext {
   service: LedgerService;
   metrics: NodeMetrics;
+  /** Checks batch signatures (on worker threads when configured). */
+  verifier: SignatureVerifier;
   limits?: IngressLimits;
   startedAtMs: number;
   /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
@@ -168,15 +171,25 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
     type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
     const results: Result[] = new Array(parts.length);
-    const verified: SignedTx[] = [];
+    const decoded: SignedTx[] = [];
     const slots: number[] = [];
     parts.forEach((bytes, i) => {
       try {
-        const tx = verifyBinary(bytes, genesis, limits);
-        verified.push(tx);
+        decoded.push(decodeBinary(bytes, genesis, limits));
         slots.push(i);
       } catch (err) {
         results[i] = { error: rejected(err).toJSON() };
+      }
+    });
+    // Signatures are the heavy part: checked together, possibly on worker threads; order is kept.
+    const checks = await ctx.verifier.verify(decoded, genesis.network);
+    const verified: SignedTx[] = [];
+    const verifiedSlots: number[] = [];
+    checks.forEach((err, j) => {
+      if (err) results[slots[j]!] = { id: decoded[j]!.id.toString('hex'), error: rejected(err).toJSON() };
+      else {
+        verified.push(decoded[j]!);
+        verifiedSlots.push(slots[j]!);
       }
     });
     let accepted = 0;
@@ -186,10 +199,10 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       const id = verified[j]!.id.toString('hex');
       if (err) {
         if (err.code === 'TPSLAB_E_MEMPOOL_FULL') full = true;
-        results[slots[j]!] = { id, error: err.toJSON() };
+        results[verifiedSlots[j]!] = { id, error: err.toJSON() };
       } else {
         accepted++;
-        results[slots[j]!] = { id, status: 'pending' };
+        results[verifiedSlots[j]!] = { id, status: 'pending' };
       }
     });
     if (full) reply.header('retry-after', String(RETRY_AFTER_SECONDS));

@@ -13,6 +13,7 @@ import type { IngressLimits } from './ingress.js';
 import { buildNodeApi } from './node-api.js';
 import { createNodeMetrics } from './node-metrics.js';
 import { Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
+import { createVerifier, defaultVerifyThreads } from './verifier.js';
 import type { LedgerService } from './service.js';
 
 export interface ServeOptions {
@@ -20,6 +21,8 @@ export interface ServeOptions {
   host?: string;
   port?: number;
   limits?: IngressLimits;
+  /** Worker threads for batch signature checks; 0 checks on the event loop. Default: one per core, at most 4. */
+  verifyThreads?: number;
 }
 
 export interface RunningLedger {
@@ -106,9 +109,11 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     });
   };
 
+  const verifier = createVerifier(opts.verifyThreads ?? defaultVerifyThreads());
   const app = buildNodeApi({
     service,
     metrics,
+    verifier,
     ...(opts.limits ? { limits: opts.limits } : {}),
     startedAtMs,
     waitFor,
@@ -126,6 +131,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     await app.listen({ host, port: opts.port ?? 0 });
   } catch (err) {
     await service.close();
+    await verifier.close();
     throw new TpslabError('TPSLAB_E_USAGE', `cannot listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}; pick another --port`, { cause: err });
   }
   const address = app.server.address();
@@ -143,6 +149,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
         stream.close();
         await app.close();
         await service.close();
+        await verifier.close();
       })()),
   };
 }

@@ -1,0 +1,72 @@
+/**
+ * Signature verification for ingress, the node's heaviest work per
+ * transaction (~110 µs each). Batches are checked on worker threads (piscina),
+ * so ingress uses more than one core; small batches and single submissions
+ * are checked in place, where a thread hop would cost more than it saves.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { TpslabError } from '../errors.js';
+import { verifyTx } from '../protocol/signing.js';
+import type { SignedTx } from '../protocol/tx.js';
+import type { VerifyTask } from './verify-worker.js';
+
+/** Below this many transactions a batch is verified in place. */
+const MIN_POOLED_BATCH = 16;
+/** Transactions per worker task. */
+const CHUNK = 256;
+
+export interface SignatureVerifier {
+  /** One result per transaction: undefined when its signatures verify, else TPSLAB_E_BAD_SIGNATURE. */
+  verify(txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Default worker threads: one per core, at most 4. The event loop needs well
+ * under half a core per transaction checked (profiled), so leaving it a whole
+ * core idles it; measured on 2 cores: 2 threads 8.6k tx/s, 1 thread 6.6k, none 6.4k.
+ */
+export function defaultVerifyThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+function verifyInPlace(tx: SignedTx, network: string): TpslabError | undefined {
+  try {
+    verifyTx(tx, network);
+    return undefined;
+  } catch (err) {
+    return err as TpslabError;
+  }
+}
+
+export function createVerifier(threads: number): SignatureVerifier {
+  if (threads <= 0) {
+    return { verify: async (txs, network) => txs.map((tx) => verifyInPlace(tx, network)), close: async () => {} };
+  }
+  const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  const runChunk = async (txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]> => {
+    const offsets = new Uint32Array(txs.length + 1);
+    let size = 0;
+    txs.forEach((tx, i) => {
+      offsets[i] = size;
+      size += tx.bytes.length;
+    });
+    offsets[txs.length] = size;
+    const packed = new Uint8Array(size);
+    txs.forEach((tx, i) => packed.set(tx.bytes, offsets[i]!));
+    const task: VerifyTask = { network, packed, offsets };
+    const codes = (await pool.run(task, { transferList: [packed.buffer, offsets.buffer] })) as Int32Array;
+    // Failures are rare: re-check them here for the exact coded message.
+    return txs.map((tx, i) => (codes[i] === -1 ? undefined : verifyInPlace(tx, network)));
+  };
+  return {
+    async verify(txs, network) {
+      if (txs.length < MIN_POOLED_BATCH) return txs.map((tx) => verifyInPlace(tx, network));
+      const chunks: Promise<(TpslabError | undefined)[]>[] = [];
+      for (let i = 0; i < txs.length; i += CHUNK) chunks.push(runChunk(txs.slice(i, i + CHUNK), network));
+      return (await Promise.all(chunks)).flat();
+    },
+    close: () => pool.destroy(),
+  };
+}
