@@ -5,7 +5,6 @@ import { readNetworkFile } from '../ledger/net.js';
 import { ExplorerBackend } from '../web/explorer-api.js';
 import { startWebServer } from '../web/server.js';
 import { parseIntOption, untilSignal } from './common.js';
-import { dirname } from 'node:path';
 
 export function registerExplorer(program: Command): void {
   program
@@ -21,7 +20,7 @@ export function registerExplorer(program: Command): void {
       let endpoints: string[];
       let tracker = o.tracker;
       if (o.network) {
-        const net = await readNetworkFile(dirname(o.network));
+        const net = await readNetworkFile(o.network);
         endpoints = net.nodes.map((n) => n.url);
         tracker ??= net.tracker.url;
       } else if (o.node?.length) endpoints = o.node;

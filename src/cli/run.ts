@@ -52,7 +52,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   let web: WebServer | undefined;
   if (live) {
     web = await startWebServer({ live, port: o.uiPort });
-    log(`dashboard: ${web.url}`);
+    process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
   const hooks: RunHooks = {
     log,
@@ -71,6 +71,10 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
       live?.watchNodes(t.roles);
     },
     started: (x) => live?.setStatus('running', { startMs: x.startMs }),
+    finishing: () => {
+      live?.stopWatchingNodes();
+      live?.setStatus('finishing');
+    },
     second: (row) => live?.addSecond(row),
     beacons: (b) => live?.setBeacons(b),
   };

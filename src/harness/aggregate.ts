@@ -141,8 +141,8 @@ export class RunAggregator {
   }
 }
 
-function fmtRate(v: number | undefined): string {
-  return v === undefined || Number.isNaN(v) ? '-' : v.toFixed(0);
+function fmtRate(v: number | null | undefined): string {
+  return v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(0);
 }
 
 export type { LatencySummary };

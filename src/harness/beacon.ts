@@ -348,7 +348,9 @@ export class Beacon {
 
   /** Reports second `k` (undefined: the final, partial second). */
   private report(k?: number): void {
-    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((nowMs() - this.startMs) / 1000));
+    // The final report takes the second it falls in, minus the 2 ms a scheduled report waits,
+    // so finishing just before second k's report labels itself k rather than skipping k.
+    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((nowMs() - this.startMs - 2) / 1000));
     if (second <= this.lastSecond) return;
     this.lastSecond = second;
     const snap = this.recorder.snapshot();

@@ -44,6 +44,8 @@ export interface RunHooks {
   second?(row: SecondRow): void;
   /** Called once the run is started, with its id and start instant. */
   started?(info: { runId: string; startMs: number; endpoints: string[] }): void;
+  /** Called when every beacon is done: reconciliation, storing and teardown follow. */
+  finishing?(): void;
   /** Called when the run is recorded, before anything starts. */
   created?(runId: string): void;
   /** Called once the target is up: its network, node endpoints and every process (for the explorer and node table). */
@@ -208,6 +210,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       store.addSecond(runId, row);
       hooks.second?.(row);
     }
+    hooks.finishing?.();
 
     // Reconcile against the network's blocks since the run began, read from the endpoint furthest
     // ahead (beacons follow different endpoints; one may be a block behind another).

@@ -45,7 +45,7 @@ function convertSeconds(runId: string, rows: readonly SecondRow[]): { seconds: S
   const uncorrected = new LatencyHistogram();
   const seconds = rows.map((r) => {
     const p: SecondPoint = {
-      second: r.second, targetRate: r.targetRate ?? 0, sent: r.sent ?? 0, committed: r.committed ?? 0, failed: r.failed ?? 0,
+      second: r.second, targetRate: r.targetRate ?? null, sent: r.sent ?? 0, committed: r.committed ?? 0, failed: r.failed ?? 0,
       lost: r.lost ?? 0, inFlight: r.inFlight ?? 0, errors: isObject(r.errors) ? (r.errors as Record<string, number>) : {},
     };
     const point = (column: string, text: string | undefined, into?: LatencyHistogram): LatencyPoint | undefined => {
@@ -159,8 +159,8 @@ export const CSV_COLUMNS = [
 ] as const;
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF; quotes doubled. */
-export function csvField(v: string | number | undefined): string {
-  if (v === undefined) return '';
+export function csvField(v: string | number | null | undefined): string {
+  if (v === undefined || v === null) return '';
   const s = typeof v === 'number' ? (Number.isFinite(v) ? String(+v.toFixed(3)) : '') : v;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }

@@ -43,8 +43,8 @@ export type ErrorCounts = Record<string, number>;
 export interface SecondRow {
   /** 0-based seconds since the run's start. */
   second: number;
-  /** Transactions per second the schedule asked for in this second. */
-  targetRate: number;
+  /** Transactions per second the schedule asked for in this second; NaN (stored as NULL, read as null) outside the open model. */
+  targetRate: number | null;
   sent: number;
   committed: number;
   failed: number;

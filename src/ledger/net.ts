@@ -52,13 +52,15 @@ export function networkFilePath(dir: string): string {
   return join(dir, 'network.json');
 }
 
-export async function readNetworkFile(dir: string): Promise<NetworkFile> {
-  const path = networkFilePath(dir);
+/** Reads `<dir>/network.json`; `dirOrFile` may also name the file itself (any name). */
+export async function readNetworkFile(dirOrFile: string): Promise<NetworkFile> {
+  const dir = dirOrFile;
+  const path = dirOrFile.endsWith('.json') ? dirOrFile : networkFilePath(dirOrFile);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new TpslabError('TPSLAB_E_CONFIG', `no network in ${dir} (${path} is missing); start one with "tpslab net up --dir ${dir}"`);
+    throw new TpslabError('TPSLAB_E_CONFIG', `no network described at ${path}; start one with "tpslab net up --dir ${dir.endsWith('.json') ? '<dir>' : dir}"`);
   }
   try {
     return JSON.parse(text) as NetworkFile;

@@ -41,7 +41,8 @@ export interface DistributionPoint {
 /** One second of a run, merged over beacons. */
 export interface SecondPoint {
   second: number;
-  targetRate: number;
+  /** What the schedule asked for; null outside the open model (max and trace runs have no target rate). */
+  targetRate: number | null;
   sent: number;
   committed: number;
   failed: number;

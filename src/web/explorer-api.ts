@@ -11,43 +11,86 @@ import { txToJson } from '../protocol/json.js';
 import { blockJson } from '../ledger/node-api.js';
 import type { AccountDetail, BlockSummary, ExplorerInfo, TxDetail } from './contract.js';
 
-const BLOCK_CACHE = 512;
+/** Decoded blocks kept, by their encoded size (blocks never change once written). */
+const BLOCK_CACHE_BYTES = 64 * 1024 * 1024;
 const HISTORY_BLOCKS = 200;
+const REQUEST_TIMEOUT_MS = 5000;
 
 export class ExplorerBackend {
-  private readonly cache = new Map<number, Block>();
+  private readonly cache = new Map<number, { block: Block; sizeBytes: number }>();
+  private cacheBytes = 0;
+  /** Fetches under way, shared by concurrent requests for the same block. */
+  private readonly loading = new Map<number, Promise<Block>>();
+  /** The endpoint that answered last: tried first, so a dead or hung node costs one timeout, not one per request. */
+  private current = 0;
 
   constructor(readonly info: ExplorerInfo) {}
 
-  private async get<T>(path: string, base = this.info.endpoints[0]!): Promise<T> {
+  /** GET from the nodes, starting with the last that answered; the next on a network failure or a 5xx. */
+  private async fetchNode(path: string): Promise<Response> {
+    const n = this.info.endpoints.length;
     let lastErr: unknown;
-    // Try each endpoint in turn: the explorer keeps working while one node is down.
-    for (const url of base === this.info.endpoints[0] ? this.info.endpoints : [base]) {
+    for (let k = 0; k < n; k++) {
+      const i = (this.current + k) % n;
+      const url = this.info.endpoints[i]!;
       try {
-        const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) });
-        const body = (await res.json()) as T & { error?: { code: string; message: string } };
-        if (!res.ok) {
-          const e = body.error;
-          throw new TpslabError(e && isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e?.message ?? `HTTP ${res.status} from ${url}${path}`);
+        const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        if (res.status >= 500) {
+          lastErr = new Error(`HTTP ${res.status} from ${url}`);
+          await res.arrayBuffer();
+          continue;
         }
-        return body;
+        this.current = i;
+        return res;
       } catch (err) {
-        if (err instanceof TpslabError && err.httpStatus < 500) throw err;
         lastErr = err;
       }
     }
-    throw lastErr instanceof TpslabError ? lastErr : new TpslabError('TPSLAB_E_UNAVAILABLE', `no node of the network answered ${path}: ${(lastErr as Error)?.message}`);
+    throw new TpslabError('TPSLAB_E_UNAVAILABLE', `no node of the network answered ${path} (${(lastErr as Error)?.message}); is the network up?`, { cause: lastErr });
+  }
+
+  private async get<T>(path: string, base?: string): Promise<T> {
+    let res: Response;
+    if (base) {
+      try {
+        res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      } catch (err) {
+        throw new TpslabError('TPSLAB_E_UNAVAILABLE', `${base} did not answer ${path}: ${(err as Error).message}`, { cause: err });
+      }
+    } else res = await this.fetchNode(path);
+    const body = (await res.json()) as T & { error?: { code: string; message: string } };
+    if (!res.ok) {
+      const e = body.error;
+      throw new TpslabError(e && isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e?.message ?? `HTTP ${res.status} for ${path}`);
+    }
+    return body;
   }
 
   async block(height: number): Promise<Block> {
     const hit = this.cache.get(height);
-    if (hit) return hit;
-    const res = await fetch(`${this.info.endpoints[0]}/v1/blocks/${height}?format=binary`, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new TpslabError('TPSLAB_E_NOT_FOUND', `block ${height} is not available (HTTP ${res.status})`);
-    const block = decodeBlock(Buffer.from(await res.arrayBuffer()));
-    if (this.cache.size >= BLOCK_CACHE) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(height, block);
-    return block;
+    if (hit) return hit.block;
+    let p = this.loading.get(height);
+    if (!p) {
+      p = (async () => {
+        const res = await this.fetchNode(`/v1/blocks/${height}?format=binary`);
+        const bytes = Buffer.from(await res.arrayBuffer());
+        if (!res.ok) {
+          const e = (JSON.parse(bytes.toString() || '{}') as { error?: { code: string; message: string } }).error;
+          throw new TpslabError(e && isErrorCode(e.code) ? e.code : 'TPSLAB_E_NOT_FOUND', e?.message ?? `block ${height} is not available (HTTP ${res.status})`);
+        }
+        const block = decodeBlock(bytes);
+        this.cache.set(height, { block, sizeBytes: bytes.length });
+        this.cacheBytes += bytes.length;
+        for (const [h, e] of this.cache) {
+          if (this.cacheBytes <= BLOCK_CACHE_BYTES) break;
+          this.cache.delete(h);
+          this.cacheBytes -= e.sizeBytes;
+        }
+        return block;
+      })().finally(() => this.loading.delete(height));
+      this.loading.set(height, p);
+    }
+    return p;
   }
 
   head(): Promise<{ network: string; height: number; hash: string; stateHash: string; timestampMs: number }> {

@@ -87,8 +87,14 @@ export class LiveRun {
     this.nodeTimer.unref();
   }
 
-  close(): void {
+  /** Stops polling the nodes (the network is about to be torn down); the last table stays. */
+  stopWatchingNodes(): void {
     if (this.nodeTimer) clearInterval(this.nodeTimer);
+    this.nodeTimer = undefined;
+  }
+
+  close(): void {
+    this.stopWatchingNodes();
     this.events.removeAllListeners();
   }
 }

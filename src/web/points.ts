@@ -20,7 +20,7 @@ export function secondPoint(row: SecondRow): SecondPoint {
   const lag = point(row.scheduleLag);
   return {
     second: row.second,
-    targetRate: row.targetRate,
+    targetRate: row.targetRate === null || Number.isNaN(row.targetRate) ? null : row.targetRate,
     sent: row.sent,
     committed: row.committed,
     failed: row.failed,

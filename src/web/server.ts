@@ -18,6 +18,8 @@ export interface WebServer {
 export async function startWebServer(opts: { live?: LiveRun; explorer?: ExplorerBackend; host?: string; port?: number }): Promise<WebServer> {
   const assets = await webAssets();
   const app: FastifyInstance = Fastify({ logger: false });
+  /** Open event streams: ended on close, so a connected browser never keeps the process alive. */
+  const streams = new Set<{ end(): void }>();
   let explorer = opts.explorer;
   app.setErrorHandler((err, _req, reply) => {
     const e = asTpslabError(err);
@@ -42,10 +44,20 @@ export async function startWebServer(opts: { live?: LiveRun; explorer?: Explorer
     res.write(': connected\n\n');
     const off = live.subscribe((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    req.raw.on('close', () => {
-      off();
-      clearInterval(ping);
-    });
+    ping.unref();
+    let ended = false;
+    const stream = {
+      end: () => {
+        if (ended) return;
+        ended = true;
+        off();
+        clearInterval(ping);
+        streams.delete(stream);
+        res.end();
+      },
+    };
+    streams.add(stream);
+    req.raw.on('close', () => stream.end());
   });
 
   // Explorer routes are registered once; they answer 404 until a network is attached.
@@ -55,7 +67,7 @@ export async function startWebServer(opts: { live?: LiveRun; explorer?: Explorer
     },
   } as unknown as ExplorerBackend;
   const needExplorer = (): ExplorerBackend => {
-    if (!explorer) throw new TpslabError('TPSLAB_E_NOT_FOUND', 'the network is not up yet; the explorer appears once the run has started it');
+    if (!explorer) throw new TpslabError('TPSLAB_E_UNAVAILABLE', 'the network is not up yet; the explorer appears once the run has started it');
     return explorer;
   };
   registerExplorerRoutes(
@@ -79,6 +91,7 @@ export async function startWebServer(opts: { live?: LiveRun; explorer?: Explorer
     },
     close: async () => {
       opts.live?.close();
+      for (const st of [...streams]) st.end();
       await app.close();
     },
   };

@@ -20,7 +20,12 @@ const BLOCKS_LIMIT = 20;
 
 /** The explorer route of a location hash; undefined when the hash is not an explorer one. */
 export function parseRoute(hash: string): Route | undefined {
-  const path = decodeURIComponent(hash.replace(/^#/, ''));
+  let path: string;
+  try {
+    path = decodeURIComponent(hash.replace(/^#/, ''));
+  } catch {
+    return { view: 'home' }; // a malformed link: show the latest blocks rather than nothing
+  }
   if (path === '' || path === '/' || path === '/explorer' || path === '/blocks') return { view: 'home' };
   let m = /^\/block\/(\d{1,15})$/.exec(path);
   if (m) return { view: 'block', height: Number(m[1]) };
@@ -138,13 +143,15 @@ export function mountExplorer(root: HTMLElement, opts: { embedded: boolean }): E
   }
 
   async function refreshMembers(my: number): Promise<void> {
-    if (membersState === 'absent') {
+    // Until the network is up (a run still preparing), info is missing: keep asking.
+    if (!info) await loadInfo();
+    if (!info || membersState === 'absent') {
       members.hidden = true;
       return;
     }
     const r = await getJson<MembersView>('/api/explorer/members');
     if (my !== lists) return;
-    if (!r.ok && r.status === 404) {
+    if (!r.ok && r.status === 404 && !info.tracker) {
       membersState = 'absent';
       members.hidden = true;
       return;
