@@ -137,7 +137,11 @@ describe('in a browser', { skip }, () => {
       net = await netUp({ dir: join(dir.path, 'explorer-net'), nodes: 2, blockIntervalMs: 20 });
     });
     after(async () => {
-      explorer?.kill('SIGTERM');
+      if (explorer && explorer.exitCode === null) {
+        const gone = new Promise((r) => explorer!.once('exit', r));
+        explorer.kill('SIGTERM');
+        await gone;
+      }
       await stopProcesses([...net.nodes, net.sequencer, net.tracker], 3000);
     });
 
