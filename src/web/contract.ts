@@ -14,7 +14,7 @@
  *   GET /api/explorer/info        → ExplorerInfo
  *   GET /api/explorer/head        → node /v1/head
  *   GET /api/explorer/blocks?limit=N        → BlockSummary[] (newest first, N ≤ 50)
- *   GET /api/explorer/blocks/:height        → node /v1/blocks/:height (full block JSON)
+ *   GET /api/explorer/blocks/:height        → BlockDetail
  *   GET /api/explorer/tx/:id                → TxDetail
  *   GET /api/explorer/accounts/:address     → AccountDetail
  *   GET /api/explorer/members               → tracker view (MembersView), 404 when no tracker is known
@@ -186,6 +186,18 @@ export interface BlockSummary {
   hash: string;
   timestampMs: number;
   txCount: number;
+}
+
+/** A block as GET /api/explorer/blocks/:height (and a node's /v1/blocks/:height) answers it. */
+export interface BlockDetail {
+  height: number;
+  hash: string;
+  prevHash: string;
+  timestampMs: number;
+  stateHash: string;
+  txCount: number;
+  /** Each transaction in its JSON form (docs/protocol.md). */
+  txs: Record<string, unknown>[];
 }
 
 export interface TxDetail {

@@ -1,12 +1,10 @@
 // Reports: ReportData/CompareData from a synthetic results.db, CSV, the page shell's escaping,
 // the atomic HTML writer, and `tpslab report` / `tpslab compare` as real processes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { TpslabError } from '../../src/errors.js';
@@ -19,27 +17,9 @@ import { ResultsStore } from '../../src/harness/store.js';
 import type { ThresholdResult } from '../../src/harness/thresholds.js';
 import { pageShell, scriptJson, webAssetPaths } from '../../src/web/assets.js';
 import type { ReportData } from '../../src/web/contract.js';
+import { runCli } from '../testkit/index.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const FAKE_ASSETS = { js: 'window.__tpslabFake = "</script><!-- fake app -->";', css: '#app { color: red } /* </style> fake css */' };
-
-function cli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tpslab ${args.join(' ')} did not finish in 30 s\n${stdout}\n${stderr}`));
-    }, 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function hist(values: number[]): LatencyHistogram {
   const h = new LatencyHistogram();
@@ -329,7 +309,7 @@ describe('reports', () => {
 
   describe('CLI', () => {
     it('report latest --json prints the ReportData', async () => {
-      const r = await cli(['report', 'latest', '--db', dbPath, '--json'], dir);
+      const r = await runCli(['report', 'latest', '--db', dbPath, '--json'], 30_000, dir);
       assert.equal(r.code, 0, r.stderr);
       const d = JSON.parse(r.stdout) as ReportData;
       assert.equal(d.kind, 'report');
@@ -339,7 +319,7 @@ describe('reports', () => {
     });
 
     it('report --csv prints the per-second CSV (the run defaults to latest)', async () => {
-      const r = await cli(['report', '--db', dbPath, '--csv'], dir);
+      const r = await runCli(['report', '--db', dbPath, '--csv'], 30_000, dir);
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trimEnd().split('\n');
       assert.equal(lines[0], CSV_COLUMNS.join(','));
@@ -347,14 +327,14 @@ describe('reports', () => {
     });
 
     it('report of an unknown run exits 1 with TPSLAB_E_STORE', async () => {
-      const r = await cli(['report', 'nope', '--db', dbPath], dir);
+      const r = await runCli(['report', 'nope', '--db', dbPath], 30_000, dir);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^error TPSLAB_E_STORE: no run nope in .*results\.db.*run-b/m);
     });
 
     it('report --db on a missing file exits 1 naming the path, and creates nothing', async () => {
       const missing = join(dir, 'missing.db');
-      const r = await cli(['report', '--db', missing], dir);
+      const r = await runCli(['report', '--db', missing], 30_000, dir);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /TPSLAB_E_STORE/);
       assert.ok(r.stderr.includes(missing), r.stderr);
@@ -362,29 +342,29 @@ describe('reports', () => {
     });
 
     it('report --json --csv is a usage error', async () => {
-      const r = await cli(['report', '--db', dbPath, '--json', '--csv'], dir);
+      const r = await runCli(['report', '--db', dbPath, '--json', '--csv'], 30_000, dir);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /TPSLAB_E_USAGE/);
     });
 
     it('compare --json prints the CompareData; an unknown run exits 1', async () => {
-      const r = await cli(['compare', 'run-a', 'run-b', '--db', dbPath, '--json'], dir);
+      const r = await runCli(['compare', 'run-a', 'run-b', '--db', dbPath, '--json'], 30_000, dir);
       assert.equal(r.code, 0, r.stderr);
       const c = JSON.parse(r.stdout) as { kind: string; a: ReportData; b: ReportData };
       assert.equal(c.kind, 'compare');
       assert.equal(c.a.run.id, 'run-a');
       assert.equal(c.b.run.id, 'run-b');
-      const bad = await cli(['compare', 'run-a', 'nope', '--db', dbPath], dir);
+      const bad = await runCli(['compare', 'run-a', 'nope', '--db', dbPath], 30_000, dir);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /TPSLAB_E_STORE: no run nope/);
     });
 
     it('report and compare write HTML files when the app is built', { skip: !existsSync(webAssetPaths().js) && 'dist/web/app.js is not built' }, async () => {
-      const r = await cli(['report', '--db', dbPath], dir);
+      const r = await runCli(['report', '--db', dbPath], 30_000, dir);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), join(dir, 'report-run-b.html'));
       assert.equal((embeddedData(await readFile(join(dir, 'report-run-b.html'), 'utf8')) as ReportData).run.id, 'run-b');
-      const c = await cli(['compare', 'run-b', 'run-b', '--db', dbPath], dir);
+      const c = await runCli(['compare', 'run-b', 'run-b', '--db', dbPath], 30_000, dir);
       assert.equal(c.code, 0, c.stderr);
       assert.match(c.stdout, /Δ%/);
       assert.equal(c.stdout.trimEnd().split('\n').at(-1), join(dir, 'compare-run-b-vs-run-b.html'));

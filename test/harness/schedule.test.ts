@@ -1,20 +1,11 @@
 // Intended send times: counts equal the integral of the rate, density follows it, poisson is seeded, traces are checked.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TpslabError } from '../../src/errors.js';
+import { thrown } from '../testkit/index.js';
 import { expectedCount, openSchedule, targetRateAt, traceSchedule, type Stage } from '../../src/harness/schedule.js';
 
 const uniform = { arrival: 'uniform', seed: 1 } as const;
 
-function thrown(fn: () => unknown): TpslabError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TpslabError, String(err));
-    return err;
-  }
-  assert.fail('expected a TpslabError');
-}
 
 function assertAscending(offsets: Float64Array): void {
   for (let i = 1; i < offsets.length; i++) {

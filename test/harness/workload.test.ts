@@ -1,18 +1,9 @@
 // Who sends what: contention shapes, seeded reproducibility, beacon account ranges and topics.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TpslabError } from '../../src/errors.js';
+import { thrown } from '../testkit/index.js';
 import { beaconOf, beaconRanges, planSenders, planTopics, rankToAccount, type Contention } from '../../src/harness/workload.js';
 
-function thrown(fn: () => unknown): TpslabError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TpslabError, String(err));
-    return err;
-  }
-  assert.fail('expected a TpslabError');
-}
 
 function counts(values: Uint32Array, size: number): Uint32Array {
   const c = new Uint32Array(size);

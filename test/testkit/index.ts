@@ -3,12 +3,14 @@
  * endpoints, poll conditions under a named timeout, and clean up after.
  * Used by tests and benchmarks alike.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeClient } from '../../src/client/node-client.js';
+import { TpslabError } from '../../src/errors.js';
 import { readKeyFile } from '../../src/client/key-file.js';
 import type { Endpoint } from '../../src/ledger/node.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
@@ -47,10 +49,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI to completion (bounded by timeoutMs). */
-export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+/** Runs the CLI to completion (bounded by timeoutMs), in `cwd` if given. */
+export function runCli(args: string[], timeoutMs = 30_000, cwd?: string): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -161,4 +163,15 @@ export async function fund(client: NodeClient, faucet: KeyPair, accounts: readon
     const s = await client.submit(tx, { waitMs: 30_000 });
     if (s.status !== 'committed') throw new Error(`funding transfer ${s.id} ended ${s.status}: ${JSON.stringify(s.error)}`);
   }
+}
+
+/** Runs `fn`, which must throw a TpslabError, and returns it. */
+export function thrown(fn: () => unknown): TpslabError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof TpslabError, String(err));
+    return err;
+  }
+  assert.fail('expected a TpslabError');
 }

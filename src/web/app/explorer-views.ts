@@ -1,18 +1,9 @@
 /** The explorer's detail views: one block, one transaction, one account; and the members table. */
-import type { AccountDetail, MembersView, TxDetail } from '../contract.js';
+import type { AccountDetail, BlockDetail, MembersView, TxDetail } from '../contract.js';
 import { badge, h, jsonDetails, kv, note, panel, type Child } from './dom.js';
 import { DASH, fmtAgo, fmtInt, fmtTime, pctOf2p64, shortHex } from './format.js';
 import { healthBadge, table } from './tables.js';
 
-export interface BlockJson {
-  height: number;
-  hash: string;
-  prevHash: string;
-  timestampMs: number;
-  stateHash: string;
-  txCount: number;
-  txs: Record<string, unknown>[];
-}
 
 export const hrefBlock = (height: number) => `#/block/${height}`;
 export const hrefTx = (id: string) => `#/tx/${id}`;
@@ -60,7 +51,7 @@ export function txParts(tx: Record<string, unknown>): { from: Child[]; to: Child
   return { from, to: [DASH], amount: DASH };
 }
 
-export function blockView(b: BlockJson): HTMLElement {
+export function blockView(b: BlockDetail): HTMLElement {
   const txs = Array.isArray(b.txs) ? b.txs : [];
   return h('section', { class: 'panel', id: 'explorer-block', 'data-height': b.height },
     h('div', { class: 'title-row' },

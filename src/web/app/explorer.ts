@@ -3,10 +3,10 @@
  * the tracker's members, navigated with location.hash (#/block/12, #/tx/<id>, #/account/<addr>)
  * so every view is linkable. Stand-alone (data-page="explorer") or as the dashboard's second tab.
  */
-import type { AccountDetail, BlockSummary, ExplorerInfo, MembersView, TxDetail } from '../contract.js';
+import type { AccountDetail, BlockDetail, BlockSummary, ExplorerInfo, MembersView, TxDetail } from '../contract.js';
 import { getJson } from './api.js';
 import { h, note, panel, replace } from './dom.js';
-import { accountView, blockLink, blockView, hrefAccount, hrefBlock, hrefTx, membersPanel, membersTable, txView, type BlockJson } from './explorer-views.js';
+import { accountView, blockLink, blockView, hrefAccount, hrefBlock, hrefTx, membersPanel, membersTable, txView } from './explorer-views.js';
 import { DASH, fmtAgo, fmtInt, fmtTime, shortHex } from './format.js';
 
 export type Route =
@@ -198,7 +198,7 @@ export function mountExplorer(root: HTMLElement, opts: { embedded: boolean }): E
         view.hidden = true;
         return;
       case 'block':
-        return detail<BlockJson>(`/api/explorer/blocks/${route.height}`, `block ${route.height}`, blockView);
+        return detail<BlockDetail>(`/api/explorer/blocks/${route.height}`, `block ${route.height}`, blockView);
       case 'tx':
         search.value = route.id;
         return detail<TxDetail>(`/api/explorer/tx/${route.id}`, `transaction ${shortHex(route.id)}`, txView);
