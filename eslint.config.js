@@ -14,4 +14,21 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // The harness core reaches a network only through a connector (src/connectors/contract.ts and
+    // the registry in src/connectors/index.ts): no transaction format, node client or connector internals.
+    files: ['src/harness/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/protocol/*', '**/ledger/*', '**/client/*'], message: 'The harness core must not know a network: go through a connector (src/connectors/contract.ts).' },
+            { group: ['**/connectors/*/*'], message: "Use the connector contract and registry (src/connectors/contract.ts, index.ts), not one connector's internals." },
+            { group: ['ws', 'undici'], message: 'Network I/O belongs in a connector, not in the harness core.' },
+          ],
+        },
+      ],
+    },
+  },
 );

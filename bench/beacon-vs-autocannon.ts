@@ -28,7 +28,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Beacon } from '../src/harness/beacon.js';
+import { createBeacon } from '../src/harness/beacon-process.js';
 import { PROTOCOL_VERSION, parseOverseerMessage, type Assign, type BeaconMessage, type DoneMessage } from '../src/harness/messages.js';
 import { encodeBatch } from '../src/protocol/batch.js';
 import { keyPairFromLabel, signTx } from '../src/protocol/signing.js';
@@ -78,6 +78,8 @@ function startSink(): Promise<{ child: ChildProcess; url: string }> {
   });
 }
 
+const KEY_SEED = `tpslab:${NETWORK}:1`;
+
 function assignFor(url: string): Assign {
   const offsetsMs = new Float64Array(TXS);
   const senders = new Uint32Array(TXS);
@@ -93,12 +95,19 @@ function assignFor(url: string): Assign {
     type: 'assign',
     runId: 'bench-beacon-vs-autocannon',
     beacon: 0,
-    network: NETWORK,
-    endpoints: [url],
-    keySeed: `tpslab:${NETWORK}:1`,
+    connector: {
+      kind: 'tpslab',
+      config: {
+        network: NETWORK,
+        endpoints: [url],
+        keySeed: KEY_SEED,
+        accounts: { start: 0, end: ACCOUNTS },
+        freshAccounts: true,
+        workload: { kind: 'transfer', amount: 1, fee: 0 },
+        fromHeight: 0,
+      },
+    },
     accounts: { start: 0, end: ACCOUNTS },
-    freshAccounts: true,
-    workload: { kind: 'transfer', amount: 1, fee: 0 },
     sign: 'live',
     mode: 'open',
     offsetsMs,
@@ -108,8 +117,7 @@ function assignFor(url: string): Assign {
     maxInFlight: TXS,
     batchMax: BATCH,
     batchDelayMs: 5,
-    confirmation: { method: 'stream', timeoutMs: LOST_AFTER_MS, retries: 0 },
-    fromHeight: 0,
+    confirmation: { method: 'stream', timeoutMs: LOST_AFTER_MS, retries: 0, pollIntervalMs: 500 },
     collectOutcomes: false,
   } satisfies Assign);
   if (m.type !== 'assign') throw new Error('not an assign message');
@@ -126,15 +134,15 @@ interface Phase {
 }
 
 /** POOL transfers really signed for the beacon's accounts, to be reused cyclically. */
-function signPool(a: Assign): { bytes: Buffer[]; ids: string[] } {
+function signPool(): { bytes: Buffer[]; ids: string[] } {
   const bytes: Buffer[] = [];
   const ids: string[] = [];
-  const keys = Array.from({ length: ACCOUNTS }, (_, k) => keyPairFromLabel(`${a.keySeed}:${k}`));
+  const keys = Array.from({ length: ACCOUNTS }, (_, k) => keyPairFromLabel(`${KEY_SEED}:${k}`));
   for (let i = 0; i < POOL; i++) {
     const from = keys[i % ACCOUNTS]!;
     const to = keys[(i + 1) % ACCOUNTS]!;
     const nonce = BigInt(Math.floor(i / ACCOUNTS));
-    const tx = signTx({ kind: 'transfer', nonce, fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [from], a.network);
+    const tx = signTx({ kind: 'transfer', nonce, fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [from], NETWORK);
     bytes.push(tx.bytes);
     ids.push(tx.id.toString('hex'));
   }
@@ -153,18 +161,18 @@ async function beaconPhase(url: string, sinkPid: number, ctx: BenchContext): Pro
   const samples: Sample[] = [];
   let done: DoneMessage | undefined;
   const assign = assignFor(url);
-  const beacon = new Beacon(assign, (m: BeaconMessage) => {
+  const beacon = createBeacon(assign, (m: BeaconMessage) => {
     if (m.type === 'progress') samples.push({ at: performance.now(), sent: m.sent, self: selfCpuSeconds(), sink: procCpuSeconds(sinkPid) });
     else if (m.type === 'done') done = m;
     else if (m.type === 'error') notes.push(`beacon error ${m.code}: ${m.message}`);
   });
   try {
     const t0 = performance.now();
-    const pool = signPool(assign);
+    const pool = signPool();
     await beacon.prepare(); // sign "live": nothing signed here, the plan is laid out
     // Pre-signed bytes in place, so the beacon sends them as in presign mode (it signs only what has no bytes).
     for (let i = 0; i < TXS; i++) {
-      beacon.txs.bytes[i] = pool.bytes[i % POOL]!;
+      beacon.txs.built[i] = { id: pool.ids[i % POOL]!, payload: pool.bytes[i % POOL]! };
       beacon.txs.id[i] = pool.ids[i % POOL]!;
     }
     ctx.log(`beacon ready in ${(performance.now() - t0).toFixed(0)} ms: ${TXS} transfers (${POOL} signed, reused), intended within ${SPREAD_MS} ms; measuring for ${DURATION_S} s`);

@@ -2,6 +2,8 @@
  * Time-driven logic (block cutting, expiry, heartbeats) takes a Clock so tests
  * can drive it without sleeping.
  */
+import { performance } from 'node:perf_hooks';
+
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, delayMs: number): unknown;
@@ -15,6 +17,16 @@ export const systemClock: Clock = {
     t.unref?.();
     return t;
   },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/**
+ * The harness's clock: sub-millisecond wall time in the Date.now() domain (latency is measured
+ * on it), and timers that keep the process alive (a beacon's pump must not be unref'd).
+ */
+export const preciseClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 

@@ -66,9 +66,10 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     },
     created: (runId) => live?.setRunId(runId),
     target: (t) => {
+      live?.watchNodes(t.roles);
+      if (t.kind !== 'tpslab') return; // the explorer reads the reference network's API
       const tracker = t.roles.find((r) => r.role === 'tracker')?.url;
       web?.setExplorer(new ExplorerBackend({ network: t.network, endpoints: t.endpoints, ...(tracker ? { tracker } : {}) }));
-      live?.watchNodes(t.roles);
     },
     started: (x) => live?.setStatus('running', { startMs: x.startMs }),
     finishing: () => {

@@ -3,9 +3,13 @@
  * overseer, speaking over the IPC channel (structured clone). Validates every
  * message it receives; reports its own failures as `error` messages.
  */
-import { asTpslabError } from '../errors.js';
+import { preciseClock } from '../clock.js';
+import { connectorFor } from '../connectors/index.js';
+import { TpslabError, asTpslabError } from '../errors.js';
+import { describeZodError } from '../zod-errors.js';
 import { Beacon } from './beacon.js';
-import { PROTOCOL_VERSION, parseOverseerMessage, type BeaconMessage } from './messages.js';
+import type { Clock } from '../clock.js';
+import { PROTOCOL_VERSION, parseOverseerMessage, type Assign, type BeaconMessage } from './messages.js';
 
 export function runBeaconOverIpc(): Promise<void> {
   if (!process.send) throw new Error('tpslab beacon --ipc must be started by an overseer (no IPC channel)');
@@ -26,7 +30,7 @@ export function runBeaconOverIpc(): Promise<void> {
         const m = parseOverseerMessage(raw);
         if (m.type === 'assign') {
           index = m.beacon;
-          beacon = new Beacon(m, send);
+          beacon = createBeacon(m, send);
           beacon.prepare().catch(fail);
           beacon.done.then(resolve, fail);
         } else if (m.type === 'start') {
@@ -43,4 +47,14 @@ export function runBeaconOverIpc(): Promise<void> {
     // The overseer went away: nothing left to report to.
     process.on('disconnect', () => process.exit(0));
   });
+}
+
+/** A beacon with the connector its assignment names, its configuration checked by the connector's own schema. */
+export function createBeacon(m: Assign, send: (m: BeaconMessage) => Promise<void> | void, clock: Clock = preciseClock): Beacon {
+  const def = connectorFor(m.connector.kind);
+  const parsed = def.beaconSchema.safeParse(m.connector.config);
+  if (!parsed.success) throw new TpslabError('TPSLAB_E_CONNECTOR', `the ${m.connector.kind} connector refused its beacon configuration: ${describeZodError(parsed.error, 'config')}`);
+  const log = (line: string): void => void send({ v: PROTOCOL_VERSION, type: 'log', beacon: m.beacon, line });
+  const connector = def.createBeacon(parsed.data, { beacon: m.beacon, clock, confirmation: { method: m.confirmation.method, pollIntervalMs: m.confirmation.pollIntervalMs }, log });
+  return new Beacon(m, send, connector, clock);
 }

@@ -2,25 +2,19 @@
  * A beacon: takes its share of the plan, pre-signs it, waits for the start
  * instant, sends every transaction at its intended time (batched), tracks
  * confirmations, retries transient refusals with the same signed bytes, fails
- * over between endpoints, and reports every second.
+ * over between endpoints, and reports every second. Everything about the
+ * network (signing, requests, confirmations) is its connector's.
  *
  * Open model: sending never waits for confirmations. If the target is slow,
  * requests overlap (up to MAX_CONCURRENT_REQUESTS); past that, transactions
  * wait and the wait shows up in schedule lag and in the corrected latency,
  * which is measured from the intended send time.
  */
-import { performance } from 'node:perf_hooks';
-import type { TpslabError } from '../errors.js';
-import { keyPairFromLabel, signTx, type KeyPair } from '../protocol/signing.js';
-import type { SignedTx, TxBody } from '../protocol/tx.js';
-import { BeaconClient, type SubmitOutcome } from './beacon-client.js';
-import { Confirmer } from './beacon-confirm.js';
+import { preciseClock, type Clock } from '../clock.js';
+import type { BeaconConnector, BuiltTx, SubmitResult } from '../connectors/contract.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
-
-/** Wall-clock milliseconds with sub-millisecond resolution, in the Date.now() domain. */
-export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
@@ -38,8 +32,10 @@ export const enum TxState {
 export interface Ledger {
   intended: number[];
   sender: number[];
-  nonce: bigint[];
-  bytes: (Buffer | undefined)[];
+  target: number[];
+  /** Order among the sender's transactions in this run. */
+  ordinal: number[];
+  built: (BuiltTx | undefined)[];
   id: (string | undefined)[];
   state: TxState[];
   firstSentMs: number[];
@@ -50,20 +46,17 @@ export interface Ledger {
 }
 
 export class Beacon {
-  private keys = new Map<number, KeyPair>();
-  private nextNonce = new Map<number, bigint>();
-  readonly txs: Ledger = { intended: [], sender: [], nonce: [], bytes: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
+  private readonly ordinals = new Map<number, number>();
+  readonly txs: Ledger = { intended: [], sender: [], target: [], ordinal: [], built: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
   private readonly recorder = new IntervalRecorder();
-  private readonly client: BeaconClient;
-  private readonly confirmer: Confirmer;
   private startMs = 0;
   private nextDue = 0;
   private queue: number[] = [];
   private retryAt = new Map<number, number>();
   private requests = 0;
   private stopped = false;
-  private reportTimer: NodeJS.Timeout | undefined;
-  private startTimer: NodeJS.Timeout | undefined;
+  private reportTimer: unknown;
+  private startTimer: unknown;
   private lastSecond = -1;
   private counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
@@ -79,54 +72,30 @@ export class Beacon {
     readonly a: Assign,
     /** Resolves once the message is on its way (the final `done` is awaited before the beacon ends). */
     private readonly send: (m: BeaconMessage) => Promise<void> | void,
-  ) {
-    this.client = new BeaconClient(a.endpoints);
-    this.confirmer = new Confirmer(a, this.client, {
-      lookup: (id) => this.byId.get(id),
-      candidates: (olderThanMs, max) => this.pollCandidates(olderThanMs, max),
-      committed: (i, height, atMs) => this.onCommitted(i, height, atMs),
-      failed: (i, code) => this.onFailed(i, code),
-      log: (line) => void this.send({ v: PROTOCOL_VERSION, type: 'log', beacon: a.beacon, line }),
-    });
+    readonly connector: BeaconConnector,
+    private readonly clock: Clock = preciseClock,
+  ) {}
+
+  private build(i: number): BuiltTx {
+    const t = this.txs;
+    const built = this.connector.build({ index: i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
+    t.built[i] = built;
+    t.id[i] = built.id;
+    this.byId.set(built.id, i);
+    return built;
   }
 
-  private key(account: number): KeyPair {
-    let k = this.keys.get(account);
-    if (!k) this.keys.set(account, (k = keyPairFromLabel(`${this.a.keySeed}:${account}`)));
-    return k;
-  }
-
-  private body(i: number): TxBody {
-    const a = this.a;
-    const sender = this.key(this.txs.sender[i]!);
-    const common = { nonce: this.txs.nonce[i]!, fee: BigInt(a.workload.fee), deps: [] };
-    if (a.workload.kind === 'transfer') {
-      const to = this.key(a.targets[i]!).publicKey;
-      const amount = BigInt(a.workload.amount);
-      return { kind: 'transfer', ...common, inputs: [{ account: sender.publicKey, amount }], outputs: [{ account: to, amount }] };
-    }
-    const payload = Buffer.alloc(a.workload.payloadBytes, i % 251);
-    return { kind: 'message', ...common, from: sender.publicKey, topic: a.workload.topics[a.targets[i]! % a.workload.topics.length]!, payload };
-  }
-
-  private sign(i: number): SignedTx {
-    const tx = signTx(this.body(i), [this.key(this.txs.sender[i]!)], this.a.network);
-    this.txs.bytes[i] = tx.bytes;
-    this.txs.id[i] = tx.id.toString('hex');
-    this.byId.set(this.txs.id[i]!, i);
-    return tx;
-  }
-
-  /** Adds transaction i (sender, intended offset) with the sender's next nonce. */
-  private addTx(sender: number, intendedOffsetMs: number): number {
+  /** Adds transaction i (sender, recipient or topic, intended offset). */
+  private addTx(sender: number, target: number, intendedOffsetMs: number): number {
     const i = this.txs.intended.length;
-    const nonce = this.nextNonce.get(sender) ?? 0n;
-    this.nextNonce.set(sender, nonce + 1n);
+    const ordinal = this.ordinals.get(sender) ?? 0;
+    this.ordinals.set(sender, ordinal + 1);
     const t = this.txs;
     t.intended.push(intendedOffsetMs);
     t.sender.push(sender);
-    t.nonce.push(nonce);
-    t.bytes.push(undefined);
+    t.target.push(target);
+    t.ordinal.push(ordinal);
+    t.built.push(undefined);
     t.id.push(undefined);
     t.state.push(TxState.Unsent);
     t.firstSentMs.push(0);
@@ -137,28 +106,41 @@ export class Beacon {
     return i;
   }
 
-  /** Learns nonces (unless the accounts are fresh) and pre-signs the plan. */
+  /** Lets the connector prepare (nonces), pre-signs the plan, and starts confirmations. */
   async prepare(): Promise<void> {
     const a = this.a;
-    const began = nowMs();
-    if (!a.freshAccounts) {
-      const accounts = Array.from({ length: a.accounts.end - a.accounts.start }, (_, k) => a.accounts.start + k);
-      const nonces = await this.client.nonces(accounts.map((acct) => this.key(acct).address));
-      accounts.forEach((acct, k) => this.nextNonce.set(acct, nonces[k]!));
-    }
+    const began = this.clock.now();
+    await this.connector.prepare();
     if (a.mode === 'open') {
-      for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.offsetsMs[i]!);
-      if (a.sign === 'presign') for (let i = 0; i < this.txs.intended.length; i++) this.sign(i);
+      for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.targets[i]!, a.offsetsMs[i]!);
+      if (a.sign === 'presign') for (let i = 0; i < this.txs.intended.length; i++) this.build(i);
     }
-    await this.confirmer.open(a.fromHeight);
-    void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.txs.intended.length, prepareMs: nowMs() - began });
+    await this.connector.confirm(
+      {
+        committed: (id, position, atMs) => {
+          const i = this.byId.get(id);
+          if (i !== undefined) this.onCommitted(i, position, atMs);
+        },
+        failed: (id, code) => {
+          const i = this.byId.get(id);
+          if (i !== undefined) this.onFailed(i, code);
+        },
+        log: (line) => this.log(line),
+      },
+      { sentBefore: (ms, max) => this.pollCandidates(ms, max) },
+    );
+    void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.txs.intended.length, prepareMs: this.clock.now() - began });
+  }
+
+  private log(line: string): void {
+    void this.send({ v: PROTOCOL_VERSION, type: 'log', beacon: this.a.beacon, line });
   }
 
   /** Starts at the absolute instant `atMs` (Date.now() domain). */
   start(atMs: number): void {
     this.startMs = atMs;
-    const wait = Math.max(0, atMs - nowMs());
-    this.startTimer = setTimeout(() => {
+    const wait = Math.max(0, atMs - this.clock.now());
+    this.startTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
       this.scheduleReport(0);
       this.tick();
@@ -167,7 +149,7 @@ export class Beacon {
 
   private tick(): void {
     if (this.stopped) return;
-    const now = nowMs();
+    const now = this.clock.now();
     const a = this.a;
     if (a.mode === 'open') {
       while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) {
@@ -179,7 +161,8 @@ export class Beacon {
       const endMs = this.startMs + a.maxDurationMs;
       const span = a.accounts.end - a.accounts.start;
       while (now < endMs && this.inFlight + this.queue.length < a.maxInFlight) {
-        const i = this.addTx(a.accounts.start + (this.txs.intended.length % span), now - this.startMs);
+        const k = this.txs.intended.length;
+        const i = this.addTx(a.accounts.start + (k % span), a.accounts.start + ((k + 1) % span), now - this.startMs);
         this.txs.state[i] = TxState.Waiting;
         this.queue.push(i);
       }
@@ -199,7 +182,7 @@ export class Beacon {
       void this.finish();
       return;
     }
-    setTimeout(() => this.tick(), TICK_MS);
+    this.clock.setTimeout(() => this.tick(), TICK_MS);
   }
 
   /** True when no further transaction is due within the batch delay, so waiting would only add latency. */
@@ -214,9 +197,9 @@ export class Beacon {
     const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting);
     if (batch.length === 0) return;
     this.requests++;
-    const txs: Buffer[] = [];
+    const items = [];
     for (const i of batch) {
-      if (!this.txs.bytes[i]) this.sign(i);
+      const tx = this.txs.built[i] ?? this.build(i);
       if (this.txs.attempts[i] === 0) {
         this.txs.firstSentMs[i] = now;
         this.sentOrder.push(i);
@@ -226,28 +209,33 @@ export class Beacon {
       } else this.counts.retries++;
       this.txs.attempts[i]!++;
       this.txs.state[i] = TxState.InFlight;
-      txs.push(this.txs.bytes[i]!);
+      items.push({ tx, attempt: this.txs.attempts[i]! });
     }
-    const outcomes = await this.client.submit(txs);
+    let results: SubmitResult[];
+    try {
+      results = await this.connector.submit(items);
+    } catch (err) {
+      // A connector must answer `retry` for network failures; a throw is its bug. Count it and retry.
+      const code = 'TPSLAB_E_CONNECTOR';
+      this.log(`connector submit failed: ${(err as Error).message}`);
+      results = items.map(() => ({ kind: 'retry', code, afterMs: 1000 }));
+    }
     this.requests--;
-    batch.forEach((i, k) => this.onSubmitted(i, outcomes[k]!));
+    batch.forEach((i, k) => this.onSubmitted(i, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 }));
   }
 
-  private onSubmitted(i: number, o: SubmitOutcome): void {
+  private onSubmitted(i: number, r: SubmitResult): void {
     const state = this.txs.state[i];
     if (state === TxState.Committed || state === TxState.Failed || state === TxState.Lost) return;
-    if (o.ok) return; // accepted: in flight until the stream (or a poll) confirms
-    const e: TpslabError = o.error;
-    // Already accepted earlier (a retry after a lost answer): keep waiting for the commit.
-    if (this.txs.attempts[i]! > 1 && ['TPSLAB_E_DUPLICATE', 'TPSLAB_E_NONCE_PENDING', 'TPSLAB_E_NONCE_TOO_LOW'].includes(e.code)) return;
-    if (e.retryable && this.txs.attempts[i]! <= this.a.confirmation.retries) {
-      this.count(e.code);
-      const backoff = e.code === 'TPSLAB_E_MEMPOOL_FULL' ? 1000 : Math.min(2000, 100 * 2 ** this.txs.attempts[i]!);
+    // accepted: in flight until a confirmation; known: a resend of one the network already has.
+    if (r.kind === 'accepted' || r.kind === 'known') return;
+    if (r.kind === 'retry' && this.txs.attempts[i]! <= this.a.confirmation.retries) {
+      this.count(r.code);
       this.txs.state[i] = TxState.Waiting;
-      this.retryAt.set(i, nowMs() + backoff);
+      this.retryAt.set(i, this.clock.now() + r.afterMs);
       return;
     }
-    this.onFailed(i, e.code);
+    this.onFailed(i, r.code);
   }
 
   /** Marks as lost what is unconfirmed `timeoutMs` after its intended time. */
@@ -269,13 +257,13 @@ export class Beacon {
   }
 
   /** Unresolved transactions first sent before `olderThanMs`, oldest first, for status polling. */
-  private pollCandidates(olderThanMs: number, max: number): [number, string][] {
-    const out: [number, string][] = [];
+  private pollCandidates(olderThanMs: number, max: number): string[] {
+    const out: string[] = [];
     for (let k = this.sentHead; k < this.sentOrder.length && out.length < max; k++) {
       const i = this.sentOrder[k]!;
       if (this.txs.state[i] !== TxState.InFlight) continue;
       if (this.txs.firstSentMs[i]! > olderThanMs) break;
-      out.push([i, this.txs.id[i]!]);
+      out.push(this.txs.id[i]!);
     }
     return out;
   }
@@ -329,7 +317,7 @@ export class Beacon {
 
   private finished(): boolean {
     const a = this.a;
-    const planned = a.mode === 'open' ? this.nextDue >= this.txs.intended.length : nowMs() >= this.startMs + a.maxDurationMs;
+    const planned = a.mode === 'open' ? this.nextDue >= this.txs.intended.length : this.clock.now() >= this.startMs + a.maxDurationMs;
     return planned && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
   }
 
@@ -339,18 +327,18 @@ export class Beacon {
    */
   private scheduleReport(k: number): void {
     const at = this.startMs + (k + 1) * 1000 + 2;
-    this.reportTimer = setTimeout(() => {
+    this.reportTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
       this.report(k);
-      this.scheduleReport(Math.max(k + 1, Math.floor((nowMs() - this.startMs) / 1000)));
-    }, Math.max(0, at - nowMs()));
+      this.scheduleReport(Math.max(k + 1, Math.floor((this.clock.now() - this.startMs) / 1000)));
+    }, Math.max(0, at - this.clock.now()));
   }
 
   /** Reports second `k` (undefined: the final, partial second). */
   private report(k?: number): void {
     // The final report takes the second it falls in, minus the 2 ms a scheduled report waits,
     // so finishing just before second k's report labels itself k rather than skipping k.
-    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((nowMs() - this.startMs - 2) / 1000));
+    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((this.clock.now() - this.startMs - 2) / 1000));
     if (second <= this.lastSecond) return;
     this.lastSecond = second;
     const snap = this.recorder.snapshot();
@@ -365,20 +353,18 @@ export class Beacon {
       corrected: snap.corrected,
       uncorrected: snap.uncorrected,
       lag: snap.lag,
-      height: this.confirmer.height,
+      height: this.connector.position,
     });
   }
 
   private async finish(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.clock.clearTimeout(this.startTimer);
+    this.clock.clearTimeout(this.reportTimer);
     this.report();
-    const committed = this.txs.state.reduce((n, s) => n + (s === TxState.Committed ? 1 : 0), 0);
-    const ids = new Uint8Array(committed * 32);
-    let k = 0;
-    for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.set(Buffer.from(this.txs.id[i]!, 'hex'), 32 * k++);
+    const ids: string[] = [];
+    for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);
     const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
@@ -389,8 +375,7 @@ export class Beacon {
       committedIds: ids,
       ...(this.a.collectOutcomes ? { outcomes: this.outcomes() } : {}),
     });
-    this.confirmer.close();
-    await Promise.all([sent, this.client.close()]);
+    await Promise.all([sent, this.connector.close()]);
     this.resolveDone();
   }
 
@@ -400,7 +385,7 @@ export class Beacon {
     return t.state.map((s, i) => ({
       id: t.id[i] ?? '',
       sender: t.sender[i]!,
-      nonce: Number(t.nonce[i]!),
+      nonce: t.ordinal[i]!,
       intendedMs: this.startMs + t.intended[i]!,
       sentMs: t.firstSentMs[i] || null,
       committedMs: t.committedMs[i] || null,

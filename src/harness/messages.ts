@@ -5,14 +5,13 @@
  */
 import { z } from 'zod';
 import { TpslabError } from '../errors.js';
-import { describeZodError } from '../protocol/json.js';
+import { describeZodError } from '../zod-errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
 const v = z.literal(PROTOCOL_VERSION);
 const float64s = z.custom<Float64Array>((x) => x instanceof Float64Array, 'must be a Float64Array');
 const uint32s = z.custom<Uint32Array>((x) => x instanceof Uint32Array, 'must be a Uint32Array');
-const bytes = z.custom<Uint8Array>((x) => x instanceof Uint8Array, 'must be bytes');
 const counts = {
   sent: z.number().int().nonnegative(),
   committed: z.number().int().nonnegative(),
@@ -23,23 +22,15 @@ const counts = {
   errors: z.record(z.string(), z.number().int().nonnegative()),
 };
 
-/** The work a beacon gets: its accounts, and its share of the plan in schedule order. */
+/** The work a beacon gets: its share of the plan in schedule order, and its connector's configuration. */
 export const AssignSchema = z.strictObject({
   v,
   type: z.literal('assign'),
   runId: z.string(),
   beacon: z.number().int().nonnegative(),
-  network: z.string(),
-  endpoints: z.array(z.string()).min(1),
-  /** Seed of the deterministic account keys (key i = keyPairFromLabel(`${keySeed}:${i}`)). */
-  keySeed: z.string(),
+  /** Which connector, and its configuration (plain JSON, validated by the connector's beacon schema). */
+  connector: z.strictObject({ kind: z.string().min(1), config: z.unknown() }),
   accounts: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().positive() }),
-  /** Every account's next nonce is 0 (fresh accounts): no need to ask the network. */
-  freshAccounts: z.boolean(),
-  workload: z.discriminatedUnion('kind', [
-    z.strictObject({ kind: z.literal('transfer'), amount: z.number().int().positive(), fee: z.number().int().nonnegative() }),
-    z.strictObject({ kind: z.literal('message'), topics: z.array(z.string()).min(1), payloadBytes: z.number().int().nonnegative(), fee: z.number().int().nonnegative() }),
-  ]),
   sign: z.enum(['presign', 'live']),
   mode: z.enum(['open', 'max']),
   /** Open model: intended send offsets (ms from the start), ascending. Empty in max mode. */
@@ -52,9 +43,12 @@ export const AssignSchema = z.strictObject({
   maxInFlight: z.number().int().positive(),
   batchMax: z.number().int().positive(),
   batchDelayMs: z.number().int().nonnegative(),
-  confirmation: z.strictObject({ method: z.enum(['stream', 'poll']), timeoutMs: z.number().int().positive(), retries: z.number().int().nonnegative() }),
-  /** Block height the run starts after (the stream subscribes from here + 1). */
-  fromHeight: z.number().int().nonnegative(),
+  confirmation: z.strictObject({
+    method: z.enum(['stream', 'poll']),
+    timeoutMs: z.number().int().positive(),
+    retries: z.number().int().nonnegative(),
+    pollIntervalMs: z.number().int().positive(),
+  }),
   collectOutcomes: z.boolean(),
 });
 export type Assign = z.infer<typeof AssignSchema>;
@@ -69,6 +63,7 @@ export type OverseerMessage = z.infer<typeof OverseerMessageSchema>;
 export const OutcomeSchema = z.strictObject({
   id: z.string(),
   sender: z.number().int(),
+  /** Order of this transaction among its sender's in the run (0, 1, …): the nonce offset for nonce-based networks. */
   nonce: z.number().int(),
   intendedMs: z.number(),
   sentMs: z.number().nullable(),
@@ -93,7 +88,7 @@ export const BeaconMessageSchema = z.discriminatedUnion('type', [
     corrected: z.string(),
     uncorrected: z.string(),
     lag: z.string(),
-    /** Highest block height seen on the commit stream. */
+    /** Highest position (block height) the beacon's connector has confirmed. */
     height: z.number().int().nonnegative(),
   }),
   z.strictObject({
@@ -101,8 +96,8 @@ export const BeaconMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('done'),
     beacon: z.number().int(),
     ...counts,
-    /** Ids of every transaction this beacon saw committed, 32 bytes each. */
-    committedIds: bytes,
+    /** Ids of every transaction this beacon saw committed, as its connector names them. */
+    committedIds: z.array(z.string()),
     outcomes: z.array(OutcomeSchema).optional(),
   }),
   z.strictObject({ v, type: z.literal('error'), beacon: z.number().int(), code: z.string(), message: z.string() }),

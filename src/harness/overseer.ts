@@ -1,29 +1,33 @@
 /**
- * The overseer: plans a run, provisions the target, starts beacons (child
- * processes) at one instant, merges their reports, stores everything in
- * results.db, reconciles against the network, and judges the thresholds.
+ * The overseer: plans a run, opens and provisions the target through its
+ * connector, starts the beacons (the executor, fleet.ts) at one instant,
+ * merges their reports (the aggregator), feeds every sample to the outputs
+ * (results.db, dashboard, progress line), reconciles, and judges thresholds.
+ * It knows no network: everything network-specific is the connector's.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodeClient } from '../client/node-client.js';
+import { preciseClock, type Clock } from '../clock.js';
+import type { TargetConnector } from '../connectors/contract.js';
+import { connectorFor } from '../connectors/index.js';
 import { TpslabError, asTpslabError } from '../errors.js';
+import type { Summary } from '../web/contract.js';
 import { RunAggregator } from './aggregate.js';
 import { collectEnvironment } from './environment.js';
-import { PROTOCOL_VERSION, parseBeaconMessage, type Assign, type DoneMessage, type OverseerMessage } from './messages.js';
+import { LocalFleet, type Fleet, type FleetEvents } from './fleet.js';
+import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage } from './messages.js';
+import { fanOut, storeOutput, type BeaconFinal, type BeaconTotalsRow, type RunOutput } from './outputs.js';
 import { planShares, schedule } from './plan.js';
-import { accountKey, keySeedOf, openTarget, provision, topicNames, type Target } from './provision.js';
 import { reconcile } from './reconcile.js';
 import type { Scenario } from './scenario.js';
 import { targetRateAt } from './schedule.js';
-import { ResultsStore, type RunStatus, type SecondRow } from './store.js';
+import { ResultsStore, type RunStatus } from './store.js';
 import { evaluateThresholds, parseThresholds, type ThresholdResult } from './thresholds.js';
-import type { Summary } from '../web/contract.js';
 
-const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
 const READY_TIMEOUT_MS = 120_000;
 /** After the plan and the confirmation timeout, how long beacons get to finish before they are stopped. */
 const FINISH_GRACE_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const PROGRESS_EVERY_MS = 1000;
 
 /** A run's final figures: the shape stored in results.db and shown by reports (src/web/contract.ts). */
 export type RunSummary = Summary;
@@ -36,22 +40,15 @@ export interface RunResult {
   thresholds: ThresholdResult[];
 }
 
-export interface RunHooks {
-  log?(line: string): void;
-  /** Called about once a second with the live progress line. */
-  progress?(line: string): void;
-  /** Called for every second as soon as all beacons reported it (dashboard). */
-  second?(row: SecondRow): void;
-  /** Called once the run is started, with its id and start instant. */
-  started?(info: { runId: string; startMs: number; endpoints: string[] }): void;
-  /** Called when every beacon is done: reconciliation, storing and teardown follow. */
-  finishing?(): void;
-  /** Called when the run is recorded, before anything starts. */
-  created?(runId: string): void;
-  /** Called once the target is up: its network, node endpoints and every process (for the explorer and node table). */
-  target?(info: { network: string; endpoints: string[]; roles: { id: string; role: string; url: string }[] }): void;
-  /** Called with every beacon's latest totals whenever one reports. */
-  beacons?(totals: { beacon: number; sent: number; committed: number; failed: number; lost: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
+/** What `tpslab run` and tests observe of a run: one output (see outputs.ts). */
+export type RunHooks = RunOutput;
+
+export interface RunOptions {
+  /** More outputs besides results.db (dashboard, progress line…). */
+  outputs?: RunOutput[];
+  clock?: Clock;
+  /** The executor: local child processes unless given. */
+  fleet?: (events: FleetEvents) => Fleet;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -76,153 +73,156 @@ export function thresholdMetrics(s: RunSummary): Record<string, number> {
   return m;
 }
 
-export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<RunResult> {
-  const log = hooks.log ?? (() => {});
+/** Thresholds on reconciliation need a connector that reconciles: refuse before anything starts. */
+function checkCapabilities(s: Scenario, target: TargetConnector): void {
+  if (target.capabilities.reconcile) return;
+  const bad = s.thresholds.filter((t) => t.trim().startsWith('reconciliation.'));
+  if (bad.length) throw new TpslabError('TPSLAB_E_CONNECTOR', `the ${target.kind} connector does not reconcile, so thresholds ${bad.map((t) => `"${t}"`).join(', ')} cannot be judged; remove them (docs/connectors.md says what each connector verifies)`);
+}
+
+export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOptions = {}): Promise<RunResult> {
+  const clock = opts.clock ?? preciseClock;
   const thresholds = parseThresholds(s.thresholds);
+  const def = connectorFor(s.target.kind);
+  const target = def.createTarget(s.target as never, {
+    runId: '',
+    seed: s.seed,
+    accounts: s.accounts,
+    workload: {
+      kind: s.workload.kind,
+      amount: s.workload.kind === 'transfer' ? s.workload.amount : 0,
+      fee: s.workload.fee,
+      topics: s.workload.kind === 'message' ? s.workload.topics : 0,
+      payloadBytes: s.workload.kind === 'message' ? s.workload.payloadBytes : 0,
+      sign: s.workload.sign,
+    },
+  }, clock);
+  checkCapabilities(s, target);
+  const offsets = await schedule(s); // a bad trace file fails here, before anything starts
+  const plan = planShares(s, offsets);
+
   const store = ResultsStore.open(resolve(s.results.db));
   const runId = store.createRun({ name: s.name, scenario: s, environment: await collectEnvironment() });
+  const out = fanOut([storeOutput(store, runId), hooks, ...(opts.outputs ?? [])]);
+  const log = out.log;
   log(`run ${runId} (${s.name}), results in ${store.path}`);
-  hooks.created?.(runId);
-  let target: Target | undefined;
-  const children: ChildProcess[] = [];
+  out.created(runId);
+  let fleet: Fleet | undefined;
   try {
-    target = await openTarget(s, log);
-    hooks.target?.({ network: target.network, endpoints: target.endpoints, roles: target.roles });
-    const keySeed = keySeedOf(target.network, s.seed);
-    await provision(s, target, keySeed, log);
-    const offsets = await schedule(s);
-    const plan = planShares(s, offsets);
-    const client = new NodeClient(target.endpoints[0]!);
-    const fromHeight = (await client.head()).height;
-    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${plan.txCount} transactions over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${s.beacons.count} beacons`);
+    const info = await target.open(log);
+    out.target({ network: info.network, endpoints: info.endpoints, roles: info.roles, kind: target.kind });
+    let lastProvisionLogMs = 0;
+    await target.provision((p) => {
+      const now = clock.now();
+      if (now - lastProvisionLogMs < PROGRESS_EVERY_MS && p.done < p.total) return;
+      lastProvisionLogMs = now;
+      out.progress(`${p.step}: ${p.done} of ${p.total}`);
+    }, log);
+    const start = await target.cursor();
+    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${plan.txCount} transaction${plan.txCount === 1 ? '' : 's'} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${s.beacons.count} beacon${s.beacons.count === 1 ? '' : 's'}`);
 
     // Only the open model has a target rate; the others report NaN ("-" in the progress line, no target in charts).
     const agg = new RunAggregator(s.beacons.count, (ms) => (s.load.mode === 'open' ? targetRateAt(s.load.stages, ms) : Number.NaN));
     const done = new Map<number, DoneMessage>();
-    const latest = new Map<number, Parameters<NonNullable<RunHooks['beacons']>>[0][number]>();
+    const latest = new Map<number, BeaconTotalsRow>();
     const ready = new Set<number>();
     let failure: TpslabError | undefined;
     let wake: () => void = () => {};
-    const changed = (): void => wake();
 
-    const onMessage = (raw: unknown): void => {
-      let m;
-      try {
-        m = parseBeaconMessage(raw);
-      } catch (err) {
-        failure ??= asTpslabError(err, 'TPSLAB_E_BEACON');
-        return changed();
-      }
+    const onMessage = (m: BeaconMessage): void => {
       if (m.type === 'ready') ready.add(m.beacon);
       else if (m.type === 'progress') {
         latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
-        hooks.beacons?.([...latest.values()].sort((a, b) => a.beacon - b.beacon));
-        for (const row of agg.add(m)) {
-          store.addSecond(runId, row);
-          hooks.second?.(row);
-        }
+        out.beacons([...latest.values()].sort((a, b) => a.beacon - b.beacon));
+        for (const row of agg.add(m)) out.second(row);
       } else if (m.type === 'done') {
         done.set(m.beacon, m);
-        for (const row of agg.finished(m.beacon)) {
-          store.addSecond(runId, row);
-          hooks.second?.(row);
-        }
-      }
-      else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+        for (const row of agg.finished(m.beacon)) out.second(row);
+      } else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
       else log(`beacon ${m.beacon}: ${m.line}`);
-      changed();
+      wake();
     };
+    const events: FleetEvents = {
+      message: onMessage,
+      failure: (e) => {
+        failure ??= e;
+        wake();
+      },
+    };
+    fleet = (opts.fleet ?? ((ev) => new LocalFleet(ev)))(events);
 
-    for (const share of plan.shares) {
-      const child = fork(CLI, ['beacon', '--ipc'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      children.push(child);
-      child.on('message', onMessage);
-      child.on('exit', (code, sig) => {
-        if (!done.has(share.beacon)) failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${share.beacon} exited (${sig ?? code}) before finishing`);
-        changed();
-      });
-      const w = s.workload;
-      const assign: Assign = {
-        v: PROTOCOL_VERSION,
-        type: 'assign',
-        runId,
-        beacon: share.beacon,
-        network: target.network,
-        endpoints: rotate(target.endpoints, share.beacon),
-        keySeed,
-        accounts: share.accounts,
-        freshAccounts: target.fresh,
-        workload: w.kind === 'transfer' ? { kind: 'transfer', amount: w.amount, fee: w.fee } : { kind: 'message', topics: topicNames(s), payloadBytes: w.payloadBytes, fee: w.fee },
-        sign: w.sign,
-        mode: s.load.mode === 'max' ? 'max' : 'open',
-        offsetsMs: share.offsetsMs,
-        senders: share.senders,
-        targets: share.targets,
-        maxDurationMs: s.load.durationSec * 1000,
-        maxInFlight: Math.max(1, Math.floor(s.load.maxInFlight / s.beacons.count)),
-        batchMax: s.beacons.batchMax,
-        batchDelayMs: s.beacons.batchDelayMs,
-        confirmation: s.confirmation,
-        fromHeight,
-        collectOutcomes: s.results.outcomes,
-      };
-      send(child, assign);
-    }
+    const assigns: Assign[] = plan.shares.map((share) => ({
+      v: PROTOCOL_VERSION,
+      type: 'assign',
+      runId,
+      beacon: share.beacon,
+      connector: { kind: target.kind, config: target.beaconConfig({ beacon: share.beacon, accounts: share.accounts, endpointOffset: share.beacon, start }) },
+      accounts: share.accounts,
+      sign: s.workload.sign,
+      mode: s.load.mode === 'max' ? 'max' : 'open',
+      offsetsMs: share.offsetsMs,
+      senders: share.senders,
+      targets: share.targets,
+      maxDurationMs: s.load.durationSec * 1000,
+      maxInFlight: Math.max(1, Math.floor(s.load.maxInFlight / s.beacons.count)),
+      batchMax: s.beacons.batchMax,
+      batchDelayMs: s.beacons.batchDelayMs,
+      confirmation: s.confirmation,
+      collectOutcomes: s.results.outcomes,
+    }));
+    fleet.launch(assigns);
 
+    let startMs = 0;
+    let lastProgressMs = 0;
     const until = async (what: string, cond: () => boolean, deadlineMs: number): Promise<boolean> => {
       while (!cond()) {
         if (failure) throw failure;
-        if (Date.now() > deadlineMs) return false;
+        if (clock.now() > deadlineMs) return false;
         await new Promise<void>((r) => {
           wake = r;
-          setTimeout(r, 1000);
+          clock.setTimeout(r, PROGRESS_EVERY_MS);
         });
         // The progress line costs ~1 ms (it decodes the last second's histogram): once a second, not per message.
-        if (what === 'run' && Date.now() >= startMs && Date.now() - lastProgressMs >= 1000) {
-          lastProgressMs = Date.now();
-          hooks.progress?.(agg.progressLine((Date.now() - startMs) / 1000));
+        const now = clock.now();
+        if (what === 'run' && now >= startMs && now - lastProgressMs >= PROGRESS_EVERY_MS) {
+          lastProgressMs = now;
+          out.progress(agg.progressLine((now - startMs) / 1000));
         }
       }
       if (failure) throw failure;
       return true;
     };
 
-    let startMs = 0;
-    let lastProgressMs = 0;
-    if (!(await until('ready', () => ready.size === s.beacons.count, Date.now() + READY_TIMEOUT_MS))) {
+    if (!(await until('ready', () => ready.size === s.beacons.count, clock.now() + READY_TIMEOUT_MS))) {
       throw new TpslabError('TPSLAB_E_BEACON', `only ${ready.size} of ${s.beacons.count} beacons were ready within ${READY_TIMEOUT_MS / 1000} s`);
     }
-    startMs = Date.now() + s.startDelayMs;
-    for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'start', atMs: startMs });
+    startMs = clock.now() + s.startDelayMs;
+    fleet.broadcast({ v: PROTOCOL_VERSION, type: 'start', atMs: startMs });
     log(`all ${s.beacons.count} beacons ready; starting at ${new Date(startMs).toISOString()}`);
-    hooks.started?.({ runId, startMs, endpoints: target.endpoints });
+    out.started({ runId, startMs, endpoints: info.endpoints });
     const planEndMs = startMs + (s.load.mode === 'max' ? s.load.durationSec * 1000 : plan.lastOffsetMs);
     const finishedInTime = await until('run', () => done.size === s.beacons.count, planEndMs + s.confirmation.timeoutMs + FINISH_GRACE_MS);
     if (!finishedInTime) {
       log(`beacons did not finish in time; stopping them`);
-      for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'stop', reason: 'deadline' });
-      if (!(await until('stop', () => done.size === s.beacons.count, Date.now() + 10_000))) {
+      fleet.broadcast({ v: PROTOCOL_VERSION, type: 'stop', reason: 'deadline' });
+      if (!(await until('stop', () => done.size === s.beacons.count, clock.now() + STOP_TIMEOUT_MS))) {
         const missing = plan.shares.map((x) => x.beacon).filter((b) => !done.has(b));
-        throw new TpslabError('TPSLAB_E_BEACON', `beacons ${missing.join(', ')} did not stop within 10 s of being asked; their results are incomplete`);
+        throw new TpslabError('TPSLAB_E_BEACON', `beacons ${missing.join(', ')} did not stop within ${STOP_TIMEOUT_MS / 1000} s of being asked; their results are incomplete`);
       }
     }
-    for (const row of agg.flushAll()) {
-      store.addSecond(runId, row);
-      hooks.second?.(row);
-    }
-    hooks.finishing?.();
+    for (const row of agg.flushAll()) out.second(row);
+    out.finishing();
 
-    // Reconcile against the network's blocks since the run began, read from the endpoint furthest
-    // ahead (beacons follow different endpoints; one may be a block behind another).
-    const heads = await Promise.all(target.endpoints.map((e) => new NodeClient(e).head().then((h) => ({ e, height: h.height }), () => ({ e, height: -1 }))));
-    const ahead = heads.reduce((a, b) => (b.height > a.height ? b : a));
-    const toHeight = Math.max(ahead.height, 0);
-    const senders = new Set<string>();
-    for (let i = 0; i < s.accounts.count; i++) senders.add(accountKey(keySeed, i).publicKey.toString('hex'));
-    const beaconIds = new Set<string>();
-    for (const d of done.values()) for (let k = 0; k < d.committedIds.length; k += 32) beaconIds.add(Buffer.from(d.committedIds.subarray(k, k + 32)).toString('hex'));
-    log(`reconciling blocks ${fromHeight + 1}..${toHeight}`);
-    const reconciliation = await reconcile({ endpoint: ahead.e, fromHeight, toHeight, senders, beaconIds });
+    let reconciliation: Summary['reconciliation'];
+    if (target.capabilities.reconcile) {
+      const beaconIds = new Set<string>();
+      for (const d of done.values()) for (const id of d.committedIds) beaconIds.add(id);
+      const committed = await target.committed(start);
+      log(`reconciled positions ${committed.fromPosition + 1}..${committed.toPosition}`);
+      reconciliation = reconcile(committed, beaconIds);
+    } else {
+      log(`not reconciled: the ${target.kind} connector cannot list what the network committed`);
+    }
 
     const t = agg.totals;
     const summary: RunSummary = {
@@ -240,76 +240,30 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       scheduleLag: agg.lag.summary(),
       errors: t.errors,
       reconciliation,
+      connector: { kind: target.kind, reconciled: target.capabilities.reconcile, limits: target.capabilities.limits },
     };
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
     const status: RunStatus = verdicts.every((v) => v.passed) ? 'passed' : 'breached';
-    store.setBeacons(
-      runId,
-      [...done.values()].map((d) => ({
-        beacon: d.beacon,
-        accountsStart: plan.shares[d.beacon]!.accounts.start,
-        accountsEnd: plan.shares[d.beacon]!.accounts.end,
-        sent: d.sent,
-        committed: d.committed,
-        failed: d.failed,
-        lost: d.lost,
-        retries: d.retries,
-        errors: d.errors,
-      })),
-    );
-    store.setNodes(runId, await nodeRows(target));
-    if (s.results.outcomes) {
-      for (const d of done.values()) {
-        store.addOutcomes(
-          runId,
-          (d.outcomes ?? []).map((o) => ({
-            txId: o.id,
-            beacon: d.beacon,
-            sender: accountKey(keySeed, o.sender).address,
-            nonce: o.nonce,
-            intendedMs: o.intendedMs,
-            ...(o.sentMs !== null ? { sentMs: o.sentMs } : {}),
-            ...(o.committedMs !== null ? { committedMs: o.committedMs } : {}),
-            status: o.status,
-            ...(o.errorCode !== null ? { errorCode: o.errorCode } : {}),
-            ...(o.height !== null ? { height: o.height } : {}),
-            attempts: o.attempts,
-          })),
-        );
-      }
-    }
-    store.finishRun(runId, { status, summary, thresholds: verdicts });
+    const beacons: BeaconFinal[] = [...done.values()].map((d) => ({
+      beacon: d.beacon,
+      accounts: plan.shares[d.beacon]!.accounts,
+      sent: d.sent,
+      committed: d.committed,
+      failed: d.failed,
+      lost: d.lost,
+      retries: d.retries,
+      errors: d.errors,
+      ...(d.outcomes ? { outcomes: d.outcomes } : {}),
+    }));
+    out.finished(runId, { status, summary, thresholds: verdicts, beacons, nodes: await target.nodes(), accountName: (i) => target.accountName?.(i) ?? String(i) });
     return { runId, dbPath: store.path, status, summary, thresholds: verdicts };
   } catch (err) {
     const e = asTpslabError(err);
-    store.finishRun(runId, { status: 'failed', summary: null, thresholds: null, error: `${e.code}: ${e.message}` });
+    out.failed(runId, `${e.code}: ${e.message}`);
     throw e;
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await target?.close();
+    fleet?.close();
+    await target.close();
     store.close();
   }
-}
-
-function send(child: ChildProcess, m: OverseerMessage): void {
-  if (child.connected) child.send(m);
-}
-
-/** Each beacon starts on a different endpoint, spreading load; the rest are its failover order. */
-function rotate<T>(list: readonly T[], by: number): T[] {
-  const k = by % list.length;
-  return [...list.slice(k), ...list.slice(0, k)];
-}
-
-async function nodeRows(target: Target): Promise<{ node: string; url: string; role: string; head?: number; healthy: boolean; stats: unknown }[]> {
-  return Promise.all(
-    target.roles.map(async (r) => {
-      const health = await fetch(`${r.url}/health`, { signal: AbortSignal.timeout(2000) }).then(
-        async (res) => ({ ok: res.ok, body: (await res.json()) as { height?: number } }),
-        () => ({ ok: false, body: {} as { height?: number } }),
-      );
-      const stats = await fetch(`${r.url}/stats`, { signal: AbortSignal.timeout(2000) }).then((res) => res.json() as Promise<unknown>, () => null);
-      return { node: r.id, url: r.url, role: r.role, ...(health.body.height !== undefined ? { head: health.body.height } : {}), healthy: health.ok, stats };
-    }),
-  );
 }

@@ -6,6 +6,7 @@
  * Cross-field rules live in scenario.ts (`checkScenario`).
  */
 import { z } from 'zod';
+import { HttpTargetSchema, TpslabTargetSchema } from '../connectors/schemas.js';
 import { parseThreshold } from './thresholds.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -15,7 +16,6 @@ const ratePerSec = z.number().gt(0);
 const durationSec = z.number().gt(0);
 const fraction = z.number().gt(0).lt(1);
 const path = z.string().min(1);
-const httpUrl = z.url({ protocol: /^https?$/ });
 const U64_HINT = 'must be a whole number from 0 to 2^64-1, as an integer or (above 2^53) a decimal string such as "18446744073709551615"';
 const u64 = z
   .union([z.string().regex(/^(0|[1-9][0-9]{0,19})$/, U64_HINT), z.int({ error: U64_HINT }).nonnegative(U64_HINT)], { error: U64_HINT })
@@ -34,21 +34,22 @@ const thresholdExpr = z.string().superRefine((expr, ctx) => {
   }
 });
 
-export const EmbeddedTargetSchema = z.strictObject({
-  kind: z.literal('embedded').default('embedded'),
-  nodes: count(1, 16).default(3).describe('Nodes of the local network (plus one sequencer and one tracker).'),
-  blockIntervalMs: count(1, 60_000).default(25).describe('The sequencer cuts a block at most this long after the first ready transaction.'),
-});
-
-export const EndpointsTargetSchema = z.strictObject({
-  kind: z.literal('endpoints'),
-  endpoints: z.array(httpUrl).min(1).describe('Node API base URLs; beacons fail over between them.'),
-  faucetKey: path.describe('Key file of a funded account used to provision; relative to the scenario file.'),
-});
+/**
+ * Scenarios written before connectors said `kind: embedded` or `kind: endpoints`: both are
+ * the tpslab connector now, and keep working as written (docs/connectors.md).
+ */
+function upgradeLegacyTarget(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const t = input as Record<string, unknown>;
+  if (t.kind === undefined || t.kind === 'embedded') return { ...t, kind: 'tpslab' };
+  // `endpoints` always named its endpoints: an empty list is refused by path rather than starting a network.
+  if (t.kind === 'endpoints') return { ...t, kind: 'tpslab', endpoints: t.endpoints ?? [] };
+  return input;
+}
 
 export const TargetSchema = z
-  .discriminatedUnion('kind', [EmbeddedTargetSchema, EndpointsTargetSchema])
-  .describe('The network under test: one started on this machine (embedded) or existing nodes (endpoints).');
+  .preprocess(upgradeLegacyTarget, z.discriminatedUnion('kind', [TpslabTargetSchema, HttpTargetSchema]))
+  .describe('The network under test, reached through the connector that target.kind names (docs/connectors.md).');
 
 export const AccountsSchema = z.strictObject({
   count: count(1, 10_000_000).default(1000).describe('Sending accounts to create and fund before the run.'),
@@ -122,6 +123,7 @@ export const ConfirmationSchema = z.strictObject({
   method: z.enum(['stream', 'poll']).default('stream').describe('stream: the node commit WebSocket; poll: GET each transaction status.'),
   timeoutMs: count(1).default(30_000).describe('A transaction unconfirmed this long after its intended send time is lost.'),
   retries: count(0, 1000).default(5).describe('Resends of the same signed transaction on transient errors.'),
+  pollIntervalMs: count(10, 600_000).default(500).describe('poll (and stream fallback): how often unconfirmed transactions are asked for, and how old a sent one must be before it is.'),
 });
 
 export const ResultsSchema = z.strictObject({
@@ -149,8 +151,8 @@ export const ScenarioSchema = z
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 export type Scenario = z.output<typeof ScenarioSchema>;
 export type Target = Scenario['target'];
-export type EmbeddedTarget = Extract<Target, { kind: 'embedded' }>;
-export type EndpointsTarget = Extract<Target, { kind: 'endpoints' }>;
+export type TpslabTarget = Extract<Target, { kind: 'tpslab' }>;
+export type HttpTarget = Extract<Target, { kind: 'http' }>;
 export type Accounts = Scenario['accounts'];
 export type Workload = Scenario['workload'];
 export type TransferWorkload = Extract<Workload, { kind: 'transfer' }>;

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { connectorFor } from '../connectors/index.js';
 import { TpslabError } from '../errors.js';
 import { ScenarioSchema, type Scenario, type ScenarioInput } from './scenario-schema.js';
 import { didYouMean } from './thresholds.js';
@@ -35,7 +36,7 @@ export const DEFAULT_SCENARIO_INPUT = {
   name: 'default',
   description: 'Embedded 3-node network, 10 s ramp 50→200 tx/s then 40 s at 200 tx/s from 2 beacons over 2000 accounts.',
   seed: 1,
-  target: { kind: 'embedded', nodes: 3, blockIntervalMs: 25 },
+  target: { kind: 'tpslab', nodes: 3, blockIntervalMs: 25 },
   accounts: { count: 2000, balance: 1_000_000_000 },
   workload: { kind: 'transfer', amount: 1, fee: 0, contention: { kind: 'uniform' }, sign: 'presign' },
   load: {
@@ -47,7 +48,7 @@ export const DEFAULT_SCENARIO_INPUT = {
     ],
   },
   beacons: { count: 2, batchMax: 200, batchDelayMs: 5 },
-  confirmation: { method: 'stream', timeoutMs: 30_000, retries: 5 },
+  confirmation: { method: 'stream', timeoutMs: 30_000, retries: 5, pollIntervalMs: 500 },
   startDelayMs: 2000,
   thresholds: ['lost == 0', 'failed == 0'],
   results: { db: 'results.db', outcomes: false },
@@ -133,6 +134,16 @@ export function checkScenario(s: Scenario): [ScenarioPath, string][] {
       out.push([['load', 'stages', i, 'burstSec'], `must be <= everySec (${st.everySec}): a burst must fit in its period`]);
     }
   });
+  const t = s.target;
+  if (t.kind === 'tpslab') {
+    if (t.endpoints && t.network) out.push([['target', 'network'], 'give either network (a network.json from "tpslab net up") or endpoints with faucetKey, not both']);
+    if (t.endpoints && !t.faucetKey) out.push([['target', 'faucetKey'], 'required with endpoints: the key file of a funded account that provisions the run (or give target.network instead)']);
+    if (!t.endpoints && t.faucetKey && !t.network) out.push([['target', 'faucetKey'], 'only used with endpoints; an embedded network makes its own faucet']);
+  }
+  const workloads = connectorFor(t.kind).workloads;
+  if (!workloads.includes(s.workload.kind)) {
+    out.push([['workload', 'kind'], `the ${t.kind} connector sends ${workloads.map((w) => `"${w}"`).join(' or ')} workloads, not "${s.workload.kind}"`]);
+  }
   if (s.beacons.count > s.accounts.count) {
     out.push([['beacons', 'count'], `must be <= accounts.count (${s.accounts.count}): each beacon sends from its own accounts`]);
   }
@@ -154,9 +165,10 @@ export async function loadScenario(path: string): Promise<Scenario> {
   return resolveScenarioPaths(parseScenario(text, path), dirname(resolve(path)));
 }
 
-/** Resolves the scenario's input paths (trace file, faucet key) against `baseDir`; results.db stays relative to the working directory. */
+/** Resolves the scenario's input paths (trace file, the connector's files) against `baseDir`; results.db stays relative to the working directory. */
 export function resolveScenarioPaths(s: Scenario, baseDir: string): Scenario {
-  const target = s.target.kind === 'endpoints' ? { ...s.target, faucetKey: resolve(baseDir, s.target.faucetKey) } : s.target;
+  const c = connectorFor(s.target.kind);
+  const target = (c.resolvePaths ? c.resolvePaths(s.target, baseDir) : s.target) as Scenario['target'];
   const trace = s.load.trace ? { ...s.load.trace, file: resolve(baseDir, s.load.trace.file) } : undefined;
   return { ...s, target, load: trace ? { ...s.load, trace } : s.load };
 }

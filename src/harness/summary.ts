@@ -35,6 +35,11 @@ export function formatSummary(r: RunResult): string {
     if (rec.missingIds.length) lines.push(`    missing e.g. ${rec.missingIds.slice(0, 3).join(', ')}`);
     if (rec.unexpectedIds.length) lines.push(`    unexpected e.g. ${rec.unexpectedIds.slice(0, 3).join(', ')}`);
   }
+  if (!rec && s.connector && !s.connector.reconciled) {
+    lines.push('');
+    lines.push(`  not reconciled: the ${s.connector.kind} connector cannot ask the network what it committed`);
+    for (const l of s.connector.limits) lines.push(`    - ${l}`);
+  }
   if (r.thresholds.length) {
     lines.push('');
     lines.push('  thresholds:');

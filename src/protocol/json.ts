@@ -4,6 +4,7 @@
  * signatures are lowercase hex; payloads are base64.
  */
 import { z } from 'zod';
+import { describeZodError } from '../zod-errors.js';
 import { TpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from './address.js';
 import { CODEC_LIMITS, encodeBody, SIGNATURE_BYTES, TOPIC_PATTERN, TX_ID_BYTES, type SignedTx, type TxBody } from './tx.js';
@@ -57,16 +58,6 @@ export const TxJsonSchema = z.discriminatedUnion('kind', [
 export type TxJson = z.input<typeof TxJsonSchema>;
 
 /** Turns zod issues into one message naming each bad field by its full path. */
-export function describeZodError(err: z.ZodError, root: string): string {
-  return err.issues
-    .slice(0, 5)
-    .map((i) => {
-      const path = [root, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))].join('').replace(/\.\[/g, '[');
-      return `${path}: ${i.message}`;
-    })
-    .join('; ');
-}
-
 /** Parses the JSON form into a signed transaction. Signature validity is checked separately. */
 export function txFromJson(input: unknown): SignedTx {
   const parsed = TxJsonSchema.safeParse(input);
@@ -136,3 +127,5 @@ export function txToJson(tx: SignedTx): Record<string, unknown> {
       return { ...base, from: encodeAddress(b.from), topic: b.topic, signature: sig0 };
   }
 }
+
+export { describeZodError };

@@ -91,6 +91,8 @@ export interface Summary {
   scheduleLag: LatencyPoint;
   errors: Record<string, number>;
   reconciliation: Reconciliation | undefined;
+  /** The connector that reached the network, and what it cannot verify (absent in runs stored before connectors). */
+  connector?: { kind: string; reconciled: boolean; limits: string[] };
 }
 
 export interface BeaconTotals {

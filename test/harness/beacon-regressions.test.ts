@@ -2,10 +2,11 @@
 // timing that a real server cannot give, so these drive the beacon's parts directly.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TpslabError } from '../../src/errors.js';
+import { preciseClock } from '../../src/clock.js';
+import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import type { BeaconClient } from '../../src/connectors/tpslab/client.js';
+import { Confirmer } from '../../src/connectors/tpslab/confirm.js';
 import { Beacon, TxState } from '../../src/harness/beacon.js';
-import { Confirmer } from '../../src/harness/beacon-confirm.js';
-import type { BeaconClient, SubmitOutcome } from '../../src/harness/beacon-client.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
 const assign = (over: Partial<Assign> = {}): Assign => ({
@@ -13,12 +14,8 @@ const assign = (over: Partial<Assign> = {}): Assign => ({
   type: 'assign',
   runId: 'r',
   beacon: 0,
-  network: 'net',
-  endpoints: ['http://127.0.0.1:9'],
-  keySeed: 'regression',
+  connector: { kind: 'fake', config: {} },
   accounts: { start: 0, end: 2 },
-  freshAccounts: true,
-  workload: { kind: 'transfer', amount: 1, fee: 0 },
   sign: 'presign',
   mode: 'open',
   offsetsMs: new Float64Array([0]),
@@ -28,8 +25,7 @@ const assign = (over: Partial<Assign> = {}): Assign => ({
   maxInFlight: 1,
   batchMax: 10,
   batchDelayMs: 0,
-  confirmation: { method: 'poll', timeoutMs: 60_000, retries: 3 },
-  fromHeight: 0,
+  confirmation: { method: 'poll', timeoutMs: 60_000, retries: 3, pollIntervalMs: 500 },
   collectOutcomes: false,
   ...over,
 });
@@ -38,14 +34,21 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 test('regression: a retry resolved while it waits in the send queue is not sent again', async () => {
   const messages: BeaconMessage[] = [];
-  const b = new Beacon(assign(), (m) => void messages.push(m));
-  const inner = b as unknown as { client: { submit(txs: Buffer[]): Promise<SubmitOutcome[]> }; requests: number; queue: number[]; onCommitted(i: number, h: number, at: number): void; inFlight: number };
   let calls = 0;
-  inner.client.submit = async (txs) => {
-    calls++;
-    // The first answer is lost (the node accepted it anyway); any resend is a duplicate.
-    return txs.map(() => ({ ok: false, error: new TpslabError(calls === 1 ? 'TPSLAB_E_UNAVAILABLE' : 'TPSLAB_E_DUPLICATE', 'x') }));
+  // A connector whose first answer is lost (the network took it anyway); any resend is known.
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      calls++;
+      return items.map(() => (calls === 1 ? { kind: 'retry', code: 'UNAVAILABLE', afterMs: 200 } : { kind: 'known' }));
+    },
+    confirm: async () => {},
+    close: async () => {},
   };
+  const b = new Beacon(assign(), (m) => void messages.push(m), connector, preciseClock);
+  const inner = b as unknown as { requests: number; queue: number[]; onCommitted(i: number, h: number, at: number): void; inFlight: number };
   await b.prepare();
   b.start(Date.now());
   await sleep(30);
@@ -65,23 +68,17 @@ test('regression: a retry resolved while it waits in the send queue is not sent 
 });
 
 test('regression: a status poll while the stream is down does not move where the stream resumes', () => {
-  const committed: [number, number][] = [];
+  const committed: [string, number][] = [];
   const client = { endpoint: 'http://127.0.0.1:9', rotate() {} } as unknown as BeaconClient;
-  const c = new Confirmer(assign({ confirmation: { method: 'stream', timeoutMs: 1000, retries: 1 } }), client, {
-    lookup: (id) => ({ a: 0, b: 1, c: 2 })[id],
-    candidates: () => [],
-    committed: (i, h) => void committed.push([i, h]),
-    failed: () => {},
-    log: () => {},
-  });
-  const inner = c as unknown as { onEvent(text: string): void };
-  inner.onEvent(JSON.stringify({ type: 'block', height: 5, txs: [] }));
+  const sink = { committed: (id: string, h: number) => void committed.push([id, h]), failed: () => {}, log: () => {} };
+  const c = new Confirmer({ method: 'stream', pollIntervalMs: 500, clock: preciseClock }, client, sink, { sentBefore: () => [] });
+  c.onEvent(JSON.stringify({ type: 'block', height: 5, txs: [] }));
   // A poll found transaction c committed at height 9 while the stream was down.
-  (c as unknown as { hooks: { committed(i: number, h: number, at: number): void } }).hooks.committed(2, 9, Date.now());
+  sink.committed('c', 9);
   c.height = Math.max(c.height, 9);
   // The stream comes back and delivers 6..8: they must still count.
-  inner.onEvent(JSON.stringify({ type: 'block', height: 7, txs: [{ id: 'a' }] }));
-  inner.onEvent(JSON.stringify({ type: 'block', height: 8, txs: [{ id: 'b' }] }));
-  assert.deepEqual(committed.map(([i]) => i).sort(), [0, 1, 2]);
+  c.onEvent(JSON.stringify({ type: 'block', height: 7, txs: [{ id: 'a' }] }));
+  c.onEvent(JSON.stringify({ type: 'block', height: 8, txs: [{ id: 'b' }] }));
+  assert.deepEqual(committed.map(([id]) => id).sort(), ['a', 'b', 'c']);
   c.close();
 });

@@ -43,7 +43,7 @@ describe('defaults', () => {
     assert.deepEqual(s, {
       name: 'unnamed',
       seed: 1,
-      target: { kind: 'embedded', nodes: 3, blockIntervalMs: 25 },
+      target: { kind: 'tpslab', nodes: 3, blockIntervalMs: 25 },
       accounts: { count: 1000, balance: '1000000000' },
       workload: { kind: 'transfer', amount: 1, fee: 0, contention: { kind: 'uniform' }, sign: 'presign' },
       load: {
@@ -54,7 +54,7 @@ describe('defaults', () => {
         durationSec: 30,
       },
       beacons: { count: 2, batchMax: 200, batchDelayMs: 5 },
-      confirmation: { method: 'stream', timeoutMs: 30000, retries: 5 },
+      confirmation: { method: 'stream', timeoutMs: 30000, retries: 5, pollIntervalMs: 500 },
       startDelayMs: 2000,
       thresholds: [],
       results: { db: 'results.db', outcomes: false },
@@ -63,7 +63,7 @@ describe('defaults', () => {
 
   test('fill in inside discriminated unions, with the default kind when kind is omitted', () => {
     const s = parseScenario(`target: { nodes: 5 }\nworkload: { kind: message, contention: { kind: zipf } }\n${ONE_STAGE}`, 'test.yaml');
-    assert.deepEqual(s.target, { kind: 'embedded', nodes: 5, blockIntervalMs: 25 });
+    assert.deepEqual(s.target, { kind: 'tpslab', nodes: 5, blockIntervalMs: 25 });
     assert.deepEqual(s.workload, { kind: 'message', topics: 4, payloadBytes: 128, fee: 0, contention: { kind: 'zipf', s: 1.1 }, sign: 'presign' });
     const hot = parseScenario(`workload: { contention: { kind: hotset } }\n${ONE_STAGE}`, 'test.yaml');
     assert.deepEqual(hot.workload.contention, { kind: 'hotset', hotAccounts: 0.01, hotShare: 0.9 });
@@ -92,7 +92,7 @@ describe('schema errors name the full path', () => {
   test('unknown keys, with a suggestion and the valid fields', () => {
     rejects(`${ONE_STAGE}bogus: 1\n`, 'test.yaml', 'scenario.bogus: unknown field', 'valid fields: name, description, seed, target');
     rejects('load:\n  stages:\n    - { kind: constant, rate: 100, durationSec: 5 }\n', 'scenario.load.stages[0].rate: unknown field (did you mean "ratePerSec"?)', 'valid fields: kind, ratePerSec, durationSec');
-    rejects(`${ONE_STAGE}target: { kind: embedded, endpoints: [http://a] }\n`, 'scenario.target.endpoints: unknown field', 'valid fields: kind, nodes, blockIntervalMs');
+    rejects(`${ONE_STAGE}target: { kind: tpslab, endpoint: [http://a] }\n`, 'scenario.target.endpoint: unknown field (did you mean "endpoints"?)', 'valid fields: kind, nodes, blockIntervalMs, network, endpoints, faucetKey');
   });
 
   test('wrong types', () => {
@@ -108,7 +108,7 @@ describe('schema errors name the full path', () => {
     rejects(`${ONE_STAGE.replace('load:\n', 'load:\n  mode: fast\n')}`, 'scenario.load.mode: must be one of "open", "max", "trace", got "fast"');
     rejects(`${ONE_STAGE}confirmation: { method: push }\n`, 'scenario.confirmation.method: must be one of "stream", "poll", got "push"');
     rejects(`${ONE_STAGE}workload: { sign: later }\n`, 'scenario.workload.sign: must be one of "presign", "live"');
-    rejects(`${ONE_STAGE}target: { kind: cloud }\n`, 'scenario.target.kind: must be one of "embedded", "endpoints", got "cloud"');
+    rejects(`${ONE_STAGE}target: { kind: cloud }\n`, 'scenario.target.kind: must be one of "tpslab", "http", got "cloud"');
     rejects(`${ONE_STAGE}workload: { contention: { kind: pareto } }\n`, 'scenario.workload.contention.kind: must be one of "uniform", "zipf", "hotset"');
   });
 
@@ -188,7 +188,8 @@ describe('cross-field checks', () => {
   });
 
   test('endpoints target needs endpoints and faucetKey', () => {
-    rejects(`${ONE_STAGE}target: { kind: endpoints }\n`, 'scenario.target.endpoints: required when kind is "endpoints" (a list)', 'scenario.target.faucetKey: required when kind is "endpoints" (a string)');
+    rejects(`${ONE_STAGE}target: { kind: endpoints }\n`, 'scenario.target.endpoints: must have at least 1 item(s)');
+    rejects(`${ONE_STAGE}target: { kind: tpslab, endpoints: [http://127.0.0.1:1] }\n`, 'scenario.target.faucetKey: required with endpoints');
   });
 
   test('beacons.count must not exceed accounts.count', () => {
@@ -233,11 +234,25 @@ describe('files', () => {
     await writeFile(join(dir, 'abs.yaml'), 'load: { mode: trace, trace: { file: /srv/t.csv } }\n');
     assert.equal((await loadScenario(join(dir, 'trace.yaml'))).load.trace?.file, join(dir, 'data', 't.csv'));
     const ep = await loadScenario(join(dir, 'ep.yaml'));
-    assert.equal(ep.target.kind === 'endpoints' && ep.target.faucetKey, join(dir, '..', 'keys', 'f.json'));
+    assert.equal(ep.target.kind === 'tpslab' && ep.target.faucetKey, join(dir, '..', 'keys', 'f.json'));
     assert.equal((await loadScenario(join(dir, 'abs.yaml'))).load.trace?.file, '/srv/t.csv');
     assert.equal(ep.results.db, 'results.db', 'results.db stays relative to the working directory');
     const plain = defaultScenario();
     assert.deepEqual(resolveScenarioPaths(plain, dir), plain);
+  });
+
+  test('scenarios written before connectors (kind embedded or endpoints) keep working as the tpslab connector', () => {
+    const e = parseScenario(`target: { kind: embedded, nodes: 2 }\n${ONE_STAGE}`, 'old.yaml');
+    assert.deepEqual(e.target, { kind: 'tpslab', nodes: 2, blockIntervalMs: 25 });
+    const ep = parseScenario(`target: { kind: endpoints, endpoints: [http://127.0.0.1:1], faucetKey: f.json }\n${ONE_STAGE}`, 'old.yaml');
+    assert.deepEqual(ep.target, { kind: 'tpslab', nodes: 3, blockIntervalMs: 25, endpoints: ['http://127.0.0.1:1'], faucetKey: 'f.json' });
+  });
+
+  test('tpslab endpoints without a faucet key, and an unknown connector kind, are refused by path', () => {
+    rejects(`target: { kind: tpslab, endpoints: [http://127.0.0.1:1] }\n${ONE_STAGE}`, 'scenario.target.faucetKey: required with endpoints');
+    rejects(`target: { kind: besu }\n${ONE_STAGE}`, 'scenario.target.kind: must be one of "tpslab", "http"');
+    rejects(`target: { kind: http, endpoints: [http://127.0.0.1:1], request: { path: "/x/{{nonce}}" } }\n${ONE_STAGE}`, 'unknown placeholder {{nonce}}');
+    rejects(`target: { kind: http, endpoints: [http://127.0.0.1:1], request: { path: /x } }\nworkload: { kind: message }\n${ONE_STAGE}`, 'scenario.workload.kind: the http connector sends "transfer" workloads');
   });
 
   test('scenarios/default.yaml is defaultScenario()', async () => {
@@ -247,7 +262,7 @@ describe('files', () => {
 
   test('the default run is small: 3 embedded nodes, 2 beacons, 2000 accounts, 50 s of load, no loss allowed', () => {
     const s = defaultScenario();
-    assert.deepEqual(s.target, { kind: 'embedded', nodes: 3, blockIntervalMs: 25 });
+    assert.deepEqual(s.target, { kind: 'tpslab', nodes: 3, blockIntervalMs: 25 });
     assert.equal(s.beacons.count, 2);
     assert.equal(s.accounts.count, 2000);
     assert.equal(s.load.mode, 'open');

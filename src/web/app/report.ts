@@ -25,7 +25,12 @@ export function summaryCards(s: Summary | undefined, attrs: { id?: string } = {}
     card('p99 uncorrected', fmtMs(s.latencyUncorrected.p99Ms), { raw: s.latencyUncorrected.p99Ms, sub: 'from actual send' }));
 }
 
-export function reconciliationView(r: Reconciliation | undefined): HTMLElement {
+export function reconciliationView(r: Reconciliation | undefined, connector?: Summary['connector']): HTMLElement {
+  if (!r && connector && !connector.reconciled) {
+    return h('div', { class: 'recon', id: 'connector-limits' },
+      note(`Not reconciled: the ${connector.kind} connector cannot ask the network what it committed. What it does not verify:`),
+      h('ul', null, connector.limits.map((l) => h('li', null, l))));
+  }
   if (!r) return note('No reconciliation: the run did not get that far.');
   const ok = r.missing === 0 && r.unexpected === 0;
   const ids = (label: string, list: string[], n: number): Child =>
@@ -111,7 +116,7 @@ export function renderReport(root: HTMLElement, d: ReportData): void {
     summaryCards(s, { id: 'report-summary' }),
     h('div', { class: 'two-col' },
       panel('Thresholds', { id: 'report-thresholds' }, thresholdsTable(d.thresholds ?? [])),
-      panel('Reconciliation', { id: 'report-reconciliation' }, reconciliationView(s?.reconciliation))),
+      panel('Reconciliation', { id: 'report-reconciliation' }, reconciliationView(s?.reconciliation, s?.connector))),
     s ? panel('Latency', { id: 'report-latency' },
       latencyTable([
         ['from intended send (corrected)', s.latency],

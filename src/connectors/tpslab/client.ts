@@ -4,8 +4,8 @@
  * answer or answers 5xx. Every failure becomes a coded, per-transaction outcome.
  */
 import { Pool } from 'undici';
-import { TpslabError, isErrorCode } from '../errors.js';
-import { encodeBatch } from '../protocol/batch.js';
+import { TpslabError, isErrorCode } from '../../errors.js';
+import { encodeBatch } from '../../protocol/batch.js';
 
 export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
 
@@ -56,8 +56,21 @@ export class BeaconClient {
     }
   }
 
+  /** GET from the current endpoint, moving to the next one when it cannot be reached (each tried once). */
   async getJson<T>(path: string): Promise<T> {
-    const res = await this.pools[this.current]!.request({ method: 'GET', path });
+    for (let tried = 1; ; tried++) {
+      const at = this.current;
+      try {
+        return await this.getJsonFrom<T>(at, path);
+      } catch (err) {
+        if (err instanceof TpslabError || tried >= this.endpoints.length) throw err;
+        if (this.current === at) this.rotate();
+      }
+    }
+  }
+
+  private async getJsonFrom<T>(at: number, path: string): Promise<T> {
+    const res = await this.pools[at]!.request({ method: 'GET', path });
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toError((JSON.parse(text) as { error?: { code: string; message: string } }).error, `HTTP ${res.statusCode}`);
     return JSON.parse(text) as T;

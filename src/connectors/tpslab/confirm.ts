@@ -1,23 +1,22 @@
 /**
- * Confirmation tracking for a beacon: the node's commit stream (WebSocket,
- * resumed from the last height seen, failing over between endpoints), or
- * status polling (`method: poll`, and as a fallback while the stream is down).
+ * Confirmation tracking for a tpslab beacon: the node's commit stream
+ * (WebSocket, resumed from the last height seen, failing over between
+ * endpoints), or status polling (`method: poll`, and as a fallback while the
+ * stream is down).
  */
 import WebSocket from 'ws';
-import type { BeaconClient } from './beacon-client.js';
-import type { Assign } from './messages.js';
+import type { Clock } from '../../clock.js';
+import type { ConfirmSink, PendingView } from '../contract.js';
+import type { BeaconClient } from './client.js';
 
-export interface ConfirmerHooks {
-  lookup(id: string): number | undefined;
-  /** Unresolved transactions sent before `olderThanMs`, oldest first. */
-  candidates(olderThanMs: number, max: number): [number, string][];
-  committed(i: number, height: number, atMs: number): void;
-  failed(i: number, code: string): void;
-  log(line: string): void;
-}
-
-const POLL_INTERVAL_MS = 500;
 const POLL_BATCH = 200;
+const RECONNECT_MS = 200;
+
+export interface ConfirmerOptions {
+  method: 'stream' | 'poll';
+  pollIntervalMs: number;
+  clock: Clock;
+}
 
 export class Confirmer {
   /** Highest height known committed (stream or poll), for reports. */
@@ -27,20 +26,28 @@ export class Confirmer {
   private ws: WebSocket | undefined;
   private streamUp = false;
   private closed = false;
-  private pollTimer: NodeJS.Timeout | undefined;
+  private pollTimer: unknown;
   private polling = false;
 
   constructor(
-    private readonly a: Assign,
+    private readonly o: ConfirmerOptions,
     private readonly client: BeaconClient,
-    private readonly hooks: ConfirmerHooks,
+    private readonly sink: ConfirmSink,
+    private readonly pending: PendingView,
   ) {}
 
   async open(fromHeight: number): Promise<void> {
     this.height = fromHeight;
     this.streamHeight = fromHeight;
-    if (this.a.confirmation.method === 'stream') await this.connect();
-    this.pollTimer = setInterval(() => void this.poll(), POLL_INTERVAL_MS);
+    if (this.o.method === 'stream') await this.connect();
+    this.schedulePoll();
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = this.o.clock.setTimeout(() => {
+      void this.poll().finally(() => this.schedulePoll());
+    }, this.o.pollIntervalMs);
   }
 
   private connect(): Promise<void> {
@@ -58,46 +65,42 @@ export class Confirmer {
         this.streamUp = false;
         resolve();
         if (this.closed || this.ws !== ws) return;
-        this.hooks.log(`commit stream from ${this.client.endpoint} closed at height ${this.streamHeight}; resuming elsewhere`);
+        this.sink.log(`commit stream from ${this.client.endpoint} closed at height ${this.streamHeight}; resuming elsewhere`);
         this.client.rotate();
-        setTimeout(() => void this.connect(), 200);
+        this.o.clock.setTimeout(() => void this.connect(), RECONNECT_MS);
       });
     });
   }
 
-  private onEvent(text: string): void {
-    const at = performance.timeOrigin + performance.now();
+  /** One event of the commit stream (JSON text). */
+  onEvent(text: string): void {
+    const at = this.o.clock.now();
     const ev = JSON.parse(text) as { type: string; height?: number; txs?: { id: string }[]; id?: string; code?: string };
     if (ev.type === 'block') {
       if (ev.height! <= this.streamHeight) return;
       this.streamHeight = ev.height!;
       this.height = Math.max(this.height, ev.height!);
-      for (const t of ev.txs ?? []) {
-        const i = this.hooks.lookup(t.id);
-        if (i !== undefined) this.hooks.committed(i, ev.height!, at);
-      }
+      for (const t of ev.txs ?? []) this.sink.committed(t.id, ev.height!, at);
     } else if (ev.type === 'failed') {
-      const i = this.hooks.lookup(ev.id!);
-      if (i !== undefined) this.hooks.failed(i, ev.code ?? 'TPSLAB_E_REMOTE');
+      this.sink.failed(ev.id!, ev.code ?? 'TPSLAB_E_REMOTE');
     }
   }
 
   /** Polls transaction status: always with method poll; with the stream, only while it is down. */
   private async poll(): Promise<void> {
     if (this.polling || this.closed) return;
-    if (this.a.confirmation.method === 'stream' && this.streamUp) return;
+    if (this.o.method === 'stream' && this.streamUp) return;
     this.polling = true;
     try {
-      const now = performance.timeOrigin + performance.now();
-      const list = this.hooks.candidates(now - POLL_INTERVAL_MS, POLL_BATCH);
+      const ids = this.pending.sentBefore(this.o.clock.now() - this.o.pollIntervalMs, POLL_BATCH);
       await Promise.all(
-        list.map(async ([i, id]) => {
+        ids.map(async (id) => {
           try {
             const s = await this.client.getJson<{ status: string; height?: number; error?: { code: string } }>(`/v1/tx/${id}`);
             if (s.status === 'committed') {
               this.height = Math.max(this.height, s.height!);
-              this.hooks.committed(i, s.height!, performance.timeOrigin + performance.now());
-            } else if (s.status === 'failed') this.hooks.failed(i, s.error?.code ?? 'TPSLAB_E_REMOTE');
+              this.sink.committed(id, s.height!, this.o.clock.now());
+            } else if (s.status === 'failed') this.sink.failed(id, s.error?.code ?? 'TPSLAB_E_REMOTE');
           } catch {
             // unreachable endpoint: the next round tries again (the client may have failed over)
           }
@@ -110,7 +113,7 @@ export class Confirmer {
 
   close(): void {
     this.closed = true;
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.o.clock.clearTimeout(this.pollTimer);
     this.ws?.terminate();
   }
 }

@@ -1,0 +1,6 @@
+/**
+ * The `target` option schemas of every connector, without their implementations:
+ * what the scenario schema (and its published JSON Schema) is built from.
+ */
+export { HttpTargetSchema } from './http/schema.js';
+export { TpslabTargetSchema } from './tpslab/schema.js';

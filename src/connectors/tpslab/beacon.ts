@@ -1,0 +1,96 @@
+/**
+ * The beacon side of the `tpslab` connector: deterministic account keys,
+ * nonces per sender (learned from the network unless the accounts are fresh),
+ * Ed25519-signed transfers or topic messages, binary batches to `/v1/txs` with
+ * failover, and confirmations from the commit stream or status polls.
+ */
+import type { TpslabError } from '../../errors.js';
+import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
+import type { TxBody } from '../../protocol/tx.js';
+import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SubmitItem, SubmitResult } from '../contract.js';
+import { BeaconClient, type SubmitOutcome } from './client.js';
+import { Confirmer } from './confirm.js';
+import type { TpslabBeaconConfig } from './schema.js';
+
+/** A resend refused with one of these means the first send got in: wait for its commit. */
+const ALREADY_IN = new Set(['TPSLAB_E_DUPLICATE', 'TPSLAB_E_NONCE_PENDING', 'TPSLAB_E_NONCE_TOO_LOW']);
+const MEMPOOL_FULL_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 2000;
+
+export class TpslabBeacon implements BeaconConnector {
+  private readonly keys = new Map<number, KeyPair>();
+  private readonly nextNonce = new Map<number, bigint>();
+  readonly client: BeaconClient;
+  private confirmer: Confirmer | undefined;
+
+  constructor(
+    private readonly c: TpslabBeaconConfig,
+    private readonly ctx: BeaconContext,
+  ) {
+    this.client = new BeaconClient(c.endpoints);
+  }
+
+  get position(): number {
+    return this.confirmer?.height ?? this.c.fromHeight;
+  }
+
+  private key(account: number): KeyPair {
+    let k = this.keys.get(account);
+    if (!k) this.keys.set(account, (k = keyPairFromLabel(`${this.c.keySeed}:${account}`)));
+    return k;
+  }
+
+  async prepare(): Promise<void> {
+    if (this.c.freshAccounts) return;
+    const { start, end } = this.c.accounts;
+    const accounts = Array.from({ length: end - start }, (_, k) => start + k);
+    const nonces = await this.client.nonces(accounts.map((a) => this.key(a).address));
+    accounts.forEach((a, k) => this.nextNonce.set(a, nonces[k]!));
+  }
+
+  build(tx: PlannedTx): BuiltTx {
+    const nonce = this.nextNonce.get(tx.sender) ?? 0n;
+    this.nextNonce.set(tx.sender, nonce + 1n);
+    const sender = this.key(tx.sender);
+    const w = this.c.workload;
+    const common = { nonce, fee: BigInt(w.fee), deps: [] };
+    let body: TxBody;
+    if (w.kind === 'transfer') {
+      const amount = BigInt(w.amount);
+      body = { kind: 'transfer', ...common, inputs: [{ account: sender.publicKey, amount }], outputs: [{ account: this.key(tx.target).publicKey, amount }] };
+    } else {
+      const payload = Buffer.alloc(w.payloadBytes, tx.index % 251);
+      body = { kind: 'message', ...common, from: sender.publicKey, topic: w.topics[tx.target % w.topics.length]!, payload };
+    }
+    const signed = signTx(body, [sender], this.c.network);
+    return { id: signed.id.toString('hex'), payload: signed.bytes };
+  }
+
+  async submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]> {
+    const outcomes = await this.client.submit(batch.map((b) => b.tx.payload as Buffer));
+    return outcomes.map((o, k) => toResult(o, batch[k]!.attempt));
+  }
+
+  async confirm(sink: ConfirmSink, pending: PendingView): Promise<void> {
+    const { method, pollIntervalMs } = this.ctx.confirmation;
+    this.confirmer = new Confirmer({ method, pollIntervalMs, clock: this.ctx.clock }, this.client, sink, pending);
+    await this.confirmer.open(this.c.fromHeight);
+  }
+
+  async close(): Promise<void> {
+    this.confirmer?.close();
+    await this.client.close();
+  }
+}
+
+/** The node's coded answer as the harness's per-transaction result. */
+export function toResult(o: SubmitOutcome, attempt: number): SubmitResult {
+  if (o.ok) return { kind: 'accepted' };
+  const e: TpslabError = o.error;
+  if (attempt > 1 && ALREADY_IN.has(e.code)) return { kind: 'known' };
+  if (e.retryable) {
+    const afterMs = e.code === 'TPSLAB_E_MEMPOOL_FULL' ? MEMPOOL_FULL_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
+    return { kind: 'retry', code: e.code, afterMs, message: e.message };
+  }
+  return { kind: 'rejected', code: e.code, message: e.message };
+}

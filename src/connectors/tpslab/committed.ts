@@ -1,0 +1,32 @@
+/**
+ * What the network committed from the run's accounts in a block range, read
+ * from binary blocks: the tpslab connector's answer for reconciliation.
+ */
+import { Pool } from 'undici';
+import { TpslabError } from '../../errors.js';
+import { decodeBlock } from '../../protocol/block.js';
+import { senderOf } from '../../protocol/tx.js';
+
+const READERS = 8;
+
+/** Ids (hex) of transactions in blocks (fromHeight, toHeight] whose sender is in `senders` (public keys, hex). */
+export async function committedFromBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<Set<string>> {
+  const pool = new Pool(opts.endpoint, { connections: READERS });
+  const ids = new Set<string>();
+  try {
+    let next = opts.fromHeight + 1;
+    const worker = async (): Promise<void> => {
+      while (next <= opts.toHeight) {
+        const h = next++;
+        const res = await pool.request({ method: 'GET', path: `/v1/blocks/${h}?format=binary` });
+        const body = Buffer.from(await res.body.arrayBuffer());
+        if (res.statusCode !== 200) throw new TpslabError('TPSLAB_E_REMOTE', `reading block ${h} from ${opts.endpoint} answered HTTP ${res.statusCode}: ${body.toString().slice(0, 200)}`);
+        for (const tx of decodeBlock(body).txs) if (opts.senders.has(senderOf(tx.body).toString('hex'))) ids.add(tx.id.toString('hex'));
+      }
+    };
+    await Promise.all(Array.from({ length: READERS }, worker));
+  } finally {
+    await pool.close();
+  }
+  return ids;
+}

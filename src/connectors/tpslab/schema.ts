@@ -1,0 +1,44 @@
+/**
+ * Options of the `tpslab` connector (the scenario's `target` block) and the
+ * configuration its target side hands each beacon. Kept free of heavy imports:
+ * the scenario schema includes it.
+ */
+import { z } from 'zod';
+
+const count = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
+const httpUrl = z.url({ protocol: /^https?$/ });
+const path = z.string().min(1);
+
+export const TpslabTargetSchema = z
+  .strictObject({
+    kind: z.literal('tpslab').default('tpslab'),
+    nodes: count(1, 16).default(3).describe('Embedded network (no endpoints, no network file): nodes to start, plus one sequencer and one tracker.'),
+    blockIntervalMs: count(1, 60_000).default(25).describe('Embedded network: the sequencer cuts a block at most this long after the first ready transaction.'),
+    network: path
+      .optional()
+      .describe('A running network: the network.json that `tpslab net up` wrote (endpoints and faucet key are read from it); relative to the scenario file.'),
+    endpoints: z.array(httpUrl).min(1).optional().describe('A running network: node API base URLs; beacons spread over them and fail over between them.'),
+    faucetKey: path.optional().describe('With endpoints: key file of a funded account that provisions the run; relative to the scenario file.'),
+  })
+  .describe('The tpslab reference network: started on this machine for the run (embedded, the default), or a running one (network or endpoints).');
+
+export type TpslabTargetOptions = z.output<typeof TpslabTargetSchema>;
+
+/** What a tpslab beacon needs: plain JSON, so it can travel to another machine. */
+export const TpslabBeaconSchema = z.strictObject({
+  network: z.string().min(1),
+  endpoints: z.array(z.string()).min(1),
+  /** Seed of the deterministic account keys (key i = keyPairFromLabel(`${keySeed}:${i}`)). */
+  keySeed: z.string(),
+  accounts: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().positive() }),
+  /** Every account's next nonce is 0 (fresh accounts): no need to ask the network. */
+  freshAccounts: z.boolean(),
+  workload: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('transfer'), amount: z.number().int().positive(), fee: z.number().int().nonnegative() }),
+    z.strictObject({ kind: z.literal('message'), topics: z.array(z.string()).min(1), payloadBytes: z.number().int().nonnegative(), fee: z.number().int().nonnegative() }),
+  ]),
+  /** Block height the run starts after (the commit stream subscribes from here + 1). */
+  fromHeight: z.number().int().nonnegative(),
+});
+
+export type TpslabBeaconConfig = z.infer<typeof TpslabBeaconSchema>;

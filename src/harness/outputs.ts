@@ -1,0 +1,126 @@
+/**
+ * Outputs: what a run's samples feed (results.db, the live dashboard, the
+ * progress line, the report), as k6 separates outputs from executors. Each
+ * output implements the events it cares about; the overseer sends every event
+ * to every output. A new output is one object (or file) implementing RunOutput.
+ */
+import type { NodeRow, TargetInfo } from '../connectors/contract.js';
+import type { Outcome } from './messages.js';
+import type { ResultsStore, RunStatus, SecondRow } from './store.js';
+import type { ThresholdResult } from './thresholds.js';
+import type { Summary } from '../web/contract.js';
+
+export interface BeaconTotalsRow {
+  beacon: number;
+  sent: number;
+  committed: number;
+  failed: number;
+  lost: number;
+  retries: number;
+  inFlight: number;
+  errors: Record<string, number>;
+}
+
+/** A finished beacon's figures, with its account range and (if asked) every outcome. */
+export interface BeaconFinal extends Omit<BeaconTotalsRow, 'inFlight'> {
+  accounts: { start: number; end: number };
+  outcomes?: Outcome[];
+}
+
+export interface RunEnd {
+  status: RunStatus;
+  summary: Summary;
+  thresholds: ThresholdResult[];
+  beacons: BeaconFinal[];
+  nodes: NodeRow[];
+  /** How the connector names account i (an address), for stored outcomes. */
+  accountName(index: number): string;
+}
+
+export interface RunOutput {
+  log?(line: string): void;
+  /** Called about once a second with the live progress line. */
+  progress?(line: string): void;
+  /** Called for every second as soon as all beacons reported it (dashboard). */
+  second?(row: SecondRow): void;
+  /** Called once the run is started, with its id and start instant. */
+  started?(info: { runId: string; startMs: number; endpoints: string[] }): void;
+  /** Called when every beacon is done: reconciliation, storing and teardown follow. */
+  finishing?(): void;
+  /** Called when the run is recorded, before anything starts. */
+  created?(runId: string): void;
+  /** Called once the target is up: its network, endpoints and every process (for the explorer and node table). */
+  target?(info: { network: string; endpoints: string[]; roles: TargetInfo['roles']; kind: string }): void;
+  /** Called with every beacon's latest totals whenever one reports. */
+  beacons?(totals: BeaconTotalsRow[]): void;
+  /** Called with the final result, before the target is closed. */
+  finished?(runId: string, end: RunEnd): void;
+  /** Called when the run failed before it could finish. */
+  failed?(runId: string, error: string): void;
+}
+
+/** One output that forwards every event to each of `outputs`, in order. */
+export function fanOut(outputs: readonly RunOutput[]): Required<RunOutput> {
+  const each =
+    <K extends keyof RunOutput>(k: K) =>
+    (...args: Parameters<NonNullable<RunOutput[K]>>): void => {
+      for (const o of outputs) (o[k] as ((...a: unknown[]) => void) | undefined)?.(...args);
+    };
+  return {
+    log: each('log'),
+    progress: each('progress'),
+    second: each('second'),
+    started: each('started'),
+    finishing: each('finishing'),
+    created: each('created'),
+    target: each('target'),
+    beacons: each('beacons'),
+    finished: each('finished'),
+    failed: each('failed'),
+  };
+}
+
+/** results.db as an output: every second as it completes, and the run's end. */
+export function storeOutput(store: ResultsStore, runId: string): RunOutput {
+  return {
+    second: (row) => store.addSecond(runId, row),
+    finished: (id, end) => {
+      store.setBeacons(
+        id,
+        end.beacons.map((b) => ({
+          beacon: b.beacon,
+          accountsStart: b.accounts.start,
+          accountsEnd: b.accounts.end,
+          sent: b.sent,
+          committed: b.committed,
+          failed: b.failed,
+          lost: b.lost,
+          retries: b.retries,
+          errors: b.errors,
+        })),
+      );
+      store.setNodes(id, end.nodes);
+      for (const b of end.beacons) {
+        if (!b.outcomes) continue;
+        store.addOutcomes(
+          id,
+          b.outcomes.map((o) => ({
+            txId: o.id,
+            beacon: b.beacon,
+            sender: end.accountName(o.sender),
+            nonce: o.nonce,
+            intendedMs: o.intendedMs,
+            ...(o.sentMs !== null ? { sentMs: o.sentMs } : {}),
+            ...(o.committedMs !== null ? { committedMs: o.committedMs } : {}),
+            status: o.status,
+            ...(o.errorCode !== null ? { errorCode: o.errorCode } : {}),
+            ...(o.height !== null ? { height: o.height } : {}),
+            attempts: o.attempts,
+          })),
+        );
+      }
+      store.finishRun(id, { status: end.status, summary: end.summary, thresholds: end.thresholds });
+    },
+    failed: (id, error) => store.finishRun(id, { status: 'failed', summary: null, thresholds: null, error }),
+  };
+}
