@@ -17,6 +17,7 @@ import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
+import { DEFAULT_INGRESS_BUDGET, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
 import { RETRY_AFTER_SECONDS, clientErrorHandler, drainBody, frameworkErrors, fromFramework, sendError } from './http-errors.js';
 
 export interface NodeApiContext {
@@ -25,6 +26,8 @@ export interface NodeApiContext {
   /** Checks batch signatures (on worker threads when configured). */
   verifier: SignatureVerifier;
   limits?: IngressLimits;
+  /** Bytes and transactions decoded and verified at once; beyond them submissions get 429 at once. */
+  budget?: IngressBudgetLimits;
   startedAtMs: number;
   /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
@@ -95,6 +98,36 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     }
     return sendError(reply, e, status);
   });
+  const rejected = (err: unknown): TpslabError => {
+    const e = asTpslabError(err);
+    metrics.txRejected.inc({ code: e.code });
+    return e;
+  };
+
+  // Admission before work: a submission takes its share of the budget when it arrives, before its body is read.
+  const budget = new IngressBudget(ctx.budget ?? DEFAULT_INGRESS_BUDGET);
+  const leases = new WeakMap<object, Lease>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const path = req.url.split('?', 1)[0];
+    if (path !== '/v1/tx' && path !== '/v1/txs') return;
+    const declared = Number(req.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : limits.maxBodyBytes;
+    if (bytes > limits.maxBodyBytes) return; // the body parser refuses it as too large
+    // At arrival the count is unknown: a batch may hold up to one transaction per 5 bytes (length + 1 byte).
+    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.floor((bytes - 4) / 5)));
+    let lease: Lease;
+    try {
+      lease = budget.take(bytes, txs);
+    } catch (err) {
+      metrics.txReceived.inc({ encoding: req.headers['content-type']?.includes('json') ? 'json' : 'binary' });
+      return sendError(reply, rejected(err));
+    }
+    leases.set(req.raw, lease);
+    reply.raw.once('close', lease.release);
+  });
+  const releaseLease = (req: { raw: object }): void => leases.get(req.raw)?.release();
+
   app.setNotFoundHandler((req, reply) => sendError(reply, new TpslabError('TPSLAB_E_NOT_FOUND', `no route ${req.method} ${req.url}; see docs/api.md`)));
 
   /** Hands verified transactions to the service; returns the refusal per transaction (undefined = accepted). */
@@ -123,12 +156,6 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     return out;
   };
 
-  const rejected = (err: unknown): TpslabError => {
-    const e = asTpslabError(err);
-    metrics.txRejected.inc({ code: e.code });
-    return e;
-  };
-
   /** One transaction: JSON form or binary. `?wait=commit` holds the answer until it commits or fails. */
   app.post<{ Querystring: { wait?: string; timeoutMs?: string } }>('/v1/tx', async (req, reply) => {
     const waitMs = parseWait(req.query);
@@ -141,6 +168,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     const [refused] = await accept([tx]);
+    releaseLease(req);
     if (refused) return sendError(reply, refused);
     if (waitMs === undefined) return reply.code(202).send({ id: tx.id.toString('hex'), status: 'pending' });
     const s = await ctx.waitFor(tx.id, waitMs);
@@ -165,6 +193,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
+    leases.get(req.raw)?.shrink(parts.length);
     type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
     const results: Result[] = new Array(parts.length);
     const decoded: SignedTx[] = [];
@@ -191,6 +220,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     let accepted = 0;
     let full = false;
     const outcomes = verified.length ? await accept(verified) : [];
+    releaseLease(req);
     outcomes.forEach((err, j) => {
       const id = verified[j]!.id.toString('hex');
       if (err) {
@@ -284,6 +314,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
         failed: await sum(metrics.txFailed),
         failedByCode: await byCode(metrics.txFailed),
       },
+      ingress: { inFlightBytes: budget.inFlightBytes, inFlightTxs: budget.inFlightTxs, maxBytes: budget.limits.maxBytes, maxTxs: budget.limits.maxTxs },
+      memory: { rssBytes: process.memoryUsage.rss() },
       blocks: await sum(metrics.blocksCommitted),
       feesBurned: seq.state.feesBurned.toString(),
     };
