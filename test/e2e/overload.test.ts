@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeBatch } from '../../src/protocol/batch.js';
 import { keyPairFromLabel } from '../../src/protocol/signing.js';
-import { NodeProcess, tempDir } from '../testkit/index.js';
-import { getJson, http, transfer, type BatchBody, type HeadBody, type HttpResult } from './helpers.js';
+import { NodeProcess, fund, tempDir, testAccounts, waitFor } from '../testkit/index.js';
+import { getJson, hex, http, postBinaryTx, status, transfer, waitCommitted, type BatchBody, type HeadBody, type HttpResult } from './helpers.js';
 
 interface Stats {
   memory: { rssBytes: number };
@@ -87,5 +87,59 @@ describe('hostile batches', () => {
     assert.ok(rssAfter < 768 * MiB, `RSS after the batches is ${(rssAfter / MiB).toFixed(0)} MiB`);
     // The node still takes ordinary work.
     assert.equal((await http(url, '/health')).status, 200);
+  });
+});
+
+describe('overload recovery', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let node: NodeProcess;
+
+  before(async () => {
+    dir = await tempDir('tpslab-e2e-recovery-');
+    node = await NodeProcess.start(`${dir.path}/node`, ['--mempool-capacity', '200']);
+  });
+
+  after(async () => {
+    await node?.kill('SIGKILL');
+    await dir?.remove();
+  });
+
+  it('after an overload a fresh valid transaction was refused 429 for 32 s (successors of refused nonces filled the mempool); now it is admitted within 2 s', async (t) => {
+    const url = node.url;
+    const network = (await getJson<HeadBody>(url, '/v1/head')).network;
+    const senders = testAccounts('recover', 20);
+    const [fresh] = testAccounts('recover-fresh', 1);
+    const faucet = await node.faucetKey();
+    await fund(node.client, faucet, [...senders, fresh!], 1000n);
+    const to = keyPairFromLabel('recover-to');
+    const txs = senders.map((a) => Array.from({ length: 11 }, (_, n) => transfer(a, to, 1n, BigInt(n), network)));
+
+    // The overload, as it arrives at a full node: each sender's later nonces get in while space frees
+    // (they wait for nonce 0), and then nonce 0 is refused because the mempool is full.
+    const later = await http(url, '/v1/txs', { binary: encodeBatch(txs.flatMap((s) => s.slice(1)).map((x) => x.bytes)) });
+    assert.equal((later.body as BatchBody).accepted, 200, later.text);
+    const firsts = await http(url, '/v1/txs', { binary: encodeBatch(txs.map((s) => s[0]!.bytes)) });
+    assert.equal(firsts.status, 429, firsts.text);
+    // The first refusal sheds that sender's 10 waiting successors, which makes room for the next nonce 0.
+    assert.equal((firsts.body as BatchBody).results[0]!.error?.code, 'TPSLAB_E_MEMPOOL_FULL');
+    const stoppedAt = Date.now();
+
+    // The load has stopped: fresh work is admitted at once (the unrunnable successors were shed).
+    const ok = await waitFor('a fresh transfer to be admitted after the load stopped', async () => {
+      const r = await postBinaryTx(url, transfer(fresh!, to, 1n, 0n, network).bytes);
+      return r.status === 202 ? r : undefined;
+    }, 2000, 100);
+    t.diagnostic(`fresh transaction admitted ${Date.now() - stoppedAt} ms after the load stopped`);
+    assert.equal(ok.status, 202);
+    await waitCommitted(url, [hex(transfer(fresh!, to, 1n, 0n, network))]);
+
+    // The shed successors are reported failed with the reason, not left pending.
+    const shed = await status(url, hex(txs[0]![5]!));
+    assert.equal(shed.status, 'failed');
+    assert.equal(shed.error?.code, 'TPSLAB_E_PREDECESSOR_FAILED');
+    // A sender that sends again from its refused nonce commits everything.
+    const again = await http(url, '/v1/txs', { binary: encodeBatch(txs[0]!.map((x) => x.bytes)) });
+    assert.equal(again.status, 200, again.text);
+    await waitCommitted(url, txs[0]!.map(hex));
   });
 });
