@@ -33,7 +33,7 @@ export const ERROR_SPECS = {
   // --- expiry while buffered ---
   TPSLAB_E_NONCE_GAP_EXPIRED: { httpStatus: 409, retryable: false, summary: 'A future-nonce transaction waited too long for the missing nonces and was dropped.' },
   TPSLAB_E_DEPS_EXPIRED: { httpStatus: 409, retryable: false, summary: 'A transaction waited too long for its causal dependencies and was dropped.' },
-  TPSLAB_E_PREDECESSOR_FAILED: { httpStatus: 409, retryable: false, summary: "An earlier nonce from the same sender failed or expired, so this one can never run; re-sign from the account's nonce." },
+  TPSLAB_E_PREDECESSOR_FAILED: { httpStatus: 409, retryable: false, summary: "An earlier nonce from the same sender failed, expired or was refused at admission, so this one cannot run; send that nonce again, or re-sign from the account's nonce." },
   // --- load and availability (retry the same transaction) ---
   TPSLAB_E_MEMPOOL_FULL: { httpStatus: 429, retryable: true, summary: 'The node is at capacity; retry after the Retry-After header.' },
   TPSLAB_E_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'The node cannot accept work right now (starting, stopping, or its log failed).' },

@@ -67,7 +67,7 @@ export async function getCpuSeconds(url: string, parent: AbortSignal): Promise<n
   try {
     const res = await fetch(`${url}/metrics`, { signal: r.signal });
     const text = await res.text();
-    const m = /^tpslab_process_process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(text);
+    const m = /^process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(text);
     return m ? Number(m[1]) : Number.NaN;
   } finally {
     r.done();

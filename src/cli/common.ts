@@ -11,10 +11,10 @@ export function parseIntOption(name: string, min: number, max: number): (value: 
   };
 }
 
-export function parseAmountOption(name: string): (value: string) => bigint {
+export function parseAmountOption(name: string, min = 0n): (value: string) => bigint {
   return (value: string) => {
-    if (!/^(0|[1-9][0-9]{0,19})$/.test(value) || BigInt(value) >= 1n << 64n) {
-      throw new TpslabError('TPSLAB_E_USAGE', `${name} must be a whole number from 0 to 2^64-1, got "${value}"`);
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(value) || BigInt(value) >= 1n << 64n || BigInt(value) < min) {
+      throw new TpslabError('TPSLAB_E_USAGE', `${name} must be a whole number from ${min} to 2^64-1, got "${value}"`);
     }
     return BigInt(value);
   };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { netDown, netStatus, netUp, stopProcesses, type StatusRow } from '../ledger/net.js';
+import { TpslabError } from '../errors.js';
 import { parseIntOption, untilSignal } from './common.js';
 
 const DEFAULT_DIR = '.tpslab/net';
@@ -47,6 +48,9 @@ export function registerNet(program: Command): void {
     .action(async (o: { dir: string; json?: boolean }) => {
       const rows = await netStatus(o.dir);
       console.log(o.json ? JSON.stringify(rows, null, 2) : formatTable(rows));
+      if (!rows.some((r) => r.alive)) {
+        throw new TpslabError('TPSLAB_E_UNAVAILABLE', `nothing of the network in ${o.dir} is running; start it with "tpslab net up --dir ${o.dir}"`);
+      }
     });
 }
 

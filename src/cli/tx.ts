@@ -23,7 +23,7 @@ export function registerTx(program: Command): void {
     .description('sign and send a transfer; waits until it is committed (or fails) unless --no-wait')
     .requiredOption('--key <file>', 'key file of the sending account (see "tpslab keys new")')
     .requiredOption('--to <address>', 'receiving address (tps1...)')
-    .requiredOption('--amount <n>', 'amount to transfer, a whole number', parseAmountOption('--amount'))
+    .requiredOption('--amount <n>', 'amount to transfer, a whole number of at least 1', parseAmountOption('--amount', 1n))
     // A bigint default needs a description: commander's help JSON.stringifies defaults otherwise (and throws).
     .addOption(new Option('--fee <n>', 'fee paid by the sender').argParser(parseAmountOption('--fee')).default(0n, '0'))
     .option('--nonce <n>', "sender nonce; default: the account's next nonce from the node", parseAmountOption('--nonce'))
@@ -41,6 +41,7 @@ export function registerTx(program: Command): void {
     .argument('<id>', 'transaction id (64 hex characters)')
     .option('--node <url>', 'node API base URL', 'http://127.0.0.1:8545')
     .action(async (id: string, o: { node: string }) => {
+      if (!/^[0-9a-fA-F]{64}$/.test(id)) throw new TpslabError('TPSLAB_E_USAGE', `transaction id "${id.slice(0, 80)}" must be 64 hex characters (as printed by "tpslab tx send")`);
       console.log(describeStatus(await new NodeClient(o.node).status(id)));
     });
 }

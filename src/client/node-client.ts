@@ -80,9 +80,13 @@ export class NodeClient {
   }
 
   /** Submits a binary batch; a 429 (partly full) still returns the per-transaction results. */
-  submitBatch(txs: readonly SignedTx[]): Promise<BatchResult> {
+  async submitBatch(txs: readonly SignedTx[]): Promise<BatchResult> {
     const body = encodeBatch(txs.map((t) => t.bytes));
-    return this.request('/v1/txs', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }, [429]);
+    const r = await this.request<BatchResult | { error?: { code?: string; message?: string } }>('/v1/txs', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }, [429]);
+    if ('results' in r) return r;
+    // A 429 for the whole batch (the node's ingress budget is spent): nothing was judged.
+    const e = r.error;
+    throw new TpslabError(isErrorCode(e?.code) ? e.code : 'TPSLAB_E_REMOTE', e?.message ?? 'the batch was refused whole');
   }
 
   topic(name: string): Promise<{ name: string; nextSeq: string; owner: string }> {

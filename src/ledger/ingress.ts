@@ -7,7 +7,8 @@ import { txFromJson } from '../protocol/json.js';
 import { decodeTx, verifyTx } from '../protocol/signing.js';
 import type { SignedTx } from '../protocol/tx.js';
 import type { Genesis } from './genesis.js';
-import { checkStatic } from './state.js';
+import { encodeAddress } from '../protocol/address.js';
+import { checkStatic, type LedgerState } from './state.js';
 
 export interface IngressLimits {
   /** Largest signed transaction accepted. */
@@ -52,4 +53,19 @@ export function verifyJson(json: unknown, genesis: Genesis, limits: IngressLimit
   checkStatic(tx.body, genesis);
   verifyTx(tx, genesis.network);
   return tx;
+}
+
+/**
+ * Refuses at ingress what the applied state already shows can never run:
+ * creating an account or a topic that exists (409). State may lag the
+ * sequencer, so a creation that passes here can still fail later.
+ */
+export function checkNotExisting(tx: SignedTx, state: LedgerState): void {
+  const body = tx.body;
+  if (body.kind === 'create-account' && state.getAccount(body.account)) {
+    throw new TpslabError('TPSLAB_E_ACCOUNT_EXISTS', `account ${encodeAddress(body.account)} already exists; nothing to create`);
+  }
+  if (body.kind === 'create-topic' && state.getTopic(body.topic)) {
+    throw new TpslabError('TPSLAB_E_TOPIC_EXISTS', `topic "${body.topic}" already exists; send messages to it, or create a topic with another name`);
+  }
 }

@@ -13,6 +13,12 @@
  *   for dependencies). When a transaction fails or is dropped, the ones queued
  *   behind it from the same sender are dropped with PREDECESSOR_FAILED.
  * - At `capacity` pending transactions, admission fails with MEMPOOL_FULL (429).
+ * - When a verified transaction is refused at admission (full, too far ahead,
+ *   short of funds), the later nonces of its sender cannot run until it is
+ *   sent again: those buffered are dropped at once (PREDECESSOR_FAILED), and
+ *   those arriving later are refused until it is (MEMPOOL_FULL, retryable, if
+ *   it was refused for capacity; else PREDECESSOR_FAILED), so a burst of
+ *   refusals does not leave the mempool full of transactions that wait for nothing.
  */
 import { TpslabError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -27,6 +33,11 @@ export interface MempoolOptions {
   /** At most this many pending transactions may name dependencies not yet committed. */
   maxWaitingOnDeps: number;
 }
+
+/** Refusals that leave a hole in a sender's nonces (the nonce is not used by anything). */
+const HOLE_CODES: ReadonlySet<ErrorCode> = new Set(['TPSLAB_E_MEMPOOL_FULL', 'TPSLAB_E_NONCE_TOO_HIGH', 'TPSLAB_E_INSUFFICIENT_FUNDS', 'TPSLAB_E_UNKNOWN_ACCOUNT']);
+/** Senders whose refused nonce is remembered at most. */
+const MAX_REFUSED_SENDERS = 100_000;
 
 export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
   capacity: 100_000,
@@ -75,6 +86,10 @@ export class Mempool {
   private arrivals: PendingTx[] = [];
   private arrivalsHead = 0;
   private waitingOnDeps = 0;
+  /** sender → lowest nonce refused at admission and not sent again since. */
+  private readonly refusedAt = new Map<string, { nonce: bigint; code: ErrorCode }>();
+  /** Transactions dropped at admission time (successors of a refused one), for the caller to report. */
+  private droppedOnAdmit: Dropped[] = [];
 
   constructor(
     private readonly opts: MempoolOptions,
@@ -96,6 +111,13 @@ export class Mempool {
     return this.byId.has(idKey);
   }
 
+  /** What was dropped at admission since the last call (successors of refused transactions). */
+  takeDroppedOnAdmit(): Dropped[] {
+    const out = this.droppedOnAdmit;
+    this.droppedOnAdmit = [];
+    return out;
+  }
+
   /** Admits a verified transaction or throws a coded error; nothing is kept on error. */
   admit(tx: SignedTx): PendingTx {
     const idKey = tx.id.toString('latin1');
@@ -105,9 +127,49 @@ export class Mempool {
     const body = tx.body;
     const sender = senderOf(body);
     const senderKey = accountKey(sender);
-    let q = this.senders.get(senderKey);
+    const q = this.senders.get(senderKey);
     const account = this.state.getAccount(sender);
     const next = q?.next ?? account?.nonce ?? 0n;
+    const hole = this.refusedAt.get(senderKey);
+    if (hole && (hole.nonce < next || body.nonce === hole.nonce)) this.refusedAt.delete(senderKey); // sent again, or used since
+    else if (hole && body.nonce > hole.nonce) {
+      // It would only wait for the refused nonce: refused too, retryable when that one was.
+      throw new TpslabError(
+        hole.code === 'TPSLAB_E_MEMPOOL_FULL' ? 'TPSLAB_E_MEMPOOL_FULL' : 'TPSLAB_E_PREDECESSOR_FAILED',
+        `nonce ${hole.nonce} from ${encodeAddress(sender)} was refused (${hole.code}) and not sent again, so nonce ${body.nonce} cannot run; send nonce ${hole.nonce} again first, then this one`,
+      );
+    }
+    try {
+      return this.admitChecked(tx, idKey, senderKey, sender, q, account, next);
+    } catch (err) {
+      if (err instanceof TpslabError && HOLE_CODES.has(err.code) && body.nonce >= next) this.leaveHole(senderKey, body.nonce, err.code);
+      throw err;
+    }
+  }
+
+  /** Remembers a refused nonce and drops what the sender has buffered after it. */
+  private leaveHole(senderKey: string, nonce: bigint, code: ErrorCode): void {
+    const known = this.refusedAt.get(senderKey);
+    if (!known || nonce < known.nonce) {
+      this.refusedAt.delete(senderKey);
+      this.refusedAt.set(senderKey, { nonce, code });
+      if (this.refusedAt.size > MAX_REFUSED_SENDERS) this.refusedAt.delete(this.refusedAt.keys().next().value!);
+    }
+    const q = this.senders.get(senderKey);
+    if (q && [...q.txs.keys()].some((n) => n > nonce)) this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`));
+  }
+
+  private admitChecked(
+    tx: SignedTx,
+    idKey: string,
+    senderKey: string,
+    sender: Buffer,
+    existing: SenderQueue | undefined,
+    account: Readonly<{ balance: bigint; nonce: bigint }> | undefined,
+    next: bigint,
+  ): PendingTx {
+    const body = tx.body;
+    let q = existing;
     if (!account && !q && body.deps.length === 0) {
       throw new TpslabError('TPSLAB_E_UNKNOWN_ACCOUNT', `sender ${encodeAddress(sender)} does not exist; fund it first (or name the funding transaction in deps)`);
     }

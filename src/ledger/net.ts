@@ -86,7 +86,7 @@ export function allProcesses(net: NetworkFile): RoleProcess[] {
 async function launch(id: string, role: RoleProcess['role'], dataDir: string, args: string[], detached: boolean, port = 0): Promise<RoleProcess> {
   await mkdir(dataDir, { recursive: true });
   await rm(join(dataDir, 'endpoint.json'), { force: true });
-  const logFile = join(dataDir, `${role}.log`);
+  const logFile = join(dataDir, `${id}.log`);
   const log = await open(logFile, 'a');
   const command = role === 'replica' ? 'node' : role;
   const child = spawn(process.execPath, [CLI, command, '--data', dataDir, '--port', String(port), ...args], { stdio: ['ignore', log.fd, log.fd], detached });

@@ -3,8 +3,8 @@
  * Every error answer is `{ "error": { code, message, retryable } }` with a 4xx
  * for the caller's mistakes, 429/503 for load and availability.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { TpslabError, asTpslabError, type ErrorCode } from '../errors.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { TpslabError, asTpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
 import type { Block } from '../protocol/block.js';
 import { txToJson } from '../protocol/json.js';
@@ -12,14 +12,13 @@ import type { SignedTx } from '../protocol/tx.js';
 import { splitBatch } from '../protocol/batch.js';
 import { decodeTx } from '../protocol/signing.js';
 import { INTERNAL_SUBMIT_PATH } from './replica.js';
-import { DEFAULT_INGRESS_LIMITS, decodeBinary, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
+import { DEFAULT_INGRESS_LIMITS, checkNotExisting, decodeBinary, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
 import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
-
-/** Seconds a client should wait before retrying when the mempool is full. */
-const RETRY_AFTER_SECONDS = 1;
+import { DEFAULT_INGRESS_BUDGET, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
+import { RETRY_AFTER_SECONDS, clientErrorHandler, drainBody, frameworkErrors, fromFramework, sendError } from './http-errors.js';
 
 export interface NodeApiContext {
   service: LedgerService;
@@ -27,6 +26,8 @@ export interface NodeApiContext {
   /** Checks batch signatures (on worker threads when configured). */
   verifier: SignatureVerifier;
   limits?: IngressLimits;
+  /** Bytes and transactions decoded and verified at once; beyond them submissions get 429 at once. */
+  budget?: IngressBudgetLimits;
   startedAtMs: number;
   /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
@@ -51,23 +52,6 @@ export function blockJson(b: Block): Record<string, unknown> {
     txCount: b.txs.length,
     txs: b.txs.map(txToJson),
   };
-}
-
-function sendError(reply: FastifyReply, err: TpslabError): FastifyReply {
-  if (err.code === 'TPSLAB_E_MEMPOOL_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-  return reply.code(err.httpStatus).send({ error: err.toJSON() });
-}
-
-/** Maps fastify's own errors (body parsing, limits) to our codes. */
-function fromFramework(err: { statusCode?: number; code?: string; message: string }): TpslabError {
-  if (err instanceof TpslabError) return err;
-  const status = err.statusCode ?? 500;
-  let code: ErrorCode = 'TPSLAB_E_INTERNAL';
-  if (status === 413) code = 'TPSLAB_E_TOO_LARGE';
-  else if (err.code?.includes('JSON') || err instanceof SyntaxError) code = 'TPSLAB_E_BAD_JSON';
-  else if (status >= 400 && status < 500) code = 'TPSLAB_E_BAD_REQUEST';
-  const hint = status === 415 ? ' (send application/json for one transaction, application/octet-stream for binary)' : '';
-  return new TpslabError(code, `${err.message}${hint}`, { cause: err });
 }
 
 function parseId(text: string): Buffer {
@@ -99,24 +83,69 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   const { service: seq, metrics } = ctx;
   const limits = ctx.limits ?? DEFAULT_INGRESS_LIMITS;
   const genesis = seq.genesis;
-  const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true });
+  const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true, frameworkErrors, clientErrorHandler });
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = fromFramework(err as { statusCode?: number; code?: string; message: string });
+  app.setErrorHandler(async (err, req, reply) => {
+    const { error: e, status } = fromFramework(err as { statusCode?: number; code?: string; message: string });
+    // A body refused as too large is read to its end first (bounded), so the client sees the answer, not EPIPE.
+    if (e.code === 'TPSLAB_E_TOO_LARGE') await drainBody(req);
     if (req.method === 'POST' && (req.url.startsWith('/v1/tx') || req.url.startsWith('/v1/txs'))) {
       // Refused before a handler ran (unparseable body, too large): still one received, one rejected.
       metrics.txReceived.inc({ encoding: req.headers['content-type']?.includes('json') ? 'json' : 'binary' });
       metrics.txRejected.inc({ code: e.code });
     }
-    return sendError(reply, e);
+    return sendError(reply, e, status);
   });
+  const rejected = (err: unknown): TpslabError => {
+    const e = asTpslabError(err);
+    metrics.txRejected.inc({ code: e.code });
+    return e;
+  };
+
+  // Admission before work: a submission takes its share of the budget when it arrives, before its body is read.
+  const budget = new IngressBudget(ctx.budget ?? DEFAULT_INGRESS_BUDGET);
+  const leases = new WeakMap<object, Lease>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const path = req.url.split('?', 1)[0];
+    if (path !== '/v1/tx' && path !== '/v1/txs') return;
+    const declared = Number(req.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : limits.maxBodyBytes;
+    if (bytes > limits.maxBodyBytes) return; // the body parser refuses it as too large
+    // At arrival the count is unknown: a batch may hold up to one transaction per 5 bytes (length + 1 byte).
+    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.floor((bytes - 4) / 5)));
+    let lease: Lease;
+    try {
+      lease = budget.take(bytes, txs);
+    } catch (err) {
+      metrics.txReceived.inc({ encoding: req.headers['content-type']?.includes('json') ? 'json' : 'binary' });
+      return sendError(reply, rejected(err));
+    }
+    leases.set(req.raw, lease);
+    reply.raw.once('close', lease.release);
+  });
+  const releaseLease = (req: { raw: object }): void => leases.get(req.raw)?.release();
+
   app.setNotFoundHandler((req, reply) => sendError(reply, new TpslabError('TPSLAB_E_NOT_FOUND', `no route ${req.method} ${req.url}; see docs/api.md`)));
 
   /** Hands verified transactions to the service; returns the refusal per transaction (undefined = accepted). */
   const accept = async (txs: SignedTx[]): Promise<(TpslabError | undefined)[]> => {
-    const out = await seq.submitMany(txs);
+    const out: (TpslabError | undefined)[] = new Array(txs.length);
+    const admissible: SignedTx[] = [];
+    const at: number[] = [];
+    txs.forEach((tx, i) => {
+      try {
+        checkNotExisting(tx, seq.state);
+        admissible.push(tx);
+        at.push(i);
+      } catch (err) {
+        out[i] = asTpslabError(err);
+      }
+    });
+    const submitted = admissible.length ? await seq.submitMany(admissible) : [];
+    submitted.forEach((err, j) => (out[at[j]!] = err));
     out.forEach((err, i) => {
       if (err) metrics.txRejected.inc({ code: err.code });
       else {
@@ -125,12 +154,6 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       }
     });
     return out;
-  };
-
-  const rejected = (err: unknown): TpslabError => {
-    const e = asTpslabError(err);
-    metrics.txRejected.inc({ code: e.code });
-    return e;
   };
 
   /** One transaction: JSON form or binary. `?wait=commit` holds the answer until it commits or fails. */
@@ -145,6 +168,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     const [refused] = await accept([tx]);
+    releaseLease(req);
     if (refused) return sendError(reply, refused);
     if (waitMs === undefined) return reply.code(202).send({ id: tx.id.toString('hex'), status: 'pending' });
     const s = await ctx.waitFor(tx.id, waitMs);
@@ -169,6 +193,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
+    leases.get(req.raw)?.shrink(parts.length);
     type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
     const results: Result[] = new Array(parts.length);
     const decoded: SignedTx[] = [];
@@ -195,6 +220,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     let accepted = 0;
     let full = false;
     const outcomes = verified.length ? await accept(verified) : [];
+    releaseLease(req);
     outcomes.forEach((err, j) => {
       const id = verified[j]!.id.toString('hex');
       if (err) {
@@ -288,6 +314,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
         failed: await sum(metrics.txFailed),
         failedByCode: await byCode(metrics.txFailed),
       },
+      ingress: { inFlightBytes: budget.inFlightBytes, inFlightTxs: budget.inFlightTxs, maxBytes: budget.limits.maxBytes, maxTxs: budget.limits.maxTxs },
+      memory: { rssBytes: process.memoryUsage.rss() },
       blocks: await sum(metrics.blocksCommitted),
       feesBurned: seq.state.feesBurned.toString(),
     };

@@ -20,7 +20,8 @@ export interface NodeMetrics {
 export function createNodeMetrics(role: string): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
-  collectDefaultMetrics({ register: registry, prefix: 'tpslab_process_' });
+  // prom-client's standard names (process_*, nodejs_*), so stock Node.js dashboards work.
+  collectDefaultMetrics({ register: registry });
   const r = [registry];
   return {
     registry,

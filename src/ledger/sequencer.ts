@@ -121,7 +121,12 @@ export class Sequencer extends ChainService implements LedgerService {
   submit(tx: SignedTx): void {
     if (this.fatal) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `the sequencer stopped accepting work: ${this.fatal.message}`);
     if (this.closed) throw new TpslabError('TPSLAB_E_UNAVAILABLE', 'the sequencer is shutting down');
-    this.mempool.admit(tx);
+    try {
+      this.mempool.admit(tx);
+    } finally {
+      // A refusal may have dropped the sender's buffered successors: announce them as failed.
+      this.reportDropped(this.mempool.takeDroppedOnAdmit());
+    }
     this.scheduleCut();
   }
 

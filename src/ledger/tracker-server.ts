@@ -33,7 +33,7 @@ export async function startTracker(opts: { host?: string; port?: number; tracker
   const tracker = new Tracker(opts.tracker);
   const registry = new Registry();
   registry.setDefaultLabels({ role: 'tracker' });
-  collectDefaultMetrics({ register: registry, prefix: 'tpslab_process_' });
+  collectDefaultMetrics({ register: registry });
   const membersGauge = new Gauge({ name: 'tpslab_tracker_members', help: 'Members in the current view.', registers: [registry] });
   const removals = new Counter({ name: 'tpslab_tracker_removals_total', help: 'Members removed for missing heartbeats or leaving.', registers: [registry] });
   const joins = new Counter({ name: 'tpslab_tracker_joins_total', help: 'Members added (first heartbeat, or back after removal).', registers: [registry] });

@@ -56,9 +56,9 @@ export function decodeBlock(bytes: Buffer): Block {
   const r = new ByteReader(bytes, 'block');
   const version = r.u8('version');
   if (version !== BLOCK_VERSION) r.fail('version', `unknown block version ${version}`);
-  const height = Number(r.u64('height'));
+  const height = r.u64Safe('height');
   const prevHash = r.bytes(HASH_BYTES, 'prevHash');
-  const timestampMs = Number(r.u64('timestampMs'));
+  const timestampMs = r.u64Safe('timestampMs');
   const stateHash = r.bytes(HASH_BYTES, 'stateHash');
   const count = r.bounded(r.u32('txCount'), 0, MAX_BLOCK_TXS, 'txCount');
   const txs: SignedTx[] = [];

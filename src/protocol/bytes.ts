@@ -122,6 +122,13 @@ export class ByteReader {
     return v;
   }
 
+  /** A u64 that must fit a JS number exactly (at most 2^53 - 1), else a coded decode error naming the field. */
+  u64Safe(field: string): number {
+    const v = this.u64(field);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(field, `is ${v}, more than ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest this implementation represents exactly`);
+    return Number(v);
+  }
+
   /** A copy, so decoded values never alias the (possibly reused) input buffer. */
   bytes(n: number, field: string): Buffer {
     this.need(n, field);

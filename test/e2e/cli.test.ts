@@ -128,8 +128,8 @@ describe('tpslab CLI', () => {
     assert.equal(unknown.stdout.trim(), `unknown ${'ab'.repeat(32)}`);
 
     const bad = await runCli(['tx', 'status', 'nothex', '--node', node.url]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /TPSLAB_E_BAD_REQUEST/);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /TPSLAB_E_USAGE/);
   });
 
   it('tx send --no-wait returns pending at once; the transfer then commits', async () => {

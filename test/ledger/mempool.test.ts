@@ -124,6 +124,33 @@ describe('mempool', () => {
     assert.equal(pool.size, 1);
   });
 
+  it('a full mempool kept successors of refused nonces until they expired (60 s); now they are dropped at once and later ones refused until the nonce is resent', () => {
+    const { pool, build } = setup({ capacity: 3 });
+    const bobs = [0, 1, 2, 3].map((n) => pay(bob, n, alice));
+    pool.admit(bobs[1]!);
+    pool.admit(bobs[2]!); // both wait for bob's nonce 0
+    pool.admit(pay(alice, 0, bob)); // full
+    assert.equal(code(() => pool.admit(bobs[0]!)), 'TPSLAB_E_MEMPOOL_FULL');
+    const dropped = pool.takeDroppedOnAdmit();
+    assert.deepEqual(dropped.map((d) => [d.pending.tx.body.nonce, d.code]), [[1n, 'TPSLAB_E_PREDECESSOR_FAILED'], [2n, 'TPSLAB_E_PREDECESSOR_FAILED']]);
+    assert.match(dropped[0]!.message, /nonce 0 .*was refused \(TPSLAB_E_MEMPOOL_FULL\)/);
+    assert.equal(pool.size, 1, 'only the runnable transaction is left');
+    assert.deepEqual(pool.takeDroppedOnAdmit(), []);
+    // Behind the hole, later nonces are refused (retryably) instead of filling the mempool again.
+    assert.equal(code(() => pool.admit(bobs[3]!)), 'TPSLAB_E_MEMPOOL_FULL');
+    assert.equal(pool.size, 1);
+    // Resending the refused nonce closes the hole: the sender runs again.
+    pool.admit(bobs[0]!);
+    pool.admit(bobs[1]!);
+    assert.equal(build().included.length, 3);
+    // A refusal for another reason (not capacity) refuses the successors for good.
+    assert.equal(code(() => pool.admit(pay(bob, 2, alice, 5000n))), 'TPSLAB_E_INSUFFICIENT_FUNDS');
+    assert.equal(code(() => pool.admit(bobs[3]!)), 'TPSLAB_E_PREDECESSOR_FAILED');
+    pool.admit(bobs[2]!);
+    pool.admit(bobs[3]!);
+    assert.equal(pool.size, 2);
+  });
+
   it('interleaves senders fairly and respects the block size', () => {
     const { pool, build } = setup();
     for (let n = 0; n < 5; n++) {

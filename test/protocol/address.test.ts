@@ -160,6 +160,26 @@ describe('blocks', () => {
     throwsCoded(() => decodeBlock(v), 'TPSLAB_E_DECODE', /^block: version .*unknown block version 2/);
   });
 
+  test('u64 height and timestamp over 2^53 decoded wrong or threw a plain RangeError: now exact or TPSLAB_E_DECODE naming the field', () => {
+    const bytes = encodeBlock(makeBlock({ ...fields, txs: txs.slice(0, 1) }));
+    const heightAt = 1;
+    const timestampAt = 1 + 8 + 32;
+    const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.constantFrom(['height', heightAt] as const, ['timestampMs', timestampAt] as const), (v, [field, at]) => {
+        const b = Buffer.from(bytes);
+        b.writeBigUInt64BE(v, at);
+        if (v <= SAFE) {
+          const back = decodeBlock(b);
+          assert.equal(BigInt(field === 'height' ? back.height : back.timestampMs), v);
+        } else {
+          throwsCoded(() => decodeBlock(b), 'TPSLAB_E_DECODE', new RegExp(`^block: ${field} at byte ${at}: is ${v}, more than`));
+        }
+      }),
+      { examples: [[SAFE, ['height', heightAt]], [SAFE + 1n, ['height', heightAt]], [(1n << 64n) - 1n, ['timestampMs', timestampAt]], [(1n << 64n) - 1n, ['height', heightAt]]] },
+    );
+  });
+
   test('bad transaction framing inside a block is a decode error', () => {
     const bytes = encodeBlock(makeBlock({ ...fields, txs: txs.slice(0, 1) }));
     const lenAt = 1 + 8 + 32 + 8 + 32 + 4;
