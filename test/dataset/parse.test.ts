@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { address, networks } from 'bitcoinjs-lib';
 import { TpslabError } from '../../src/errors.js';
-import { scriptAddress, scriptLabel, shardKeyOf } from '../../src/dataset/accounts.js';
+import { fastKeyPairFromSeed, scriptAddress, scriptLabel, seedOfLabel, shardKeyOf } from '../../src/dataset/accounts.js';
 import { readBlocks, type RawBlock } from '../../src/dataset/blk-files.js';
 import { displayId, parseBlock } from '../../src/dataset/btc-block.js';
-import { keyPairFromLabel } from '../../src/protocol/signing.js';
+import { keyPairFromLabel, signTx } from '../../src/protocol/signing.js';
 import { tempDir } from '../testkit/index.js';
 import { blkFile, buildChain } from './chain.js';
 
@@ -142,5 +142,16 @@ test('bad blk input: bad magic, a garbage length, a missing file, zero prealloca
     assert.match(r3.error.message, /cannot open .*blk99999\.dat/);
   } finally {
     await dir.remove();
+  }
+});
+
+test('the fast key derivation gives keyPairFromLabel\'s keys and signatures', () => {
+  for (const label of ['1BitcoinEaterAddressDontSendf59kuE', 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', 'script:00ff']) {
+    const ref = keyPairFromLabel(label);
+    const fast = fastKeyPairFromSeed(seedOfLabel(label));
+    assert.ok(fast.publicKey.equals(ref.publicKey), label);
+    assert.equal(fast.address, ref.address);
+    const body = { kind: 'transfer' as const, nonce: 0n, fee: 0n, deps: [], inputs: [{ account: ref.publicKey, amount: 5n }], outputs: [{ account: ref.publicKey, amount: 5n }] };
+    assert.ok(signTx(body, [fast], 'n').bytes.equals(signTx(body, [ref], 'n').bytes));
   }
 });
