@@ -50,6 +50,7 @@ export const ERROR_SPECS = {
   // --- harness ---
   TPSLAB_E_SCENARIO: { httpStatus: 400, retryable: false, summary: 'The scenario file is unreadable, not YAML, or a field is invalid; the message names the field and what is valid.' },
   TPSLAB_E_THRESHOLD: { httpStatus: 400, retryable: false, summary: 'A threshold expression cannot be parsed or names an unknown metric.' },
+  TPSLAB_E_DATASET: { httpStatus: 400, retryable: false, summary: 'A blk*.dat input or a dataset file is missing, truncated or malformed, or a preparation cannot continue; the message names the file and byte offset.' },
   TPSLAB_E_TRACE: { httpStatus: 400, retryable: false, summary: 'A trace file for the trace load profile is unreadable or has a bad row.' },
   TPSLAB_E_STORE: { httpStatus: 500, retryable: false, summary: 'The results database cannot be opened, migrated or written, or the requested run is not in it.' },
   TPSLAB_E_BEACON: { httpStatus: 500, retryable: false, summary: 'A beacon failed, stopped reporting, or sent a message the overseer could not accept.' },

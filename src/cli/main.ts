@@ -11,6 +11,7 @@ import { asTpslabError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
+import { registerDataset } from './dataset.js';
 import { registerExplorer } from './explorer.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerExplorer(program);
   registerKeys(program);
   registerTx(program);
+  registerDataset(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

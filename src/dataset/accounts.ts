@@ -1,0 +1,115 @@
+/**
+ * Bitcoin output scripts to ledger accounts, deterministically.
+ *
+ * A script with an address (P2PKH, P2SH, P2WPKH, P2WSH, P2TR and future
+ * witness versions) maps to that address string; any other script (P2PK,
+ * bare multisig, OP_RETURN, non-standard) to `script:` + the hex SHA-256 of
+ * the script. That label is the seed: the account's Ed25519 key is
+ * keyPairFromLabel(label), so the same input always gives the same accounts,
+ * and anyone holding the dataset can re-derive every key.
+ */
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { address as btcAddress, networks, type Network } from 'bitcoinjs-lib';
+import { encodeAddress } from '../protocol/address.js';
+import { keyPairFromSeed, type KeyPair } from '../protocol/signing.js';
+import type { SourceNetwork } from './blk-files.js';
+
+const ADDRESS_NETWORK: Record<SourceNetwork, Network> = {
+  mainnet: networks.bitcoin,
+  testnet: networks.testnet,
+  regtest: networks.regtest,
+  signet: networks.testnet,
+  testnet4: networks.testnet,
+};
+
+export function addressNetwork(source: SourceNetwork): Network {
+  return ADDRESS_NETWORK[source];
+}
+
+const OP_RETURN = 0x6a;
+/** Scripts longer than this are unspendable by consensus. */
+const MAX_SCRIPT_BYTES = 10_000;
+
+/** Provably unspendable: OP_RETURN first, or too long to ever run. Such outputs never enter the UTXO set. */
+export function isUnspendable(script: Uint8Array): boolean {
+  return (script.length > 0 && script[0] === OP_RETURN) || script.length > MAX_SCRIPT_BYTES;
+}
+
+/** The address of a standard script, or undefined. Matches templates by bytes, then encodes with bitcoinjs-lib. */
+export function scriptAddress(s: Uint8Array, network: Network): string | undefined {
+  const n = s.length;
+  if (n === 25 && s[0] === 0x76 && s[1] === 0xa9 && s[2] === 0x14 && s[23] === 0x88 && s[24] === 0xac) return btcAddress.toBase58Check(s.subarray(3, 23), network.pubKeyHash);
+  if (n === 23 && s[0] === 0xa9 && s[1] === 0x14 && s[22] === 0x87) return btcAddress.toBase58Check(s.subarray(2, 22), network.scriptHash);
+  const op = s[0]!;
+  if (n >= 4 && n <= 42 && (op === 0 || (op >= 0x51 && op <= 0x60)) && s[1] === n - 2) {
+    const version = op === 0 ? 0 : op - 0x50;
+    if (version === 0 && n !== 22 && n !== 34) return undefined;
+    return btcAddress.toBech32(s.subarray(2), version, network.bech32);
+  }
+  return undefined;
+}
+
+/** The seed label of an output script: its address, or `script:<sha256 hex>`. */
+export function scriptLabel(script: Uint8Array, network: Network): string {
+  return scriptAddress(script, network) ?? `script:${createHash('sha256').update(script).digest('hex')}`;
+}
+
+/** The 32-byte Ed25519 seed of a label: exactly what keyPairFromLabel uses. */
+export function seedOfLabel(label: string): Buffer {
+  return createHash('sha256').update(`tpslab-test-key:${label}`).digest();
+}
+
+/**
+ * keyPairFromSeed's result, about 7 times faster: importing the seed as a JWK
+ * takes OpenSSL's raw-key path instead of its PKCS#8 decoder (about 50 µs
+ * against 350 µs a key on this machine), which matters when every new Bitcoin
+ * address needs a key. A test checks both give the same keys and signatures.
+ */
+export function fastKeyPairFromSeed(seed: Buffer): KeyPair {
+  let privateKeyObject;
+  try {
+    // `x` is recomputed from `d` on import; the empty value keeps us from deriving it twice.
+    privateKeyObject = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: '' }, format: 'jwk' });
+  } catch {
+    return keyPairFromSeed(seed);
+  }
+  const x = createPublicKey(privateKeyObject).export({ format: 'jwk' }).x;
+  const publicKey = Buffer.from(x ?? '', 'base64url');
+  if (publicKey.length !== 32) return keyPairFromSeed(seed);
+  return { publicKey, seed: Buffer.from(seed), address: encodeAddress(publicKey), privateKeyObject };
+}
+
+/**
+ * Key pairs by seed, least recently used out first. Deriving a public key
+ * costs about as much as a signature, and the same addresses come back often.
+ */
+export class KeyCache {
+  private readonly map = new Map<string, KeyPair>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly capacity = 100_000) {}
+
+  get(seed: Buffer): KeyPair {
+    const k = seed.toString('latin1');
+    let kp = this.map.get(k);
+    if (kp) {
+      this.hits++;
+      this.map.delete(k);
+    } else {
+      this.misses++;
+      kp = fastKeyPairFromSeed(seed);
+      if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    }
+    this.map.set(k, kp);
+    return kp;
+  }
+}
+
+/**
+ * A sender's position in the tracker's 2^64 shard space: the first 8 bytes of
+ * its account (public key), big-endian. The replay workload splits a dataset by it.
+ */
+export function shardKeyOf(account: Uint8Array): bigint {
+  return Buffer.from(account.buffer, account.byteOffset, 8).readBigUInt64BE(0);
+}

@@ -1,0 +1,157 @@
+// The blk framing and block parser on real blocks: mainnet blocks and a testnet blk file shipped in bitcore-lib (a devDependency),
+// cross-checked against bitcore-lib's own parser and against bitcoinjs-lib's getId() and fromOutputScript().
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { address, networks } from 'bitcoinjs-lib';
+import { TpslabError } from '../../src/errors.js';
+import { fastKeyPairFromSeed, scriptAddress, scriptLabel, seedOfLabel, shardKeyOf } from '../../src/dataset/accounts.js';
+import { readBlocks, type RawBlock } from '../../src/dataset/blk-files.js';
+import { displayId, parseBlock } from '../../src/dataset/btc-block.js';
+import { keyPairFromLabel, signTx } from '../../src/protocol/signing.js';
+import { tempDir } from '../testkit/index.js';
+import { blkFile, buildChain } from './chain.js';
+
+const require = createRequire(import.meta.url);
+const bitcoreDir = join(require.resolve('bitcore-lib'), '..');
+interface BitcoreTx { hash: string; inputs: unknown[]; outputs: { satoshis: number }[] }
+interface BitcoreBlock { hash: string; transactions: BitcoreTx[] }
+const bitcore = require('bitcore-lib') as { Block: { fromBuffer(b: Buffer): BitcoreBlock } };
+
+/** Real mainnet block 357238 (bitcore-lib benchmark data): 369 transactions. */
+const block357238 = Buffer.from(JSON.parse(readFileSync(join(bitcoreDir, 'benchmark/block-357238.json'), 'utf8')) as string, 'hex');
+
+async function collect(gen: AsyncGenerator<RawBlock>): Promise<{ blocks: RawBlock[]; error?: TpslabError }> {
+  const blocks: RawBlock[] = [];
+  try {
+    for await (const b of gen) blocks.push(b);
+  } catch (err) {
+    assert.ok(err instanceof TpslabError, String(err));
+    return { blocks, error: err };
+  }
+  return { blocks };
+}
+
+test('mainnet block 357238 parses exactly: 369 transactions, ids, inputs, outputs and values as bitcore-lib and bitcoinjs-lib read them', () => {
+  const ours = parseBlock(block357238, 'block 357238');
+  const theirs = bitcore.Block.fromBuffer(block357238);
+  assert.equal(ours.txs.length, 369);
+  assert.equal(displayId(ours.hash), theirs.hash);
+  ours.txs.forEach((tx, i) => {
+    const ref = theirs.transactions[i]!;
+    assert.equal(displayId(tx.txid), ref.hash, `tx ${i} id`);
+    assert.equal(tx.ins.length, ref.inputs.length, `tx ${i} inputs`);
+    assert.deepEqual(tx.outs.map((o) => Number(o.value)), ref.outputs.map((o) => o.satoshis), `tx ${i} values`);
+  });
+  assert.equal(ours.txs[0]!.coinbase, true);
+  assert.equal(ours.txs.filter((t) => t.coinbase).length, 1);
+});
+
+test('the five real blocks of bitcoind test data give their stated transaction counts and bitcore-lib ids', () => {
+  const blocks = JSON.parse(readFileSync(join(bitcoreDir, 'test/data/bitcoind/blocks.json'), 'utf8')) as { transactions: number; data: string }[];
+  assert.equal(blocks.length, 5);
+  for (const b of blocks) {
+    const bytes = Buffer.from(b.data, 'hex');
+    const ours = parseBlock(bytes, 'blocks.json');
+    assert.equal(ours.txs.length, b.transactions);
+    assert.deepEqual(ours.txs.map((t) => displayId(t.txid)), bitcore.Block.fromBuffer(bytes).transactions.map((t) => t.hash));
+  }
+});
+
+test('the real testnet blk file: one whole block read with its 22 transactions, then an error naming the file and the byte offset of the truncated one', async () => {
+  const file = join(bitcoreDir, 'test/data/blk86756-testnet.dat');
+  const expected = JSON.parse(readFileSync(join(bitcoreDir, 'test/data/blk86756-testnet.json'), 'utf8')) as { header: { hash: string }; transactions: { hash: string }[] };
+  const { blocks, error } = await collect(readBlocks([file]));
+  assert.equal(blocks.length, 1);
+  assert.equal(blocks[0]!.network, 'testnet');
+  const parsed = parseBlock(blocks[0]!.bytes, 'testnet block');
+  assert.equal(displayId(parsed.hash), expected.header.hash);
+  assert.deepEqual(parsed.txs.map((t) => displayId(t.txid)), expected.transactions.map((t) => t.hash));
+  assert.ok(error, 'the truncated second block is an error');
+  assert.equal(error.code, 'TPSLAB_E_DATASET');
+  assert.match(error.message, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is truncated at byte ${blocks[0]!.nextOffset}`));
+  assert.equal(error.details?.offset, blocks[0]!.nextOffset);
+});
+
+test('segwit transaction ids equal bitcoinjs-lib getId() on a generated chain, and witnesses do not change them', () => {
+  const chain = buildChain({ blocks: 4, txsPerBlock: 20, seed: 7 });
+  let segwit = 0;
+  chain.blocks.forEach((bytes, h) => {
+    const ours = parseBlock(bytes, `block ${h}`);
+    const ids = chain.txs.filter((t) => t.height === h).map((t) => t.txid);
+    assert.deepEqual(ours.txs.map((t) => displayId(t.txid)), ids);
+    segwit += ours.txs.filter((t) => t.segwit).length;
+  });
+  assert.ok(segwit > 10, `the chain has segwit transactions (${segwit})`);
+});
+
+test('script → account: addresses as bitcoinjs-lib encodes them, a script hash otherwise, keys from keyPairFromLabel', () => {
+  const block = parseBlock(block357238, 'block 357238');
+  let withAddress = 0;
+  let without = 0;
+  for (const tx of block.txs) {
+    for (const o of tx.outs) {
+      let ref: string | undefined;
+      try {
+        ref = address.fromOutputScript(o.script, networks.bitcoin);
+      } catch {
+        ref = undefined;
+      }
+      assert.equal(scriptAddress(o.script, networks.bitcoin), ref);
+      if (ref) withAddress++;
+      else without++;
+      const label = scriptLabel(o.script, networks.bitcoin);
+      assert.ok(ref ? label === ref : label.startsWith('script:'));
+    }
+  }
+  assert.ok(withAddress > 500 && without > 0, `${withAddress} outputs with an address, ${without} without`);
+  const kp = keyPairFromLabel('1BitcoinEaterAddressDontSendf59kuE');
+  assert.equal(typeof shardKeyOf(kp.publicKey), 'bigint');
+  assert.equal(shardKeyOf(kp.publicKey), kp.publicKey.readBigUInt64BE(0));
+});
+
+test('bad blk input: bad magic, a garbage length, a missing file, zero preallocation tail', async () => {
+  const dir = await tempDir('tpslab-blk-');
+  try {
+    const chain = buildChain({ blocks: 2, txsPerBlock: 1 });
+    const good = blkFile(chain.blocks, 'regtest', 4096);
+    const okPath = join(dir.path, 'blk00000.dat');
+    writeFileSync(okPath, good);
+    const ok = await collect(readBlocks([okPath]));
+    assert.equal(ok.error, undefined);
+    assert.equal(ok.blocks.length, 2, 'the zero tail ends the file');
+
+    const bad = Buffer.from(good);
+    bad.write('deadbeef', 0, 'hex');
+    const badPath = join(dir.path, 'blk00001.dat');
+    writeFileSync(badPath, bad);
+    const r1 = await collect(readBlocks([badPath]));
+    assert.equal(r1.error?.code, 'TPSLAB_E_DATASET');
+    assert.match(r1.error.message, /blk00001\.dat at byte 0: magic deadbeef is not a Bitcoin network's/);
+
+    const longLen = Buffer.from(good);
+    longLen.writeUInt32LE(0x7fffffff, 4);
+    writeFileSync(badPath, longLen);
+    const r2 = await collect(readBlocks([badPath]));
+    assert.match(r2.error!.message, /block length 2147483647 is outside/);
+
+    const r3 = await collect(readBlocks([join(dir.path, 'blk99999.dat')]));
+    assert.equal(r3.error?.code, 'TPSLAB_E_DATASET');
+    assert.match(r3.error.message, /cannot open .*blk99999\.dat/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('the fast key derivation gives keyPairFromLabel\'s keys and signatures', () => {
+  for (const label of ['1BitcoinEaterAddressDontSendf59kuE', 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', 'script:00ff']) {
+    const ref = keyPairFromLabel(label);
+    const fast = fastKeyPairFromSeed(seedOfLabel(label));
+    assert.ok(fast.publicKey.equals(ref.publicKey), label);
+    assert.equal(fast.address, ref.address);
+    const body = { kind: 'transfer' as const, nonce: 0n, fee: 0n, deps: [], inputs: [{ account: ref.publicKey, amount: 5n }], outputs: [{ account: ref.publicKey, amount: 5n }] };
+    assert.ok(signTx(body, [fast], 'n').bytes.equals(signTx(body, [ref], 'n').bytes));
+  }
+});
