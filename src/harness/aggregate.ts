@@ -112,14 +112,21 @@ export class RunAggregator {
     return n;
   }
 
-  /** Committed TPS: average over the seconds from the first to the last with a commit, and the peak second. */
-  tps(): { avg: number; peak: number } {
+  /**
+   * Committed TPS. `windowSec` = max(the planned load duration, whole seconds from the start
+   * instant to the start of the last second with a commit); avg = all commits ÷ windowSec.
+   * So commits that trail the schedule by less than a second do not stretch the window (50 tx/s
+   * for 10 s is 50.00, not 500 ÷ 11 s), while a backlog that drains for 30 s more does.
+   * `plannedMs`: the open model's stages (or a trace's last send), max mode's duration, or the
+   * elapsed time of an aborted run. Peak: the most commits in one second.
+   */
+  tps(plannedMs: number): { avg: number; peak: number; windowSec: number } {
     const withCommits = this.rows.filter((r) => r.committed > 0);
-    if (withCommits.length === 0) return { avg: 0, peak: 0 };
-    const first = withCommits[0]!.second;
-    const last = withCommits.at(-1)!.second;
-    const total = this.rows.filter((r) => r.second >= first && r.second <= last).reduce((n, r) => n + r.committed, 0);
-    return { avg: total / (last - first + 1), peak: Math.max(...withCommits.map((r) => r.committed)) };
+    const plannedSec = Math.max(0, plannedMs) / 1000;
+    const windowSec = Math.max(plannedSec, withCommits.at(-1)?.second ?? 0) || 1;
+    if (withCommits.length === 0) return { avg: 0, peak: 0, windowSec };
+    const total = this.rows.reduce((n, r) => n + r.committed, 0);
+    return { avg: total / windowSec, peak: Math.max(...withCommits.map((r) => r.committed)), windowSec };
   }
 
   /** One line for the terminal: target vs achieved rate, committed, in flight, p99 of the last second. */

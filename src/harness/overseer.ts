@@ -11,7 +11,7 @@ import { TpslabError, asTpslabError } from '../errors.js';
 import { RunAggregator } from './aggregate.js';
 import { collectEnvironment } from './environment.js';
 import { PROTOCOL_VERSION, parseBeaconMessage, type Assign, type DoneMessage, type OverseerMessage } from './messages.js';
-import { planShares, schedule } from './plan.js';
+import { planShares, plannedLoadMs, schedule } from './plan.js';
 import { accountKey, keySeedOf, openTarget, provision, topicNames, type Target } from './provision.js';
 import { reconcile } from './reconcile.js';
 import type { Scenario } from './scenario.js';
@@ -234,7 +234,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       lost: t.lost,
       pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
       retries: t.retries,
-      tps: agg.tps(),
+      tps: agg.tps(plannedLoadMs(s, plan)),
       latency: agg.corrected.summary(),
       latencyUncorrected: agg.uncorrected.summary(),
       scheduleLag: agg.lag.summary(),

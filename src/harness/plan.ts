@@ -69,3 +69,13 @@ export function planShares(s: Scenario, offsets: Float64Array): Plan {
   }
   return { txCount, lastOffsetMs: txCount ? offsets[txCount - 1]! : 0, shares };
 }
+
+/**
+ * How long the load was meant to last, ms: the open model's stages end to end, a trace's last
+ * intended send, max mode's duration. The floor of the TPS window (RunAggregator.tps).
+ */
+export function plannedLoadMs(s: Scenario, plan: Pick<Plan, 'lastOffsetMs'>): number {
+  if (s.load.mode === 'max') return s.load.durationSec * 1000;
+  if (s.load.mode === 'trace') return plan.lastOffsetMs;
+  return s.load.stages.reduce((ms, st) => ms + st.durationSec * 1000, 0);
+}

@@ -1,7 +1,7 @@
 /**
  * The data the browser app renders, shared by the servers (overseer dashboard,
- * `tpslab explorer`, report writer) and the app in src/web/app. Types only:
- * no DOM, no Node APIs, so both sides compile it.
+ * `tpslab explorer`, report writer) and the app in src/web/app. Types and a few pure
+ * formatters both sides must agree on: no DOM, no Node APIs, so both sides compile it.
  *
  * Page shell (every page, served or written):
  *   <div id="app" data-page="dashboard|explorer|report|compare"></div>
@@ -65,6 +65,7 @@ export interface ThresholdVerdict {
 }
 
 export interface Reconciliation {
+  /** The head before the run: the blocks checked are fromHeight + 1 .. toHeight. */
   fromHeight: number;
   toHeight: number;
   networkCommitted: number;
@@ -76,6 +77,15 @@ export interface Reconciliation {
   unexpectedIds: string[];
 }
 
+/**
+ * The blocks a reconciliation checked, as every output prints them ("blocks 2..382"): the
+ * first block after the run's starting head through the last one read. Pure, for both sides.
+ */
+export function blockRange(r: Pick<Reconciliation, 'fromHeight' | 'toHeight'>): string {
+  const first = r.fromHeight + 1;
+  return r.toHeight < first ? `no blocks (head ${r.toHeight.toLocaleString('en-US')})` : `${first.toLocaleString('en-US')}..${r.toHeight.toLocaleString('en-US')}`;
+}
+
 export interface Summary {
   runId: string;
   durationSec: number;
@@ -85,7 +95,8 @@ export interface Summary {
   lost: number;
   pending: number;
   retries: number;
-  tps: { avg: number; peak: number };
+  /** avg = committed ÷ windowSec; windowSec = max(planned load duration, start of the last second with a commit) — docs/harness.md. Absent in runs stored before it was added. */
+  tps: { avg: number; peak: number; windowSec?: number };
   latency: LatencyPoint;
   latencyUncorrected: LatencyPoint;
   scheduleLag: LatencyPoint;

@@ -1,5 +1,5 @@
 /** The report page: one finished (or failed) run, everything inline. */
-import type { Reconciliation, ReportData, Summary } from '../contract.js';
+import { blockRange, type Reconciliation, type ReportData, type Summary } from '../contract.js';
 import { chart } from './charts.js';
 import { append, badge, card, h, jsonDetails, kv, note, panel, type Child } from './dom.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtRate, fmtTime, shortHex } from './format.js';
@@ -35,7 +35,7 @@ export function reconciliationView(r: Reconciliation | undefined): HTMLElement {
   return h('div', { class: `recon ${ok ? 'recon-ok' : 'recon-bad'}` },
     h('p', { class: 'recon-line' },
       h('span', { class: `dot ${ok ? 'dot-ok' : 'dot-bad'}` }),
-      `Blocks ${fmtInt(r.fromHeight)}..${fmtInt(r.toHeight)}: beacons saw ${fmtInt(r.beaconCommitted)} committed, the network committed ${fmtInt(r.networkCommitted)}`,
+      `Blocks ${blockRange(r)}: beacons saw ${fmtInt(r.beaconCommitted)} committed, the network committed ${fmtInt(r.networkCommitted)}`,
       ok ? ' — they match.' : ' — they do not match.'),
     kv([
       ['matched', fmtInt(r.matched)],
