@@ -7,8 +7,13 @@ import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import type { ProgressMessage } from './messages.js';
 import type { SecondRow } from './store.js';
 
-type Counts = { sent: number; committed: number; failed: number; lost: number; retries: number };
-const ZERO: Counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
+/**
+ * Cumulative counters a beacon reports; per-second rows hold their increments, so every
+ * per-second value is a count of events in that second (≥ 0): `expired` (timeouts that ran out)
+ * and `late` (commits after the timeout). Lost is not a series: lost = expired − late.
+ */
+type Counts = { sent: number; committed: number; failed: number; expired: number; late: number; retries: number };
+const ZERO: Counts = { sent: 0, committed: 0, failed: 0, expired: 0, late: 0, retries: 0 };
 
 interface Pending {
   counts: Counts;
@@ -54,7 +59,7 @@ export class RunAggregator {
     this.corrected.add(c);
     this.uncorrected.add(u);
     this.lag.add(l);
-    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
+    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, expired: m.expired, late: m.late, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
     return this.flushUpTo(this.completeSecond());
   }
 
@@ -96,13 +101,15 @@ export class RunAggregator {
     return out;
   }
 
-  get totals(): Counts & { inFlight: number; errors: Record<string, number> } {
-    const t = { ...ZERO, inFlight: 0, errors: {} as Record<string, number> };
+  /** Run totals so far; `lost` = expired − late (expired and never committed, as of now). */
+  get totals(): Counts & { lost: number; inFlight: number; errors: Record<string, number> } {
+    const t = { ...ZERO, lost: 0, inFlight: 0, errors: {} as Record<string, number> };
     for (const x of this.last.values()) {
       for (const k of Object.keys(ZERO) as (keyof Counts)[]) t[k] += x.counts[k];
       t.inFlight += x.inFlight;
       for (const [code, n] of Object.entries(x.errors)) t.errors[code] = (t.errors[code] ?? 0) + n;
     }
+    t.lost = t.expired - t.late;
     return t;
   }
 
@@ -141,7 +148,7 @@ export class RunAggregator {
       `committed ${fmtRate(row?.committed)}/s (${t.committed} total)`,
       `in flight ${t.inFlight}`,
       `p99 ${p99 === undefined ? '-' : `${p99.toFixed(1)}ms`}`,
-      t.failed + t.lost > 0 ? `failed ${t.failed} lost ${t.lost}` : '',
+      t.failed + t.expired > 0 ? `failed ${t.failed} lost ${t.lost} late ${t.late}` : '',
     ]
       .filter(Boolean)
       .join('  ');

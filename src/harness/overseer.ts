@@ -51,7 +51,7 @@ export interface RunHooks {
   /** Called once the target is up: its network, node endpoints and every process (for the explorer and node table). */
   target?(info: { network: string; endpoints: string[]; roles: { id: string; role: string; url: string }[] }): void;
   /** Called with every beacon's latest totals whenever one reports. */
-  beacons?(totals: { beacon: number; sent: number; committed: number; failed: number; lost: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
+  beacons?(totals: { beacon: number; sent: number; committed: number; failed: number; lost: number; late: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -63,6 +63,7 @@ export function thresholdMetrics(s: RunSummary): Record<string, number> {
     committed: s.committed,
     failed: s.failed,
     lost: s.lost,
+    late: s.late ?? 0,
     pending: s.pending,
     'schedule_lag.p99': s.scheduleLag.p99Ms,
   };
@@ -115,7 +116,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       }
       if (m.type === 'ready') ready.add(m.beacon);
       else if (m.type === 'progress') {
-        latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
+        latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, late: m.late, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
         hooks.beacons?.([...latest.values()].sort((a, b) => a.beacon - b.beacon));
         for (const row of agg.add(m)) {
           store.addSecond(runId, row);
@@ -232,6 +233,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       committed: t.committed,
       failed: t.failed,
       lost: t.lost,
+      late: t.late,
       pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
       retries: t.retries,
       tps: agg.tps(plannedLoadMs(s, plan)),
@@ -253,6 +255,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
         committed: d.committed,
         failed: d.failed,
         lost: d.lost,
+        late: d.late,
         retries: d.retries,
         errors: d.errors,
       })),

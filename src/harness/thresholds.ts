@@ -15,6 +15,7 @@ export const THRESHOLD_METRICS = {
   committed: 'count',
   failed: 'count',
   lost: 'count',
+  late: 'count',
   pending: 'count',
   ...(Object.fromEntries(LATENCY_STATS.map((s) => [`latency.${s}`, 'latency'])) as Record<`latency.${(typeof LATENCY_STATS)[number]}`, 'latency'>),
   ...(Object.fromEntries(LATENCY_STATS.map((s) => [`latency_uncorrected.${s}`, 'latency'])) as Record<

@@ -46,7 +46,10 @@ export interface SecondPoint {
   sent: number;
   committed: number;
   failed: number;
-  lost: number;
+  /** Transactions whose confirmation timeout ran out in this second. Event counts, never negative. */
+  expired: number;
+  /** Transactions that committed in this second after their timeout had run out (also counted in committed). */
+  late: number;
   inFlight: number;
   errors: Record<string, number>;
   /** Latency from the intended send (coordinated omission corrected); absent when nothing committed. */
@@ -92,7 +95,10 @@ export interface Summary {
   sent: number;
   committed: number;
   failed: number;
+  /** Expired (past confirmation.timeoutMs) and never committed by the end of the run: expired − late. */
   lost: number;
+  /** Committed after its confirmation timeout had run out; also counted in committed. Absent in runs stored before it was added. */
+  late?: number;
   pending: number;
   retries: number;
   /** avg = committed ÷ windowSec; windowSec = max(planned load duration, start of the last second with a commit) — docs/harness.md. Absent in runs stored before it was added. */
@@ -112,6 +118,7 @@ export interface BeaconTotals {
   committed: number;
   failed: number;
   lost: number;
+  late?: number;
   retries: number;
   inFlight?: number;
   errors: Record<string, number>;

@@ -8,10 +8,12 @@ import type { ProgressMessage } from '../../src/harness/messages.js';
 const EMPTY = new LatencyHistogram().encode();
 
 /** A beacon's cumulative report for `second`. */
-function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessage, 'sent' | 'committed' | 'failed' | 'lost' | 'retries'>>): ProgressMessage {
+function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessage, 'sent' | 'committed' | 'failed' | 'expired' | 'late' | 'retries'>>): ProgressMessage {
+  const expired = c.expired ?? 0;
+  const late = c.late ?? 0;
   return {
     v: 1, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0,
-    lost: c.lost ?? 0, retries: c.retries ?? 0, inFlight: 0, errors: {},
+    lost: expired - late, expired, late, retries: c.retries ?? 0, inFlight: 0, errors: {},
     corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0,
   };
 }

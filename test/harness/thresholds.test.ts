@@ -33,7 +33,7 @@ describe('parseThreshold', () => {
   });
 
   test('accepts every documented metric', () => {
-    assert.equal(THRESHOLD_METRIC_NAMES.length, 22);
+    assert.equal(THRESHOLD_METRIC_NAMES.length, 23);
     for (const m of ['tps.avg', 'tps.peak', 'sent', 'committed', 'failed', 'lost', 'pending', 'schedule_lag.p99', 'reconciliation.missing', 'reconciliation.unexpected']) {
       assert.ok(THRESHOLD_METRIC_NAMES.includes(m as never), m);
     }

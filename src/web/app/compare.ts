@@ -32,6 +32,7 @@ function metricRows(a: Summary | undefined, b: Summary | undefined, da: ReportDa
     row('committed', (s) => s.committed, 'higher'),
     row('failed', (s) => s.failed, 'lower'),
     row('lost', (s) => s.lost, 'lower'),
+    row('late', (s) => s.late ?? 0, 'lower'),
     row('pending', (s) => s.pending, 'lower'),
     row('retries', (s) => s.retries, 'lower'),
     row('TPS average', (s) => s.tps.avg, 'higher', (n) => fmtNum(n, 4)),

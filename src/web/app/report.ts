@@ -17,6 +17,7 @@ export function summaryCards(s: Summary | undefined, attrs: { id?: string } = {}
     card('committed', fmtInt(s.committed), { raw: s.committed, cls: 'good' }),
     card('failed', fmtInt(s.failed), { raw: s.failed, cls: s.failed > 0 ? 'bad' : '' }),
     card('lost', fmtInt(s.lost), { raw: s.lost, cls: s.lost > 0 ? 'bad' : '' }),
+    card('late', fmtInt(s.late), { raw: s.late ?? 0, cls: (s.late ?? 0) > 0 ? 'bad' : '' }),
     card('pending', fmtInt(s.pending), { raw: s.pending, cls: s.pending > 0 ? 'warn' : '' }),
     card('retries', fmtInt(s.retries), { raw: s.retries }),
     card('TPS average', fmtRate(s.tps.avg), { raw: s.tps.avg, sub: `over ${fmtDuration(s.durationSec)}` }),

@@ -32,6 +32,7 @@ export function beaconsTable(beacons: readonly BeaconTotals[], live = false, att
     { title: 'committed', cell: (b) => fmtInt(b.committed), num: true },
     { title: 'failed', cell: (b) => fmtInt(b.failed), num: true },
     { title: 'lost', cell: (b) => fmtInt(b.lost), num: true },
+    { title: 'late', cell: (b) => fmtInt(b.late), num: true },
     { title: 'retries', cell: (b) => fmtInt(b.retries), num: true },
   ];
   if (live) cols.push({ title: 'in flight', cell: (b) => fmtInt(b.inFlight), num: true });
