@@ -140,7 +140,9 @@ export class RunAggregator {
   progressLine(elapsedSec: number): string {
     const row = this.rows.at(-1);
     const t = this.totals;
-    const p99 = row?.latCorrected ? LatencyHistogram.decode(row.latCorrected).summary().p99Ms : undefined;
+    // A second without commits has an empty histogram: its p99 is "-", not 0.0ms.
+    const last = row?.latCorrected ? LatencyHistogram.decode(row.latCorrected) : undefined;
+    const p99 = last && last.count > 0 ? last.summary().p99Ms : undefined;
     return [
       `t=${elapsedSec.toFixed(0)}s`,
       `target ${fmtRate(row?.targetRate)}/s`,

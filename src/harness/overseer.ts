@@ -11,13 +11,14 @@ import { TpslabError, asTpslabError } from '../errors.js';
 import { RunAggregator } from './aggregate.js';
 import { collectEnvironment } from './environment.js';
 import { PROTOCOL_VERSION, parseBeaconMessage, type Assign, type DoneMessage, type OverseerMessage } from './messages.js';
-import { planShares, plannedLoadMs, schedule } from './plan.js';
+import { plannedLoadMs, preflight } from './plan.js';
 import { accountKey, keySeedOf, openTarget, provision, topicNames, type Target } from './provision.js';
 import { reconcile } from './reconcile.js';
 import type { Scenario } from './scenario.js';
+import { countOf } from './text.js';
 import { targetRateAt } from './schedule.js';
 import { ResultsStore, type RunStatus, type SecondRow } from './store.js';
-import { evaluateThresholds, parseThresholds, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, type ThresholdResult } from './thresholds.js';
 import type { Summary } from '../web/contract.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
@@ -51,7 +52,7 @@ export interface RunHooks {
   /** Called once the target is up: its network, node endpoints and every process (for the explorer and node table). */
   target?(info: { network: string; endpoints: string[]; roles: { id: string; role: string; url: string }[] }): void;
   /** Called with every beacon's latest totals whenever one reports. */
-  beacons?(totals: { beacon: number; sent: number; committed: number; failed: number; lost: number; late: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
+  beacons?(totals: { beacon: number; accountsStart?: number; accountsEnd?: number; sent: number; committed: number; failed: number; lost: number; late: number; retries: number; inFlight: number; errors: Record<string, number> }[]): void;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -79,7 +80,7 @@ export function thresholdMetrics(s: RunSummary): Record<string, number> {
 
 export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
-  const thresholds = parseThresholds(s.thresholds);
+  const { thresholds, plan } = await preflight(s);
   const store = ResultsStore.open(resolve(s.results.db));
   const runId = store.createRun({ name: s.name, scenario: s, environment: await collectEnvironment() });
   log(`run ${runId} (${s.name}), results in ${store.path}`);
@@ -91,11 +92,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     hooks.target?.({ network: target.network, endpoints: target.endpoints, roles: target.roles });
     const keySeed = keySeedOf(target.network, s.seed);
     await provision(s, target, keySeed, log);
-    const offsets = await schedule(s);
-    const plan = planShares(s, offsets);
     const client = new NodeClient(target.endpoints[0]!);
     const fromHeight = (await client.head()).height;
-    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${plan.txCount} transactions over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${s.beacons.count} beacons`);
+    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${countOf(plan.txCount, 'transaction')} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${countOf(s.beacons.count, 'beacon')}`);
 
     // Only the open model has a target rate; the others report NaN ("-" in the progress line, no target in charts).
     const agg = new RunAggregator(s.beacons.count, (ms) => (s.load.mode === 'open' ? targetRateAt(s.load.stages, ms) : Number.NaN));
@@ -116,7 +115,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       }
       if (m.type === 'ready') ready.add(m.beacon);
       else if (m.type === 'progress') {
-        latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, late: m.late, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
+        const range = plan.shares[m.beacon]?.accounts;
+        latest.set(m.beacon, { beacon: m.beacon, ...(range ? { accountsStart: range.start, accountsEnd: range.end } : {}), sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, late: m.late, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
         hooks.beacons?.([...latest.values()].sort((a, b) => a.beacon - b.beacon));
         for (const row of agg.add(m)) {
           store.addSecond(runId, row);

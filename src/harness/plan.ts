@@ -5,9 +5,11 @@
  * transactions, and so its nonce order, stay in one beacon.
  */
 import { readFile } from 'node:fs/promises';
+import { readKeyFile } from '../client/key-file.js';
 import { TpslabError } from '../errors.js';
 import type { Scenario } from './scenario.js';
 import { openSchedule, traceSchedule } from './schedule.js';
+import { parseThresholds, type Threshold } from './thresholds.js';
 import { beaconOf, beaconRanges, planSenders, planTopics } from './workload.js';
 
 export interface BeaconShare {
@@ -78,4 +80,16 @@ export function plannedLoadMs(s: Scenario, plan: Pick<Plan, 'lastOffsetMs'>): nu
   if (s.load.mode === 'max') return s.load.durationSec * 1000;
   if (s.load.mode === 'trace') return plan.lastOffsetMs;
   return s.load.stages.reduce((ms, st) => ms + st.durationSec * 1000, 0);
+}
+
+/**
+ * Everything that can be checked before anything starts, so a bad input costs nothing: the
+ * thresholds, the schedule (a trace file read and parsed), the beacons' shares, and the key
+ * files the target needs. Throws the input's coded error; starts nothing, writes nothing.
+ */
+export async function preflight(s: Scenario): Promise<{ thresholds: Threshold[]; plan: Plan }> {
+  const thresholds = parseThresholds(s.thresholds);
+  if (s.target.kind === 'endpoints') await readKeyFile(s.target.faucetKey);
+  const plan = planShares(s, await schedule(s));
+  return { thresholds, plan };
 }

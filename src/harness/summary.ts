@@ -39,7 +39,7 @@ export function formatSummary(r: RunResult): string {
   if (r.thresholds.length) {
     lines.push('');
     lines.push('  thresholds:');
-    for (const t of r.thresholds) lines.push(`    ${t.passed ? 'pass' : 'FAIL'}  ${t.threshold}  (actual ${t.actual === undefined ? 'n/a' : +t.actual.toFixed(3)})`);
+    for (const t of r.thresholds) lines.push(`    ${t.passed ? 'pass' : 'FAIL'}  ${t.threshold}  (actual ${t.actualText})`);
   }
   lines.push('');
   lines.push(`  stored in ${r.dbPath} as run ${r.runId}`);

@@ -64,6 +64,8 @@ export interface ThresholdVerdict {
   threshold: string;
   metric: string;
   actual: number | undefined;
+  /** The actual value in the expression's unit (`3.03s`); absent in runs stored before it was added. */
+  actualText?: string;
   passed: boolean;
 }
 

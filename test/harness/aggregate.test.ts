@@ -51,3 +51,11 @@ test('tps window: nothing committed is 0 over the planned window', () => {
   agg.finished(0);
   assert.deepEqual(agg.tps(10_000), { avg: 0, peak: 0, windowSec: 10 });
 });
+
+test('regression: progress showed p99 0.0ms before any commit', () => {
+  const agg = new RunAggregator(1, () => 50);
+  agg.add(progress(0, 0, { sent: 50 }));
+  agg.add(progress(0, 1, { sent: 100 }));
+  assert.match(agg.progressLine(1), /p99 -$/);
+  assert.doesNotMatch(agg.progressLine(1), /0\.0ms/);
+});

@@ -90,8 +90,8 @@ describe('reports', () => {
         reconciliation: { fromHeight: 1, toHeight: 100, networkCommitted: 72, beaconCommitted: 72, matched: 72, missing: 0, unexpected: 0, missingIds: [], unexpectedIds: [] },
       };
       const thresholds: ThresholdResult[] = [
-        { threshold: 'lost == 0', metric: 'lost', actual: 1, passed: false },
-        { threshold: 'latency.p99 < 250ms', metric: 'latency.p99', actual: summary.latency.p99Ms, passed: true },
+        { threshold: 'lost == 0', metric: 'lost', actual: 1, actualText: '1', passed: false },
+        { threshold: 'latency.p99 < 250ms', metric: 'latency.p99', actual: summary.latency.p99Ms, actualText: `${summary.latency.p99Ms}ms`, passed: true },
       ];
       store.finishRun('run-b', { status: 'breached', summary, thresholds });
     } finally {
@@ -128,7 +128,7 @@ describe('reports', () => {
     assert.equal(d.summary?.committed, allCorrected.count);
     assert.deepEqual(d.summary?.latency, allCorrected.summary());
     assert.equal(d.thresholds.length, 2);
-    assert.deepEqual(d.thresholds[0], { threshold: 'lost == 0', metric: 'lost', actual: 1, passed: false });
+    assert.deepEqual(d.thresholds[0], { threshold: 'lost == 0', metric: 'lost', actual: 1, actualText: '1', passed: false });
     assert.deepEqual(d.beacons.map((b) => [b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.retries]), [[0, 0, 50, 150, 2], [1, 50, 100, 150, 0]]);
     assert.deepEqual(d.beacons[1]!.errors, { TPSLAB_E_TIMEOUT: 1 });
     const nodes = Object.fromEntries(d.nodes.map((n) => [n.node, n]));

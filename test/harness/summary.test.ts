@@ -40,3 +40,16 @@ test('regression: the terminal said "blocks 2..382" and the HTML report "Blocks 
 test('the summary states the TPS window it divided by', () => {
   assert.match(formatSummary(result(summaryFixture())), /committed TPS: average 50\.0, peak 50 \(over 10 s\)/);
 });
+
+test('regression: the summary printed threshold actuals without units (actual 3031.039)', () => {
+  const text = formatSummary(result(summaryFixture(), [{ threshold: 'latency.p99 <= 2s', metric: 'latency.p99', actual: 3031.039, actualText: '3.03s', passed: false }]));
+  assert.match(text, /FAIL {2}latency\.p99 <= 2s {2}\(actual 3\.03s\)/);
+});
+
+test('regression: "1 transactions" — counts in messages agree with their number', async () => {
+  const { countOf } = await import('../../src/harness/text.js');
+  assert.equal(countOf(1, 'transaction'), '1 transaction');
+  assert.equal(countOf(2, 'transaction'), '2 transactions');
+  assert.equal(countOf(0, 'beacon'), '0 beacons');
+  assert.equal(countOf(12000, 'account'), '12,000 accounts');
+});

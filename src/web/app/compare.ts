@@ -86,7 +86,7 @@ function thresholdsCompare(a: ThresholdVerdict[], b: ThresholdVerdict[]): HTMLEl
   const keys = [...new Set([...a.map((t) => t.threshold), ...b.map((t) => t.threshold)])];
   const cell = (list: ThresholdVerdict[], k: string) => {
     const t = list.find((x) => x.threshold === k);
-    return t ? [badge(t.passed ? 'pass' : 'fail'), ' ', t.actual === undefined || t.actual === null ? DASH : fmtNum(t.actual)] : DASH;
+    return t ? [badge(t.passed ? 'pass' : 'fail'), ' ', t.actual === undefined || t.actual === null ? DASH : t.actualText ?? fmtNum(t.actual)] : DASH;
   };
   return table<string>([
     { title: 'threshold', cell: (k) => h('code', null, k) },

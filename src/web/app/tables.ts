@@ -62,7 +62,7 @@ export function thresholdsTable(verdicts: readonly ThresholdVerdict[], attrs: At
     { title: 'verdict', cell: (t) => badge(t.passed ? 'pass' : 'fail') },
     { title: 'threshold', cell: (t) => h('code', null, t.threshold) },
     { title: 'metric', cell: (t) => t.metric },
-    { title: 'actual', cell: (t) => (t.actual === undefined || t.actual === null ? '–' : fmtNum(t.actual)), num: true },
+    { title: 'actual', cell: (t) => (t.actual === undefined || t.actual === null ? '–' : t.actualText ?? fmtNum(t.actual)), num: true },
   ], verdicts, attrs, 'no thresholds in the scenario');
 }
 
