@@ -48,6 +48,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** With --json, an error is also a JSON object on stdout, so a script reading stdout sees it (docs/cli.md). */
+function jsonError(argv: readonly string[], code: string, message: string): void {
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -57,11 +62,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has printed its message (or the help/version text) already.
+      if (err.exitCode !== 0) jsonError(argv, 'TPSLAB_E_USAGE', err.message.replace(/^error: /, ''));
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const e = asTpslabError(err);
     const usage = e.code === 'TPSLAB_E_USAGE';
     console.error(`error ${e.code}: ${e.message}`);
+    jsonError(argv, e.code, e.message);
     if (program.opts<{ verbose?: boolean }>().verbose) console.error(e.stack);
     return usage ? EXIT.usage : EXIT.error;
   }

@@ -11,6 +11,7 @@ import { LiveRun } from '../web/live.js';
 import { startWebServer, type WebServer } from '../web/server.js';
 import { parseIntOption } from './common.js';
 import { EXIT } from './exit-codes.js';
+import { progressWriter } from './progress.js';
 
 export interface RunCommandOptions {
   results?: string;
@@ -47,23 +48,15 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   };
-  let lastPrinted = 0;
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
-    web = await startWebServer({ live, port: o.uiPort });
+    web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port' });
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
   const hooks: RunHooks = {
     log,
-    progress: (line) => {
-      if (o.quiet) return;
-      if (tty) process.stderr.write(`\r\x1b[K${line}`);
-      else if (Date.now() - lastPrinted >= 5000) {
-        lastPrinted = Date.now();
-        process.stderr.write(`${line}\n`);
-      }
-    },
+    progress: progressWriter(process.stderr, { quiet: o.quiet ?? false }),
     created: (runId) => live?.setRunId(runId),
     target: (t) => {
       live?.watchNodes(t.roles);

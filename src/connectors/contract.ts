@@ -112,7 +112,9 @@ export interface ProvisionProgress {
 export interface TargetConnector {
   readonly kind: string;
   readonly capabilities: Capabilities;
-  /** Starts an embedded network or attaches to endpoints. Called once, first. */
+  /** Checks what can be checked before anything starts (key files readable, …); starts nothing. */
+  preflight?(): Promise<void>;
+  /** Starts an embedded network or attaches to endpoints. Called once, after preflight. */
   open(log: Log): Promise<TargetInfo>;
   /** Creates and funds the run's accounts (and whatever the workload needs); reports progress. */
   provision(progress: (p: ProvisionProgress) => void, log: Log): Promise<void>;

@@ -7,8 +7,13 @@ import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import type { ProgressMessage } from './messages.js';
 import type { SecondRow } from './store.js';
 
-type Counts = { sent: number; committed: number; failed: number; lost: number; retries: number };
-const ZERO: Counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
+/**
+ * Cumulative counters a beacon reports; per-second rows hold their increments, so every
+ * per-second value is a count of events in that second (≥ 0): `expired` (timeouts that ran out)
+ * and `late` (commits after the timeout). Lost is not a series: lost = expired − late.
+ */
+type Counts = { sent: number; committed: number; failed: number; expired: number; late: number; retries: number };
+const ZERO: Counts = { sent: 0, committed: 0, failed: 0, expired: 0, late: 0, retries: 0 };
 
 interface Pending {
   counts: Counts;
@@ -54,7 +59,7 @@ export class RunAggregator {
     this.corrected.add(c);
     this.uncorrected.add(u);
     this.lag.add(l);
-    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
+    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, expired: m.expired, late: m.late, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
     return this.flushUpTo(this.completeSecond());
   }
 
@@ -96,13 +101,15 @@ export class RunAggregator {
     return out;
   }
 
-  get totals(): Counts & { inFlight: number; errors: Record<string, number> } {
-    const t = { ...ZERO, inFlight: 0, errors: {} as Record<string, number> };
+  /** Run totals so far; `lost` = expired − late (expired and never committed, as of now). */
+  get totals(): Counts & { lost: number; inFlight: number; errors: Record<string, number> } {
+    const t = { ...ZERO, lost: 0, inFlight: 0, errors: {} as Record<string, number> };
     for (const x of this.last.values()) {
       for (const k of Object.keys(ZERO) as (keyof Counts)[]) t[k] += x.counts[k];
       t.inFlight += x.inFlight;
       for (const [code, n] of Object.entries(x.errors)) t.errors[code] = (t.errors[code] ?? 0) + n;
     }
+    t.lost = t.expired - t.late;
     return t;
   }
 
@@ -112,21 +119,30 @@ export class RunAggregator {
     return n;
   }
 
-  /** Committed TPS: average over the seconds from the first to the last with a commit, and the peak second. */
-  tps(): { avg: number; peak: number } {
+  /**
+   * Committed TPS. `windowSec` = max(the planned load duration, whole seconds from the start
+   * instant to the start of the last second with a commit); avg = all commits ÷ windowSec.
+   * So commits that trail the schedule by less than a second do not stretch the window (50 tx/s
+   * for 10 s is 50.00, not 500 ÷ 11 s), while a backlog that drains for 30 s more does.
+   * `plannedMs`: the open model's stages (or a trace's last send), max mode's duration, or the
+   * elapsed time of an aborted run. Peak: the most commits in one second.
+   */
+  tps(plannedMs: number): { avg: number; peak: number; windowSec: number } {
     const withCommits = this.rows.filter((r) => r.committed > 0);
-    if (withCommits.length === 0) return { avg: 0, peak: 0 };
-    const first = withCommits[0]!.second;
-    const last = withCommits.at(-1)!.second;
-    const total = this.rows.filter((r) => r.second >= first && r.second <= last).reduce((n, r) => n + r.committed, 0);
-    return { avg: total / (last - first + 1), peak: Math.max(...withCommits.map((r) => r.committed)) };
+    const plannedSec = Math.max(0, plannedMs) / 1000;
+    const windowSec = Math.max(plannedSec, withCommits.at(-1)?.second ?? 0) || 1;
+    if (withCommits.length === 0) return { avg: 0, peak: 0, windowSec };
+    const total = this.rows.reduce((n, r) => n + r.committed, 0);
+    return { avg: total / windowSec, peak: Math.max(...withCommits.map((r) => r.committed)), windowSec };
   }
 
   /** One line for the terminal: target vs achieved rate, committed, in flight, p99 of the last second. */
   progressLine(elapsedSec: number): string {
     const row = this.rows.at(-1);
     const t = this.totals;
-    const p99 = row?.latCorrected ? LatencyHistogram.decode(row.latCorrected).summary().p99Ms : undefined;
+    // A second without commits has an empty histogram: its p99 is "-", not 0.0ms.
+    const last = row?.latCorrected ? LatencyHistogram.decode(row.latCorrected) : undefined;
+    const p99 = last && last.count > 0 ? last.summary().p99Ms : undefined;
     return [
       `t=${elapsedSec.toFixed(0)}s`,
       `target ${fmtRate(row?.targetRate)}/s`,
@@ -134,7 +150,7 @@ export class RunAggregator {
       `committed ${fmtRate(row?.committed)}/s (${t.committed} total)`,
       `in flight ${t.inFlight}`,
       `p99 ${p99 === undefined ? '-' : `${p99.toFixed(1)}ms`}`,
-      t.failed + t.lost > 0 ? `failed ${t.failed} lost ${t.lost}` : '',
+      t.failed + t.expired > 0 ? `failed ${t.failed} lost ${t.lost} late ${t.late}` : '',
     ]
       .filter(Boolean)
       .join('  ');

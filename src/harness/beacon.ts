@@ -58,7 +58,8 @@ export class Beacon {
   private reportTimer: unknown;
   private startTimer: unknown;
   private lastSecond = -1;
-  private counts = { sent: 0, committed: 0, failed: 0, lost: 0, retries: 0 };
+  /** Cumulative; lost = expired − late (a late commit moves a transaction from lost to late, never back in time). */
+  private counts = { sent: 0, committed: 0, failed: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
   private readonly byId = new Map<string, number>();
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
@@ -283,7 +284,11 @@ export class Beacon {
     if (this.txs.attempts[i] === 0) return; // not sent by us yet: cannot be ours (same id would need the same bytes)
     this.resolved(i);
     if (s === TxState.Failed) this.counts.failed--;
-    if (s === TxState.Lost) this.counts.lost--;
+    if (s === TxState.Lost) {
+      this.counts.lost--;
+      this.counts.late++;
+      this.txs.error[i] = undefined;
+    }
     this.retryAt.delete(i);
     this.txs.state[i] = TxState.Committed;
     this.txs.committedMs[i] = atMs;
@@ -296,8 +301,9 @@ export class Beacon {
   private onFailed(i: number, code: string): void {
     const s = this.txs.state[i];
     if (s === TxState.Committed || s === TxState.Failed) return;
+    // Past its timeout it stays lost (never committed); the failure's code is still counted.
+    if (s === TxState.Lost) return this.count(code);
     this.resolved(i);
-    if (s === TxState.Lost) this.counts.lost--;
     this.retryAt.delete(i);
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
@@ -313,6 +319,7 @@ export class Beacon {
     this.txs.state[i] = TxState.Lost;
     this.txs.error[i] = 'LOST';
     this.counts.lost++;
+    this.counts.expired++;
   }
 
   private finished(): boolean {

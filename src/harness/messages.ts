@@ -16,7 +16,12 @@ const counts = {
   sent: z.number().int().nonnegative(),
   committed: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
+  /** expired − late: past the timeout and not committed (yet). */
   lost: z.number().int().nonnegative(),
+  /** Every transaction whose confirmation timeout expired before it was resolved (cumulative, never decremented). */
+  expired: z.number().int().nonnegative(),
+  /** Of those, the ones that committed afterwards (cumulative, never decremented). */
+  late: z.number().int().nonnegative(),
   retries: z.number().int().nonnegative(),
   inFlight: z.number().int().nonnegative(),
   errors: z.record(z.string(), z.number().int().nonnegative()),

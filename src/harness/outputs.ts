@@ -12,10 +12,13 @@ import type { Summary } from '../web/contract.js';
 
 export interface BeaconTotalsRow {
   beacon: number;
+  accountsStart?: number;
+  accountsEnd?: number;
   sent: number;
   committed: number;
   failed: number;
   lost: number;
+  late: number;
   retries: number;
   inFlight: number;
   errors: Record<string, number>;
@@ -95,6 +98,7 @@ export function storeOutput(store: ResultsStore, runId: string): RunOutput {
           committed: b.committed,
           failed: b.failed,
           lost: b.lost,
+          late: b.late,
           retries: b.retries,
           errors: b.errors,
         })),

@@ -16,12 +16,13 @@ import { collectEnvironment } from './environment.js';
 import { LocalFleet, type Fleet, type FleetEvents } from './fleet.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage } from './messages.js';
 import { fanOut, storeOutput, type BeaconFinal, type BeaconTotalsRow, type RunOutput } from './outputs.js';
-import { planShares, schedule } from './plan.js';
+import { plannedLoadMs, preflight } from './plan.js';
+import { countOf } from './text.js';
 import { reconcile } from './reconcile.js';
 import type { Scenario } from './scenario.js';
 import { targetRateAt } from './schedule.js';
 import { ResultsStore, type RunStatus } from './store.js';
-import { evaluateThresholds, parseThresholds, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, type ThresholdResult } from './thresholds.js';
 
 const READY_TIMEOUT_MS = 120_000;
 /** After the plan and the confirmation timeout, how long beacons get to finish before they are stopped. */
@@ -60,6 +61,7 @@ export function thresholdMetrics(s: RunSummary): Record<string, number> {
     committed: s.committed,
     failed: s.failed,
     lost: s.lost,
+    late: s.late ?? 0,
     pending: s.pending,
     'schedule_lag.p99': s.scheduleLag.p99Ms,
   };
@@ -82,7 +84,6 @@ function checkCapabilities(s: Scenario, target: TargetConnector): void {
 
 export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOptions = {}): Promise<RunResult> {
   const clock = opts.clock ?? preciseClock;
-  const thresholds = parseThresholds(s.thresholds);
   const def = connectorFor(s.target.kind);
   const target = def.createTarget(s.target as never, {
     runId: '',
@@ -98,8 +99,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     },
   }, clock);
   checkCapabilities(s, target);
-  const offsets = await schedule(s); // a bad trace file fails here, before anything starts
-  const plan = planShares(s, offsets);
+  // Everything that can be checked is, before anything starts: a bad input costs nothing.
+  await target.preflight?.();
+  const { thresholds, plan } = await preflight(s);
 
   const store = ResultsStore.open(resolve(s.results.db));
   const runId = store.createRun({ name: s.name, scenario: s, environment: await collectEnvironment() });
@@ -119,7 +121,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       out.progress(`${p.step}: ${p.done} of ${p.total}`);
     }, log);
     const start = await target.cursor();
-    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${plan.txCount} transaction${plan.txCount === 1 ? '' : 's'} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${s.beacons.count} beacon${s.beacons.count === 1 ? '' : 's'}`);
+    log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${countOf(plan.txCount, 'transaction')} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${countOf(s.beacons.count, 'beacon')}`);
 
     // Only the open model has a target rate; the others report NaN ("-" in the progress line, no target in charts).
     const agg = new RunAggregator(s.beacons.count, (ms) => (s.load.mode === 'open' ? targetRateAt(s.load.stages, ms) : Number.NaN));
@@ -132,7 +134,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     const onMessage = (m: BeaconMessage): void => {
       if (m.type === 'ready') ready.add(m.beacon);
       else if (m.type === 'progress') {
-        latest.set(m.beacon, { beacon: m.beacon, sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
+        const range = plan.shares[m.beacon]?.accounts;
+        latest.set(m.beacon, { beacon: m.beacon, ...(range ? { accountsStart: range.start, accountsEnd: range.end } : {}), sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, late: m.late, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
         out.beacons([...latest.values()].sort((a, b) => a.beacon - b.beacon));
         for (const row of agg.add(m)) out.second(row);
       } else if (m.type === 'done') {
@@ -232,9 +235,10 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       committed: t.committed,
       failed: t.failed,
       lost: t.lost,
+      late: t.late,
       pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
       retries: t.retries,
-      tps: agg.tps(),
+      tps: agg.tps(plannedLoadMs(s, plan)),
       latency: agg.corrected.summary(),
       latencyUncorrected: agg.uncorrected.summary(),
       scheduleLag: agg.lag.summary(),
@@ -251,6 +255,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       committed: d.committed,
       failed: d.failed,
       lost: d.lost,
+      late: d.late,
       retries: d.retries,
       errors: d.errors,
       ...(d.outcomes ? { outcomes: d.outcomes } : {}),

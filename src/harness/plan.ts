@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { TpslabError } from '../errors.js';
 import type { Scenario } from './scenario.js';
 import { openSchedule, traceSchedule } from './schedule.js';
+import { parseThresholds, type Threshold } from './thresholds.js';
 import { beaconOf, beaconRanges, planSenders, planTopics } from './workload.js';
 
 export interface BeaconShare {
@@ -68,4 +69,25 @@ export function planShares(s: Scenario, offsets: Float64Array): Plan {
     share.targets[k] = targets[i]!;
   }
   return { txCount, lastOffsetMs: txCount ? offsets[txCount - 1]! : 0, shares };
+}
+
+/**
+ * How long the load was meant to last, ms: the open model's stages end to end, a trace's last
+ * intended send, max mode's duration. The floor of the TPS window (RunAggregator.tps).
+ */
+export function plannedLoadMs(s: Scenario, plan: Pick<Plan, 'lastOffsetMs'>): number {
+  if (s.load.mode === 'max') return s.load.durationSec * 1000;
+  if (s.load.mode === 'trace') return plan.lastOffsetMs;
+  return s.load.stages.reduce((ms, st) => ms + st.durationSec * 1000, 0);
+}
+
+/**
+ * Everything that can be checked before anything starts, so a bad input costs nothing: the
+ * thresholds, the schedule (a trace file read and parsed) and the beacons' shares (the
+ * connector checks its own files: TargetConnector.preflight). Throws the input's coded error; starts nothing, writes nothing.
+ */
+export async function preflight(s: Scenario): Promise<{ thresholds: Threshold[]; plan: Plan }> {
+  const thresholds = parseThresholds(s.thresholds);
+  const plan = planShares(s, await schedule(s));
+  return { thresholds, plan };
 }

@@ -46,7 +46,7 @@ function convertSeconds(runId: string, rows: readonly SecondRow[]): { seconds: S
   const seconds = rows.map((r) => {
     const p: SecondPoint = {
       second: r.second, targetRate: r.targetRate ?? null, sent: r.sent ?? 0, committed: r.committed ?? 0, failed: r.failed ?? 0,
-      lost: r.lost ?? 0, inFlight: r.inFlight ?? 0, errors: isObject(r.errors) ? (r.errors as Record<string, number>) : {},
+      expired: r.expired ?? 0, late: r.late ?? 0, inFlight: r.inFlight ?? 0, errors: isObject(r.errors) ? (r.errors as Record<string, number>) : {},
     };
     const point = (column: string, text: string | undefined, into?: LatencyHistogram): LatencyPoint | undefined => {
       if (text === undefined) return undefined;
@@ -85,7 +85,7 @@ export function buildReportData(store: ResultsStore, runIdOrLatest: string): Rep
   const { seconds, corrected, uncorrected } = convertSeconds(run.id, store.seconds(run.id));
   const beacons: BeaconTotals[] = store.beacons(run.id).map((b) => ({
     beacon: b.beacon, accountsStart: b.accountsStart, accountsEnd: b.accountsEnd, sent: b.sent, committed: b.committed,
-    failed: b.failed, lost: b.lost, retries: b.retries, errors: b.errors,
+    failed: b.failed, lost: b.lost, ...(b.late !== undefined ? { late: b.late } : {}), retries: b.retries, errors: b.errors,
   }));
   const data: ReportData = {
     kind: 'report',
@@ -152,7 +152,7 @@ export async function writeReport(data: ReportData | CompareData, outFile: strin
 
 /** The CSV header, in column order. */
 export const CSV_COLUMNS = [
-  'second', 'target_rate', 'sent', 'committed', 'failed', 'lost', 'in_flight',
+  'second', 'target_rate', 'sent', 'committed', 'failed', 'expired', 'late', 'in_flight',
   'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'max_ms',
   'uncorrected_p50_ms', 'uncorrected_p90_ms', 'uncorrected_p99_ms', 'uncorrected_p999_ms', 'uncorrected_max_ms',
   'errors',
@@ -168,14 +168,15 @@ export function csvField(v: string | number | null | undefined): string {
 const latencyCells = (l: LatencyPoint | undefined): (number | undefined)[] => [l?.p50Ms, l?.p90Ms, l?.p99Ms, l?.p999Ms, l?.maxMs];
 
 /**
- * One row per second: counts, corrected (`p50_ms`…) and uncorrected latency in ms (empty when
+ * One row per second: counts (every one an event count ≥ 0: `expired` timeouts that ran out,
+ * `late` commits after their timeout; lost = Σexpired − Σlate), corrected (`p50_ms`…) and uncorrected latency in ms (empty when
  * nothing committed that second), and errors as `CODE=count;…` sorted by code. LF line ends.
  */
 export function reportCsv(data: ReportData): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const s of data.seconds) {
     const errors = Object.entries(s.errors).filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([code, n]) => `${code}=${n}`).join(';');
-    const cells = [s.second, s.targetRate, s.sent, s.committed, s.failed, s.lost, s.inFlight, ...latencyCells(s.corrected), ...latencyCells(s.uncorrected), errors];
+    const cells = [s.second, s.targetRate, s.sent, s.committed, s.failed, s.expired, s.late, s.inFlight, ...latencyCells(s.corrected), ...latencyCells(s.uncorrected), errors];
     lines.push(cells.map(csvField).join(','));
   }
   return `${lines.join('\n')}\n`;
@@ -206,6 +207,7 @@ export function compareRows(data: CompareData): CompareRow[] {
     ['max corrected', 'ms', (s) => s.latency.maxMs],
     ['p99 uncorrected', 'ms', (s) => s.latencyUncorrected.p99Ms],
     ['lost', '', (s) => s.lost],
+    ['late', '', (s) => s.late ?? 0],
     ['failed', '', (s) => s.failed],
   ];
   const get = (s: Summary | undefined, f: (s: Summary) => number): number | undefined => {

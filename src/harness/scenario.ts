@@ -50,7 +50,7 @@ export const DEFAULT_SCENARIO_INPUT = {
   beacons: { count: 2, batchMax: 200, batchDelayMs: 5 },
   confirmation: { method: 'stream', timeoutMs: 30_000, retries: 5, pollIntervalMs: 500 },
   startDelayMs: 2000,
-  thresholds: ['lost == 0', 'failed == 0'],
+  thresholds: ['lost == 0', 'failed == 0', 'latency.p99 < 1s'],
   results: { db: 'results.db', outcomes: false },
 } as const satisfies ScenarioInput;
 

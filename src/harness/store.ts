@@ -48,7 +48,10 @@ export interface SecondRow {
   sent: number;
   committed: number;
   failed: number;
-  lost: number;
+  /** Transactions whose confirmation timeout ran out in this second (not committed by then). */
+  expired: number;
+  /** Transactions that committed in this second after their timeout had run out. */
+  late: number;
   inFlight: number;
   errors: ErrorCounts;
   latCorrected?: string;
@@ -63,7 +66,10 @@ export interface BeaconRow {
   sent: number;
   committed: number;
   failed: number;
+  /** Expired and never committed (expired − late). */
   lost: number;
+  /** Committed after the confirmation timeout ran out; absent in runs stored before schema v2. */
+  late?: number;
   retries: number;
   errors: ErrorCounts;
 }
@@ -144,6 +150,16 @@ const MIGRATIONS: readonly ((db: Db) => void)[] = [
         status TEXT NOT NULL, error_code TEXT, height INTEGER, attempts INTEGER,
         PRIMARY KEY (run_id, tx_id)); -- a rowid table: inserts of random tx ids are ~2x faster
       CREATE INDEX tx_outcomes_status ON tx_outcomes(run_id, status);
+    `);
+  },
+  // v2: per-second `lost` was a net change that went negative when late commits came in; seconds
+  // now hold event counts, `expired` and `late` (lost = expired − late), and beacons their `late`.
+  // v1 rows keep `lost` and read back as expired = max(lost, 0), late = max(−lost, 0).
+  (db) => {
+    db.exec(`
+      ALTER TABLE run_seconds ADD COLUMN expired INTEGER;
+      ALTER TABLE run_seconds ADD COLUMN late INTEGER;
+      ALTER TABLE run_beacons ADD COLUMN late INTEGER;
     `);
   },
 ];
@@ -235,9 +251,9 @@ export class ResultsStore {
   addSecond(runId: string, s: SecondRow): void {
     this.write(runId, `store second ${s.second} of run ${runId}`, () =>
       this.db
-        .prepare(`INSERT OR REPLACE INTO run_seconds (run_id, second, target_rate, sent, committed, failed, lost, in_flight, errors_json, lat_corrected, lat_uncorrected, schedule_lag)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(runId, s.second, s.targetRate, s.sent, s.committed, s.failed, s.lost, s.inFlight, json(s.errors),
+        .prepare(`INSERT OR REPLACE INTO run_seconds (run_id, second, target_rate, sent, committed, failed, lost, expired, late, in_flight, errors_json, lat_corrected, lat_uncorrected, schedule_lag)
+          VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(runId, s.second, s.targetRate, s.sent, s.committed, s.failed, s.expired, s.late, s.inFlight, json(s.errors),
           s.latCorrected ?? null, s.latUncorrected ?? null, s.scheduleLag ?? null),
     );
   }
@@ -247,10 +263,10 @@ export class ResultsStore {
     this.write(runId, `store beacons of run ${runId}`, () => {
       this.mustExist(runId);
       this.db.prepare('DELETE FROM run_beacons WHERE run_id = ?').run(runId);
-      const ins = this.db.prepare(`INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, retries, errors_json)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const ins = this.db.prepare(`INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, late, retries, errors_json)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const b of rows) {
-        ins.run(runId, b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.committed, b.failed, b.lost, b.retries, json(b.errors));
+        ins.run(runId, b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.committed, b.failed, b.lost, b.late ?? null, b.retries, json(b.errors));
       }
     });
   }
@@ -309,13 +325,18 @@ export class ResultsStore {
   seconds(runId: string): SecondRow[] {
     this.mustExist(runId);
     const rows = this.db.prepare('SELECT * FROM run_seconds WHERE run_id = ? ORDER BY second').all(runId) as {
-      second: number; target_rate: number; sent: number; committed: number; failed: number; lost: number; in_flight: number;
+      second: number; target_rate: number; sent: number; committed: number; failed: number; lost: number | null;
+      expired: number | null; late: number | null; in_flight: number;
       errors_json: string | null; lat_corrected: string | null; lat_uncorrected: string | null; schedule_lag: string | null;
     }[];
     return rows.map((r) => {
+      // A v1 row holds the net change in `lost` instead (negative when late commits outnumbered timeouts).
+      const v1 = r.expired === null && r.late === null;
+      const lost = r.lost ?? 0;
       const s: SecondRow = {
         second: r.second, targetRate: r.target_rate, sent: r.sent, committed: r.committed, failed: r.failed,
-        lost: r.lost, inFlight: r.in_flight, errors: (parse(r.errors_json) ?? {}) as ErrorCounts,
+        expired: v1 ? Math.max(lost, 0) : (r.expired ?? 0), late: v1 ? Math.max(-lost, 0) : (r.late ?? 0),
+        inFlight: r.in_flight, errors: (parse(r.errors_json) ?? {}) as ErrorCounts,
       };
       if (r.lat_corrected !== null) s.latCorrected = r.lat_corrected;
       if (r.lat_uncorrected !== null) s.latUncorrected = r.lat_uncorrected;
@@ -328,11 +349,11 @@ export class ResultsStore {
     this.mustExist(runId);
     const rows = this.db.prepare('SELECT * FROM run_beacons WHERE run_id = ? ORDER BY beacon').all(runId) as {
       beacon: number; accounts_start: number; accounts_end: number; sent: number; committed: number; failed: number;
-      lost: number; retries: number; errors_json: string | null;
+      lost: number; late: number | null; retries: number; errors_json: string | null;
     }[];
     return rows.map((r) => ({
       beacon: r.beacon, accountsStart: r.accounts_start, accountsEnd: r.accounts_end, sent: r.sent, committed: r.committed,
-      failed: r.failed, lost: r.lost, retries: r.retries, errors: (parse(r.errors_json) ?? {}) as ErrorCounts,
+      failed: r.failed, lost: r.lost, ...(r.late !== null ? { late: r.late } : {}), retries: r.retries, errors: (parse(r.errors_json) ?? {}) as ErrorCounts,
     }));
   }
 

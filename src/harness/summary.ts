@@ -1,6 +1,7 @@
 /** The final table `tpslab run` prints. */
 import type { LatencySummary } from './histogram.js';
 import type { RunResult } from './overseer.js';
+import { blockRange } from '../web/contract.js';
 
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -10,8 +11,8 @@ export function formatSummary(r: RunResult): string {
   const lines: string[] = [];
   lines.push(`run ${r.runId}: ${r.status.toUpperCase()}`);
   lines.push('');
-  lines.push(`  sent ${n(s.sent)}   committed ${n(s.committed)}   failed ${n(s.failed)}   lost ${n(s.lost)}   pending ${n(s.pending)}   retries ${n(s.retries)}`);
-  lines.push(`  committed TPS: average ${s.tps.avg.toFixed(1)}, peak ${n(s.tps.peak)} (over ${s.durationSec} s)`);
+  lines.push(`  sent ${n(s.sent)}   committed ${n(s.committed)}   failed ${n(s.failed)}   lost ${n(s.lost)}   late ${n(s.late ?? 0)}   pending ${n(s.pending)}   retries ${n(s.retries)}`);
+  lines.push(`  committed TPS: average ${s.tps.avg.toFixed(1)}, peak ${n(s.tps.peak)} (over ${s.tps.windowSec ?? s.durationSec} s)`);
   lines.push('');
   const row = (name: string, l: LatencySummary): string =>
     `  ${name.padEnd(24)}${[l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs].map((v) => ms(v).padStart(9)).join('')}`;
@@ -30,7 +31,7 @@ export function formatSummary(r: RunResult): string {
     lines.push('');
     const ok = rec.missing === 0 && rec.unexpected === 0;
     lines.push(
-      `  reconciliation (blocks ${rec.fromHeight + 1}..${rec.toHeight}): beacons saw ${n(rec.beaconCommitted)} committed, the network committed ${n(rec.networkCommitted)} — ${ok ? 'they match' : `MISMATCH: ${rec.missing} reported but not on the ledger, ${rec.unexpected} on the ledger but not seen committed`}`,
+      `  reconciliation (blocks ${blockRange(rec)}): beacons saw ${n(rec.beaconCommitted)} committed, the network committed ${n(rec.networkCommitted)} — ${ok ? 'they match' : `MISMATCH: ${rec.missing} reported but not on the ledger, ${rec.unexpected} on the ledger but not seen committed`}`,
     );
     if (rec.missingIds.length) lines.push(`    missing e.g. ${rec.missingIds.slice(0, 3).join(', ')}`);
     if (rec.unexpectedIds.length) lines.push(`    unexpected e.g. ${rec.unexpectedIds.slice(0, 3).join(', ')}`);
@@ -43,7 +44,7 @@ export function formatSummary(r: RunResult): string {
   if (r.thresholds.length) {
     lines.push('');
     lines.push('  thresholds:');
-    for (const t of r.thresholds) lines.push(`    ${t.passed ? 'pass' : 'FAIL'}  ${t.threshold}  (actual ${t.actual === undefined ? 'n/a' : +t.actual.toFixed(3)})`);
+    for (const t of r.thresholds) lines.push(`    ${t.passed ? 'pass' : 'FAIL'}  ${t.threshold}  (actual ${t.actualText})`);
   }
   lines.push('');
   lines.push(`  stored in ${r.dbPath} as run ${r.runId}`);

@@ -15,6 +15,7 @@ export const THRESHOLD_METRICS = {
   committed: 'count',
   failed: 'count',
   lost: 'count',
+  late: 'count',
   pending: 'count',
   ...(Object.fromEntries(LATENCY_STATS.map((s) => [`latency.${s}`, 'latency'])) as Record<`latency.${(typeof LATENCY_STATS)[number]}`, 'latency'>),
   ...(Object.fromEntries(LATENCY_STATS.map((s) => [`latency_uncorrected.${s}`, 'latency'])) as Record<
@@ -49,12 +50,16 @@ export interface Threshold {
   readonly op: ThresholdOp;
   /** The bound, in the metric's base unit: milliseconds for latency, per second for tps, a plain count otherwise. */
   readonly value: number;
+  /** The latency unit the expression was written in ('ms' when it had none); undefined for counts and rates. */
+  readonly unit?: LatencyUnit;
 }
 
 export interface ThresholdResult {
   threshold: string;
   metric: string;
   actual: number | undefined;
+  /** The actual value in the expression's unit, for people: `3.03s`, `3031ms`, `45.45 tx/s`, `0`; `n/a` when missing. */
+  actualText: string;
   passed: boolean;
 }
 
@@ -89,11 +94,11 @@ export function parseThreshold(expr: string, index: number): Threshold {
   const unit = rest.slice(num[0].length).trim();
 
   if (kind === 'latency') {
-    if (unit === '') return { expr: text, index, metric, kind, op, value };
+    if (unit === '') return { expr: text, index, metric, kind, op, value, unit: 'ms' };
     if (!Object.hasOwn(LATENCY_UNITS_MS, unit)) {
       return fail(`unknown unit "${unit}" for ${metric}; valid units: ${Object.keys(LATENCY_UNITS_MS).join(', ')} (none means ms)`);
     }
-    return { expr: text, index, metric, kind, op, value: value * LATENCY_UNITS_MS[unit as LatencyUnit] };
+    return { expr: text, index, metric, kind, op, value: value * LATENCY_UNITS_MS[unit as LatencyUnit], unit: unit as LatencyUnit };
   }
   if (unit !== '') return fail(`${metric} is a ${kind === 'tps' ? 'rate per second' : 'count'} and takes no unit; remove "${unit}"`);
   return { expr: text, index, metric, kind, op, value };
@@ -129,8 +134,23 @@ export function evaluateThresholds(ts: readonly Threshold[], metrics: Readonly<R
   return ts.map((t) => {
     const raw = Object.hasOwn(metrics, t.metric) ? metrics[t.metric] : undefined;
     const actual = typeof raw === 'number' && !Number.isNaN(raw) ? raw : undefined;
-    return { threshold: t.expr, metric: t.metric, actual, passed: actual !== undefined && compare(actual, t.op, t.value) };
+    return { threshold: t.expr, metric: t.metric, actual, actualText: formatActual(t, actual), passed: actual !== undefined && compare(actual, t.op, t.value) };
   });
+}
+
+/** A metric's value as the threshold expression writes it: latency in the expression's unit, rates in tx/s, counts whole. */
+export function formatActual(t: Pick<Threshold, 'kind' | 'unit'>, actual: number | undefined): string {
+  if (actual === undefined) return 'n/a';
+  const short = (v: number): string => {
+    const abs = Math.abs(v);
+    return String(+v.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3));
+  };
+  if (t.kind === 'latency') {
+    const unit = t.unit ?? 'ms';
+    return `${short(actual / LATENCY_UNITS_MS[unit])}${unit}`;
+  }
+  if (t.kind === 'tps') return `${+actual.toFixed(2)} tx/s`;
+  return String(actual);
 }
 
 /** ` (did you mean "x"?)` when one option is close to `name`, else ''. */

@@ -1,7 +1,7 @@
 /**
  * The data the browser app renders, shared by the servers (overseer dashboard,
- * `tpslab explorer`, report writer) and the app in src/web/app. Types only:
- * no DOM, no Node APIs, so both sides compile it.
+ * `tpslab explorer`, report writer) and the app in src/web/app. Types and a few pure
+ * formatters both sides must agree on: no DOM, no Node APIs, so both sides compile it.
  *
  * Page shell (every page, served or written):
  *   <div id="app" data-page="dashboard|explorer|report|compare"></div>
@@ -46,7 +46,10 @@ export interface SecondPoint {
   sent: number;
   committed: number;
   failed: number;
-  lost: number;
+  /** Transactions whose confirmation timeout ran out in this second. Event counts, never negative. */
+  expired: number;
+  /** Transactions that committed in this second after their timeout had run out (also counted in committed). */
+  late: number;
   inFlight: number;
   errors: Record<string, number>;
   /** Latency from the intended send (coordinated omission corrected); absent when nothing committed. */
@@ -61,10 +64,13 @@ export interface ThresholdVerdict {
   threshold: string;
   metric: string;
   actual: number | undefined;
+  /** The actual value in the expression's unit (`3.03s`); absent in runs stored before it was added. */
+  actualText?: string;
   passed: boolean;
 }
 
 export interface Reconciliation {
+  /** The head before the run: the blocks checked are fromHeight + 1 .. toHeight. */
   fromHeight: number;
   toHeight: number;
   networkCommitted: number;
@@ -76,16 +82,29 @@ export interface Reconciliation {
   unexpectedIds: string[];
 }
 
+/**
+ * The blocks a reconciliation checked, as every output prints them ("blocks 2..382"): the
+ * first block after the run's starting head through the last one read. Pure, for both sides.
+ */
+export function blockRange(r: Pick<Reconciliation, 'fromHeight' | 'toHeight'>): string {
+  const first = r.fromHeight + 1;
+  return r.toHeight < first ? `no blocks (head ${r.toHeight.toLocaleString('en-US')})` : `${first.toLocaleString('en-US')}..${r.toHeight.toLocaleString('en-US')}`;
+}
+
 export interface Summary {
   runId: string;
   durationSec: number;
   sent: number;
   committed: number;
   failed: number;
+  /** Expired (past confirmation.timeoutMs) and never committed by the end of the run: expired − late. */
   lost: number;
+  /** Committed after its confirmation timeout had run out; also counted in committed. Absent in runs stored before it was added. */
+  late?: number;
   pending: number;
   retries: number;
-  tps: { avg: number; peak: number };
+  /** avg = committed ÷ windowSec; windowSec = max(planned load duration, start of the last second with a commit) — docs/harness.md. Absent in runs stored before it was added. */
+  tps: { avg: number; peak: number; windowSec?: number };
   latency: LatencyPoint;
   latencyUncorrected: LatencyPoint;
   scheduleLag: LatencyPoint;
@@ -103,6 +122,7 @@ export interface BeaconTotals {
   committed: number;
   failed: number;
   lost: number;
+  late?: number;
   retries: number;
   inFlight?: number;
   errors: Record<string, number>;

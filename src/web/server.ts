@@ -2,6 +2,7 @@
  * The web server of a run (dashboard + explorer) and of `tpslab explorer`
  * (explorer only). Serves the bundled app and its APIs on 127.0.0.1 by default.
  */
+import { createServer } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { pageShell, webAssets } from './assets.js';
@@ -15,7 +16,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-export async function startWebServer(opts: { live?: LiveRun; explorer?: ExplorerBackend; host?: string; port?: number }): Promise<WebServer> {
+export async function startWebServer(opts: { live?: LiveRun; explorer?: ExplorerBackend; host?: string; port?: number; /** The CLI option that chose the port, for the busy-port message. */ portOption?: string }): Promise<WebServer> {
   const assets = await webAssets();
   const app: FastifyInstance = Fastify({ logger: false });
   /** Open event streams: ended on close, so a connected browser never keeps the process alive. */
@@ -81,7 +82,12 @@ export async function startWebServer(opts: { live?: LiveRun; explorer?: Explorer
     }),
   );
 
-  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  try {
+    await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  } catch (err) {
+    await app.close().catch(() => {});
+    throw portError(err, opts.host ?? '127.0.0.1', opts.port ?? 0, opts.portOption ?? '--port');
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
@@ -95,4 +101,26 @@ export async function startWebServer(opts: { live?: LiveRun; explorer?: Explorer
       await app.close();
     },
   };
+}
+
+/** A busy or forbidden port is the caller's to fix (TPSLAB_E_USAGE, exit 2); anything else passes through. */
+export function portError(err: unknown, host: string, port: number, option: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'EADDRINUSE') {
+    return new TpslabError('TPSLAB_E_USAGE', `port ${port} on ${host} is already in use by another process; choose another with ${option} <n>, or ${option} 0 to pick a free one`, { cause: err });
+  }
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return new TpslabError('TPSLAB_E_USAGE', `cannot listen on ${host}:${port} (${String(code)}); choose another port with ${option} <n> (0 picks a free one)${code === 'EADDRNOTAVAIL' ? ' or an address of this machine' : ''}`, { cause: err });
+  }
+  return err;
+}
+
+/** Fails fast with the busy-port usage error before anything else starts (the port may still be taken later). */
+export async function assertPortFree(host: string, port: number, option: string): Promise<void> {
+  if (port === 0) return;
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', (err) => reject(portError(err, host, port, option)));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve()));
+  });
 }

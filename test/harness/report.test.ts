@@ -60,14 +60,14 @@ describe('reports', () => {
     try {
       // run-a: failed, nothing but one second.
       store.createRun({ id: 'run-a', name: 'baseline', scenario: { name: 'baseline' }, environment: { node: 'v20' } });
-      store.addSecond('run-a', { second: 0, targetRate: 50, sent: 50, committed: 40, failed: 0, lost: 0, inFlight: 10, errors: {}, latCorrected: hist(range(30, 69)).encode() });
+      store.addSecond('run-a', { second: 0, targetRate: 50, sent: 50, committed: 40, failed: 0, expired: 0, late: 0, inFlight: 10, errors: {}, latCorrected: hist(range(30, 69)).encode() });
       store.finishRun('run-a', { status: 'failed', summary: null, thresholds: null, error: 'TPSLAB_E_BEACON: beacon 0 exited' });
 
       clock.advance(60_000);
       store.createRun({ id: 'run-b', name: 'ramp </script>', scenario: { name: 'ramp', load: { rate: 100 } }, environment: { node: 'v20.15' } });
       secondsB.forEach((s, i) => {
         store.addSecond('run-b', {
-          second: i, targetRate: 100 + i, sent: 100, committed: s.corrected.length, failed: i === 0 ? 3 : 0, lost: i === 2 ? 1 : 0,
+          second: i, targetRate: 100 + i, sent: 100, committed: s.corrected.length, failed: i === 0 ? 3 : 0, expired: i === 2 ? 1 : 0, late: 0,
           inFlight: 5 - i, errors: s.errors,
           latCorrected: hist(s.corrected).encode(), latUncorrected: hist(s.uncorrected).encode(), scheduleLag: hist(s.lag).encode(),
         });
@@ -90,8 +90,8 @@ describe('reports', () => {
         reconciliation: { fromHeight: 1, toHeight: 100, networkCommitted: 72, beaconCommitted: 72, matched: 72, missing: 0, unexpected: 0, missingIds: [], unexpectedIds: [] },
       };
       const thresholds: ThresholdResult[] = [
-        { threshold: 'lost == 0', metric: 'lost', actual: 1, passed: false },
-        { threshold: 'latency.p99 < 250ms', metric: 'latency.p99', actual: summary.latency.p99Ms, passed: true },
+        { threshold: 'lost == 0', metric: 'lost', actual: 1, actualText: '1', passed: false },
+        { threshold: 'latency.p99 < 250ms', metric: 'latency.p99', actual: summary.latency.p99Ms, actualText: `${summary.latency.p99Ms}ms`, passed: true },
       ];
       store.finishRun('run-b', { status: 'breached', summary, thresholds });
     } finally {
@@ -128,7 +128,7 @@ describe('reports', () => {
     assert.equal(d.summary?.committed, allCorrected.count);
     assert.deepEqual(d.summary?.latency, allCorrected.summary());
     assert.equal(d.thresholds.length, 2);
-    assert.deepEqual(d.thresholds[0], { threshold: 'lost == 0', metric: 'lost', actual: 1, passed: false });
+    assert.deepEqual(d.thresholds[0], { threshold: 'lost == 0', metric: 'lost', actual: 1, actualText: '1', passed: false });
     assert.deepEqual(d.beacons.map((b) => [b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.retries]), [[0, 0, 50, 150, 2], [1, 50, 100, 150, 0]]);
     assert.deepEqual(d.beacons[1]!.errors, { TPSLAB_E_TIMEOUT: 1 });
     const nodes = Object.fromEntries(d.nodes.map((n) => [n.node, n]));
@@ -146,8 +146,8 @@ describe('reports', () => {
     assert.equal(d.seconds.length, 3);
     const [s0, s1, s2] = d.seconds;
     assert.deepEqual(
-      { second: s0!.second, targetRate: s0!.targetRate, sent: s0!.sent, committed: s0!.committed, failed: s0!.failed, lost: s0!.lost, inFlight: s0!.inFlight, errors: s0!.errors },
-      { second: 0, targetRate: 100, sent: 100, committed: secondsB[0]!.corrected.length, failed: 3, lost: 0, inFlight: 5, errors: { TPSLAB_E_MEMPOOL_FULL: 2, TPSLAB_E_TIMEOUT: 1 } },
+      { second: s0!.second, targetRate: s0!.targetRate, sent: s0!.sent, committed: s0!.committed, failed: s0!.failed, expired: s0!.expired, late: s0!.late, inFlight: s0!.inFlight, errors: s0!.errors },
+      { second: 0, targetRate: 100, sent: 100, committed: secondsB[0]!.corrected.length, failed: 3, expired: 0, late: 0, inFlight: 5, errors: { TPSLAB_E_MEMPOOL_FULL: 2, TPSLAB_E_TIMEOUT: 1 } },
     );
     assert.deepEqual(s0!.corrected, hist(secondsB[0]!.corrected).summary());
     assert.deepEqual(s0!.uncorrected, hist(secondsB[0]!.uncorrected).summary());
@@ -209,15 +209,15 @@ describe('reports', () => {
     const lines = csv.trimEnd().split('\n');
     assert.equal(lines.length, d.seconds.length + 1);
     assert.equal(lines[0], CSV_COLUMNS.join(','));
-    assert.equal(lines[0], 'second,target_rate,sent,committed,failed,lost,in_flight,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,uncorrected_p50_ms,uncorrected_p90_ms,uncorrected_p99_ms,uncorrected_p999_ms,uncorrected_max_ms,errors');
+    assert.equal(lines[0], 'second,target_rate,sent,committed,failed,expired,late,in_flight,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,uncorrected_p50_ms,uncorrected_p90_ms,uncorrected_p99_ms,uncorrected_p999_ms,uncorrected_max_ms,errors');
     const row0 = lines[1]!.split(',');
     assert.equal(row0.length, CSV_COLUMNS.length);
-    assert.deepEqual(row0.slice(0, 7), ['0', '100', '100', '21', '3', '0', '5']);
-    assert.equal(Number(row0[7]), +d.seconds[0]!.corrected!.p50Ms.toFixed(3));
-    assert.equal(Number(row0[16]), +d.seconds[0]!.uncorrected!.maxMs.toFixed(3));
-    assert.equal(row0[17], 'TPSLAB_E_MEMPOOL_FULL=2;TPSLAB_E_TIMEOUT=1');
+    assert.deepEqual(row0.slice(0, 8), ['0', '100', '100', '21', '3', '0', '0', '5']);
+    assert.equal(Number(row0[8]), +d.seconds[0]!.corrected!.p50Ms.toFixed(3));
+    assert.equal(Number(row0[17]), +d.seconds[0]!.uncorrected!.maxMs.toFixed(3));
+    assert.equal(row0[18], 'TPSLAB_E_MEMPOOL_FULL=2;TPSLAB_E_TIMEOUT=1');
     // The second without commits: empty latency cells.
-    assert.equal(lines[2], '1,101,100,0,0,0,4,,,,,,,,,,,');
+    assert.equal(lines[2], '1,101,100,0,0,0,0,4,,,,,,,,,,,');
 
     assert.equal(csvField('plain'), 'plain');
     assert.equal(csvField('a,b'), '"a,b"');
@@ -226,7 +226,7 @@ describe('reports', () => {
     assert.equal(csvField(undefined), '');
     assert.equal(csvField(1.23456), '1.235');
     const odd: ReportData = { ...d, seconds: [{ ...d.seconds[1]!, errors: { 'X,"Y"': 1, Z: 0 } }] };
-    assert.equal(reportCsv(odd).split('\n')[1], '1,101,100,0,0,0,4,,,,,,,,,,,"X,""Y""=1"');
+    assert.equal(reportCsv(odd).split('\n')[1], '1,101,100,0,0,0,0,4,,,,,,,,,,,"X,""Y""=1"');
   });
 
   it('pageShell: data cannot end the script element; inline and linked assets', () => {
@@ -295,7 +295,7 @@ describe('reports', () => {
     const b = same.b.summary!;
     const faster = { ...same, b: { ...same.b, summary: { ...b, sent: 600, lost: 0, latency: { ...b.latency, p99Ms: b.latency.p99Ms / 2 } } } };
     const rows = Object.fromEntries(compareRows(faster).map((r) => [r.metric, r]));
-    assert.deepEqual(Object.keys(rows), ['sent', 'committed', 'TPS avg', 'TPS peak', 'p50 corrected', 'p99 corrected', 'max corrected', 'p99 uncorrected', 'lost', 'failed']);
+    assert.deepEqual(Object.keys(rows), ['sent', 'committed', 'TPS avg', 'TPS peak', 'p50 corrected', 'p99 corrected', 'max corrected', 'p99 uncorrected', 'lost', 'late', 'failed']);
     assert.deepEqual(rows.sent, { metric: 'sent', a: 300, b: 600, delta: 300, deltaPct: 100, unit: '' });
     assert.equal(rows['p99 corrected']!.deltaPct, -50);
     assert.equal(rows.lost!.delta, -1);

@@ -15,7 +15,7 @@ import {
   validateScenario,
   type Scenario,
 } from '../../src/harness/scenario.js';
-import { THRESHOLD_METRIC_NAMES } from '../../src/harness/thresholds.js';
+import { THRESHOLD_METRIC_NAMES, parseThresholds } from '../../src/harness/thresholds.js';
 
 const repo = (rel: string): string => fileURLToPath(new URL(`../../../${rel}`, import.meta.url));
 const ONE_STAGE = 'load:\n  stages:\n    - { kind: constant, ratePerSec: 100, durationSec: 5 }\n';
@@ -255,19 +255,24 @@ describe('files', () => {
     rejects(`target: { kind: http, endpoints: [http://127.0.0.1:1], request: { path: /x } }\nworkload: { kind: message }\n${ONE_STAGE}`, 'scenario.workload.kind: the http connector sends "transfer" workloads');
   });
 
+  test('regression: the default scenario checked only lost and failed, no latency', () => {
+    const ts = parseThresholds(defaultScenario().thresholds);
+    assert.ok(ts.some((t) => t.metric === 'latency.p99' && t.op === '<' && t.value === 1000), 'a latency.p99 threshold a healthy run meets');
+  });
+
   test('scenarios/default.yaml is defaultScenario()', async () => {
     const fromFile = parseScenario(await readFile(repo('scenarios/default.yaml'), 'utf8'), 'scenarios/default.yaml');
     assert.deepEqual(fromFile, defaultScenario(), 'edit scenarios/default.yaml and DEFAULT_SCENARIO_INPUT in src/harness/scenario.ts together');
   });
 
-  test('the default run is small: 3 embedded nodes, 2 beacons, 2000 accounts, 50 s of load, no loss allowed', () => {
+  test('the default run is small: 3 embedded nodes, 2 beacons, 2000 accounts, 50 s of load, no loss allowed, p99 latency judged', () => {
     const s = defaultScenario();
     assert.deepEqual(s.target, { kind: 'tpslab', nodes: 3, blockIntervalMs: 25 });
     assert.equal(s.beacons.count, 2);
     assert.equal(s.accounts.count, 2000);
     assert.equal(s.load.mode, 'open');
     assert.equal(s.load.stages.reduce((sum, st) => sum + st.durationSec, 0), 50);
-    assert.deepEqual(s.thresholds, ['lost == 0', 'failed == 0']);
+    assert.deepEqual(s.thresholds, ['lost == 0', 'failed == 0', 'latency.p99 < 1s']);
     assert.notEqual(defaultScenario(), defaultScenario(), 'a fresh object each call');
   });
 

@@ -52,7 +52,7 @@ describe('ResultsStore', () => {
 
       assert.throws(() => store.getRun('nope'), (e: unknown) => isStoreError(e) && /no run nope in .*runs\.db.*run-b/.test((e as Error).message));
       assert.throws(() => store.finishRun('nope', { status: 'passed', summary: {}, thresholds: [] }), isStoreError);
-      assert.throws(() => store.addSecond('nope', { second: 0, targetRate: 1, sent: 0, committed: 0, failed: 0, lost: 0, inFlight: 0, errors: {} }), isStoreError);
+      assert.throws(() => store.addSecond('nope', { second: 0, targetRate: 1, sent: 0, committed: 0, failed: 0, expired: 0, late: 0, inFlight: 0, errors: {} }), isStoreError);
       assert.throws(() => store.seconds('nope'), isStoreError);
     } finally {
       store.close();
@@ -76,9 +76,9 @@ describe('ResultsStore', () => {
       const h = new LatencyHistogram();
       h.record(12.5);
       const seconds: SecondRow[] = [
-        { second: 0, targetRate: 100, sent: 100, committed: 97, failed: 1, lost: 0, inFlight: 2, errors: { TPSLAB_E_MEMPOOL_FULL: 1 },
+        { second: 0, targetRate: 100, sent: 100, committed: 97, failed: 1, expired: 0, late: 0, inFlight: 2, errors: { TPSLAB_E_MEMPOOL_FULL: 1 },
           latCorrected: h.encode(), latUncorrected: h.encode(), scheduleLag: new LatencyHistogram().encode() },
-        { second: 1, targetRate: 150.5, sent: 0, committed: 2, failed: 0, lost: 0, inFlight: 0, errors: {} },
+        { second: 1, targetRate: 150.5, sent: 0, committed: 2, failed: 0, expired: 0, late: 0, inFlight: 0, errors: {} },
       ];
       store.addSecond(id, seconds[1]!);
       store.addSecond(id, { ...seconds[0]!, committed: 1 });
@@ -152,7 +152,7 @@ describe('ResultsStore', () => {
     const file = join(dir, 'reopen.db');
     const a = ResultsStore.open(file);
     const id = a.createRun({ name: 'crashed', scenario: { x: 1 }, environment: {} });
-    a.addSecond(id, { second: 0, targetRate: 10, sent: 10, committed: 10, failed: 0, lost: 0, inFlight: 0, errors: {} });
+    a.addSecond(id, { second: 0, targetRate: 10, sent: 10, committed: 10, failed: 0, expired: 0, late: 0, inFlight: 0, errors: {} });
     assert.equal(a.schemaVersion, SCHEMA_VERSION);
     a.close(); // no finishRun: the overseer "crashed"
 
@@ -168,10 +168,48 @@ describe('ResultsStore', () => {
     }
     const raw = new Database(file, { readonly: true });
     try {
-      assert.equal(raw.pragma('user_version', { simple: true }), 1);
+      assert.equal(raw.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       raw.close();
+    }
+  });
+
+  it('regression: a v1 results.db with negative per-second lost reads back as expired and late, never negative', () => {
+    const file = join(dir, 'v1.db');
+    const raw = new Database(file);
+    raw.exec(`
+      CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+        scenario_json TEXT, environment_json TEXT, summary_json TEXT, thresholds_json TEXT, error TEXT);
+      CREATE INDEX runs_started_at ON runs(started_at);
+      CREATE TABLE run_seconds (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, second INTEGER NOT NULL,
+        target_rate REAL, sent INTEGER, committed INTEGER, failed INTEGER, lost INTEGER, in_flight INTEGER, errors_json TEXT,
+        lat_corrected TEXT, lat_uncorrected TEXT, schedule_lag TEXT, PRIMARY KEY (run_id, second)) WITHOUT ROWID;
+      CREATE TABLE run_beacons (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, beacon INTEGER NOT NULL,
+        accounts_start INTEGER, accounts_end INTEGER, sent INTEGER, committed INTEGER, failed INTEGER, lost INTEGER, retries INTEGER,
+        errors_json TEXT, PRIMARY KEY (run_id, beacon)) WITHOUT ROWID;
+      CREATE TABLE run_nodes (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, node TEXT NOT NULL, url TEXT, role TEXT,
+        head INTEGER, healthy INTEGER, stats_json TEXT, PRIMARY KEY (run_id, node)) WITHOUT ROWID;
+      CREATE TABLE tx_outcomes (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, tx_id TEXT NOT NULL, beacon INTEGER,
+        sender TEXT, nonce INTEGER, intended_ms REAL, sent_ms REAL, committed_ms REAL, status TEXT NOT NULL, error_code TEXT,
+        height INTEGER, attempts INTEGER, PRIMARY KEY (run_id, tx_id));
+      INSERT INTO runs (id, name, started_at, status) VALUES ('old', 'old', '2026-11-01T00:00:00.000Z', 'passed');
+      INSERT INTO run_seconds (run_id, second, target_rate, sent, committed, failed, lost, in_flight, errors_json) VALUES
+        ('old', 0, 10, 10, 5, 0, 5, 0, '{}'), ('old', 1, 10, 0, 3, 0, -3, 0, '{}');
+      INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, retries, errors_json)
+        VALUES ('old', 0, 0, 10, 10, 8, 0, 2, 0, '{}');
+    `);
+    raw.pragma('user_version = 1');
+    raw.close();
+    const store = ResultsStore.open(file, { mustExist: true });
+    try {
+      assert.equal(store.schemaVersion, SCHEMA_VERSION);
+      assert.deepEqual(store.seconds('old').map((r) => [r.expired, r.late]), [[5, 0], [0, 3]]);
+      assert.deepEqual(store.beacons('old').map((b) => [b.lost, b.late]), [[2, undefined]]);
+      store.addSecond('old', { second: 2, targetRate: 10, sent: 0, committed: 0, failed: 0, expired: 1, late: 0, inFlight: 0, errors: {} });
+      assert.deepEqual(store.seconds('old').map((r) => [r.expired, r.late]), [[5, 0], [0, 3], [1, 0]]);
+    } finally {
+      store.close();
     }
   });
 

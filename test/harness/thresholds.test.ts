@@ -18,7 +18,7 @@ function thresholdError(fn: () => unknown, ...parts: (string | RegExp)[]): void 
 describe('parseThreshold', () => {
   test('reads metric, operator and value, with or without spaces', () => {
     const t = parseThreshold('latency.p99 < 250ms', 0);
-    assert.deepEqual(t, { expr: 'latency.p99 < 250ms', index: 0, metric: 'latency.p99', kind: 'latency', op: '<', value: 250 });
+    assert.deepEqual(t, { expr: 'latency.p99 < 250ms', index: 0, metric: 'latency.p99', kind: 'latency', op: '<', value: 250, unit: 'ms' });
     assert.deepEqual(parseThreshold('  lost==0 ', 3), { expr: 'lost==0', index: 3, metric: 'lost', kind: 'count', op: '==', value: 0 });
     assert.equal(parseThreshold('tps.avg>=1e3', 0).value, 1000);
     assert.equal(parseThreshold('latency.max <= 2.5 s', 0).value, 2500);
@@ -33,7 +33,7 @@ describe('parseThreshold', () => {
   });
 
   test('accepts every documented metric', () => {
-    assert.equal(THRESHOLD_METRIC_NAMES.length, 22);
+    assert.equal(THRESHOLD_METRIC_NAMES.length, 23);
     for (const m of ['tps.avg', 'tps.peak', 'sent', 'committed', 'failed', 'lost', 'pending', 'schedule_lag.p99', 'reconciliation.missing', 'reconciliation.unexpected']) {
       assert.ok(THRESHOLD_METRIC_NAMES.includes(m as never), m);
     }
@@ -113,13 +113,24 @@ describe('evaluateThresholds', () => {
   });
 
   test('reports the expression, metric and actual value', () => {
-    assert.deepEqual(run('failed == 0'), [{ threshold: 'failed == 0', metric: 'failed', actual: 2, passed: false }]);
+    assert.deepEqual(run('failed == 0'), [{ threshold: 'failed == 0', metric: 'failed', actual: 2, actualText: '2', passed: false }]);
+  });
+
+  test('regression: threshold results lacked units (latency.p99 <= 2s (actual 3031.039))', () => {
+    const text = (expr: string, m: Record<string, number>): string => evaluateThresholds([parseThreshold(expr, 0)], m)[0]!.actualText;
+    assert.equal(text('latency.p99 <= 2s', { 'latency.p99': 3031.039 }), '3.03s');
+    assert.equal(text('latency.p99 <= 2000ms', { 'latency.p99': 3031.039 }), '3031ms');
+    assert.equal(text('latency.p99 <= 2000', { 'latency.p99': 3031.039 }), '3031ms');
+    assert.equal(text('latency.p50 < 500us', { 'latency.p50': 0.25 }), '250us');
+    assert.equal(text('latency.p50 < 1s', { 'latency.p50': 12.5 }), '0.013s');
+    assert.equal(text('tps.avg >= 50', { 'tps.avg': 500 / 11 }), '45.45 tx/s');
+    assert.equal(text('lost == 0', { lost: 5538 }), '5538');
   });
 
   test('a metric missing from the map fails with actual undefined', () => {
-    assert.deepEqual(run('reconciliation.missing == 0'), [{ threshold: 'reconciliation.missing == 0', metric: 'reconciliation.missing', actual: undefined, passed: false }]);
+    assert.deepEqual(run('reconciliation.missing == 0'), [{ threshold: 'reconciliation.missing == 0', metric: 'reconciliation.missing', actual: undefined, actualText: 'n/a', passed: false }]);
     const nan = evaluateThresholds([parseThreshold('sent > 0', 0)], { sent: Number.NaN });
-    assert.deepEqual(nan, [{ threshold: 'sent > 0', metric: 'sent', actual: undefined, passed: false }]);
+    assert.deepEqual(nan, [{ threshold: 'sent > 0', metric: 'sent', actual: undefined, actualText: 'n/a', passed: false }]);
   });
 
   test('ignores inherited properties of the map', () => {

@@ -65,6 +65,12 @@ export class TpslabTarget implements TargetConnector {
     return keySeedOf(this.network, this.run.seed);
   }
 
+  /** The key file and network file must be readable before anything starts. */
+  async preflight(): Promise<void> {
+    if (this.o.network) await readKeyFile((await readNetworkFile(this.o.network)).faucetKey);
+    else if (this.o.faucetKey) await readKeyFile(this.o.faucetKey);
+  }
+
   async open(log: Log): Promise<TargetInfo> {
     if (this.o.network) return this.attachNetworkFile(this.o.network);
     if (this.o.endpoints) return this.attach(this.o.endpoints, this.o.faucetKey!, this.o.endpoints.map((url, i) => ({ id: `endpoint${i + 1}`, role: 'endpoint', url })));

@@ -32,6 +32,7 @@ function metricRows(a: Summary | undefined, b: Summary | undefined, da: ReportDa
     row('committed', (s) => s.committed, 'higher'),
     row('failed', (s) => s.failed, 'lower'),
     row('lost', (s) => s.lost, 'lower'),
+    row('late', (s) => s.late ?? 0, 'lower'),
     row('pending', (s) => s.pending, 'lower'),
     row('retries', (s) => s.retries, 'lower'),
     row('TPS average', (s) => s.tps.avg, 'higher', (n) => fmtNum(n, 4)),
@@ -85,7 +86,7 @@ function thresholdsCompare(a: ThresholdVerdict[], b: ThresholdVerdict[]): HTMLEl
   const keys = [...new Set([...a.map((t) => t.threshold), ...b.map((t) => t.threshold)])];
   const cell = (list: ThresholdVerdict[], k: string) => {
     const t = list.find((x) => x.threshold === k);
-    return t ? [badge(t.passed ? 'pass' : 'fail'), ' ', t.actual === undefined || t.actual === null ? DASH : fmtNum(t.actual)] : DASH;
+    return t ? [badge(t.passed ? 'pass' : 'fail'), ' ', t.actual === undefined || t.actual === null ? DASH : t.actualText ?? fmtNum(t.actual)] : DASH;
   };
   return table<string>([
     { title: 'threshold', cell: (k) => h('code', null, k) },

@@ -114,7 +114,7 @@ export function renderDashboard(root: HTMLElement): void {
 
   function drawNumbers(pts: SecondPoint[]): void {
     const committed = pts.reduce((s, p) => s + p.committed, 0);
-    const bad = pts.reduce((s, p) => s + p.failed + p.lost, 0);
+    const bad = pts.reduce((s, p) => s + p.failed + p.expired - p.late, 0); // failed + lost so far
     const last = pts[pts.length - 1];
     let p99: number | undefined;
     for (let i = pts.length - 1; i >= 0 && p99 === undefined; i--) {

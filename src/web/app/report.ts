@@ -1,5 +1,5 @@
 /** The report page: one finished (or failed) run, everything inline. */
-import type { Reconciliation, ReportData, Summary } from '../contract.js';
+import { blockRange, type Reconciliation, type ReportData, type Summary } from '../contract.js';
 import { chart } from './charts.js';
 import { append, badge, card, h, jsonDetails, kv, note, panel, type Child } from './dom.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtRate, fmtTime, shortHex } from './format.js';
@@ -17,6 +17,7 @@ export function summaryCards(s: Summary | undefined, attrs: { id?: string } = {}
     card('committed', fmtInt(s.committed), { raw: s.committed, cls: 'good' }),
     card('failed', fmtInt(s.failed), { raw: s.failed, cls: s.failed > 0 ? 'bad' : '' }),
     card('lost', fmtInt(s.lost), { raw: s.lost, cls: s.lost > 0 ? 'bad' : '' }),
+    card('late', fmtInt(s.late), { raw: s.late ?? 0, cls: (s.late ?? 0) > 0 ? 'bad' : '' }),
     card('pending', fmtInt(s.pending), { raw: s.pending, cls: s.pending > 0 ? 'warn' : '' }),
     card('retries', fmtInt(s.retries), { raw: s.retries }),
     card('TPS average', fmtRate(s.tps.avg), { raw: s.tps.avg, sub: `over ${fmtDuration(s.durationSec)}` }),
@@ -40,7 +41,7 @@ export function reconciliationView(r: Reconciliation | undefined, connector?: Su
   return h('div', { class: `recon ${ok ? 'recon-ok' : 'recon-bad'}` },
     h('p', { class: 'recon-line' },
       h('span', { class: `dot ${ok ? 'dot-ok' : 'dot-bad'}` }),
-      `Blocks ${fmtInt(r.fromHeight)}..${fmtInt(r.toHeight)}: beacons saw ${fmtInt(r.beaconCommitted)} committed, the network committed ${fmtInt(r.networkCommitted)}`,
+      `Blocks ${blockRange(r)}: beacons saw ${fmtInt(r.beaconCommitted)} committed, the network committed ${fmtInt(r.networkCommitted)}`,
       ok ? ' — they match.' : ' — they do not match.'),
     kv([
       ['matched', fmtInt(r.matched)],

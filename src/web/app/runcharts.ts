@@ -24,9 +24,10 @@ export function sendRateSpec(pts: SecondPoint[], sync?: string): ChartSpec {
 }
 
 export function tpsSpec(pts: SecondPoint[], sync?: string): ChartSpec {
-  const hasFailures = pts.some((p) => p.failed > 0 || p.lost > 0);
+  const hasFailures = pts.some((p) => p.failed > 0 || p.expired > 0);
   const series: ChartSpec['series'] = [{ label: 'committed', values: pts.map((p) => p.committed), color: COLORS.committed, fill: 'rgba(5,150,105,0.08)' }];
-  if (hasFailures) series.push({ label: 'failed + lost', values: pts.map((p) => p.failed + p.lost), color: COLORS.failed });
+  // Event counts per second, never negative: late commits are charted as commits, not subtracted here.
+  if (hasFailures) series.push({ label: 'failed + expired', values: pts.map((p) => p.failed + p.expired), color: COLORS.failed });
   return { name: 'committed-tps', title: 'Committed TPS', yUnit: 'tx/s', sync, x: pts.map((p) => p.second), series };
 }
 

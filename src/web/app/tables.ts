@@ -32,6 +32,7 @@ export function beaconsTable(beacons: readonly BeaconTotals[], live = false, att
     { title: 'committed', cell: (b) => fmtInt(b.committed), num: true },
     { title: 'failed', cell: (b) => fmtInt(b.failed), num: true },
     { title: 'lost', cell: (b) => fmtInt(b.lost), num: true },
+    { title: 'late', cell: (b) => fmtInt(b.late), num: true },
     { title: 'retries', cell: (b) => fmtInt(b.retries), num: true },
   ];
   if (live) cols.push({ title: 'in flight', cell: (b) => fmtInt(b.inFlight), num: true });
@@ -61,7 +62,7 @@ export function thresholdsTable(verdicts: readonly ThresholdVerdict[], attrs: At
     { title: 'verdict', cell: (t) => badge(t.passed ? 'pass' : 'fail') },
     { title: 'threshold', cell: (t) => h('code', null, t.threshold) },
     { title: 'metric', cell: (t) => t.metric },
-    { title: 'actual', cell: (t) => (t.actual === undefined || t.actual === null ? '–' : fmtNum(t.actual)), num: true },
+    { title: 'actual', cell: (t) => (t.actual === undefined || t.actual === null ? '–' : t.actualText ?? fmtNum(t.actual)), num: true },
   ], verdicts, attrs, 'no thresholds in the scenario');
 }
 

@@ -1,0 +1,61 @@
+// The overseer's aggregator: per-second rows and run totals from beacons' cumulative reports.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RunAggregator } from '../../src/harness/aggregate.js';
+import { LatencyHistogram } from '../../src/harness/histogram.js';
+import type { ProgressMessage } from '../../src/harness/messages.js';
+
+const EMPTY = new LatencyHistogram().encode();
+
+/** A beacon's cumulative report for `second`. */
+function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessage, 'sent' | 'committed' | 'failed' | 'expired' | 'late' | 'retries'>>): ProgressMessage {
+  const expired = c.expired ?? 0;
+  const late = c.late ?? 0;
+  return {
+    v: 1, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0,
+    lost: expired - late, expired, late, retries: c.retries ?? 0, inFlight: 0, errors: {},
+    corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0,
+  };
+}
+
+test('regression: tps.avg of exactly 50 tx/s for 10 s was 45.45 (divided by 11 s)', () => {
+  const agg = new RunAggregator(1, () => 50);
+  // Commits trail the sends by a few ms, so 5 of the last second's sends commit in second 10.
+  let sent = 0;
+  let committed = 0;
+  for (let s = 0; s <= 10; s++) {
+    sent += s < 10 ? 50 : 0;
+    committed += s === 0 ? 45 : s < 10 ? 50 : 5;
+    agg.add(progress(0, s, { sent, committed }));
+  }
+  agg.finished(0);
+  agg.flushAll();
+  assert.equal(committed, 500);
+  assert.deepEqual(agg.tps(10_000), { avg: 50, peak: 50, windowSec: 10 });
+  assert.equal(agg.tps(10_000).avg.toFixed(2), '50.00');
+});
+
+test('tps window: a backlog that drains after the schedule stretches the window to the start of the last commit second', () => {
+  const agg = new RunAggregator(1, () => 50);
+  // 10 s of sends at 50/s, but the network commits 25/s for 20 s.
+  for (let s = 0; s < 20; s++) agg.add(progress(0, s, { sent: Math.min(500, 50 * (s + 1)), committed: 25 * (s + 1) }));
+  agg.finished(0);
+  agg.flushAll();
+  // Last commit second is 19: window 19 s (the final second is partial), 500 / 19.
+  assert.deepEqual(agg.tps(10_000), { avg: 500 / 19, peak: 25, windowSec: 19 });
+});
+
+test('tps window: nothing committed is 0 over the planned window', () => {
+  const agg = new RunAggregator(1, () => 50);
+  agg.add(progress(0, 0, { sent: 10 }));
+  agg.finished(0);
+  assert.deepEqual(agg.tps(10_000), { avg: 0, peak: 0, windowSec: 10 });
+});
+
+test('regression: progress showed p99 0.0ms before any commit', () => {
+  const agg = new RunAggregator(1, () => 50);
+  agg.add(progress(0, 0, { sent: 50 }));
+  agg.add(progress(0, 1, { sent: 100 }));
+  assert.match(agg.progressLine(1), /p99 -$/);
+  assert.doesNotMatch(agg.progressLine(1), /0\.0ms/);
+});
