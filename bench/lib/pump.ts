@@ -4,6 +4,7 @@
  * accepted is committed: the measuring loop of node-saturation and
  * network-scaling. Bounded in count (the transfers given) and in time.
  */
+import type { BatchResultJson } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/protocol/batch.js';
 import { getStats, requestSignal, sleep, type Stats } from './common.js';
 
@@ -19,9 +20,7 @@ export interface PumpOptions {
   maxAttempts: number;
 }
 
-interface BatchAnswer {
-  results: ({ id: string; status: 'pending' } | { id?: string; error: { code: string; message: string; retryable: boolean } })[];
-}
+type BatchAnswer = Pick<BatchResultJson, 'results'>;
 
 export interface PumpResult {
   accepted: number;

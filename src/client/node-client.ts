@@ -5,15 +5,13 @@
 import { TpslabError, isErrorCode } from '../errors.js';
 import { encodeBatch } from '../protocol/batch.js';
 import { txToJson } from '../protocol/json.js';
+import type { AccountJson, BatchResultJson, BlockJson, HeadJson, TopicJson, TxStatusJson } from '../protocol/api.js';
 import type { SignedTx } from '../protocol/tx.js';
 
-export interface Head {
-  network: string;
-  height: number;
-  hash: string;
-  stateHash: string;
-  timestampMs: number;
-}
+/** The API's shapes (src/protocol/api.ts), under the names this client has always used. */
+export type Head = HeadJson;
+export type { TxStatusJson };
+export type BatchResult = BatchResultJson;
 
 export interface AccountInfo {
   address: string;
@@ -22,19 +20,6 @@ export interface AccountInfo {
   nonce: bigint;
 }
 
-export interface TxStatusJson {
-  id: string;
-  status: 'pending' | 'committed' | 'failed' | 'unknown';
-  height?: number;
-  index?: number;
-  error?: { code: string; message: string };
-}
-
-export interface BatchResult {
-  accepted: number;
-  rejected: number;
-  results: ({ id: string; status: 'pending' } | { id?: string; error: { code: string; message: string; retryable: boolean } })[];
-}
 
 export class NodeClient {
   readonly baseUrl: string;
@@ -69,7 +54,7 @@ export class NodeClient {
   }
 
   async account(address: string): Promise<AccountInfo> {
-    const a = await this.request<{ address: string; exists: boolean; balance: string; nonce: string }>(`/v1/accounts/${encodeURIComponent(address)}`);
+    const a = await this.request<AccountJson>(`/v1/accounts/${encodeURIComponent(address)}`);
     return { address: a.address, exists: a.exists, balance: BigInt(a.balance), nonce: BigInt(a.nonce) };
   }
 
@@ -89,7 +74,7 @@ export class NodeClient {
     throw new TpslabError(isErrorCode(e?.code) ? e.code : 'TPSLAB_E_REMOTE', e?.message ?? 'the batch was refused whole');
   }
 
-  topic(name: string): Promise<{ name: string; nextSeq: string; owner: string }> {
+  topic(name: string): Promise<TopicJson> {
     return this.request(`/v1/topics/${encodeURIComponent(name)}`);
   }
 
@@ -97,7 +82,7 @@ export class NodeClient {
     return this.request(`/v1/tx/${id}`);
   }
 
-  block(height: number): Promise<Record<string, unknown>> {
+  block(height: number): Promise<BlockJson> {
     return this.request(`/v1/blocks/${height}`);
   }
 

@@ -6,6 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
+import type { AccountJson, BatchItemJson, BatchResultJson, BlockJson, HeadJson, TopicJson, TxStatusJson } from '../protocol/api.js';
 import type { Block } from '../protocol/block.js';
 import { txToJson } from '../protocol/json.js';
 import type { SignedTx } from '../protocol/tx.js';
@@ -35,14 +36,14 @@ export interface NodeApiContext {
   onAccepted(tx: SignedTx): void;
 }
 
-export function statusJson(id: Buffer, s: TxStatus): Record<string, unknown> {
-  const base = { id: id.toString('hex'), status: s.status };
+export function statusJson(id: Buffer, s: TxStatus): TxStatusJson {
+  const base: TxStatusJson = { id: id.toString('hex'), status: s.status };
   if (s.status === 'committed') return { ...base, height: s.height, index: s.index };
   if (s.status === 'failed') return { ...base, error: { code: s.code, message: s.message } };
   return base;
 }
 
-export function blockJson(b: Block): Record<string, unknown> {
+export function blockJson(b: Block): BlockJson {
   return {
     height: b.height,
     hash: b.hash.toString('hex'),
@@ -194,8 +195,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
     leases.get(req.raw)?.shrink(parts.length);
-    type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
-    const results: Result[] = new Array(parts.length);
+    const results: BatchItemJson[] = new Array(parts.length);
     const decoded: SignedTx[] = [];
     const slots: number[] = [];
     parts.forEach((bytes, i) => {
@@ -232,7 +232,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       }
     });
     if (full) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-    return reply.code(full ? 429 : 200).send({ accepted, rejected: parts.length - accepted, results });
+    return reply.code(full ? 429 : 200).send({ accepted, rejected: parts.length - accepted, results } satisfies BatchResultJson);
   });
 
   if (seq.role === 'sequencer') {
@@ -264,13 +264,13 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     const account = decodeAddress(req.params.address, 'address');
     const a = seq.state.getAccount(account);
     // `height`: the block this view reflects (it may be ahead of the durable head by the blocks being written).
-    return { address: encodeAddress(account), exists: a !== undefined, balance: (a?.balance ?? 0n).toString(), nonce: (a?.nonce ?? 0n).toString(), height: seq.state.height };
+    return { address: encodeAddress(account), exists: a !== undefined, balance: (a?.balance ?? 0n).toString(), nonce: (a?.nonce ?? 0n).toString(), height: seq.state.height } satisfies AccountJson;
   });
 
   app.get<{ Params: { name: string } }>('/v1/topics/:name', async (req) => {
     const t = seq.state.getTopic(req.params.name);
     if (!t) throw new TpslabError('TPSLAB_E_UNKNOWN_TOPIC', `topic "${req.params.name.slice(0, 64)}" does not exist`);
-    return { name: req.params.name, nextSeq: t.nextSeq.toString(), owner: encodeAddress(t.owner) };
+    return { name: req.params.name, nextSeq: t.nextSeq.toString(), owner: encodeAddress(t.owner) } satisfies TopicJson;
   });
 
   app.get<{ Params: { height: string }; Querystring: { format?: string } }>('/v1/blocks/:height', async (req, reply) => {
@@ -324,7 +324,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   return app;
 }
 
-export function headJson(seq: LedgerService): Record<string, unknown> {
+export function headJson(seq: LedgerService): HeadJson {
   return {
     network: seq.genesis.network,
     height: seq.durableHeight,

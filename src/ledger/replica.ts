@@ -10,6 +10,7 @@
  *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
  */
 import WebSocket from 'ws';
+import type { HeadJson } from '../protocol/api.js';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import { encodeBatch } from '../protocol/batch.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
@@ -207,7 +208,7 @@ export class Replica extends ChainService implements LedgerService {
   private async fetchTarget(): Promise<void> {
     try {
       const res = await fetch(`${this.opts.sequencerUrl}/v1/head`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
-      const head = (await res.json()) as { height: number; network: string };
+      const head = (await res.json()) as HeadJson;
       if (head.network !== this.chain.genesis.network) {
         this.die(new TpslabError('TPSLAB_E_WRONG_NETWORK', `the sequencer serves network "${head.network}", this node's genesis is "${this.chain.genesis.network}"`));
         return;

@@ -20,6 +20,7 @@
  *   GET /api/explorer/members               → tracker view (MembersView), 404 when no tracker is known
  * Errors: `{ error: { code, message } }` with a 4xx/5xx status.
  */
+import type { BlockJson } from '../protocol/api.js';
 
 export interface LatencyPoint {
   count: number;
@@ -211,16 +212,7 @@ export interface BlockSummary {
 }
 
 /** A block as GET /api/explorer/blocks/:height (and a node's /v1/blocks/:height) answers it. */
-export interface BlockDetail {
-  height: number;
-  hash: string;
-  prevHash: string;
-  timestampMs: number;
-  stateHash: string;
-  txCount: number;
-  /** Each transaction in its JSON form (docs/protocol.md). */
-  txs: Record<string, unknown>[];
-}
+export type BlockDetail = BlockJson;
 
 export interface TxDetail {
   id: string;

@@ -3,6 +3,7 @@
  * read as a snapshot (GET /api/live) and followed as events (SSE).
  */
 import { EventEmitter } from 'node:events';
+import type { HealthJson } from '../protocol/api.js';
 import type { BeaconTotals, LiveData, LiveEvent, LiveStatus, NodeInfo, Summary, ThresholdVerdict } from './contract.js';
 import type { SecondRow } from '../harness/store.js';
 import { secondPoint } from './points.js';
@@ -70,7 +71,7 @@ export class LiveRun {
         this.roles.map(async (r) => {
           try {
             const res = await fetch(`${r.url}/health`, { signal: AbortSignal.timeout(1500) });
-            const body = (await res.json()) as { height?: number };
+            const body = (await res.json()) as Partial<HealthJson>;
             return { node: r.id, url: r.url, role: r.role, healthy: res.ok, ...(body.height !== undefined ? { head: body.height } : {}) };
           } catch {
             return { node: r.id, url: r.url, role: r.role, healthy: false };

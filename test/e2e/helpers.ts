@@ -4,6 +4,7 @@
  * transfers, and a WebSocket commit-stream collector. No tests live here.
  */
 import assert from 'node:assert/strict';
+import type { AccountJson, ApiError, BatchResultJson, BlockJson, ErrorBody, HeadJson, TxStatusJson } from '../../src/protocol/api.js';
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import type { KeyPair } from '../../src/protocol/signing.js';
@@ -20,48 +21,17 @@ export interface HttpResult {
   body: unknown;
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; retryable: boolean; details?: Record<string, unknown> };
-}
-
-export interface StatusBody {
-  id: string;
-  status: 'pending' | 'committed' | 'failed' | 'unknown';
-  height?: number;
-  index?: number;
-  error?: { code: string; message: string };
-}
-
-export interface AccountBody {
-  address: string;
-  exists: boolean;
-  balance: string;
-  nonce: string;
-}
-
-export interface HeadBody {
-  network: string;
-  height: number;
-  hash: string;
-  stateHash: string;
-  timestampMs: number;
-}
-
-export interface BlockBody {
-  height: number;
-  hash: string;
-  prevHash: string;
-  timestampMs: number;
-  stateHash: string;
-  txCount: number;
+/** The node API's shapes are declared once (src/protocol/api.ts); these are the names the tests use. */
+export type { ErrorBody };
+export type StatusBody = TxStatusJson;
+export type AccountBody = AccountJson;
+export type HeadBody = HeadJson;
+/** A block in JSON form, its transactions read as the tests read them. */
+export type BlockBody = Omit<BlockJson, 'txs'> & {
   txs: { id: string; kind: string; nonce: string; inputs?: { account: string; amount: string }[]; outputs?: { account: string; amount: string }[] }[];
-}
-
-export interface BatchBody {
-  accepted: number;
-  rejected: number;
-  results: { id?: string; status?: string; error?: { code: string; message: string; retryable: boolean } }[];
-}
+};
+/** A batch answer, each result read loosely (either form). */
+export type BatchBody = Omit<BatchResultJson, 'results'> & { results: { id?: string; status?: string; error?: ApiError }[] };
 
 export interface RequestOptions {
   method?: string;

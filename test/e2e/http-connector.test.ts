@@ -33,6 +33,8 @@ test('the http-ledger example runs against the server it names, unreconciled and
   doc.setIn(['target', 'endpoints'], ledger.gateways.map((g) => `http://127.0.0.1:${g.port}`));
   doc.setIn(['accounts', 'count'], 20);
   doc.setIn(['load', 'stages'], [{ kind: 'constant', ratePerSec: 50, durationSec: 3 }]);
+  // The example's latency threshold is a goal for an idle machine; this test checks counts, not speed.
+  doc.setIn(['thresholds'], ['lost == 0', 'failed == 0']);
   const file = join(dir.path, 'http-ledger.yaml');
   await writeFile(file, doc.toString());
   const db = join(dir.path, 'results.db');

@@ -3,6 +3,7 @@
  * `tpslab node` process shared by every test in this file.
  */
 import { after, before, describe, it } from 'node:test';
+import type { HealthJson } from '../../src/protocol/api.js';
 import assert from 'node:assert/strict';
 import { decodeBlock } from '../../src/protocol/block.js';
 import { encodeBatch } from '../../src/protocol/batch.js';
@@ -327,7 +328,7 @@ describe('node API', () => {
     const head = await getJson<HeadBody>(url, '/v1/head');
     const health = await http(url, '/health');
     assert.equal(health.status, 200);
-    const hb = health.body as { status: string; height: number };
+    const hb = health.body as HealthJson;
     assert.equal(hb.status, 'ok');
     assert.equal(hb.height, head.height);
 

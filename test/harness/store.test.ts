@@ -139,8 +139,7 @@ describe('ResultsStore', () => {
       store.addOutcomes(id, rows);
       const elapsedMs = performance.now() - t0;
       t.diagnostic(`100k outcomes inserted in ${elapsedMs.toFixed(0)} ms`);
-      // Generous: a shared CI machine is noisy; row-at-a-time autocommit would take minutes.
-      assert.ok(elapsedMs < 5000, `100k outcomes took ${elapsedMs.toFixed(0)} ms`);
+      // No timing assertion (timings live in bench/): the figure is reported, the rows are checked.
       assert.equal(store.outcomes(id, { status: 'lost' }).length, 1000);
       assert.equal(store.outcomes(id, { limit: 5 }).length, 5);
     } finally {

@@ -5,6 +5,7 @@
  * bytes (same id), as a beacon would. Stops at `maxTxs` or `durationMs`.
  */
 import WebSocket from 'ws';
+import type { BatchResultJson, ErrorBody, HeadJson, StreamEventJson } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/protocol/batch.js';
 import { signTx, type KeyPair } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
@@ -48,7 +49,7 @@ export class LoadLoop {
 
   /** Connects the stream at the node's next height, so every later commit is seen. */
   async open(): Promise<void> {
-    const head = (await (await fetch(`${this.opts.streamUrl}/v1/head`)).json()) as { height: number };
+    const head = (await (await fetch(`${this.opts.streamUrl}/v1/head`)).json()) as HeadJson;
     await this.subscribe(head.height + 1);
   }
 
@@ -59,7 +60,7 @@ export class LoadLoop {
       ws.on('open', () => resolve());
       ws.on('error', reject);
       ws.on('message', (data) => {
-        const ev = JSON.parse(data.toString()) as { type: string; height: number; txs?: { id: string }[] };
+        const ev = JSON.parse(data.toString()) as StreamEventJson;
         if (ev.type !== 'block') return;
         this.heights.push(ev.height);
         for (const t of ev.txs ?? []) {
@@ -110,8 +111,9 @@ export class LoadLoop {
             body: encodeBatch(batch.map((t) => t.bytes)),
             signal: AbortSignal.timeout(10_000),
           });
-          const body = (await res.json()) as { results?: { error?: { code: string } }[]; error?: { code: string } };
-          for (const r of body.results ?? [body]) if (r.error) this.count(r.error.code);
+          const body = (await res.json()) as Partial<BatchResultJson> & Partial<ErrorBody>;
+          if (body.error) this.count(body.error.code);
+          for (const r of body.results ?? []) if ('error' in r) this.count(r.error.code);
         } catch (err) {
           this.count(`request failed: ${(err as Error).name}`);
         }

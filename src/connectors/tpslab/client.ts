@@ -5,6 +5,7 @@
  */
 import { Pool } from 'undici';
 import { TpslabError, isErrorCode } from '../../errors.js';
+import type { AccountJson, BatchResultJson, ErrorBody } from '../../protocol/api.js';
 import { encodeBatch } from '../../protocol/batch.js';
 
 export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
@@ -43,12 +44,12 @@ export class BeaconClient {
       });
       const text = await res.body.text();
       if (res.statusCode >= 500) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-      const body = JSON.parse(text) as { results?: ({ error?: { code: string; message: string } } | undefined)[]; error?: { code: string; message: string } };
+      const body = JSON.parse(text) as Partial<BatchResultJson> & Partial<ErrorBody>;
       if (!body.results) {
         const e = toError(body.error, `HTTP ${res.statusCode}`);
         return txs.map(() => ({ ok: false, error: e }));
       }
-      return body.results.map((r) => (r?.error ? { ok: false, error: toError(r.error, 'refused') } : { ok: true }));
+      return body.results.map((r) => ('error' in r ? { ok: false, error: toError(r.error, 'refused') } : { ok: true }));
     } catch (err) {
       if (this.current === at) this.rotate();
       const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `${this.endpoints[at]} did not take the batch: ${(err as Error).message}`, { cause: err });
@@ -72,7 +73,7 @@ export class BeaconClient {
   private async getJsonFrom<T>(at: number, path: string): Promise<T> {
     const res = await this.pools[at]!.request({ method: 'GET', path });
     const text = await res.body.text();
-    if (res.statusCode >= 400) throw toError((JSON.parse(text) as { error?: { code: string; message: string } }).error, `HTTP ${res.statusCode}`);
+    if (res.statusCode >= 400) throw toError((JSON.parse(text) as Partial<ErrorBody>).error, `HTTP ${res.statusCode}`);
     return JSON.parse(text) as T;
   }
 
@@ -83,7 +84,7 @@ export class BeaconClient {
     const worker = async (): Promise<void> => {
       while (next < addresses.length) {
         const k = next++;
-        const a = await this.getJson<{ nonce: string }>(`/v1/accounts/${addresses[k]}`);
+        const a = await this.getJson<AccountJson>(`/v1/accounts/${addresses[k]}`);
         out[k] = BigInt(a.nonce);
       }
     };

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import type { Clock } from '../../clock.js';
+import type { StreamEventJson, TxStatusJson } from '../../protocol/api.js';
 import type { ConfirmSink, PendingView } from '../contract.js';
 import type { BeaconClient } from './client.js';
 
@@ -75,14 +76,14 @@ export class Confirmer {
   /** One event of the commit stream (JSON text). */
   onEvent(text: string): void {
     const at = this.o.clock.now();
-    const ev = JSON.parse(text) as { type: string; height?: number; txs?: { id: string }[]; id?: string; code?: string };
+    const ev = JSON.parse(text) as StreamEventJson;
     if (ev.type === 'block') {
-      if (ev.height! <= this.streamHeight) return;
-      this.streamHeight = ev.height!;
-      this.height = Math.max(this.height, ev.height!);
-      for (const t of ev.txs ?? []) this.sink.committed(t.id, ev.height!, at);
+      if (ev.height <= this.streamHeight) return;
+      this.streamHeight = ev.height;
+      this.height = Math.max(this.height, ev.height);
+      for (const t of ev.txs ?? []) this.sink.committed(t.id, ev.height, at);
     } else if (ev.type === 'failed') {
-      this.sink.failed(ev.id!, ev.code ?? 'TPSLAB_E_REMOTE');
+      this.sink.failed(ev.id, ev.code ?? 'TPSLAB_E_REMOTE');
     }
   }
 
@@ -96,7 +97,7 @@ export class Confirmer {
       await Promise.all(
         ids.map(async (id) => {
           try {
-            const s = await this.client.getJson<{ status: string; height?: number; error?: { code: string } }>(`/v1/tx/${id}`);
+            const s = await this.client.getJson<TxStatusJson>(`/v1/tx/${id}`);
             if (s.status === 'committed') {
               this.height = Math.max(this.height, s.height!);
               this.sink.committed(id, s.height!, this.o.clock.now());

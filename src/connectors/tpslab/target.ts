@@ -12,6 +12,7 @@ import { readKeyFile } from '../../client/key-file.js';
 import { NodeClient } from '../../client/node-client.js';
 import { TpslabError, asTpslabError } from '../../errors.js';
 import { netUp, readNetworkFile, stopProcesses, type NetworkFile } from '../../ledger/net.js';
+import type { HealthJson } from '../../protocol/api.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
 import type { SignedTx } from '../../protocol/tx.js';
 import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo, TargetRole } from '../contract.js';
@@ -212,8 +213,8 @@ export class TpslabTarget implements TargetConnector {
     return Promise.all(
       (this.info?.roles ?? []).map(async (r) => {
         const health = await fetch(`${r.url}/health`, { signal: AbortSignal.timeout(2000) }).then(
-          async (res) => ({ ok: res.ok, body: (await res.json()) as { height?: number } }),
-          () => ({ ok: false, body: {} as { height?: number } }),
+          async (res) => ({ ok: res.ok, body: (await res.json()) as Partial<HealthJson> }),
+          () => ({ ok: false, body: {} as Partial<HealthJson> }),
         );
         const stats = await fetch(`${r.url}/stats`, { signal: AbortSignal.timeout(2000) }).then(
           (res) => res.json() as Promise<unknown>,
