@@ -54,6 +54,11 @@ export class ManualClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  /** Timers set and not yet fired or cleared. */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
   /** Moves time forward, firing due timers in order. */
   advance(ms: number): void {
     const end = this.t + ms;

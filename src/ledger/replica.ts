@@ -10,6 +10,7 @@
  *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
  */
 import WebSocket from 'ws';
+import { systemClock, type Clock } from '../clock.js';
 import type { HeadJson } from '../protocol/api.js';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import { encodeBatch } from '../protocol/batch.js';
@@ -30,6 +31,8 @@ export interface ReplicaOptions {
   forwardDelayMs: number;
   requestTimeoutMs: number;
   fsync: boolean;
+  /** Timers and time of the forwarder and the feed (tests drive it). */
+  clock?: Clock;
 }
 
 export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
@@ -43,6 +46,7 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
 export const INTERNAL_SUBMIT_PATH = '/v1/internal/submit';
 
 const PENDING_TTL_MS = 120_000;
+const SWEEP_EVERY_MS = 10_000;
 
 interface Waiting {
   tx: SignedTx;
@@ -53,11 +57,12 @@ export class Replica extends ChainService implements LedgerService {
   readonly role = 'replica' as const;
   private readonly opts: ReplicaOptions;
   private queue: Waiting[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: unknown;
+  private readonly clock: Clock;
   /** Forwarded and accepted, not yet seen committed or failed: id → accepted at (ms). */
   private readonly pending = new Map<string, number>();
   private ws: WebSocket | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: unknown;
   private backoffMs = 100;
   /** Sequencer head when the feed (re)connected; healthy once applied. */
   private catchUpTarget: number | undefined;
@@ -66,7 +71,7 @@ export class Replica extends ChainService implements LedgerService {
   private closed = false;
   /** Blocks apply one after another; persisting them pipelines. */
   private applying: Promise<void> = Promise.resolve();
-  private readonly sweepTimer: NodeJS.Timeout;
+  private sweepTimer: unknown;
 
   private constructor(
     chain: ChainStore,
@@ -74,8 +79,15 @@ export class Replica extends ChainService implements LedgerService {
   ) {
     super(chain);
     this.opts = opts;
-    this.sweepTimer = setInterval(() => this.sweepPending(), 10_000);
-    this.sweepTimer.unref();
+    this.clock = opts.clock ?? systemClock;
+    this.scheduleSweep();
+  }
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepPending();
+      if (!this.closed) this.scheduleSweep();
+    }, SWEEP_EVERY_MS);
   }
 
   static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }): Promise<Replica> {
@@ -122,15 +134,15 @@ export class Replica extends ChainService implements LedgerService {
     return new Promise((resolve) => {
       this.queue.push({ tx, resolve });
       if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
-      else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.forwardDelayMs);
+      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), this.opts.forwardDelayMs);
     });
   }
 
   private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.clock.clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.queue.splice(0, this.opts.forwardBatchMax);
-    if (this.queue.length > 0) this.flushTimer = setTimeout(() => this.flush(), 0);
+    if (this.queue.length > 0) this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
     if (batch.length > 0) void this.forward(batch);
   }
 
@@ -153,7 +165,7 @@ export class Replica extends ChainService implements LedgerService {
       for (const w of batch) w.resolve(e);
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     batch.forEach((w, i) => {
       const r = results[i];
       if (r?.error) {
@@ -168,7 +180,7 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   private sweepPending(): void {
-    const cutoff = Date.now() - PENDING_TTL_MS;
+    const cutoff = this.clock.now() - PENDING_TTL_MS;
     for (const [k, t] of this.pending) if (t < cutoff) this.pending.delete(k);
   }
 
@@ -198,7 +210,7 @@ export class Replica extends ChainService implements LedgerService {
       if (this.ws !== ws) return;
       this.ws = undefined;
       if (this.closed || this.fatal) return;
-      this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
+      this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.backoffMs);
       this.backoffMs = Math.min(2000, this.backoffMs * 2);
     };
     ws.on('close', retry);
@@ -280,8 +292,8 @@ export class Replica extends ChainService implements LedgerService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweepTimer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.sweepTimer);
+    this.clock.clearTimeout(this.reconnectTimer);
     this.ws?.terminate();
     this.flush();
     await this.applying;

@@ -3,6 +3,8 @@
  * tracker hands out (re-registering after a removal happens by itself, since
  * a heartbeat from an unknown member re-adds it), and leaves on stop.
  */
+import { systemClock, type Clock } from '../clock.js';
+
 export interface TrackerMembership {
   stop(): Promise<void>;
 }
@@ -13,11 +15,14 @@ export function joinTracker(opts: {
   role: string;
   url: string;
   info?: () => { height?: number; healthy?: boolean };
+  /** Heartbeat timers (tests drive them). */
+  clock?: Clock;
 }): TrackerMembership {
+  const clock = opts.clock ?? systemClock;
   const base = opts.trackerUrl.replace(/\/+$/, '');
   let intervalMs = 1000;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: unknown;
   const beat = async (): Promise<void> => {
     try {
       const res = await fetch(`${base}/v1/members/heartbeat`, {
@@ -31,13 +36,13 @@ export function joinTracker(opts: {
     } catch {
       // Tracker unreachable: keep trying at the last known interval.
     }
-    if (!stopped) timer = setTimeout(() => void beat(), intervalMs);
+    if (!stopped) timer = clock.setTimeout(() => void beat(), intervalMs);
   };
   void beat();
   return {
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      clock.clearTimeout(timer);
       try {
         await fetch(`${base}/v1/members/${encodeURIComponent(opts.id)}`, { method: 'DELETE', signal: AbortSignal.timeout(1000) });
       } catch {
