@@ -29,7 +29,6 @@ export class HttpBeacon implements BeaconConnector {
   private readonly awaiting = new Map<string, Record<string, string | number>>();
   private pollTimer: unknown;
   private closed = false;
-  private polled = 0;
 
   constructor(
     private readonly c: HttpBeaconConfig,
@@ -38,9 +37,8 @@ export class HttpBeacon implements BeaconConnector {
     this.pools = c.endpoints.map((e) => new Pool(e, { connections: c.connections, headersTimeout: c.timeoutMs, bodyTimeout: c.timeoutMs }));
   }
 
-  get position(): number {
-    return this.polled;
-  }
+  /** An HTTP API has no positions: always 0. */
+  readonly position = 0;
 
   async prepare(): Promise<void> {}
 
@@ -132,7 +130,6 @@ export class HttpBeacon implements BeaconConnector {
           if (res.statusCode >= 500) return this.rotate(at);
           if (res.statusCode >= 300) return;
           const json = parseJson(text);
-          this.polled++;
           if (holds(conf.until, json)) {
             this.awaiting.delete(id);
             this.sink!.committed(id, 0, this.ctx.clock.now());
