@@ -8,21 +8,10 @@ import type { NodeRow, TargetInfo } from '../connectors/contract.js';
 import type { Outcome } from './messages.js';
 import type { ResultsStore, RunStatus, SecondRow } from './store.js';
 import type { ThresholdResult } from './thresholds.js';
-import type { Summary } from '../web/contract.js';
+import type { BeaconTotals, Summary } from '../web/contract.js';
 
-export interface BeaconTotalsRow {
-  beacon: number;
-  accountsStart?: number;
-  accountsEnd?: number;
-  sent: number;
-  committed: number;
-  failed: number;
-  lost: number;
-  late: number;
-  retries: number;
-  inFlight: number;
-  errors: Record<string, number>;
-}
+/** A beacon's latest totals, as the dashboard shows them (late and in flight always known live). */
+export type BeaconTotalsRow = BeaconTotals & { late: number; inFlight: number };
 
 /** A finished beacon's figures, with its account range and (if asked) every outcome. */
 export interface BeaconFinal extends Omit<BeaconTotalsRow, 'inFlight'> {

@@ -13,6 +13,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
+import type { NodeRow } from '../connectors/contract.js';
 import { TpslabError } from '../errors.js';
 
 export const RUN_STATUSES = ['running', 'passed', 'breached', 'failed', 'aborted'] as const;
@@ -74,14 +75,8 @@ export interface BeaconRow {
   errors: ErrorCounts;
 }
 
-export interface NodeRow {
-  node: string;
-  url: string;
-  role: string;
-  head?: number;
-  healthy: boolean;
-  stats: unknown;
-}
+/** A process of the network at the end of the run, as its connector describes it. */
+export type { NodeRow };
 
 /** One transaction; times are epoch milliseconds as the beacon saw them. */
 export interface OutcomeRow {

@@ -20,7 +20,7 @@
  *   GET /api/explorer/members               → tracker view (MembersView), 404 when no tracker is known
  * Errors: `{ error: { code, message } }` with a 4xx/5xx status.
  */
-import type { BlockJson } from '../protocol/api.js';
+import type { BlockJson, TxStatusJson } from '../protocol/api.js';
 
 export interface LatencyPoint {
   count: number;
@@ -214,15 +214,10 @@ export interface BlockSummary {
 /** A block as GET /api/explorer/blocks/:height (and a node's /v1/blocks/:height) answers it. */
 export type BlockDetail = BlockJson;
 
-export interface TxDetail {
-  id: string;
-  status: 'pending' | 'committed' | 'failed' | 'unknown';
-  height?: number;
-  index?: number;
-  error?: { code: string; message: string };
+export type TxDetail = TxStatusJson & {
   /** The transaction's JSON form, when committed. */
   tx?: Record<string, unknown>;
-}
+};
 
 export interface AccountDetail {
   address: string;

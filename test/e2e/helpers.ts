@@ -4,7 +4,7 @@
  * transfers, and a WebSocket commit-stream collector. No tests live here.
  */
 import assert from 'node:assert/strict';
-import type { AccountJson, ApiError, BatchResultJson, BlockJson, ErrorBody, HeadJson, TxStatusJson } from '../../src/protocol/api.js';
+import type { AccountJson, ApiError, BatchResultJson, BlockJson, ErrorBody, HeadJson, StreamTxJson, TxStatusJson } from '../../src/protocol/api.js';
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import type { KeyPair } from '../../src/protocol/signing.js';
@@ -193,15 +193,7 @@ export function postDeclaredLength(base: string, path: string, contentLength: nu
   });
 }
 
-export interface StreamTx {
-  id: string;
-  kind: string;
-  sender: string;
-  nonce: string;
-  topic?: string;
-  seq?: string;
-  payload?: string;
-}
+export type StreamTx = StreamTxJson;
 
 export interface StreamEvent {
   type: 'block' | 'failed';
