@@ -3,7 +3,7 @@
  * Every error answer is `{ "error": { code, message, retryable } }` with a 4xx
  * for the caller's mistakes, 429/503 for load and availability.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
 import type { Block } from '../protocol/block.js';
@@ -29,6 +29,8 @@ export interface NodeApiContext {
   /** Bytes and transactions decoded and verified at once; beyond them submissions get 429 at once. */
   budget?: IngressBudgetLimits;
   startedAtMs: number;
+  /** fastify's serverFactory: serve on an already-listening server (see early-listener.ts). */
+  serverFactory?: FastifyServerFactory;
   /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
   /** Called for each accepted transaction (for commit latency). */
@@ -83,7 +85,14 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   const { service: seq, metrics } = ctx;
   const limits = ctx.limits ?? DEFAULT_INGRESS_LIMITS;
   const genesis = seq.genesis;
-  const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true, frameworkErrors, clientErrorHandler });
+  const app = Fastify({
+    bodyLimit: limits.maxBodyBytes,
+    logger: false,
+    return503OnClosing: true,
+    frameworkErrors,
+    clientErrorHandler,
+    ...(ctx.serverFactory ? { serverFactory: ctx.serverFactory } : {}),
+  });
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -282,8 +291,11 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   app.get('/v1/head', async () => headJson(seq));
 
   app.get('/health', async (_req, reply) => {
-    const reason = seq.unavailableReason;
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'unavailable' : 'ok', role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
+    // unavailable: not serving; degraded: serving reads but not taking work (its sequencer is unreachable).
+    const unavailable = seq.unavailableReason;
+    const reason = unavailable ?? seq.degradedReason;
+    const status = unavailable ? 'unavailable' : reason ? 'degraded' : 'ok';
+    return reply.code(reason ? 503 : 200).send({ status, role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
   });
 
   app.get('/metrics', async (_req, reply) => {
