@@ -17,7 +17,7 @@ import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
-import { DEFAULT_INGRESS_BUDGET, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
+import { DEFAULT_INGRESS_BUDGET, ESTIMATE_BYTES_PER_TX, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
 import { RETRY_AFTER_SECONDS, clientErrorHandler, drainBody, frameworkErrors, fromFramework, sendError } from './http-errors.js';
 
 export interface NodeApiContext {
@@ -123,8 +123,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     const declared = Number(req.headers['content-length']);
     const bytes = Number.isFinite(declared) && declared >= 0 ? declared : limits.maxBodyBytes;
     if (bytes > limits.maxBodyBytes) return; // the body parser refuses it as too large
-    // At arrival the count is unknown: a batch may hold up to one transaction per 5 bytes (length + 1 byte).
-    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.floor((bytes - 4) / 5)));
+    // At arrival the count is unknown: estimated from the length, set to the real count once split.
+    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.ceil(bytes / ESTIMATE_BYTES_PER_TX)));
     let lease: Lease;
     try {
       lease = budget.take(bytes, txs);
@@ -202,7 +202,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
-    leases.get(req.raw)?.shrink(parts.length);
+    leases.get(req.raw)?.resize(parts.length);
     type Result = { id: string; status: 'pending' } | { id?: string; error: ReturnType<TpslabError['toJSON']> };
     const results: Result[] = new Array(parts.length);
     const decoded: SignedTx[] = [];
