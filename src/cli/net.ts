@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { netDown, netStatus, netUp, stopProcesses, type StatusRow } from '../ledger/net.js';
+import { netDown, netStatus, netUp, readNetworkFile, restartRole, stopProcesses, type StatusRow } from '../ledger/net.js';
 import { TpslabError } from '../errors.js';
 import { parseIntOption, untilSignal } from './common.js';
 
@@ -29,8 +29,20 @@ export function registerNet(program: Command): void {
       console.log('Ctrl-C to stop');
       const sig = await untilSignal();
       console.log(`${sig}: stopping the network`);
-      await stopProcesses(file.nodes);
-      await stopProcesses([file.sequencer, file.tracker]);
+      // Roles restarted meanwhile ("net restart") have new pids: stop what network.json names now.
+      const now = await readNetworkFile(file.dir).catch(() => file);
+      await stopProcesses(now.nodes);
+      await stopProcesses([now.sequencer, now.tracker]);
+    });
+  net
+    .command('restart')
+    .description('restart one role of a running (or partly stopped) network on the same port with the same data; it runs in the background')
+    .argument('<role>', 'role id as "net status" shows it: tracker, sequencer, node1, node2, …')
+    .option('--dir <dir>', 'network directory', DEFAULT_DIR)
+    .addHelpText('after', '\nExamples:\n  tpslab net restart node2\n  tpslab net restart sequencer --dir .tpslab/net')
+    .action(async (id: string, o: { dir: string }) => {
+      const p = await restartRole(o.dir, id, { detached: true });
+      console.log(`restarted ${p.id} on ${p.url} (pid ${p.pid}); log ${p.logFile}`);
     });
   net
     .command('down')

@@ -7,6 +7,7 @@ import { serveLedger, type RunningLedger } from '../ledger/node.js';
 import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
 import { joinTracker } from '../ledger/tracker-client.js';
+import { listenEarly } from '../ledger/early-listener.js';
 import { parseIntOption, untilSignal } from './common.js';
 
 export interface LedgerCommandOptions {
@@ -70,17 +71,34 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
     genesis = dev.genesis;
     genesisInfo = `genesis ${dev.genesisPath} (${dev.created ? 'created' : 'existing'}), faucet key ${dev.faucetKeyPath}`;
   }
-  const service =
-    role === 'replica'
-      ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync })
-      : await Sequencer.open(
-          o.data,
-          genesis,
-          { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
-          undefined,
-          role,
-        );
-  const running: RunningLedger = await serveLedger(service, { dataDir: o.data, host: o.host, port: o.port, ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}) });
+  // Listen first: while the log is replayed, /health answers 503 "recovering" with the progress.
+  const early = await listenEarly({ host: o.host, port: o.port, role });
+  console.log(`tpslab ${role} recovering on ${early.url}: replaying the block log in ${o.data}`);
+  const onReplay = early.progress;
+  let service: Replica | Sequencer;
+  try {
+    service =
+      role === 'replica'
+        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync }, onReplay)
+        : await Sequencer.open(
+            o.data,
+            genesis,
+            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
+            undefined,
+            role,
+            onReplay,
+          );
+  } catch (err) {
+    await early.close();
+    throw err;
+  }
+  const running: RunningLedger = await serveLedger(service, {
+    dataDir: o.data,
+    host: o.host,
+    port: o.port,
+    early,
+    ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}),
+  });
   const rec = service.recovery;
   console.log(`tpslab ${role} listening on ${running.url} (network ${genesis.network}, head ${service.durableHeight})`);
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);

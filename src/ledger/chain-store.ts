@@ -17,6 +17,12 @@ const INDEX_SHIFT = 2 ** 20;
 
 export type Location = { height: number; index: number };
 
+/** Told how far the replay of the log is: `height` blocks applied of `of` in the log. */
+export type ReplayProgress = (height: number, of: number) => void;
+
+/** Replay yields to the event loop at least this often, so a process listening early can answer. */
+const REPLAY_SLICE_MS = 20;
+
 export class ChainStore {
   readonly state: LedgerState;
   /** tx id (latin1) → height * 2^20 + index, for every block indexed (durable or on its way). */
@@ -39,20 +45,28 @@ export class ChainStore {
   }
 
   /** Opens (or creates) a data directory, recovers its log and replays it into state, checking every state hash. */
-  static async open(dataDir: string, genesis: Genesis, opts: { fsync: boolean }): Promise<ChainStore> {
+  static async open(dataDir: string, genesis: Genesis, opts: { fsync: boolean; onReplay?: ReplayProgress }): Promise<ChainStore> {
     await mkdir(dataDir, { recursive: true });
     await checkGenesis(dataDir, genesis);
     const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync });
     const chain = new ChainStore(genesis, log);
     try {
       const total = log.length;
+      opts.onReplay?.(0, total);
+      let sliceStart = Date.now();
       for (let from = 0; from < total; from += 256) {
         for (const rec of await log.readRange(from, Math.min(total, from + 256))) {
           const block = decodeBlock(rec);
           chain.index(block, applyBlock(chain.state, block));
           chain.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
+          if (Date.now() - sliceStart >= REPLAY_SLICE_MS) {
+            opts.onReplay?.(chain.state.height, total);
+            await new Promise((r) => setImmediate(r));
+            sliceStart = Date.now();
+          }
         }
       }
+      opts.onReplay?.(chain.state.height, total);
       chain.durable = chain.state.height;
     } catch (err) {
       await log.close();

@@ -19,9 +19,16 @@ export const DEFAULT_INGRESS_BUDGET: IngressBudgetLimits = {
   maxTxs: 20_000,
 };
 
-/** One admitted request's share; `shrink` gives back what it turned out not to need, `release` the rest (both idempotent). */
+/**
+ * A batch's transaction count is estimated at arrival as one per this many
+ * bytes (a signed transaction with its signature and framing is larger), then
+ * set to the real count once the batch is split.
+ */
+export const ESTIMATE_BYTES_PER_TX = 100;
+
+/** One admitted request's share; `resize` sets its transactions to the real count, `release` gives it all back (idempotent). */
 export interface Lease {
-  shrink(txs: number): void;
+  resize(txs: number): void;
   release(): void;
 }
 
@@ -56,9 +63,9 @@ export class IngressBudget {
     let heldBytes = bytes;
     let heldTxs = txs;
     return {
-      shrink: (need: number) => {
-        if (need >= heldTxs) return;
-        this.txs -= heldTxs - need;
+      resize: (need: number) => {
+        if (heldBytes === 0 && heldTxs === 0) return; // released already
+        this.txs += need - heldTxs;
         heldTxs = need;
       },
       release: () => {

@@ -4,6 +4,8 @@
  * for other commands (net status, net down, the harness).
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,9 +74,15 @@ export async function readNetworkFile(dirOrFile: string): Promise<NetworkFile> {
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed role whose parent (a `net up --detach`) has exited may linger as a zombie until reaped.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): trust the signal check
   }
 }
 
@@ -114,16 +122,56 @@ async function launch(id: string, role: RoleProcess['role'], dataDir: string, ar
   }
 }
 
-/** Starts tracker, sequencer and nodes; writes network.json. Reuses the data of an earlier network in `dir`. */
+/** True if nothing listens on 127.0.0.1:port (checked by binding it for a moment). */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const srv = createServer();
+    srv.once('error', () => resolvePromise(false));
+    srv.listen(port, host, () => srv.close(() => resolvePromise(true)));
+  });
+}
+
+/**
+ * Starts a role on the port it had in an earlier network in the same
+ * directory when that port is free (so addresses stay the same across
+ * `net down` / `net up`), else on a new one, saying so.
+ */
+async function launchKeepingPort(
+  previous: Map<string, number>,
+  say: (line: string) => void,
+  ...[id, role, dataDir, args, detached]: Parameters<typeof launch>
+): Promise<RoleProcess> {
+  const port = previous.get(id);
+  if (port !== undefined) {
+    if (await portIsFree(port)) {
+      try {
+        return await launch(id, role, dataDir, args, detached, port);
+      } catch (err) {
+        say(`${id}: could not start on its previous port ${port} (${(err as Error).message}); using a new port`);
+      }
+    } else say(`${id}: its previous port ${port} is in use; using a new port`);
+  }
+  return launch(id, role, dataDir, args, detached, 0);
+}
+
+/**
+ * Starts tracker, sequencer and nodes; writes network.json. Reuses the data
+ * of an earlier network in `dir`, and each role's previous port when it is free.
+ */
 export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
   const dir = resolve(opts.dir);
   const say = opts.onProgress ?? (() => {});
+  const previous = new Map<string, number>();
   try {
     const old = await readNetworkFile(dir);
     const live = allProcesses(old).filter((p) => isAlive(p.pid));
     if (live.length > 0) {
-      throw new TpslabError('TPSLAB_E_USAGE', `a network is already running in ${dir} (${live.map((p) => `${p.id} pid ${p.pid}`).join(', ')}); stop it with "tpslab net down --dir ${dir}"`);
+      throw new TpslabError(
+        'TPSLAB_E_USAGE',
+        `a network is already running in ${dir} (${live.map((p) => `${p.id} pid ${p.pid}`).join(', ')}); stop it with "tpslab net down --dir ${dir}", or restart one role with "tpslab net restart ROLE --dir ${dir}"`,
+      );
     }
+    for (const p of allProcesses(old)) previous.set(p.id, Number(new URL(p.url).port));
   } catch (err) {
     if (err instanceof TpslabError && err.code === 'TPSLAB_E_USAGE') throw err;
   }
@@ -131,18 +179,18 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
   const detached = opts.detached ?? false;
   const started: RoleProcess[] = [];
   try {
-    const tracker = await launch('tracker', 'tracker', join(dir, 'tracker'), ['--heartbeat-ms', String(opts.heartbeatMs ?? 1000)], detached);
+    const tracker = await launchKeepingPort(previous, say, 'tracker', 'tracker', join(dir, 'tracker'), ['--heartbeat-ms', String(opts.heartbeatMs ?? 1000)], detached);
     started.push(tracker);
     say(`tracker    ${tracker.url}`);
     const ordering = ['--block-interval-ms', String(opts.blockIntervalMs ?? 25)];
-    const sequencer = await launch('sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering], detached);
+    const sequencer = await launchKeepingPort(previous, say, 'sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering], detached);
     started.push(sequencer);
     say(`sequencer  ${sequencer.url}`);
     // Start nodes in parallel; wait for all of them, so none is left running if another fails.
     const settled = await Promise.allSettled(
       Array.from({ length: opts.nodes }, async (_, i) => {
         const id = `node${i + 1}`;
-        const n = await launch(id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id], detached);
+        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id], detached);
         started.push(n);
         return n;
       }),
@@ -272,7 +320,7 @@ export async function netStatus(dir: string): Promise<StatusRow[]> {
       alive: isAlive(p.pid),
       height,
       lag: p.role === 'replica' && height !== undefined && seqHeight !== undefined ? Math.max(0, seqHeight - height) : undefined,
-      health: pr ? (pr.status === 'ok' ? 'ok' : `unavailable: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
+      health: pr ? (pr.status === 'ok' ? 'ok' : `${pr.status ?? 'unavailable'}: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
       shards: p.role === 'replica' ? (member ? describeRanges(member.ranges) : 'not a member') : '-',
     };
   });

@@ -3,7 +3,7 @@
  * Every error answer is `{ "error": { code, message, retryable } }` with a 4xx
  * for the caller's mistakes, 429/503 for load and availability.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
 import type { AccountJson, BatchItemJson, BatchResultJson, BlockJson, HeadJson, TopicJson, TxStatusJson } from '../protocol/api.js';
@@ -18,7 +18,7 @@ import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
-import { DEFAULT_INGRESS_BUDGET, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
+import { DEFAULT_INGRESS_BUDGET, ESTIMATE_BYTES_PER_TX, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
 import { RETRY_AFTER_SECONDS, clientErrorHandler, drainBody, frameworkErrors, fromFramework, sendError } from './http-errors.js';
 
 export interface NodeApiContext {
@@ -30,6 +30,8 @@ export interface NodeApiContext {
   /** Bytes and transactions decoded and verified at once; beyond them submissions get 429 at once. */
   budget?: IngressBudgetLimits;
   startedAtMs: number;
+  /** fastify's serverFactory: serve on an already-listening server (see early-listener.ts). */
+  serverFactory?: FastifyServerFactory;
   /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
   /** Called for each accepted transaction (for commit latency). */
@@ -84,7 +86,14 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   const { service: seq, metrics } = ctx;
   const limits = ctx.limits ?? DEFAULT_INGRESS_LIMITS;
   const genesis = seq.genesis;
-  const app = Fastify({ bodyLimit: limits.maxBodyBytes, logger: false, return503OnClosing: true, frameworkErrors, clientErrorHandler });
+  const app = Fastify({
+    bodyLimit: limits.maxBodyBytes,
+    logger: false,
+    return503OnClosing: true,
+    frameworkErrors,
+    clientErrorHandler,
+    ...(ctx.serverFactory ? { serverFactory: ctx.serverFactory } : {}),
+  });
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -115,8 +124,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     const declared = Number(req.headers['content-length']);
     const bytes = Number.isFinite(declared) && declared >= 0 ? declared : limits.maxBodyBytes;
     if (bytes > limits.maxBodyBytes) return; // the body parser refuses it as too large
-    // At arrival the count is unknown: a batch may hold up to one transaction per 5 bytes (length + 1 byte).
-    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.floor((bytes - 4) / 5)));
+    // At arrival the count is unknown: estimated from the length, set to the real count once split.
+    const txs = path === '/v1/tx' ? 1 : Math.max(1, Math.min(limits.maxBatchTxs, Math.ceil(bytes / ESTIMATE_BYTES_PER_TX)));
     let lease: Lease;
     try {
       lease = budget.take(bytes, txs);
@@ -194,7 +203,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       return sendError(reply, rejected(err));
     }
     metrics.txReceived.inc({ encoding: 'binary' }, parts.length);
-    leases.get(req.raw)?.shrink(parts.length);
+    leases.get(req.raw)?.resize(parts.length);
     const results: BatchItemJson[] = new Array(parts.length);
     const decoded: SignedTx[] = [];
     const slots: number[] = [];
@@ -282,8 +291,11 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
   app.get('/v1/head', async () => headJson(seq));
 
   app.get('/health', async (_req, reply) => {
-    const reason = seq.unavailableReason;
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'unavailable' : 'ok', role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
+    // unavailable: not serving; degraded: serving reads but not taking work (its sequencer is unreachable).
+    const unavailable = seq.unavailableReason;
+    const reason = unavailable ?? seq.degradedReason;
+    const status = unavailable ? 'unavailable' : reason ? 'degraded' : 'ok';
+    return reply.code(reason ? 503 : 200).send({ status, role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
   });
 
   app.get('/metrics', async (_req, reply) => {

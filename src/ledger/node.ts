@@ -15,6 +15,8 @@ import { createNodeMetrics } from './node-metrics.js';
 import { Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
 import { createVerifier, defaultVerifyThreads } from './verifier.js';
 import type { LedgerService } from './service.js';
+import type { EarlyListener } from './early-listener.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ServeOptions {
   dataDir: string;
@@ -23,6 +25,8 @@ export interface ServeOptions {
   limits?: IngressLimits;
   /** Worker threads for batch signature checks; 0 checks on the event loop. Default: one per core, at most 4. */
   verifyThreads?: number;
+  /** Already listening (answering 503 while the log was replayed): serve on it instead of listening anew. */
+  early?: EarlyListener;
 }
 
 export interface RunningLedger {
@@ -110,7 +114,19 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   };
 
   const verifier = createVerifier(opts.verifyThreads ?? defaultVerifyThreads());
+  const early = opts.early;
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = buildNodeApi({
+    ...(early
+      ? {
+          serverFactory: (h: (req: IncomingMessage, res: ServerResponse) => void) => {
+            handler = h;
+            // fastify adds its own clientError listener to the server it is given.
+            early.server.removeAllListeners('clientError');
+            return early.server;
+          },
+        }
+      : {}),
     service,
     metrics,
     verifier,
@@ -120,6 +136,10 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     onAccepted: (tx: SignedTx) => acceptedAt.set(tx.id.toString('latin1'), Date.now()),
   });
   const stream = new CommitStream(service, (n) => metrics.streamSubscribers.set(n));
+  if (early) {
+    await app.ready();
+    early.attach(handler!);
+  }
   app.server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === STREAM_PATH || (path === BLOCK_FEED_PATH && service.role === 'sequencer')) stream.handleUpgrade(req, socket, head);
@@ -127,16 +147,18 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   });
 
   const host = opts.host ?? '127.0.0.1';
-  try {
-    await app.listen({ host, port: opts.port ?? 0 });
-  } catch (err) {
-    await service.close();
-    await verifier.close();
-    throw new TpslabError('TPSLAB_E_USAGE', `cannot listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}; pick another --port`, { cause: err });
+  if (!early) {
+    try {
+      await app.listen({ host, port: opts.port ?? 0 });
+    } catch (err) {
+      await service.close();
+      await verifier.close();
+      throw new TpslabError('TPSLAB_E_USAGE', `cannot listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}; pick another --port`, { cause: err });
+    }
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = early?.url ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await writeEndpoint(opts.dataDir, { url, port, pid: process.pid, network: service.genesis.network, role: service.role });
 
   let closing: Promise<void> | undefined;
@@ -148,6 +170,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
       (closing ??= (async () => {
         stream.close();
         await app.close();
+        await early?.close(); // fastify closes only servers it listened on itself
         await service.close();
         await verifier.close();
       })()),

@@ -17,7 +17,7 @@ import { encodeBatch } from '../protocol/batch.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
-import { ChainStore, applyBlock } from './chain-store.js';
+import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import { BLOCK_FEED_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { LedgerService } from './service.js';
@@ -67,6 +67,8 @@ export class Replica extends ChainService implements LedgerService {
   /** Sequencer head when the feed (re)connected; healthy once applied. */
   private catchUpTarget: number | undefined;
   private connected = false;
+  /** When the block feed to the sequencer was lost (undefined while connected). */
+  private unreachableSinceMs: number | undefined;
   private fatal: TpslabError | undefined;
   private closed = false;
   /** Blocks apply one after another; persisting them pipelines. */
@@ -90,9 +92,9 @@ export class Replica extends ChainService implements LedgerService {
     }, SWEEP_EVERY_MS);
   }
 
-  static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }): Promise<Replica> {
+  static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }, onReplay?: ReplayProgress): Promise<Replica> {
     const opts = { ...DEFAULT_REPLICA_OPTIONS, ...options, sequencerUrl: options.sequencerUrl.replace(/\/+$/, '') };
-    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync });
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, ...(onReplay ? { onReplay } : {}) });
     const r = new Replica(chain, opts);
     r.connect();
     return r;
@@ -103,6 +105,11 @@ export class Replica extends ChainService implements LedgerService {
   }
   get sequencerConnected(): boolean {
     return this.connected;
+  }
+
+  get degradedReason(): string | undefined {
+    if (this.unreachableSinceMs === undefined) return undefined;
+    return `sequencer unreachable since ${new Date(this.unreachableSinceMs).toISOString()} (${this.opts.sequencerUrl}); submissions fail with TPSLAB_E_UNAVAILABLE`;
   }
 
   get unavailableReason(): string | undefined {
@@ -198,6 +205,7 @@ export class Replica extends ChainService implements LedgerService {
     this.ws = ws;
     ws.on('open', () => {
       this.connected = true;
+      this.unreachableSinceMs = undefined;
       this.backoffMs = 100;
       void this.fetchTarget();
     });
@@ -207,6 +215,7 @@ export class Replica extends ChainService implements LedgerService {
     });
     const retry = (): void => {
       this.connected = false;
+      this.unreachableSinceMs ??= Date.now();
       if (this.ws !== ws) return;
       this.ws = undefined;
       if (this.closed || this.fatal) return;

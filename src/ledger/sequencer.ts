@@ -12,7 +12,7 @@ import { TpslabError, type ErrorCode } from '../errors.js';
 import { encodeBlock, makeBlock, type Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
-import { ChainStore } from './chain-store.js';
+import { ChainStore, type ReplayProgress } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type Dropped, type MempoolOptions } from './mempool.js';
 import type { LedgerService } from './service.js';
@@ -87,9 +87,10 @@ export class Sequencer extends ChainService implements LedgerService {
     options: SequencerConfig = {},
     clock: Clock = systemClock,
     role: 'node' | 'sequencer' = 'node',
+    onReplay?: ReplayProgress,
   ): Promise<Sequencer> {
     const opts: SequencerOptions = { ...DEFAULT_SEQUENCER_OPTIONS, ...options, mempool: { ...DEFAULT_MEMPOOL_OPTIONS, ...options.mempool } };
-    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync });
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, ...(onReplay ? { onReplay } : {}) });
     return new Sequencer(chain, opts, clock, role);
   }
 

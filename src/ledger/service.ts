@@ -34,6 +34,8 @@ export interface LedgerService extends EventEmitter<LedgerServiceEvents> {
   readonly logSizeBytes: number;
   /** undefined while serving; otherwise why /health answers 503. */
   readonly unavailableReason: string | undefined;
+  /** Serving reads but not taking work (e.g. its sequencer is unreachable): /health answers 503 "degraded". */
+  readonly degradedReason?: string | undefined;
   /**
    * Submits verified transactions; one result per transaction, in order:
    * undefined when accepted, otherwise the coded refusal.
