@@ -48,6 +48,9 @@ export function displayId(hash: Uint8Array): string {
   return Buffer.from(hash).reverse().toString('hex');
 }
 
+/** Bitcoin's MAX_MONEY: no valid output holds more (and every amount fits a double exactly). */
+export const MAX_MONEY_SAT = 2_100_000_000_000_000n;
+
 function varintLength(buf: Buffer, at: number): number {
   const b = buf[at];
   return b === undefined ? 1 : b < 0xfd ? 1 : b === 0xfd ? 3 : b === 0xfe ? 5 : 9;
@@ -74,6 +77,9 @@ export function parseBlock(bytes: Buffer, where: string): BtcBlock {
       txid = sha256d(bytes.subarray(pos, pos + 4), bytes.subarray(pos + 6, pos + 6 + stripped - 8), bytes.subarray(pos + full - 4, pos + full));
     }
     pos += full;
+    for (const o of tx.outs) {
+      if (o.value > MAX_MONEY_SAT) throw new TpslabError('TPSLAB_E_DATASET', `${where}: transaction ${displayId(txid)} has an output of ${o.value} sat, more than 21 million BTC; the file is damaged`);
+    }
     return {
       txid,
       coinbase: tx.isCoinbase(),

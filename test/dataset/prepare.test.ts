@@ -186,6 +186,48 @@ test('--resume after an interrupted run (a truncated blk file) writes the identi
   assert.deepEqual((await allRecords(ext.out)).map((r) => r.tx.toString('hex')), (await allRecords(join(dir.path, 'full.tpsds'))).map((r) => r.tx.toString('hex')));
 });
 
+test('an interrupt (abort signal) between checkpoints rolls back to the last one, and --resume then writes the identical file', async () => {
+  const full = readFileSync(join(dir.path, 'full.tpsds'));
+  const out = join(dir.path, 'aborted.tpsds');
+  const abort = new AbortController();
+  let seen = 0;
+  const err = await prep('aborted.tpsds', { signal: abort.signal, progressIntervalMs: 0, onProgress: (p) => { if (++seen === 10) abort.abort(); assert.ok(p.block >= 0); } }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TpslabError);
+  assert.match(err.message, /interrupted at block 10; the last checkpoint is at block 8: run again with --resume/);
+  assert.equal(existsSync(out), false);
+  await prep('aborted.tpsds', { resume: true });
+  assert.ok(readFileSync(out).equals(full));
+});
+
+test('the real testnet blk file (a whole block, then a truncated one): an error naming the file and offset, then --resume once the file is whole', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const real = readFileSync(join(require.resolve('bitcore-lib'), '..', 'test/data/blk86756-testnet.dat'));
+  const file = join(dir.path, 'testnet', 'blk86756.dat');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir.path, 'testnet'));
+  writeFileSync(file, real);
+  const out = join(dir.path, 'testnet.tpsds');
+  const firstEnd = 8 + real.readUInt32LE(4);
+  const err = await prepareDataset({ inputs: [file], out }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TpslabError);
+  assert.equal(err.code, 'TPSLAB_E_DATASET');
+  assert.ok(err.message.includes(`${file} is truncated at byte ${firstEnd}`), err.message);
+  assert.equal(existsSync(out), false);
+  writeFileSync(file, real.subarray(0, firstEnd)); // the whole file, as a fresh copy would be
+  const r = await prepareDataset({ inputs: [file], out, resume: true });
+  assert.equal(r.header.sourceNetwork, 'testnet');
+  assert.equal(r.header.stats.blocks, 1);
+  assert.equal(r.header.stats.btcTxs, 22);
+  assert.equal(r.header.stats.coinbases, 1);
+  assert.equal(r.header.stats.unknownInputTxs, 21, 'it spends outputs of blocks the input does not hold');
+  assert.equal(r.header.stats.records, 0);
+  assert.equal(r.header.firstBlockHash, '000000000b99b16390660d79fcc138d2ad0c89a0d044c4201a02bdf1f61ffa11');
+});
+
 test('bad input through the CLI: missing input, bad magic, blocks out of order; coded errors and no output file', async () => {
   const out = join(dir.path, 'bad.tpsds');
   const missing = await runCli(['dataset', 'prepare', '--in', join(dir.path, 'nope'), '--out', out]);
