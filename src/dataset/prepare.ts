@@ -75,6 +75,7 @@ interface Checkpoint {
   prevHash: string | null;
   outBytes: number;
   nextSeq: number;
+  utxos: number;
   stats: DatasetHeader['stats'];
   first: { timeSec: number; hash: string } | null;
   last: { timeSec: number; hash: string } | null;
@@ -105,6 +106,9 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   try {
     let cp = state.getMeta<Checkpoint>('checkpoint');
     let config = state.getMeta<Config>('config');
+    if (cp && o.toBlock !== undefined && o.toBlock < cp.nextBlock - 1) {
+      throw new TpslabError('TPSLAB_E_USAGE', `the preparation already converted blocks up to ${cp.nextBlock - 1}; --to-block ${o.toBlock} cannot shrink it: start over without --resume for a shorter range`);
+    }
     if (cp?.finished && existsSync(o.out) && !existsSync(paths.partial)) renameSync(o.out, paths.partial); // extending a finished dataset
     if (cp && !existsSync(paths.partial)) throw new TpslabError('TPSLAB_E_DATASET', `${paths.state} has a checkpoint but ${paths.partial} (or ${o.out}) is gone; delete ${paths.state} to start over`);
     if (cp && statSync(paths.partial).size < cp.outBytes) {
@@ -114,6 +118,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     writer = new FrameWriter(fd, cp?.outBytes ?? HEADER_BYTES, config?.frameBytes ?? o.frameBytes ?? DEFAULTS.frameBytes);
     if (cp) ftruncateSync(fd, cp.outBytes);
     else writeSync(fd, Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    state.utxoCount = cp?.utxos ?? 0;
     const c: Counters = cp ? countersFromStats(cp.stats, cp.nextSeq) : emptyCounters();
     let nextBlock = cp?.nextBlock ?? 0;
     let prevHash: Buffer | undefined = cp?.prevHash ? Buffer.from(cp.prevHash, 'hex') : undefined;
@@ -133,7 +138,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     };
     const checkpoint = (finished: boolean): void => {
       const outBytes = writer!.flushAll();
-      cp = { position, nextBlock, prevHash: prevHash?.toString('hex') ?? null, outBytes, nextSeq: c.nextSeq, stats: countersToStats(c), first, last, finished };
+      cp = { position, nextBlock, prevHash: prevHash?.toString('hex') ?? null, outBytes, nextSeq: c.nextSeq, utxos: state.utxoCount, stats: countersToStats(c), first, last, finished };
       state.setMeta('checkpoint', cp);
       state.commit();
     };

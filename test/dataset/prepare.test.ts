@@ -180,6 +180,9 @@ test('--resume after an interrupted run (a truncated blk file) writes the identi
 
   const part = await prep('ext.tpsds', { toBlock: 14 });
   assert.equal(part.header.toBlock, 14);
+  const shrink = await prep('ext.tpsds', { resume: true, toBlock: 10 }).then(() => undefined, (e: unknown) => e);
+  assert.match((shrink as TpslabError).message, /already converted blocks up to 14; --to-block 10 cannot shrink it/);
+  assert.ok(existsSync(join(dir.path, 'ext.tpsds')), 'a refused extension leaves the finished file in place');
   const ext = await prep('ext.tpsds', { resume: true });
   assert.equal(ext.header.toBlock, BLOCKS - 1);
   assert.deepEqual(ext.header.stats, JSON.parse(JSON.stringify((await datasetInfo(join(dir.path, 'full.tpsds'))).header.stats)));
