@@ -16,7 +16,7 @@ import type { Clock } from '../clock.js';
 import { TpslabError } from '../errors.js';
 import { parseGenesis } from '../ledger/genesis.js';
 import { encodeAddress } from '../protocol/address.js';
-import { addressNetwork, KeyCache } from './accounts.js';
+import { addressNetwork, KeyCache, SeedCache } from './accounts.js';
 import { listBlkFiles, readBlocks, type BlkPosition, type SourceNetwork } from './blk-files.js';
 import { displayId, parseBlock } from './btc-block.js';
 import { absorbBlock, convertBlock, countersFromStats, countersToStats, emptyCounters, type ConvertContext, type Counters } from './convert.js';
@@ -157,7 +157,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
           state.setMeta('config', config);
         } else checkConfig(config, raw.network, fromBlock, o, where);
         ctx ??= {
-          state, keys, addressNetwork: addressNetwork(config.sourceNetwork), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
+          state, keys, seeds: new SeedCache(addressNetwork(config.sourceNetwork)), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
           emit: (bucket, seq, record) => writer!.add(bucket, seq, record),
         };
         const block = parseBlock(raw.bytes, where);
