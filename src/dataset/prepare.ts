@@ -103,6 +103,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   if (!hasState) rmSync(paths.partial, { force: true });
   const state = new PrepareState(paths.state);
   let writer: FrameWriter | undefined;
+  let committed = false;
   try {
     let cp = state.getMeta<Checkpoint>('checkpoint');
     let config = state.getMeta<Config>('config');
@@ -141,6 +142,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
       cp = { position, nextBlock, prevHash: prevHash?.toString('hex') ?? null, outBytes, nextSeq: c.nextSeq, utxos: state.utxoCount, stats: countersToStats(c), first, last, finished };
       state.setMeta('checkpoint', cp);
       state.commit();
+      committed = true;
     };
     if (!(cp?.finished && nextBlock > toBlock)) {
       for await (const raw of readBlocks(files, position ?? undefined)) {
@@ -206,9 +208,16 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     renameSync(paths.partial, o.out);
     const p = progress();
     return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records };
+  } catch (err) {
+    writer?.close();
+    writer = undefined;
+    state.close();
+    // Nothing checkpointed by a fresh run: leave nothing behind, so fixing the input and running again just works.
+    if (!hasState && !committed) for (const f of [paths.partial, paths.state, `${paths.state}-wal`, `${paths.state}-shm`]) rmSync(f, { force: true });
+    throw err;
   } finally {
     writer?.close();
-    state.close();
+    if (state.open) state.close();
   }
 }
 

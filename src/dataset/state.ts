@@ -102,6 +102,10 @@ export class PrepareState {
     this.db.exec('BEGIN');
   }
 
+  get open(): boolean {
+    return this.db.open;
+  }
+
   /** Drops everything since the last commit and closes. */
   close(): void {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');

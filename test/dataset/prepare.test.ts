@@ -243,6 +243,7 @@ test('bad input through the CLI: missing input, bad magic, blocks out of order; 
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /TPSLAB_E_DATASET: .*garbage\.dat at byte 0: magic 6e6f7420/);
   assert.equal(existsSync(out), false);
+  assert.equal(existsSync(pathsOf(out).partial) || existsSync(pathsOf(out).state), false, 'a fresh run that checkpointed nothing leaves nothing behind');
 
   const swapped = join(dir.path, 'swapped.dat');
   writeFileSync(swapped, blkFile([chain.blocks[0]!, chain.blocks[2]!, chain.blocks[1]!], 'regtest'));
