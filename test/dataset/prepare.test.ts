@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TpslabError } from '../../src/errors.js';
+import { decodeHeader, encodeHeader } from '../../src/dataset/format.js';
 import { datasetInfo } from '../../src/dataset/info.js';
 import { prepareDataset, pathsOf, type PrepareOptions } from '../../src/dataset/prepare.js';
 import { openDataset, type DatasetRecord } from '../../src/dataset/reader.js';
@@ -229,6 +230,35 @@ test('the real testnet blk file (a whole block, then a truncated one): an error 
   assert.equal(r.header.stats.unknownInputTxs, 21, 'it spends outputs of blocks the input does not hold');
   assert.equal(r.header.stats.records, 0);
   assert.equal(r.header.firstBlockHash, '000000000b99b16390660d79fcc138d2ad0c89a0d044c4201a02bdf1f61ffa11');
+});
+
+test('a damaged dataset file: truncated, a corrupt frame, an unfinished one; each a coded error naming the file and offset', async () => {
+  const full = readFileSync(join(dir.path, 'full.tpsds'));
+  const cut = join(dir.path, 'damaged-cut.tpsds');
+  writeFileSync(cut, full.subarray(0, full.length - 100));
+  const ds = await openDataset(cut);
+  const e1 = await ds.frames().then(() => undefined, (e: unknown) => e);
+  await ds.close();
+  assert.equal((e1 as TpslabError).code, 'TPSLAB_E_DATASET');
+  assert.match((e1 as TpslabError).message, /damaged-cut\.tpsds at byte \d+: the frame says \d+ bytes but the file ends first/);
+
+  const corrupt = Buffer.from(full);
+  corrupt.fill(0x55, 4096 + 30 + 20, 4096 + 30 + 60); // inside the first frame's deflate data
+  const bad = join(dir.path, 'damaged-frame.tpsds');
+  writeFileSync(bad, corrupt);
+  const ds2 = await openDataset(bad);
+  const e2 = await (async () => {
+    for await (const _ of ds2.records()) void _;
+  })().then(() => undefined, (e: unknown) => e);
+  await ds2.close();
+  assert.match((e2 as TpslabError).message, /damaged-frame\.tpsds at byte 4096: the frame does not decompress/);
+
+  const unfinished = Buffer.from(full);
+  encodeHeader({ ...decodeHeader(full, 'full'), complete: false }).copy(unfinished, 0);
+  const ub = join(dir.path, 'unfinished.tpsds');
+  writeFileSync(ub, unfinished);
+  const e3 = await openDataset(ub).then(() => undefined, (e: unknown) => e);
+  assert.match((e3 as TpslabError).message, /unfinished preparation/);
 });
 
 test('bad input through the CLI: missing input, bad magic, blocks out of order; coded errors and no output file', async () => {
