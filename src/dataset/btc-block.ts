@@ -51,6 +51,11 @@ export function displayId(hash: Uint8Array): string {
 /** Bitcoin's MAX_MONEY: no valid output holds more (and every amount fits a double exactly). */
 export const MAX_MONEY_SAT = 2_100_000_000_000_000n;
 
+/** A Buffer over the same memory (bitcoinjs-lib hands out Uint8Array views of the block): no copy. */
+function view(a: Uint8Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
 function varintLength(buf: Buffer, at: number): number {
   const b = buf[at];
   return b === undefined ? 1 : b < 0xfd ? 1 : b === 0xfd ? 3 : b === 0xfe ? 5 : 9;
@@ -84,8 +89,8 @@ export function parseBlock(bytes: Buffer, where: string): BtcBlock {
       txid,
       coinbase: tx.isCoinbase(),
       segwit,
-      ins: tx.ins.map((i) => ({ prevTxid: Buffer.from(i.hash), vout: i.index })),
-      outs: tx.outs.map((o) => ({ script: Buffer.from(o.script), value: o.value })),
+      ins: tx.ins.map((i) => ({ prevTxid: view(i.hash), vout: i.index })),
+      outs: tx.outs.map((o) => ({ script: view(o.script), value: o.value })),
     };
   });
   if (pos !== bytes.length) {
