@@ -60,6 +60,31 @@ export function seedOfLabel(label: string): Buffer {
 }
 
 /**
+ * Output script → account seed, least recently used out first: encoding an
+ * address and hashing the label cost more than a lookup, and addresses recur.
+ */
+export class SeedCache {
+  private readonly map = new Map<string, Buffer>();
+
+  constructor(
+    private readonly network: Network,
+    private readonly capacity = 200_000,
+  ) {}
+
+  get(script: Buffer): Buffer {
+    const k = script.toString('latin1');
+    let seed = this.map.get(k);
+    if (seed) this.map.delete(k);
+    else {
+      seed = seedOfLabel(scriptLabel(script, this.network));
+      if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    }
+    this.map.set(k, seed);
+    return seed;
+  }
+}
+
+/**
  * keyPairFromSeed's result, about 7 times faster: importing the seed as a JWK
  * takes OpenSSL's raw-key path instead of its PKCS#8 decoder (about 50 µs
  * against 350 µs a key on this machine), which matters when every new Bitcoin

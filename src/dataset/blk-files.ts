@@ -4,9 +4,13 @@
  * preallocates files, so a run of zero bytes where a magic should be ends the
  * file's data. Anything else that is not a known magic, or a frame cut short,
  * is a TPSLAB_E_DATASET error naming the file and byte offset.
+ *
+ * Bitcoin Core 28+ obfuscates new block files with an 8-byte key kept in
+ * `xor.dat` beside them (byte i of a file is XORed with key[i mod 8]); when
+ * that file is there with a non-zero key, blocks are de-obfuscated as read.
  */
-import { open, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, readdir, readFile as readWhole, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { TpslabError } from '../errors.js';
 
 /** Network magics as they appear on disk (pchMessageStart). */
@@ -79,7 +83,20 @@ export async function* readBlocks(files: readonly string[], from?: BlkPosition):
   }
 }
 
+/** The obfuscation key from `xor.dat` beside `path`, or undefined when there is none or it is all zeros. */
+export async function xorKeyFor(path: string): Promise<Buffer | undefined> {
+  let key: Buffer;
+  try {
+    key = await readWhole(join(dirname(path), 'xor.dat'));
+  } catch {
+    return undefined;
+  }
+  if (key.length !== 8) throw new TpslabError('TPSLAB_E_DATASET', `${join(dirname(path), 'xor.dat')} holds ${key.length} bytes; bitcoind's block obfuscation key is 8 bytes`);
+  return key.every((b) => b === 0) ? undefined : key;
+}
+
 async function* readFile(path: string, startOffset: number): AsyncGenerator<RawBlock> {
+  const xorKey = await xorKeyFor(path);
   let fh;
   try {
     fh = await open(path, 'r');
@@ -104,6 +121,7 @@ async function* readFile(path: string, startOffset: number): AsyncGenerator<RawB
         }
         chunk = buf.subarray(0, got);
         chunkStart = pos;
+        if (xorKey) for (let i = 0; i < got; i++) chunk[i]! ^= xorKey[(pos + i) % 8]!;
       }
       return chunk.subarray(pos - chunkStart, pos - chunkStart + n);
     };
@@ -111,7 +129,9 @@ async function* readFile(path: string, startOffset: number): AsyncGenerator<RawB
     while (pos < size) {
       const head = await bytesAt(pos, 8);
       const magic = head.length >= 4 ? head.readUInt32BE(0) : -1;
-      if (magic === 0 || (head.length < 4 && head.every((b) => b === 0))) break; // preallocated zero tail
+      // bitcoind's preallocated tail: zeros on disk, not obfuscated (so after de-obfuscation, the key's bytes).
+      const rawZero = head.length > 0 && head.subarray(0, 4).every((b, j) => b === (xorKey ? xorKey[(pos + j) % 8] : 0));
+      if (rawZero) break;
       const network = BY_MAGIC.get(magic);
       if (network === undefined) {
         if (head.length < 4) throw truncated(path, pos, `only ${head.length} bytes of a block header remain`);

@@ -48,6 +48,14 @@ export function displayId(hash: Uint8Array): string {
   return Buffer.from(hash).reverse().toString('hex');
 }
 
+/** Bitcoin's MAX_MONEY: no valid output holds more (and every amount fits a double exactly). */
+export const MAX_MONEY_SAT = 2_100_000_000_000_000n;
+
+/** A Buffer over the same memory (bitcoinjs-lib hands out Uint8Array views of the block): no copy. */
+function view(a: Uint8Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
 function varintLength(buf: Buffer, at: number): number {
   const b = buf[at];
   return b === undefined ? 1 : b < 0xfd ? 1 : b === 0xfd ? 3 : b === 0xfe ? 5 : 9;
@@ -74,12 +82,15 @@ export function parseBlock(bytes: Buffer, where: string): BtcBlock {
       txid = sha256d(bytes.subarray(pos, pos + 4), bytes.subarray(pos + 6, pos + 6 + stripped - 8), bytes.subarray(pos + full - 4, pos + full));
     }
     pos += full;
+    for (const o of tx.outs) {
+      if (o.value > MAX_MONEY_SAT) throw new TpslabError('TPSLAB_E_DATASET', `${where}: transaction ${displayId(txid)} has an output of ${o.value} sat, more than 21 million BTC; the file is damaged`);
+    }
     return {
       txid,
       coinbase: tx.isCoinbase(),
       segwit,
-      ins: tx.ins.map((i) => ({ prevTxid: Buffer.from(i.hash), vout: i.index })),
-      outs: tx.outs.map((o) => ({ script: Buffer.from(o.script), value: o.value })),
+      ins: tx.ins.map((i) => ({ prevTxid: view(i.hash), vout: i.index })),
+      outs: tx.outs.map((o) => ({ script: view(o.script), value: o.value })),
     };
   });
   if (pos !== bytes.length) {

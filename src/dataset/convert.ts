@@ -12,10 +12,9 @@
  *   their spendable outputs count as coming from outside the dataset, so a
  *   later spend of them is funded at genesis and has no dep.
  */
-import type { Network } from 'bitcoinjs-lib';
 import { signTx, type KeyPair } from '../protocol/signing.js';
 import { CODEC_LIMITS, type Entry } from '../protocol/tx.js';
-import { isUnspendable, scriptLabel, seedOfLabel, shardKeyOf, type KeyCache } from './accounts.js';
+import { isUnspendable, shardKeyOf, type KeyCache, type SeedCache } from './accounts.js';
 import type { BtcBlock, BtcTx } from './btc-block.js';
 import { encodeRecord, type DatasetStats } from './format.js';
 import type { PrepareState, Utxo } from './state.js';
@@ -23,7 +22,7 @@ import type { PrepareState, Utxo } from './state.js';
 export interface ConvertContext {
   state: PrepareState;
   keys: KeyCache;
-  addressNetwork: Network;
+  seeds: SeedCache;
   ledgerNetwork: string;
   bucketBits: number;
   /** Called with each record in ledger sequence order. */
@@ -63,9 +62,9 @@ function outpoint(txid: Buffer, vout: number): Buffer {
 }
 
 /** Records the spendable outputs of a transaction left out of the dataset: spends of them are funded at genesis. */
-function putExternal(ctx: ConvertContext, tx: BtcTx, net: Network): void {
+function putExternal(ctx: ConvertContext, tx: BtcTx): void {
   tx.outs.forEach((o, vout) => {
-    if (!isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: seedOfLabel(scriptLabel(o.script, net)), amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
+    if (!isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: ctx.seeds.get(o.script), amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
   });
 }
 
@@ -73,7 +72,7 @@ function putExternal(ctx: ConvertContext, tx: BtcTx, net: Network): void {
 export function absorbBlock(ctx: ConvertContext, block: BtcBlock): void {
   for (const tx of block.txs) {
     if (!tx.coinbase) for (const i of tx.ins) ctx.state.take(outpoint(i.prevTxid, i.vout));
-    putExternal(ctx, tx, ctx.addressNetwork);
+    putExternal(ctx, tx);
   }
 }
 
@@ -82,7 +81,7 @@ export function convertBlock(ctx: ConvertContext, block: BtcBlock, height: numbe
     c.btcTxs++;
     if (tx.coinbase) {
       c.coinbases++;
-      putExternal(ctx, tx, ctx.addressNetwork);
+      putExternal(ctx, tx);
     } else convertTx(ctx, tx, block, height, c);
   }
 }
@@ -94,7 +93,6 @@ interface InputAcc {
 }
 
 function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: number, c: Counters): void {
-  const net = ctx.addressNetwork;
   const spent: Utxo[] = [];
   let unknown = false;
   for (const i of tx.ins) {
@@ -120,7 +118,7 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
   const outs = new Map<string, { seed: Buffer; amount: bigint }>();
   const outSeeds: (Buffer | undefined)[] = tx.outs.map((o) => {
     if (isUnspendable(o.script) && o.value === 0n) return undefined;
-    const seed = seedOfLabel(scriptLabel(o.script, net));
+    const seed = ctx.seeds.get(o.script);
     if (o.value > 0n) {
       const k = seed.toString('latin1');
       const e = outs.get(k);
@@ -131,7 +129,7 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
   });
   const inTotal = ins.reduce((t, a) => t + a.amount, 0n);
   const outTotal = [...outs.values()].reduce((t, o) => t + o.amount, 0n);
-  const leftOut = (): void => putExternal(ctx, tx, net);
+  const leftOut = (): void => putExternal(ctx, tx);
   if (outs.size === 0 || ins.length === 0) {
     c.zeroOutputTxs++;
     return leftOut();

@@ -16,7 +16,7 @@ import type { Clock } from '../clock.js';
 import { TpslabError } from '../errors.js';
 import { parseGenesis } from '../ledger/genesis.js';
 import { encodeAddress } from '../protocol/address.js';
-import { addressNetwork, KeyCache } from './accounts.js';
+import { addressNetwork, KeyCache, SeedCache } from './accounts.js';
 import { listBlkFiles, readBlocks, type BlkPosition, type SourceNetwork } from './blk-files.js';
 import { displayId, parseBlock } from './btc-block.js';
 import { absorbBlock, convertBlock, countersFromStats, countersToStats, emptyCounters, type ConvertContext, type Counters } from './convert.js';
@@ -75,6 +75,7 @@ interface Checkpoint {
   prevHash: string | null;
   outBytes: number;
   nextSeq: number;
+  utxos: number;
   stats: DatasetHeader['stats'];
   first: { timeSec: number; hash: string } | null;
   last: { timeSec: number; hash: string } | null;
@@ -102,9 +103,13 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   if (!hasState) rmSync(paths.partial, { force: true });
   const state = new PrepareState(paths.state);
   let writer: FrameWriter | undefined;
+  let committed = false;
   try {
     let cp = state.getMeta<Checkpoint>('checkpoint');
     let config = state.getMeta<Config>('config');
+    if (cp && o.toBlock !== undefined && o.toBlock < cp.nextBlock - 1) {
+      throw new TpslabError('TPSLAB_E_USAGE', `the preparation already converted blocks up to ${cp.nextBlock - 1}; --to-block ${o.toBlock} cannot shrink it: start over without --resume for a shorter range`);
+    }
     if (cp?.finished && existsSync(o.out) && !existsSync(paths.partial)) renameSync(o.out, paths.partial); // extending a finished dataset
     if (cp && !existsSync(paths.partial)) throw new TpslabError('TPSLAB_E_DATASET', `${paths.state} has a checkpoint but ${paths.partial} (or ${o.out}) is gone; delete ${paths.state} to start over`);
     if (cp && statSync(paths.partial).size < cp.outBytes) {
@@ -114,6 +119,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     writer = new FrameWriter(fd, cp?.outBytes ?? HEADER_BYTES, config?.frameBytes ?? o.frameBytes ?? DEFAULTS.frameBytes);
     if (cp) ftruncateSync(fd, cp.outBytes);
     else writeSync(fd, Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    state.utxoCount = cp?.utxos ?? 0;
     const c: Counters = cp ? countersFromStats(cp.stats, cp.nextSeq) : emptyCounters();
     let nextBlock = cp?.nextBlock ?? 0;
     let prevHash: Buffer | undefined = cp?.prevHash ? Buffer.from(cp.prevHash, 'hex') : undefined;
@@ -133,9 +139,10 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     };
     const checkpoint = (finished: boolean): void => {
       const outBytes = writer!.flushAll();
-      cp = { position, nextBlock, prevHash: prevHash?.toString('hex') ?? null, outBytes, nextSeq: c.nextSeq, stats: countersToStats(c), first, last, finished };
+      cp = { position, nextBlock, prevHash: prevHash?.toString('hex') ?? null, outBytes, nextSeq: c.nextSeq, utxos: state.utxoCount, stats: countersToStats(c), first, last, finished };
       state.setMeta('checkpoint', cp);
       state.commit();
+      committed = true;
     };
     if (!(cp?.finished && nextBlock > toBlock)) {
       for await (const raw of readBlocks(files, position ?? undefined)) {
@@ -152,7 +159,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
           state.setMeta('config', config);
         } else checkConfig(config, raw.network, fromBlock, o, where);
         ctx ??= {
-          state, keys, addressNetwork: addressNetwork(config.sourceNetwork), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
+          state, keys, seeds: new SeedCache(addressNetwork(config.sourceNetwork)), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
           emit: (bucket, seq, record) => writer!.add(bucket, seq, record),
         };
         const block = parseBlock(raw.bytes, where);
@@ -201,9 +208,16 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     renameSync(paths.partial, o.out);
     const p = progress();
     return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records };
+  } catch (err) {
+    writer?.close();
+    writer = undefined;
+    state.close();
+    // Nothing checkpointed by a fresh run: leave nothing behind, so fixing the input and running again just works.
+    if (!hasState && !committed) for (const f of [paths.partial, paths.state, `${paths.state}-wal`, `${paths.state}-shm`]) rmSync(f, { force: true });
+    throw err;
   } finally {
     writer?.close();
-    state.close();
+    if (state.open) state.close();
   }
 }
 

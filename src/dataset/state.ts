@@ -27,6 +27,8 @@ const PAGE_CACHE_KIB = 64 * 1024;
 export class PrepareState {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** Unspent outputs held, counted as they come and go (a count(*) would scan the table); restored from the checkpoint. */
+  utxoCount = 0;
 
   constructor(readonly path: string) {
     try {
@@ -54,7 +56,6 @@ export class PrepareState {
       getMeta: this.db.prepare<[string], { v: string }>('SELECT v FROM meta WHERE k = ?'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
       funding: this.db.prepare<[], { account: Buffer; amount: number }>('SELECT account, amount FROM funding ORDER BY account'),
-      utxoCount: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM utxo'),
     };
     this.db.exec('BEGIN');
   }
@@ -62,11 +63,13 @@ export class PrepareState {
   /** Removes and returns the output `op` (txid ‖ u32 vout), or undefined if it is not unspent. */
   take(op: Buffer): Utxo | undefined {
     const r = this.stmts.take.get(op);
+    if (r) this.utxoCount--;
     return r && { seed: r.seed, amount: r.amount, parentSeq: r.parent_seq, parentId: r.parent_id, depth: r.depth };
   }
 
   put(op: Buffer, u: Utxo): void {
     this.stmts.put.run(op, u.seed, u.amount, u.parentSeq, u.parentId, u.depth);
+    this.utxoCount++;
   }
 
   /** Returns the sender's next nonce and advances it. */
@@ -84,10 +87,6 @@ export class PrepareState {
     yield* this.stmts.funding.iterate();
   }
 
-  get utxoCount(): number {
-    return this.stmts.utxoCount.get()!.n;
-  }
-
   getMeta<T>(key: string): T | undefined {
     const r = this.stmts.getMeta.get(key);
     return r ? (JSON.parse(r.v) as T) : undefined;
@@ -101,6 +100,10 @@ export class PrepareState {
   commit(): void {
     this.db.exec('COMMIT');
     this.db.exec('BEGIN');
+  }
+
+  get open(): boolean {
+    return this.db.open;
   }
 
   /** Drops everything since the last commit and closes. */

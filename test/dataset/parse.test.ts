@@ -1,7 +1,7 @@
 // The blk framing and block parser on real blocks: mainnet blocks and a testnet blk file shipped in bitcore-lib (a devDependency),
 // cross-checked against bitcore-lib's own parser and against bitcoinjs-lib's getId() and fromOutputScript().
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -112,7 +112,7 @@ test('script → account: addresses as bitcoinjs-lib encodes them, a script hash
   assert.equal(shardKeyOf(kp.publicKey), kp.publicKey.readBigUInt64BE(0));
 });
 
-test('bad blk input: bad magic, a garbage length, a missing file, zero preallocation tail', async () => {
+test('blk input: zero preallocation tail, xor.dat obfuscation; bad magic, a garbage length, a missing file', async () => {
   const dir = await tempDir('tpslab-blk-');
   try {
     const chain = buildChain({ blocks: 2, txsPerBlock: 1 });
@@ -136,6 +136,17 @@ test('bad blk input: bad magic, a garbage length, a missing file, zero prealloca
     writeFileSync(badPath, longLen);
     const r2 = await collect(readBlocks([badPath]));
     assert.match(r2.error!.message, /block length 2147483647 is outside/);
+
+    const xorDir = join(dir.path, 'xor');
+    mkdirSync(xorDir);
+    const key = Buffer.from('0123456789abcdef', 'hex');
+    writeFileSync(join(xorDir, 'xor.dat'), key);
+    const xored = good.map((b, i) => b ^ key[i % 8]!);
+    xored.fill(0, good.length - 4096); // the preallocated tail is raw zeros on disk
+    writeFileSync(join(xorDir, 'blk00000.dat'), xored);
+    const obfuscated = await collect(readBlocks([join(xorDir, 'blk00000.dat')]));
+    assert.equal(obfuscated.error, undefined, 'Bitcoin Core 28+ obfuscated files are read through xor.dat');
+    assert.deepEqual(obfuscated.blocks.map((b) => b.bytes.toString('hex')), ok.blocks.map((b) => b.bytes.toString('hex')));
 
     const r3 = await collect(readBlocks([join(dir.path, 'blk99999.dat')]));
     assert.equal(r3.error?.code, 'TPSLAB_E_DATASET');

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TpslabError } from '../../src/errors.js';
+import { decodeHeader, encodeHeader } from '../../src/dataset/format.js';
 import { datasetInfo } from '../../src/dataset/info.js';
 import { prepareDataset, pathsOf, type PrepareOptions } from '../../src/dataset/prepare.js';
 import { openDataset, type DatasetRecord } from '../../src/dataset/reader.js';
@@ -180,10 +181,84 @@ test('--resume after an interrupted run (a truncated blk file) writes the identi
 
   const part = await prep('ext.tpsds', { toBlock: 14 });
   assert.equal(part.header.toBlock, 14);
+  const shrink = await prep('ext.tpsds', { resume: true, toBlock: 10 }).then(() => undefined, (e: unknown) => e);
+  assert.match((shrink as TpslabError).message, /already converted blocks up to 14; --to-block 10 cannot shrink it/);
+  assert.ok(existsSync(join(dir.path, 'ext.tpsds')), 'a refused extension leaves the finished file in place');
   const ext = await prep('ext.tpsds', { resume: true });
   assert.equal(ext.header.toBlock, BLOCKS - 1);
   assert.deepEqual(ext.header.stats, JSON.parse(JSON.stringify((await datasetInfo(join(dir.path, 'full.tpsds'))).header.stats)));
   assert.deepEqual((await allRecords(ext.out)).map((r) => r.tx.toString('hex')), (await allRecords(join(dir.path, 'full.tpsds'))).map((r) => r.tx.toString('hex')));
+});
+
+test('an interrupt (abort signal) between checkpoints rolls back to the last one, and --resume then writes the identical file', async () => {
+  const full = readFileSync(join(dir.path, 'full.tpsds'));
+  const out = join(dir.path, 'aborted.tpsds');
+  const abort = new AbortController();
+  let seen = 0;
+  const err = await prep('aborted.tpsds', { signal: abort.signal, progressIntervalMs: 0, onProgress: (p) => { if (++seen === 10) abort.abort(); assert.ok(p.block >= 0); } }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TpslabError);
+  assert.match(err.message, /interrupted at block 10; the last checkpoint is at block 8: run again with --resume/);
+  assert.equal(existsSync(out), false);
+  await prep('aborted.tpsds', { resume: true });
+  assert.ok(readFileSync(out).equals(full));
+});
+
+test('the real testnet blk file (a whole block, then a truncated one): an error naming the file and offset, then --resume once the file is whole', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const real = readFileSync(join(require.resolve('bitcore-lib'), '..', 'test/data/blk86756-testnet.dat'));
+  const file = join(dir.path, 'testnet', 'blk86756.dat');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir.path, 'testnet'));
+  writeFileSync(file, real);
+  const out = join(dir.path, 'testnet.tpsds');
+  const firstEnd = 8 + real.readUInt32LE(4);
+  const err = await prepareDataset({ inputs: [file], out }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TpslabError);
+  assert.equal(err.code, 'TPSLAB_E_DATASET');
+  assert.ok(err.message.includes(`${file} is truncated at byte ${firstEnd}`), err.message);
+  assert.equal(existsSync(out), false);
+  writeFileSync(file, real.subarray(0, firstEnd)); // the whole file, as a fresh copy would be
+  const r = await prepareDataset({ inputs: [file], out, resume: true });
+  assert.equal(r.header.sourceNetwork, 'testnet');
+  assert.equal(r.header.stats.blocks, 1);
+  assert.equal(r.header.stats.btcTxs, 22);
+  assert.equal(r.header.stats.coinbases, 1);
+  assert.equal(r.header.stats.unknownInputTxs, 21, 'it spends outputs of blocks the input does not hold');
+  assert.equal(r.header.stats.records, 0);
+  assert.equal(r.header.firstBlockHash, '000000000b99b16390660d79fcc138d2ad0c89a0d044c4201a02bdf1f61ffa11');
+});
+
+test('a damaged dataset file: truncated, a corrupt frame, an unfinished one; each a coded error naming the file and offset', async () => {
+  const full = readFileSync(join(dir.path, 'full.tpsds'));
+  const cut = join(dir.path, 'damaged-cut.tpsds');
+  writeFileSync(cut, full.subarray(0, full.length - 100));
+  const ds = await openDataset(cut);
+  const e1 = await ds.frames().then(() => undefined, (e: unknown) => e);
+  await ds.close();
+  assert.equal((e1 as TpslabError).code, 'TPSLAB_E_DATASET');
+  assert.match((e1 as TpslabError).message, /damaged-cut\.tpsds at byte \d+: the frame says \d+ bytes but the file ends first/);
+
+  const corrupt = Buffer.from(full);
+  corrupt.fill(0x55, 4096 + 30 + 20, 4096 + 30 + 60); // inside the first frame's deflate data
+  const bad = join(dir.path, 'damaged-frame.tpsds');
+  writeFileSync(bad, corrupt);
+  const ds2 = await openDataset(bad);
+  const e2 = await (async () => {
+    for await (const _ of ds2.records()) void _;
+  })().then(() => undefined, (e: unknown) => e);
+  await ds2.close();
+  assert.match((e2 as TpslabError).message, /damaged-frame\.tpsds at byte 4096: the frame does not decompress/);
+
+  const unfinished = Buffer.from(full);
+  encodeHeader({ ...decodeHeader(full, 'full'), complete: false }).copy(unfinished, 0);
+  const ub = join(dir.path, 'unfinished.tpsds');
+  writeFileSync(ub, unfinished);
+  const e3 = await openDataset(ub).then(() => undefined, (e: unknown) => e);
+  assert.match((e3 as TpslabError).message, /unfinished preparation/);
 });
 
 test('bad input through the CLI: missing input, bad magic, blocks out of order; coded errors and no output file', async () => {
@@ -198,6 +273,7 @@ test('bad input through the CLI: missing input, bad magic, blocks out of order; 
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /TPSLAB_E_DATASET: .*garbage\.dat at byte 0: magic 6e6f7420/);
   assert.equal(existsSync(out), false);
+  assert.equal(existsSync(pathsOf(out).partial) || existsSync(pathsOf(out).state), false, 'a fresh run that checkpointed nothing leaves nothing behind');
 
   const swapped = join(dir.path, 'swapped.dat');
   writeFileSync(swapped, blkFile([chain.blocks[0]!, chain.blocks[2]!, chain.blocks[1]!], 'regtest'));
