@@ -71,32 +71,66 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     second: (row) => live?.addSecond(row),
     beacons: (b) => live?.setBeacons(b),
   };
-  try {
-    const result = await runScenario(s, hooks);
-    if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
-    let reportPath: string | undefined;
-    if (o.report) {
-      // The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run.
-      const store = ResultsStore.open(result.dbPath, { mustExist: true });
-      try {
-        const out = o.reportOut ?? resolve(result.dbPath, '..', `report-${result.runId}.html`);
-        reportPath = await writeReport(buildReportData(store, result.runId), out);
-      } catch (err) {
-        const e = asTpslabError(err);
-        log(`warning: the report was not written (${e.code}: ${e.message}); write it later with "tpslab report ${result.runId} --db ${result.dbPath}"`);
-      } finally {
-        store.close();
-      }
+  // SIGINT/SIGTERM: stop the beacons, tear the network down, store the run as aborted, write
+  // a partial report, exit 130/143. A second signal exits at once.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      process.stderr.write(`\n${sig} again: exiting now; the network and temporary files may be left behind\n`);
+      process.exit(sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
     }
+    process.stderr.write(`${tty ? '\r\x1b[K' : ''}${sig}: stopping the beacons and tearing down the network (again to exit at once)\n`);
+    interrupt.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const interruptedCode = (): number => (interrupt.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+  let runId: string | undefined;
+  let dbPath = resolve(s.results.db);
+  const created = hooks.created;
+  hooks.created = (id) => {
+    runId = id;
+    created?.(id);
+  };
+  /** The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run. */
+  const report = async (id: string, db: string): Promise<string | undefined> => {
+    if (!o.report) return undefined;
+    let store: ResultsStore | undefined;
+    try {
+      store = ResultsStore.open(db, { mustExist: true });
+      const out = o.reportOut ?? resolve(db, '..', `report-${id}.html`);
+      return await writeReport(buildReportData(store, id), out);
+    } catch (err) {
+      const e = asTpslabError(err);
+      log(`warning: the report was not written (${e.code}: ${e.message}); write it later with "tpslab report ${id} --db ${db}"`);
+      return undefined;
+    } finally {
+      store?.close();
+    }
+  };
+  try {
+    const result = await runScenario(s, hooks, { signal: interrupt.signal });
+    dbPath = result.dbPath;
+    if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
+    const reportPath = await report(result.runId, result.dbPath);
     live?.finish(result.summary, result.thresholds, reportPath);
     live?.setStatus('finished');
     console.log(o.json ? JSON.stringify({ ...result, ...(reportPath ? { reportPath } : {}) }, null, 2) : formatSummary(result));
     if (reportPath && !o.json) console.log(`  report: ${reportPath}`);
+    if (result.status === 'aborted') return interruptedCode();
     return result.status === 'passed' ? EXIT.ok : EXIT.thresholdBreach;
   } catch (err) {
-    live?.setStatus('failed', { error: asTpslabError(err).message });
-    throw err;
+    const e = asTpslabError(err);
+    live?.setStatus('failed', { error: e.message });
+    if (!interrupt.signal.aborted || runId === undefined) throw err;
+    // Interrupted before the load started: nothing measured, but the run and a report say so.
+    const reportPath = await report(runId, dbPath);
+    if (o.json) console.log(JSON.stringify({ runId, dbPath, status: 'aborted', error: { code: e.code, message: e.message }, ...(reportPath ? { reportPath } : {}) }, null, 2));
+    else console.log(`run ${runId}: ABORTED (${e.message})\n  stored in ${dbPath} as run ${runId}${reportPath ? `\n  report: ${reportPath}` : ''}`);
+    return interruptedCode();
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await web?.close();
   }
 }

@@ -78,8 +78,20 @@ export function thresholdMetrics(s: RunSummary): Record<string, number> {
   return m;
 }
 
-export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<RunResult> {
+export interface RunOptions {
+  /**
+   * Aborting stops the run: beacons are asked to stop and report, the target is torn down, and
+   * the run is stored as `aborted` with what was measured (a result with status `aborted`), or,
+   * before the load started, TPSLAB_E_ABORTED is thrown after recording it. `signal.reason`
+   * names the cause in messages (e.g. "SIGINT").
+   */
+  signal?: AbortSignal;
+}
+
+export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOptions = {}): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
+  const aborted = (): boolean => opts.signal?.aborted === true;
+  const abortError = (): TpslabError => new TpslabError('TPSLAB_E_ABORTED', `run interrupted by ${String(opts.signal?.reason ?? 'an abort')} before the load started; recorded as aborted`);
   const { thresholds, plan } = await preflight(s);
   const store = ResultsStore.open(resolve(s.results.db));
   const runId = store.createRun({ name: s.name, scenario: s, environment: await collectEnvironment() });
@@ -89,9 +101,11 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
   const children: ChildProcess[] = [];
   try {
     target = await openTarget(s, log);
+    if (aborted()) throw abortError();
     hooks.target?.({ network: target.network, endpoints: target.endpoints, roles: target.roles });
     const keySeed = keySeedOf(target.network, s.seed);
     await provision(s, target, keySeed, log);
+    if (aborted()) throw abortError();
     const client = new NodeClient(target.endpoints[0]!);
     const fromHeight = (await client.head()).height;
     log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${countOf(plan.txCount, 'transaction')} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${countOf(s.beacons.count, 'beacon')}`);
@@ -104,6 +118,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     let failure: TpslabError | undefined;
     let wake: () => void = () => {};
     const changed = (): void => wake();
+    opts.signal?.addEventListener('abort', changed, { once: true });
 
     const onMessage = (raw: unknown): void => {
       let m;
@@ -173,7 +188,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     const until = async (what: string, cond: () => boolean, deadlineMs: number): Promise<boolean> => {
       while (!cond()) {
         if (failure) throw failure;
-        if (Date.now() > deadlineMs) return false;
+        if (Date.now() > deadlineMs || (aborted() && what !== 'stop')) return false;
         await new Promise<void>((r) => {
           wake = r;
           setTimeout(r, 1000);
@@ -191,6 +206,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     let startMs = 0;
     let lastProgressMs = 0;
     if (!(await until('ready', () => ready.size === s.beacons.count, Date.now() + READY_TIMEOUT_MS))) {
+      if (aborted()) throw abortError();
       throw new TpslabError('TPSLAB_E_BEACON', `only ${ready.size} of ${s.beacons.count} beacons were ready within ${READY_TIMEOUT_MS / 1000} s`);
     }
     startMs = Date.now() + s.startDelayMs;
@@ -200,8 +216,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     const planEndMs = startMs + (s.load.mode === 'max' ? s.load.durationSec * 1000 : plan.lastOffsetMs);
     const finishedInTime = await until('run', () => done.size === s.beacons.count, planEndMs + s.confirmation.timeoutMs + FINISH_GRACE_MS);
     if (!finishedInTime) {
-      log(`beacons did not finish in time; stopping them`);
-      for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'stop', reason: 'deadline' });
+      log(aborted() ? `interrupted by ${String(opts.signal?.reason)}: stopping the beacons` : `beacons did not finish in time; stopping them`);
+      for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'stop', reason: aborted() ? 'aborted' : 'deadline' });
       if (!(await until('stop', () => done.size === s.beacons.count, Date.now() + 10_000))) {
         const missing = plan.shares.map((x) => x.beacon).filter((b) => !done.has(b));
         throw new TpslabError('TPSLAB_E_BEACON', `beacons ${missing.join(', ')} did not stop within 10 s of being asked; their results are incomplete`);
@@ -222,8 +238,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     for (let i = 0; i < s.accounts.count; i++) senders.add(accountKey(keySeed, i).publicKey.toString('hex'));
     const beaconIds = new Set<string>();
     for (const d of done.values()) for (let k = 0; k < d.committedIds.length; k += 32) beaconIds.add(Buffer.from(d.committedIds.subarray(k, k + 32)).toString('hex'));
-    log(`reconciling blocks ${fromHeight + 1}..${toHeight}`);
-    const reconciliation = await reconcile({ endpoint: ahead.e, fromHeight, toHeight, senders, beaconIds });
+    // An interrupted run skips reconciliation: whoever pressed Ctrl-C wants out soon.
+    if (!aborted()) log(`reconciling blocks ${fromHeight + 1}..${toHeight}`);
+    const reconciliation = aborted() ? undefined : await reconcile({ endpoint: ahead.e, fromHeight, toHeight, senders, beaconIds });
 
     const t = agg.totals;
     const summary: RunSummary = {
@@ -236,7 +253,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       late: t.late,
       pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
       retries: t.retries,
-      tps: agg.tps(plannedLoadMs(s, plan)),
+      tps: agg.tps(aborted() ? Math.min(plannedLoadMs(s, plan), Date.now() - startMs) : plannedLoadMs(s, plan)),
       latency: agg.corrected.summary(),
       latencyUncorrected: agg.uncorrected.summary(),
       scheduleLag: agg.lag.summary(),
@@ -244,7 +261,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
       reconciliation,
     };
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
-    const status: RunStatus = verdicts.every((v) => v.passed) ? 'passed' : 'breached';
+    const status: RunStatus = aborted() ? 'aborted' : verdicts.every((v) => v.passed) ? 'passed' : 'breached';
     store.setBeacons(
       runId,
       [...done.values()].map((d) => ({
@@ -285,8 +302,10 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}): Promise<Ru
     return { runId, dbPath: store.path, status, summary, thresholds: verdicts };
   } catch (err) {
     const e = asTpslabError(err);
-    store.finishRun(runId, { status: 'failed', summary: null, thresholds: null, error: `${e.code}: ${e.message}` });
-    throw e;
+    // Interrupted, the failure is most likely the interruption's (Ctrl-C reaches the network's processes too).
+    const status: RunStatus = aborted() ? 'aborted' : 'failed';
+    store.finishRun(runId, { status, summary: null, thresholds: null, error: `${e.code}: ${e.message}` });
+    throw aborted() && e.code !== 'TPSLAB_E_ABORTED' ? abortError() : e;
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await target?.close();
