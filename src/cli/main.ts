@@ -17,6 +17,7 @@ import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerRuns } from './runs.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerReport(program);
   registerCompare(program);
+  registerRuns(program);
   registerNet(program);
   registerNode(program);
   registerTracker(program);

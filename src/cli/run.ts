@@ -5,6 +5,7 @@ import { runScenario, type RunHooks } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
 import { ResultsStore } from '../harness/store.js';
+import { writeJunit } from '../harness/junit.js';
 import { formatSummary } from '../harness/summary.js';
 import { ExplorerBackend } from '../web/explorer-api.js';
 import { LiveRun } from '../web/live.js';
@@ -21,6 +22,7 @@ export interface RunCommandOptions {
   uiPort: number;
   report: boolean;
   reportOut?: string;
+  junit?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -35,6 +37,7 @@ export function registerRun(program: Command): void {
     .option('--ui-port <n>', 'port of the live dashboard (0 picks a free one)', parseIntOption('--ui-port', 0, 65535), 0)
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: report-<run id>.html beside the results database)')
+    .option('--junit <file>', 'also write the threshold verdicts as JUnit XML to this file (for CI test reports)')
     .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp-knee.yaml --results runs.db`)
     .action(async (file: string | undefined, o: RunCommandOptions) => {
       process.exitCode = await runCommand(file, o);
@@ -113,6 +116,10 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     dbPath = result.dbPath;
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     const reportPath = await report(result.runId, result.dbPath);
+    if (o.junit !== undefined) {
+      const file = await writeJunit({ id: result.runId, name: s.name, status: result.status, thresholds: result.thresholds, durationSec: result.summary.durationSec }, o.junit);
+      if (!o.quiet) log(`junit: ${file}`);
+    }
     live?.finish(result.summary, result.thresholds, reportPath);
     live?.setStatus('finished');
     console.log(o.json ? JSON.stringify({ ...result, ...(reportPath ? { reportPath } : {}) }, null, 2) : formatSummary(result));
