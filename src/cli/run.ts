@@ -57,10 +57,14 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port' });
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
+  let runId: string | undefined;
   const hooks: RunHooks = {
     log,
     progress: progressWriter(process.stderr, { quiet: o.quiet ?? false }),
-    created: (runId) => live?.setRunId(runId),
+    created: (id) => {
+      runId = id;
+      live?.setRunId(id);
+    },
     target: (t) => {
       const tracker = t.roles.find((r) => r.role === 'tracker')?.url;
       web?.setExplorer(new ExplorerBackend({ network: t.network, endpoints: t.endpoints, ...(tracker ? { tracker } : {}) }));
@@ -88,13 +92,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const interruptedCode = (): number => (interrupt.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
-  let runId: string | undefined;
   let dbPath = resolve(s.results.db);
-  const created = hooks.created;
-  hooks.created = (id) => {
-    runId = id;
-    created?.(id);
-  };
   /** The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run. */
   const report = async (id: string, db: string): Promise<string | undefined> => {
     if (!o.report) return undefined;

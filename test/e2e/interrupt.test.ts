@@ -28,6 +28,15 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** Processes whose command line mentions `text` (the network's roles run with --data <its dir>/…). */
+function processesMentioning(text: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', text], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+  } catch {
+    return [];
+  }
+}
+
 const LONG = `
 name: long
 target: { kind: embedded, nodes: 1 }
@@ -51,7 +60,7 @@ describe('tpslab run interrupted', () => {
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
       try {
-        await waitFor('the load to start', () => /t=2s/.test(stderr), 150_000, 100).catch((err: Error) => {
+        await waitFor('the load to start', () => /t=([2-9]|[1-9][0-9]+)s/.test(stderr), 150_000, 100).catch((err: Error) => {
           throw new Error(`${err.message}\n${stderr}`);
         });
         const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1];
@@ -94,4 +103,38 @@ describe('tpslab run interrupted', () => {
       }
     });
   }
+
+  it('SIGINT before the load starts: the run is recorded as aborted, with a report, and exits 130', async () => {
+    const file = join(dir.path, 'early.yaml');
+    await writeFile(file, LONG);
+    const db = join(dir.path, 'early.db');
+    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--no-ui'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    try {
+      await waitFor('the network to start', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1], 60_000, 20);
+      const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)![1]!;
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, `${stdout}\n${stderr}`);
+      assert.match(stdout, /run \S+: ABORTED \(run interrupted by SIGINT before the load started; recorded as aborted\)/);
+      const reportPath = /report: (\S+\.html)/.exec(stdout)?.[1];
+      assert.ok(reportPath && existsSync(reportPath), stdout);
+      assert.equal(existsSync(netDir), false, 'the embedded network\'s temp dir is removed');
+      assert.deepEqual(processesMentioning(netDir), [], 'no process of the embedded network is left');
+      const store = ResultsStore.open(db, { mustExist: true });
+      try {
+        const run = store.getRun('latest');
+        assert.equal(run.status, 'aborted');
+        assert.match(run.error ?? '', /TPSLAB_E_ABORTED/);
+      } finally {
+        store.close();
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+  });
 });
