@@ -7,4 +7,7 @@ export const EXIT = {
   usage: 2,
   /** A run finished but breached a threshold. */
   thresholdBreach: 3,
+  /** Interrupted by SIGINT (128 + 2), or by SIGTERM (128 + 15): the run is stored as aborted. */
+  sigint: 130,
+  sigterm: 143,
 } as const;

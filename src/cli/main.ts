@@ -18,6 +18,7 @@ import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerRuns } from './runs.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerReport(program);
   registerCompare(program);
+  registerRuns(program);
   registerNet(program);
   registerNode(program);
   registerTracker(program);

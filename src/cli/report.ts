@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { TpslabError } from '../errors.js';
+import { junitRunOf, writeJunit } from '../harness/junit.js';
 import { buildReportData, defaultReportFile, reportCsv, writeReport } from '../harness/report.js';
 import { ResultsStore } from '../harness/store.js';
 
@@ -8,6 +9,8 @@ export interface ReportCommandOptions {
   out?: string;
   json?: boolean;
   csv?: boolean;
+  junit?: string;
+  includeAborted?: boolean;
 }
 
 export function registerReport(program: Command): void {
@@ -19,6 +22,8 @@ export function registerReport(program: Command): void {
     .option('--out <file>', 'HTML file to write (default: report-<runId>.html in the current directory)')
     .option('--json', 'print the report data as JSON on stdout instead of writing HTML')
     .option('--csv', 'print one CSV row per second on stdout instead of writing HTML')
+    .option('--junit <file>', 'also write the threshold verdicts as JUnit XML to this file (for CI test reports)')
+    .option('--include-aborted', '"latest" may pick an aborted run (by default it skips them)')
     .addHelpText('after', '\nPrints the path of the written file. See docs/reports.md.\nExamples:\n  tpslab report\n  tpslab report 2026-11-21T21-12-44Z-bd80 --db runs.db --out run.html\n  tpslab report latest --csv > seconds.csv')
     .action(async (run: string, o: ReportCommandOptions) => {
       await reportCommand(run, o);
@@ -31,9 +36,13 @@ export async function reportCommand(run: string, o: ReportCommandOptions): Promi
   const store = ResultsStore.open(o.db, { mustExist: true });
   let data;
   try {
-    data = buildReportData(store, run);
+    data = buildReportData(store, run, { skipAborted: !o.includeAborted });
   } finally {
     store.close();
+  }
+  if (o.junit !== undefined) {
+    const file = await writeJunit(junitRunOf(data), o.junit);
+    if (!o.json && !o.csv) console.log(file);
   }
   if (o.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
   else if (o.csv) process.stdout.write(reportCsv(data));

@@ -5,6 +5,7 @@ import { runScenario, type RunHooks } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
 import { ResultsStore } from '../harness/store.js';
+import { writeJunit } from '../harness/junit.js';
 import { formatSummary } from '../harness/summary.js';
 import { ExplorerBackend } from '../web/explorer-api.js';
 import { LiveRun } from '../web/live.js';
@@ -21,6 +22,7 @@ export interface RunCommandOptions {
   uiPort: number;
   report: boolean;
   reportOut?: string;
+  junit?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -35,6 +37,7 @@ export function registerRun(program: Command): void {
     .option('--ui-port <n>', 'port of the live dashboard (0 picks a free one)', parseIntOption('--ui-port', 0, 65535), 0)
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: report-<run id>.html beside the results database)')
+    .option('--junit <file>', 'also write the threshold verdicts as JUnit XML to this file (for CI test reports)')
     .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp-knee.yaml --results runs.db`)
     .action(async (file: string | undefined, o: RunCommandOptions) => {
       process.exitCode = await runCommand(file, o);
@@ -54,10 +57,14 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port' });
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
+  let runId: string | undefined;
   const hooks: RunHooks = {
     log,
     progress: progressWriter(process.stderr, { quiet: o.quiet ?? false }),
-    created: (runId) => live?.setRunId(runId),
+    created: (id) => {
+      runId = id;
+      live?.setRunId(id);
+    },
     target: (t) => {
       live?.watchNodes(t.roles);
       if (t.kind !== 'tpslab') return; // the explorer reads the reference network's API
@@ -72,32 +79,64 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     second: (row) => live?.addSecond(row),
     beacons: (b) => live?.setBeacons(b),
   };
+  // SIGINT/SIGTERM: stop the beacons, tear the network down, store the run as aborted, write
+  // a partial report, exit 130/143. A second signal exits at once.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      process.stderr.write(`\n${sig} again: exiting now; the network and temporary files may be left behind\n`);
+      process.exit(sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+    }
+    process.stderr.write(`${tty ? '\r\x1b[K' : ''}${sig}: stopping the beacons and tearing down the network (again to exit at once)\n`);
+    interrupt.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const interruptedCode = (): number => (interrupt.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+  let dbPath = resolve(s.results.db);
+  /** The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run. */
+  const report = async (id: string, db: string): Promise<string | undefined> => {
+    if (!o.report) return undefined;
+    let store: ResultsStore | undefined;
+    try {
+      store = ResultsStore.open(db, { mustExist: true });
+      const out = o.reportOut ?? resolve(db, '..', `report-${id}.html`);
+      return await writeReport(buildReportData(store, id), out);
+    } catch (err) {
+      const e = asTpslabError(err);
+      log(`warning: the report was not written (${e.code}: ${e.message}); write it later with "tpslab report ${id} --db ${db}"`);
+      return undefined;
+    } finally {
+      store?.close();
+    }
+  };
   try {
-    const result = await runScenario(s, hooks);
+    const result = await runScenario(s, hooks, { signal: interrupt.signal });
+    dbPath = result.dbPath;
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
-    let reportPath: string | undefined;
-    if (o.report) {
-      // The run is stored whatever happens here: a report that cannot be written is a warning, not a failed run.
-      const store = ResultsStore.open(result.dbPath, { mustExist: true });
-      try {
-        const out = o.reportOut ?? resolve(result.dbPath, '..', `report-${result.runId}.html`);
-        reportPath = await writeReport(buildReportData(store, result.runId), out);
-      } catch (err) {
-        const e = asTpslabError(err);
-        log(`warning: the report was not written (${e.code}: ${e.message}); write it later with "tpslab report ${result.runId} --db ${result.dbPath}"`);
-      } finally {
-        store.close();
-      }
+    const reportPath = await report(result.runId, result.dbPath);
+    if (o.junit !== undefined) {
+      const file = await writeJunit({ id: result.runId, name: s.name, status: result.status, thresholds: result.thresholds, durationSec: result.summary.durationSec }, o.junit);
+      if (!o.quiet) log(`junit: ${file}`);
     }
     live?.finish(result.summary, result.thresholds, reportPath);
     live?.setStatus('finished');
     console.log(o.json ? JSON.stringify({ ...result, ...(reportPath ? { reportPath } : {}) }, null, 2) : formatSummary(result));
     if (reportPath && !o.json) console.log(`  report: ${reportPath}`);
+    if (result.status === 'aborted') return interruptedCode();
     return result.status === 'passed' ? EXIT.ok : EXIT.thresholdBreach;
   } catch (err) {
-    live?.setStatus('failed', { error: asTpslabError(err).message });
-    throw err;
+    const e = asTpslabError(err);
+    live?.setStatus('failed', { error: e.message });
+    if (!interrupt.signal.aborted || runId === undefined) throw err;
+    // Interrupted before the load started: nothing measured, but the run and a report say so.
+    const reportPath = await report(runId, dbPath);
+    if (o.json) console.log(JSON.stringify({ runId, dbPath, status: 'aborted', error: { code: e.code, message: e.message }, ...(reportPath ? { reportPath } : {}) }, null, 2));
+    else console.log(`run ${runId}: ABORTED (${e.message})\n  stored in ${dbPath} as run ${runId}${reportPath ? `\n  report: ${reportPath}` : ''}`);
+    return interruptedCode();
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await web?.close();
   }
 }

@@ -44,6 +44,8 @@ export function runBeaconOverIpc(): Promise<void> {
         fail(err);
       }
     });
+    // Ctrl-C reaches the whole process group: the overseer decides, and asks this beacon to stop.
+    process.on('SIGINT', () => {});
     // The overseer went away: nothing left to report to.
     process.on('disconnect', () => process.exit(0));
   });

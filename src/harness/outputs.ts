@@ -47,8 +47,8 @@ export interface RunOutput {
   beacons?(totals: BeaconTotalsRow[]): void;
   /** Called with the final result, before the target is closed. */
   finished?(runId: string, end: RunEnd): void;
-  /** Called when the run failed before it could finish. */
-  failed?(runId: string, error: string): void;
+  /** Called when the run failed (or was aborted) before it could finish. */
+  failed?(runId: string, error: string, status: 'failed' | 'aborted'): void;
 }
 
 /** One output that forwards every event to each of `outputs`, in order. */
@@ -114,6 +114,6 @@ export function storeOutput(store: ResultsStore, runId: string): RunOutput {
       }
       store.finishRun(id, { status: end.status, summary: end.summary, thresholds: end.thresholds });
     },
-    failed: (id, error) => store.finishRun(id, { status: 'failed', summary: null, thresholds: null, error }),
+    failed: (id, error, status) => store.finishRun(id, { status, summary: null, thresholds: null, error }),
   };
 }

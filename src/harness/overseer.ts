@@ -50,6 +50,13 @@ export interface RunOptions {
   clock?: Clock;
   /** The executor: local child processes unless given. */
   fleet?: (events: FleetEvents) => Fleet;
+  /**
+   * Aborting stops the run: beacons are asked to stop and report, the target is torn down, and
+   * the run is stored as `aborted` with what was measured (a result with status `aborted`), or,
+   * before the load started, TPSLAB_E_ABORTED is thrown after recording it. `signal.reason`
+   * names the cause in messages (e.g. "SIGINT").
+   */
+  signal?: AbortSignal;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -84,6 +91,8 @@ function checkCapabilities(s: Scenario, target: TargetConnector): void {
 
 export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOptions = {}): Promise<RunResult> {
   const clock = opts.clock ?? preciseClock;
+  const aborted = (): boolean => opts.signal?.aborted === true;
+  const abortError = (): TpslabError => new TpslabError('TPSLAB_E_ABORTED', `run interrupted by ${String(opts.signal?.reason ?? 'an abort')} before the load started; recorded as aborted`);
   const def = connectorFor(s.target.kind);
   const target = def.createTarget(s.target as never, {
     runId: '',
@@ -112,6 +121,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
   let fleet: Fleet | undefined;
   try {
     const info = await target.open(log);
+    if (aborted()) throw abortError();
     out.target({ network: info.network, endpoints: info.endpoints, roles: info.roles, kind: target.kind });
     let lastProvisionLogMs = 0;
     await target.provision((p) => {
@@ -120,6 +130,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       lastProvisionLogMs = now;
       out.progress(`${p.step}: ${p.done} of ${p.total}`);
     }, log);
+    if (aborted()) throw abortError();
     const start = await target.cursor();
     log(`planned ${s.load.mode === 'max' ? `max load for ${s.load.durationSec} s` : `${countOf(plan.txCount, 'transaction')} over ${(plan.lastOffsetMs / 1000).toFixed(1)} s`} across ${countOf(s.beacons.count, 'beacon')}`);
 
@@ -130,6 +141,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     const ready = new Set<number>();
     let failure: TpslabError | undefined;
     let wake: () => void = () => {};
+    opts.signal?.addEventListener('abort', () => wake(), { once: true });
 
     const onMessage = (m: BeaconMessage): void => {
       if (m.type === 'ready') ready.add(m.beacon);
@@ -180,7 +192,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     const until = async (what: string, cond: () => boolean, deadlineMs: number): Promise<boolean> => {
       while (!cond()) {
         if (failure) throw failure;
-        if (clock.now() > deadlineMs) return false;
+        if (clock.now() > deadlineMs || (aborted() && what !== 'stop')) return false;
         await new Promise<void>((r) => {
           wake = r;
           clock.setTimeout(r, PROGRESS_EVERY_MS);
@@ -197,6 +209,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     };
 
     if (!(await until('ready', () => ready.size === s.beacons.count, clock.now() + READY_TIMEOUT_MS))) {
+      if (aborted()) throw abortError();
       throw new TpslabError('TPSLAB_E_BEACON', `only ${ready.size} of ${s.beacons.count} beacons were ready within ${READY_TIMEOUT_MS / 1000} s`);
     }
     startMs = clock.now() + s.startDelayMs;
@@ -206,8 +219,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     const planEndMs = startMs + (s.load.mode === 'max' ? s.load.durationSec * 1000 : plan.lastOffsetMs);
     const finishedInTime = await until('run', () => done.size === s.beacons.count, planEndMs + s.confirmation.timeoutMs + FINISH_GRACE_MS);
     if (!finishedInTime) {
-      log(`beacons did not finish in time; stopping them`);
-      fleet.broadcast({ v: PROTOCOL_VERSION, type: 'stop', reason: 'deadline' });
+      log(aborted() ? `interrupted by ${String(opts.signal?.reason)}: stopping the beacons` : `beacons did not finish in time; stopping them`);
+      fleet.broadcast({ v: PROTOCOL_VERSION, type: 'stop', reason: aborted() ? 'aborted' : 'deadline' });
       if (!(await until('stop', () => done.size === s.beacons.count, clock.now() + STOP_TIMEOUT_MS))) {
         const missing = plan.shares.map((x) => x.beacon).filter((b) => !done.has(b));
         throw new TpslabError('TPSLAB_E_BEACON', `beacons ${missing.join(', ')} did not stop within ${STOP_TIMEOUT_MS / 1000} s of being asked; their results are incomplete`);
@@ -217,7 +230,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     out.finishing();
 
     let reconciliation: Summary['reconciliation'];
-    if (target.capabilities.reconcile) {
+    // An interrupted run skips reconciliation: whoever pressed Ctrl-C wants out soon.
+    if (aborted()) log('interrupted: not reconciled');
+    else if (target.capabilities.reconcile) {
       const beaconIds = new Set<string>();
       for (const d of done.values()) for (const id of d.committedIds) beaconIds.add(id);
       const committed = await target.committed(start);
@@ -247,7 +262,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       connector: { kind: target.kind, reconciled: target.capabilities.reconcile, limits: target.capabilities.limits },
     };
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
-    const status: RunStatus = verdicts.every((v) => v.passed) ? 'passed' : 'breached';
+    const status: RunStatus = aborted() ? 'aborted' : verdicts.every((v) => v.passed) ? 'passed' : 'breached';
     const beacons: BeaconFinal[] = [...done.values()].map((d) => ({
       beacon: d.beacon,
       accounts: plan.shares[d.beacon]!.accounts,
@@ -264,8 +279,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     return { runId, dbPath: store.path, status, summary, thresholds: verdicts };
   } catch (err) {
     const e = asTpslabError(err);
-    out.failed(runId, `${e.code}: ${e.message}`);
-    throw e;
+    // Interrupted, the failure is most likely the interruption's (Ctrl-C reaches the network's processes too).
+    out.failed(runId, `${e.code}: ${e.message}`, aborted() ? 'aborted' : 'failed');
+    throw aborted() && e.code !== 'TPSLAB_E_ABORTED' ? abortError() : e;
   } finally {
     fleet?.close();
     await target.close();

@@ -80,8 +80,8 @@ export function nodeInfos(rows: readonly { node: string; url: string; role: stri
 }
 
 /** Everything the report page shows for one run (`latest` for the newest). TPSLAB_E_STORE for an unknown run. */
-export function buildReportData(store: ResultsStore, runIdOrLatest: string): ReportData {
-  const run = store.getRun(runIdOrLatest);
+export function buildReportData(store: ResultsStore, runIdOrLatest: string, opts: { skipAborted?: boolean } = {}): ReportData {
+  const run = store.getRun(runIdOrLatest, opts);
   const { seconds, corrected, uncorrected } = convertSeconds(run.id, store.seconds(run.id));
   const beacons: BeaconTotals[] = store.beacons(run.id).map((b) => ({
     beacon: b.beacon, accountsStart: b.accountsStart, accountsEnd: b.accountsEnd, sent: b.sent, committed: b.committed,
@@ -102,10 +102,11 @@ export function buildReportData(store: ResultsStore, runIdOrLatest: string): Rep
   return data;
 }
 
-/** Two runs side by side (`latest` works for either). */
-export function buildCompareData(store: ResultsStore, runA: string, runB: string): CompareData {
-  const a = buildReportData(store, runA);
-  const b = buildReportData(store, runB);
+/** Two runs side by side (`latest` works for either); run B may come from another database (`storeB`). */
+export function buildCompareData(store: ResultsStore, runA: string, runB: string, opts: { storeB?: ResultsStore; skipAborted?: boolean } = {}): CompareData {
+  const skip = { skipAborted: opts.skipAborted ?? false };
+  const a = buildReportData(store, runA, skip);
+  const b = buildReportData(opts.storeB ?? store, runB, skip);
   return { kind: 'compare', generatedAt: a.generatedAt, a, b };
 }
 

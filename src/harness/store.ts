@@ -302,11 +302,15 @@ export class ResultsStore {
     });
   }
 
-  /** A run by id, or the newest one with "latest". */
-  getRun(idOrLatest: string): RunRecord {
+  /** A run by id, or the newest one with "latest" (the newest not aborted with `skipAborted`). */
+  getRun(idOrLatest: string, opts: { skipAborted?: boolean } = {}): RunRecord {
+    const skip = opts.skipAborted ? ` WHERE status != 'aborted'` : '';
     const row = (idOrLatest === 'latest'
-      ? this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1').get()
+      ? this.db.prepare(`SELECT * FROM runs${skip} ORDER BY started_at DESC, id DESC LIMIT 1`).get()
       : this.db.prepare('SELECT * FROM runs WHERE id = ?').get(idOrLatest)) as RunSql | undefined;
+    if (!row && idOrLatest === 'latest' && opts.skipAborted && this.db.prepare('SELECT 1 FROM runs').get()) {
+      throw storeError(`no run in ${this.path} except aborted ones; pass --include-aborted to use the newest aborted run, or name a run id`);
+    }
     if (!row) throw this.noRun(idOrLatest);
     return runFromSql(row);
   }

@@ -10,6 +10,7 @@ export function formatSummary(r: RunResult): string {
   const s = r.summary;
   const lines: string[] = [];
   lines.push(`run ${r.runId}: ${r.status.toUpperCase()}`);
+  if (r.status === 'aborted') lines.push('  (interrupted: the figures cover the run up to the interruption; reconciliation skipped)');
   lines.push('');
   lines.push(`  sent ${n(s.sent)}   committed ${n(s.committed)}   failed ${n(s.failed)}   lost ${n(s.lost)}   late ${n(s.late ?? 0)}   pending ${n(s.pending)}   retries ${n(s.retries)}`);
   lines.push(`  committed TPS: average ${s.tps.avg.toFixed(1)}, peak ${n(s.tps.peak)} (over ${s.tps.windowSec ?? s.durationSec} s)`);

@@ -1,7 +1,7 @@
 // `tpslab run` end to end: real networks, real beacons, real results.db.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { netUp, stopProcesses, type NetworkFile } from '../../src/ledger/net.js';
@@ -38,12 +38,18 @@ thresholds: ${JSON.stringify(thresholds)}
 describe('tpslab run', () => {
   it('passes its thresholds, stores the run, and the reconciliation matches', async () => {
     const db = join(dir.path, 'pass.db');
-    const r = await runCli(['run', await scenario('pass', small(['lost == 0', 'failed == 0', 'reconciliation.missing == 0', 'latency.p99 < 10s'])), '--results', db, '--json'], 120_000);
+    const junit = join(dir.path, 'pass-junit.xml');
+    const r = await runCli(['run', await scenario('pass', small(['lost == 0', 'failed == 0', 'reconciliation.missing == 0', 'latency.p99 < 10s'])), '--results', db, '--json', '--junit', junit], 120_000);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as RunResult;
     assert.equal(result.status, 'passed');
     assert.equal(result.summary.sent, 160);
     assert.equal(result.summary.committed, 160);
+    assert.equal(result.summary.late, 0);
+    assert.equal(result.summary.tps.avg, 160 / result.summary.tps.windowSec!);
+    assert.equal(result.thresholds.find((t) => t.metric === 'latency.p99')?.actualText.endsWith('s'), true, 'latency actual in the expression unit');
+    const xml = await readFile(junit, 'utf8');
+    assert.match(xml, /<testsuite name="tpslab small \([^)]+\)" tests="5" failures="0" errors="0"/);
     const rec = result.summary.reconciliation!;
     assert.equal(rec.networkCommitted, 160);
     assert.equal(rec.missing, 0);
@@ -56,6 +62,9 @@ describe('tpslab run', () => {
       const seconds = store.seconds(run.id);
       assert.ok(seconds.length >= 4);
       assert.equal(seconds.reduce((n, x) => n + x.committed, 0), 160);
+      // The TPS window: the planned 4 s, unless commits went on past the start of second 4.
+      const lastCommitSecond = Math.max(...seconds.filter((x) => x.committed > 0).map((x) => x.second));
+      assert.equal(result.summary.tps.windowSec, Math.max(4, lastCommitSecond));
       assert.equal(store.beacons(run.id).length, 2);
       assert.ok(store.nodes(run.id).some((n) => n.role === 'sequencer'));
     } finally {
