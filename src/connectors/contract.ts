@@ -42,7 +42,6 @@ export interface WorkloadSpec {
 
 /** The run as the target side needs it. */
 export interface RunSpec {
-  runId: string;
   /** The scenario's seed: same seed, same accounts and transactions. */
   seed: number;
   /** Sending accounts, numbered 0..count-1; each beacon owns a contiguous range. */

@@ -95,7 +95,6 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
   const abortError = (): TpslabError => new TpslabError('TPSLAB_E_ABORTED', `run interrupted by ${String(opts.signal?.reason ?? 'an abort')} before the load started; recorded as aborted`);
   const def = connectorFor(s.target.kind);
   const target = def.createTarget(s.target as never, {
-    runId: '',
     seed: s.seed,
     accounts: s.accounts,
     workload: {

@@ -48,7 +48,6 @@ export function connectorConformance(kind: string, startFixture: () => Promise<C
   const open: Pair[] = [];
 
   const run = (): RunSpec => ({
-    runId: `conformance-${seed}`,
     seed: seed++,
     accounts: { count: fx.accounts, balance: '1000000' },
     workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' },

@@ -30,7 +30,7 @@ after(async () => {
   await dir.remove();
 });
 
-const run = { runId: 'r', seed: 1, accounts: { count: 1, balance: '1' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'presign' as const } };
+const run = { seed: 1, accounts: { count: 1, balance: '1' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'presign' as const } };
 
 test('regression: a URL that is not a tpslab node is named as such, not dumped as raw HTML', async () => {
   const key = join(dir.path, 'faucet.key.json');
