@@ -124,7 +124,7 @@ test('a generated chain becomes a dataset whose figures are exact: records, deps
   assert.equal(existsSync(pathsOf(r.out).partial), false);
 });
 
-test('a shard range reads only its senders, and the ranges together give every record once', async () => {
+test('a shard range reads only its senders, the ranges together give every record once, and ordered reads come in dataset order', async () => {
   const file = join(dir.path, 'full.tpsds');
   const all = await allRecords(file);
   const ds = await openDataset(file);
@@ -135,6 +135,14 @@ test('a shard range reads only its senders, and the ranges together give every r
   for await (const r of ds.records({ ranges: [{ start: half.toString(), end: (1n << 64n).toString() }] })) high.push(r);
   await ds.close();
   assert.ok(low.every((r) => r.shardKey < half) && high.every((r) => r.shardKey >= half));
+  const ds2 = await openDataset(file);
+  const ordered: number[] = [];
+  for await (const r of ds2.records({ ordered: true })) ordered.push(r.seq);
+  const orderedLow: DatasetRecord[] = [];
+  for await (const r of ds2.records({ ordered: true, ranges: [{ start: 0n, end: half }] })) orderedLow.push(r);
+  await ds2.close();
+  assert.deepEqual(ordered, all.map((r) => r.seq), 'ordered: every record in dataset order');
+  assert.deepEqual(orderedLow.map((r) => r.seq), low.map((r) => r.seq).sort((a, b) => a - b), 'ordered within a range');
   assert.equal(low.length + high.length, all.length);
   assert.ok(low.length > 0 && high.length > 0);
 });
