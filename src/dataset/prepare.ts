@@ -94,6 +94,9 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   const fromBlock = o.fromBlock ?? 0;
   const toBlock = o.toBlock ?? Number.MAX_SAFE_INTEGER;
   if (toBlock < fromBlock) throw new TpslabError('TPSLAB_E_USAGE', `--to-block ${toBlock} is before --from-block ${fromBlock}`);
+  if (o.network !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.network)) {
+    throw new TpslabError('TPSLAB_E_USAGE', `--network "${o.network}" must be 1-64 letters, digits, ".", "_" or "-" (it becomes the genesis network id)`);
+  }
   const files = await listBlkFiles(o.inputs);
   const paths = pathsOf(o.out);
   const hasState = existsSync(paths.state);

@@ -291,6 +291,10 @@ test('bad input through the CLI: missing input, bad magic, blocks out of order; 
   assert.match(order.stderr, /TPSLAB_E_DATASET: .*swapped\.dat at byte \d+: block [0-9a-f]{64} does not extend the previous block/);
   assert.equal(existsSync(out2), false);
 
+  const badNet = await runCli(['dataset', 'prepare', '--in', blkDir, '--out', join(dir.path, 'net.tpsds'), '--network', 'has space']);
+  assert.equal(badNet.code, 2);
+  assert.match(badNet.stderr, /TPSLAB_E_USAGE: --network "has space" must be/);
+
   const info = await runCli(['dataset', 'info', join(dir.path, 'nope.tpsds')]);
   assert.equal(info.code, 1);
   assert.match(info.stderr, /TPSLAB_E_DATASET: cannot open dataset/);
