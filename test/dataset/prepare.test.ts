@@ -212,6 +212,16 @@ test('an interrupt (abort signal) between checkpoints rolls back to the last one
   assert.equal(existsSync(out), false);
   await prep('aborted.tpsds', { resume: true });
   assert.ok(readFileSync(out).equals(full));
+
+  // Checkpoints by input size as well (every ~100 KB here): interrupted, resumed, the same records as any other run.
+  const sized = (o: Partial<PrepareOptions>): ReturnType<typeof prepareDataset> => prep('sized.tpsds', { checkpointBlocks: 1000, checkpointBytes: 100_000, ...o });
+  const abort2 = new AbortController();
+  let n = 0;
+  const e2 = await sized({ signal: abort2.signal, progressIntervalMs: 0, onProgress: () => { if (++n === 17) abort2.abort(); } }).then(() => undefined, (e: unknown) => e);
+  assert.match((e2 as TpslabError).message, /interrupted at block 17; the last checkpoint is at block (?!0;)\d+/);
+  await sized({ resume: true });
+  const straight = await prepareDataset({ inputs: [blkDir], out: join(dir.path, 'sized-straight.tpsds'), checkpointBlocks: 1000, checkpointBytes: 100_000, frameBytes: 4096 });
+  assert.ok(readFileSync(join(dir.path, 'sized.tpsds')).equals(readFileSync(straight.out)), 'byte-triggered checkpoints resume to the identical file too');
 });
 
 test('the real testnet blk file (a whole block, then a truncated one): an error naming the file and offset, then --resume once the file is whole', async () => {
