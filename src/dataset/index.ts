@@ -4,4 +4,4 @@ export { BLK_MAGICS, type SourceNetwork } from './blk-files.js';
 export { FORMAT_VERSION, type DatasetHeader, type DatasetStats } from './format.js';
 export { datasetInfo, formatInfo, type DatasetInfo } from './info.js';
 export { pathsOf, prepareDataset, type PrepareOptions, type PrepareProgress, type PrepareResult } from './prepare.js';
-export { openDataset, type Dataset, type DatasetRecord, type FrameInfo, type ShardRange } from './reader.js';
+export { openDataset, type Dataset, type DatasetRecord, type FrameInfo, type RecordsOptions, type ShardRange } from './reader.js';

@@ -2,7 +2,8 @@
  * `tpslab dataset prepare`: blk*.dat files → one dataset file and its genesis.
  *
  * Work goes to `<out>.partial`, state to `<out>.state` (SQLite). Every
- * `checkpointBlocks` blocks the writer flushes every bucket, fsyncs, and the
+ * `checkpointBlocks` blocks (or `checkpointBytes` of input, whichever comes
+ * first, so one SQLite transaction stays bounded) the writer flushes every bucket, fsyncs, and the
  * state commits the checkpoint (input position, output length, counters) in
  * the same SQLite transaction as the outputs and nonces it reflects. An error
  * or an interrupt rolls the state back to that checkpoint; `--resume` truncates
@@ -32,6 +33,7 @@ export interface PrepareOptions {
   /** Network id to sign for and to name in the genesis file; default `btc-<source network>`. */
   network?: string;
   checkpointBlocks?: number;
+  checkpointBytes?: number;
   frameBytes?: number;
   bucketBits?: number;
   progressIntervalMs?: number;
@@ -65,6 +67,7 @@ interface Config {
   ledgerNetwork: string;
   fromBlock: number;
   checkpointBlocks: number;
+  checkpointBytes?: number;
   frameBytes: number;
   bucketBits: number;
 }
@@ -82,7 +85,7 @@ interface Checkpoint {
   finished: boolean;
 }
 
-export const DEFAULTS = { checkpointBlocks: 1000, frameBytes: 1 << 20, bucketBits: 8, progressIntervalMs: 5000 } as const;
+export const DEFAULTS = { checkpointBlocks: 1000, checkpointBytes: 256e6, frameBytes: 1 << 20, bucketBits: 8, progressIntervalMs: 5000 } as const;
 
 export function pathsOf(out: string): { partial: string; state: string; genesis: string } {
   return { partial: `${out}.partial`, state: `${out}.state`, genesis: `${out}.genesis.json` };
@@ -94,6 +97,9 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   const fromBlock = o.fromBlock ?? 0;
   const toBlock = o.toBlock ?? Number.MAX_SAFE_INTEGER;
   if (toBlock < fromBlock) throw new TpslabError('TPSLAB_E_USAGE', `--to-block ${toBlock} is before --from-block ${fromBlock}`);
+  if (o.network !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.network)) {
+    throw new TpslabError('TPSLAB_E_USAGE', `--network "${o.network}" must be 1-64 letters, digits, ".", "_" or "-" (it becomes the genesis network id)`);
+  }
   const files = await listBlkFiles(o.inputs);
   const paths = pathsOf(o.out);
   const hasState = existsSync(paths.state);
@@ -104,6 +110,8 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   const state = new PrepareState(paths.state);
   let writer: FrameWriter | undefined;
   let committed = false;
+  /** Input bytes read since the last checkpoint (0 after a resume, which starts at one). */
+  let sinceCheckpointBytes = 0;
   try {
     let cp = state.getMeta<Checkpoint>('checkpoint');
     let config = state.getMeta<Config>('config');
@@ -143,6 +151,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
       state.setMeta('checkpoint', cp);
       state.commit();
       committed = true;
+      sinceCheckpointBytes = 0;
     };
     if (!(cp?.finished && nextBlock > toBlock)) {
       for await (const raw of readBlocks(files, position ?? undefined)) {
@@ -154,7 +163,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
         if (!config) {
           config = {
             sourceNetwork: raw.network, ledgerNetwork: o.network ?? `btc-${raw.network}`, fromBlock,
-            checkpointBlocks: o.checkpointBlocks ?? DEFAULTS.checkpointBlocks, frameBytes: o.frameBytes ?? DEFAULTS.frameBytes, bucketBits: o.bucketBits ?? DEFAULTS.bucketBits,
+            checkpointBlocks: o.checkpointBlocks ?? DEFAULTS.checkpointBlocks, checkpointBytes: o.checkpointBytes ?? DEFAULTS.checkpointBytes, frameBytes: o.frameBytes ?? DEFAULTS.frameBytes, bucketBits: o.bucketBits ?? DEFAULTS.bucketBits,
           };
           state.setMeta('config', config);
         } else checkConfig(config, raw.network, fromBlock, o, where);
@@ -184,7 +193,8 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
         prevHash = block.hash;
         nextBlock++;
         position = { file: raw.file.split(/[\\/]/).pop()!, offset: raw.nextOffset };
-        if (nextBlock % config.checkpointBlocks === 0) checkpoint(false);
+        sinceCheckpointBytes += raw.bytes.length + 8;
+        if (nextBlock % config.checkpointBlocks === 0 || sinceCheckpointBytes >= (config.checkpointBytes ?? DEFAULTS.checkpointBytes)) checkpoint(false);
         if (o.onProgress && now() - lastProgressMs >= (o.progressIntervalMs ?? DEFAULTS.progressIntervalMs)) {
           lastProgressMs = now();
           o.onProgress({ ...progress(), utxos: state.utxoCount });
@@ -231,6 +241,7 @@ function checkConfig(config: Config, network: SourceNetwork, fromBlock: number, 
   differs('--from-block', config.fromBlock, fromBlock);
   differs('--network', config.ledgerNetwork, o.network);
   differs('checkpointBlocks', config.checkpointBlocks, o.checkpointBlocks);
+  differs('checkpointBytes', config.checkpointBytes, o.checkpointBytes);
   differs('bucketBits', config.bucketBits, o.bucketBits);
 }
 

@@ -35,12 +35,75 @@ export interface ShardRange {
   end: bigint | string;
 }
 
+export interface RecordsOptions {
+  ranges?: readonly ShardRange[];
+  ordered?: boolean;
+}
+
+interface Cursor {
+  frames: FrameInfo[];
+  next: number;
+  recs: DatasetRecord[];
+  at: number;
+}
+
+/** A binary min-heap of cursors by the seq of their current record. */
+class SeqHeap {
+  constructor(private readonly items: Cursor[]) {
+    for (let i = (items.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  top(): Cursor {
+    return this.items[0]!;
+  }
+
+  /** The top's key grew: restore the order. */
+  fix(): void {
+    this.down(0);
+  }
+
+  pop(): void {
+    const last = this.items.pop()!;
+    if (this.items.length > 0) {
+      this.items[0] = last;
+      this.down(0);
+    }
+  }
+
+  private key(i: number): number {
+    const c = this.items[i]!;
+    return c.recs[c.at]!.seq;
+  }
+
+  private down(i: number): void {
+    const n = this.items.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.key(l) < this.key(m)) m = l;
+      if (r < n && this.key(r) < this.key(m)) m = r;
+      if (m === i) return;
+      [this.items[i], this.items[m]] = [this.items[m]!, this.items[i]!];
+      i = m;
+    }
+  }
+}
+
 export interface Dataset {
   readonly file: string;
   readonly header: DatasetHeader;
   frames(): Promise<FrameInfo[]>;
-  /** Records in file order (per sender: nonce order); with `ranges`, only senders inside one of them. */
-  records(opts?: { ranges?: readonly ShardRange[] }): AsyncGenerator<DatasetRecord>;
+  /**
+   * Records of the senders inside `ranges` (all without it). In file order by default (per
+   * sender: nonce order); `ordered` merges them into dataset order (seq), holding one
+   * decoded frame per bucket read.
+   */
+  records(opts?: RecordsOptions): AsyncGenerator<DatasetRecord>;
   close(): Promise<void>;
 }
 
@@ -100,7 +163,7 @@ class DatasetFile implements Dataset {
     return (this.directory = out);
   }
 
-  async *records(opts: { ranges?: readonly ShardRange[] } = {}): AsyncGenerator<DatasetRecord> {
+  async *records(opts: RecordsOptions = {}): AsyncGenerator<DatasetRecord> {
     const ranges = opts.ranges?.map((r) => ({ start: BigInt(r.start), end: BigInt(r.end) }));
     const shift = BigInt(64 - this.header.bucketBits);
     const wanted = (b: number): boolean => {
@@ -109,29 +172,64 @@ class DatasetFile implements Dataset {
       const hi = (BigInt(b) + 1n) << shift;
       return ranges.some((r) => r.start < hi && r.end > lo);
     };
-    for (const f of await this.frames()) {
-      if (!wanted(f.bucket)) continue;
-      const gz = Buffer.alloc(f.gzipBytes);
-      await this.fh.read(gz, 0, f.gzipBytes, f.offset + FRAME_HEADER_BYTES);
-      let data: Buffer;
-      try {
-        data = gunzipSync(gz);
-      } catch (err) {
-        throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: the frame does not decompress (${(err as Error).message}); the file is damaged`, { cause: err });
-      }
-      let pos = 0;
-      for (let i = 0; i < f.records; i++) {
-        if (pos + RECORD_HEADER_BYTES > data.length) throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: frame holds fewer records than its header says`);
-        const len = data.readUInt32BE(pos);
-        const tx = data.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
-        const sender = senderOf(tx);
-        const shardKey = shardKeyOf(sender);
-        const rec: DatasetRecord = { seq: Number(data.readBigUInt64BE(pos + 4)), height: data.readUInt32BE(pos + 12), timeSec: data.readUInt32BE(pos + 16), depth: data.readUInt32BE(pos + 20), tx, sender, shardKey };
-        pos += RECORD_HEADER_BYTES + len;
-        if (ranges && !ranges.some((r) => shardKey >= r.start && shardKey < r.end)) continue;
-        yield rec;
-      }
+    const keep = (r: DatasetRecord): boolean => !ranges || ranges.some((x) => r.shardKey >= x.start && r.shardKey < x.end);
+    const frames = (await this.frames()).filter((f) => wanted(f.bucket));
+    if (!opts.ordered) {
+      for (const f of frames) for (const r of await this.decode(f)) if (keep(r)) yield r;
+      return;
     }
+    // Ordered: merge the buckets' frame sequences (each already in seq order) by seq, one decoded frame per bucket at a time.
+    const byBucket = new Map<number, FrameInfo[]>();
+    for (const f of frames) {
+      const list = byBucket.get(f.bucket);
+      if (list) list.push(f);
+      else byBucket.set(f.bucket, [f]);
+    }
+    const cursors: Cursor[] = [];
+    for (const list of byBucket.values()) {
+      const c: Cursor = { frames: list, next: 0, recs: [], at: 0 };
+      if (await this.advance(c, keep)) cursors.push(c);
+    }
+    const heap = new SeqHeap(cursors);
+    while (heap.size > 0) {
+      const c = heap.top();
+      yield c.recs[c.at]!;
+      c.at++;
+      if (c.at < c.recs.length || (await this.advance(c, keep))) heap.fix();
+      else heap.pop();
+    }
+  }
+
+  /** Loads the cursor's next frame with records that pass `keep`; false when its frames are used up. */
+  private async advance(c: Cursor, keep: (r: DatasetRecord) => boolean): Promise<boolean> {
+    while (c.next < c.frames.length) {
+      c.recs = (await this.decode(c.frames[c.next++]!)).filter(keep);
+      c.at = 0;
+      if (c.recs.length > 0) return true;
+    }
+    return false;
+  }
+
+  private async decode(f: FrameInfo): Promise<DatasetRecord[]> {
+    const gz = Buffer.alloc(f.gzipBytes);
+    await this.fh.read(gz, 0, f.gzipBytes, f.offset + FRAME_HEADER_BYTES);
+    let data: Buffer;
+    try {
+      data = gunzipSync(gz);
+    } catch (err) {
+      throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: the frame does not decompress (${(err as Error).message}); the file is damaged`, { cause: err });
+    }
+    const out: DatasetRecord[] = [];
+    let pos = 0;
+    for (let i = 0; i < f.records; i++) {
+      if (pos + RECORD_HEADER_BYTES > data.length) throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: frame holds fewer records than its header says`);
+      const len = data.readUInt32BE(pos);
+      const tx = data.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
+      const sender = senderOf(tx);
+      out.push({ seq: Number(data.readBigUInt64BE(pos + 4)), height: data.readUInt32BE(pos + 12), timeSec: data.readUInt32BE(pos + 16), depth: data.readUInt32BE(pos + 20), tx, sender, shardKey: shardKeyOf(sender) });
+      pos += RECORD_HEADER_BYTES + len;
+    }
+    return out;
   }
 
   close(): Promise<void> {

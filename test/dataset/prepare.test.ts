@@ -124,7 +124,7 @@ test('a generated chain becomes a dataset whose figures are exact: records, deps
   assert.equal(existsSync(pathsOf(r.out).partial), false);
 });
 
-test('a shard range reads only its senders, and the ranges together give every record once', async () => {
+test('a shard range reads only its senders, the ranges together give every record once, and ordered reads come in dataset order', async () => {
   const file = join(dir.path, 'full.tpsds');
   const all = await allRecords(file);
   const ds = await openDataset(file);
@@ -135,6 +135,14 @@ test('a shard range reads only its senders, and the ranges together give every r
   for await (const r of ds.records({ ranges: [{ start: half.toString(), end: (1n << 64n).toString() }] })) high.push(r);
   await ds.close();
   assert.ok(low.every((r) => r.shardKey < half) && high.every((r) => r.shardKey >= half));
+  const ds2 = await openDataset(file);
+  const ordered: number[] = [];
+  for await (const r of ds2.records({ ordered: true })) ordered.push(r.seq);
+  const orderedLow: DatasetRecord[] = [];
+  for await (const r of ds2.records({ ordered: true, ranges: [{ start: 0n, end: half }] })) orderedLow.push(r);
+  await ds2.close();
+  assert.deepEqual(ordered, all.map((r) => r.seq), 'ordered: every record in dataset order');
+  assert.deepEqual(orderedLow.map((r) => r.seq), low.map((r) => r.seq).sort((a, b) => a - b), 'ordered within a range');
   assert.equal(low.length + high.length, all.length);
   assert.ok(low.length > 0 && high.length > 0);
 });
@@ -204,6 +212,16 @@ test('an interrupt (abort signal) between checkpoints rolls back to the last one
   assert.equal(existsSync(out), false);
   await prep('aborted.tpsds', { resume: true });
   assert.ok(readFileSync(out).equals(full));
+
+  // Checkpoints by input size as well (every ~100 KB here): interrupted, resumed, the same records as any other run.
+  const sized = (o: Partial<PrepareOptions>): ReturnType<typeof prepareDataset> => prep('sized.tpsds', { checkpointBlocks: 1000, checkpointBytes: 100_000, ...o });
+  const abort2 = new AbortController();
+  let n = 0;
+  const e2 = await sized({ signal: abort2.signal, progressIntervalMs: 0, onProgress: () => { if (++n === 17) abort2.abort(); } }).then(() => undefined, (e: unknown) => e);
+  assert.match((e2 as TpslabError).message, /interrupted at block 17; the last checkpoint is at block (?!0;)\d+/);
+  await sized({ resume: true });
+  const straight = await prepareDataset({ inputs: [blkDir], out: join(dir.path, 'sized-straight.tpsds'), checkpointBlocks: 1000, checkpointBytes: 100_000, frameBytes: 4096 });
+  assert.ok(readFileSync(join(dir.path, 'sized.tpsds')).equals(readFileSync(straight.out)), 'byte-triggered checkpoints resume to the identical file too');
 });
 
 test('the real testnet blk file (a whole block, then a truncated one): an error naming the file and offset, then --resume once the file is whole', async () => {
@@ -282,6 +300,10 @@ test('bad input through the CLI: missing input, bad magic, blocks out of order; 
   assert.equal(order.code, 1);
   assert.match(order.stderr, /TPSLAB_E_DATASET: .*swapped\.dat at byte \d+: block [0-9a-f]{64} does not extend the previous block/);
   assert.equal(existsSync(out2), false);
+
+  const badNet = await runCli(['dataset', 'prepare', '--in', blkDir, '--out', join(dir.path, 'net.tpsds'), '--network', 'has space']);
+  assert.equal(badNet.code, 2);
+  assert.match(badNet.stderr, /TPSLAB_E_USAGE: --network "has space" must be/);
 
   const info = await runCli(['dataset', 'info', join(dir.path, 'nope.tpsds')]);
   assert.equal(info.code, 1);
