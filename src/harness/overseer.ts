@@ -194,9 +194,11 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
           setTimeout(r, 1000);
         });
         // The progress line costs ~1 ms (it decodes the last second's histogram): once a second, not per message.
-        if (what === 'run' && Date.now() >= startMs && Date.now() - lastProgressMs >= 1000) {
-          lastProgressMs = Date.now();
-          hooks.progress?.(agg.progressLine((Date.now() - startMs) / 1000));
+        // Once per whole second of the run (t=0s, 1s, 2s, …), so no second is skipped by timer drift.
+        const elapsedSec = Math.floor((Date.now() - startMs) / 1000);
+        if (what === 'run' && Date.now() >= startMs && elapsedSec > lastProgressSec) {
+          lastProgressSec = elapsedSec;
+          hooks.progress?.(agg.progressLine(elapsedSec));
         }
       }
       if (failure) throw failure;
@@ -204,14 +206,14 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     };
 
     let startMs = 0;
-    let lastProgressMs = 0;
+    let lastProgressSec = -1;
     if (!(await until('ready', () => ready.size === s.beacons.count, Date.now() + READY_TIMEOUT_MS))) {
       if (aborted()) throw abortError();
       throw new TpslabError('TPSLAB_E_BEACON', `only ${ready.size} of ${s.beacons.count} beacons were ready within ${READY_TIMEOUT_MS / 1000} s`);
     }
     startMs = Date.now() + s.startDelayMs;
     for (const c of children) send(c, { v: PROTOCOL_VERSION, type: 'start', atMs: startMs });
-    log(`all ${s.beacons.count} beacons ready; starting at ${new Date(startMs).toISOString()}`);
+    log(`${s.beacons.count === 1 ? 'the beacon is' : `all ${s.beacons.count} beacons are`} ready; starting at ${new Date(startMs).toISOString()}`);
     hooks.started?.({ runId, startMs, endpoints: target.endpoints });
     const planEndMs = startMs + (s.load.mode === 'max' ? s.load.durationSec * 1000 : plan.lastOffsetMs);
     const finishedInTime = await until('run', () => done.size === s.beacons.count, planEndMs + s.confirmation.timeoutMs + FINISH_GRACE_MS);
