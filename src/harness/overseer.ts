@@ -193,8 +193,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
           wake = r;
           setTimeout(r, 1000);
         });
-        // The progress line costs ~1 ms (it decodes the last second's histogram): once a second, not per message.
-        // Once per whole second of the run (t=0s, 1s, 2s, …), so no second is skipped by timer drift.
+        // The progress line costs ~1 ms (it decodes the last second's histogram): once per whole second
+        // of the run (t=0s, 1s, 2s, …), not per message, and no second skipped by timer drift.
         const elapsedSec = Math.floor((Date.now() - startMs) / 1000);
         if (what === 'run' && Date.now() >= startMs && elapsedSec > lastProgressSec) {
           lastProgressSec = elapsedSec;
