@@ -75,7 +75,7 @@ function mergeCost(ctx: BenchContext): MergeCost {
       pool.map((seconds, b) => {
         const h = seconds[s % DISTINCT_SECONDS]!;
         const n = RECORDS * (s + 1);
-        return { v: PROTOCOL_VERSION, type: 'progress', beacon: b, second: s, sent: n, committed: n, failed: 0, lost: 0, expired: 0, late: 0, retries: 0, inFlight: 40, errors: {}, ...h, height: 40 * (s + 1) } satisfies ProgressMessage;
+        return { v: PROTOCOL_VERSION, type: 'progress', beacon: b, second: s, sent: n, committed: n, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0, inFlight: 40, errors: {}, ...h, height: 40 * (s + 1) } satisfies ProgressMessage;
       }),
     );
   }

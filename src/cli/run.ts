@@ -128,6 +128,10 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   } catch (err) {
     const e = asTpslabError(err);
     live?.setStatus('failed', { error: e.message });
+    // CI shows the failed (or interrupted) run as an erroring test case rather than no report at all.
+    if (o.junit !== undefined && runId !== undefined) {
+      await writeJunit({ id: runId, name: s.name, status: interrupt.signal.aborted ? 'aborted' : 'failed', error: `${e.code}: ${e.message}`, thresholds: [] }, o.junit).catch(() => undefined);
+    }
     if (!interrupt.signal.aborted || runId === undefined) throw err;
     // Interrupted before the load started: nothing measured, but the run and a report say so.
     const reportPath = await report(runId, dbPath);

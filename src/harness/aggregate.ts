@@ -10,10 +10,12 @@ import type { SecondRow } from './store.js';
 /**
  * Cumulative counters a beacon reports; per-second rows hold their increments, so every
  * per-second value is a count of events in that second (≥ 0): `expired` (timeouts that ran out)
- * and `late` (commits after the timeout). Lost is not a series: lost = expired − late.
+ * and `late` (commits after the timeout), and `failed` counts failure reports. Lost is not a
+ * series: lost = expired − late; nor is the run's failed, which drops a failed transaction later
+ * seen committed.
  */
-type Counts = { sent: number; committed: number; failed: number; expired: number; late: number; retries: number };
-const ZERO: Counts = { sent: 0, committed: 0, failed: 0, expired: 0, late: 0, retries: 0 };
+type Counts = { sent: number; committed: number; failures: number; expired: number; late: number; retries: number };
+const ZERO: Counts = { sent: 0, committed: 0, failures: 0, expired: 0, late: 0, retries: 0 };
 
 interface Pending {
   counts: Counts;
@@ -28,7 +30,7 @@ export class RunAggregator {
   readonly uncorrected = new LatencyHistogram();
   readonly lag = new LatencyHistogram();
   readonly rows: SecondRow[] = [];
-  private readonly last = new Map<number, { second: number; counts: Counts; errors: Record<string, number>; inFlight: number; height: number }>();
+  private readonly last = new Map<number, { second: number; counts: Counts; failed: number; errors: Record<string, number>; inFlight: number; height: number }>();
   private readonly pending = new Map<number, Pending>();
   private flushed = -1;
   /** Beacons that sent `done`: they no longer hold back the seconds after their last report. */
@@ -41,7 +43,7 @@ export class RunAggregator {
 
   /** Adds a beacon's report; returns the seconds now complete (every beacon reported past them). */
   add(m: ProgressMessage): SecondRow[] {
-    const prev = this.last.get(m.beacon) ?? { second: -1, counts: ZERO, errors: {}, inFlight: 0, height: 0 };
+    const prev = this.last.get(m.beacon) ?? { second: -1, counts: ZERO, failed: 0, errors: {}, inFlight: 0, height: 0 };
     const second = Math.max(m.second, this.flushed + 1);
     let p = this.pending.get(second);
     if (!p) {
@@ -59,7 +61,7 @@ export class RunAggregator {
     this.corrected.add(c);
     this.uncorrected.add(u);
     this.lag.add(l);
-    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failed: m.failed, expired: m.expired, late: m.late, retries: m.retries }, errors: m.errors, inFlight: m.inFlight, height: m.height });
+    this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failures: m.failures, expired: m.expired, late: m.late, retries: m.retries }, failed: m.failed, errors: m.errors, inFlight: m.inFlight, height: m.height });
     return this.flushUpTo(this.completeSecond());
   }
 
@@ -86,10 +88,15 @@ export class RunAggregator {
     for (let s = this.flushed + 1; s <= second; s++) {
       const p = this.pending.get(s);
       this.pending.delete(s);
+      const c = p?.counts ?? ZERO;
       const row: SecondRow = {
         second: s,
         targetRate: this.targetRateAt(s * 1000 + 500),
-        ...(p?.counts ?? ZERO),
+        sent: c.sent,
+        committed: c.committed,
+        failed: c.failures,
+        expired: c.expired,
+        late: c.late,
         inFlight: this.inFlight,
         errors: p ? Object.fromEntries(Object.entries(p.errors).filter(([, n]) => n > 0)) : {},
         ...(p ? { latCorrected: p.corrected.encode(), latUncorrected: p.uncorrected.encode(), scheduleLag: p.lag.encode() } : {}),
@@ -102,10 +109,11 @@ export class RunAggregator {
   }
 
   /** Run totals so far; `lost` = expired − late (expired and never committed, as of now). */
-  get totals(): Counts & { lost: number; inFlight: number; errors: Record<string, number> } {
-    const t = { ...ZERO, lost: 0, inFlight: 0, errors: {} as Record<string, number> };
+  get totals(): Counts & { failed: number; lost: number; inFlight: number; errors: Record<string, number> } {
+    const t = { ...ZERO, failed: 0, lost: 0, inFlight: 0, errors: {} as Record<string, number> };
     for (const x of this.last.values()) {
       for (const k of Object.keys(ZERO) as (keyof Counts)[]) t[k] += x.counts[k];
+      t.failed += x.failed;
       t.inFlight += x.inFlight;
       for (const [code, n] of Object.entries(x.errors)) t.errors[code] = (t.errors[code] ?? 0) + n;
     }

@@ -59,7 +59,7 @@ export class Beacon {
   private startTimer: unknown;
   private lastSecond = -1;
   /** Cumulative; lost = expired − late (a late commit moves a transaction from lost to late, never back in time). */
-  private counts = { sent: 0, committed: 0, failed: 0, lost: 0, expired: 0, late: 0, retries: 0 };
+  private counts = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
   private readonly byId = new Map<string, number>();
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
@@ -308,6 +308,7 @@ export class Beacon {
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
     this.counts.failed++;
+    this.counts.failures++;
     this.count(code);
   }
 

@@ -15,7 +15,10 @@ const uint32s = z.custom<Uint32Array>((x) => x instanceof Uint32Array, 'must be 
 const counts = {
   sent: z.number().int().nonnegative(),
   committed: z.number().int().nonnegative(),
+  /** Failed now (a failed transaction later seen committed leaves this count). */
   failed: z.number().int().nonnegative(),
+  /** Every failure reported (cumulative, never decremented): the per-second failed series. */
+  failures: z.number().int().nonnegative(),
   /** expired − late: past the timeout and not committed (yet). */
   lost: z.number().int().nonnegative(),
   /** Every transaction whose confirmation timeout expired before it was resolved (cumulative, never decremented). */

@@ -187,7 +187,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     fleet.launch(assigns);
 
     let startMs = 0;
-    let lastProgressMs = 0;
+    let lastProgressSec = -1;
     const until = async (what: string, cond: () => boolean, deadlineMs: number): Promise<boolean> => {
       while (!cond()) {
         if (failure) throw failure;
@@ -196,11 +196,13 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
           wake = r;
           clock.setTimeout(r, PROGRESS_EVERY_MS);
         });
-        // The progress line costs ~1 ms (it decodes the last second's histogram): once a second, not per message.
+        // The progress line costs ~1 ms (it decodes the last second's histogram): once per whole second
+        // of the run (t=0s, 1s, 2s, …), not per message, and no second skipped by timer drift.
         const now = clock.now();
-        if (what === 'run' && now >= startMs && now - lastProgressMs >= PROGRESS_EVERY_MS) {
-          lastProgressMs = now;
-          out.progress(agg.progressLine((now - startMs) / 1000));
+        const elapsedSec = Math.floor((now - startMs) / 1000);
+        if (what === 'run' && now >= startMs && elapsedSec > lastProgressSec) {
+          lastProgressSec = elapsedSec;
+          out.progress(agg.progressLine(elapsedSec));
         }
       }
       if (failure) throw failure;
@@ -213,7 +215,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     }
     startMs = clock.now() + s.startDelayMs;
     fleet.broadcast({ v: PROTOCOL_VERSION, type: 'start', atMs: startMs });
-    log(`all ${s.beacons.count} beacons ready; starting at ${new Date(startMs).toISOString()}`);
+    log(`${s.beacons.count === 1 ? 'the beacon is' : `all ${s.beacons.count} beacons are`} ready; starting at ${new Date(startMs).toISOString()}`);
     out.started({ runId, startMs, endpoints: info.endpoints });
     const planEndMs = startMs + (s.load.mode === 'max' ? s.load.durationSec * 1000 : plan.lastOffsetMs);
     const finishedInTime = await until('run', () => done.size === s.beacons.count, planEndMs + s.confirmation.timeoutMs + FINISH_GRACE_MS);

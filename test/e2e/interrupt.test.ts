@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAlive, readNetworkFile } from '../../src/ledger/net.js';
@@ -108,7 +108,8 @@ describe('tpslab run interrupted', () => {
     const file = join(dir.path, 'early.yaml');
     await writeFile(file, LONG);
     const db = join(dir.path, 'early.db');
-    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--no-ui'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const junit = join(dir.path, 'early.xml');
+    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--no-ui', '--junit', junit], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -123,6 +124,7 @@ describe('tpslab run interrupted', () => {
       const reportPath = /report: (\S+\.html)/.exec(stdout)?.[1];
       assert.ok(reportPath && existsSync(reportPath), stdout);
       assert.equal(existsSync(netDir), false, 'the embedded network\'s temp dir is removed');
+      assert.match(await readFile(junit, 'utf8'), /errors="1"[\s\S]*<error message="run aborted: TPSLAB_E_ABORTED: [^"]*" type="aborted"\/>/, 'CI sees the interrupted run as an error');
       assert.deepEqual(processesMentioning(netDir), [], 'no process of the embedded network is left');
       const store = ResultsStore.open(db, { mustExist: true });
       try {

@@ -8,11 +8,11 @@ import type { ProgressMessage } from '../../src/harness/messages.js';
 const EMPTY = new LatencyHistogram().encode();
 
 /** A beacon's cumulative report for `second`. */
-function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessage, 'sent' | 'committed' | 'failed' | 'expired' | 'late' | 'retries'>>): ProgressMessage {
+function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessage, 'sent' | 'committed' | 'failed' | 'failures' | 'expired' | 'late' | 'retries'>>): ProgressMessage {
   const expired = c.expired ?? 0;
   const late = c.late ?? 0;
   return {
-    v: 1, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0,
+    v: 1, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0, failures: c.failures ?? c.failed ?? 0,
     lost: expired - late, expired, late, retries: c.retries ?? 0, inFlight: 0, errors: {},
     corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0,
   };
@@ -58,4 +58,16 @@ test('regression: progress showed p99 0.0ms before any commit', () => {
   agg.add(progress(0, 1, { sent: 100 }));
   assert.match(agg.progressLine(1), /p99 -$/);
   assert.doesNotMatch(agg.progressLine(1), /0\.0ms/);
+});
+
+test('regression: a failed transaction later seen committed made the per-second failed series negative', () => {
+  const agg = new RunAggregator(1, () => 10);
+  // Second 0: 10 sent, 9 commit, 1 fails (retries ran out). Second 1: that one is seen committed after all.
+  agg.add(progress(0, 0, { sent: 10, committed: 9, failed: 1, failures: 1 }));
+  agg.add(progress(0, 1, { sent: 10, committed: 10, failed: 0, failures: 1 }));
+  agg.finished(0);
+  agg.flushAll();
+  assert.deepEqual(agg.rows.map((r) => [r.committed, r.failed]), [[9, 1], [1, 0]]);
+  assert.equal(agg.totals.failed, 0, 'the run failed nothing in the end');
+  assert.equal(agg.totals.committed, 10);
 });

@@ -85,7 +85,7 @@ test('regression: late commits erased losses (progress said lost 5538, the summa
 
 /** A beacon's cumulative report for `second`. */
 function progress(second: number, c: { sent: number; committed: number; expired: number; late: number }): ProgressMessage {
-  return { v: 1, type: 'progress', beacon: 0, second, ...c, failed: 0, lost: c.expired - c.late, retries: 0, inFlight: 0, errors: {}, corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0 };
+  return { v: 1, type: 'progress', beacon: 0, second, ...c, failed: 0, failures: 0, lost: c.expired - c.late, retries: 0, inFlight: 0, errors: {}, corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0 };
 }
 
 test('regression: the CSV had negative lost seconds and "failed + lost" went below zero: a tx expired in second 10 that commits in second 40', async () => {

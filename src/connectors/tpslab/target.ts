@@ -152,7 +152,7 @@ export class TpslabTarget implements TargetConnector {
       if (exists) continue;
       txs.push(signTx({ kind: 'create-topic', nonce: nonce++, fee: 0n, deps: [], from: faucet.publicKey, topic }, [faucet], this.network));
     }
-    log(`funding ${accounts.count} accounts${topics.length ? ` and creating ${topics.length} topics` : ''} (${txs.length} transactions)`);
+    log(`funding ${accounts.count} accounts${topics.length ? ` and creating ${topics.length} topics` : ''} (${txs.length} transaction${txs.length === 1 ? '' : 's'})`);
     for (let k = 0; k < txs.length; k += FUNDING_BATCH) {
       const r = await client.submitBatch(txs.slice(k, k + FUNDING_BATCH));
       const bad = r.results.find((x) => 'error' in x && x.error.code !== 'TPSLAB_E_TOPIC_EXISTS');
