@@ -1,0 +1,136 @@
+/**
+ * The beacon side of the `ethereum` connector: each wallet's next nonce learned
+ * once (pending count), transactions signed in plan order per wallet (so nonces
+ * have no gaps), sent as JSON-RPC batches of eth_sendRawTransaction, and
+ * confirmed by polling new blocks (eth_getBlockByNumber with transaction hashes)
+ * down to the configured confirmation depth.
+ */
+import type { Hex } from 'viem';
+import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SubmitItem, SubmitResult } from '../contract.js';
+import { backoffMs, classifySendError } from './outcomes.js';
+import { RpcClient, TransportError, type RpcAnswer } from './rpc.js';
+import type { EthereumBeaconConfig } from './schema.js';
+import { WalletBook, signTx } from './wallets.js';
+
+/** Blocks fetched per poll round at most (a beacon that fell behind catches up over rounds). */
+const BLOCKS_PER_ROUND = 50;
+const MIN_POLL_MS = 50;
+
+export class EthereumBeacon implements BeaconConnector {
+  private readonly rpc: RpcClient;
+  private readonly book: WalletBook;
+  private readonly nonces = new Map<number, number>();
+  /** Built and not yet seen in a block: hash → sender. */
+  private readonly watching = new Map<string, number>();
+  private sink: ConfirmSink | undefined;
+  private nextBlock: number;
+  private confirmedTo: number;
+  private timer: unknown;
+  private closed = false;
+
+  constructor(
+    private readonly c: EthereumBeaconConfig,
+    private readonly ctx: BeaconContext,
+  ) {
+    this.rpc = new RpcClient(c.endpoints, c.timeoutMs, 16, (from, to) => ctx.log(`${from} failed; moving to ${to}`));
+    this.book = new WalletBook(c.keySeed);
+    this.nextBlock = c.fromBlock + 1;
+    this.confirmedTo = c.fromBlock;
+  }
+
+  get position(): number {
+    return this.confirmedTo;
+  }
+
+  /** Each wallet's next nonce: its pending transaction count. */
+  async prepare(): Promise<void> {
+    const { start, end } = this.c.accounts;
+    const indexes = Array.from({ length: end - start }, (_, k) => start + k);
+    const counts = await this.rpc.calls<string>(indexes.map((i) => ({ method: 'eth_getTransactionCount', params: [this.book.get(i).address, 'pending'] })));
+    indexes.forEach((i, k) => this.nonces.set(i, Number(counts[k])));
+  }
+
+  build(tx: PlannedTx): BuiltTx {
+    const from = this.book.get(tx.sender);
+    const nonce = this.nonces.get(tx.sender) ?? 0;
+    this.nonces.set(tx.sender, nonce + 1);
+    const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, to: this.book.get(tx.target).address, valueWei: BigInt(this.c.valueWei), gas: this.c.gasLimit, fees: this.c.fees });
+    this.watching.set(hash, tx.sender);
+    return { id: hash, payload: raw };
+  }
+
+  async submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]> {
+    let answers: RpcAnswer[];
+    try {
+      answers = await this.rpc.batchOnce(batch.map((item) => ({ method: 'eth_sendRawTransaction', params: [item.tx.payload as Hex] })));
+    } catch (err) {
+      const attempt = batch[0]?.attempt ?? 1;
+      if (err instanceof TransportError && err.rateLimitedMs !== undefined) return batch.map(() => ({ kind: 'retry', code: 'ETH_RATE_LIMITED', afterMs: err.rateLimitedMs!, message: err.message }));
+      return batch.map(() => ({ kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: backoffMs(attempt), message: (err as Error).message }));
+    }
+    const results: (SubmitResult | undefined)[] = [];
+    const check: { k: number; code: string; message: string }[] = [];
+    answers.forEach((a, k) => {
+      if (!a.error) return void (results[k] = { kind: 'accepted' });
+      const r = classifySendError(a.error, batch[k]!.attempt);
+      if (r.kind === 'known-if-found') check.push({ k, code: r.code, message: r.message });
+      else results[k] = r;
+    });
+    if (check.length) await this.checkKnown(batch, check, results);
+    return results.map((r) => r ?? { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: 1000 });
+  }
+
+  /** "Already known", "nonce too low", "replacement underpriced": known if the node has this very transaction, else refused. */
+  private async checkKnown(batch: readonly SubmitItem[], check: { k: number; code: string; message: string }[], results: (SubmitResult | undefined)[]): Promise<void> {
+    let found: RpcAnswer[];
+    try {
+      found = await this.rpc.batchOnce(check.map((c) => ({ method: 'eth_getTransactionByHash', params: [batch[c.k]!.tx.id] })));
+    } catch (err) {
+      for (const c of check) results[c.k] = { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: backoffMs(batch[c.k]!.attempt), message: (err as Error).message };
+      return;
+    }
+    check.forEach((c, j) => {
+      results[c.k] = found[j]?.result ? { kind: 'known' } : { kind: 'rejected', code: c.code, message: c.message };
+    });
+  }
+
+  async confirm(sink: ConfirmSink, _pending: PendingView): Promise<void> {
+    this.sink = sink;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = this.ctx.clock.setTimeout(() => void this.poll().finally(() => this.schedule()), Math.max(MIN_POLL_MS, this.ctx.confirmation.pollIntervalMs));
+  }
+
+  /** Scans blocks from the last one seen to head - (confirmations - 1); reports the run's transactions in them. */
+  private async poll(): Promise<void> {
+    try {
+      const head = Number(await this.rpc.call<string>('eth_blockNumber'));
+      const last = Math.min(head - (this.c.confirmations - 1), this.nextBlock + BLOCKS_PER_ROUND - 1);
+      if (last < this.nextBlock) return;
+      const numbers = Array.from({ length: last - this.nextBlock + 1 }, (_, k) => this.nextBlock + k);
+      const blocks = await this.rpc.calls<{ transactions: string[] } | null>(numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] })));
+      const now = this.ctx.clock.now();
+      for (let k = 0; k < numbers.length; k++) {
+        const block = blocks[k];
+        if (!block) return; // not there on this endpoint yet: next round
+        for (const hash of block.transactions) {
+          if (!this.watching.delete(hash)) continue;
+          this.sink?.committed(hash, numbers[k]!, now);
+        }
+        this.nextBlock = numbers[k]! + 1;
+        this.confirmedTo = numbers[k]!;
+      }
+    } catch (err) {
+      if (!(err instanceof TransportError)) this.sink?.log(`confirmation poll failed: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.ctx.clock.clearTimeout(this.timer);
+    await this.rpc.close();
+  }
+}
