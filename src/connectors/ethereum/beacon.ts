@@ -5,7 +5,8 @@
  * confirmed by polling new blocks (eth_getBlockByNumber with transaction hashes)
  * down to the configured confirmation depth.
  */
-import type { Hex } from 'viem';
+import { encodeFunctionData, type Hex } from 'viem';
+import { ARTIFACTS } from './contracts/artifacts.js';
 import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SubmitItem, SubmitResult } from '../contract.js';
 import { backoffMs, classifySendError } from './outcomes.js';
 import { RpcClient, TransportError, type RpcAnswer } from './rpc.js';
@@ -54,9 +55,18 @@ export class EthereumBeacon implements BeaconConnector {
     const from = this.book.get(tx.sender);
     const nonce = this.nonces.get(tx.sender) ?? 0;
     this.nonces.set(tx.sender, nonce + 1);
-    const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, to: this.book.get(tx.target).address, valueWei: BigInt(this.c.valueWei), gas: this.c.gasLimit, fees: this.c.fees });
+    const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, ...this.call(tx.target), gas: this.c.gasLimit, fees: this.c.fees });
     this.watching.set(hash, tx.sender);
     return { id: hash, payload: raw };
+  }
+
+  /** What the transaction does: a value transfer to wallet `target`, a token transfer to it, or a storage-writing call. */
+  private call(target: number): { to: Hex; valueWei: bigint; data?: Hex } {
+    const to = this.book.get(target).address;
+    if (this.c.workload === 'eth-transfer') return { to, valueWei: BigInt(this.c.amount) };
+    const contract = this.c.contract as Hex;
+    if (this.c.workload === 'erc20-transfer') return { to: contract, valueWei: 0n, data: encodeFunctionData({ abi: ARTIFACTS.contracts.TpslabToken.abi, functionName: 'transfer', args: [to, BigInt(this.c.amount)] }) };
+    return { to: contract, valueWei: 0n, data: encodeFunctionData({ abi: ARTIFACTS.contracts.StorageWriter.abi, functionName: 'write', args: [BigInt(this.c.storageWrites)] }) };
   }
 
   async submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]> {
@@ -113,19 +123,31 @@ export class EthereumBeacon implements BeaconConnector {
       const numbers = Array.from({ length: last - this.nextBlock + 1 }, (_, k) => this.nextBlock + k);
       const blocks = await this.rpc.calls<{ transactions: string[] } | null>(numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] })));
       const now = this.ctx.clock.now();
+      const mine: { hash: string; block: number }[] = [];
+      let next = this.nextBlock;
       for (let k = 0; k < numbers.length; k++) {
         const block = blocks[k];
-        if (!block) return; // not there on this endpoint yet: next round
-        for (const hash of block.transactions) {
-          if (!this.watching.delete(hash)) continue;
-          this.sink?.committed(hash, numbers[k]!, now);
-        }
-        this.nextBlock = numbers[k]! + 1;
-        this.confirmedTo = numbers[k]!;
+        if (!block) break; // not there on this endpoint yet: next round
+        for (const hash of block.transactions) if (this.watching.has(hash)) mine.push({ hash, block: numbers[k]! });
+        next = numbers[k]! + 1;
       }
+      const reverted = this.c.workload === 'eth-transfer' ? new Set<string>() : await this.reverted(mine.map((m) => m.hash));
+      for (const m of mine) {
+        this.watching.delete(m.hash);
+        if (reverted.has(m.hash)) this.sink?.failed(m.hash, 'ETH_REVERTED');
+        else this.sink?.committed(m.hash, m.block, now);
+      }
+      this.nextBlock = next;
+      this.confirmedTo = next - 1;
     } catch (err) {
       if (!(err instanceof TransportError)) this.sink?.log(`confirmation poll failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Receipts of mined contract calls: the hashes whose status is 0 (reverted). A value transfer cannot revert. */
+  private async reverted(hashes: string[]): Promise<Set<string>> {
+    const receipts = await this.rpc.calls<{ status?: string } | null>(hashes.map((h) => ({ method: 'eth_getTransactionReceipt', params: [h] })));
+    return new Set(hashes.filter((_, k) => receipts[k]?.status === '0x0'));
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,8 @@ const count = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).m
 const rpcUrl = z.url({ protocol: /^https?$/ });
 const wei = z.union([z.int().nonnegative(), z.string().regex(/^\d+$/, 'an integer number of wei')]).transform((v) => String(v));
 
-export const ETH_WORKLOADS = ['eth-transfer'] as const;
+export const ETH_WORKLOADS = ['eth-transfer', 'erc20-transfer', 'contract-call'] as const;
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address: 0x and 40 hex digits');
 
 export const EthereumTargetSchema = z
   .strictObject({
@@ -22,9 +23,14 @@ export const EthereumTargetSchema = z
     chainId: count(1).optional().describe('The chain id transactions are signed for; read from the node (eth_chainId) when omitted, and checked against it when given.'),
     rootKeyFile: z.string().min(1).optional().describe('With rpc: a file holding the funded root private key (0x + 64 hex digits); relative to the scenario file. Never printed or stored.'),
     rootKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('With rpc: the environment variable holding the funded root private key. Never printed or stored.'),
-    workload: z.enum(ETH_WORKLOADS).default('eth-transfer').describe('What each transaction does: eth-transfer (a value transfer between the run\'s wallets).'),
+    workload: z
+      .enum(ETH_WORKLOADS)
+      .default('eth-transfer')
+      .describe('What each transaction does: eth-transfer (a value transfer between the run\'s wallets), erc20-transfer (an ERC-20 token transfer between them), contract-call (a call writing storageWrites storage slots).'),
+    storageWrites: count(0, 1000).default(1).describe('contract-call: fresh storage slots each call writes.'),
+    contract: address.optional().describe('erc20-transfer, contract-call: an already deployed contract of the workload to reuse (the address a previous run logged); deployed from the root key when omitted.'),
     fundWei: wei.default('100000000000000000').describe('Each child wallet is topped up to this balance (wei) before the run; default 0.1 ETH.'),
-    gasLimit: count(21_000).optional().describe('Gas limit of each transaction; default 21000 for eth-transfer.'),
+    gasLimit: count(21_000).optional().describe('Gas limit of each transaction; default 21000 for eth-transfer, 80000 for erc20-transfer, 50000 + 25000 per storage write for contract-call.'),
     fees: z
       .strictObject({
         type: z.enum(['auto', 'eip1559', 'legacy']).default('auto').describe('auto: EIP-1559 when the latest block has a base fee, else legacy.'),
@@ -63,8 +69,11 @@ export const EthereumBeaconSchema = z.strictObject({
   /** This beacon's sending wallets [start, end). */
   accounts: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().positive() }),
   workload: z.enum(ETH_WORKLOADS),
-  /** Transfer value in wei. */
-  valueWei: z.string(),
+  /** eth-transfer: value in wei; erc20-transfer: token units. */
+  amount: z.string(),
+  /** erc20-transfer and contract-call: the contract called. */
+  contract: address.optional(),
+  storageWrites: z.number().int().nonnegative(),
   gasLimit: z.number().int().positive(),
   fees: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('eip1559'), maxFeePerGas: z.string(), maxPriorityFeePerGas: z.string() }),

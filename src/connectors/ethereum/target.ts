@@ -13,12 +13,17 @@ import { TpslabError } from '../../errors.js';
 import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo } from '../contract.js';
 import { rotate } from '../rotate.js';
 import { startDevnet, type Devnet } from './devnet.js';
-import { fundWallets, readFees } from './provision.js';
+import { ensureContract, fundTokens, fundWallets, readFees, type Root } from './provision.js';
 import { RpcClient } from './rpc.js';
 import type { EthereumBeaconConfig, EthereumTargetOptions, FeeConfig } from './schema.js';
 import { WalletBook, keySeedOf, type Wallet } from './wallets.js';
 
-const TRANSFER_GAS = 21_000;
+/** Default gas limits per workload: generous, since a limit too low fails the run and unused gas is not charged. */
+export function defaultGasLimit(workload: EthereumTargetOptions['workload'], storageWrites: number): number {
+  if (workload === 'erc20-transfer') return 80_000;
+  if (workload === 'contract-call') return 50_000 + 25_000 * storageWrites;
+  return 21_000;
+}
 const BLOCKS_PER_BATCH = 20;
 
 export class EthereumTarget implements TargetConnector {
@@ -30,6 +35,9 @@ export class EthereumTarget implements TargetConnector {
   private chainId = 0;
   private fees: FeeConfig | undefined;
   private book: WalletBook | undefined;
+  private contract: Hex | undefined;
+  /** From the last reconciliation: blocks read and the gas they used. */
+  private chainStats = { blocks: 0, txs: 0, runTxs: 0, gasUsed: 0 };
 
   constructor(
     private readonly o: EthereumTargetOptions,
@@ -104,7 +112,7 @@ export class EthereumTarget implements TargetConnector {
   }
 
   get gasLimit(): number {
-    return this.o.gasLimit ?? TRANSFER_GAS;
+    return this.o.gasLimit ?? defaultGasLimit(this.o.workload, this.o.storageWrites);
   }
 
   async provision(progress: (p: ProvisionProgress) => void, log: Log): Promise<void> {
@@ -112,7 +120,14 @@ export class EthereumTarget implements TargetConnector {
     log(`fees: ${this.fees.type === 'eip1559' ? `max ${this.fees.maxFeePerGas} wei/gas, priority ${this.fees.maxPriorityFeePerGas} wei/gas` : `gas price ${this.fees.gasPrice} wei`}`);
     const wallets = Array.from({ length: this.run.accounts.count }, (_, i) => this.book!.get(i));
     progress({ step: 'deriving wallets', done: wallets.length, total: wallets.length });
-    await fundWallets({ rpc: this.client, root: this.root!, wallets, fundWei: BigInt(this.o.fundWei), chainId: this.chainId, fees: this.fees, clock: this.clock, progress, log });
+    const root: Root = { rpc: this.client, root: this.root!, chainId: this.chainId, fees: this.fees, clock: this.clock, progress, log };
+    await fundWallets(root, wallets, BigInt(this.o.fundWei));
+    if (this.o.workload === 'erc20-transfer') {
+      this.contract = await ensureContract(root, 'TpslabToken', this.o.contract as Hex | undefined);
+      await fundTokens(root, this.contract, wallets);
+    } else if (this.o.workload === 'contract-call') {
+      this.contract = await ensureContract(root, 'StorageWriter', this.o.contract as Hex | undefined);
+    }
   }
 
   async cursor(): Promise<Cursor> {
@@ -127,7 +142,9 @@ export class EthereumTarget implements TargetConnector {
       keySeed: keySeedOf(this.chainId, this.run.seed),
       accounts: share.accounts,
       workload: this.o.workload,
-      valueWei: String(this.run.workload.amount),
+      amount: String(this.run.workload.amount),
+      ...(this.contract ? { contract: this.contract } : {}),
+      storageWrites: this.o.storageWrites,
       gasLimit: this.gasLimit,
       fees: this.fees,
       confirmations: this.o.confirmations,
@@ -141,11 +158,19 @@ export class EthereumTarget implements TargetConnector {
     const head = Number(await this.client.call<string>('eth_blockNumber'));
     const senders = new Set(Array.from({ length: this.run.accounts.count }, (_, i) => this.book!.get(i).address.toLowerCase()));
     const ids = new Set<string>();
+    const stats = { blocks: 0, txs: 0, runTxs: 0, gasUsed: 0 };
     for (let n = from.position + 1; n <= head; n += BLOCKS_PER_BATCH) {
       const numbers = Array.from({ length: Math.min(BLOCKS_PER_BATCH, head - n + 1) }, (_, k) => n + k);
-      const blocks = await this.client.calls<{ transactions: { hash: string; from: string }[] } | null>(numbers.map((b) => ({ method: 'eth_getBlockByNumber', params: [`0x${b.toString(16)}`, true] })));
-      for (const b of blocks) for (const tx of b?.transactions ?? []) if (senders.has(tx.from.toLowerCase())) ids.add(tx.hash);
+      const blocks = await this.client.calls<{ gasUsed: string; transactions: { hash: string; from: string }[] } | null>(numbers.map((b) => ({ method: 'eth_getBlockByNumber', params: [`0x${b.toString(16)}`, true] })));
+      for (const b of blocks) {
+        if (!b) continue;
+        stats.blocks++;
+        stats.gasUsed += Number(b.gasUsed);
+        stats.txs += b.transactions.length;
+        for (const tx of b.transactions) if (senders.has(tx.from.toLowerCase())) ids.add(tx.hash);
+      }
     }
+    this.chainStats = { ...stats, runTxs: ids.size };
     return { fromPosition: from.position, toPosition: head, ids };
   }
 
@@ -154,7 +179,7 @@ export class EthereumTarget implements TargetConnector {
     return Promise.all(
       rpc.endpoints.map(async (url, i) => {
         const head = await rpc.headOf(i).catch(() => undefined);
-        return { node: this.devnet ? 'devnet' : `rpc${i + 1}`, url, role: this.devnet ? 'edr devnet' : 'rpc', ...(head === undefined ? {} : { head }), healthy: head !== undefined, stats: { chainId: this.chainId } };
+        return { node: this.devnet ? 'devnet' : `rpc${i + 1}`, url, role: this.devnet ? 'edr devnet' : 'rpc', ...(head === undefined ? {} : { head }), healthy: head !== undefined, stats: { chainId: this.chainId, workload: this.o.workload, ...(this.contract ? { contract: this.contract } : {}), runBlocks: this.chainStats.blocks, runBlockTxs: this.chainStats.txs, runTxs: this.chainStats.runTxs, runGasUsed: this.chainStats.gasUsed } };
       }),
     );
   }

@@ -39,7 +39,8 @@ export class WalletBook {
 export interface TxFields {
   chainId: number;
   nonce: number;
-  to: Hex;
+  /** Absent: a contract creation. */
+  to?: Hex;
   valueWei: bigint;
   gas: number;
   data?: Hex;
@@ -48,7 +49,7 @@ export interface TxFields {
 
 /** Signs and serializes a transaction; returns the raw bytes and the hash the network will report. */
 export function signTx(key: Hex, f: TxFields): { raw: Hex; hash: Hex } {
-  const base = { chainId: f.chainId, nonce: f.nonce, to: f.to, value: f.valueWei, gas: BigInt(f.gas), ...(f.data ? { data: f.data } : {}) };
+  const base = { chainId: f.chainId, nonce: f.nonce, ...(f.to ? { to: f.to } : {}), value: f.valueWei, gas: BigInt(f.gas), ...(f.data ? { data: f.data } : {}) };
   const tx: TransactionSerializable =
     f.fees.type === 'eip1559'
       ? { ...base, type: 'eip1559', maxFeePerGas: BigInt(f.fees.maxFeePerGas), maxPriorityFeePerGas: BigInt(f.fees.maxPriorityFeePerGas) }
