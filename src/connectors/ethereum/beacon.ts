@@ -11,6 +11,7 @@ import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView,
 import { backoffMs, classifySendError } from './outcomes.js';
 import { RpcClient, TransportError, type RpcAnswer } from './rpc.js';
 import type { EthereumBeaconConfig } from './schema.js';
+import { StuckWatch } from './stuck.js';
 import { WalletBook, signTx } from './wallets.js';
 
 /** Blocks fetched per poll round at most (a beacon that fell behind catches up over rounds). */
@@ -21,8 +22,9 @@ export class EthereumBeacon implements BeaconConnector {
   private readonly rpc: RpcClient;
   private readonly book: WalletBook;
   private readonly nonces = new Map<number, number>();
-  /** Built and not yet seen in a block: hash → sender. */
-  private readonly watching = new Map<string, number>();
+  /** Built and not yet seen in a block: hash → sender and nonce. */
+  private readonly watching = new Map<string, { sender: number; nonce: number }>();
+  private readonly stuck: StuckWatch;
   private sink: ConfirmSink | undefined;
   private nextBlock: number;
   private confirmedTo: number;
@@ -35,6 +37,7 @@ export class EthereumBeacon implements BeaconConnector {
   ) {
     this.rpc = new RpcClient(c.endpoints, c.timeoutMs, 16, (from, to) => ctx.log(`${from} failed; moving to ${to}`));
     this.book = new WalletBook(c.keySeed);
+    this.stuck = new StuckWatch(c.stuckAfterMs, (sender) => this.book.get(sender).address);
     this.nextBlock = c.fromBlock + 1;
     this.confirmedTo = c.fromBlock;
   }
@@ -56,7 +59,7 @@ export class EthereumBeacon implements BeaconConnector {
     const nonce = this.nonces.get(tx.sender) ?? 0;
     this.nonces.set(tx.sender, nonce + 1);
     const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, ...this.call(tx.target), gas: this.c.gasLimit, fees: this.c.fees });
-    this.watching.set(hash, tx.sender);
+    this.watching.set(hash, { sender: tx.sender, nonce });
     return { id: hash, payload: raw };
   }
 
@@ -87,7 +90,13 @@ export class EthereumBeacon implements BeaconConnector {
       else results[k] = r;
     });
     if (check.length) await this.checkKnown(batch, check, results);
-    return results.map((r) => r ?? { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: 1000 });
+    const now = this.ctx.clock.now();
+    return results.map((r, k) => {
+      const w = this.watching.get(batch[k]!.tx.id);
+      if (w && (r?.kind === 'accepted' || r?.kind === 'known')) this.stuck.accepted(w.sender, w.nonce, batch[k]!.tx.id, now);
+      if (w && r?.kind === 'rejected') this.stuck.refusedNonce(w.sender, w.nonce);
+      return r ?? { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: 1000 };
+    });
   }
 
   /** "Already known", "nonce too low", "replacement underpriced": known if the node has this very transaction, else refused. */
@@ -133,12 +142,15 @@ export class EthereumBeacon implements BeaconConnector {
       }
       const reverted = this.c.workload === 'eth-transfer' ? new Set<string>() : await this.reverted(mine.map((m) => m.hash));
       for (const m of mine) {
+        const w = this.watching.get(m.hash)!;
         this.watching.delete(m.hash);
+        this.stuck.resolved(w.sender, w.nonce);
         if (reverted.has(m.hash)) this.sink?.failed(m.hash, 'ETH_REVERTED');
         else this.sink?.committed(m.hash, m.block, now);
       }
       this.nextBlock = next;
       this.confirmedTo = next - 1;
+      if (this.sink) await this.stuck.check(now, this.confirmedTo, this.rpc, this.sink);
     } catch (err) {
       if (!(err instanceof TransportError)) this.sink?.log(`confirmation poll failed: ${(err as Error).message}`);
     }

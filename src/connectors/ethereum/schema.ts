@@ -50,6 +50,7 @@ export const EthereumTargetSchema = z
       .prefault({})
       .describe('The embedded devnet (no rpc).'),
     timeoutMs: count(100, 600_000).default(10_000).describe('A JSON-RPC request unanswered this long is retried on the next endpoint.'),
+    stuckAfterMs: count(100, 3_600_000).default(10_000).describe("A wallet whose oldest accepted transaction is not mined after this long is checked: a nonce gap fails its waiting transactions (ETH_NONCE_GAP), a nonce taken by another transaction fails it (ETH_REPLACED), otherwise it is reported as stuck."),
   })
   .superRefine((o, ctx) => {
     if (o.rpc && !o.rootKeyFile && !o.rootKeyEnv) ctx.addIssue({ code: 'custom', path: ['rootKeyFile'], message: 'with rpc, give rootKeyFile or rootKeyEnv: the funded key that provisions the run\'s wallets', input: o });
@@ -83,6 +84,7 @@ export const EthereumBeaconSchema = z.strictObject({
   /** Block the run starts after (confirmation scans from here + 1). */
   fromBlock: z.number().int().nonnegative(),
   timeoutMs: z.number().int().positive(),
+  stuckAfterMs: z.number().int().positive(),
 });
 
 export type EthereumBeaconConfig = z.infer<typeof EthereumBeaconSchema>;

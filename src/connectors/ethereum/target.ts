@@ -150,6 +150,7 @@ export class EthereumTarget implements TargetConnector {
       confirmations: this.o.confirmations,
       fromBlock: share.start.position,
       timeoutMs: this.o.timeoutMs,
+      stuckAfterMs: this.o.stuckAfterMs,
     };
   }
 
