@@ -84,6 +84,8 @@ export class EthereumBeacon implements BeaconConnector {
     const results: (SubmitResult | undefined)[] = [];
     const check: { k: number; code: string; message: string }[] = [];
     answers.forEach((a, k) => {
+      // A resend answered with its hash: some nodes (ganache) answer so even when it is already mined; ask.
+      if (!a.error && batch[k]!.attempt > 1) return void check.push({ k, code: '', message: '' });
       if (!a.error) return void (results[k] = { kind: 'accepted' });
       const r = classifySendError(a.error, batch[k]!.attempt);
       if (r.kind === 'known-if-found') check.push({ k, code: r.code, message: r.message });
@@ -99,7 +101,7 @@ export class EthereumBeacon implements BeaconConnector {
     });
   }
 
-  /** "Already known", "nonce too low", "replacement underpriced": known if the node has this very transaction, else refused. */
+  /** "Already known", "nonce too low", "replacement underpriced": known if the node has this very transaction, else refused. A resend answered with its hash (code ''): known if already mined. */
   private async checkKnown(batch: readonly SubmitItem[], check: { k: number; code: string; message: string }[], results: (SubmitResult | undefined)[]): Promise<void> {
     let found: RpcAnswer[];
     try {
@@ -109,7 +111,9 @@ export class EthereumBeacon implements BeaconConnector {
       return;
     }
     check.forEach((c, j) => {
-      results[c.k] = found[j]?.result ? { kind: 'known' } : { kind: 'rejected', code: c.code, message: c.message };
+      const tx = found[j]?.result as { blockNumber?: string | null } | null | undefined;
+      if (c.code === '') results[c.k] = tx?.blockNumber ? { kind: 'known' } : { kind: 'accepted' };
+      else results[c.k] = tx ? { kind: 'known' } : { kind: 'rejected', code: c.code, message: c.message };
     });
   }
 
