@@ -2,7 +2,8 @@
 // JSON-RPC front processes (two endpoints to one chain). Stalling freezes the EDR process
 // (SIGSTOP), so blocks stop and both endpoints hang; killing an endpoint kills its front.
 // A refused transaction is one from an unfunded wallet: eth_sendRawTransaction answers
-// "insufficient funds".
+// "insufficient funds". Confirmation here follows newHeads over the node's WebSocket (the ganache
+// run, ethereum-ganache.test.ts, covers polling).
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { startDevnet } from '../../src/connectors/ethereum/devnet.js';
 import { connectorConformance } from './conformance.js';
@@ -14,7 +15,7 @@ connectorConformance('ethereum', async () => {
   process.env[ROOT_ENV] = key;
   const devnet = await startDevnet({ root: privateKeyToAddress(key), chainId: 31337, blockTimeMs: 200, fronts: 2 });
   return {
-    options: { kind: 'ethereum', rpc: devnet.fronts.map((f) => f.url), rootKeyEnv: ROOT_ENV, timeoutMs: 3000 },
+    options: { kind: 'ethereum', rpc: devnet.fronts.map((f) => f.url), ws: [devnet.url.replace(/^http/, 'ws')], rootKeyEnv: ROOT_ENV, timeoutMs: 3000 },
     accounts: 10,
     stall: async (ms) => {
       process.kill(devnet.pid, 'SIGSTOP');

@@ -11,12 +11,15 @@ import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView,
 import { backoffMs, classifySendError } from './outcomes.js';
 import { RpcClient, TransportError, type RpcAnswer } from './rpc.js';
 import type { EthereumBeaconConfig } from './schema.js';
+import { NewHeads } from './heads.js';
 import { StuckWatch } from './stuck.js';
 import { WalletBook, signTx } from './wallets.js';
 
 /** Blocks fetched per poll round at most (a beacon that fell behind catches up over rounds). */
 const BLOCKS_PER_ROUND = 50;
 const MIN_POLL_MS = 50;
+/** With newHeads announcing blocks, the poll is only a fallback. */
+const FALLBACK_POLL_MS = 1000;
 
 export class EthereumBeacon implements BeaconConnector {
   private readonly rpc: RpcClient;
@@ -30,6 +33,9 @@ export class EthereumBeacon implements BeaconConnector {
   private confirmedTo: number;
   private timer: unknown;
   private closed = false;
+  private heads: NewHeads | undefined;
+  private polling: Promise<void> | undefined;
+  private again = false;
 
   constructor(
     private readonly c: EthereumBeaconConfig,
@@ -119,12 +125,33 @@ export class EthereumBeacon implements BeaconConnector {
 
   async confirm(sink: ConfirmSink, _pending: PendingView): Promise<void> {
     this.sink = sink;
+    if (this.c.ws) {
+      this.heads = new NewHeads(this.c.ws, () => void this.pollNow(), (l) => sink.log(l), this.ctx.clock);
+      this.heads.start();
+    }
     this.schedule();
   }
 
   private schedule(): void {
     if (this.closed) return;
-    this.timer = this.ctx.clock.setTimeout(() => void this.poll().finally(() => this.schedule()), Math.max(MIN_POLL_MS, this.ctx.confirmation.pollIntervalMs));
+    const every = this.heads?.live ? FALLBACK_POLL_MS : Math.max(MIN_POLL_MS, this.ctx.confirmation.pollIntervalMs);
+    this.timer = this.ctx.clock.setTimeout(() => void this.pollNow().finally(() => this.schedule()), every);
+  }
+
+  /** One poll at a time; a head announced during a poll runs one more after it. */
+  private pollNow(): Promise<void> {
+    if (this.polling) {
+      this.again = true;
+      return this.polling;
+    }
+    this.polling = this.poll().finally(() => {
+      this.polling = undefined;
+      if (this.again && !this.closed) {
+        this.again = false;
+        void this.pollNow();
+      }
+    });
+    return this.polling;
   }
 
   /** Scans blocks from the last one seen to head - (confirmations - 1); reports the run's transactions in them. */
@@ -169,6 +196,8 @@ export class EthereumBeacon implements BeaconConnector {
   async close(): Promise<void> {
     this.closed = true;
     this.ctx.clock.clearTimeout(this.timer);
+    this.heads?.close();
+    await this.polling;
     await this.rpc.close();
   }
 }

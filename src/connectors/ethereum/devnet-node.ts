@@ -6,6 +6,7 @@
  *   node devnet-node.js --root 0x… [--chain-id 31337] [--block-time-ms 500]
  *                       [--port 0] [--fronts 0]
  *
+ * The same port takes WebSocket connections (ws://…) for eth_subscribe (newHeads).
  * It prints one JSON line, {pid, url, fronts: [{pid, url}]}, when it listens.
  * `--fronts N` also starts N front processes (devnet-front.js), each a separate
  * JSON-RPC endpoint to this node: killing one kills an endpoint, not the chain.
@@ -16,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ContractDecoder, EdrContext, L1_CHAIN_TYPE, MineOrdering, l1GenesisState, l1HardforkLatest, l1HardforkToString, l1ProviderFactory, type Provider } from '@nomicfoundation/edr';
 
 const ROOT_BALANCE_WEI = 10n ** 30n;
@@ -67,9 +69,17 @@ async function startProvider(): Promise<Provider> {
       transactionGasCap: false,
     },
     { enable: false, decodeConsoleLogInputsCallback: () => [], printLineCallback: () => {} },
-    { subscriptionCallback: () => {} },
+    { subscriptionCallback: (e) => notify(e.filterId, e.result) },
     new ContractDecoder(),
   );
+}
+
+/** WebSocket subscriptions: EDR's filter id → the socket that asked. */
+const subscribers = new Map<bigint, WebSocket>();
+
+function notify(filterId: bigint, result: unknown): void {
+  const socket = subscribers.get(filterId);
+  if (socket?.readyState === 1) socket.send(JSON.stringify({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: `0x${filterId.toString(16)}`, result } }));
 }
 
 interface RpcRequest {
@@ -146,6 +156,31 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
+new WebSocketServer({ server }).on('connection', (socket) => {
+  const mine: bigint[] = [];
+  socket.on('message', (data) => {
+    let req: RpcRequest;
+    try {
+      req = JSON.parse(String(data)) as RpcRequest;
+    } catch {
+      return socket.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } }));
+    }
+    void handleOne(provider, req).then((answer) => {
+      const result = (answer as { result?: unknown }).result;
+      if (req.method === 'eth_subscribe' && typeof result === 'string') {
+        subscribers.set(BigInt(result), socket);
+        mine.push(BigInt(result));
+      }
+      socket.send(JSON.stringify(answer));
+    });
+  });
+  socket.on('close', () => {
+    for (const id of mine) {
+      subscribers.delete(id);
+      void provider.handleRequest(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'eth_unsubscribe', params: [`0x${id.toString(16)}`] }));
+    }
+  });
+});
 server.listen(Number(args.port), '127.0.0.1', () => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   void Promise.all(Array.from({ length: Number(args.fronts) }, () => startFront(url))).then((fronts) => {

@@ -20,6 +20,11 @@ export const EthereumTargetSchema = z
       .min(1)
       .optional()
       .describe('JSON-RPC HTTP URLs of the network; beacons spread over them and fail over between them. Without rpc, an embedded devnet (EDR) is started for the run.'),
+    ws: z
+      .array(z.url({ protocol: /^wss?$/ }))
+      .min(1)
+      .optional()
+      .describe('WebSocket JSON-RPC URLs for eth_subscribe newHeads: a new block is read as soon as it is announced (polling stays as a 1 s fallback). The embedded devnet offers one.'),
     chainId: count(1).optional().describe('The chain id transactions are signed for; read from the node (eth_chainId) when omitted, and checked against it when given.'),
     rootKeyFile: z.string().min(1).optional().describe('With rpc: a file holding the funded root private key (0x + 64 hex digits); relative to the scenario file. Never printed or stored.'),
     rootKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('With rpc: the environment variable holding the funded root private key. Never printed or stored.'),
@@ -64,6 +69,8 @@ export type EthereumTargetOptions = z.output<typeof EthereumTargetSchema>;
 /** What an ethereum beacon needs: plain JSON, so it can travel to another machine. */
 export const EthereumBeaconSchema = z.strictObject({
   endpoints: z.array(z.string()).min(1),
+  /** newHeads WebSocket URLs, when any. */
+  ws: z.array(z.string()).min(1).optional(),
   chainId: z.number().int().positive(),
   /** Seed of the deterministic wallet keys (wallet i's key = keccak256(`${keySeed}:${i}`)). */
   keySeed: z.string(),

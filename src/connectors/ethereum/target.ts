@@ -36,6 +36,8 @@ export class EthereumTarget implements TargetConnector {
   private fees: FeeConfig | undefined;
   private book: WalletBook | undefined;
   private contract: Hex | undefined;
+  /** newHeads URLs: the options', or the embedded devnet's. */
+  private ws: string[] | undefined;
   /** From the last reconciliation: blocks read and the gas they used. */
   private chainStats = { blocks: 0, txs: 0, runTxs: 0, gasUsed: 0 };
 
@@ -63,6 +65,7 @@ export class EthereumTarget implements TargetConnector {
     let endpoints: string[];
     if (this.o.rpc) {
       endpoints = this.o.rpc;
+      this.ws = this.o.ws;
       this.root = await this.readRootKey();
     } else {
       const key = generatePrivateKey(); // a fresh root for a fresh chain; it never leaves this process
@@ -70,6 +73,7 @@ export class EthereumTarget implements TargetConnector {
       log(`starting an embedded Ethereum devnet (EDR, chain ${this.o.devnet.chainId}, a block every ${this.o.devnet.blockTimeMs} ms)`);
       this.devnet = await startDevnet({ root: this.root.address, chainId: this.o.devnet.chainId, blockTimeMs: this.o.devnet.blockTimeMs });
       endpoints = [this.devnet.url];
+      this.ws = [this.devnet.url.replace(/^http/, 'ws')];
     }
     this.rpc = new RpcClient(endpoints, this.o.timeoutMs, 4, (from, to) => log(`${from} failed; moving to ${to}`));
     let chainId: number;
@@ -138,6 +142,7 @@ export class EthereumTarget implements TargetConnector {
     if (!this.fees || !this.book) throw new TpslabError('TPSLAB_E_INTERNAL', 'beaconConfig before provision');
     return {
       endpoints: rotate(this.client.endpoints as string[], share.endpointOffset),
+      ...(this.ws ? { ws: rotate(this.ws, share.endpointOffset) } : {}),
       chainId: this.chainId,
       keySeed: keySeedOf(this.chainId, this.run.seed),
       accounts: share.accounts,
