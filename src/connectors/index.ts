@@ -5,12 +5,14 @@
  */
 import { TpslabError } from '../errors.js';
 import type { ConnectorDefinition } from './contract.js';
+import { ethereumConnector } from './ethereum/index.js';
 import { httpConnector } from './http/index.js';
 import { tpslabConnector } from './tpslab/index.js';
 
 export const CONNECTORS: Readonly<Record<string, ConnectorDefinition<never, never>>> = {
   tpslab: tpslabConnector as unknown as ConnectorDefinition<never, never>,
   http: httpConnector as unknown as ConnectorDefinition<never, never>,
+  ethereum: ethereumConnector as unknown as ConnectorDefinition<never, never>,
 };
 
 export function connectorFor(kind: string): ConnectorDefinition<unknown, unknown> {

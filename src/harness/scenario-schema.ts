@@ -6,7 +6,7 @@
  * Cross-field rules live in scenario.ts (`checkScenario`).
  */
 import { z } from 'zod';
-import { HttpTargetSchema, TpslabTargetSchema } from '../connectors/schemas.js';
+import { EthereumTargetSchema, HttpTargetSchema, TpslabTargetSchema } from '../connectors/schemas.js';
 import { parseThreshold } from './thresholds.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -48,7 +48,7 @@ function upgradeLegacyTarget(input: unknown): unknown {
 }
 
 export const TargetSchema = z
-  .preprocess(upgradeLegacyTarget, z.discriminatedUnion('kind', [TpslabTargetSchema, HttpTargetSchema]))
+  .preprocess(upgradeLegacyTarget, z.discriminatedUnion('kind', [TpslabTargetSchema, HttpTargetSchema, EthereumTargetSchema]))
   .describe('The network under test, reached through the connector that target.kind names (docs/connectors.md).');
 
 export const AccountsSchema = z.strictObject({

@@ -108,7 +108,7 @@ describe('schema errors name the full path', () => {
     rejects(`${ONE_STAGE.replace('load:\n', 'load:\n  mode: fast\n')}`, 'scenario.load.mode: must be one of "open", "max", "trace", got "fast"');
     rejects(`${ONE_STAGE}confirmation: { method: push }\n`, 'scenario.confirmation.method: must be one of "stream", "poll", got "push"');
     rejects(`${ONE_STAGE}workload: { sign: later }\n`, 'scenario.workload.sign: must be one of "presign", "live"');
-    rejects(`${ONE_STAGE}target: { kind: cloud }\n`, 'scenario.target.kind: must be one of "tpslab", "http", got "cloud"');
+    rejects(`${ONE_STAGE}target: { kind: cloud }\n`, 'scenario.target.kind: must be one of "tpslab", "http", "ethereum", got "cloud"');
     rejects(`${ONE_STAGE}workload: { contention: { kind: pareto } }\n`, 'scenario.workload.contention.kind: must be one of "uniform", "zipf", "hotset"');
   });
 

@@ -1,0 +1,72 @@
+// Stuck nonces on a real EVM (the EDR devnet): a wallet whose transaction the node refused has
+// a nonce gap, so its later transactions, accepted into the pool, can never mine. The beacon
+// finds the wallet stuck, fails them with ETH_NONCE_GAP (counted by code) and says why.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Hex } from 'viem';
+import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
+import { preciseClock } from '../../src/clock.js';
+import { startDevnet, type Devnet } from '../../src/connectors/ethereum/devnet.js';
+import { signTx } from '../../src/connectors/ethereum/wallets.js';
+import { connectorFor } from '../../src/connectors/index.js';
+import { waitFor } from '../testkit/index.js';
+
+const ROOT_ENV = 'TPSLAB_TEST_ETH_STUCK_ROOT';
+let devnet: Devnet;
+let rootKey: Hex;
+
+before(async () => {
+  rootKey = generatePrivateKey();
+  process.env[ROOT_ENV] = rootKey;
+  devnet = await startDevnet({ root: privateKeyToAddress(rootKey), chainId: 31337, blockTimeMs: 200 });
+});
+after(async () => {
+  await devnet?.stop();
+});
+
+async function rpc<T>(method: string, params: unknown[]): Promise<T> {
+  const res = await fetch(devnet.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const a = (await res.json()) as { result: T; error?: { message: string } };
+  if (a.error) throw new Error(a.error.message);
+  return a.result;
+}
+
+test('a refused nonce leaves a gap: the wallet is found stuck and its waiting transactions fail with ETH_NONCE_GAP', async () => {
+  const def = connectorFor('ethereum');
+  const target = def.createTarget(
+    def.targetSchema.parse({ kind: 'ethereum', rpc: [devnet.url], rootKeyEnv: ROOT_ENV, stuckAfterMs: 500, fees: { type: 'legacy' } }),
+    { runId: 's', seed: 9, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    preciseClock,
+  );
+  await target.open(() => {});
+  await target.provision(() => {}, () => {});
+  const start = await target.cursor();
+  // Wallet 2 is outside the run's accounts: never funded, so the node refuses its nonce 0.
+  const config = target.beaconConfig({ beacon: 0, accounts: { start: 0, end: 2 }, endpointOffset: 0, start }) as { fees: { type: 'legacy'; gasPrice: string } };
+  const beacon = def.createBeacon(def.beaconSchema.parse(JSON.parse(JSON.stringify(config))), { beacon: 0, clock: preciseClock, confirmation: { method: 'poll', pollIntervalMs: 100 }, log: () => {} });
+  const failed = new Map<string, string>();
+  const lines: string[] = [];
+  await beacon.prepare();
+  await beacon.confirm({ committed: () => {}, failed: (id, code) => void failed.set(id, code), log: (l) => lines.push(l) }, { sentBefore: () => [] });
+  try {
+    const refused = beacon.build({ index: 0, sender: 2, target: 0, intendedOffsetMs: 0 });
+    const [r] = await beacon.submit([{ tx: refused, attempt: 1 }]);
+    assert.equal(r!.kind === 'rejected' && r!.code, 'ETH_INSUFFICIENT_FUNDS');
+    // The wallet is funded afterwards (from the root), so its next transactions are accepted, behind the gap.
+    const wallet2 = target.accountName!(2) as Hex;
+    const nonce = Number(await rpc<string>('eth_getTransactionCount', [privateKeyToAddress(rootKey), 'pending']));
+    const fund = signTx(rootKey, { chainId: 31337, nonce, to: wallet2, valueWei: 10n ** 18n, gas: 21_000, fees: config.fees });
+    await rpc('eth_sendRawTransaction', [fund.raw]);
+    await waitFor('the late funding mined', async () => BigInt(await rpc<string>('eth_getBalance', [wallet2, 'latest'])) > 0n, 10_000);
+    const later = [1, 2, 3].map((i) => beacon.build({ index: i, sender: 2, target: 1, intendedOffsetMs: 0 }));
+    const results = await beacon.submit(later.map((tx) => ({ tx, attempt: 1 })));
+    assert.deepEqual(results.map((x) => x.kind), ['accepted', 'accepted', 'accepted'], JSON.stringify(results));
+    await waitFor('the waiting transactions failed', () => later.every((t) => failed.has(t.id)), 20_000);
+    assert.deepEqual(later.map((t) => failed.get(t.id)), ['ETH_NONCE_GAP', 'ETH_NONCE_GAP', 'ETH_NONCE_GAP']);
+    assert.ok(lines.some((l) => l.includes(`wallet ${wallet2} is stuck: the node refused its nonce 0`) && l.includes('3 waiting transactions')), lines.join('\n'));
+    assert.equal(failed.has(refused.id), false, 'the refused one was answered at submit, not failed again');
+  } finally {
+    await beacon.close();
+    await target.close();
+  }
+});
