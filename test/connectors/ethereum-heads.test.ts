@@ -25,7 +25,7 @@ test('blocks announced by newHeads confirm transactions without waiting for the 
   const ws = devnet.url.replace(/^http/, 'ws');
   const target = def.createTarget(
     def.targetSchema.parse({ kind: 'ethereum', rpc: [devnet.url], ws: [ws], rootKeyEnv: ROOT_ENV }),
-    { runId: 'h', seed: 3, accounts: { count: 3, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    { seed: 3, accounts: { count: 3, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
     preciseClock,
   );
   await target.open(() => {});

@@ -35,7 +35,7 @@ test('a refused nonce leaves a gap: the wallet is found stuck and its waiting tr
   const def = connectorFor('ethereum');
   const target = def.createTarget(
     def.targetSchema.parse({ kind: 'ethereum', rpc: [devnet.url], rootKeyEnv: ROOT_ENV, stuckAfterMs: 500, fees: { type: 'legacy' } }),
-    { runId: 's', seed: 9, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    { seed: 9, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
     preciseClock,
   );
   await target.open(() => {});

@@ -37,7 +37,7 @@ interface Opened {
 
 async function open(extra: Record<string, unknown>): Promise<Opened> {
   const def = connectorFor('ethereum');
-  const run: RunSpec = { runId: 'w', seed: seed++, accounts: { count: ACCOUNTS, balance: '0' }, workload: { kind: 'transfer', amount: 7, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } };
+  const run: RunSpec = { seed: seed++, accounts: { count: ACCOUNTS, balance: '0' }, workload: { kind: 'transfer', amount: 7, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } };
   const target = def.createTarget(def.targetSchema.parse({ kind: 'ethereum', rpc: [devnet.url], rootKeyEnv: ROOT_ENV, ...extra }), run, preciseClock);
   const logs: string[] = [];
   await target.open((l) => logs.push(l));
