@@ -12,6 +12,7 @@ import { EXIT } from './exit-codes.js';
 import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
 import { registerExplorer } from './explorer.js';
+import { registerFaucet } from './faucet.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerExplorer(program);
   registerKeys(program);
   registerTx(program);
+  registerFaucet(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
