@@ -13,6 +13,7 @@ import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
 import { registerExplorer } from './explorer.js';
 import { registerFaucet } from './faucet.js';
+import { registerIndexer } from './indexer.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerTx(program);
   registerFaucet(program);
+  registerIndexer(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
