@@ -17,6 +17,7 @@ import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
 import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
+import { isLoopback, type NodeHealth } from './health.js';
 
 /** Seconds a client should wait before retrying when the mempool is full. */
 const RETRY_AFTER_SECONDS = 1;
@@ -32,6 +33,8 @@ export interface NodeApiContext {
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
   /** Called for each accepted transaction (for commit latency). */
   onAccepted(tx: SignedTx): void;
+  /** Head-age, lag and drain checks for balancers (see health.ts). */
+  health?: NodeHealth;
 }
 
 export function statusJson(id: Buffer, s: TxStatus): Record<string, unknown> {
@@ -255,10 +258,23 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
 
   app.get('/v1/head', async () => headJson(seq));
 
-  app.get('/health', async (_req, reply) => {
+  app.get<{ Querystring: { draining?: string } }>('/health', async (req, reply) => {
+    const extra = seq.unavailableReason ? undefined : ctx.health?.answer(seq.role, seq.durableHeight, seq.durableHead.timestampMs, req.query.draining === '404');
+    if (extra) return reply.code(extra.httpStatus).send(extra.body);
     const reason = seq.unavailableReason;
     return reply.code(reason ? 503 : 200).send({ status: reason ? 'unavailable' : 'ok', role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
   });
+
+  /** Drain: leave balancers' pools gracefully before maintenance (still serving). Loopback callers only. */
+  const drain = (on: boolean) => async (req: { socket: { remoteAddress?: string } }, reply: FastifyReply) => {
+    if (!ctx.health || !isLoopback(req.socket.remoteAddress)) {
+      return sendError(reply, new TpslabError('TPSLAB_E_FORBIDDEN', `the drain endpoint answers callers on 127.0.0.1 only (this one is ${req.socket.remoteAddress}); run "tpslab node drain" on the node's host`));
+    }
+    ctx.health.draining = on;
+    return { draining: on };
+  };
+  app.post('/admin/drain', drain(true));
+  app.delete('/admin/drain', drain(false));
 
   app.get('/metrics', async (_req, reply) => {
     metrics.mempoolTransactions.set(seq.mempoolSize);

@@ -5,6 +5,7 @@
  */
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NodeHealth, type HealthOptions } from './health.js';
 import { TpslabError } from '../errors.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { BLOCK_FEED_PATH, CommitStream, STREAM_PATH } from './commit-stream.js';
@@ -23,6 +24,8 @@ export interface ServeOptions {
   limits?: IngressLimits;
   /** Worker threads for batch signature checks; 0 checks on the event loop. Default: one per core, at most 4. */
   verifyThreads?: number;
+  /** Head-age and lag limits of /health; `sequencerUrl` lets a replica poll the sequencer's head for the lag. */
+  health?: HealthOptions & { sequencerUrl?: string };
 }
 
 export interface RunningLedger {
@@ -110,7 +113,9 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   };
 
   const verifier = createVerifier(opts.verifyThreads ?? defaultVerifyThreads());
+  const health = new NodeHealth(opts.health ?? {}, opts.health?.sequencerUrl);
   const app = buildNodeApi({
+    health,
     service,
     metrics,
     verifier,
@@ -147,6 +152,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     close: () =>
       (closing ??= (async () => {
         stream.close();
+        health.close();
         await app.close();
         await service.close();
         await verifier.close();
