@@ -47,6 +47,13 @@ export const ERROR_SPECS = {
   TPSLAB_E_LOG_CORRUPT: { httpStatus: 500, retryable: false, summary: 'The block log is damaged before its tail and cannot be recovered automatically.' },
   TPSLAB_E_DATA_DIR: { httpStatus: 500, retryable: false, summary: 'The data directory is unusable (locked by another process, or unwritable).' },
   TPSLAB_E_REMOTE: { httpStatus: 502, retryable: true, summary: 'A remote node answered with an error that is not one of ours, or not at all.' },
+  // --- infrastructure: faucet, indexer, load balancer ---
+  TPSLAB_E_RATE_LIMITED: { httpStatus: 429, retryable: true, summary: "The faucet's limit per client, per account or its budget for the window is used up; retry after the Retry-After header." },
+  TPSLAB_E_REQUEST_ID_REUSED: { httpStatus: 409, retryable: false, summary: 'A faucet request id was sent again with a different address or amount; use a new id for a new request.' },
+  TPSLAB_E_FAUCET_PAYMENT: { httpStatus: 502, retryable: false, summary: "The faucet's transfer for this request failed on the ledger (e.g. the faucet ran dry); the grant does not count against limits." },
+  TPSLAB_E_INDEX_CONTINUITY: { httpStatus: 500, retryable: false, summary: 'The indexer received a block that does not follow the last one it indexed (wrong height or previous hash); it stops rather than index a gap or a fork.' },
+  TPSLAB_E_FORBIDDEN: { httpStatus: 403, retryable: false, summary: 'An admin route (e.g. drain) was called from an address other than loopback.' },
+  TPSLAB_E_HAPROXY: { httpStatus: 500, retryable: false, summary: 'HAProxy could not be started, rejected the generated configuration, or its runtime API did not answer.' },
   // --- harness ---
   TPSLAB_E_SCENARIO: { httpStatus: 400, retryable: false, summary: 'The scenario file is unreadable, not YAML, or a field is invalid; the message names the field and what is valid.' },
   TPSLAB_E_THRESHOLD: { httpStatus: 400, retryable: false, summary: 'A threshold expression cannot be parsed or names an unknown metric.' },

@@ -13,6 +13,8 @@ import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
 import { registerDataset } from './dataset.js';
 import { registerExplorer } from './explorer.js';
+import { registerFaucet } from './faucet.js';
+import { registerIndexer } from './indexer.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
@@ -46,6 +48,8 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerTx(program);
   registerDataset(program);
+  registerFaucet(program);
+  registerIndexer(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

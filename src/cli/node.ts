@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { TpslabError } from '../errors.js';
+import { TpslabError } from '../errors.js';
 import { ensureDevGenesis } from '../ledger/dev-genesis.js';
 import { loadGenesis, type Genesis } from '../ledger/genesis.js';
 import { serveLedger, type RunningLedger } from '../ledger/node.js';
@@ -9,6 +9,7 @@ import { Sequencer } from '../ledger/sequencer.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
 import { parseIntOption, untilSignal } from './common.js';
+import { registerNodeDrain } from './node-drain.js';
 
 export interface LedgerCommandOptions {
   data: string;
@@ -23,17 +24,22 @@ export interface LedgerCommandOptions {
   mempoolCapacity: number;
   fsync: boolean;
   verifyThreads?: number;
+  maxHeadAgeMs?: number;
+  maxLagBlocks?: number;
 }
 
 function common(cmd: Command): Command {
   return cmd
-    .requiredOption('--data <dir>', 'data directory (blocks.log, genesis.hash, endpoint.json); created if missing')
+    // Checked in runLedgerProcess, not by commander: a required option here would also be demanded of "node drain".
+    .option('--data <dir>', 'data directory (blocks.log, genesis.hash, endpoint.json); created if missing (required)')
     .option('--port <n>', 'TCP port to listen on; 0 picks a free one (see <data>/endpoint.json)', parseIntOption('--port', 0, 65535), 0)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
     .option('--id <name>', 'member id at the tracker (default: the data directory name)')
     .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
-    .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64));
+    .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64))
+    .option('--max-head-age-ms <ms>', '/health fails when the newest block is older than this (networks with steady traffic only; default: off)', parseIntOption('--max-head-age-ms', 1, 86_400_000))
+    .option('--max-lag-blocks <n>', '/health fails when the sequencer is more than this many blocks ahead (replicas; default: off)', parseIntOption('--max-lag-blocks', 0, 1_000_000_000));
 }
 
 function ordering(cmd: Command): Command {
@@ -55,6 +61,7 @@ export function registerNode(program: Command): void {
   )
     .addHelpText('after', '\nExamples:\n  tpslab node --data ./n1 --port 8545\n  tpslab node --data ./n2 --genesis net/genesis.json --sequencer http://127.0.0.1:7000 --tracker http://127.0.0.1:7100')
     .action(async (o: LedgerCommandOptions) => runLedgerProcess(o.sequencer ? 'replica' : 'node', o));
+  registerNodeDrain(program.commands.find((c) => c.name() === 'node')!);
 
   ordering(common(program.command('sequencer').description('run the sequencer of a network: total order, blocks, the durable log, the block feed for nodes')))
     .requiredOption('--genesis <file>', 'genesis JSON shared by the network')
@@ -63,6 +70,7 @@ export function registerNode(program: Command): void {
 }
 
 export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o: LedgerCommandOptions): Promise<void> {
+  if (!o.data) throw new TpslabError('TPSLAB_E_USAGE', `tpslab ${role === 'replica' ? 'node' : role} needs --data <dir> (its blocks, genesis hash and endpoint.json live there)`);
   let genesis: Genesis;
   let genesisInfo = '';
   if (o.genesis) genesis = await loadGenesis(o.genesis);
@@ -92,11 +100,17 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
     await early.close();
     throw err;
   }
+  const health = {
+    ...(o.maxHeadAgeMs !== undefined ? { maxHeadAgeMs: o.maxHeadAgeMs } : {}),
+    ...(o.maxLagBlocks !== undefined ? { maxLagBlocks: o.maxLagBlocks } : {}),
+    ...(o.sequencer ? { sequencerUrl: o.sequencer } : {}),
+  };
   const running: RunningLedger = await serveLedger(service, {
     dataDir: o.data,
     host: o.host,
     port: o.port,
     early,
+    health,
     ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}),
   });
   const rec = service.recovery;

@@ -320,7 +320,8 @@ export async function netStatus(dir: string): Promise<StatusRow[]> {
       alive: isAlive(p.pid),
       height,
       lag: p.role === 'replica' && height !== undefined && seqHeight !== undefined ? Math.max(0, seqHeight - height) : undefined,
-      health: pr ? (pr.status === 'ok' ? 'ok' : `${pr.status ?? 'unavailable'}: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
+      // Draining is up (serving, leaving balancers' pools), never reported as downtime.
+      health: pr ? (pr.status === 'ok' ? 'ok' : pr.status === 'draining' ? 'draining (up)' : `${pr.status ?? 'unavailable'}: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
       shards: p.role === 'replica' ? (member ? describeRanges(member.ranges) : 'not a member') : '-',
     };
   });

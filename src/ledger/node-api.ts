@@ -3,7 +3,7 @@
  * Every error answer is `{ "error": { code, message, retryable } }` with a 4xx
  * for the caller's mistakes, 429/503 for load and availability.
  */
-import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import { TpslabError, asTpslabError } from '../errors.js';
 import { decodeAddress, encodeAddress } from '../protocol/address.js';
 import type { AccountJson, BatchItemJson, BatchResultJson, BlockJson, HeadJson, TopicJson, TxStatusJson } from '../protocol/api.js';
@@ -20,6 +20,7 @@ import type { TxStatus } from './sequencer.js';
 import type { LedgerService } from './service.js';
 import { DEFAULT_INGRESS_BUDGET, ESTIMATE_BYTES_PER_TX, IngressBudget, type IngressBudgetLimits, type Lease } from './ingress-budget.js';
 import { RETRY_AFTER_SECONDS, clientErrorHandler, drainBody, frameworkErrors, fromFramework, sendError } from './http-errors.js';
+import { isLoopback, type NodeHealth } from './health.js';
 
 export interface NodeApiContext {
   service: LedgerService;
@@ -36,6 +37,8 @@ export interface NodeApiContext {
   waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
   /** Called for each accepted transaction (for commit latency). */
   onAccepted(tx: SignedTx): void;
+  /** Head-age, lag and drain checks for balancers (see health.ts). */
+  health?: NodeHealth;
 }
 
 export function statusJson(id: Buffer, s: TxStatus): TxStatusJson {
@@ -290,13 +293,30 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
 
   app.get('/v1/head', async () => headJson(seq));
 
-  app.get('/health', async (_req, reply) => {
-    // unavailable: not serving; degraded: serving reads but not taking work (its sequencer is unreachable).
+  app.get<{ Querystring: { draining?: string } }>('/health', async (req, reply) => {
+    // unavailable: not serving; degraded: serving reads but not taking work (its sequencer is unreachable);
+    // otherwise the balancer's checks (head age, lag, draining: health.ts) may answer.
     const unavailable = seq.unavailableReason;
-    const reason = unavailable ?? seq.degradedReason;
+    const degraded = unavailable ? undefined : seq.degradedReason;
+    if (!unavailable && !degraded) {
+      const extra = ctx.health?.answer(seq.role, seq.durableHeight, seq.durableHead.timestampMs, req.query.draining === '404');
+      if (extra) return reply.code(extra.httpStatus).send(extra.body);
+    }
+    const reason = unavailable ?? degraded;
     const status = unavailable ? 'unavailable' : reason ? 'degraded' : 'ok';
     return reply.code(reason ? 503 : 200).send({ status, role: seq.role, height: seq.durableHeight, ...(reason ? { reason } : {}) });
   });
+
+  /** Drain: leave balancers' pools gracefully before maintenance (still serving). Loopback callers only. */
+  const drain = (on: boolean) => async (req: { socket: { remoteAddress?: string } }, reply: FastifyReply) => {
+    if (!ctx.health || !isLoopback(req.socket.remoteAddress)) {
+      return sendError(reply, new TpslabError('TPSLAB_E_FORBIDDEN', `the drain endpoint answers callers on 127.0.0.1 only (this one is ${req.socket.remoteAddress}); run "tpslab node drain" on the node's host`));
+    }
+    ctx.health.draining = on;
+    return { draining: on };
+  };
+  app.post('/admin/drain', drain(true));
+  app.delete('/admin/drain', drain(false));
 
   app.get('/metrics', async (_req, reply) => {
     metrics.mempoolTransactions.set(seq.mempoolSize);

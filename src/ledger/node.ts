@@ -5,6 +5,7 @@
  */
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NodeHealth, type HealthOptions } from './health.js';
 import { TpslabError } from '../errors.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { BLOCK_FEED_PATH, CommitStream, STREAM_PATH } from './commit-stream.js';
@@ -27,6 +28,8 @@ export interface ServeOptions {
   verifyThreads?: number;
   /** Already listening (answering 503 while the log was replayed): serve on it instead of listening anew. */
   early?: EarlyListener;
+  /** Head-age and lag limits of /health; `sequencerUrl` lets a replica poll the sequencer's head for the lag. */
+  health?: HealthOptions & { sequencerUrl?: string };
 }
 
 export interface RunningLedger {
@@ -114,9 +117,11 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   };
 
   const verifier = createVerifier(opts.verifyThreads ?? defaultVerifyThreads());
+  const health = new NodeHealth(opts.health ?? {}, opts.health?.sequencerUrl);
   const early = opts.early;
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = buildNodeApi({
+    health,
     ...(early
       ? {
           serverFactory: (h: (req: IncomingMessage, res: ServerResponse) => void) => {
@@ -169,6 +174,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     close: () =>
       (closing ??= (async () => {
         stream.close();
+        health.close();
         await app.close();
         await early?.close(); // fastify closes only servers it listened on itself
         await service.close();
