@@ -1,18 +1,29 @@
 /**
  * Durable, append-only record log (one file) used to store blocks.
  *
- * Frame: u32 magic 0x54505342 | u32 payloadLength | u32 crc32(payload) | payload   (all big-endian)
+ * Format v2 (every log created since the commit markers):
+ *   file header (16 bytes): u32 0x5450534C "TPSL" | u32 version = 2 | u32 0 | u32 crc32(first 12 bytes)
+ *   then groups, one per group commit: record frames, then one commit marker
+ *   record frame (12 + n): u32 magic 0x54505342 | u32 payloadLength | u32 crc32(payload) | payload
+ *   commit marker (24):    u32 0x5450534D "TPSM" | u32 records in the group | u64 file offset of the group's
+ *                          first frame | u32 crc32(the group's frames) | u32 crc32(first 20 bytes of the marker)
+ * Format v1 (older logs, no header: the file starts with a record frame) holds frames only. A v1 log stays
+ * v1 and is appended to without markers; it is read and recovered as before. All integers big-endian.
  *
  * Durability contract:
  *  - append() resolves with the record's index only after its bytes were written AND fdatasync'd
  *    (unless opened with `fsync: false`, meant for benchmarks only). A resolved append survives a crash.
  *  - Appends arriving while a write+fdatasync is in flight are queued and committed together with one
- *    write and one fdatasync (group commit). Indices follow the order of append() calls.
+ *    write and one fdatasync (group commit), the group's commit marker in the same write. Indices follow
+ *    the order of append() calls.
  *  - If a write or fdatasync fails, the log is poisoned: every queued and later append rejects with
  *    TPSLAB_E_UNAVAILABLE (cause = the I/O error). A failed fsync cannot be retried safely because the
  *    kernel may have dropped the dirty pages; reopening the log (recovery) is the only way forward.
- *  - open() recovers: a damaged tail (torn write from a crash) is truncated; damage followed by a valid
- *    record is mid-log corruption and open() refuses with TPSLAB_E_LOG_CORRUPT instead of guessing.
+ *  - open() recovers. v2: the log ends after the last commit marker whose group is intact; anything after
+ *    it is the last group, never acknowledged (an OS crash may have persisted a later page of it but not an
+ *    earlier one), and is truncated. Damage followed by an intact marked group, or by anything valid after
+ *    a marker, means an acknowledged group is damaged: open() refuses with TPSLAB_E_LOG_CORRUPT instead of
+ *    guessing. v1: a damaged tail is truncated; damage followed by a valid record is refused.
  *    open() also fdatasyncs the file, so records written by a process that crashed before its fsync
  *    (still in the page cache) are durable before we report them.
  *  - One process at a time: `<path>.lock` holds the owner's pid; a lock left by a dead pid is taken over.
@@ -23,16 +34,15 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
+import {
+  FILE_HEADER_BYTES, HEADER, MAGIC, MAX_PAYLOAD, encodeFileHeader, encodeFrame, encodeMarker, readFully, scanLog,
+} from './block-log-format.js';
 
+export { MAX_PAYLOAD } from './block-log-format.js';
 export interface BlockLogOptions { fsync?: boolean /* default true; false only for benchmarks */ }
 export interface RecoveryReport { records: number; truncatedBytes: number; }
 
-const MAGIC = 0x54505342;
-const MAGIC_BYTES = Buffer.from([0x54, 0x50, 0x53, 0x42]);
-const HEADER = 12;
-export const MAX_PAYLOAD = 64 * 1024 * 1024;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024; // a batch holds at least one record, more while under this
-const SCAN_CHUNK = 4 * 1024 * 1024;
 
 interface Pending { frame: Buffer; resolve: (index: number) => void; reject: (err: unknown) => void; }
 
@@ -51,6 +61,8 @@ export class BlockLog {
     private readonly fh: FileHandle,
     private readonly lockPath: string,
     private readonly fsync: boolean,
+    /** 2: groups end with commit markers; 1: an older log, appended to without markers. */
+    readonly version: 1 | 2,
     scan: { offsets: Float64Array; count: number; size: number },
     readonly recovery: RecoveryReport,
   ) {
@@ -72,23 +84,27 @@ export class BlockLog {
       }
       const fileSize = (await fh.stat()).size;
       const scan = await scanLog(fh, fileSize);
-      if (scan.size < fileSize) {
-        const corruptAt = await findValidFrameAfter(fh, scan.size, fileSize);
-        if (corruptAt !== undefined) {
-          throw new TpslabError('TPSLAB_E_LOG_CORRUPT',
-            `Block log ${path} is corrupt at byte offset ${scan.size} (record ${scan.count}), but a valid record ` +
-            `follows at offset ${corruptAt}, so this is not a torn tail from a crash. Do NOT delete or truncate ` +
-            `the file: stop the node, keep the file for inspection, and restore the log from a replica or backup.`,
-            { details: { path, offset: scan.size, record: scan.count, nextValidOffset: corruptAt } });
-        }
-        await fh.truncate(scan.size); // torn tail: a crash interrupted the last (never acknowledged) write
+      if (scan.corruptEvidenceAt !== undefined) {
+        throw new TpslabError('TPSLAB_E_LOG_CORRUPT',
+          `Block log ${path} is corrupt at byte offset ${scan.size} (record ${scan.count}), but acknowledged data ` +
+          `follows at offset ${scan.corruptEvidenceAt}, so this is not a torn tail from a crash. Do NOT delete or truncate ` +
+          `the file: stop the node, keep the file for inspection, and restore the log from a replica or backup.`,
+          { details: { path, offset: scan.size, record: scan.count, nextValidOffset: scan.corruptEvidenceAt } });
+      }
+      // A torn tail, or a torn last group (never acknowledged): cut it.
+      if (scan.size < fileSize) await fh.truncate(scan.size);
+      let version = scan.version;
+      if (scan.size === 0) { // a new (or empty) log is written in the current format
+        await writeFully(fh, encodeFileHeader(), 0);
+        scan.size = FILE_HEADER_BYTES;
+        version = 2;
       }
       if (fsync) {
         await fh.datasync();          // make what we report durable, and the truncation too
         await syncDir(dirname(path)); // the file's directory entry (it may have just been created)
       }
-      return new BlockLog(path, fh, lockPath, fsync, scan,
-        { records: scan.count, truncatedBytes: fileSize - scan.size });
+      return new BlockLog(path, fh, lockPath, fsync, version, scan,
+        { records: scan.count, truncatedBytes: fileSize - Math.min(fileSize, scan.size) });
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await unlink(lockPath).catch(() => undefined);
@@ -109,11 +125,7 @@ export class BlockLog {
       return Promise.reject(new TpslabError('TPSLAB_E_TOO_LARGE',
         `Block log record of ${payload.length} bytes exceeds the ${MAX_PAYLOAD}-byte limit.`));
     }
-    const frame = Buffer.allocUnsafe(HEADER + payload.length);
-    frame.writeUInt32BE(MAGIC, 0);
-    frame.writeUInt32BE(payload.length, 4);
-    frame.writeUInt32BE(crc32(payload), 8);
-    payload.copy(frame, HEADER);
+    const frame = encodeFrame(payload);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ frame, resolve, reject });
       this.flushing ??= this.flushLoop();
@@ -131,8 +143,12 @@ export class BlockLog {
         take++;
       }
       const batch = this.queue.splice(0, take);
+      let groupBytes: number;
       try {
-        const buf = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame), bytes);
+        const frames = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame), bytes);
+        // v2: the group's commit marker goes in the same write; recovery keeps the group only if it is intact.
+        const buf = this.version === 2 ? Buffer.concat([frames, encodeMarker(batch.length, this.size, crc32(frames))]) : frames;
+        groupBytes = buf.length;
         await writeFully(this.fh, buf, this.size);
         if (this.fsync) await this.fh.datasync();
       } catch (err) {
@@ -141,16 +157,19 @@ export class BlockLog {
         for (const p of [...batch, ...this.queue.splice(0)]) p.reject(this.unavailable());
         break;
       }
+      const groupEnd = this.size + groupBytes;
+      let at = this.size;
       for (const p of batch) {
         if (this.count === this.offsets.length) {
           const grown = new Float64Array(this.offsets.length * 2);
           grown.set(this.offsets);
           this.offsets = grown;
         }
-        this.offsets[this.count] = this.size;
-        this.size += p.frame.length;
-        p.resolve(this.count++);
+        this.offsets[this.count++] = at;
+        at += p.frame.length;
       }
+      this.size = groupEnd;
+      batch.forEach((p, i) => p.resolve(this.count - batch.length + i));
     }
     this.flushing = undefined;
   }
@@ -186,10 +205,11 @@ export class BlockLog {
     const out: Buffer[] = [];
     for (let i = from; i < to; i++) {
       const off = this.offsets[i]! - start;
-      const frameEnd = (i + 1 < to ? this.offsets[i + 1]! : end) - start;
-      const payload = span.subarray(off + HEADER, frameEnd);
+      const frameEnd = (i + 1 < to ? this.offsets[i + 1]! : end) - start; // a commit marker may sit in between
+      const len = off + HEADER <= frameEnd ? span.readUInt32BE(off + 4) : -1;
+      const payload = span.subarray(off + HEADER, off + HEADER + Math.max(0, len));
       // Detect bit rot / outside tampering of durable records rather than returning bad bytes.
-      if (span.readUInt32BE(off) !== MAGIC || span.readUInt32BE(off + 4) !== payload.length || span.readUInt32BE(off + 8) !== crc32(payload)) {
+      if (len < 0 || off + HEADER + len > frameEnd || span.readUInt32BE(off) !== MAGIC || span.readUInt32BE(off + 8) !== crc32(payload)) {
         throw new TpslabError('TPSLAB_E_LOG_CORRUPT',
           `Block log ${this.path}: record ${i} at byte offset ${start + off} failed its checksum on read. ` +
           `Do not delete the file; restore the log from a replica or backup.`, { details: { path: this.path, record: i } });
@@ -223,75 +243,10 @@ export class BlockLog {
   }
 }
 
-/** Buffered positional reads over the file for the recovery scan. */
-class ScanReader {
-  private buf = Buffer.alloc(0);
-  private start = 0;
-  constructor(private readonly fh: FileHandle, readonly fileSize: number) {}
-  /** `len` bytes at `pos` (a view; stays valid after later calls), or undefined past EOF. */
-  async get(pos: number, len: number): Promise<Buffer | undefined> {
-    if (pos + len > this.fileSize) return undefined;
-    if (pos < this.start || pos + len > this.start + this.buf.length) {
-      this.buf = Buffer.allocUnsafe(Math.min(Math.max(len, SCAN_CHUNK), this.fileSize - pos));
-      this.start = pos;
-      await readFully(this.fh, this.buf, pos);
-    }
-    return this.buf.subarray(pos - this.start, pos - this.start + len);
-  }
-}
-
-/** Length of the valid frame at `pos`, or -1 if there is none (bad magic, implausible length, past EOF, bad CRC). */
-async function frameAt(r: ScanReader, pos: number): Promise<number> {
-  const hdr = await r.get(pos, HEADER);
-  if (!hdr || hdr.readUInt32BE(0) !== MAGIC) return -1;
-  const len = hdr.readUInt32BE(4);
-  const crc = hdr.readUInt32BE(8);
-  if (len > MAX_PAYLOAD) return -1;
-  const payload = await r.get(pos + HEADER, len);
-  return payload && crc32(payload) === crc ? HEADER + len : -1;
-}
-
-async function scanLog(fh: FileHandle, fileSize: number): Promise<{ offsets: Float64Array; count: number; size: number }> {
-  const r = new ScanReader(fh, fileSize);
-  let offsets = new Float64Array(1024);
-  let count = 0;
-  let pos = 0;
-  for (let len: number; pos < fileSize && (len = await frameAt(r, pos)) > 0; pos += len) {
-    if (count === offsets.length) {
-      const grown = new Float64Array(offsets.length * 2);
-      grown.set(offsets);
-      offsets = grown;
-    }
-    offsets[count++] = pos;
-  }
-  return { offsets, count, size: pos };
-}
-
-/** Offset of the first valid frame starting after `bad`, if any. */
-async function findValidFrameAfter(fh: FileHandle, bad: number, fileSize: number): Promise<number | undefined> {
-  const r = new ScanReader(fh, fileSize);
-  for (let pos = bad + 1; pos + HEADER <= fileSize;) {
-    const chunk = (await r.get(pos, Math.min(SCAN_CHUNK, fileSize - pos)))!;
-    const hit = chunk.indexOf(MAGIC_BYTES);
-    if (hit < 0) { pos += Math.max(1, chunk.length - 3); continue; } // keep 3 bytes overlap for a split magic
-    if ((await frameAt(r, pos + hit)) > 0) return pos + hit;
-    pos += hit + 1;
-  }
-  return undefined;
-}
-
 async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
   for (let done = 0; done < buf.length;) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
     done += bytesWritten;
-  }
-}
-
-async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < buf.length;) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) throw new TpslabError('TPSLAB_E_INTERNAL', `Unexpected end of file while reading at ${position + done}.`);
-    done += bytesRead;
   }
 }
 

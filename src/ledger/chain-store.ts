@@ -3,6 +3,9 @@
  * an index from transaction id to (height, index), and what is needed to
  * serve blocks and topic sequence numbers again. Shared by the sequencer
  * (which executes blocks it cuts) and replicas (which apply blocks they receive).
+ *
+ * The index of durable blocks is on disk (tx-index.ts); blocks applied but not
+ * yet durable (a few, pipelined) are indexed in memory until their append lands.
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,8 +15,7 @@ import { BlockLog, type RecoveryReport } from './block-log.js';
 import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
 import { LedgerState, type TxEffect } from './state.js';
-
-const INDEX_SHIFT = 2 ** 20;
+import { INDEX_SHIFT, TxIndex } from './tx-index.js';
 
 export type Location = { height: number; index: number };
 
@@ -25,12 +27,10 @@ const REPLAY_SLICE_MS = 20;
 
 export class ChainStore {
   readonly state: LedgerState;
-  /** tx id (latin1) → height * 2^20 + index, for every block indexed (durable or on its way). */
-  private readonly located = new Map<string, number>();
-  /** For blocks with messages: each topic's first sequence number in that block. */
-  private readonly topicStarts = new Map<number, Map<string, bigint>>();
-  /** Per topic: heights of blocks with its messages and the first sequence number in each, ascending. */
-  private readonly topicBlocks = new Map<string, { heights: number[]; starts: bigint[] }>();
+  /** tx id (latin1) → height * 2^20 + index, for blocks indexed but not yet in the on-disk index. */
+  private readonly recent = new Map<string, number>();
+  /** For those blocks with messages: each topic's first sequence number in that block. */
+  private readonly recentTopics = new Map<number, Map<string, bigint>>();
   private durable = 0;
   private head: HeadInfo;
   /** Timestamp of the last indexed block; block timestamps never go back. */
@@ -39,6 +39,7 @@ export class ChainStore {
   private constructor(
     readonly genesis: Genesis,
     private readonly log: BlockLog,
+    private readonly txIndex: TxIndex,
   ) {
     this.state = new LedgerState(genesis);
     this.head = { hash: genesis.hash.toString('hex'), stateHash: this.state.stateHash.toString('hex'), timestampMs: genesis.timestampMs };
@@ -49,26 +50,40 @@ export class ChainStore {
     await mkdir(dataDir, { recursive: true });
     await checkGenesis(dataDir, genesis);
     const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync });
-    const chain = new ChainStore(genesis, log);
+    let txIndex: TxIndex;
+    try {
+      txIndex = TxIndex.open(join(dataDir, 'txindex.sqlite'));
+    } catch (err) {
+      await log.close();
+      throw err;
+    }
+    const chain = new ChainStore(genesis, log, txIndex);
     try {
       const total = log.length;
+      if (txIndex.indexedHeight > total) txIndex.truncateAbove(total); // only after --no-fsync: the log lost blocks
       opts.onReplay?.(0, total);
       let sliceStart = Date.now();
       for (let from = 0; from < total; from += 256) {
-        for (const rec of await log.readRange(from, Math.min(total, from + 256))) {
-          const block = decodeBlock(rec);
-          chain.index(block, applyBlock(chain.state, block));
-          chain.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
-          if (Date.now() - sliceStart >= REPLAY_SLICE_MS) {
-            opts.onReplay?.(chain.state.height, total);
-            await new Promise((r) => setImmediate(r));
-            sliceStart = Date.now();
+        const recs = await log.readRange(from, Math.min(total, from + 256));
+        txIndex.batch(() => {
+          for (const rec of recs) {
+            const block = decodeBlock(rec);
+            const effects = applyBlock(chain.state, block);
+            if (block.height > txIndex.indexedHeight) txIndex.addBlock(block.height, block.txs.map((tx) => tx.id), topicStartsOf(effects));
+            chain.lastTimestampMs = block.timestampMs;
+            chain.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
           }
+        });
+        if (Date.now() - sliceStart >= REPLAY_SLICE_MS) {
+          opts.onReplay?.(chain.state.height, total);
+          await new Promise((r) => setImmediate(r));
+          sliceStart = Date.now();
         }
       }
       opts.onReplay?.(chain.state.height, total);
       chain.durable = chain.state.height;
     } catch (err) {
+      txIndex.close();
       await log.close();
       throw err;
     }
@@ -93,40 +108,30 @@ export class ChainStore {
 
   /** Records a block whose transactions have just been applied to `state`. */
   index(block: Block, effects: readonly TxEffect[]): void {
-    block.txs.forEach((tx, i) => this.located.set(tx.id.toString('latin1'), block.height * INDEX_SHIFT + i));
-    let starts: Map<string, bigint> | undefined;
-    for (const e of effects) {
-      if (e.topic === undefined) continue;
-      starts ??= new Map();
-      if (!starts.has(e.topic)) starts.set(e.topic, e.seq!);
-    }
-    if (starts) {
-      this.topicStarts.set(block.height, starts);
-      for (const [topic, seq] of starts) {
-        let tb = this.topicBlocks.get(topic);
-        if (!tb) this.topicBlocks.set(topic, (tb = { heights: [], starts: [] }));
-        tb.heights.push(block.height);
-        tb.starts.push(seq);
-      }
-    }
+    block.txs.forEach((tx, i) => this.recent.set(tx.id.toString('latin1'), block.height * INDEX_SHIFT + i));
+    const starts = topicStartsOf(effects);
+    if (starts) this.recentTopics.set(block.height, starts);
     this.lastTimestampMs = block.timestampMs;
   }
 
-  /** Appends an indexed block; resolves once it is on disk, and only then counts it durable. */
+  /** Appends an indexed block; resolves once it is on disk, and only then counts it durable (and indexes it on disk). */
   async persist(block: Block, encoded: Buffer): Promise<void> {
     const index = await this.log.append(encoded);
     if (index !== block.height - 1) throw new TpslabError('TPSLAB_E_INTERNAL', `log index ${index} does not match height ${block.height}`);
+    this.txIndex.addBlock(block.height, block.txs.map((tx) => tx.id), this.recentTopics.get(block.height));
+    for (const tx of block.txs) this.recent.delete(tx.id.toString('latin1'));
+    this.recentTopics.delete(block.height);
     this.durable = block.height;
     this.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
   }
 
   isIndexed(idKey: string): boolean {
-    return this.located.has(idKey);
+    return this.recent.has(idKey) || this.txIndex.locate(Buffer.from(idKey, 'latin1')) !== undefined;
   }
 
   /** Where a transaction is, if in an indexed block; `durable` tells whether that block is on disk. */
   locate(idKey: string): (Location & { durable: boolean }) | undefined {
-    const loc = this.located.get(idKey);
+    const loc = this.recent.get(idKey) ?? this.txIndex.locate(Buffer.from(idKey, 'latin1'));
     if (loc === undefined) return undefined;
     const height = Math.floor(loc / INDEX_SHIFT);
     return { height, index: loc % INDEX_SHIFT, durable: height <= this.durable };
@@ -145,22 +150,19 @@ export class ChainStore {
 
   /** Height of the block holding message `seq` of `topic` (or the first after it); undefined if not committed yet. */
   heightOfTopicSeq(topic: string, seq: bigint): number | undefined {
-    const tb = this.topicBlocks.get(topic);
-    if (!tb || tb.starts.length === 0) return undefined;
-    let lo = 0;
-    let hi = tb.starts.length - 1;
-    if (seq < tb.starts[0]!) return tb.heights[0];
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (tb.starts[mid]! <= seq) lo = mid;
-      else hi = mid - 1;
+    let found = this.txIndex.heightOfTopicSeq(topic, seq);
+    for (const [height, starts] of this.recentTopics) { // ascending heights, all above the on-disk index
+      const start = starts.get(topic);
+      if (start === undefined) continue;
+      if (found === undefined || start <= seq) found = height;
+      if (start > seq) break;
     }
-    return tb.heights[lo];
+    return found;
   }
 
   /** The effects (topic sequence numbers) of an indexed block, as when it was applied. */
   effectsOf(block: Block): TxEffect[] {
-    const starts = this.topicStarts.get(block.height);
+    const starts = this.recentTopics.get(block.height) ?? this.txIndex.topicStartsAt(block.height);
     if (!starts) return block.txs.map(() => ({}));
     const next = new Map(starts);
     return block.txs.map((tx) => {
@@ -171,9 +173,22 @@ export class ChainStore {
     });
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  async close(): Promise<void> {
+    await this.log.close(); // waits for appends in flight, which index their blocks
+    await new Promise((r) => setImmediate(r)); // let their continuations (persist) run first
+    this.txIndex.close();
   }
+}
+
+/** Each topic's first sequence number in a block, from its effects; undefined without messages. */
+function topicStartsOf(effects: readonly TxEffect[]): Map<string, bigint> | undefined {
+  let starts: Map<string, bigint> | undefined;
+  for (const e of effects) {
+    if (e.topic === undefined) continue;
+    starts ??= new Map();
+    if (!starts.has(e.topic)) starts.set(e.topic, e.seq!);
+  }
+  return starts;
 }
 
 /** Applies a block produced elsewhere (or replayed): every transaction must succeed and the state hash must match. */

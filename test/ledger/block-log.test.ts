@@ -48,7 +48,8 @@ test('append + read round trip, and reopen', async (t) => {
   assert.equal(await log.append(Buffer.alloc(0)), 1);
   assert.equal(await log.append(Buffer.from('world')), 2);
   assert.equal(log.length, 3);
-  assert.equal(log.sizeBytes, 3 * 12 + 10);
+  assert.equal(log.version, 2);
+  assert.equal(log.sizeBytes, 16 + 3 * 12 + 10 + 3 * 24); // header, frames, one commit marker per group
   assert.deepEqual(await log.read(0), Buffer.from('hello'));
   assert.deepEqual(await log.read(1), Buffer.alloc(0));
   assert.deepEqual(await log.read(2), Buffer.from('world'));
@@ -59,7 +60,7 @@ test('append + read round trip, and reopen', async (t) => {
   await log.close(); // idempotent
   await assert.rejects(log.append(Buffer.from('late')), hasCode('TPSLAB_E_UNAVAILABLE'));
   await assert.rejects(log.read(0), hasCode('TPSLAB_E_UNAVAILABLE'));
-  assert.equal((await stat(path)).size, 46);
+  assert.equal((await stat(path)).size, 134);
 
   const again = await BlockLog.open(path);
   t.after(() => again.close());
@@ -128,13 +129,13 @@ test('corruption in the middle of the log is refused with TPSLAB_E_LOG_CORRUPT',
   const path = await tempLogPath(t);
   await writeRecords(path, 3);
   const bytes = await readFile(path);
-  bytes[12 + 2]! ^= 0xff; // a payload byte of record 0
+  bytes[16 + 12 + 2]! ^= 0xff; // a payload byte of record 0 (after the 16-byte file header)
   await writeFile(path, bytes);
   await assert.rejects(BlockLog.open(path), (err: unknown) => {
     hasCode('TPSLAB_E_LOG_CORRUPT')(err);
     const msg = (err as Error).message;
     assert.match(msg, /blocks\.log/);
-    assert.match(msg, /offset 0\b/);
+    assert.match(msg, /offset 16\b/);
     assert.match(msg, /replica or backup/);
     return true;
   });
@@ -212,4 +213,83 @@ test('a failed fdatasync poisons the log: the batch and later appends reject wit
   const again = await BlockLog.open(path);
   t.after(() => again.close());
   assert.equal(again.length, 3);
+});
+
+/** Writes `groups` group commits: each group is `perGroup` appends issued together. Returns each group's end offset. */
+async function writeGroups(path: string, groups: number, perGroup: number): Promise<number[]> {
+  const log = await BlockLog.open(path);
+  const ends: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    await Promise.all(Array.from({ length: perGroup }, (_, i) => log.append(rec(g * perGroup + i))));
+    ends.push(log.sizeBytes);
+  }
+  await log.close();
+  return ends;
+}
+
+test('torn group: an OS crash that persisted a later page of the last group but not an earlier one recovers to the previous group', async (t) => {
+  const path = await tempLogPath(t);
+  const ends = await writeGroups(path, 3, 5);
+  const bytes = await readFile(path);
+  assert.equal(bytes.length, ends[2]);
+  // The last group's first record never reached the disk (zeroed), its later records and marker did.
+  bytes.fill(0, ends[1]! + 4, ends[1]! + 20);
+  await writeFile(path, bytes);
+  const log = await BlockLog.open(path);
+  t.after(() => log.close());
+  assert.deepEqual(log.recovery, { records: 10, truncatedBytes: ends[2]! - ends[1]! });
+  assert.equal(log.sizeBytes, ends[1]);
+  assert.equal((await stat(path)).size, ends[1]);
+  for (let i = 0; i < 10; i++) assert.deepEqual(await log.read(i), rec(i));
+  assert.equal(await log.append(Buffer.from('after')), 10);
+  assert.deepEqual(await log.read(10), Buffer.from('after'));
+});
+
+test('torn group without its marker (only an earlier page persisted) is truncated too', async (t) => {
+  const path = await tempLogPath(t);
+  const ends = await writeGroups(path, 2, 4);
+  const bytes = await readFile(path);
+  await writeFile(path, bytes.subarray(0, ends[1]! - 24)); // the last group's records, no marker
+  const log = await BlockLog.open(path);
+  t.after(() => log.close());
+  assert.equal(log.length, 4);
+  assert.equal(log.sizeBytes, ends[0]);
+});
+
+test('mid-log corruption of an older, marked group is still refused with TPSLAB_E_LOG_CORRUPT', async (t) => {
+  const path = await tempLogPath(t);
+  const ends = await writeGroups(path, 3, 5);
+  for (const [what, at] of [['a record', ends[0]! + 12 + 3], ['a commit marker', ends[1]! - 10]] as const) {
+    const bytes = await readFile(path);
+    bytes[at]! ^= 0xff; // damage inside the second group (of three)
+    await writeFile(path, bytes);
+    await assert.rejects(BlockLog.open(path), (err: unknown) => {
+      hasCode('TPSLAB_E_LOG_CORRUPT')(err);
+      assert.match((err as Error).message, new RegExp(`offset ${ends[0]}\\b`), what);
+      return true;
+    });
+    assert.deepEqual(await readFile(path), bytes, 'the corrupt file is left untouched');
+    bytes[at]! ^= 0xff;
+    await writeFile(path, bytes);
+  }
+  const log = await BlockLog.open(path); // repaired: all three groups are back
+  t.after(() => log.close());
+  assert.equal(log.length, 15);
+});
+
+test('a version 1 log (no header, no commit markers) stays readable and appendable', async (t) => {
+  const path = await tempLogPath(t);
+  await writeFile(path, Buffer.concat([0, 1, 2].map((i) => frame(rec(i)))));
+  const log = await BlockLog.open(path);
+  assert.equal(log.version, 1);
+  assert.equal(log.length, 3);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await log.read(i), rec(i));
+  assert.equal(await log.append(rec(3)), 3);
+  await log.close();
+  const again = await BlockLog.open(path);
+  t.after(() => again.close());
+  assert.equal(again.version, 1);
+  assert.equal(again.length, 4);
+  assert.deepEqual(await again.read(3), rec(3));
+  assert.equal((await stat(path)).size, 4 * 12 + [0, 1, 2, 3].reduce((n, i) => n + rec(i).length, 0));
 });

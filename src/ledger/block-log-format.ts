@@ -1,0 +1,206 @@
+/**
+ * The block log's on-disk format (see block-log.ts for the layout): encoding of
+ * frames, commit markers and the file header, and the recovery scan that finds
+ * where the intact log ends and whether damage before that end is a torn last
+ * group (truncate) or corruption of an acknowledged group (refuse).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { TpslabError } from '../errors.js';
+
+export const MAGIC = 0x54505342; // "TPSB": a record frame
+export const MARKER_MAGIC = 0x5450534d; // "TPSM": a commit marker
+export const HEADER_MAGIC = 0x5450534c; // "TPSL": the v2 file header
+export const FORMAT_VERSION = 2;
+export const HEADER = 12;
+export const MARKER_BYTES = 24;
+export const FILE_HEADER_BYTES = 16;
+export const MAX_PAYLOAD = 64 * 1024 * 1024;
+const SCAN_CHUNK = 4 * 1024 * 1024;
+const MAGIC_BYTES = Buffer.from([0x54, 0x50, 0x53, 0x42]);
+const MARKER_BYTES_MAGIC = Buffer.from([0x54, 0x50, 0x53, 0x4d]);
+
+export function encodeFrame(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER + payload.length);
+  frame.writeUInt32BE(MAGIC, 0);
+  frame.writeUInt32BE(payload.length, 4);
+  frame.writeUInt32BE(crc32(payload), 8);
+  payload.copy(frame, HEADER);
+  return frame;
+}
+
+/** The commit marker closing a group of `count` frames that starts at `start` and whose bytes have CRC `groupCrc`. */
+export function encodeMarker(count: number, start: number, groupCrc: number): Buffer {
+  const m = Buffer.allocUnsafe(MARKER_BYTES);
+  m.writeUInt32BE(MARKER_MAGIC, 0);
+  m.writeUInt32BE(count, 4);
+  m.writeBigUInt64BE(BigInt(start), 8);
+  m.writeUInt32BE(groupCrc >>> 0, 16);
+  m.writeUInt32BE(crc32(m.subarray(0, 20)), 20);
+  return m;
+}
+
+export function encodeFileHeader(): Buffer {
+  const h = Buffer.alloc(FILE_HEADER_BYTES);
+  h.writeUInt32BE(HEADER_MAGIC, 0);
+  h.writeUInt32BE(FORMAT_VERSION, 4);
+  h.writeUInt32BE(crc32(h.subarray(0, 12)), 12);
+  return h;
+}
+
+/** Buffered positional reads over the file for the recovery scan. */
+class ScanReader {
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  constructor(private readonly fh: FileHandle, readonly fileSize: number) {}
+  /** `len` bytes at `pos` (a view; stays valid after later calls), or undefined past EOF. */
+  async get(pos: number, len: number): Promise<Buffer | undefined> {
+    if (pos + len > this.fileSize) return undefined;
+    if (pos < this.start || pos + len > this.start + this.buf.length) {
+      this.buf = Buffer.allocUnsafe(Math.min(Math.max(len, SCAN_CHUNK), this.fileSize - pos));
+      this.start = pos;
+      await readFully(this.fh, this.buf, pos);
+    }
+    return this.buf.subarray(pos - this.start, pos - this.start + len);
+  }
+}
+
+/** The valid frame at `pos` (whole frame bytes), or undefined (bad magic, implausible length, past EOF, bad CRC). */
+async function frameAt(r: ScanReader, pos: number): Promise<Buffer | undefined> {
+  const hdr = await r.get(pos, HEADER);
+  if (!hdr || hdr.readUInt32BE(0) !== MAGIC) return undefined;
+  const len = hdr.readUInt32BE(4);
+  if (len > MAX_PAYLOAD) return undefined;
+  const frame = await r.get(pos, HEADER + len);
+  return frame && crc32(frame.subarray(HEADER)) === hdr.readUInt32BE(8) ? frame : undefined;
+}
+
+interface Marker { count: number; start: number; groupCrc: number }
+
+/** A commit marker at `pos` whose own checksum holds, or undefined. */
+async function markerAt(r: ScanReader, pos: number): Promise<Marker | undefined> {
+  const m = await r.get(pos, MARKER_BYTES);
+  if (!m || m.readUInt32BE(0) !== MARKER_MAGIC || crc32(m.subarray(0, 20)) !== m.readUInt32BE(20)) return undefined;
+  const start = Number(m.readBigUInt64BE(8));
+  if (!Number.isSafeInteger(start) || start > pos) return undefined;
+  return { count: m.readUInt32BE(4), start, groupCrc: m.readUInt32BE(16) };
+}
+
+export interface Scan {
+  version: 1 | 2;
+  offsets: Float64Array;
+  count: number;
+  /** End of the intact log: after the last intact marked group (v2), or the last valid frame (v1). */
+  size: number;
+  /** Set when the bytes after `size` cannot be a torn tail: the offset of the evidence that they were acknowledged. */
+  corruptEvidenceAt?: number;
+}
+
+/** Reads the whole file: what is intact, and whether the rest is a torn tail or corruption. */
+export async function scanLog(fh: FileHandle, fileSize: number): Promise<Scan> {
+  const r = new ScanReader(fh, fileSize);
+  const head = await r.get(0, FILE_HEADER_BYTES);
+  const isV2 = fileSize === 0 || (head !== undefined && head.readUInt32BE(0) === HEADER_MAGIC);
+  if (isV2 && head) {
+    const version = head.readUInt32BE(4);
+    if (crc32(head.subarray(0, 12)) !== head.readUInt32BE(12) || version !== FORMAT_VERSION) {
+      throw new TpslabError('TPSLAB_E_LOG_CORRUPT',
+        `block log header is damaged or of an unknown version (${version}; this tpslab reads versions 1 and ${FORMAT_VERSION})`);
+    }
+  }
+  const offsets = new Offsets();
+  if (!isV2) {
+    let pos = 0;
+    for (let f; pos < fileSize && (f = await frameAt(r, pos)); pos += f.length) offsets.push(pos);
+    const after = pos < fileSize ? await findValid(r, pos, [MAGIC_BYTES]) : undefined;
+    return { version: 1, offsets: offsets.array, count: offsets.count, size: pos, ...(after !== undefined ? { corruptEvidenceAt: after } : {}) };
+  }
+  let size = fileSize === 0 ? 0 : FILE_HEADER_BYTES;
+  let durableCount = 0;
+  let pos = size;
+  let groupCrc = 0;
+  let groupCount = 0;
+  while (pos < fileSize) {
+    const f = await frameAt(r, pos);
+    if (f) {
+      offsets.push(pos);
+      groupCrc = crc32(f, groupCrc);
+      groupCount++;
+      pos += f.length;
+      continue;
+    }
+    const m = await markerAt(r, pos);
+    if (!m || m.start !== size || m.count !== groupCount || m.groupCrc !== groupCrc >>> 0 || groupCount === 0) break;
+    pos += MARKER_BYTES;
+    size = pos;
+    durableCount = offsets.count;
+    groupCrc = 0;
+    groupCount = 0;
+  }
+  offsets.count = durableCount;
+  const scan: Scan = { version: 2, offsets: offsets.array, count: durableCount, size };
+  if (size < fileSize) {
+    const evidence = await acknowledgedAfter(r, size);
+    if (evidence !== undefined) scan.corruptEvidenceAt = evidence;
+  }
+  return scan;
+}
+
+/**
+ * After the intact end of a v2 log: an acknowledged group beyond it proves corruption. That is a marker
+ * whose group CRC-checks, or anything valid (frame or marker) following a marker: the next group is only
+ * written once the previous one's fdatasync returned. Returns the offset of that evidence, if any.
+ */
+async function acknowledgedAfter(r: ScanReader, end: number): Promise<number | undefined> {
+  for (let pos = end; ;) {
+    const at = await findValid(r, pos, [MARKER_BYTES_MAGIC]);
+    if (at === undefined) return undefined;
+    const m = (await markerAt(r, at))!;
+    if (m.start >= end && m.count > 0 && (await groupCrcOf(r, m.start, at)) === m.groupCrc) return m.start;
+    const later = await findValid(r, at + MARKER_BYTES, [MAGIC_BYTES, MARKER_BYTES_MAGIC]);
+    if (later !== undefined) return later;
+    pos = at + 1;
+  }
+}
+
+async function groupCrcOf(r: ScanReader, start: number, end: number): Promise<number | undefined> {
+  const bytes = await r.get(start, end - start);
+  return bytes ? crc32(bytes) >>> 0 : undefined;
+}
+
+/** Offset of the first valid frame or marker (of the magics given) starting at or after `from`, if any. */
+async function findValid(r: ScanReader, from: number, magics: Buffer[]): Promise<number | undefined> {
+  let best: number | undefined;
+  for (const magic of magics) {
+    for (let pos = from; pos + 4 <= r.fileSize && (best === undefined || pos < best);) {
+      const chunk = (await r.get(pos, Math.min(SCAN_CHUNK, r.fileSize - pos)))!;
+      const hit = chunk.indexOf(magic);
+      if (hit < 0) { pos += Math.max(1, chunk.length - 3); continue; } // keep 3 bytes overlap for a split magic
+      const valid = magic === MAGIC_BYTES ? await frameAt(r, pos + hit) : await markerAt(r, pos + hit);
+      if (valid) { best = pos + hit; break; }
+      pos += hit + 1;
+    }
+  }
+  return best;
+}
+
+class Offsets {
+  array = new Float64Array(1024);
+  count = 0;
+  push(offset: number): void {
+    if (this.count === this.array.length) {
+      const grown = new Float64Array(this.array.length * 2);
+      grown.set(this.array);
+      this.array = grown;
+    }
+    this.array[this.count++] = offset;
+  }
+}
+
+export async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length;) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) throw new TpslabError('TPSLAB_E_INTERNAL', `Unexpected end of file while reading at ${position + done}.`);
+    done += bytesRead;
+  }
+}
