@@ -17,6 +17,7 @@ import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerSweep } from './sweep.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerSweep(program);
   registerReport(program);
   registerCompare(program);
   registerNet(program);
