@@ -18,6 +18,7 @@ import { registerNode } from './node.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerSweep } from './sweep.js';
+import { registerFindMax } from './find-max.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerSweep(program);
+  registerFindMax(program);
   registerReport(program);
   registerCompare(program);
   registerNet(program);
