@@ -29,7 +29,7 @@ export function registerFindMax(program: Command): void {
     .option('--quiet', 'no progress lines, only the result')
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: <search id>.html beside the results database)')
-    .addHelpText('after', `\nExit codes: ${EXIT.ok} an answer was found and confirmed, ${EXIT.thresholdBreach} no rate met the service levels or the answer did not hold, ${EXIT.error} error, ${EXIT.usage} usage.\nExample:\n  tpslab find-max scenarios/examples/find-max.yaml --results knee.db --max-probes 8`)
+    .addHelpText('after', `\nExit codes: ${EXIT.ok} an answer was found and confirmed, ${EXIT.thresholdBreach} no rate met the service levels or the answer did not hold, ${EXIT.error} error, ${EXIT.usage} usage.\nExample:\n  tpslab find-max scenarios/experiments/find-max.yaml --results knee.db --max-probes 8`)
     .action(async (file: string, o: FindMaxCommandOptions) => {
       process.exitCode = await findMaxCommand(file, o);
     });

@@ -27,7 +27,7 @@ export function registerSweep(program: Command): void {
     .option('--dry-run', 'validate every cell and list them; run nothing')
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: <sweep id>.html beside the results database)')
-    .addHelpText('after', `\nEvery cell is validated before anything runs. Exit codes: ${EXIT.ok} every cell passed its thresholds, ${EXIT.thresholdBreach} a cell breached or failed, ${EXIT.error} error, ${EXIT.usage} usage.\nExample:\n  tpslab sweep scenarios/examples/sweep-clients.yaml --results sweep.db`)
+    .addHelpText('after', `\nEvery cell is validated before anything runs. Exit codes: ${EXIT.ok} every cell passed its thresholds, ${EXIT.thresholdBreach} a cell breached or failed, ${EXIT.error} error, ${EXIT.usage} usage.\nExample:\n  tpslab sweep scenarios/experiments/sweep-clients.yaml --results sweep.db`)
     .action(async (file: string, o: SweepCommandOptions) => {
       process.exitCode = await sweepCommand(file, o);
     });

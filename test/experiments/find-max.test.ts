@@ -91,6 +91,12 @@ describe('tpslab find-max', () => {
     assert.match(r.stderr, /rate\.field "beacons\.batchMax" is not a number in the base scenario/);
   });
 
+  it('the shipped find-max example is valid', async () => {
+    const plan = await loadFindMax(new URL('../../../scenarios/experiments/find-max.yaml', import.meta.url).pathname);
+    assert.equal(plan.field, 'load.stages[0].ratePerSec');
+    assert.equal(plan.spec.maxProbes, 12);
+  });
+
   it('judges committed against offered, not only the thresholds', () => {
     const f = { tps: 50, p99Ms: 10, offered: 300, sent: 300, committed: 295, failed: 0, lost: 0 };
     assert.deepEqual(missedLevels(['lost == 0'], 0.99, f, { lost: 0 }), ['committed >= 99% of offered (was 98.33%: 295 of 300)']);

@@ -102,7 +102,7 @@ describe('tpslab sweep', () => {
   });
 
   it('the shipped client-scalability sweep is valid: 2, 4, 8 and 16 beacons', async () => {
-    const plan = await loadSweep(new URL('../../../scenarios/examples/sweep-clients.yaml', import.meta.url).pathname);
+    const plan = await loadSweep(new URL('../../../scenarios/experiments/sweep-clients.yaml', import.meta.url).pathname);
     assert.deepEqual(plan.cells.map((c) => c.scenario.beacons.count), [2, 4, 8, 16]);
     assert.ok(plan.cells.every((c) => c.scenario.load.mode === 'max' && c.scenario.load.durationSec <= 10));
   });
