@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { preciseClock } from '../clock.js';
 import { asTpslabError } from '../errors.js';
+import { faultRunOptions } from '../faults/injector.js';
 import { runScenario, type RunHooks } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
@@ -80,7 +82,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     beacons: (b) => live?.setBeacons(b),
   };
   try {
-    const result = await runScenario(s, hooks);
+    const result = await runScenario(s, hooks, faultRunOptions(s, resolve(s.results.db), preciseClock));
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     let reportPath: string | undefined;
     if (o.report) {

@@ -3,7 +3,9 @@
  * figures of merit, and the row that tags it in results.db. A run that fails is recorded
  * as failed and the experiment goes on.
  */
-import type { Clock } from '../clock.js';
+import { resolve } from 'node:path';
+import { preciseClock, type Clock } from '../clock.js';
+import { faultRunOptions } from '../faults/injector.js';
 import { asTpslabError } from '../errors.js';
 import { runScenario, type RunResult } from '../harness/overseer.js';
 import { fanOut, type RunOutput } from '../harness/outputs.js';
@@ -39,7 +41,7 @@ export interface CellOutcome {
 /** Runs `s`, stores its tag row as `seq` of experiment `experimentId`, and returns both. */
 export async function runTagged(store: ExperimentStore, experimentId: string, seq: number, params: Record<string, unknown>, s: Scenario, o: ExperimentRunOptions): Promise<CellOutcome> {
   const log = o.log ?? (() => {});
-  const run = o.run ?? ((sc, hooks, clock) => runScenario(sc, hooks, clock ? { clock } : {}));
+  const run = o.run ?? ((sc, hooks, clock) => runScenario(sc, hooks, { ...faultRunOptions(sc, resolve(sc.results.db), clock ?? preciseClock), ...(clock ? { clock } : {}) }));
   let runId: string | undefined;
   const hooks = fanOut([{ log, created: (id) => void (runId = id) }, ...(o.outputs ?? [])]);
   const offered = await offeredCount(s);

@@ -49,6 +49,8 @@ export interface RunOptions {
   clock?: Clock;
   /** The executor: local child processes unless given. */
   fleet?: (events: FleetEvents) => Fleet;
+  /** Wraps the connector's target (fault injection, src/faults). */
+  target?: (t: TargetConnector) => TargetConnector;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -84,7 +86,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
   const clock = opts.clock ?? preciseClock;
   const thresholds = parseThresholds(s.thresholds);
   const def = connectorFor(s.target.kind);
-  const target = def.createTarget(s.target as never, {
+  const created = def.createTarget(s.target as never, {
     runId: '',
     seed: s.seed,
     accounts: s.accounts,
@@ -97,6 +99,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       sign: s.workload.sign,
     },
   }, clock);
+  const target = opts.target ? opts.target(created) : created;
   checkCapabilities(s, target);
   const offsets = await schedule(s); // a bad trace file fails here, before anything starts
   const plan = planShares(s, offsets);
