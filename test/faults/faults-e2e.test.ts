@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readFaults } from '../../src/faults/fault-store.js';
 import type { RunResult } from '../../src/harness/overseer.js';
+import type { ReportData } from '../../src/web/contract.js';
 import { parseScenario } from '../../src/harness/scenario.js';
 import { runCli, tempDir, thrown } from '../testkit/index.js';
 
@@ -64,6 +65,11 @@ describe('faults', () => {
     }
     assert.match(r.stderr, /fault 2 kill node1 \(restart after 2 s\): 3\.\d–5\.\d s, recovered in \d+\.\d s/);
     assert.match(r.stderr, /beacons reach node1 through a proxy/);
+    // The report lists every fault with its recovery time (and the page shades them on its charts).
+    const rep = await runCli(['report', result.runId, '--db', db, '--json'], 30_000);
+    assert.equal(rep.code, 0, rep.stderr);
+    const data = JSON.parse(rep.stdout) as ReportData;
+    assert.deepEqual(data.faults, faults);
     assert.match(r.stderr, /node2 reaches the sequencer through a proxy/);
   });
 
