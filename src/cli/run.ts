@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { preciseClock } from '../clock.js';
 import { asTpslabError } from '../errors.js';
 import { faultRunOptions } from '../faults/injector.js';
+import { observabilityOutputs, parseFraction } from './observability.js';
 import { runScenario, type RunHooks } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
@@ -22,6 +23,10 @@ export interface RunCommandOptions {
   uiPort: number;
   report: boolean;
   reportOut?: string;
+  metricsPort?: number;
+  jsonl?: string;
+  sampleNodes?: number;
+  sampleIntervalMs?: number;
 }
 
 export function registerRun(program: Command): void {
@@ -36,6 +41,10 @@ export function registerRun(program: Command): void {
     .option('--ui-port <n>', 'port of the live dashboard (0 picks a free one)', parseIntOption('--ui-port', 0, 65535), 0)
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: report-<run id>.html beside the results database)')
+    .option('--metrics-port <n>', 'serve Prometheus metrics of the run at http://127.0.0.1:<n>/metrics (0 picks a free port)', parseIntOption('--metrics-port', 0, 65535))
+    .option('--jsonl <file>', 'append one JSON line per completed second to this file')
+    .option('--sample-nodes <fraction>', "estimate global TPS from this fraction of the nodes' /stats each interval, and print its error against every node", parseFraction('--sample-nodes'))
+    .option('--sample-interval-ms <ms>', 'how often --sample-nodes reads the nodes', parseIntOption('--sample-interval-ms', 100, 3_600_000), 2000)
     .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp-knee.yaml --results runs.db`)
     .action(async (file: string | undefined, o: RunCommandOptions) => {
       process.exitCode = await runCommand(file, o);
@@ -49,6 +58,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   };
+  const obs = await observabilityOutputs(o, s.seed, log);
   let lastPrinted = 0;
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
@@ -82,7 +92,8 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     beacons: (b) => live?.setBeacons(b),
   };
   try {
-    const result = await runScenario(s, hooks, faultRunOptions(s, resolve(s.results.db), preciseClock));
+    const faults = faultRunOptions(s, resolve(s.results.db), preciseClock);
+    const result = await runScenario(s, hooks, { ...faults, outputs: [...(faults.outputs ?? []), ...obs.outputs] });
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     let reportPath: string | undefined;
     if (o.report) {
@@ -107,6 +118,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     live?.setStatus('failed', { error: asTpslabError(err).message });
     throw err;
   } finally {
+    await obs.close();
     await web?.close();
   }
 }
