@@ -41,28 +41,30 @@ ${extra}
 `;
 
 describe('tpslab find-max', () => {
-  it('converges on the embedded network, stores every probe, and the confirmation run holds its service levels', async () => {
+  it('converges on the embedded network: steps, bisects to the knee and confirms it; every probe is stored', async () => {
+    // A knee known in advance: "sent <= 150" holds for 3 s probes up to 50 tx/s, whatever the machine.
     const db = join(dir.path, 'knee.db');
-    const r = await runCli(['find-max', await file('knee.yaml', spec()), '--results', db, '--json', '--quiet', '--max-probes', '5', '--no-report'], 300_000);
+    const yaml = spec().replace("slo: ['latency.p99 < 2s', 'lost == 0']", "slo: ['sent <= 150', 'lost == 0', 'latency.p99 < 10s']");
+    const r = await runCli(['find-max', await file('knee.yaml', yaml), '--results', db, '--json', '--quiet', '--max-probes', '8', '--no-report'], 400_000);
     assert.equal(r.code, 0, r.stderr);
     const data = JSON.parse(r.stdout) as ExperimentData;
     assert.equal(data.experiment.kind, 'find-max');
-    // 20, 40, 80 (the ceiling) all meet the levels; the answer is confirmed at 80.
-    assert.deepEqual(data.runs.map((p) => p.params.rate), [20, 40, 80, 80]);
-    assert.deepEqual(data.runs.map((p) => p.status), ['met (step)', 'met (step)', 'met (step)', 'met (confirm)']);
-    assert.equal(data.answer?.ratePerSec, 80);
+    assert.deepEqual(data.runs.map((p) => `${p.params.rate} ${p.status}`), [
+      '20 met (step)', '40 met (step)', '80 missed (step)', '60 missed (bisect)', '50 met (bisect)', '50 met (confirm)',
+    ]);
+    assert.equal(data.answer?.ratePerSec, 50);
+    assert.equal(data.answer?.failedAtPerSec, 60);
     assert.equal(data.answer?.confirmed, true);
+    assert.match(data.runs[2]!.note ?? '', /sent <= 150 \(was 240\)/);
     const confirm = data.runs.at(-1)!;
-    assert.equal(confirm.figures!.offered, 240);
-    assert.equal(confirm.figures!.committed, 240);
-    assert.equal(confirm.figures!.lost, 0);
+    assert.deepEqual([confirm.figures!.offered, confirm.figures!.committed, confirm.figures!.lost], [150, 150, 0]);
     const store = ResultsStore.open(db, { mustExist: true });
     const ex = ExperimentStore.open(db, { mustExist: true });
     try {
-      assert.equal(ex.runs(data.experiment.id).length, 4);
+      assert.equal(ex.runs(data.experiment.id).length, 6);
       const run = store.getRun(confirm.runId!);
       assert.equal(run.status, 'passed');
-      assert.deepEqual((run.scenario as { thresholds: string[] }).thresholds, ['latency.p99 < 2s', 'lost == 0']);
+      assert.deepEqual((run.scenario as { thresholds: string[] }).thresholds, ['sent <= 150', 'lost == 0', 'latency.p99 < 10s']);
     } finally {
       ex.close();
       store.close();
