@@ -64,6 +64,7 @@ export const ERROR_SPECS = {
   TPSLAB_E_CONNECTOR: { httpStatus: 400, retryable: false, summary: 'target.kind names no connector, or the connector refused its configuration or cannot do what the scenario asks.' },
   TPSLAB_E_PROVISION: { httpStatus: 500, retryable: false, summary: 'Accounts could not be created or funded before the run.' },
   TPSLAB_E_ABORTED: { httpStatus: 499, retryable: false, summary: 'The run was interrupted (SIGINT or SIGTERM) and recorded as aborted; what it measured so far is stored and reported.' },
+  TPSLAB_E_EXPERIMENT: { httpStatus: 400, retryable: false, summary: 'A sweep or find-max file is invalid (a field, a grid path, a cell that is not a valid scenario); nothing was run.' },
   TPSLAB_E_INTERNAL: { httpStatus: 500, retryable: false, summary: 'A bug: something that should not happen did. Please report it with the log.' },
 } as const satisfies Record<string, ErrorSpec>;
 

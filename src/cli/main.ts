@@ -21,6 +21,8 @@ import { registerNode } from './node.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerRuns } from './runs.js';
+import { registerSweep } from './sweep.js';
+import { registerFindMax } from './find-max.js';
 import { registerTracker } from './tracker.js';
 import { registerTx } from './tx.js';
 
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerSweep(program);
+  registerFindMax(program);
   registerReport(program);
   registerCompare(program);
   registerRuns(program);

@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { preciseClock } from '../clock.js';
 import { asTpslabError } from '../errors.js';
+import { faultRunOptions } from '../faults/injector.js';
+import { observabilityOutputs, parseFraction } from './observability.js';
 import { runScenario, type RunHooks } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
@@ -23,6 +26,10 @@ export interface RunCommandOptions {
   report: boolean;
   reportOut?: string;
   junit?: string;
+  metricsPort?: number;
+  jsonl?: string;
+  sampleNodes?: number;
+  sampleIntervalMs?: number;
 }
 
 export function registerRun(program: Command): void {
@@ -38,6 +45,10 @@ export function registerRun(program: Command): void {
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: report-<run id>.html beside the results database)')
     .option('--junit <file>', 'also write the threshold verdicts as JUnit XML to this file (for CI test reports)')
+    .option('--metrics-port <n>', 'serve Prometheus metrics of the run at http://127.0.0.1:<n>/metrics (0 picks a free port)', parseIntOption('--metrics-port', 0, 65535))
+    .option('--jsonl <file>', 'append one JSON line per completed second to this file')
+    .option('--sample-nodes <fraction>', "estimate global TPS from this fraction of the nodes' /stats each interval, and print its error against every node", parseFraction('--sample-nodes'))
+    .option('--sample-interval-ms <ms>', 'how often --sample-nodes reads the nodes', parseIntOption('--sample-interval-ms', 100, 3_600_000), 2000)
     .addHelpText('after', `\nExit codes: ${EXIT.ok} passed, ${EXIT.thresholdBreach} a threshold was breached, ${EXIT.error} error, ${EXIT.usage} usage.\nExamples:\n  tpslab run\n  tpslab run scenarios/examples/ramp-knee.yaml --results runs.db`)
     .action(async (file: string | undefined, o: RunCommandOptions) => {
       process.exitCode = await runCommand(file, o);
@@ -51,6 +62,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   };
+  const obs = await observabilityOutputs(o, s.seed, log);
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
@@ -111,7 +123,8 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     }
   };
   try {
-    const result = await runScenario(s, hooks, { signal: interrupt.signal });
+    const faults = faultRunOptions(s, resolve(s.results.db), preciseClock);
+    const result = await runScenario(s, hooks, { ...faults, outputs: [...(faults.outputs ?? []), ...obs.outputs], signal: interrupt.signal });
     dbPath = result.dbPath;
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     const reportPath = await report(result.runId, result.dbPath);
@@ -141,6 +154,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await obs.close();
     await web?.close();
   }
 }

@@ -57,6 +57,8 @@ export interface RunOptions {
    * names the cause in messages (e.g. "SIGINT").
    */
   signal?: AbortSignal;
+  /** Wraps the connector's target (fault injection, src/faults). */
+  target?: (t: TargetConnector) => TargetConnector;
 }
 
 /** The figures thresholds are judged on (latency in ms). */
@@ -94,7 +96,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
   const aborted = (): boolean => opts.signal?.aborted === true;
   const abortError = (): TpslabError => new TpslabError('TPSLAB_E_ABORTED', `run interrupted by ${String(opts.signal?.reason ?? 'an abort')} before the load started; recorded as aborted`);
   const def = connectorFor(s.target.kind);
-  const target = def.createTarget(s.target as never, {
+  const created = def.createTarget(s.target as never, {
     seed: s.seed,
     accounts: s.accounts,
     workload: {
@@ -106,6 +108,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       sign: s.workload.sign,
     },
   }, clock);
+  const target = opts.target ? opts.target(created) : created;
   checkCapabilities(s, target);
   // Everything that can be checked is, before anything starts: a bad input costs nothing.
   await target.preflight?.();

@@ -15,6 +15,7 @@ import type {
 } from '../web/contract.js';
 import { pageShell, webAssets, type WebAssets } from '../web/assets.js';
 import { latencyPoint } from '../web/points.js';
+import { readFaults } from '../faults/fault-store.js';
 import { LatencyHistogram } from './histogram.js';
 import type { ResultsStore, RunRecord, SecondRow } from './store.js';
 
@@ -99,6 +100,8 @@ export function buildReportData(store: ResultsStore, runIdOrLatest: string, opts
   };
   // A failed run stores a null summary; a run still going (or whose overseer died) has none.
   if (isObject(run.summary)) data.summary = run.summary as unknown as Summary;
+  const faults = store.path === ':memory:' ? [] : readFaults(store.path, run.id);
+  if (faults.length) data.faults = faults;
   return data;
 }
 

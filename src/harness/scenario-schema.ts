@@ -131,6 +131,33 @@ export const ResultsSchema = z.strictObject({
   outcomes: z.boolean().default(false).describe('Store every transaction outcome, not only per-second series.'),
 });
 
+const atSec = z.number().min(0).describe('When the fault starts: seconds after the beacons start.');
+const faultRole = z.string().min(1).describe('A process of the embedded network: sequencer, tracker, node1, node2…');
+const faultLink = z.enum(['beacons-nodes', 'nodes-sequencer']).describe('Which traffic: beacons to nodes, or nodes to the sequencer (through a TCP proxy tpslab puts in between).');
+export const FaultSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('kill'), role: faultRole, atSec, restartAfterSec: z.number().gt(0).default(5).describe('kill: restart the role (same port and data) this long after kill -9.') }),
+    z.strictObject({ kind: z.literal('pause'), role: faultRole, atSec, durationSec: z.number().gt(0).describe('How long the fault lasts.') }),
+    z.strictObject({ kind: z.literal('partition'), link: faultLink.default('nodes-sequencer'), role: faultRole.optional().describe('Only this node (default: every node).'), atSec, durationSec: z.number().gt(0) }),
+    z.strictObject({
+      kind: z.literal('latency'),
+      link: faultLink,
+      role: faultRole.optional(),
+      delayMs: z.number().min(0).max(60_000).describe('latency: added one-way delay of every chunk.'),
+      jitterMs: z.number().min(0).max(60_000).default(0).describe('latency: up to this much more, at random.'),
+      atSec: atSec.default(0),
+      durationSec: z.number().gt(0).optional().describe('latency: how long; default until the run ends.'),
+    }),
+    z.strictObject({
+      kind: z.literal('command'),
+      run: z.string().min(1).describe('command: a shell command run at atSec (any target).'),
+      undo: z.string().min(1).optional().describe('command: a shell command run at atSec + durationSec.'),
+      atSec,
+      durationSec: z.number().min(0).default(0),
+    }),
+  ])
+  .describe('One fault of the timeline (docs/experiments.md).');
+
 export const ScenarioSchema = z
   .strictObject({
     name: z.string().min(1).default('unnamed').describe('Name of the run in reports.'),
@@ -145,6 +172,7 @@ export const ScenarioSchema = z
     startDelayMs: count(0, 3_600_000).default(2000).describe('The overseer starts every beacon at now + this.'),
     thresholds: z.array(thresholdExpr).default([]).describe('Pass/fail checks such as "latency.p99 < 250ms"; a breach exits with code 3.'),
     results: ResultsSchema.prefault({}),
+    faults: z.array(FaultSchema).optional().describe('Faults injected during the run, each at its time: kill, pause, partition, latency (embedded network), command (any target).'),
   })
   .meta({ title: 'tpslab scenario', description: 'A tpslab load test: target, accounts, workload, load profile, beacons, confirmation, thresholds. See docs/scenario.md.' });
 
@@ -172,3 +200,4 @@ export type Beacons = Scenario['beacons'];
 export type Confirmation = Scenario['confirmation'];
 export type ConfirmationMethod = Confirmation['method'];
 export type Results = Scenario['results'];
+export type Fault = NonNullable<Scenario['faults']>[number];

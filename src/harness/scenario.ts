@@ -11,6 +11,7 @@ import { connectorFor } from '../connectors/index.js';
 import { TpslabError } from '../errors.js';
 import { ScenarioSchema, type Scenario, type ScenarioInput } from './scenario-schema.js';
 import { didYouMean } from './thresholds.js';
+import { checkFaults } from '../faults/check.js';
 
 export * from './scenario-schema.js';
 
@@ -147,6 +148,7 @@ export function checkScenario(s: Scenario): [ScenarioPath, string][] {
   if (s.beacons.count > s.accounts.count) {
     out.push([['beacons', 'count'], `must be <= accounts.count (${s.accounts.count}): each beacon sends from its own accounts`]);
   }
+  out.push(...checkFaults(s));
   if (s.workload.kind === 'transfer' && BigInt(s.accounts.balance) < BigInt(s.workload.amount + s.workload.fee)) {
     out.push([['accounts', 'balance'], `must be at least workload.amount + workload.fee (${s.workload.amount + s.workload.fee}), or no transfer can succeed`]);
   }

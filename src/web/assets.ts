@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TpslabError } from '../errors.js';
 
-export type PageKind = 'dashboard' | 'explorer' | 'report' | 'compare';
+export type PageKind = 'dashboard' | 'explorer' | 'report' | 'compare' | 'experiment';
 
 export interface WebAssets {
   js: string;

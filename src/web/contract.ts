@@ -162,6 +162,21 @@ export interface ReportData {
   distribution: { corrected: DistributionPoint[]; uncorrected: DistributionPoint[] };
   beacons: BeaconTotals[];
   nodes: NodeInfo[];
+  /** The scenario's faults as injected, with their recovery times (docs/experiments.md); absent without faults. */
+  faults?: FaultInfo[];
+}
+
+/** One injected fault: times in seconds since the run's start; null when it never began or ended, or never recovered. */
+export interface FaultInfo {
+  index: number;
+  kind: string;
+  label: string;
+  plannedAtSec: number;
+  startSec: number | null;
+  endSec: number | null;
+  beforeTps: number | null;
+  recoverySec: number | null;
+  error?: string;
 }
 
 export interface CompareData {

@@ -50,6 +50,8 @@ export class TpslabTarget implements TargetConnector {
   private teardown: (() => Promise<void>) | undefined;
   /** Every account's nonce is 0: a fresh embedded network. */
   private fresh = false;
+  /** The embedded network's directory (its network.json), for fault injection (src/faults); undefined for a network tpslab did not start. */
+  networkDir: string | undefined;
 
   constructor(
     private readonly o: TpslabTargetOptions,
@@ -84,9 +86,11 @@ export class TpslabTarget implements TargetConnector {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+    this.networkDir = dir;
     this.teardown = async () => {
-      await stopProcesses(net.nodes);
-      await stopProcesses([net.sequencer, net.tracker]);
+      const now = await readNetworkFile(dir).catch(() => net); // a role restarted by a fault has a new pid
+      await stopProcesses(now.nodes);
+      await stopProcesses([now.sequencer, now.tracker]);
       await rm(dir, { recursive: true, force: true });
     };
     this.fresh = true;

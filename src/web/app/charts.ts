@@ -59,6 +59,14 @@ export interface ChartSpec {
   emptyText?: string;
   /** Y axis starts at zero (default true for linear scales). */
   zero?: boolean;
+  /** Shaded spans on the x axis with a label (faults); x in the chart's units. */
+  marks?: ChartMark[];
+}
+
+export interface ChartMark {
+  from: number;
+  to: number;
+  label: string;
 }
 
 export interface ChartHandle {
@@ -168,7 +176,26 @@ function options(spec: ChartSpec, width: number, log: boolean): uPlot.Options {
     cursor: { points: { size: 6 }, drag: { x: kind !== 'nines', y: false } },
   };
   if (spec.sync && kind === 'seconds') opts.cursor = { ...opts.cursor, sync: { key: spec.sync } };
+  if (spec.marks?.length) opts.hooks = { draw: [(u) => drawMarks(u, spec.marks ?? [])] };
   return opts;
+}
+
+/** Shaded spans with their labels, over the plot area. */
+function drawMarks(u: uPlot, marks: readonly ChartMark[]): void {
+  const ctx = u.ctx;
+  const { top, height } = u.bbox;
+  ctx.save();
+  ctx.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
+  marks.forEach((m, i) => {
+    const x0 = u.valToPos(m.from, 'x', true);
+    const x1 = Math.max(x0 + devicePixelRatio, u.valToPos(m.to, 'x', true));
+    ctx.fillStyle = 'rgba(220, 38, 38, 0.10)';
+    ctx.fillRect(x0, top, x1 - x0, height);
+    ctx.fillStyle = '#b91c1c';
+    ctx.fillRect(x0, top, devicePixelRatio, height);
+    ctx.fillText(m.label, x0 + 3 * devicePixelRatio, top + (12 + 11 * (i % 3)) * devicePixelRatio);
+  });
+  ctx.restore();
 }
 
 function data(spec: ChartSpec, log: boolean): uPlot.AlignedData {

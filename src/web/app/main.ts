@@ -5,6 +5,8 @@
 import type { CompareData, ReportData } from '../contract.js';
 import { renderCompare } from './compare.js';
 import { renderDashboard } from './dashboard.js';
+import type { ExperimentData } from '../experiment-contract.js';
+import { renderExperiment } from './experiment.js';
 import { h } from './dom.js';
 import { mountExplorer } from './explorer.js';
 import { renderReport } from './report.js';
@@ -49,6 +51,11 @@ function start(): void {
       }
       case 'dashboard':
         return renderDashboard(root);
+      case 'experiment': {
+        const d = pageData<ExperimentData>('experiment');
+        if (!d) return fail(root, 'This experiment report has no data (script element tpslab-data is missing or empty).');
+        return renderExperiment(root, d);
+      }
       case 'explorer':
         root.append(h('header', { class: 'page-header' }, h('div', { class: 'title-row' }, h('h1', null, 'tpslab explorer'))));
         mountExplorer(root, { embedded: false });

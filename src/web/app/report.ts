@@ -5,6 +5,7 @@ import { append, badge, card, h, jsonDetails, kv, note, panel, type Child } from
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtRate, fmtTime, shortHex } from './format.js';
 import { cumulativeSpec, distributionSpec, hourlySpec, latencySpec, runLengthSec, sendRateSpec, sortedSeconds, tpsSpec } from './runcharts.js';
 import { COLORS, DASHED } from './charts.js';
+import { faultMarks, faultsPanel, withFaults } from './faults.js';
 import { beaconsTable, errorsTable, latencyTable, nodesTable, thresholdsTable } from './tables.js';
 
 /** Runs longer than this get the per-hour volume chart. */
@@ -95,12 +96,13 @@ export function renderReport(root: HTMLElement, d: ReportData): void {
   const s = d.summary;
   const len = runLengthSec(pts, s?.durationSec);
   const sync = 'report';
+  const marks = faultMarks(d.faults, len);
 
   const charts = h('div', { class: 'chart-grid' },
-    chart(sendRateSpec(pts, sync)).el,
-    chart(tpsSpec(pts, sync)).el,
-    chart(cumulativeSpec(pts, sync)).el,
-    chart(latencySpec(pts, sync)).el,
+    chart(withFaults(sendRateSpec(pts, sync), marks)).el,
+    chart(withFaults(tpsSpec(pts, sync), marks)).el,
+    chart(withFaults(cumulativeSpec(pts, sync), marks)).el,
+    chart(withFaults(latencySpec(pts, sync), marks)).el,
     chart(distributionSpec([
       { label: 'corrected', color: COLORS.p99, points: d.distribution?.corrected ?? [] },
       { label: 'uncorrected', color: COLORS.uncorrected, dash: DASHED, points: d.distribution?.uncorrected ?? [] },
@@ -126,6 +128,7 @@ export function renderReport(root: HTMLElement, d: ReportData): void {
       ]),
       note('Corrected latency counts from the scheduled send time, so stalls are charged to every transaction that should have been sent during them.', 'note small')) : null,
     panel('Charts', { id: 'report-charts', class: 'charts-panel' }, charts),
+    faultsPanel(d.faults),
     panel('Beacons', { id: 'report-beacons' }, beaconsTable(d.beacons ?? [])),
     h('div', { class: 'two-col' },
       panel('Nodes', { id: 'report-nodes' }, nodesTable(d.nodes ?? [])),

@@ -1,0 +1,277 @@
+/**
+ * Fault injection for a run: the scenario's `faults:` timeline, played from the beacons' start.
+ *
+ * It wraps the run's target connector (RunOptions.target) and is an output (RunOptions.outputs):
+ * - opening the embedded network, it puts TCP proxies (tcp-proxy.ts) where link faults need
+ *   them: before the nodes' endpoints for beacons (beacons-nodes), and between each node and
+ *   the sequencer (nodes-sequencer: the node is restarted once, before provisioning, with its
+ *   --sequencer pointing at its proxy);
+ * - at each fault's time it acts: kill -9 and restart the role after N s, SIGSTOP/SIGCONT,
+ *   cut and heal a proxy, set a proxy's delay and jitter, or run a shell command (and its undo);
+ * - when the beacons finish it ends what is still on (so reconciliation reads a whole
+ *   network), and when the run is finished it works out each fault's recovery time from the
+ *   per-second committed counts (recovery.ts) and stores the list (fault-store.ts).
+ */
+import { exec } from 'node:child_process';
+import { rename, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { Clock } from '../clock.js';
+import type { TargetConnector, TargetInfo } from '../connectors/contract.js';
+import { TpslabError, asTpslabError } from '../errors.js';
+import { allProcesses, isAlive, networkFilePath, readNetworkFile, restartRole } from '../ledger/net.js';
+import type { RunOutput } from '../harness/outputs.js';
+import type { Fault, Scenario } from '../harness/scenario.js';
+import { storeFaults, type FaultRecord } from './fault-store.js';
+import { recoveryOf } from './recovery.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+const run = promisify(exec);
+const COMMAND_TIMEOUT_MS = 60_000;
+
+/** `kill node2`, `latency beacons-nodes 80±10 ms`… */
+export function faultLabel(f: Fault): string {
+  switch (f.kind) {
+    case 'kill':
+      return `kill ${f.role} (restart after ${f.restartAfterSec} s)`;
+    case 'pause':
+      return `pause ${f.role}`;
+    case 'partition':
+      return `partition ${f.link}${f.role ? ` of ${f.role}` : ''}`;
+    case 'latency':
+      return `latency ${f.link}${f.role ? ` of ${f.role}` : ''} ${f.delayMs}${f.jitterMs ? `±${f.jitterMs}` : ''} ms`;
+    case 'command':
+      return `command ${f.run}`;
+  }
+}
+
+/** When a fault ends, seconds after the start; undefined: it lasts until the run ends. */
+function durationOf(f: Fault): number | undefined {
+  if (f.kind === 'kill') return f.restartAfterSec;
+  return f.durationSec;
+}
+
+interface Link {
+  link: 'beacons-nodes' | 'nodes-sequencer';
+  node: string;
+  proxy: TcpProxy;
+}
+
+export class FaultInjector {
+  private dir: string | undefined;
+  private links: Link[] = [];
+  /** Real node URL → the proxy URL beacons get. */
+  private endpointMap = new Map<string, string>();
+  private timers: unknown[] = [];
+  private startMs = 0;
+  private readonly records: FaultRecord[];
+  /** Undo actions of faults that are on, by index. */
+  private active = new Map<number, () => Promise<void>>();
+  private committed: number[] = [];
+  private log: (line: string) => void = () => {};
+
+  constructor(
+    private readonly faults: readonly Fault[],
+    private readonly dbPath: string,
+    private readonly clock: Clock,
+  ) {
+    this.records = faults.map((f, index) => ({ index, kind: f.kind, label: faultLabel(f), plannedAtSec: f.atSec, startSec: null, endSec: null, beforeTps: null, recoverySec: null }));
+  }
+
+  /** The target, wrapped: proxies set up on open, beacons sent through them, everything healed on close. */
+  wrap(inner: TargetConnector): TargetConnector {
+    return new Proxy(inner, {
+      get: (t, prop, recv) => {
+        if (prop === 'open') return (log: (l: string) => void) => this.open(t, log);
+        if (prop === 'beaconConfig') return (share: Parameters<TargetConnector['beaconConfig']>[0]) => this.rewrite(t.beaconConfig(share));
+        if (prop === 'close') return () => this.close().finally(() => t.close());
+        const v = Reflect.get(t, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+  }
+
+  /** The output that plays the timeline and judges recovery. */
+  get output(): RunOutput {
+    return {
+      started: ({ startMs }) => this.schedule(startMs),
+      second: (row) => void (this.committed[row.second] = row.committed),
+      finishing: () => void this.endAll('the beacons finished'),
+      finished: (runId) => this.judge(runId),
+    };
+  }
+
+  private async open(t: TargetConnector, log: (line: string) => void): Promise<TargetInfo> {
+    this.log = log;
+    const info = await t.open(log);
+    const needsNetwork = this.faults.some((f) => f.kind !== 'command');
+    if (!needsNetwork) return info;
+    this.dir = (t as { networkDir?: string }).networkDir;
+    if (!this.dir) throw new TpslabError('TPSLAB_E_CONNECTOR', `faults ${this.faults.filter((f) => f.kind !== 'command').map((f) => f.kind).join(', ')} need the embedded network (target.kind tpslab without network or endpoints)`);
+    for (const link of ['nodes-sequencer', 'beacons-nodes'] as const) {
+      const nodes = new Set<string>();
+      for (const f of this.faults) if ((f.kind === 'partition' || f.kind === 'latency') && f.link === link) for (const n of f.role ? [f.role] : info.roles.filter((r) => r.role === 'replica').map((r) => r.id)) nodes.add(n);
+      for (const node of nodes) await this.addLink(link, node, log);
+    }
+    return info;
+  }
+
+  private async addLink(link: Link['link'], node: string, log: (line: string) => void): Promise<void> {
+    const net = await readNetworkFile(this.dir!);
+    const n = net.nodes.find((x) => x.id === node)!;
+    if (link === 'beacons-nodes') {
+      const u = new URL(n.url);
+      const proxy = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
+      this.links.push({ link, node, proxy });
+      this.endpointMap.set(n.url, proxy.urlFor(n.url));
+      log(`beacons reach ${node} through a proxy at ${proxy.urlFor(n.url)}`);
+      return;
+    }
+    const seq = new URL(net.sequencer.url);
+    const proxy = await TcpProxy.start({ host: seq.hostname, port: Number(seq.port) });
+    this.links.push({ link, node, proxy });
+    const at = n.args.indexOf('--sequencer');
+    n.args[at + 1] = proxy.urlFor(net.sequencer.url);
+    const file = networkFilePath(this.dir!);
+    await writeFile(`${file}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+    await restartRole(this.dir!, node);
+    log(`${node} reaches the sequencer through a proxy at ${proxy.urlFor(net.sequencer.url)} (restarted once to use it)`);
+  }
+
+  private rewrite(config: unknown): unknown {
+    if (this.endpointMap.size === 0 || typeof config !== 'object' || config === null) return config;
+    const c = config as { endpoints?: unknown };
+    if (!Array.isArray(c.endpoints)) return config;
+    return { ...c, endpoints: c.endpoints.map((e) => (typeof e === 'string' ? (this.endpointMap.get(e) ?? e) : e)) };
+  }
+
+  private schedule(startMs: number): void {
+    this.startMs = startMs;
+    this.faults.forEach((f, i) => {
+      this.timers.push(this.clock.setTimeout(() => void this.begin(i), Math.max(0, startMs + f.atSec * 1000 - this.clock.now())));
+    });
+  }
+
+  private nowSec(): number {
+    return +((this.clock.now() - this.startMs) / 1000).toFixed(3);
+  }
+
+  private async pidOf(role: string): Promise<number> {
+    const p = allProcesses(await readNetworkFile(this.dir!)).find((x) => x.id === role);
+    if (!p) throw new TpslabError('TPSLAB_E_USAGE', `no role "${role}" in the network`);
+    return p.pid;
+  }
+
+  private proxies(link: Link['link'], role: string | undefined): TcpProxy[] {
+    return this.links.filter((l) => l.link === link && (role === undefined || l.node === role)).map((l) => l.proxy);
+  }
+
+  private async begin(i: number): Promise<void> {
+    const f = this.faults[i]!;
+    const rec = this.records[i]!;
+    rec.startSec = this.nowSec();
+    try {
+      let undo: () => Promise<void>;
+      switch (f.kind) {
+        case 'kill': {
+          process.kill(await this.pidOf(f.role), 'SIGKILL');
+          undo = async () => void (await restartRole(this.dir!, f.role));
+          break;
+        }
+        case 'pause': {
+          const pid = await this.pidOf(f.role);
+          process.kill(pid, 'SIGSTOP');
+          undo = async () => void (isAlive(pid) && process.kill(pid, 'SIGCONT'));
+          break;
+        }
+        case 'partition': {
+          const ps = this.proxies(f.link, f.role);
+          for (const p of ps) p.setPartitioned(true);
+          undo = async () => ps.forEach((p) => p.setPartitioned(false));
+          break;
+        }
+        case 'latency': {
+          const ps = this.proxies(f.link, f.role);
+          for (const p of ps) p.setLatency(f.delayMs, f.jitterMs);
+          undo = async () => ps.forEach((p) => p.setLatency(0, 0));
+          break;
+        }
+        case 'command': {
+          await this.shell(f.run);
+          undo = async () => void (f.undo && (await this.shell(f.undo)));
+          break;
+        }
+      }
+      this.active.set(i, undo);
+      this.log(`fault ${i + 1} at ${rec.startSec.toFixed(1)} s: ${rec.label}`);
+      const d = durationOf(f);
+      if (d !== undefined) this.timers.push(this.clock.setTimeout(() => void this.end(i), d * 1000));
+    } catch (err) {
+      rec.error = asTpslabError(err).message;
+      this.log(`fault ${i + 1} (${rec.label}) could not be injected: ${rec.error}`);
+    }
+  }
+
+  private async end(i: number): Promise<void> {
+    const undo = this.active.get(i);
+    if (!undo) return;
+    this.active.delete(i);
+    const rec = this.records[i]!;
+    rec.endSec = this.nowSec();
+    try {
+      await undo();
+      this.log(`fault ${i + 1} ended at ${rec.endSec.toFixed(1)} s: ${rec.label}`);
+    } catch (err) {
+      rec.error = asTpslabError(err).message;
+      this.log(`fault ${i + 1} (${rec.label}) could not be ended: ${rec.error}`);
+    }
+  }
+
+  private async shell(command: string): Promise<void> {
+    const r = await run(command, { timeout: COMMAND_TIMEOUT_MS, env: { ...process.env, TPSLAB_NETWORK_DIR: this.dir ?? '' } });
+    const out = `${r.stdout}${r.stderr}`.trim();
+    if (out) this.log(`  ${out.split('\n').join('\n  ')}`);
+  }
+
+  private pendingEnd: Promise<void> | undefined;
+
+  /** Ends every fault still on and cancels the ones not begun. */
+  private endAll(why: string): Promise<void> {
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers = [];
+    const on = [...this.active.keys()];
+    if (on.length) this.log(`${why}: ending ${on.length} fault${on.length === 1 ? '' : 's'} still on`);
+    this.pendingEnd = Promise.all(on.map((i) => this.end(i))).then(() => {});
+    return this.pendingEnd;
+  }
+
+  private judge(runId: string): void {
+    for (const r of this.records) {
+      if (r.startSec === null) continue;
+      const rec = recoveryOf({ committed: Array.from(this.committed, (c) => c ?? 0), startSec: r.startSec, endSec: r.endSec ?? this.committed.length });
+      r.beforeTps = rec.beforeTps;
+      r.recoverySec = rec.recoverySec;
+      this.log(`fault ${r.index + 1} ${r.label}: ${r.startSec.toFixed(1)}–${r.endSec === null ? 'end' : `${r.endSec.toFixed(1)} s`}, ${rec.recoverySec === null ? (rec.beforeTps === null ? 'no committed rate before it to recover to' : 'committed TPS did not come back within 10%') : `recovered in ${rec.recoverySec.toFixed(1)} s`}${rec.beforeTps !== null ? ` (before: ${rec.beforeTps.toFixed(1)} tx/s)` : ''}`);
+    }
+    storeFaults(this.dbPath, runId, this.records);
+  }
+
+  /** The faults as recorded (times and recovery filled in once the run is finished). */
+  get results(): readonly FaultRecord[] {
+    return this.records;
+  }
+
+  private async close(): Promise<void> {
+    await this.endAll('the run is closing');
+    await this.pendingEnd;
+    await Promise.all(this.links.map((l) => l.proxy.close()));
+    this.links = [];
+  }
+}
+
+/** Run options that inject the scenario's faults; empty without faults. */
+export function faultRunOptions(s: Scenario, dbPath: string, clock: Clock): { target?: (t: TargetConnector) => TargetConnector; outputs?: RunOutput[]; injector?: FaultInjector } {
+  if (!s.faults?.length) return {};
+  const injector = new FaultInjector(s.faults, dbPath, clock);
+  return { target: (t) => injector.wrap(t), outputs: [injector.output], injector };
+}

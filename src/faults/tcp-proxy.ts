@@ -1,0 +1,107 @@
+/**
+ * A small TCP proxy for network faults between roles: listens on 127.0.0.1 (port 0) and
+ * forwards to one upstream. It can delay every chunk (one way, in both directions, with
+ * jitter; order is kept) and cut the link (a partition: open connections are destroyed and
+ * new ones closed at once) until healed. No netem or toxiproxy needed.
+ */
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export class TcpProxy {
+  private delayMs = 0;
+  private jitterMs = 0;
+  private cut = false;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    readonly upstream: { host: string; port: number },
+  ) {}
+
+  static async start(upstream: { host: string; port: number }): Promise<TcpProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const proxy = new TcpProxy(server, (server.address() as AddressInfo).port, upstream);
+    server.on('connection', (c) => proxy.accept(c));
+    return proxy;
+  }
+
+  /** The proxy's URL for an upstream URL: same scheme and path, the proxy's host and port. */
+  urlFor(upstreamUrl: string): string {
+    const u = new URL(upstreamUrl);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString().replace(/\/$/, upstreamUrl.endsWith('/') ? '/' : '');
+  }
+
+  setLatency(delayMs: number, jitterMs = 0): void {
+    this.delayMs = delayMs;
+    this.jitterMs = jitterMs;
+  }
+
+  /** Cuts the link (true) or heals it (false). */
+  setPartitioned(on: boolean): void {
+    this.cut = on;
+    if (on) for (const s of this.sockets) s.destroy();
+  }
+
+  get partitioned(): boolean {
+    return this.cut;
+  }
+
+  private accept(client: Socket): void {
+    if (this.cut) {
+      client.destroy();
+      return;
+    }
+    const server = connect(this.upstream.port, this.upstream.host);
+    for (const s of [client, server]) {
+      this.sockets.add(s);
+      s.setNoDelay(true);
+      s.on('error', () => {});
+      s.on('close', () => {
+        this.sockets.delete(s);
+        client.destroy();
+        server.destroy();
+      });
+    }
+    this.pipe(client, server);
+    this.pipe(server, client);
+  }
+
+  /** Forwards `from` → `to`, each chunk after the current delay; never earlier than the chunk before it. */
+  private pipe(from: Socket, to: Socket): void {
+    let lastDueMs = 0;
+    from.on('data', (chunk) => {
+      if (this.delayMs === 0 && this.jitterMs === 0 && lastDueMs <= Date.now()) {
+        to.write(chunk);
+        return;
+      }
+      const due = Math.max(lastDueMs, Date.now() + this.delayMs + Math.random() * this.jitterMs);
+      lastDueMs = due;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!to.destroyed) to.write(chunk);
+      }, due - Date.now());
+      this.timers.add(t);
+    });
+    from.on('end', () => {
+      const wait = Math.max(0, lastDueMs - Date.now());
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        to.end();
+      }, wait);
+      this.timers.add(t);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
