@@ -22,6 +22,7 @@ export interface LedgerCommandOptions {
   blockIntervalMs: number;
   blockMaxTxs: number;
   mempoolCapacity: number;
+  maxForwardPending?: number;
   fsync: boolean;
   verifyThreads?: number;
   maxHeadAgeMs?: number;
@@ -57,7 +58,8 @@ export function registerNode(program: Command): void {
         .description('run a ledger node with the HTTP API under /v1: standalone (orders its own blocks), or with --sequencer a replica in a network'),
     )
       .option('--genesis <file>', 'genesis JSON; standalone without it: a development genesis and faucet key are created in the data directory')
-      .option('--sequencer <url>', 'join a network: forward transactions to this sequencer and follow its blocks (needs --genesis)'),
+      .option('--sequencer <url>', 'join a network: forward transactions to this sequencer and follow its blocks (needs --genesis)')
+      .option('--max-forward-pending <n>', 'with --sequencer: transactions queued for or in flight to the sequencer at most; beyond, 429 at once', parseIntOption('--max-forward-pending', 1, 10_000_000), 20_000),
   )
     .addHelpText('after', '\nExamples:\n  tpslab node --data ./n1 --port 8545\n  tpslab node --data ./n2 --genesis net/genesis.json --sequencer http://127.0.0.1:7000 --tracker http://127.0.0.1:7100')
     .action(async (o: LedgerCommandOptions) => runLedgerProcess(o.sequencer ? 'replica' : 'node', o));
@@ -87,7 +89,7 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   try {
     service =
       role === 'replica'
-        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync }, onReplay)
+        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, ...(o.maxForwardPending !== undefined ? { maxForwardPending: o.maxForwardPending } : {}) }, onReplay)
         : await Sequencer.open(
             o.data,
             genesis,

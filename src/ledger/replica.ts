@@ -30,6 +30,11 @@ export interface ReplicaOptions {
   /** How long ingress waits to fill a batch. */
   forwardDelayMs: number;
   requestTimeoutMs: number;
+  /**
+   * Transactions queued for or in flight to the sequencer at most; beyond, ingress answers
+   * TPSLAB_E_MEMPOOL_FULL (429) at once instead of queueing work that would time out.
+   */
+  maxForwardPending: number;
   fsync: boolean;
   /** Timers and time of the forwarder and the feed (tests drive it). */
   clock?: Clock;
@@ -39,6 +44,7 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
   forwardBatchMax: 2000,
   forwardDelayMs: 2,
   requestTimeoutMs: 5000,
+  maxForwardPending: 20_000,
   fsync: true,
 };
 
@@ -57,6 +63,8 @@ export class Replica extends ChainService implements LedgerService {
   readonly role = 'replica' as const;
   private readonly opts: ReplicaOptions;
   private queue: Waiting[] = [];
+  /** Transactions in forwarded batches not yet answered by the sequencer. */
+  private forwarding = 0;
   private flushTimer: unknown;
   private readonly clock: Clock;
   /** Forwarded and accepted, not yet seen committed or failed: id → accepted at (ms). */
@@ -138,6 +146,13 @@ export class Replica extends ChainService implements LedgerService {
         }),
       );
     }
+    if (this.queue.length + this.forwarding >= this.opts.maxForwardPending) {
+      // The sequencer is behind (or gone): shed at once with a retryable 429 rather than queue work
+      // that would time out as UNAVAILABLE.
+      return Promise.resolve(
+        new TpslabError('TPSLAB_E_MEMPOOL_FULL', `${this.queue.length + this.forwarding} transactions are waiting for the sequencer (at most ${this.opts.maxForwardPending}); retry the same transaction after Retry-After`),
+      );
+    }
     return new Promise((resolve) => {
       this.queue.push({ tx, resolve });
       if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
@@ -154,6 +169,15 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   private async forward(batch: Waiting[]): Promise<void> {
+    this.forwarding += batch.length;
+    try {
+      await this.forwardNow(batch);
+    } finally {
+      this.forwarding -= batch.length;
+    }
+  }
+
+  private async forwardNow(batch: Waiting[]): Promise<void> {
     const url = `${this.opts.sequencerUrl}${INTERNAL_SUBMIT_PATH}`;
     let results: ({ error?: { code: string; message: string } } | undefined)[];
     try {
