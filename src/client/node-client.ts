@@ -34,7 +34,7 @@ export class NodeClient {
       res = await fetch(`${this.baseUrl}${path}`, init);
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new TpslabError('TPSLAB_E_UNAVAILABLE', `cannot reach the node at ${this.baseUrl} (${cause}); is it running? check the URL or --node`, { cause: err });
+      throw new TpslabError('TPSLAB_E_UNAVAILABLE', `cannot reach the node at ${this.baseUrl} (${cause}); is it running there? check the URL`, { cause: err });
     }
     const text = await res.text();
     let body: unknown;

@@ -10,7 +10,7 @@ import type { StreamEventJson, TxStatusJson } from '../../protocol/api.js';
 import type { ConfirmSink, PendingView } from '../contract.js';
 import type { BeaconClient } from './client.js';
 
-const POLL_BATCH = 200;
+const POLL_BATCH = 500;
 const RECONNECT_MS = 200;
 
 export interface ConfirmerOptions {
