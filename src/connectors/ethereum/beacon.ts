@@ -26,7 +26,7 @@ export class EthereumBeacon implements BeaconConnector {
   private readonly book: WalletBook;
   private readonly nonces = new Map<number, number>();
   /** Built and not yet seen in a block: hash → sender and nonce. */
-  private readonly watching = new Map<string, { sender: number; nonce: number }>();
+  private readonly watching = new Map<string, { sender: number; nonce: number; raw: Hex }>();
   private readonly stuck: StuckWatch;
   private sink: ConfirmSink | undefined;
   private nextBlock: number;
@@ -43,7 +43,7 @@ export class EthereumBeacon implements BeaconConnector {
   ) {
     this.rpc = new RpcClient(c.endpoints, c.timeoutMs, 16, (from, to) => ctx.log(`${from} failed; moving to ${to}`));
     this.book = new WalletBook(c.keySeed);
-    this.stuck = new StuckWatch(c.stuckAfterMs, (sender) => this.book.get(sender).address);
+    this.stuck = new StuckWatch(c.stuckAfterMs, (sender) => this.book.get(sender).address, (id) => this.watching.get(id)?.raw);
     this.nextBlock = c.fromBlock + 1;
     this.confirmedTo = c.fromBlock;
   }
@@ -65,7 +65,7 @@ export class EthereumBeacon implements BeaconConnector {
     const nonce = this.nonces.get(tx.sender) ?? 0;
     this.nonces.set(tx.sender, nonce + 1);
     const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, ...this.call(tx.target), gas: this.c.gasLimit, fees: this.c.fees });
-    this.watching.set(hash, { sender: tx.sender, nonce });
+    this.watching.set(hash, { sender: tx.sender, nonce, raw });
     return { id: hash, payload: raw };
   }
 
