@@ -95,3 +95,41 @@ test('a running node through rpc and a root key file: the key is never stored or
   assert.ok(!stored.includes(bare), 'the root key is not in results.db');
   assert.ok(stored.includes('root.key'), 'the key file name is (the scenario is stored)');
 });
+
+test('a node that drops pending transactions mid-run: the dropped ones are sent again, nothing is lost, the run reconciles', async () => {
+  const key = generatePrivateKey();
+  const lossy = await startDevnet({ root: privateKeyToAddress(key), chainId: 1338, blockTimeMs: 1000 });
+  try {
+    await writeFile(join(dir.path, 'lossy.key'), key, { mode: 0o600 });
+    const file = await shortened('ethereum-transfer.yaml', (doc) => {
+      doc.setIn(['target'], doc.createNode({ kind: 'ethereum', rpc: [lossy.url], rootKeyFile: 'lossy.key', stuckAfterMs: 500 }));
+      doc.setIn(['load', 'stages'], [{ kind: 'constant', ratePerSec: 50, durationSec: 4 }]);
+    });
+    const rpcCall = async <T>(method: string, params: unknown[]): Promise<T> => {
+      const res = await fetch(lossy.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+      return ((await res.json()) as { result: T }).result;
+    };
+    const running = runCli(['run', file, '--results', join(dir.path, 'lossy.db'), '--no-ui', '--no-report', '--json'], 180_000);
+    // While it runs: drop the first pending transaction of the run's wallets, a few times (bounded).
+    let dropped = 0;
+    const rootAddress = privateKeyToAddress(key).toLowerCase();
+    for (let round = 0; round < 100 && dropped < 5; round++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const pending = (await rpcCall<{ hash: string; from: string }[]>('eth_pendingTransactions', []).catch(() => [])) ?? [];
+      const victim = pending.find((t) => t.from.toLowerCase() !== rootAddress);
+      if (victim && (await rpcCall<boolean>('hardhat_dropTransaction', [victim.hash]))) dropped++;
+    }
+    const r = await running;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(dropped > 0, 'the node dropped some of the run\'s transactions');
+    assert.match(r.stderr + r.stdout, /the node no longer has 0x[0-9a-f]{64} .* sent the same bytes again/);
+    const result = JSON.parse(r.stdout) as RunResult;
+    assert.equal(result.summary.sent, 200);
+    assert.equal(result.summary.committed, 200);
+    assert.equal(result.summary.lost, 0);
+    assert.equal(result.summary.reconciliation?.missing, 0);
+    assert.equal(result.summary.reconciliation?.unexpected, 0);
+  } finally {
+    await lossy.stop();
+  }
+});
