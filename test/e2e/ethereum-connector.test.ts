@@ -56,7 +56,8 @@ async function balanceOf(url: string, address: string): Promise<bigint> {
 
 test('the ethereum-erc20 example deploys its token, runs with nothing else started, exits 0 and reconciles exactly', async () => {
   const file = await shortened('ethereum-erc20.yaml');
-  const r = await runCli(['run', file, '--results', join(dir.path, 'erc20.db'), '--no-ui', '--no-report', '--json'], 180_000);
+  const db = join(dir.path, 'erc20.db');
+  const r = await runCli(['run', file, '--results', db, '--no-ui', '--no-report', '--json'], 180_000);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /deployed TpslabToken \(solc 0\.8\.28/);
   const result = JSON.parse(r.stdout) as RunResult;
@@ -64,6 +65,12 @@ test('the ethereum-erc20 example deploys its token, runs with nothing else start
   assert.equal(result.summary.failed, 0);
   assert.equal(result.summary.reconciliation?.missing, 0);
   assert.equal(result.summary.reconciliation?.unexpected, 0);
+  // The report's node table carries the gas the run's blocks used.
+  const report = await runCli(['report', result.runId, '--db', db, '--json'], 30_000);
+  assert.equal(report.code, 0, report.stderr);
+  const stats = (JSON.parse(report.stdout) as { nodes: { stats?: { runTxs?: number; runGasUsed?: number } }[] }).nodes[0]?.stats;
+  assert.equal(stats?.runTxs, 300);
+  assert.ok((stats?.runGasUsed ?? 0) >= 300 * 21_000, `gas used ${stats?.runGasUsed}`);
 });
 
 let devnet: Devnet | undefined;
