@@ -102,7 +102,10 @@ export class EthereumBeacon implements BeaconConnector {
     return results.map((r, k) => {
       const w = this.watching.get(batch[k]!.tx.id);
       if (w && (r?.kind === 'accepted' || r?.kind === 'known')) this.stuck.accepted(w.sender, w.nonce, batch[k]!.tx.id, now);
-      if (w && r?.kind === 'rejected') this.stuck.refusedNonce(w.sender, w.nonce);
+      if (w && r?.kind === 'rejected') {
+        this.stuck.refusedNonce(w.sender, w.nonce);
+        this.watching.delete(batch[k]!.tx.id); // final: never confirmed
+      }
       return r ?? { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: 1000 };
     });
   }
