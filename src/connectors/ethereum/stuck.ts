@@ -14,8 +14,9 @@
  *   restart): the same signed bytes are sent again (same hash, so the same id),
  *   and the log says so;
  * - equal, and the node holds it but does not mine it (a fee too low for the
- *   network): reported, once per episode, with the number of transactions it
- *   holds back; it may still mine.
+ *   network): replaced once with fees 25% higher when `replacementOf` is given
+ *   (replaceStuck), else reported, once per episode, with the number of
+ *   transactions it holds back; it may still mine.
  */
 import type { ConfirmSink } from '../contract.js';
 import type { RpcClient } from './rpc.js';
@@ -46,7 +47,12 @@ export class StuckWatch {
     private readonly addressOf: (sender: number) => string,
     /** The signed bytes of a transaction still awaited. */
     private readonly rawOf: (id: string) => string | undefined,
+    /** replaceStuck: signs the replacement of a transaction (higher fees) and returns its bytes. */
+    private readonly replacementOf?: (id: string) => string | undefined,
   ) {}
+  /** Transactions replaced with a higher fee. */
+  replacements = 0;
+  private readonly replaced = new Set<string>();
 
   accepted(sender: number, nonce: number, id: string, nowMs: number): void {
     let m = this.waiting.get(sender);
@@ -92,7 +98,6 @@ export class StuckWatch {
       if (raw) resend.push({ id: c.tx.id, raw });
     });
     if (resend.length === 0) return;
-    this.rebroadcasts += resend.length;
     const again = await rpc.batchOnce(resend.map((r) => ({ method: 'eth_sendRawTransaction', params: [r.raw] })));
     again.forEach((a, k) => {
       if (a.error) sink.log(`sending ${resend[k]!.id} again was refused: ${a.error.message}`);
@@ -122,7 +127,17 @@ export class StuckWatch {
       const raw = this.rawOf(tx.id);
       if (!raw) return undefined;
       tx.acceptedAtMs = nowMs; // give it stuckAfterMs again
+      this.rebroadcasts++;
       sink.log(`wallet ${address}: the node no longer has ${tx.id} (nonce ${nonce}; dropped from its pool), which holds back ${m.size} transaction${m.size === 1 ? '' : 's'}; sent the same bytes again`);
+      return raw;
+    }
+    if (chainNonce === nonce && this.replacementOf && !this.replaced.has(tx.id)) {
+      const raw = this.replacementOf(tx.id);
+      if (!raw) return undefined;
+      this.replaced.add(tx.id);
+      this.replacements++;
+      tx.acceptedAtMs = nowMs;
+      sink.log(`wallet ${address}: ${tx.id} (nonce ${nonce}) is in the node's pool but not mined after ${this.stuckAfterMs} ms, holding back ${m.size} transaction${m.size === 1 ? '' : 's'}; replaced with fees 25% higher (same id)`);
       return raw;
     }
     if (this.reported.has(key)) return undefined;
