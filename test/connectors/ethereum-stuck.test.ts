@@ -70,3 +70,78 @@ test('a refused nonce leaves a gap: the wallet is found stuck and its waiting tr
     await target.close();
   }
 });
+
+test('a transaction the node dropped from its pool is sent again (same bytes, same id), and its wallet unblocks', async () => {
+  // A devnet of its own with slow blocks, so the transaction is still pending when it is dropped.
+  const key = generatePrivateKey();
+  process.env.TPSLAB_TEST_ETH_DROP_ROOT = key;
+  const slow = await startDevnet({ root: privateKeyToAddress(key), chainId: 31337, blockTimeMs: 2000 });
+  const def = connectorFor('ethereum');
+  const target = def.createTarget(
+    def.targetSchema.parse({ kind: 'ethereum', rpc: [slow.url], rootKeyEnv: 'TPSLAB_TEST_ETH_DROP_ROOT', stuckAfterMs: 300 }),
+    { runId: 'd', seed: 10, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    preciseClock,
+  );
+  const committed = new Set<string>();
+  const lines: string[] = [];
+  let beacon: ReturnType<typeof def.createBeacon> | undefined;
+  try {
+    await target.open(() => {});
+    await target.provision(() => {}, () => {});
+    const config = JSON.parse(JSON.stringify(target.beaconConfig({ beacon: 0, accounts: { start: 0, end: 2 }, endpointOffset: 0, start: await target.cursor() })));
+    beacon = def.createBeacon(def.beaconSchema.parse(config), { beacon: 0, clock: preciseClock, confirmation: { method: 'poll', pollIntervalMs: 100 }, log: () => {} });
+    await beacon.prepare();
+    await beacon.confirm({ committed: (id) => void committed.add(id), failed: () => {}, log: (l) => lines.push(l) }, { sentBefore: () => [] });
+    const txs = Array.from({ length: 5 }, (_, i) => beacon!.build({ index: i, sender: 0, target: 1, intendedOffsetMs: 0 }));
+    const results = await beacon.submit(txs.map((tx) => ({ tx, attempt: 1 })));
+    assert.deepEqual(results.map((r) => r.kind), txs.map(() => 'accepted'));
+    const dropped = await fetch(slow.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hardhat_dropTransaction', params: [txs[0]!.id] }) });
+    assert.equal(((await dropped.json()) as { result: boolean }).result, true, 'the node dropped the first transaction');
+    await waitFor('all five committed', () => txs.every((t) => committed.has(t.id)), 30_000);
+    assert.ok(lines.some((l) => l.includes(`the node no longer has ${txs[0]!.id}`) && l.includes('holds back 5 transactions') && l.includes('sent the same bytes again')), lines.join('\n'));
+    assert.deepEqual([...(await target.committed({ position: 0 })).ids].sort(), txs.map((t) => t.id).sort(), 'reconciled exactly: the resend has the same hash');
+  } finally {
+    await beacon?.close();
+    await target.close();
+    await slow.stop();
+  }
+});
+
+test('replaceStuck: a transaction priced out of the pool is replaced with a 25% higher fee, keeps its id, and reconciles exactly', async () => {
+  const key = generatePrivateKey();
+  process.env.TPSLAB_TEST_ETH_REPLACE_ROOT = key;
+  const node = await startDevnet({ root: privateKeyToAddress(key), chainId: 31337, blockTimeMs: 200 });
+  const def = connectorFor('ethereum');
+  const target = def.createTarget(
+    def.targetSchema.parse({ kind: 'ethereum', rpc: [node.url], rootKeyEnv: 'TPSLAB_TEST_ETH_REPLACE_ROOT', stuckAfterMs: 300, replaceStuck: true }),
+    { runId: 'r', seed: 11, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    preciseClock,
+  );
+  const committed = new Set<string>();
+  const lines: string[] = [];
+  let beacon: ReturnType<typeof def.createBeacon> | undefined;
+  try {
+    await target.open(() => {});
+    await target.provision(() => {}, () => {});
+    const start = await target.cursor();
+    const config = JSON.parse(JSON.stringify(target.beaconConfig({ beacon: 0, accounts: { start: 0, end: 2 }, endpointOffset: 0, start })));
+    beacon = def.createBeacon(def.beaconSchema.parse(config), { beacon: 0, clock: preciseClock, confirmation: { method: 'poll', pollIntervalMs: 100 }, log: () => {} });
+    await beacon.prepare();
+    await beacon.confirm({ committed: (id) => void committed.add(id), failed: () => {}, log: (l) => lines.push(l) }, { sentBefore: () => [] });
+    // The base fee jumps to 100 gwei (then falls 12.5% a block): the run's fees (about 5 gwei) are priced out for a while.
+    const set = await fetch(node.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hardhat_setNextBlockBaseFeePerGas', params: ['0x174876e800'] }) });
+    assert.equal(((await set.json()) as { result: boolean }).result, true);
+    await new Promise((r) => setTimeout(r, 500));
+    const txs = [0, 1].map((i) => beacon!.build({ index: i, sender: 0, target: 1, intendedOffsetMs: 0 }));
+    assert.deepEqual((await beacon.submit(txs.map((tx) => ({ tx, attempt: 1 })))).map((r) => r.kind), ['accepted', 'accepted']);
+    await waitFor('both committed', () => txs.every((t) => committed.has(t.id)), 30_000);
+    assert.ok(lines.some((l) => l.includes(`${txs[0]!.id} (nonce 0) is in the node's pool but not mined`) && l.includes('replaced with fees 25% higher')), lines.join('\n'));
+    const receipt = await fetch(node.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getTransactionReceipt', params: [txs[0]!.id] }) });
+    assert.equal(((await receipt.json()) as { result: unknown }).result, null, 'the original itself never mined: its replacement did');
+    assert.deepEqual([...(await target.committed(start)).ids].sort(), txs.map((t) => t.id).sort(), 'the mined replacements stand for the ids the beacon reported');
+  } finally {
+    await beacon?.close();
+    await target.close();
+    await node.stop();
+  }
+});

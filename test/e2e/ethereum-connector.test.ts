@@ -56,7 +56,8 @@ async function balanceOf(url: string, address: string): Promise<bigint> {
 
 test('the ethereum-erc20 example deploys its token, runs with nothing else started, exits 0 and reconciles exactly', async () => {
   const file = await shortened('ethereum-erc20.yaml');
-  const r = await runCli(['run', file, '--results', join(dir.path, 'erc20.db'), '--no-ui', '--no-report', '--json'], 180_000);
+  const db = join(dir.path, 'erc20.db');
+  const r = await runCli(['run', file, '--results', db, '--no-ui', '--no-report', '--json'], 180_000);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /deployed TpslabToken \(solc 0\.8\.28/);
   const result = JSON.parse(r.stdout) as RunResult;
@@ -64,6 +65,12 @@ test('the ethereum-erc20 example deploys its token, runs with nothing else start
   assert.equal(result.summary.failed, 0);
   assert.equal(result.summary.reconciliation?.missing, 0);
   assert.equal(result.summary.reconciliation?.unexpected, 0);
+  // The report's node table carries the gas the run's blocks used.
+  const report = await runCli(['report', result.runId, '--db', db, '--json'], 30_000);
+  assert.equal(report.code, 0, report.stderr);
+  const stats = (JSON.parse(report.stdout) as { nodes: { stats?: { runTxs?: number; runGasUsed?: number } }[] }).nodes[0]?.stats;
+  assert.equal(stats?.runTxs, 300);
+  assert.ok((stats?.runGasUsed ?? 0) >= 300 * 21_000, `gas used ${stats?.runGasUsed}`);
 });
 
 let devnet: Devnet | undefined;
@@ -94,4 +101,42 @@ test('a running node through rpc and a root key file: the key is never stored or
   const stored = (await readFile(db)).toString('latin1').toLowerCase();
   assert.ok(!stored.includes(bare), 'the root key is not in results.db');
   assert.ok(stored.includes('root.key'), 'the key file name is (the scenario is stored)');
+});
+
+test('a node that drops pending transactions mid-run: the dropped ones are sent again, nothing is lost, the run reconciles', async () => {
+  const key = generatePrivateKey();
+  const lossy = await startDevnet({ root: privateKeyToAddress(key), chainId: 1338, blockTimeMs: 1000 });
+  try {
+    await writeFile(join(dir.path, 'lossy.key'), key, { mode: 0o600 });
+    const file = await shortened('ethereum-transfer.yaml', (doc) => {
+      doc.setIn(['target'], doc.createNode({ kind: 'ethereum', rpc: [lossy.url], rootKeyFile: 'lossy.key', stuckAfterMs: 500 }));
+      doc.setIn(['load', 'stages'], [{ kind: 'constant', ratePerSec: 50, durationSec: 4 }]);
+    });
+    const rpcCall = async <T>(method: string, params: unknown[]): Promise<T> => {
+      const res = await fetch(lossy.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+      return ((await res.json()) as { result: T }).result;
+    };
+    const running = runCli(['run', file, '--results', join(dir.path, 'lossy.db'), '--no-ui', '--no-report', '--json'], 180_000);
+    // While it runs: drop the first pending transaction of the run's wallets, a few times (bounded).
+    let dropped = 0;
+    const rootAddress = privateKeyToAddress(key).toLowerCase();
+    for (let round = 0; round < 100 && dropped < 5; round++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const pending = (await rpcCall<{ hash: string; from: string }[]>('eth_pendingTransactions', []).catch(() => [])) ?? [];
+      const victim = pending.find((t) => t.from.toLowerCase() !== rootAddress);
+      if (victim && (await rpcCall<boolean>('hardhat_dropTransaction', [victim.hash]))) dropped++;
+    }
+    const r = await running;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(dropped > 0, 'the node dropped some of the run\'s transactions');
+    assert.match(r.stderr + r.stdout, /the node no longer has 0x[0-9a-f]{64} .* sent the same bytes again/);
+    const result = JSON.parse(r.stdout) as RunResult;
+    assert.equal(result.summary.sent, 200);
+    assert.equal(result.summary.committed, 200);
+    assert.equal(result.summary.lost, 0);
+    assert.equal(result.summary.reconciliation?.missing, 0);
+    assert.equal(result.summary.reconciliation?.unexpected, 0);
+  } finally {
+    await lossy.stop();
+  }
 });

@@ -13,7 +13,7 @@ import { RpcClient, TransportError, type RpcAnswer } from './rpc.js';
 import type { EthereumBeaconConfig } from './schema.js';
 import { NewHeads } from './heads.js';
 import { StuckWatch } from './stuck.js';
-import { WalletBook, signTx } from './wallets.js';
+import { WalletBook, bumpFees, signTx } from './wallets.js';
 
 /** Blocks fetched per poll round at most (a beacon that fell behind catches up over rounds). */
 const BLOCKS_PER_ROUND = 50;
@@ -26,7 +26,9 @@ export class EthereumBeacon implements BeaconConnector {
   private readonly book: WalletBook;
   private readonly nonces = new Map<number, number>();
   /** Built and not yet seen in a block: hash → sender and nonce. */
-  private readonly watching = new Map<string, { sender: number; nonce: number }>();
+  private readonly watching = new Map<string, { sender: number; nonce: number; raw: Hex; target: number }>();
+  /** Replacements (replaceStuck): their hash → the id of the transaction they replace. */
+  private readonly aliases = new Map<string, string>();
   private readonly stuck: StuckWatch;
   private sink: ConfirmSink | undefined;
   private nextBlock: number;
@@ -43,7 +45,12 @@ export class EthereumBeacon implements BeaconConnector {
   ) {
     this.rpc = new RpcClient(c.endpoints, c.timeoutMs, 16, (from, to) => ctx.log(`${from} failed; moving to ${to}`));
     this.book = new WalletBook(c.keySeed);
-    this.stuck = new StuckWatch(c.stuckAfterMs, (sender) => this.book.get(sender).address);
+    this.stuck = new StuckWatch(
+      c.stuckAfterMs,
+      (sender) => this.book.get(sender).address,
+      (id) => this.watching.get(id)?.raw,
+      c.replaceStuck ? (id) => this.replacement(id) : undefined,
+    );
     this.nextBlock = c.fromBlock + 1;
     this.confirmedTo = c.fromBlock;
   }
@@ -65,8 +72,17 @@ export class EthereumBeacon implements BeaconConnector {
     const nonce = this.nonces.get(tx.sender) ?? 0;
     this.nonces.set(tx.sender, nonce + 1);
     const { raw, hash } = signTx(from.key, { chainId: this.c.chainId, nonce, ...this.call(tx.target), gas: this.c.gasLimit, fees: this.c.fees });
-    this.watching.set(hash, { sender: tx.sender, nonce });
+    this.watching.set(hash, { sender: tx.sender, nonce, raw, target: tx.target });
     return { id: hash, payload: raw };
+  }
+
+  /** The same transaction with fees 25% higher; its hash confirms the original's id. */
+  private replacement(id: string): Hex | undefined {
+    const w = this.watching.get(id);
+    if (!w) return undefined;
+    const { raw, hash } = signTx(this.book.get(w.sender).key, { chainId: this.c.chainId, nonce: w.nonce, ...this.call(w.target), gas: this.c.gasLimit, fees: bumpFees(this.c.fees) });
+    this.aliases.set(hash, id);
+    return raw;
   }
 
   /** What the transaction does: a value transfer to wallet `target`, a token transfer to it, or a storage-writing call. */
@@ -102,7 +118,10 @@ export class EthereumBeacon implements BeaconConnector {
     return results.map((r, k) => {
       const w = this.watching.get(batch[k]!.tx.id);
       if (w && (r?.kind === 'accepted' || r?.kind === 'known')) this.stuck.accepted(w.sender, w.nonce, batch[k]!.tx.id, now);
-      if (w && r?.kind === 'rejected') this.stuck.refusedNonce(w.sender, w.nonce);
+      if (w && r?.kind === 'rejected') {
+        this.stuck.refusedNonce(w.sender, w.nonce);
+        this.watching.delete(batch[k]!.tx.id); // final: never confirmed
+      }
       return r ?? { kind: 'retry', code: 'ETH_UNAVAILABLE', afterMs: 1000 };
     });
   }
@@ -163,21 +182,24 @@ export class EthereumBeacon implements BeaconConnector {
       const numbers = Array.from({ length: last - this.nextBlock + 1 }, (_, k) => this.nextBlock + k);
       const blocks = await this.rpc.calls<{ transactions: string[] } | null>(numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] })));
       const now = this.ctx.clock.now();
-      const mine: { hash: string; block: number }[] = [];
+      const mine: { id: string; hash: string; block: number }[] = [];
       let next = this.nextBlock;
       for (let k = 0; k < numbers.length; k++) {
         const block = blocks[k];
         if (!block) break; // not there on this endpoint yet: next round
-        for (const hash of block.transactions) if (this.watching.has(hash)) mine.push({ hash, block: numbers[k]! });
+        for (const hash of block.transactions) {
+          const id = this.watching.has(hash) ? hash : this.aliases.get(hash);
+          if (id !== undefined && this.watching.has(id)) mine.push({ id, hash, block: numbers[k]! });
+        }
         next = numbers[k]! + 1;
       }
       const reverted = this.c.workload === 'eth-transfer' ? new Set<string>() : await this.reverted(mine.map((m) => m.hash));
       for (const m of mine) {
-        const w = this.watching.get(m.hash)!;
-        this.watching.delete(m.hash);
+        const w = this.watching.get(m.id)!;
+        this.watching.delete(m.id);
         this.stuck.resolved(w.sender, w.nonce);
-        if (reverted.has(m.hash)) this.sink?.failed(m.hash, 'ETH_REVERTED');
-        else this.sink?.committed(m.hash, m.block, now);
+        if (reverted.has(m.hash)) this.sink?.failed(m.id, 'ETH_REVERTED');
+        else this.sink?.committed(m.id, m.block, now);
       }
       this.nextBlock = next;
       this.confirmedTo = next - 1;

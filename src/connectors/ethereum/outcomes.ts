@@ -14,12 +14,12 @@ interface Rule {
 }
 
 const RULES: Rule[] = [
-  { test: /already known|known transaction|already imported|already in (the )?(mem|tx)?pool|AlreadyKnown|transaction already exists/i, outcome: 'known-if-found', code: 'ETH_ALREADY_KNOWN' },
-  { test: /nonce too low|nonce is too low|OldNonce|expected nonce to be .* but got|the tx doesn't have the correct nonce/i, outcome: 'known-if-found', code: 'ETH_NONCE_TOO_LOW' },
-  { test: /replacement (transaction )?underpriced|ReplacementUnderpriced|replacement fee too low/i, outcome: 'known-if-found', code: 'ETH_REPLACEMENT_UNDERPRICED' },
-  { test: /insufficient funds|sender doesn't have enough funds|InsufficientFunds|exceeds balance/i, outcome: 'rejected', code: 'ETH_INSUFFICIENT_FUNDS' },
-  { test: /txpool is full|transaction pool is full|pool is full|TxPoolFull|too many pending|queue is full/i, outcome: 'retry', code: 'ETH_TXPOOL_FULL' },
-  { test: /nonce too high|NonceTooHigh|nonce gap/i, outcome: 'rejected', code: 'ETH_NONCE_TOO_HIGH' },
+  { test: /already[ _]?known|known transaction|already imported|already in (the )?(mem|tx)?pool|transaction already exists/i, outcome: 'known-if-found', code: 'ETH_ALREADY_KNOWN' },
+  { test: /nonce[ _]too[ _]low|nonce is too low|OldNonce|expected nonce to be .* but got|the tx doesn't have the correct nonce/i, outcome: 'known-if-found', code: 'ETH_NONCE_TOO_LOW' },
+  { test: /replacement[ _](transaction[ _])?underpriced|ReplacementUnderpriced|replacement fee too low/i, outcome: 'known-if-found', code: 'ETH_REPLACEMENT_UNDERPRICED' },
+  { test: /insufficient[ _]?funds|sender doesn't have enough funds|exceeds (account )?balance/i, outcome: 'rejected', code: 'ETH_INSUFFICIENT_FUNDS' },
+  { test: /txpool is full|transaction[ _]pool[ _](is[ _])?full|pool is full|TxPoolFull|too many pending|queue is full/i, outcome: 'retry', code: 'ETH_TXPOOL_FULL' },
+  { test: /nonce[ _]too[ _]high|nonce[ _]?gap/i, outcome: 'rejected', code: 'ETH_NONCE_TOO_HIGH' },
   { test: /underpriced|fee cap less than block base fee|max fee per gas less than block base fee|FeeTooLow|gas price too low/i, outcome: 'rejected', code: 'ETH_UNDERPRICED' },
   { test: /intrinsic gas too low|gas limit reached|exceeds block gas limit|IntrinsicGas/i, outcome: 'rejected', code: 'ETH_GAS' },
   { test: /invalid chain id|chain ?id mismatch|incompatible chain id|invalid sender/i, outcome: 'rejected', code: 'ETH_CHAIN_ID' },

@@ -55,6 +55,7 @@ export const EthereumTargetSchema = z
       .prefault({})
       .describe('The embedded devnet (no rpc).'),
     timeoutMs: count(100, 600_000).default(10_000).describe('A JSON-RPC request unanswered this long is retried on the next endpoint.'),
+    replaceStuck: z.boolean().default(false).describe('A transaction in the pool but not mined after stuckAfterMs is replaced once by the same transaction with fees 25% higher; it keeps its id, and reconciliation recognizes the replacement.'),
     stuckAfterMs: count(100, 3_600_000).default(10_000).describe("A wallet whose oldest accepted transaction is not mined after this long is checked: a nonce gap fails its waiting transactions (ETH_NONCE_GAP), a nonce taken by another transaction fails it (ETH_REPLACED), otherwise it is reported as stuck."),
   })
   .superRefine((o, ctx) => {
@@ -92,6 +93,7 @@ export const EthereumBeaconSchema = z.strictObject({
   fromBlock: z.number().int().nonnegative(),
   timeoutMs: z.number().int().positive(),
   stuckAfterMs: z.number().int().positive(),
+  replaceStuck: z.boolean(),
 });
 
 export type EthereumBeaconConfig = z.infer<typeof EthereumBeaconSchema>;

@@ -16,7 +16,20 @@ import { startDevnet, type Devnet } from './devnet.js';
 import { ensureContract, fundTokens, fundWallets, readFees, type Root } from './provision.js';
 import { RpcClient } from './rpc.js';
 import type { EthereumBeaconConfig, EthereumTargetOptions, FeeConfig } from './schema.js';
-import { WalletBook, keySeedOf, type Wallet } from './wallets.js';
+import { WalletBook, bumpFees, keySeedOf, signTx, type Wallet } from './wallets.js';
+
+/** A transaction as eth_getBlockByNumber(n, true) lists it. */
+interface BlockTx {
+  hash: string;
+  from: string;
+  to: string | null;
+  nonce: string;
+  value: string;
+  gas: string;
+  input?: string;
+  gasPrice?: string;
+  maxFeePerGas?: string;
+}
 
 /** Default gas limits per workload: generous, since a limit too low fails the run and unused gas is not charged. */
 export function defaultGasLimit(workload: EthereumTargetOptions['workload'], storageWrites: number): number {
@@ -156,28 +169,41 @@ export class EthereumTarget implements TargetConnector {
       fromBlock: share.start.position,
       timeoutMs: this.o.timeoutMs,
       stuckAfterMs: this.o.stuckAfterMs,
+      replaceStuck: this.o.replaceStuck,
     };
   }
 
   /** Every transaction sent from the run's wallets in blocks (from, head]. */
   async committed(from: Cursor): Promise<CommittedSet> {
     const head = Number(await this.client.call<string>('eth_blockNumber'));
-    const senders = new Set(Array.from({ length: this.run.accounts.count }, (_, i) => this.book!.get(i).address.toLowerCase()));
+    const senders = new Map(Array.from({ length: this.run.accounts.count }, (_, i) => [this.book!.get(i).address.toLowerCase(), i]));
     const ids = new Set<string>();
     const stats = { blocks: 0, txs: 0, runTxs: 0, gasUsed: 0 };
     for (let n = from.position + 1; n <= head; n += BLOCKS_PER_BATCH) {
       const numbers = Array.from({ length: Math.min(BLOCKS_PER_BATCH, head - n + 1) }, (_, k) => n + k);
-      const blocks = await this.client.calls<{ gasUsed: string; transactions: { hash: string; from: string }[] } | null>(numbers.map((b) => ({ method: 'eth_getBlockByNumber', params: [`0x${b.toString(16)}`, true] })));
+      const blocks = await this.client.calls<{ gasUsed: string; transactions: BlockTx[] } | null>(numbers.map((b) => ({ method: 'eth_getBlockByNumber', params: [`0x${b.toString(16)}`, true] })));
       for (const b of blocks) {
         if (!b) continue;
         stats.blocks++;
         stats.gasUsed += Number(b.gasUsed);
         stats.txs += b.transactions.length;
-        for (const tx of b.transactions) if (senders.has(tx.from.toLowerCase())) ids.add(tx.hash);
+        for (const tx of b.transactions) {
+          const sender = senders.get(tx.from.toLowerCase());
+          if (sender !== undefined) ids.add(this.originalId(sender, tx));
+        }
       }
     }
     this.chainStats = { ...stats, runTxs: ids.size };
     return { fromPosition: from.position, toPosition: head, ids };
+  }
+
+  /** A replacement (replaceStuck: the run's fees × 1.25) stands for the transaction it replaced: re-signed with the run's fees, its hash is that id. */
+  private originalId(sender: number, tx: BlockTx): string {
+    if (!this.o.replaceStuck || !this.fees) return tx.hash;
+    const bumped = bumpFees(this.fees);
+    const isReplacement = bumped.type === 'eip1559' ? tx.maxFeePerGas !== undefined && BigInt(tx.maxFeePerGas) === BigInt(bumped.maxFeePerGas) : tx.gasPrice !== undefined && BigInt(tx.gasPrice) === BigInt(bumped.gasPrice);
+    if (!isReplacement || !tx.to) return tx.hash;
+    return signTx(this.book!.get(sender).key, { chainId: this.chainId, nonce: Number(tx.nonce), to: tx.to as Hex, valueWei: BigInt(tx.value), gas: Number(tx.gas), ...(tx.input && tx.input !== '0x' ? { data: tx.input as Hex } : {}), fees: this.fees }).hash;
   }
 
   async nodes(): Promise<NodeRow[]> {

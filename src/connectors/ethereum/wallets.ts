@@ -59,4 +59,10 @@ export function signTx(key: Hex, f: TxFields): { raw: Hex; hash: Hex } {
   return { raw, hash: keccak256(raw) };
 }
 
+/** Fees of a replacement: 25% above `fees` (nodes want at least 10% more to replace a pending transaction). */
+export function bumpFees(fees: FeeConfig): FeeConfig {
+  const up = (v: string): string => String((BigInt(v) * 125n + 99n) / 100n);
+  return fees.type === 'eip1559' ? { type: 'eip1559', maxFeePerGas: up(fees.maxFeePerGas), maxPriorityFeePerGas: up(fees.maxPriorityFeePerGas) } : { type: 'legacy', gasPrice: up(fees.gasPrice) };
+}
+
 export { toHex };
