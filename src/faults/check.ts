@@ -17,8 +17,9 @@ export function checkFaults(s: Scenario): [(string | number)[], string][] {
       return;
     }
     if (f.role === undefined) return;
-    const valid = f.kind === 'partition' || f.kind === 'latency' ? nodes : roles;
-    if (!valid.includes(f.role)) out.push([['faults', i, 'role'], `no role "${f.role}" ${f.kind === 'partition' || f.kind === 'latency' ? 'among the nodes' : 'in the network'}; valid: ${valid.join(', ')}`]);
+    const linkFault = f.kind === 'partition' || f.kind === 'latency' || f.kind === 'bandwidth';
+    const valid = linkFault ? nodes : roles;
+    if (!valid.includes(f.role)) out.push([['faults', i, 'role'], `no role "${f.role}" ${linkFault ? 'among the nodes' : 'in the network'}; valid: ${valid.join(', ')}`]);
   });
   return out;
 }

@@ -39,6 +39,8 @@ export function faultLabel(f: Fault): string {
       return `partition ${f.link}${f.role ? ` of ${f.role}` : ''}`;
     case 'latency':
       return `latency ${f.link}${f.role ? ` of ${f.role}` : ''} ${f.delayMs}${f.jitterMs ? `±${f.jitterMs}` : ''} ms`;
+    case 'bandwidth':
+      return `bandwidth ${f.link}${f.role ? ` of ${f.role}` : ''} ${f.bytesPerSec} B/s`;
     case 'command':
       return `command ${f.run}`;
   }
@@ -109,7 +111,7 @@ export class FaultInjector {
     if (!this.dir) throw new TpslabError('TPSLAB_E_CONNECTOR', `faults ${this.faults.filter((f) => f.kind !== 'command').map((f) => f.kind).join(', ')} need the embedded network (target.kind tpslab without network or endpoints)`);
     for (const link of ['nodes-sequencer', 'beacons-nodes'] as const) {
       const nodes = new Set<string>();
-      for (const f of this.faults) if ((f.kind === 'partition' || f.kind === 'latency') && f.link === link) for (const n of f.role ? [f.role] : info.roles.filter((r) => r.role === 'replica').map((r) => r.id)) nodes.add(n);
+      for (const f of this.faults) if ((f.kind === 'partition' || f.kind === 'latency' || f.kind === 'bandwidth') && f.link === link) for (const n of f.role ? [f.role] : info.roles.filter((r) => r.role === 'replica').map((r) => r.id)) nodes.add(n);
       for (const node of nodes) await this.addLink(link, node, log);
     }
     return info;
@@ -194,6 +196,12 @@ export class FaultInjector {
           const ps = this.proxies(f.link, f.role);
           for (const p of ps) p.setLatency(f.delayMs, f.jitterMs);
           undo = async () => ps.forEach((p) => p.setLatency(0, 0));
+          break;
+        }
+        case 'bandwidth': {
+          const ps = this.proxies(f.link, f.role);
+          for (const p of ps) p.setBandwidth(f.bytesPerSec);
+          undo = async () => ps.forEach((p) => p.setBandwidth(0));
           break;
         }
         case 'command': {

@@ -10,6 +10,10 @@ export class TcpProxy {
   private delayMs = 0;
   private jitterMs = 0;
   private cut = false;
+  /** Bytes per second each direction may carry; 0: unlimited. */
+  private bytesPerSec = 0;
+  /** When each direction's link is free again (bandwidth), epoch ms. */
+  private readonly freeAtMs = { up: 0, down: 0 };
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -43,6 +47,11 @@ export class TcpProxy {
     this.jitterMs = jitterMs;
   }
 
+  /** Limits each direction to `bytesPerSec` (all connections together); 0 lifts the limit. */
+  setBandwidth(bytesPerSec: number): void {
+    this.bytesPerSec = bytesPerSec;
+  }
+
   /** Cuts the link (true) or heals it (false). */
   setPartitioned(on: boolean): void {
     this.cut = on;
@@ -69,19 +78,27 @@ export class TcpProxy {
         server.destroy();
       });
     }
-    this.pipe(client, server);
-    this.pipe(server, client);
+    this.pipe(client, server, 'up');
+    this.pipe(server, client, 'down');
   }
 
-  /** Forwards `from` → `to`, each chunk after the current delay; never earlier than the chunk before it. */
-  private pipe(from: Socket, to: Socket): void {
+  /**
+   * Forwards `from` → `to`, each chunk after the current delay, never earlier than the chunk
+   * before it, and (with a bandwidth limit) once the direction's link has carried the chunks before it.
+   */
+  private pipe(from: Socket, to: Socket, dir: 'up' | 'down'): void {
     let lastDueMs = 0;
-    from.on('data', (chunk) => {
-      if (this.delayMs === 0 && this.jitterMs === 0 && lastDueMs <= Date.now()) {
+    from.on('data', (chunk: Buffer) => {
+      const now = Date.now();
+      if (this.delayMs === 0 && this.jitterMs === 0 && this.bytesPerSec === 0 && lastDueMs <= now) {
         to.write(chunk);
         return;
       }
-      const due = Math.max(lastDueMs, Date.now() + this.delayMs + Math.random() * this.jitterMs);
+      let due = Math.max(lastDueMs, now + this.delayMs + Math.random() * this.jitterMs);
+      if (this.bytesPerSec > 0) {
+        due = Math.max(due, this.freeAtMs[dir]) + (chunk.length * 1000) / this.bytesPerSec;
+        this.freeAtMs[dir] = due;
+      }
       lastDueMs = due;
       const t = setTimeout(() => {
         this.timers.delete(t);

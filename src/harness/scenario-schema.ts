@@ -149,6 +149,14 @@ export const FaultSchema = z
       durationSec: z.number().gt(0).optional().describe('latency: how long; default until the run ends.'),
     }),
     z.strictObject({
+      kind: z.literal('bandwidth'),
+      link: faultLink,
+      role: faultRole.optional(),
+      bytesPerSec: z.int().min(1).describe('bandwidth: bytes per second each direction of the link may carry.'),
+      atSec: atSec.default(0),
+      durationSec: z.number().gt(0).optional(),
+    }),
+    z.strictObject({
       kind: z.literal('command'),
       run: z.string().min(1).describe('command: a shell command run at atSec (any target).'),
       undo: z.string().min(1).optional().describe('command: a shell command run at atSec + durationSec.'),
@@ -172,7 +180,7 @@ export const ScenarioSchema = z
     startDelayMs: count(0, 3_600_000).default(2000).describe('The overseer starts every beacon at now + this.'),
     thresholds: z.array(thresholdExpr).default([]).describe('Pass/fail checks such as "latency.p99 < 250ms"; a breach exits with code 3.'),
     results: ResultsSchema.prefault({}),
-    faults: z.array(FaultSchema).optional().describe('Faults injected during the run, each at its time: kill, pause, partition, latency (embedded network), command (any target).'),
+    faults: z.array(FaultSchema).optional().describe('Faults injected during the run, each at its time: kill, pause, partition, latency, bandwidth (embedded network), command (any target).'),
   })
   .meta({ title: 'tpslab scenario', description: 'A tpslab load test: target, accounts, workload, load profile, beacons, confirmation, thresholds. See docs/scenario.md.' });
 

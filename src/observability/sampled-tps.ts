@@ -118,6 +118,10 @@ export class SampledTps {
   }
 
   private finish(): void {
+    if (this.urls.length === 0) {
+      this.o.log?.('sampled ingress count: the target lists no nodes to sample');
+      return;
+    }
     const error = this.full > 0 ? (this.estimated - this.full) / this.full : null;
     this.result = { nodes: this.urls.length, sampledPerInterval: this.k, intervals: this.intervals, estimatedTotal: Math.round(this.estimated), fullTotal: this.full, error };
     this.o.log?.(`sampled ingress count: ${this.result.estimatedTotal} estimated from ${this.k} of ${this.urls.length} nodes every ${this.o.intervalMs / 1000} s, ${this.full} counted on every node; error ${error === null ? 'n/a' : `${(error * 100).toFixed(1)}%`}`);

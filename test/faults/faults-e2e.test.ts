@@ -34,10 +34,11 @@ faults:
   - { kind: kill, role: node1, atSec: 3, restartAfterSec: 2 }
   - { kind: pause, role: node2, atSec: 8, durationSec: 1.5 }
   - { kind: partition, link: nodes-sequencer, role: node2, atSec: 12, durationSec: 1.5 }
+  - { kind: bandwidth, link: beacons-nodes, role: node1, bytesPerSec: 20000, atSec: 15, durationSec: 1.5 }
 `;
 
 describe('faults', () => {
-  it('a run with a kill, a pause, a partition and 80 ms between beacons and nodes loses nothing, and each fault has its recovery time', async () => {
+  it('a run with a kill, a pause, a partition, a bandwidth limit and 80 ms between beacons and nodes loses nothing, and each fault has its recovery time', async () => {
     const file = join(dir.path, 'faults.yaml');
     await writeFile(file, SCENARIO);
     const db = join(dir.path, 'faults.db');
@@ -54,12 +55,13 @@ describe('faults', () => {
       'kill node1 (restart after 2 s)',
       'pause node2',
       'partition nodes-sequencer of node2',
+      'bandwidth beacons-nodes of node1 20000 B/s',
     ]);
     for (const f of faults) {
       assert.equal(f.error, undefined, `${f.label}: ${f.error}`);
       assert.ok(f.startSec !== null && f.endSec !== null && f.endSec >= f.startSec, `${f.label} began and ended`);
     }
-    for (const f of faults.slice(1)) {
+    for (const f of faults.slice(1, 4)) {
       assert.ok(f.beforeTps !== null && f.beforeTps > 0, `${f.label} has a level before`);
       assert.ok(f.recoverySec !== null && f.recoverySec >= 0, `${f.label} recovered (${f.recoverySec})`);
     }

@@ -52,6 +52,23 @@ describe('TCP proxy', () => {
     }
   });
 
+  it('a bandwidth limit spreads a transfer over the time the link needs to carry it', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: echoPort });
+    try {
+      const s = await client(proxy.port);
+      proxy.setBandwidth(20_000);
+      // 10,000 bytes at 20,000 B/s: 0.5 s up, and 0.5 s back down.
+      const r = await roundTrip(s, 'x'.repeat(10_000));
+      assert.equal(r.text.length, 10_000);
+      assert.ok(r.ms >= 1000 - 5, `10 kB each way at 20 kB/s took ${r.ms.toFixed(1)} ms`);
+      proxy.setBandwidth(0);
+      assert.equal((await roundTrip(s, 'free')).text, 'free');
+      s.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a partition closes open connections and refuses new ones until healed', async () => {
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: echoPort });
     try {

@@ -116,3 +116,20 @@ load:
     assert.ok(lines.every((l) => l.type === 'second' && l.runId === result.runId));
   });
 });
+
+describe('Grafana dashboard', () => {
+  it('every query names metrics tpslab serves', async () => {
+    const d = JSON.parse(await readFile(new URL('../../../dashboards/tpslab-harness.grafana.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const prom = new PrometheusOutput();
+    const served = new Set((await prom.registry.getMetricsAsJSON()).map((m) => m.name));
+    const node = new Set(['tpslab_tx_committed_total']);
+    const exprs = d.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    assert.ok(exprs.length >= 6);
+    for (const e of exprs) {
+      for (const name of e.match(/tpslab_[a-z_]+/g) ?? []) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        assert.ok(served.has(base) || node.has(base), `${name} in "${e}" is not a tpslab metric`);
+      }
+    }
+  });
+});

@@ -193,7 +193,7 @@ function drawMarks(u: uPlot, marks: readonly ChartMark[]): void {
     ctx.fillRect(x0, top, x1 - x0, height);
     ctx.fillStyle = '#b91c1c';
     ctx.fillRect(x0, top, devicePixelRatio, height);
-    ctx.fillText(m.label, x0 + 3 * devicePixelRatio, top + (12 + 11 * (i % 3)) * devicePixelRatio);
+    ctx.fillText(m.label, Math.max(x0, u.bbox.left) + 3 * devicePixelRatio, top + (12 + 11 * (i % 3)) * devicePixelRatio);
   });
   ctx.restore();
 }
