@@ -79,7 +79,7 @@ test('a transaction the node dropped from its pool is sent again (same bytes, sa
   const def = connectorFor('ethereum');
   const target = def.createTarget(
     def.targetSchema.parse({ kind: 'ethereum', rpc: [slow.url], rootKeyEnv: 'TPSLAB_TEST_ETH_DROP_ROOT', stuckAfterMs: 300 }),
-    { runId: 'd', seed: 10, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    { seed: 10, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
     preciseClock,
   );
   const committed = new Set<string>();
@@ -114,7 +114,7 @@ test('replaceStuck: a transaction priced out of the pool is replaced with a 25% 
   const def = connectorFor('ethereum');
   const target = def.createTarget(
     def.targetSchema.parse({ kind: 'ethereum', rpc: [node.url], rootKeyEnv: 'TPSLAB_TEST_ETH_REPLACE_ROOT', stuckAfterMs: 300, replaceStuck: true }),
-    { runId: 'r', seed: 11, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
+    { seed: 11, accounts: { count: 2, balance: '0' }, workload: { kind: 'transfer', amount: 1, fee: 0, topics: 0, payloadBytes: 0, sign: 'live' } },
     preciseClock,
   );
   const committed = new Set<string>();
