@@ -15,6 +15,7 @@ import { registerExplorer } from './explorer.js';
 import { registerFaucet } from './faucet.js';
 import { registerIndexer } from './indexer.js';
 import { registerKeys } from './keys.js';
+import { registerLb } from './lb.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerReport } from './report.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerTx(program);
   registerFaucet(program);
   registerIndexer(program);
+  registerLb(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
