@@ -15,10 +15,11 @@
 import type { BenchContext, BenchResult, Benchmark } from './contract.js';
 import { beaconVsAutocannon } from './beacon-vs-autocannon.js';
 import { harness } from './harness.js';
+import { infrastructure } from './infrastructure.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeSaturation } from './node-saturation.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, infrastructure];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */
