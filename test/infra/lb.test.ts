@@ -162,4 +162,21 @@ describe('tpslab lb: HAProxy in front of 3 nodes (kill -9, drain, TLS, WebSocket
       await agent.close();
     }
   });
+
+  it('an lb killed -9 and started again stops the HAProxy it left behind', async () => {
+    const pidFile = join(dir.path, 'lb', 'haproxy.pid');
+    const orphan = Number((await readFile(pidFile, 'utf8')).trim());
+    await lb.restart('SIGKILL');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(`the orphaned HAProxy ${orphan} to stop`, () => !alive(orphan));
+    const fresh = JSON.parse(await readFile(join(dir.path, 'lb', 'endpoint.json'), 'utf8')) as typeof ep;
+    await waitFor('the new HAProxy to serve', async () => (await http(fresh.url, '/v1/head')).status === 200);
+  });
 });

@@ -112,6 +112,23 @@ async function waitListening(host: string, port: number, child: ChildProcess, lo
   }
 }
 
+/**
+ * An HAProxy left running by an earlier `tpslab lb` that was killed -9 (its
+ * master outlives it) would hold the ports: stop it if it is still ours.
+ */
+async function stopStale(pidPath: string, configPath: string): Promise<void> {
+  const pid = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim().split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('haproxy') || !cmdline.includes(configPath)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100; i++) {
+    if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8').then(() => true, () => false))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
 export async function startBalancer(o: BalancerOptions): Promise<RunningBalancer> {
   const host = o.host ?? '127.0.0.1';
   const bin = o.haproxyBin ?? DEFAULT_HAPROXY;
@@ -151,8 +168,10 @@ export async function startBalancer(o: BalancerOptions): Promise<RunningBalancer
   await write(servers);
 
   const logPath = join(o.dataDir, 'haproxy.log');
+  const pidPath = join(o.dataDir, 'haproxy.pid');
+  await stopStale(pidPath, configPath);
   const log = await open(logPath, 'a');
-  const child = spawn(bin, ['-W', '-db', '-f', configPath], { stdio: ['ignore', log.fd, log.fd] });
+  const child = spawn(bin, ['-W', '-db', '-f', configPath, '-p', pidPath], { stdio: ['ignore', log.fd, log.fd] });
   await log.close();
   await waitListening(host, httpPort, child, logPath);
 
