@@ -17,10 +17,11 @@ import { beaconVsAutocannon } from './beacon-vs-autocannon.js';
 import { datasetPrepare } from './dataset-prepare.js';
 import { ethereumDevnet } from './ethereum-devnet.js';
 import { harness } from './harness.js';
+import { infrastructure } from './infrastructure.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeSaturation } from './node-saturation.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

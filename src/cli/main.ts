@@ -16,6 +16,7 @@ import { registerExplorer } from './explorer.js';
 import { registerFaucet } from './faucet.js';
 import { registerIndexer } from './indexer.js';
 import { registerKeys } from './keys.js';
+import { registerLb } from './lb.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
 import { registerReport } from './report.js';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerDataset(program);
   registerFaucet(program);
   registerIndexer(program);
+  registerLb(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { netDown, netStatus, netUp, readNetworkFile, restartRole, stopProcesses, type StatusRow } from '../ledger/net.js';
 import { TpslabError } from '../errors.js';
 import { parseIntOption, untilSignal } from './common.js';
+import { parseServices, type ServiceName } from '../ledger/net-services.js';
 
 const DEFAULT_DIR = '.tpslab/net';
 
@@ -15,8 +16,9 @@ export function registerNet(program: Command): void {
     .option('--heartbeat-ms <ms>', 'tracker heartbeat interval', parseIntOption('--heartbeat-ms', 10, 600_000), 1000)
     .option('--block-interval-ms <ms>', 'sequencer block interval', parseIntOption('--block-interval-ms', 1, 60_000), 25)
     .option('--detach', 'start in the background and return; stop with "tpslab net down"')
-    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down')
-    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean }) => {
+    .option('--with <services>', 'also start these services, comma-separated: lb, faucet, indexer (each in <dir>/<name>, with its defaults)', parseServices)
+    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down\n  tpslab net up --with lb,faucet,indexer')
+    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean; with?: ServiceName[] }) => {
       console.log(`starting a network of ${o.nodes} nodes in ${o.dir}`);
       const file = await netUp({ ...o, detached: o.detach ?? false, onProgress: (l) => console.log(`  ${l}`) });
       console.log(`network ${file.network} is up; described in ${file.dir}/network.json`);
@@ -31,6 +33,7 @@ export function registerNet(program: Command): void {
       console.log(`${sig}: stopping the network`);
       // Roles restarted meanwhile ("net restart") have new pids: stop what network.json names now.
       const now = await readNetworkFile(file.dir).catch(() => file);
+      await stopProcesses(now.services ?? []);
       await stopProcesses(now.nodes);
       await stopProcesses([now.sequencer, now.tracker]);
     });

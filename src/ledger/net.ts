@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { TpslabError } from '../errors.js';
 import { ensureDevGenesis } from './dev-genesis.js';
 import type { Endpoint } from './node.js';
+import { SERVICE_ORDER, type ServiceName } from './net-services.js';
 
 export interface RoleProcess {
   id: string;
-  role: 'tracker' | 'sequencer' | 'replica';
+  role: 'tracker' | 'sequencer' | 'replica' | ServiceName;
   url: string;
   pid: number;
   dataDir: string;
@@ -35,6 +36,8 @@ export interface NetworkFile {
   tracker: RoleProcess;
   sequencer: RoleProcess;
   nodes: RoleProcess[];
+  /** Services started with `net up --with` (faucet, indexer, lb). */
+  services?: RoleProcess[];
 }
 
 export interface NetUpOptions {
@@ -42,6 +45,8 @@ export interface NetUpOptions {
   nodes: number;
   heartbeatMs?: number;
   blockIntervalMs?: number;
+  /** Services to start with the network (`--with lb,faucet,indexer`). */
+  with?: readonly ServiceName[];
   /** Children outlive this process (for `net up --detach`). */
   detached?: boolean;
   onProgress?: (line: string) => void;
@@ -87,7 +92,7 @@ export function isAlive(pid: number): boolean {
 }
 
 export function allProcesses(net: NetworkFile): RoleProcess[] {
-  return [...net.nodes, net.sequencer, net.tracker];
+  return [...(net.services ?? []), ...net.nodes, net.sequencer, net.tracker];
 }
 
 /** Starts one role and waits until it has written its endpoint (and is healthy). */
@@ -109,7 +114,7 @@ async function launch(id: string, role: RoleProcess['role'], dataDir: string, ar
       const e = JSON.parse(await readFile(join(dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
       if (e.pid === child.pid) {
         const health = await fetch(`${e.url}/health`).then((r) => r.ok, () => false);
-        if (health) return { id, role, url: e.url, pid: e.pid, dataDir, logFile, args, ...(role !== 'tracker' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
+        if (health) return { id, role, url: e.url, pid: e.pid, dataDir, logFile, args, ...(role === 'sequencer' || role === 'replica' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
       }
     } catch {
       // not written yet
@@ -213,6 +218,18 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
     const path = networkFilePath(dir);
     await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
     await rename(`${path}.tmp`, path);
+    if (opts.with?.length) {
+      // Services read network.json, so they start after it is written; then it lists them too.
+      file.services = [];
+      for (const name of SERVICE_ORDER.filter((n) => opts.with!.includes(n))) {
+        const svc = await launch(name, name, join(dir, name), ['--network', path], detached);
+        started.push(svc);
+        file.services.push(svc);
+        say(`${name.padEnd(10)} ${svc.url}`);
+      }
+      await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+      await rename(`${path}.tmp`, path);
+    }
     return file;
   } catch (err) {
     await stopProcesses(started);
@@ -247,6 +264,7 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
   const fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
   if (net.tracker.id === id) net.tracker = fresh;
   else if (net.sequencer.id === id) net.sequencer = fresh;
+  else if (net.services?.some((n) => n.id === id)) net.services = net.services.map((n) => (n.id === id ? fresh : n));
   else net.nodes = net.nodes.map((n) => (n.id === id ? fresh : n));
   const path = networkFilePath(net.dir);
   await writeFile(`${path}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
@@ -258,8 +276,10 @@ export async function netDown(dir: string): Promise<RoleProcess[]> {
   const net = await readNetworkFile(resolve(dir));
   // Nodes first, then the sequencer, then the tracker: nobody loses its upstream while serving.
   const live = allProcesses(net).filter((p) => isAlive(p.pid));
+  // Services first: they use the nodes.
+  await stopProcesses(live.filter((p) => (net.services ?? []).includes(p)));
   await stopProcesses(live.filter((p) => p.role === 'replica'));
-  await stopProcesses(live.filter((p) => p.role !== 'replica'));
+  await stopProcesses(live.filter((p) => p.role !== 'replica' && !(net.services ?? []).includes(p)));
   return live;
 }
 
@@ -299,7 +319,7 @@ export function describeRanges(ranges: readonly { start: string; end: string }[]
 
 export async function netStatus(dir: string): Promise<StatusRow[]> {
   const net = await readNetworkFile(resolve(dir));
-  const procs = [net.tracker, net.sequencer, ...net.nodes];
+  const procs = [net.tracker, net.sequencer, ...net.nodes, ...(net.services ?? [])];
   const probes = await Promise.all(procs.map((p) => probe(p.url)));
   let view: { members: { id: string; ranges: { start: string; end: string }[] }[] } | undefined;
   try {
@@ -311,7 +331,7 @@ export async function netStatus(dir: string): Promise<StatusRow[]> {
   return procs.map((p, i) => {
     const pr = probes[i];
     const member = view?.members.find((m) => m.id === p.id);
-    const height = p.role === 'tracker' ? undefined : pr?.height;
+    const height = p.role === 'tracker' || p.role === 'lb' || p.role === 'faucet' ? undefined : pr?.height;
     return {
       id: p.id,
       role: p.role,
