@@ -18,8 +18,9 @@ import { datasetPrepare } from './dataset-prepare.js';
 import { harness } from './harness.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeSaturation } from './node-saturation.js';
+import { replay } from './replay.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, replay];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */
