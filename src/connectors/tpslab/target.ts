@@ -241,6 +241,8 @@ export class TpslabTarget implements TargetConnector {
   }
 
   accountName(index: number): string {
+    // A replay's sender numbers are the top 32 bits of the sender's key (replay-source.ts): its first 4 bytes, in hex.
+    if (this.run.workload.replay) return `${index.toString(16).padStart(8, '0')}…`;
     return accountKey(this.keySeed, index).address;
   }
 
