@@ -161,6 +161,13 @@ async function launchKeepingPort(
 async function givenGenesis(file: string, dir: string): Promise<{ genesis: Genesis; genesisPath: string; faucetKeyPath: string }> {
   await mkdir(dir, { recursive: true });
   const genesisPath = join(dir, 'genesis.json');
+  const given = await readFile(file).catch((err: Error) => {
+    throw new TpslabError('TPSLAB_E_CONFIG', `cannot read genesis file ${file}: ${err.message}`, { cause: err });
+  });
+  const existing = await readFile(genesisPath).catch(() => undefined);
+  if (existing && !existing.equals(given)) {
+    throw new TpslabError('TPSLAB_E_USAGE', `${dir} holds a network on another genesis than ${file}; give another --dir (or delete ${dir} to start over)`);
+  }
   await copyFile(file, genesisPath);
   return { genesis: await loadGenesis(genesisPath), genesisPath, faucetKeyPath: '' };
 }
