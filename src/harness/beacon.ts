@@ -433,6 +433,11 @@ export class Beacon {
     this.stopped = true;
     this.clock.clearTimeout(this.startTimer);
     this.clock.clearTimeout(this.reportTimer);
+    // A source stopped early (duration, abort) releases what it holds (the dataset's file).
+    if (this.source && !this.sourceDone) {
+      this.sourceDone = true;
+      void this.source.return?.().catch(() => {});
+    }
     this.report();
     const ids: string[] = [];
     for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);

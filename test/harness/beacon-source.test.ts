@@ -104,3 +104,45 @@ test('sourced transactions with intended offsets are sent no earlier than their 
   const done = messages.find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done' && done.committed === 200);
 });
+
+test('a sourced share still unsent at the end of load.durationSec is left unsent, and the source is closed', async () => {
+  const messages: BeaconMessage[] = [];
+  let closed = false;
+  let pulled = 0;
+  async function* endless(): AsyncGenerator<SourcedTx> {
+    try {
+      for (let k = 0; k < 10_000_000; k++) {
+        pulled++;
+        yield { tx: { id: `e${k}`, payload: k }, sender: 0, intendedOffsetMs: k * 10 };
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  let sink: ConfirmSink | undefined;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: () => ({ id: 'never', payload: null }),
+    source: () => endless(),
+    submit: async (items) => {
+      for (const it of items) sink!.committed(it.tx.id, 1, Date.now());
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (s) => {
+      sink = s;
+    },
+    close: async () => {},
+  };
+  const b = new Beacon(assign({ maxDurationMs: 300, maxInFlight: 50 }), (m) => void messages.push(m), connector, preciseClock);
+  await b.prepare();
+  b.start(Date.now());
+  await b.done;
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done && done.type === 'done');
+  assert.ok(done.sent > 0 && done.sent <= 31, `sent only what was due within 300 ms (${done.sent})`);
+  assert.equal(done.committed, done.sent);
+  assert.ok(pulled < 1000, `pulled lazily (${pulled})`);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.ok(closed, 'the source was closed');
+});
