@@ -20,8 +20,9 @@ import { harness } from './harness.js';
 import { infrastructure } from './infrastructure.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeSaturation } from './node-saturation.js';
+import { replay } from './replay.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

@@ -17,13 +17,16 @@ export function registerNet(program: Command): void {
     .option('--block-interval-ms <ms>', 'sequencer block interval', parseIntOption('--block-interval-ms', 1, 60_000), 25)
     .option('--detach', 'start in the background and return; stop with "tpslab net down"')
     .option('--with <services>', 'also start these services, comma-separated: lb, faucet, indexer (each in <dir>/<name>, with its defaults)', parseServices)
-    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down\n  tpslab net up --with lb,faucet,indexer')
-    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean; with?: ServiceName[] }) => {
+    .option('--genesis <file>', 'start on this genesis (e.g. a replay dataset\'s <dataset>.genesis.json) instead of a development one with a faucet')
+    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down\n  tpslab net up --with lb,faucet,indexer\n  tpslab net up --genesis btc.tpsds.genesis.json')
+    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean; with?: ServiceName[]; genesis?: string }) => {
       console.log(`starting a network of ${o.nodes} nodes in ${o.dir}`);
       const file = await netUp({ ...o, detached: o.detach ?? false, onProgress: (l) => console.log(`  ${l}`) });
       console.log(`network ${file.network} is up; described in ${file.dir}/network.json`);
-      console.log(`faucet key ${file.faucetKey}`);
-      console.log(`try: tpslab tx send --node ${file.nodes[0]!.url} --key ${file.faucetKey} --to <address> --amount 1`);
+      if (file.faucetKey) {
+        console.log(`faucet key ${file.faucetKey}`);
+        console.log(`try: tpslab tx send --node ${file.nodes[0]!.url} --key ${file.faucetKey} --to <address> --amount 1`);
+      } else console.log(`started on ${o.genesis}: no faucet key (a replay needs none)`);
       if (o.detach) {
         console.log(`running in the background: "tpslab net status --dir ${o.dir}", "tpslab net down --dir ${o.dir}"`);
         return;

@@ -38,6 +38,8 @@ export interface WorkloadSpec {
   payloadBytes: number;
   /** Sign every transaction before the start (`presign`) or as it is sent (`live`). */
   sign: 'presign' | 'live';
+  /** Replay workloads: the prepared file (absolute path), and how to pace it (docs/replay.md). */
+  replay?: { dataset: string; timing: 'max' | 'original'; speed: number };
 }
 
 /** The run as the target side needs it. */
@@ -88,6 +90,8 @@ export interface CommittedSet {
   fromPosition: number;
   toPosition: number;
   ids: Set<string>;
+  /** Sentences for the run's summary about what the blocks showed (a replay's dependency waits and tail). */
+  notes?: string[];
 }
 
 /** What a connector can and cannot do; reports say so. */
@@ -140,6 +144,8 @@ export interface BeaconShareSpec {
   endpointOffset: number;
   /** Where the chain was before the run: the beacon confirms what commits after it. */
   start: Cursor;
+  /** How many beacons share the run (a connector that splits its own data, such as a replay, needs it). */
+  beacons?: number;
 }
 
 // ---------------------------------------------------------------- beacon side
@@ -193,12 +199,28 @@ export interface PendingView {
   sentBefore(sentBeforeMs: number, max: number): string[];
 }
 
+/** A transaction the connector brings itself (a replayed dataset) rather than building it from the plan. */
+export interface SourcedTx {
+  tx: BuiltTx;
+  /** A number naming the sender in stored outcomes (the connector's choice; a sender's transactions come in its nonce order). */
+  sender: number;
+  /** When to send it, ms after the start; absent: as fast as `maxInFlight` allows. Ascending along the source. */
+  intendedOffsetMs?: number;
+}
+
 /** The beacon side of a connector, one per beacon. */
 export interface BeaconConnector {
   /** Learns what it needs before the start (nonces of existing accounts). */
   prepare(): Promise<void>;
   /** Builds and signs transaction `tx`; called once per transaction, in plan order per sender. */
   build(tx: PlannedTx): BuiltTx;
+  /**
+   * The connector's own transactions, if it brings them (a replay): called once after `prepare`;
+   * undefined means "build from the plan". The beacon pulls lazily, never more than `maxInFlight`
+   * ahead of the confirmations, stops at the end of the iterator (or of the load's duration), and
+   * sends each one at its `intendedOffsetMs` when given.
+   */
+  source?(): AsyncIterator<SourcedTx> | undefined;
   /** Sends a batch; one result per item, in order. Never throws for a network failure: it answers `retry`. */
   submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]>;
   /** Starts confirming: calls the sink as commits happen until `close`. */

@@ -9,15 +9,21 @@
  * requests overlap (up to MAX_CONCURRENT_REQUESTS); past that, transactions
  * wait and the wait shows up in schedule lag and in the corrected latency,
  * which is measured from the intended send time.
+ *
+ * A connector that brings its own transactions (`source()`, a replayed dataset) is pulled
+ * lazily instead: a bounded read-ahead, sent as fast as maxInFlight allows or at each
+ * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SubmitResult } from '../connectors/contract.js';
+import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
 const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
+/** Sourced transactions read ahead of sending, at most (and at most maxInFlight). */
+const SOURCE_READ_AHEAD = 8192;
 
 export const enum TxState {
   Unsent = 0,
@@ -66,6 +72,12 @@ export class Beacon {
   private sentOrder: number[] = [];
   private sentHead = 0;
   private inFlight = 0;
+  /** The connector's own transactions (a replay), read ahead into `sourced` from `sourcedHead`. */
+  private source: AsyncIterator<SourcedTx> | undefined;
+  private sourced: (SourcedTx | undefined)[] = [];
+  private sourcedHead = 0;
+  private sourceDone = false;
+  private pulling = false;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -112,7 +124,9 @@ export class Beacon {
     const a = this.a;
     const began = this.clock.now();
     await this.connector.prepare();
-    if (a.mode === 'open') {
+    this.source = this.connector.source?.();
+    if (this.source) await this.pull();
+    else if (a.mode === 'open') {
       for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.targets[i]!, a.offsetsMs[i]!);
       if (a.sign === 'presign') for (let i = 0; i < this.txs.intended.length; i++) this.build(i);
     }
@@ -152,7 +166,8 @@ export class Beacon {
     if (this.stopped) return;
     const now = this.clock.now();
     const a = this.a;
-    if (a.mode === 'open') {
+    if (this.source) this.takeSourced(now);
+    else if (a.mode === 'open') {
       while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) {
         this.txs.state[this.nextDue] = TxState.Waiting;
         this.queue.push(this.nextDue++);
@@ -186,8 +201,53 @@ export class Beacon {
     this.clock.setTimeout(() => this.tick(), TICK_MS);
   }
 
+  /** Reads the source ahead, up to SOURCE_READ_AHEAD (and maxInFlight) transactions not yet taken. */
+  private async pull(): Promise<void> {
+    if (this.pulling || this.sourceDone || !this.source) return;
+    this.pulling = true;
+    const ahead = Math.min(SOURCE_READ_AHEAD, Math.max(this.a.batchMax, this.a.maxInFlight));
+    try {
+      while (!this.sourceDone && this.sourced.length - this.sourcedHead < ahead) {
+        const r = await this.source.next();
+        if (r.done) this.sourceDone = true;
+        else this.sourced.push(r.value);
+      }
+    } catch (err) {
+      this.sourceDone = true;
+      void this.send({ v: PROTOCOL_VERSION, type: 'error', beacon: this.a.beacon, code: (err as { code?: string }).code ?? 'TPSLAB_E_CONNECTOR', message: `the connector's source failed: ${(err as Error).message}` });
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  /** Source mode: takes what is due (or, without intended offsets, what maxInFlight allows) within the load's duration. */
+  private takeSourced(now: number): void {
+    const a = this.a;
+    const endMs = this.startMs + a.maxDurationMs;
+    while (now < endMs && this.inFlight + this.queue.length < a.maxInFlight && this.sourcedHead < this.sourced.length) {
+      const s = this.sourced[this.sourcedHead]!;
+      if (s.intendedOffsetMs !== undefined && this.startMs + s.intendedOffsetMs > now) break;
+      this.sourced[this.sourcedHead++] = undefined;
+      const i = this.addTx(s.sender, 0, s.intendedOffsetMs ?? now - this.startMs);
+      this.txs.built[i] = s.tx;
+      this.txs.id[i] = s.tx.id;
+      this.byId.set(s.tx.id, i);
+      this.txs.state[i] = TxState.Waiting;
+      this.queue.push(i);
+    }
+    if (this.sourcedHead > 4096 && this.sourcedHead * 2 > this.sourced.length) {
+      this.sourced = this.sourced.slice(this.sourcedHead);
+      this.sourcedHead = 0;
+    }
+    void this.pull();
+  }
+
   /** True when no further transaction is due within the batch delay, so waiting would only add latency. */
   private nothingMoreSoon(now: number): boolean {
+    if (this.source) {
+      const at = this.sourced[this.sourcedHead]?.intendedOffsetMs;
+      return at === undefined || this.startMs + at > now + this.a.batchDelayMs;
+    }
     if (this.a.mode === 'max') return true;
     const next = this.txs.intended[this.nextDue];
     return next === undefined || this.startMs + next > now + this.a.batchDelayMs;
@@ -272,6 +332,8 @@ export class Beacon {
   private resolved(i: number): void {
     const s = this.txs.state[i];
     if (s === TxState.InFlight || s === TxState.Waiting) this.inFlight--;
+    // Resolved, it is never sent again: a sourced transaction's bytes go (bounded memory).
+    if (this.source) this.txs.built[i] = undefined;
   }
 
   private count(code: string): void {
@@ -325,6 +387,8 @@ export class Beacon {
 
   private finished(): boolean {
     const a = this.a;
+    const over = this.clock.now() >= this.startMs + a.maxDurationMs;
+    if (this.source) return (over || (this.sourceDone && this.sourcedHead >= this.sourced.length)) && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
     const planned = a.mode === 'open' ? this.nextDue >= this.txs.intended.length : this.clock.now() >= this.startMs + a.maxDurationMs;
     return planned && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
   }
@@ -370,6 +434,11 @@ export class Beacon {
     this.stopped = true;
     this.clock.clearTimeout(this.startTimer);
     this.clock.clearTimeout(this.reportTimer);
+    // A source stopped early (duration, abort) releases what it holds (the dataset's file).
+    if (this.source && !this.sourceDone) {
+      this.sourceDone = true;
+      void this.source.return?.().catch(() => {});
+    }
     this.report();
     const ids: string[] = [];
     for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);

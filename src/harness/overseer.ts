@@ -96,16 +96,20 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
   const aborted = (): boolean => opts.signal?.aborted === true;
   const abortError = (): TpslabError => new TpslabError('TPSLAB_E_ABORTED', `run interrupted by ${String(opts.signal?.reason ?? 'an abort')} before the load started; recorded as aborted`);
   const def = connectorFor(s.target.kind);
+  const w = s.workload;
+  // A replay brings signed transactions: nothing to sign, no fee or amount of the harness's.
+  const sign = w.kind === 'replay' ? 'presign' : w.sign;
   const created = def.createTarget(s.target as never, {
     seed: s.seed,
     accounts: s.accounts,
     workload: {
-      kind: s.workload.kind,
-      amount: s.workload.kind === 'transfer' ? s.workload.amount : 0,
-      fee: s.workload.fee,
-      topics: s.workload.kind === 'message' ? s.workload.topics : 0,
-      payloadBytes: s.workload.kind === 'message' ? s.workload.payloadBytes : 0,
-      sign: s.workload.sign,
+      kind: w.kind,
+      amount: w.kind === 'transfer' ? w.amount : 0,
+      fee: w.kind === 'replay' ? 0 : w.fee,
+      topics: w.kind === 'message' ? w.topics : 0,
+      payloadBytes: w.kind === 'message' ? w.payloadBytes : 0,
+      sign,
+      ...(w.kind === 'replay' ? { replay: { dataset: w.dataset, timing: w.timing, speed: w.speed } } : {}),
     },
   }, clock);
   const target = opts.target ? opts.target(created) : created;
@@ -173,9 +177,9 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       type: 'assign',
       runId,
       beacon: share.beacon,
-      connector: { kind: target.kind, config: target.beaconConfig({ beacon: share.beacon, accounts: share.accounts, endpointOffset: share.beacon, start }) },
+      connector: { kind: target.kind, config: target.beaconConfig({ beacon: share.beacon, accounts: share.accounts, endpointOffset: share.beacon, start, beacons: s.beacons.count }) },
       accounts: share.accounts,
-      sign: s.workload.sign,
+      sign,
       mode: s.load.mode === 'max' ? 'max' : 'open',
       offsetsMs: share.offsetsMs,
       senders: share.senders,
@@ -234,6 +238,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     out.finishing();
 
     let reconciliation: Summary['reconciliation'];
+    let notes: string[] | undefined;
     // An interrupted run skips reconciliation: whoever pressed Ctrl-C wants out soon.
     if (aborted()) log('interrupted: not reconciled');
     else if (target.capabilities.reconcile) {
@@ -242,6 +247,8 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       const committed = await target.committed(start);
       log(`reconciled positions ${committed.fromPosition + 1}..${committed.toPosition}`);
       reconciliation = reconcile(committed, beaconIds);
+      for (const note of committed.notes ?? []) log(note);
+      notes = committed.notes;
     } else {
       log(`not reconciled: the ${target.kind} connector cannot list what the network committed`);
     }
@@ -264,6 +271,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       errors: t.errors,
       reconciliation,
       connector: { kind: target.kind, reconciled: target.capabilities.reconcile, limits: target.capabilities.limits },
+      ...(notes?.length ? { notes } : {}),
     };
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
     const status: RunStatus = aborted() ? 'aborted' : verdicts.every((v) => v.passed) ? 'passed' : 'breached';

@@ -47,7 +47,7 @@ export function planShares(s: Scenario, offsets: Float64Array): Plan {
   const beacons = s.beacons.count;
   const ranges = beaconRanges(accounts, beacons);
   const txCount = offsets.length;
-  const { sender, recipient } = planSenders({ txCount, accounts, contention: s.workload.contention, seed: s.seed });
+  const { sender, recipient } = planSenders({ txCount, accounts, contention: 'contention' in s.workload ? s.workload.contention : { kind: 'uniform' }, seed: s.seed });
   const targets = s.workload.kind === 'message' ? planTopics({ txCount, topics: s.workload.topics, seed: s.seed }) : recipient;
   const counts = new Uint32Array(beacons);
   const owner = new Uint32Array(txCount);
@@ -73,9 +73,11 @@ export function planShares(s: Scenario, offsets: Float64Array): Plan {
 
 /**
  * How long the load was meant to last, ms: the open model's stages end to end, a trace's last
- * intended send, max mode's duration. The floor of the TPS window (RunAggregator.tps).
+ * intended send, max mode's duration (none for a replay). The floor of the TPS window (RunAggregator.tps).
  */
 export function plannedLoadMs(s: Scenario, plan: Pick<Plan, 'lastOffsetMs'>): number {
+  // A replay ends with its dataset: durationSec only bounds it, so the window is what the load took.
+  if (s.workload.kind === 'replay') return 0;
   if (s.load.mode === 'max') return s.load.durationSec * 1000;
   if (s.load.mode === 'trace') return plan.lastOffsetMs;
   return s.load.stages.reduce((ms, st) => ms + st.durationSec * 1000, 0);

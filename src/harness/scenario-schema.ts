@@ -88,7 +88,14 @@ export const MessageWorkloadSchema = z.strictObject({
   sign,
 });
 
-export const WorkloadSchema = z.discriminatedUnion('kind', [TransferWorkloadSchema, MessageWorkloadSchema]).describe('What each transaction is.');
+export const ReplayWorkloadSchema = z.strictObject({
+  kind: z.literal('replay'),
+  dataset: path.describe('A prepared dataset (`tpslab dataset prepare`); relative to the scenario file. The embedded network starts on its genesis, `<dataset>.genesis.json` beside it (or target.genesis).'),
+  timing: z.enum(['max', 'original']).default('max').describe('max: as fast as load.maxInFlight allows; original: each transaction at its block time, the first block at the start, divided by speed.'),
+  speed: z.number().gt(0).default(1).describe('timing original: how many times faster than the blocks were mined (600 turns 10 minutes into 1 second).'),
+});
+
+export const WorkloadSchema = z.discriminatedUnion('kind', [TransferWorkloadSchema, MessageWorkloadSchema, ReplayWorkloadSchema]).describe('What each transaction is.');
 
 export const StageSchema = z
   .discriminatedUnion('kind', [
@@ -193,8 +200,9 @@ export type Accounts = Scenario['accounts'];
 export type Workload = Scenario['workload'];
 export type TransferWorkload = Extract<Workload, { kind: 'transfer' }>;
 export type MessageWorkload = Extract<Workload, { kind: 'message' }>;
-export type Contention = Workload['contention'];
-export type SignMode = Workload['sign'];
+export type ReplayWorkload = Extract<Workload, { kind: 'replay' }>;
+export type Contention = TransferWorkload['contention'];
+export type SignMode = TransferWorkload['sign'];
 export type Load = Scenario['load'];
 export type LoadMode = Load['mode'];
 export type Arrival = Load['arrival'];

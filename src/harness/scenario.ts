@@ -145,6 +145,9 @@ export function checkScenario(s: Scenario): [ScenarioPath, string][] {
   if (!workloads.includes(s.workload.kind)) {
     out.push([['workload', 'kind'], `the ${t.kind} connector sends ${workloads.map((w) => `"${w}"`).join(' or ')} workloads, not "${s.workload.kind}"`]);
   }
+  if (s.workload.kind === 'replay' && load.mode !== 'max') {
+    out.push([['load', 'mode'], 'a replay paces itself (workload.timing max or original): set load.mode to max; load.durationSec bounds the run and load.maxInFlight the unconfirmed transactions']);
+  }
   if (s.beacons.count > s.accounts.count) {
     out.push([['beacons', 'count'], `must be <= accounts.count (${s.accounts.count}): each beacon sends from its own accounts`]);
   }
@@ -172,7 +175,8 @@ export function resolveScenarioPaths(s: Scenario, baseDir: string): Scenario {
   const c = connectorFor(s.target.kind);
   const target = (c.resolvePaths ? c.resolvePaths(s.target, baseDir) : s.target) as Scenario['target'];
   const trace = s.load.trace ? { ...s.load.trace, file: resolve(baseDir, s.load.trace.file) } : undefined;
-  return { ...s, target, load: trace ? { ...s.load, trace } : s.load };
+  const workload = s.workload.kind === 'replay' ? { ...s.workload, dataset: resolve(baseDir, s.workload.dataset) } : s.workload;
+  return { ...s, target, workload, load: trace ? { ...s.load, trace } : s.load };
 }
 
 // --- messages -------------------------------------------------------------

@@ -37,6 +37,7 @@ export function formatSummary(r: RunResult): string {
     if (rec.missingIds.length) lines.push(`    missing e.g. ${rec.missingIds.slice(0, 3).join(', ')}`);
     if (rec.unexpectedIds.length) lines.push(`    unexpected e.g. ${rec.unexpectedIds.slice(0, 3).join(', ')}`);
   }
+  for (const note of s.notes ?? []) lines.push(`  ${note}`);
   if (!rec && s.connector && !s.connector.reconciled) {
     lines.push('');
     lines.push(`  not reconciled: the ${s.connector.kind} connector cannot ask the network what it committed`);

@@ -6,11 +6,12 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TpslabError } from '../errors.js';
 import { ensureDevGenesis } from './dev-genesis.js';
+import { loadGenesis, type Genesis } from './genesis.js';
 import type { Endpoint } from './node.js';
 import { SERVICE_ORDER, type ServiceName } from './net-services.js';
 
@@ -49,6 +50,8 @@ export interface NetUpOptions {
   with?: readonly ServiceName[];
   /** Children outlive this process (for `net up --detach`). */
   detached?: boolean;
+  /** Start on this genesis file (copied to `<dir>/genesis.json`; e.g. a replay dataset's) instead of a development one; there is then no faucet key (`faucetKey` is ""). */
+  genesis?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -159,6 +162,21 @@ async function launchKeepingPort(
   return launch(id, role, dataDir, args, detached, 0);
 }
 
+/** A network on a given genesis: copied into `dir` so the network's directory holds everything it needs. */
+async function givenGenesis(file: string, dir: string): Promise<{ genesis: Genesis; genesisPath: string; faucetKeyPath: string }> {
+  await mkdir(dir, { recursive: true });
+  const genesisPath = join(dir, 'genesis.json');
+  const given = await readFile(file).catch((err: Error) => {
+    throw new TpslabError('TPSLAB_E_CONFIG', `cannot read genesis file ${file}: ${err.message}`, { cause: err });
+  });
+  const existing = await readFile(genesisPath).catch(() => undefined);
+  if (existing && !existing.equals(given)) {
+    throw new TpslabError('TPSLAB_E_USAGE', `${dir} holds a network on another genesis than ${file}; give another --dir (or delete ${dir} to start over)`);
+  }
+  await copyFile(file, genesisPath);
+  return { genesis: await loadGenesis(genesisPath), genesisPath, faucetKeyPath: '' };
+}
+
 /**
  * Starts tracker, sequencer and nodes; writes network.json. Reuses the data
  * of an earlier network in `dir`, and each role's previous port when it is free.
@@ -180,7 +198,7 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
   } catch (err) {
     if (err instanceof TpslabError && err.code === 'TPSLAB_E_USAGE') throw err;
   }
-  const dev = await ensureDevGenesis(dir);
+  const dev = opts.genesis ? await givenGenesis(opts.genesis, dir) : await ensureDevGenesis(dir);
   const detached = opts.detached ?? false;
   const started: RoleProcess[] = [];
   try {

@@ -113,6 +113,8 @@ export interface Summary {
   reconciliation: Reconciliation | undefined;
   /** The connector that reached the network, and what it cannot verify (absent in runs stored before connectors). */
   connector?: { kind: string; reconciled: boolean; limits: string[] };
+  /** What the connector read from the blocks besides reconciliation (a replay's dependency waits and tail). Absent when it had nothing to say. */
+  notes?: string[];
 }
 
 export interface BeaconTotals {

@@ -2,14 +2,16 @@
  * The beacon side of the `tpslab` connector: deterministic account keys,
  * nonces per sender (learned from the network unless the accounts are fresh),
  * Ed25519-signed transfers or topic messages, binary batches to `/v1/txs` with
- * failover, and confirmations from the commit stream or status polls.
+ * failover, and confirmations from the commit stream or status polls. A
+ * replay brings the dataset's own signed transactions (`source`) instead.
  */
-import type { TpslabError } from '../../errors.js';
+import { TpslabError } from '../../errors.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
 import type { TxBody } from '../../protocol/tx.js';
-import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SubmitItem, SubmitResult } from '../contract.js';
+import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SourcedTx, SubmitItem, SubmitResult } from '../contract.js';
 import { BeaconClient, type SubmitOutcome } from './client.js';
 import { Confirmer } from './confirm.js';
+import { replaySource } from './replay-source.js';
 import type { TpslabBeaconConfig } from './schema.js';
 
 /** A resend refused with one of these means the first send got in: wait for its commit. */
@@ -41,18 +43,24 @@ export class TpslabBeacon implements BeaconConnector {
   }
 
   async prepare(): Promise<void> {
-    if (this.c.freshAccounts) return;
+    // A replay's nonces are in its dataset.
+    if (this.c.freshAccounts || this.c.workload.kind === 'replay') return;
     const { start, end } = this.c.accounts;
     const accounts = Array.from({ length: end - start }, (_, k) => start + k);
     const nonces = await this.client.nonces(accounts.map((a) => this.key(a).address));
     accounts.forEach((a, k) => this.nextNonce.set(a, nonces[k]!));
   }
 
+  source(): AsyncIterator<SourcedTx> | undefined {
+    return this.c.workload.kind === 'replay' ? replaySource(this.c.workload) : undefined;
+  }
+
   build(tx: PlannedTx): BuiltTx {
+    const w = this.c.workload;
+    if (w.kind === 'replay') throw new TpslabError('TPSLAB_E_INTERNAL', 'a replay beacon sends its dataset (source), it builds nothing');
     const nonce = this.nextNonce.get(tx.sender) ?? 0n;
     this.nextNonce.set(tx.sender, nonce + 1n);
     const sender = this.key(tx.sender);
-    const w = this.c.workload;
     const common = { nonce, fee: BigInt(w.fee), deps: [] };
     let body: TxBody;
     if (w.kind === 'transfer') {

@@ -19,6 +19,9 @@ export const TpslabTargetSchema = z
       .describe('A running network: the network.json that `tpslab net up` wrote (endpoints and faucet key are read from it); relative to the scenario file.'),
     endpoints: z.array(httpUrl).min(1).optional().describe('A running network: node API base URLs; beacons spread over them and fail over between them.'),
     faucetKey: path.optional().describe('With endpoints: key file of a funded account that provisions the run; relative to the scenario file.'),
+    genesis: path
+      .optional()
+      .describe('Embedded network: the genesis file it starts on; relative to the scenario file. Default: a replay dataset\'s `<dataset>.genesis.json`, else a fresh development genesis with a faucet.'),
   })
   .describe('The tpslab reference network: started on this machine for the run (embedded, the default), or a running one (network or endpoints).');
 
@@ -36,6 +39,16 @@ export const TpslabBeaconSchema = z.strictObject({
   workload: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('transfer'), amount: z.number().int().positive(), fee: z.number().int().nonnegative() }),
     z.strictObject({ kind: z.literal('message'), topics: z.array(z.string()).min(1), payloadBytes: z.number().int().nonnegative(), fee: z.number().int().nonnegative() }),
+    /** A replay: this beacon reads the dataset's records whose sender's shard key falls in `ranges` (the allocator's, end exclusive). */
+    z.strictObject({
+      kind: z.literal('replay'),
+      dataset: z.string().min(1),
+      ranges: z.array(z.strictObject({ start: z.string(), end: z.string() })),
+      timing: z.enum(['max', 'original']),
+      speed: z.number().positive(),
+      /** Block time the start instant stands for (timing original). */
+      firstBlockTimeSec: z.number(),
+    }),
   ]),
   /** Block height the run starts after (the commit stream subscribes from here + 1). */
   fromHeight: z.number().int().nonnegative(),

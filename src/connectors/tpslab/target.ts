@@ -3,6 +3,8 @@
  * the run (torn down after), or a running one (a network file from `net up`, or
  * endpoints and a faucet key); the run's accounts funded from the faucet and
  * topics created; the chain's height as the cursor; reconciliation from blocks.
+ * A replay starts the embedded network on its dataset's genesis, funds nothing,
+ * gives each beacon its shard ranges, and checks the dataset's order in the blocks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,9 @@ import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.j
 import type { SignedTx } from '../../protocol/tx.js';
 import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo, TargetRole } from '../contract.js';
 import { rotate } from '../rotate.js';
+import type { DatasetHeader } from '../../dataset/format.js';
 import { committedFromBlocks } from './committed.js';
+import { beaconShardRanges, checkDataset, datasetGenesisPath, datasetSenders, replayNotes, scanReplayBlocks } from './replay-check.js';
 import type { TpslabBeaconConfig, TpslabTargetOptions } from './schema.js';
 
 const OUTPUTS_PER_FUNDING_TX = 1000;
@@ -52,6 +56,8 @@ export class TpslabTarget implements TargetConnector {
   private fresh = false;
   /** The embedded network's directory (its network.json), for fault injection (src/faults); undefined for a network tpslab did not start. */
   networkDir: string | undefined;
+  /** A replay's dataset header, read by preflight. */
+  private dataset: DatasetHeader | undefined;
 
   constructor(
     private readonly o: TpslabTargetOptions,
@@ -68,9 +74,26 @@ export class TpslabTarget implements TargetConnector {
     return keySeedOf(this.network, this.run.seed);
   }
 
-  /** The key file and network file must be readable before anything starts. */
+  /** The genesis an embedded network starts on: target.genesis, a replay's dataset genesis, or a fresh development one (undefined). */
+  private get genesis(): string | undefined {
+    const replay = this.run.workload.replay;
+    return this.o.genesis ?? (replay ? datasetGenesisPath(replay.dataset) : undefined);
+  }
+
+  private get embedded(): boolean {
+    return !this.o.network && !this.o.endpoints;
+  }
+
+  /** The key file and network file must be readable before anything starts; a replay's dataset complete, its genesis its network's. */
   async preflight(): Promise<void> {
-    if (this.o.network) await readKeyFile((await readNetworkFile(this.o.network)).faucetKey);
+    const replay = this.run.workload.replay;
+    if (this.o.genesis && !replay) throw new TpslabError('TPSLAB_E_CONFIG', `target.genesis (${this.o.genesis}) is for replay workloads: a network on another genesis has no faucet to fund the run's accounts; remove it`);
+    if (replay) this.dataset = await checkDataset(replay.dataset, this.embedded ? this.genesis : undefined);
+    if (this.o.network) {
+      // A network on a dataset's genesis has no faucet key: a replay needs none.
+      const faucetKey = (await readNetworkFile(this.o.network)).faucetKey;
+      if (faucetKey || !replay) await readKeyFile(faucetKey);
+    }
     else if (this.o.faucetKey) await readKeyFile(this.o.faucetKey);
   }
 
@@ -81,7 +104,7 @@ export class TpslabTarget implements TargetConnector {
     log(`starting an embedded network of ${this.o.nodes} nodes in ${dir}`);
     let net: NetworkFile;
     try {
-      net = await netUp({ dir, nodes: this.o.nodes, blockIntervalMs: this.o.blockIntervalMs });
+      net = await netUp({ dir, nodes: this.o.nodes, blockIntervalMs: this.o.blockIntervalMs, ...(this.genesis ? { genesis: this.genesis } : {}) });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -94,7 +117,7 @@ export class TpslabTarget implements TargetConnector {
       await rm(dir, { recursive: true, force: true });
     };
     this.fresh = true;
-    this.faucet = await readKeyFile(net.faucetKey);
+    if (net.faucetKey) this.faucet = await readKeyFile(net.faucetKey);
     this.info = { network: net.network, endpoints: net.nodes.map((n) => n.url), roles: roles(net), embedded: true };
     return this.info;
   }
@@ -109,8 +132,11 @@ export class TpslabTarget implements TargetConnector {
   }
 
   private async attach(endpoints: string[], faucetKey: string, roleList: TargetRole[]): Promise<TargetInfo> {
-    this.faucet = await readKeyFile(faucetKey);
+    if (faucetKey || !this.run.workload.replay) this.faucet = await readKeyFile(faucetKey);
     const head = await firstHead(endpoints);
+    if (this.dataset && head.network !== this.dataset.ledgerNetwork) {
+      throw new TpslabError('TPSLAB_E_DATASET', `the network at ${endpoints[0]} is "${head.network}", but the dataset is signed for "${this.dataset.ledgerNetwork}"; start a network on the dataset's genesis (tpslab net up --genesis, or an embedded target)`);
+    }
     this.info = { network: head.network, endpoints, roles: roleList, embedded: false };
     return this.info;
   }
@@ -131,6 +157,7 @@ export class TpslabTarget implements TargetConnector {
 
   /** Funds every account with `accounts.balance` (and creates topics); waits until all of it is committed. */
   async provision(progress: (p: ProvisionProgress) => void, log: Log): Promise<void> {
+    if (this.run.workload.replay) return log('replay: nothing to fund, the dataset\'s genesis funded its accounts');
     const { accounts, workload, seed } = this.run;
     const client = await this.client();
     const faucet = this.faucet!;
@@ -184,16 +211,19 @@ export class TpslabTarget implements TargetConnector {
   beaconConfig(share: BeaconShareSpec): TpslabBeaconConfig {
     const info = this.info!;
     const w = this.run.workload;
+    const replay = w.replay;
+    const workload: TpslabBeaconConfig['workload'] = replay
+      ? { kind: 'replay', ...replay, ranges: beaconShardRanges(share.beacon, share.beacons ?? 1), firstBlockTimeSec: this.dataset!.firstBlockTimeSec }
+      : w.kind === 'message'
+        ? { kind: 'message', topics: topicNames(this.run.seed, w.topics), payloadBytes: w.payloadBytes, fee: w.fee }
+        : { kind: 'transfer', amount: w.amount, fee: w.fee };
     return {
       network: info.network,
       endpoints: rotate(info.endpoints, share.endpointOffset),
       keySeed: this.keySeed,
       accounts: share.accounts,
       freshAccounts: this.fresh,
-      workload:
-        w.kind === 'message'
-          ? { kind: 'message', topics: topicNames(this.run.seed, w.topics), payloadBytes: w.payloadBytes, fee: w.fee }
-          : { kind: 'transfer', amount: w.amount, fee: w.fee },
+      workload,
       fromHeight: share.start.position,
     };
   }
@@ -203,6 +233,11 @@ export class TpslabTarget implements TargetConnector {
     const heads = await Promise.all(this.info!.endpoints.map((e) => new NodeClient(e).head().then((h) => ({ e, height: h.height }), () => ({ e, height: -1 }))));
     const ahead = heads.reduce((a, b) => (b.height > a.height ? b : a));
     if (ahead.height < 0) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `no endpoint answered /v1/head to reconcile (${this.info!.endpoints.join(', ')})`);
+    const replay = this.run.workload.replay;
+    if (replay) {
+      const blocks = await scanReplayBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders: await datasetSenders(replay.dataset) });
+      return { fromPosition: from.position, toPosition: ahead.height, ids: blocks.ids, notes: replayNotes(blocks, this.dataset!) };
+    }
     const senders = new Set<string>();
     for (let i = 0; i < this.run.accounts.count; i++) senders.add(accountKey(this.keySeed, i).publicKey.toString('hex'));
     const ids = await committedFromBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders });
@@ -210,6 +245,8 @@ export class TpslabTarget implements TargetConnector {
   }
 
   accountName(index: number): string {
+    // A replay's sender numbers are the top 32 bits of the sender's key (replay-source.ts): its first 4 bytes, in hex.
+    if (this.run.workload.replay) return `${index.toString(16).padStart(8, '0')}…`;
     return accountKey(this.keySeed, index).address;
   }
 

@@ -120,6 +120,7 @@ export function renderReport(root: HTMLElement, d: ReportData): void {
     h('div', { class: 'two-col' },
       panel('Thresholds', { id: 'report-thresholds' }, thresholdsTable(d.thresholds ?? [])),
       panel('Reconciliation', { id: 'report-reconciliation' }, reconciliationView(s?.reconciliation, s?.connector))),
+    s?.notes?.length ? panel('From the blocks', { id: 'report-notes' }, h('ul', null, s.notes.map((n) => h('li', null, n)))) : null,
     s ? panel('Latency', { id: 'report-latency' },
       latencyTable([
         ['from intended send (corrected)', s.latency],
