@@ -15,6 +15,7 @@ import { registerExplorer } from './explorer.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
+import { registerOverseer } from './overseer.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerTracker } from './tracker.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerNet(program);
   registerNode(program);
   registerTracker(program);
+  registerOverseer(program);
   registerBeacon(program);
   registerExplorer(program);
   registerKeys(program);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { asTpslabError } from '../errors.js';
-import { runScenario, type RunHooks } from '../harness/overseer.js';
+import { runScenario, type RunHooks, type RunOptions } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
 import { ResultsStore } from '../harness/store.js';
@@ -20,7 +20,12 @@ export interface RunCommandOptions {
   uiPort: number;
   report: boolean;
   reportOut?: string;
+  /** Address the dashboard listens on (default 127.0.0.1). */
+  uiHost?: string;
 }
+
+/** Before the run: may change the scenario and give run options (tpslab overseer waits for its beacons here). */
+export type PrepareRun = (s: Scenario) => Promise<{ scenario: Scenario; options: RunOptions }>;
 
 export function registerRun(program: Command): void {
   program
@@ -40,9 +45,11 @@ export function registerRun(program: Command): void {
     });
 }
 
-export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<number> {
+export async function runCommand(file: string | undefined, o: RunCommandOptions, prepare?: PrepareRun): Promise<number> {
   let s: Scenario = file ? await loadScenario(file) : defaultScenario();
   if (o.results) s = { ...s, results: { ...s.results, db: o.results } };
+  const prepared = prepare ? await prepare(s) : { scenario: s, options: {} };
+  s = prepared.scenario;
   const tty = process.stderr.isTTY;
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
@@ -51,7 +58,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
-    web = await startWebServer({ live, port: o.uiPort });
+    web = await startWebServer({ live, port: o.uiPort, ...(o.uiHost ? { host: o.uiHost } : {}) });
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
   const hooks: RunHooks = {
@@ -80,7 +87,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     beacons: (b) => live?.setBeacons(b),
   };
   try {
-    const result = await runScenario(s, hooks);
+    const result = await runScenario(s, hooks, prepared.options);
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     let reportPath: string | undefined;
     if (o.report) {
