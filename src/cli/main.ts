@@ -12,6 +12,7 @@ import { EXIT } from './exit-codes.js';
 import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
 import { registerExplorer } from './explorer.js';
+import { registerImport } from './import.js';
 import { registerKeys } from './keys.js';
 import { registerNet } from './net.js';
 import { registerNode } from './node.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerTracker(program);
   registerOverseer(program);
   registerBeacon(program);
+  registerImport(program);
   registerExplorer(program);
   registerKeys(program);
   registerTx(program);

@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunResult } from '../../src/harness/overseer.js';
+import { httpTargetOptions, startHttpLedger, ACCOUNTS } from '../connectors/http-ledger.js';
 import { CLI, runCli, tempDir, waitFor } from '../testkit/index.js';
 import { startNatsServer, type NatsServer } from '../testkit/nats.js';
 
@@ -135,5 +136,44 @@ describe('tpslab overseer and beacons over NATS', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /error TPSLAB_E_NATS: 1 of 3 beacons joined run \w+ within 3 s \(at least 3 needed\); missing: few-1, few-2; joined: few-0/);
     assert.equal(await b.exited, 0, b.out());
+  });
+
+  it('when the overseer disappears, beacons finish their plan, write their results, and tpslab import stores them', async () => {
+    const ledger = await startHttpLedger(1);
+    try {
+      const file = join(dir.path, 'gone.yaml');
+      await writeFile(file, JSON.stringify({
+        name: 'gone',
+        target: httpTargetOptions(ledger.gateways.map((g) => g.port)),
+        accounts: { count: ACCOUNTS },
+        load: { stages: [{ kind: 'constant', ratePerSec: 20, durationSec: 4 }] },
+        beacons: { count: 2 },
+        confirmation: { method: 'poll', timeoutMs: 5000 },
+      }));
+      const overseer = start(['overseer', '--nats', nats.url, file, '--results', join(dir.path, 'gone.db'), '--no-ui', '--no-report', '--wait', '60']);
+      const bs = [beacon('g-0', ['--wait', '3', '--results-dir', dir.path]), beacon('g-1', ['--wait', '3', '--results-dir', dir.path])];
+      await waitFor('the run to start', () => /all 2 beacons ready; starting/.test(overseer.out()), 60_000);
+      overseer.child.kill('SIGKILL');
+      for (const b of bs) assert.equal(await b.exited, 0, b.out());
+      const files = bs.map((b) => {
+        assert.match(b.out(), /the overseer is silent/);
+        const m = /results written to (\S+\.jsonl)/.exec(b.out());
+        assert.ok(m, b.out());
+        return m[1]!;
+      });
+      const r = await runCli(['import', ...files, '--results', join(dir.path, 'imported.db'), '--json'], 30_000, dir.path);
+      assert.equal(r.code, 0, r.stderr);
+      const imported = JSON.parse(r.stdout) as { runId: string; reports: number; summary: RunResult['summary']; unfinished: string[] };
+      assert.deepEqual(imported.unfinished, []);
+      const s = imported.summary;
+      assert.equal(s.sent, 80, 'both beacons finished their whole plan without the overseer');
+      assert.equal(s.sent, s.committed + s.failed + s.lost + s.pending);
+      assert.equal(s.committed, 80);
+      const bad = await runCli(['import', join(dir.path, 'gone.yaml'), '--results', join(dir.path, 'imported.db')], 30_000, dir.path);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /TPSLAB_E_WIRE: .*gone\.yaml line 1 is not a beacon report/);
+    } finally {
+      ledger.stop();
+    }
   });
 });
