@@ -116,7 +116,8 @@ export class Beacon {
     await this.connector.prepare();
     if (a.mode === 'open') {
       for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.targets[i]!, a.offsetsMs[i]!);
-      const built = a.sign === 'presign' ? this.txs.intended.length : Math.min(this.skip, this.txs.intended.length);
+      // Reassigned work is built whole, like presign: commits of what the previous owner sent are then recognised.
+      const built = a.sign === 'presign' || this.skip > 0 ? this.txs.intended.length : 0;
       for (let i = 0; i < built; i++) this.build(i);
       this.nextDue = Math.min(this.skip, this.txs.intended.length);
     }
