@@ -176,4 +176,26 @@ describe('tpslab overseer and beacons over NATS', () => {
       ledger.stop();
     }
   });
+
+  it('NATS user/password: refused without them, accepted with them; bad names and missing transports are usage errors', async () => {
+    const authDir = await tempDir('tpslab-nats-auth-');
+    const secured = await startNatsServer(authDir.path, ['--user', 'tpslab', '--pass', 's3cret']);
+    try {
+      const refused = await runCli(['beacon', '--nats', secured.url, '--name', 'a-0', '--wait', '1'], 30_000, dir.path);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /error TPSLAB_E_NATS: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*(Authorization|authorization)/);
+      const accepted = await runCli(['beacon', '--nats', secured.url, '--nats-user', 'tpslab', '--nats-pass', 's3cret', '--name', 'a-0', '--wait', '1'], 30_000, dir.path);
+      assert.equal(accepted.code, 1, accepted.stderr);
+      assert.match(accepted.stderr, /error TPSLAB_E_NATS: no overseer answered on nats:\/\/127\.0\.0\.1:\d+ within 1 s/, 'connected: only the overseer is missing');
+    } finally {
+      await secured.stop();
+      await authDir.remove();
+    }
+    const badName = await runCli(['beacon', '--nats', nats.url, '--name', 'a.b'], 30_000, dir.path);
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /TPSLAB_E_USAGE: --name "a\.b" must be 1-64 letters, digits/);
+    const noTransport = await runCli(['beacon'], 30_000, dir.path);
+    assert.equal(noTransport.code, 2);
+    assert.match(noTransport.stderr, /TPSLAB_E_USAGE: a beacon needs a transport: --nats URL/);
+  });
 });
