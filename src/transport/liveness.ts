@@ -19,7 +19,7 @@ export class Liveness {
 
   /** Heard from `name` now (its heartbeat or any message). */
   seen(name: string): void {
-    if (this.lastMs.has(name) || !this.stopped) this.lastMs.set(name, this.clock.now());
+    this.lastMs.set(name, this.clock.now());
   }
 
   /** Stops watching `name` (finished, released, or already declared missing). */
