@@ -62,6 +62,8 @@ export const ERROR_SPECS = {
   TPSLAB_E_STORE: { httpStatus: 500, retryable: false, summary: 'The results database cannot be opened, migrated or written, or the requested run is not in it.' },
   TPSLAB_E_BEACON: { httpStatus: 500, retryable: false, summary: 'A beacon failed, stopped reporting, or sent a message the overseer could not accept.' },
   TPSLAB_E_CONNECTOR: { httpStatus: 400, retryable: false, summary: 'target.kind names no connector, or the connector refused its configuration or cannot do what the scenario asks.' },
+  TPSLAB_E_WIRE: { httpStatus: 400, retryable: false, summary: 'Bytes received over NATS are not a tpslab wire frame: not JSON, another wire version, bad base64, or a message that does not validate.' },
+  TPSLAB_E_NATS: { httpStatus: 503, retryable: true, summary: 'The NATS server cannot be reached, the beacons did not join in time, or the overseer could not be reached.' },
   TPSLAB_E_PROVISION: { httpStatus: 500, retryable: false, summary: 'Accounts could not be created or funded before the run.' },
   TPSLAB_E_ABORTED: { httpStatus: 499, retryable: false, summary: 'The run was interrupted (SIGINT or SIGTERM) and recorded as aborted; what it measured so far is stored and reported.' },
   TPSLAB_E_EXPERIMENT: { httpStatus: 400, retryable: false, summary: 'A sweep or find-max file is invalid (a field, a grid path, a cell that is not a valid scenario); nothing was run.' },

@@ -4,7 +4,7 @@ import { preciseClock } from '../clock.js';
 import { asTpslabError } from '../errors.js';
 import { faultRunOptions } from '../faults/injector.js';
 import { observabilityOutputs, parseFraction } from './observability.js';
-import { runScenario, type RunHooks } from '../harness/overseer.js';
+import { runScenario, type RunHooks, type RunOptions } from '../harness/overseer.js';
 import { buildReportData, writeReport } from '../harness/report.js';
 import { defaultScenario, loadScenario, type Scenario } from '../harness/scenario.js';
 import { ResultsStore } from '../harness/store.js';
@@ -30,7 +30,12 @@ export interface RunCommandOptions {
   jsonl?: string;
   sampleNodes?: number;
   sampleIntervalMs?: number;
+  /** Address the dashboard listens on (default 127.0.0.1). */
+  uiHost?: string;
 }
+
+/** Before the run: may change the scenario and give run options (tpslab overseer waits for its beacons here). */
+export type PrepareRun = (s: Scenario) => Promise<{ scenario: Scenario; options: RunOptions }>;
 
 export function registerRun(program: Command): void {
   program
@@ -55,9 +60,11 @@ export function registerRun(program: Command): void {
     });
 }
 
-export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<number> {
+export async function runCommand(file: string | undefined, o: RunCommandOptions, prepare?: PrepareRun): Promise<number> {
   let s: Scenario = file ? await loadScenario(file) : defaultScenario();
   if (o.results) s = { ...s, results: { ...s.results, db: o.results } };
+  const prepared = prepare ? await prepare(s) : { scenario: s, options: {} };
+  s = prepared.scenario;
   const tty = process.stderr.isTTY;
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
@@ -66,7 +73,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
-    web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port' });
+    web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port', ...(o.uiHost ? { host: o.uiHost } : {}) });
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
   let runId: string | undefined;
@@ -124,7 +131,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   };
   try {
     const faults = faultRunOptions(s, resolve(s.results.db), preciseClock);
-    const result = await runScenario(s, hooks, { ...faults, outputs: [...(faults.outputs ?? []), ...obs.outputs], signal: interrupt.signal });
+    const result = await runScenario(s, hooks, { ...prepared.options, ...faults, outputs: [...(prepared.options.outputs ?? []), ...(faults.outputs ?? []), ...obs.outputs], signal: interrupt.signal });
     dbPath = result.dbPath;
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
     const reportPath = await report(result.runId, result.dbPath);

@@ -78,6 +78,9 @@ export class Beacon {
   private sourcedHead = 0;
   private sourceDone = false;
   private pulling = false;
+  private skip = 0;
+  /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
+  private readonly early = new Map<number, [height: number, atMs: number]>();
   private resolveDone!: () => void;
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -128,7 +131,10 @@ export class Beacon {
     if (this.source) await this.pull();
     else if (a.mode === 'open') {
       for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.targets[i]!, a.offsetsMs[i]!);
-      if (a.sign === 'presign') for (let i = 0; i < this.txs.intended.length; i++) this.build(i);
+      // Reassigned work is built whole, like presign: commits of what the previous owner sent are then recognised.
+      const built = a.sign === 'presign' || this.skip > 0 ? this.txs.intended.length : 0;
+      for (let i = 0; i < built; i++) this.build(i);
+      this.nextDue = Math.min(this.skip, this.txs.intended.length);
     }
     await this.connector.confirm(
       {
@@ -145,6 +151,14 @@ export class Beacon {
       { sentBefore: (ms, max) => this.pollCandidates(ms, max) },
     );
     void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.txs.intended.length, prepareMs: this.clock.now() - began });
+  }
+
+  /**
+   * Reassigned work: the first `n` entries were sent by a previous owner. They are built (so a
+   * connector's per-sender nonce order holds) but neither sent nor counted. Call before prepare.
+   */
+  skipFirst(n: number): void {
+    this.skip = n;
   }
 
   private log(line: string): void {
@@ -255,7 +269,7 @@ export class Beacon {
 
   private async sendBatch(queued: number[], now: number): Promise<void> {
     // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
-    const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting);
+    const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting && !this.adoptEarly(i, now));
     if (batch.length === 0) return;
     this.requests++;
     const items = [];
@@ -283,6 +297,22 @@ export class Beacon {
     }
     this.requests--;
     batch.forEach((i, k) => this.onSubmitted(i, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 }));
+  }
+
+  /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
+  private adoptEarly(i: number, now: number): boolean {
+    const e = this.early.get(i);
+    if (!e || this.txs.attempts[i] !== 0) return false;
+    this.early.delete(i);
+    this.txs.firstSentMs[i] = Math.min(now, e[1]);
+    this.txs.attempts[i] = 1;
+    this.txs.state[i] = TxState.InFlight;
+    this.sentOrder.push(i);
+    this.inFlight++;
+    this.counts.sent++;
+    this.recorder.recordLag(Math.max(0, this.txs.firstSentMs[i]! - (this.startMs + this.txs.intended[i]!)));
+    this.onCommitted(i, e[0], e[1]);
+    return true;
   }
 
   private onSubmitted(i: number, r: SubmitResult): void {
@@ -343,7 +373,11 @@ export class Beacon {
   private onCommitted(i: number, height: number, atMs: number): void {
     const s = this.txs.state[i];
     if (s === TxState.Committed) return;
-    if (this.txs.attempts[i] === 0) return; // not sent by us yet: cannot be ours (same id would need the same bytes)
+    if (this.txs.attempts[i] === 0) {
+      // Not sent by us yet: cannot be ours (same id would need the same bytes), unless a previous owner sent it.
+      if (this.skip > 0) this.early.set(i, [height, atMs]);
+      return;
+    }
     this.resolved(i);
     if (s === TxState.Failed) this.counts.failed--;
     if (s === TxState.Lost) {
@@ -459,7 +493,7 @@ export class Beacon {
   private outcomes(): Outcome[] {
     const t = this.txs;
     const status = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
-    return t.state.map((s, i) => ({
+    return t.state.slice(this.skip).map((s, k) => ({ s, i: k + this.skip })).map(({ s, i }) => ({
       id: t.id[i] ?? '',
       sender: t.sender[i]!,
       nonce: t.ordinal[i]!,

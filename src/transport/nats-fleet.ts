@@ -1,0 +1,218 @@
+/**
+ * The executor over NATS: each assignment is a job run by a beacon that joined.
+ * Control goes by acknowledged request; reports come back sequence-checked
+ * (nats-overseer.ts). A beacon silent for twice the heartbeat interval is
+ * missing: its unfinished jobs' unsent work is split by whole sender ranges
+ * among the beacons left (reassign.ts), and the new jobs start at once (their
+ * intended times are in the past, so their lag shows). What the missing beacon
+ * reported stays counted; reconciliation decides what committed.
+ *
+ * runScenario sees one beacon per assignment as before: reports of every job
+ * of assignment b are merged into beacon b's (counts added; its `done` once
+ * every live job of b is done).
+ */
+import { TpslabError } from '../errors.js';
+import type { Fleet, FleetEvents } from '../harness/fleet.js';
+import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
+import type { WireMessage } from './nats-messages.js';
+import type { NatsOverseer } from './nats-overseer.js';
+import { splitUnsent } from './reassign.js';
+
+interface Job {
+  id: string;
+  beacon: number;
+  owner: string;
+  assign: Assign;
+  skip: number;
+  ready: boolean;
+  dead: boolean;
+  last?: ProgressMessage;
+  done?: DoneMessage;
+}
+
+type Counts = Pick<DoneMessage, 'sent' | 'committed' | 'failed' | 'failures' | 'lost' | 'expired' | 'late' | 'retries'>;
+const COUNT_KEYS = ['sent', 'committed', 'failed', 'failures', 'lost', 'expired', 'late', 'retries'] as const;
+
+export interface Reassignment {
+  from: string;
+  job: string;
+  to: string[];
+  /** Unsent plan entries moved. */
+  entries: number;
+  /** From the missing beacon's last heartbeat to the new jobs acknowledged. */
+  tookMs: number;
+}
+
+export class NatsFleet implements Fleet {
+  private readonly jobs = new Map<string, Job>();
+  private readonly missing = new Set<string>();
+  private readonly readySent = new Set<number>();
+  private readonly doneSent = new Set<number>();
+  private startAtMs: number | undefined;
+  private reassignments = 0;
+  readonly reassigned: Reassignment[] = [];
+
+  constructor(
+    private readonly session: NatsOverseer,
+    private readonly names: readonly string[],
+    private readonly events: FleetEvents,
+  ) {}
+
+  private log(line: string): void {
+    this.session.o.log(line);
+  }
+
+  launch(assigns: readonly Assign[]): void {
+    for (const a of assigns) {
+      const owner = this.names[a.beacon];
+      if (!owner) {
+        this.events.failure(new TpslabError('TPSLAB_E_INTERNAL', `assignment ${a.beacon} has no beacon (${this.names.length} joined)`));
+        continue;
+      }
+      const j: Job = { id: `b${a.beacon}`, beacon: a.beacon, owner, assign: a, skip: 0, ready: false, dead: false };
+      if (this.missing.has(owner)) {
+        // Went missing before its work was sent: give the whole share to the beacons left.
+        this.jobs.set(j.id, j);
+        this.reassign(j, owner, this.session.clock.now(), 0);
+      } else void this.addJob(j);
+    }
+  }
+
+  private addJob(j: Job): Promise<void> {
+    this.jobs.set(j.id, j);
+    const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
+    return this.session.control(j.owner, m).catch((err: unknown) => this.unreachable(j.owner, err));
+  }
+
+  broadcast(m: OverseerMessage): void {
+    if (m.type === 'start') this.startAtMs = m.atMs;
+    for (const owner of this.liveOwners()) {
+      this.session.control(owner, { type: 'control', job: '*', msg: m }).catch((err: unknown) => this.unreachable(owner, err));
+    }
+  }
+
+  close(): void {
+    for (const name of this.names) {
+      if (this.missing.has(name)) continue;
+      this.session.forget(name);
+      this.session.control(name, { type: 'release', reason: 'the run is over' }).catch(() => undefined);
+    }
+  }
+
+  private liveOwners(): string[] {
+    return this.names.filter((n) => !this.missing.has(n));
+  }
+
+  /** A control message was never acknowledged: the beacon counts as missing. */
+  private unreachable(name: string, err: unknown): void {
+    if (this.missing.has(name)) return;
+    this.log(`beacon ${name} did not acknowledge a control message (${(err as Error).message})`);
+    this.onMissing(name, Number.NaN);
+  }
+
+  onReport(name: string, w: WireMessage): void {
+    if (w.type !== 'report') return;
+    const j = this.jobs.get(w.job);
+    if (!j || j.owner !== name) return void this.log(`ignored a report from beacon ${name} for job ${w.job}, which is not its`);
+    if (j.dead) return; // declared missing: its work moved on, later reports would count twice
+    const m = w.msg;
+    if (m.type === 'ready') {
+      j.ready = true;
+      this.maybeReady(j.beacon, m);
+    } else if (m.type === 'progress') {
+      j.last = m;
+      this.events.message({ ...m, beacon: j.beacon, ...this.sum(j.beacon), inFlight: this.inFlight(j.beacon), height: this.height(j.beacon, m.height) });
+    } else if (m.type === 'done') {
+      j.done = m;
+      this.maybeDone(j.beacon);
+    } else if (m.type === 'error') this.events.message({ ...m, beacon: j.beacon, message: `(on ${name}) ${m.message}` });
+    else this.events.message({ ...m, beacon: j.beacon, line: `(${name}) ${m.line}` });
+  }
+
+  private jobsOf(beacon: number): Job[] {
+    return [...this.jobs.values()].filter((j) => j.beacon === beacon);
+  }
+
+  /** Counts of assignment b: every job's latest (a dead job's last report stays counted). */
+  private sum(beacon: number): Counts & { errors: Record<string, number> } {
+    const t: Counts & { errors: Record<string, number> } = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0, errors: {} };
+    for (const j of this.jobsOf(beacon)) {
+      const x = j.done ?? j.last;
+      if (!x) continue;
+      for (const k of COUNT_KEYS) t[k] += x[k];
+      for (const [code, n] of Object.entries(x.errors)) t.errors[code] = (t.errors[code] ?? 0) + n;
+    }
+    return t;
+  }
+
+  private inFlight(beacon: number): number {
+    return this.jobsOf(beacon).reduce((n, j) => n + (j.dead || j.done ? 0 : (j.last?.inFlight ?? 0)), 0);
+  }
+
+  private height(beacon: number, h: number): number {
+    return Math.max(h, ...this.jobsOf(beacon).map((j) => j.last?.height ?? 0));
+  }
+
+  private maybeReady(beacon: number, m: Extract<BeaconMessage, { type: 'ready' }>): void {
+    const live = this.jobsOf(beacon).filter((j) => !j.dead);
+    if (this.readySent.has(beacon) || live.some((j) => !j.ready)) return;
+    this.readySent.add(beacon);
+    this.events.message({ ...m, beacon });
+  }
+
+  private maybeDone(beacon: number): void {
+    const jobs = this.jobsOf(beacon);
+    if (this.doneSent.has(beacon) || jobs.some((j) => !j.dead && !j.done)) return;
+    this.doneSent.add(beacon);
+    const done = jobs.filter((j) => j.done).map((j) => j.done!);
+    const outcomes = done.flatMap((d) => d.outcomes ?? []);
+    this.events.message({
+      v: PROTOCOL_VERSION,
+      type: 'done',
+      beacon,
+      ...this.sum(beacon),
+      inFlight: 0,
+      committedIds: done.flatMap((d) => d.committedIds),
+      ...(done.some((d) => d.outcomes) ? { outcomes } : {}),
+    });
+  }
+
+  /** A beacon fell silent: reassign the unsent work of its unfinished jobs. */
+  onMissing(name: string, silentMs: number): void {
+    if (this.missing.has(name) || !this.names.includes(name)) return;
+    this.missing.add(name);
+    this.session.forget(name);
+    const began = this.session.clock.now();
+    const lost = [...this.jobs.values()].filter((j) => j.owner === name && !j.dead && !j.done);
+    this.log(`beacon ${name} is missing (${Number.isNaN(silentMs) ? 'unreachable' : `silent ${Math.round(silentMs)} ms`}); ${lost.length ? `reassigning ${lost.length} unfinished job${lost.length === 1 ? '' : 's'}` : 'it had finished its work'}`);
+    // If it is alive after all (a long stall), it stops rather than send what is now another beacon's.
+    this.session.control(name, { type: 'release', reason: 'declared missing; its work was reassigned' }).catch(() => undefined);
+    for (const j of lost) this.reassign(j, name, began, silentMs);
+  }
+
+  /** Marks job j dead and moves its unsent plan entries to the beacons left, by sender range. */
+  private reassign(j: Job, name: string, began: number, silentMs: number): void {
+    const survivors = this.liveOwners();
+    if (survivors.length === 0) {
+      this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
+      return;
+    }
+    j.dead = true;
+    if (j.assign.mode !== 'open') {
+      this.log(`job ${j.id}: max-mode work is not reassigned (no plan to split); what ${name} reported stays counted`);
+    } else {
+      const sentBefore = j.skip + (j.last?.sent ?? 0);
+      const parts = splitUnsent(j.assign, sentBefore, survivors.length);
+      const first = this.reassignments;
+      const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
+      const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p.assign, skip: p.skip, ready: false, dead: false }));
+      const entries = parts.reduce((n, p) => n + p.assign.senders.length - p.skip, 0);
+      void Promise.all(acks).then(() => {
+        const r: Reassignment = { from: name, job: j.id, to, entries, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
+        this.reassigned.push(r);
+        this.log(`job ${j.id}: ${entries} unsent transaction${entries === 1 ? '' : 's'} of ${name} moved to ${to.join(', ') || 'nobody (all sent)'} by sender range, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
+      });
+    }
+    this.maybeDone(j.beacon);
+  }
+}
