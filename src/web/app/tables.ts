@@ -49,6 +49,12 @@ export function nodesTable(nodes: readonly NodeInfo[], attrs: Attrs | null = nul
     { title: 'lag', cell: (n) => fmtInt(n.lag), num: true },
     { title: 'health', cell: (n) => healthBadge(n.healthy) },
   ];
+  // Connectors that count gas (ethereum) put the run's total in their node stats.
+  const gas = (n: NodeInfo): number | undefined => {
+    const v = (n.stats as { runGasUsed?: unknown } | undefined)?.runGasUsed;
+    return typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  if (nodes.some((n) => gas(n) !== undefined)) cols.push({ title: 'gas used (run)', cell: (n) => fmtInt(gas(n)), num: true });
   return table(cols, nodes, attrs, 'no nodes known');
 }
 
