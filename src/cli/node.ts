@@ -8,6 +8,7 @@ import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS } from '../ledger/snapshot.js';
 import { parseIntOption, untilSignal } from './common.js';
 
 export interface LedgerCommandOptions {
@@ -23,6 +24,7 @@ export interface LedgerCommandOptions {
   mempoolCapacity: number;
   fsync: boolean;
   verifyThreads?: number;
+  snapshotEvery: number;
 }
 
 function common(cmd: Command): Command {
@@ -33,6 +35,7 @@ function common(cmd: Command): Command {
     .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
     .option('--id <name>', 'member id at the tracker (default: the data directory name)')
     .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
+    .option('--snapshot-every <blocks>', 'write a state snapshot every this many blocks, so a restart loads it and replays only the log after it; 0 never', parseIntOption('--snapshot-every', 0, 100_000_000), DEFAULT_SNAPSHOT_EVERY_BLOCKS)
     .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64));
 }
 
@@ -79,11 +82,11 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   try {
     service =
       role === 'replica'
-        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync }, onReplay)
+        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery }, onReplay)
         : await Sequencer.open(
             o.data,
             genesis,
-            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
+            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, mempool: { capacity: o.mempoolCapacity } },
             undefined,
             role,
             onReplay,
@@ -100,6 +103,13 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
     ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}),
   });
   const rec = service.recovery;
+  const up = service.startup;
+  for (const note of up.notes) console.log(`warning: ${note}`);
+  console.log(
+    `recovered in ${Math.round(up.durationMs)} ms: ` +
+      (up.fromSnapshot === undefined ? 'no snapshot, full replay' : `snapshot at height ${up.fromSnapshot}`) +
+      ` + ${up.replayedBlocks} blocks replayed from the log`,
+  );
   console.log(`tpslab ${role} listening on ${running.url} (network ${genesis.network}, head ${service.durableHeight})`);
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);
   if (genesisInfo) console.log(genesisInfo);

@@ -16,11 +16,29 @@ import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
 import { LedgerState, type TxEffect } from './state.js';
 import { INDEX_SHIFT, TxIndex } from './tx-index.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, encodeSnapshot, pickSnapshot, writeSnapshot } from './snapshot.js';
 
 export type Location = { height: number; index: number };
 
 /** Told how far the replay of the log is: `height` blocks applied of `of` in the log. */
 export type ReplayProgress = (height: number, of: number) => void;
+
+/** How start-up went: from which snapshot, how much of the log was replayed, how long it took. */
+export interface StartupReport {
+  /** Height of the snapshot loaded; undefined for a full replay from genesis. */
+  fromSnapshot: number | undefined;
+  replayedBlocks: number;
+  durationMs: number;
+  /** Snapshots passed over and why (damaged, beyond the log, ...). */
+  notes: string[];
+}
+
+export interface ChainStoreOptions {
+  fsync: boolean;
+  onReplay?: ReplayProgress;
+  /** Write a state snapshot every this many blocks; 0: never. */
+  snapshotEveryBlocks?: number;
+}
 
 /** Replay yields to the event loop at least this often, so a process listening early can answer. */
 const REPLAY_SLICE_MS = 20;
@@ -35,18 +53,27 @@ export class ChainStore {
   private head: HeadInfo;
   /** Timestamp of the last indexed block; block timestamps never go back. */
   lastTimestampMs = 0;
+  startup: StartupReport = { fromSnapshot: undefined, replayedBlocks: 0, durationMs: 0, notes: [] };
+  /** A snapshot encoded when its block was applied, written once that block is durable. */
+  private pendingSnapshot: { height: number; bytes: Buffer } | undefined;
+  private snapshotWriting: Promise<void> | undefined;
+  /** Height of the last snapshot written by this process. */
+  lastSnapshotHeight: number | undefined;
 
   private constructor(
     readonly genesis: Genesis,
     private readonly log: BlockLog,
     private readonly txIndex: TxIndex,
+    private readonly dataDir: string,
+    private readonly opts: ChainStoreOptions,
   ) {
     this.state = new LedgerState(genesis);
     this.head = { hash: genesis.hash.toString('hex'), stateHash: this.state.stateHash.toString('hex'), timestampMs: genesis.timestampMs };
   }
 
   /** Opens (or creates) a data directory, recovers its log and replays it into state, checking every state hash. */
-  static async open(dataDir: string, genesis: Genesis, opts: { fsync: boolean; onReplay?: ReplayProgress }): Promise<ChainStore> {
+  static async open(dataDir: string, genesis: Genesis, opts: ChainStoreOptions): Promise<ChainStore> {
+    const startedMs = performance.now();
     await mkdir(dataDir, { recursive: true });
     await checkGenesis(dataDir, genesis);
     const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync });
@@ -57,13 +84,22 @@ export class ChainStore {
       await log.close();
       throw err;
     }
-    const chain = new ChainStore(genesis, log, txIndex);
+    const chain = new ChainStore(genesis, log, txIndex, dataDir, opts);
     try {
       const total = log.length;
       if (txIndex.indexedHeight > total) txIndex.truncateAbove(total); // only after --no-fsync: the log lost blocks
-      opts.onReplay?.(0, total);
+      const notes: string[] = [];
+      // The newest snapshot the log and the index both cover; the index is filled in while replaying from it.
+      const snap = await pickSnapshot(dataDir, genesis.hash, Math.min(total, txIndex.indexedHeight), async (h) => decodeBlock(await log.read(h - 1)), notes);
+      if (snap) {
+        chain.state.restore(snap);
+        chain.lastTimestampMs = snap.lastTimestampMs;
+        chain.head = { hash: snap.headHash.toString('hex'), stateHash: snap.stateHash.toString('hex'), timestampMs: snap.lastTimestampMs };
+      }
+      const start = snap?.height ?? 0;
+      opts.onReplay?.(start, total);
       let sliceStart = Date.now();
-      for (let from = 0; from < total; from += 256) {
+      for (let from = start; from < total; from += 256) {
         const recs = await log.readRange(from, Math.min(total, from + 256));
         txIndex.batch(() => {
           for (const rec of recs) {
@@ -82,6 +118,7 @@ export class ChainStore {
       }
       opts.onReplay?.(chain.state.height, total);
       chain.durable = chain.state.height;
+      chain.startup = { fromSnapshot: snap?.height, replayedBlocks: total - start, durationMs: performance.now() - startedMs, notes };
     } catch (err) {
       txIndex.close();
       await log.close();
@@ -112,6 +149,26 @@ export class ChainStore {
     const starts = topicStartsOf(effects);
     if (starts) this.recentTopics.set(block.height, starts);
     this.lastTimestampMs = block.timestampMs;
+    const every = this.opts.snapshotEveryBlocks ?? DEFAULT_SNAPSHOT_EVERY_BLOCKS;
+    if (every > 0 && block.height % every === 0 && this.state.height === block.height) {
+      this.pendingSnapshot = { height: block.height, bytes: encodeSnapshot(this.state, block.timestampMs) };
+    }
+  }
+
+  /** Writes the pending snapshot once its block is durable (never one ahead of the log); one write at a time. */
+  private writeSnapshotWhenDurable(): void {
+    const snap = this.pendingSnapshot;
+    if (!snap || this.snapshotWriting || snap.height > this.durable) return;
+    this.pendingSnapshot = undefined;
+    this.snapshotWriting = writeSnapshot(this.dataDir, snap.height, snap.bytes, this.opts.fsync).then(
+      () => {
+        this.lastSnapshotHeight = snap.height;
+      },
+      (err: unknown) => console.error(`warning: writing the state snapshot at height ${snap.height} in ${this.dataDir} failed: ${(err as Error).message}; the next restart replays more of the log`),
+    ).finally(() => {
+      this.snapshotWriting = undefined;
+      this.writeSnapshotWhenDurable();
+    });
   }
 
   /** Appends an indexed block; resolves once it is on disk, and only then counts it durable (and indexes it on disk). */
@@ -123,6 +180,7 @@ export class ChainStore {
     this.recentTopics.delete(block.height);
     this.durable = block.height;
     this.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
+    this.writeSnapshotWhenDurable();
   }
 
   isIndexed(idKey: string): boolean {
@@ -176,6 +234,7 @@ export class ChainStore {
   async close(): Promise<void> {
     await this.log.close(); // waits for appends in flight, which index their blocks
     await new Promise((r) => setImmediate(r)); // let their continuations (persist) run first
+    while (this.snapshotWriting) await this.snapshotWriting;
     this.txIndex.close();
   }
 }

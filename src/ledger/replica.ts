@@ -21,6 +21,7 @@ import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import { BLOCK_FEED_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { LedgerService } from './service.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS } from './snapshot.js';
 import type { TxEffect } from './state.js';
 
 export interface ReplicaOptions {
@@ -31,6 +32,8 @@ export interface ReplicaOptions {
   forwardDelayMs: number;
   requestTimeoutMs: number;
   fsync: boolean;
+  /** Write a state snapshot every this many blocks; 0: never. */
+  snapshotEveryBlocks: number;
   /** Timers and time of the forwarder and the feed (tests drive it). */
   clock?: Clock;
 }
@@ -40,6 +43,7 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
   forwardDelayMs: 2,
   requestTimeoutMs: 5000,
   fsync: true,
+  snapshotEveryBlocks: DEFAULT_SNAPSHOT_EVERY_BLOCKS,
 };
 
 /** Route of the sequencer that takes verified transactions from nodes. */
@@ -94,7 +98,7 @@ export class Replica extends ChainService implements LedgerService {
 
   static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }, onReplay?: ReplayProgress): Promise<Replica> {
     const opts = { ...DEFAULT_REPLICA_OPTIONS, ...options, sequencerUrl: options.sequencerUrl.replace(/\/+$/, '') };
-    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, ...(onReplay ? { onReplay } : {}) });
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, snapshotEveryBlocks: opts.snapshotEveryBlocks, ...(onReplay ? { onReplay } : {}) });
     const r = new Replica(chain, opts);
     r.connect();
     return r;
