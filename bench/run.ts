@@ -17,9 +17,10 @@ import { beaconVsAutocannon } from './beacon-vs-autocannon.js';
 import { datasetPrepare } from './dataset-prepare.js';
 import { harness } from './harness.js';
 import { networkScaling } from './network-scaling.js';
+import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, nodeRestart];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

@@ -7,11 +7,11 @@
  * The index of durable blocks is on disk (tx-index.ts); blocks applied but not
  * yet durable (a few, pipelined) are indexed in memory until their append lands.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
-import { BlockLog, type RecoveryReport } from './block-log.js';
+import { BlockLog, type Checkpoint, type RecoveryReport } from './block-log.js';
 import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
 import { LedgerState, type TxEffect } from './state.js';
@@ -39,6 +39,8 @@ export interface ChainStoreOptions {
   /** Write a state snapshot every this many blocks; 0: never. */
   snapshotEveryBlocks?: number;
 }
+
+const CHECKPOINT_FILE = 'blocks.log.checkpoint';
 
 /** Replay yields to the event loop at least this often, so a process listening early can answer. */
 const REPLAY_SLICE_MS = 20;
@@ -76,7 +78,8 @@ export class ChainStore {
     const startedMs = performance.now();
     await mkdir(dataDir, { recursive: true });
     await checkGenesis(dataDir, genesis);
-    const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync });
+    const checkpoint = await readCheckpoint(dataDir);
+    const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync, ...(checkpoint ? { checkpoint } : {}) });
     let txIndex: TxIndex;
     try {
       txIndex = TxIndex.open(join(dataDir, 'txindex.sqlite'));
@@ -160,9 +163,11 @@ export class ChainStore {
     const snap = this.pendingSnapshot;
     if (!snap || this.snapshotWriting || snap.height > this.durable) return;
     this.pendingSnapshot = undefined;
+    const checkpoint = this.log.checkpoint;
     this.snapshotWriting = writeSnapshot(this.dataDir, snap.height, snap.bytes, this.opts.fsync).then(
-      () => {
+      async () => {
         this.lastSnapshotHeight = snap.height;
+        if (checkpoint) await writeCheckpoint(this.dataDir, checkpoint);
       },
       (err: unknown) => console.error(`warning: writing the state snapshot at height ${snap.height} in ${this.dataDir} failed: ${(err as Error).message}; the next restart replays more of the log`),
     ).finally(() => {
@@ -237,6 +242,25 @@ export class ChainStore {
     while (this.snapshotWriting) await this.snapshotWriting;
     this.txIndex.close();
   }
+}
+
+/**
+ * `<data>/blocks.log.checkpoint`: where the log ended (records, bytes) when the last snapshot was written,
+ * so the next open walks that part by headers only. Only a hint: the log checks it fits, else scans it all.
+ */
+async function readCheckpoint(dataDir: string): Promise<Checkpoint | undefined> {
+  try {
+    const cp = JSON.parse(await readFile(join(dataDir, CHECKPOINT_FILE), 'utf8')) as Partial<Checkpoint>;
+    return Number.isSafeInteger(cp.records) && Number.isSafeInteger(cp.bytes) ? { records: cp.records!, bytes: cp.bytes! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
+  const path = join(dataDir, CHECKPOINT_FILE);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(cp)}\n`);
+  await rename(`${path}.tmp`, path);
 }
 
 /** Each topic's first sequence number in a block, from its effects; undefined without messages. */
