@@ -122,6 +122,8 @@ export async function writeSnapshot(dataDir: string, height: number, bytes: Buff
   }
   const old = (await listSnapshots(dataDir)).slice(SNAPSHOTS_KEPT);
   for (const h of old) await rm(join(dir, fileName(h)), { force: true });
+  // Temp files left by a crash in the middle of an earlier write.
+  for (const n of await readdir(dir)) if (n.endsWith('.snap.tmp') && n !== `${fileName(height)}.tmp`) await rm(join(dir, n), { force: true });
   return path;
 }
 

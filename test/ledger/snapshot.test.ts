@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSnapshot, encodeSnapshot, listSnapshots, snapshotPath } from '../../src/ledger/snapshot.js';
@@ -42,6 +42,8 @@ async function buildChain(dir: string): Promise<{ txs: SignedTx[]; fingerprint: 
 
 test('a restart loads the latest snapshot and replays only the log after it, to the same state', async (t) => {
   const dir = await tempData(t);
+  await mkdir(join(dir, 'snapshots'));
+  await writeFile(join(dir, 'snapshots', '000000000001.snap.tmp'), 'left by a crash mid-write');
   const built = await buildChain(dir);
   assert.ok(built.height >= 2 * EVERY, `expected at least ${2 * EVERY} blocks, got ${built.height}`);
   const heights = await listSnapshots(dir);
