@@ -8,7 +8,7 @@ import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
-import { DEFAULT_SNAPSHOT_EVERY_BLOCKS } from '../ledger/snapshot.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from '../ledger/snapshot.js';
 import { parseIntOption, untilSignal } from './common.js';
 
 export interface LedgerCommandOptions {
@@ -25,6 +25,7 @@ export interface LedgerCommandOptions {
   fsync: boolean;
   verifyThreads?: number;
   snapshotEvery: number;
+  snapshotEveryTxs: number;
 }
 
 function common(cmd: Command): Command {
@@ -35,7 +36,8 @@ function common(cmd: Command): Command {
     .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
     .option('--id <name>', 'member id at the tracker (default: the data directory name)')
     .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
-    .option('--snapshot-every <blocks>', 'write a state snapshot every this many blocks, so a restart loads it and replays only the log after it; 0 never', parseIntOption('--snapshot-every', 0, 100_000_000), DEFAULT_SNAPSHOT_EVERY_BLOCKS)
+    .option('--snapshot-every <blocks>', 'write a state snapshot every this many blocks, so a restart loads it and replays only the log after it; 0 not by blocks (with --snapshot-every-txs 0 too: never)', parseIntOption('--snapshot-every', 0, 100_000_000), DEFAULT_SNAPSHOT_EVERY_BLOCKS)
+    .option('--snapshot-every-txs <n>', 'also write a snapshot once this many transactions were applied since the last one (keeps the replayed tail short with full blocks); 0 only by blocks', parseIntOption('--snapshot-every-txs', 0, 1_000_000_000), DEFAULT_SNAPSHOT_EVERY_TXS)
     .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64));
 }
 
@@ -82,11 +84,11 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   try {
     service =
       role === 'replica'
-        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery }, onReplay)
+        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs }, onReplay)
         : await Sequencer.open(
             o.data,
             genesis,
-            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, mempool: { capacity: o.mempoolCapacity } },
+            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs, mempool: { capacity: o.mempoolCapacity } },
             undefined,
             role,
             onReplay,

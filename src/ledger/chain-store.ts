@@ -17,7 +17,7 @@ import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
 import { LedgerState, type TxEffect } from './state.js';
 import { INDEX_SHIFT, TxIndex } from './tx-index.js';
-import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, encodeSnapshot, pickSnapshot, writeSnapshot } from './snapshot.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS, encodeSnapshot, pickSnapshot, writeSnapshot } from './snapshot.js';
 
 export type Location = { height: number; index: number };
 
@@ -39,6 +39,8 @@ export interface ChainStoreOptions {
   onReplay?: ReplayProgress;
   /** Write a state snapshot every this many blocks; 0: never. */
   snapshotEveryBlocks?: number;
+  /** Also write one once this many transactions were applied since the last (full blocks); 0: only by blocks. */
+  snapshotEveryTxs?: number;
 }
 
 const CHECKPOINT_FILE = 'blocks.log.checkpoint';
@@ -66,6 +68,7 @@ export class ChainStore {
   startup: StartupReport = { fromSnapshot: undefined, replayedBlocks: 0, durationMs: 0, notes: [] };
   /** A snapshot encoded when its block was applied, written once that block is durable. */
   private pendingSnapshot: { height: number; bytes: Buffer } | undefined;
+  private txsSinceSnapshot = 0;
   /** Durable blocks waiting to be written to the on-disk index (still in `recent`). */
   private indexQueue: Block[] = [];
   private indexQueuedTxs = 0;
@@ -165,8 +168,12 @@ export class ChainStore {
     if (starts) this.recentTopics.set(block.height, starts);
     this.lastTimestampMs = block.timestampMs;
     const every = this.opts.snapshotEveryBlocks ?? DEFAULT_SNAPSHOT_EVERY_BLOCKS;
-    if (every > 0 && block.height % every === 0 && this.state.height === block.height) {
+    const everyTxs = this.opts.snapshotEveryTxs ?? DEFAULT_SNAPSHOT_EVERY_TXS;
+    this.txsSinceSnapshot += block.txs.length;
+    const due = (every > 0 && block.height % every === 0) || (everyTxs > 0 && this.txsSinceSnapshot >= everyTxs);
+    if (due && this.state.height === block.height) {
       this.pendingSnapshot = { height: block.height, bytes: encodeSnapshot(this.state, block.timestampMs) };
+      this.txsSinceSnapshot = 0;
     }
   }
 

@@ -120,3 +120,14 @@ test('a whole snapshot whose state hash differs from its block in the log is not
   assert.match(seq.startup.notes[0]!, /state hash differs from block/);
   assert.equal(fingerprint(seq), built.fingerprint);
 });
+
+test('with full blocks a snapshot is also written every --snapshot-every-txs transactions', async (t) => {
+  const dir = await tempData(t);
+  const seq = await openSequencer(dir, { snapshotEveryBlocks: 0, snapshotEveryTxs: 20 });
+  t.after(() => seq.close());
+  const txs = transfers(16); // 64 transfers, 8 a block: 8 blocks, a snapshot every 3 blocks (24 ≥ 20)
+  for (let i = 0; i < txs.length; i += 8) await commitAll(seq, txs.slice(i, i + 8));
+  await seq.close();
+  assert.equal(seq.durableHeight, 8);
+  assert.deepEqual(await listSnapshots(dir), [6, 3]);
+});
