@@ -12,11 +12,15 @@
  * 3. At BLOCKS_LARGE, a real `tpslab node` process: spawn to /health 200.
  * 4. The index: bytes on disk per transaction and its bounded page cache,
  *    next to the heap a Map of the same ids takes; lookups/s of both.
+ * 5. A snapshot of a synthetic 200,000-account state: encode, and decode + load,
+ *    per account (what grows with accounts rather than with transactions).
  */
 import { mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainStore } from '../src/ledger/chain-store.js';
+import { decodeSnapshot, encodeSnapshot } from '../src/ledger/snapshot.js';
+import { LedgerState, type AccountState } from '../src/ledger/state.js';
 import { parseGenesis, type Genesis } from '../src/ledger/genesis.js';
 import { encodeBlock, makeBlock } from '../src/protocol/block.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../src/protocol/signing.js';
@@ -32,6 +36,29 @@ const SNAPSHOT_EVERY = 25;
 const REPEAT = 3;
 const LOOKUPS = 20_000;
 const NETWORK = 'tpslab-bench-restart';
+/** Accounts in a synthetic state, to time encoding and loading a snapshot of an account-heavy ledger. */
+const SNAPSHOT_ACCOUNTS = 200_000;
+
+/** µs per account to encode a snapshot, and to decode and load one (the start-up cost that grows with accounts). */
+function snapshotCostPerAccount(genesis: Genesis): { encodeUs: number; loadUs: number; bytes: number } {
+  const state = new LedgerState(genesis);
+  const accounts = new Map<string, AccountState>();
+  const key = Buffer.alloc(32);
+  for (let i = 0; i < SNAPSHOT_ACCOUNTS; i++) {
+    key.writeUInt32BE(i, 0);
+    accounts.set(key.toString('latin1'), { balance: BigInt(i) * 1000n, nonce: BigInt(i % 50) });
+  }
+  state.restore({ height: 1, headHash: genesis.hash, stateHash: genesis.hash, feesBurned: 0n, accounts, topics: new Map() });
+  let t = performance.now();
+  const bytes = encodeSnapshot(state, 0);
+  const encodeUs = ((performance.now() - t) * 1000) / SNAPSHOT_ACCOUNTS;
+  t = performance.now();
+  const loaded = new LedgerState(genesis);
+  loaded.restore(decodeSnapshot(bytes));
+  const loadUs = ((performance.now() - t) * 1000) / SNAPSHOT_ACCOUNTS;
+  if (loaded.accountCount !== SNAPSHOT_ACCOUNTS) throw new Error('snapshot lost accounts');
+  return { encodeUs, loadUs, bytes: bytes.length };
+}
 
 function genesisJson(keys: readonly KeyPair[]): object {
   return {
@@ -162,6 +189,7 @@ export const nodeRestart: Benchmark = {
       await chain.close();
       map.clear();
 
+      const snap = snapshotCostPerAccount(genesis);
       const txs = ids.length;
       return {
         rows: [
@@ -173,6 +201,9 @@ export const nodeRestart: Benchmark = {
           { metric: 'tx index on disk per transaction', value: indexBytes / txs, unit: 'B' },
           { metric: 'tx index page cache (bound, any history)', value: 16 * 1024 * 1024, unit: 'B' },
           { metric: 'in-memory Map heap per transaction', value: mapBytes / txs, unit: 'B' },
+          { metric: `snapshot encode (on the event loop), ${SNAPSHOT_ACCOUNTS} accounts`, value: snap.encodeUs, unit: 'µs/account' },
+          { metric: `snapshot decode + load at start-up, ${SNAPSHOT_ACCOUNTS} accounts`, value: snap.loadUs, unit: 'µs/account' },
+          { metric: 'snapshot size per account', value: snap.bytes / SNAPSHOT_ACCOUNTS, unit: 'B' },
           { metric: 'status lookups, on-disk index', value: indexPerSec, unit: 'lookup/s' },
           { metric: 'status lookups, in-memory Map', value: mapPerSec, unit: 'lookup/s' },
         ],
