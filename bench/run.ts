@@ -19,10 +19,11 @@ import { ethereumDevnet } from './ethereum-devnet.js';
 import { harness } from './harness.js';
 import { infrastructure } from './infrastructure.js';
 import { networkScaling } from './network-scaling.js';
+import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
 import { replay } from './replay.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

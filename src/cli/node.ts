@@ -8,6 +8,7 @@ import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from '../ledger/snapshot.js';
 import { parseIntOption, untilSignal } from './common.js';
 import { registerNodeDrain } from './node-drain.js';
 
@@ -27,6 +28,8 @@ export interface LedgerCommandOptions {
   verifyThreads?: number;
   maxHeadAgeMs?: number;
   maxLagBlocks?: number;
+  snapshotEvery: number;
+  snapshotEveryTxs: number;
 }
 
 function common(cmd: Command): Command {
@@ -38,6 +41,8 @@ function common(cmd: Command): Command {
     .option('--tracker <url>', 'tracker to join: heartbeats at the interval it hands out')
     .option('--id <name>', 'member id at the tracker (default: the data directory name)')
     .option('--no-fsync', 'do not fdatasync the block log (benchmarks only: commits are not durable)')
+    .option('--snapshot-every <blocks>', 'write a state snapshot every this many blocks, so a restart loads it and replays only the log after it; 0 not by blocks (with --snapshot-every-txs 0 too: never)', parseIntOption('--snapshot-every', 0, 100_000_000), DEFAULT_SNAPSHOT_EVERY_BLOCKS)
+    .option('--snapshot-every-txs <n>', 'also write a snapshot once this many transactions were applied since the last one (keeps the replayed tail short with full blocks); 0 only by blocks', parseIntOption('--snapshot-every-txs', 0, 1_000_000_000), DEFAULT_SNAPSHOT_EVERY_TXS)
     .option('--verify-threads <n>', 'worker threads checking batch signatures; 0 checks on the event loop (default: one per core, at most 4)', parseIntOption('--verify-threads', 0, 64))
     .option('--max-head-age-ms <ms>', '/health fails when the newest block is older than this (networks with steady traffic only; default: off)', parseIntOption('--max-head-age-ms', 1, 86_400_000))
     .option('--max-lag-blocks <n>', '/health fails when the sequencer is more than this many blocks ahead (replicas; default: off)', parseIntOption('--max-lag-blocks', 0, 1_000_000_000));
@@ -89,11 +94,11 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   try {
     service =
       role === 'replica'
-        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, ...(o.maxForwardPending !== undefined ? { maxForwardPending: o.maxForwardPending } : {}) }, onReplay)
+        ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs, ...(o.maxForwardPending !== undefined ? { maxForwardPending: o.maxForwardPending } : {}) }, onReplay)
         : await Sequencer.open(
             o.data,
             genesis,
-            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, mempool: { capacity: o.mempoolCapacity } },
+            { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs, mempool: { capacity: o.mempoolCapacity } },
             undefined,
             role,
             onReplay,
@@ -116,6 +121,13 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
     ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}),
   });
   const rec = service.recovery;
+  const up = service.startup;
+  for (const note of up.notes) console.log(`warning: ${note}`);
+  console.log(
+    `recovered in ${Math.round(up.durationMs)} ms: ` +
+      (up.fromSnapshot === undefined ? 'no snapshot, full replay' : `snapshot at height ${up.fromSnapshot}`) +
+      ` + ${up.replayedBlocks} blocks replayed from the log`,
+  );
   console.log(`tpslab ${role} listening on ${running.url} (network ${genesis.network}, head ${service.durableHeight})`);
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);
   if (genesisInfo) console.log(genesisInfo);

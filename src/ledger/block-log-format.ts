@@ -52,12 +52,12 @@ export function encodeFileHeader(): Buffer {
 class ScanReader {
   private buf = Buffer.alloc(0);
   private start = 0;
-  constructor(private readonly fh: FileHandle, readonly fileSize: number) {}
+  constructor(private readonly fh: FileHandle, readonly fileSize: number, private readonly chunk = SCAN_CHUNK) {}
   /** `len` bytes at `pos` (a view; stays valid after later calls), or undefined past EOF. */
   async get(pos: number, len: number): Promise<Buffer | undefined> {
     if (pos + len > this.fileSize) return undefined;
     if (pos < this.start || pos + len > this.start + this.buf.length) {
-      this.buf = Buffer.allocUnsafe(Math.min(Math.max(len, SCAN_CHUNK), this.fileSize - pos));
+      this.buf = Buffer.allocUnsafe(Math.min(Math.max(len, this.chunk), this.fileSize - pos));
       this.start = pos;
       await readFully(this.fh, this.buf, pos);
     }
@@ -96,8 +96,15 @@ export interface Scan {
   corruptEvidenceAt?: number;
 }
 
-/** Reads the whole file: what is intact, and whether the rest is a torn tail or corruption. */
-export async function scanLog(fh: FileHandle, fileSize: number): Promise<Scan> {
+/** Where a v2 log ended at a group boundary earlier: `records` records in its first `bytes` bytes. */
+export interface Checkpoint { records: number; bytes: number }
+
+/**
+ * Reads the file: what is intact, and whether the rest is a torn tail or corruption. With a checkpoint
+ * that still fits the file, the part before it is walked by frame headers only (its payload CRCs are
+ * checked when records are read), so opening does not read the whole history; the rest is scanned fully.
+ */
+export async function scanLog(fh: FileHandle, fileSize: number, checkpoint?: Checkpoint): Promise<Scan> {
   const r = new ScanReader(fh, fileSize);
   const head = await r.get(0, FILE_HEADER_BYTES);
   const isV2 = fileSize === 0 || (head !== undefined && head.readUInt32BE(0) === HEADER_MAGIC);
@@ -117,6 +124,10 @@ export async function scanLog(fh: FileHandle, fileSize: number): Promise<Scan> {
   }
   let size = fileSize === 0 ? 0 : FILE_HEADER_BYTES;
   let durableCount = 0;
+  if (checkpoint && checkpoint.bytes > FILE_HEADER_BYTES && checkpoint.bytes <= fileSize && (await walkHeaders(fh, fileSize, checkpoint, offsets))) {
+    size = checkpoint.bytes;
+    durableCount = checkpoint.records;
+  }
   let pos = size;
   let groupCrc = 0;
   let groupCount = 0;
@@ -144,6 +155,28 @@ export async function scanLog(fh: FileHandle, fileSize: number): Promise<Scan> {
     if (evidence !== undefined) scan.corruptEvidenceAt = evidence;
   }
   return scan;
+}
+
+/** Walks frame and marker headers up to the checkpoint; true if they chain exactly to it with the right count. */
+async function walkHeaders(fh: FileHandle, fileSize: number, cp: Checkpoint, offsets: Offsets): Promise<boolean> {
+  const r = new ScanReader(fh, fileSize, 64 * 1024);
+  let pos = FILE_HEADER_BYTES;
+  let lastWasMarker = false;
+  while (pos < cp.bytes) {
+    const hdr = await r.get(pos, HEADER);
+    if (!hdr) break;
+    if (hdr.readUInt32BE(0) === MAGIC && hdr.readUInt32BE(4) <= MAX_PAYLOAD) {
+      offsets.push(pos);
+      pos += HEADER + hdr.readUInt32BE(4);
+      lastWasMarker = false;
+    } else if (await markerAt(r, pos)) {
+      pos += MARKER_BYTES;
+      lastWasMarker = true;
+    } else break;
+  }
+  if (pos === cp.bytes && lastWasMarker && offsets.count === cp.records) return true;
+  offsets.count = 0; // does not fit this file: scan it all
+  return false;
 }
 
 /**

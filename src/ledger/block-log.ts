@@ -35,11 +35,17 @@ import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
 import {
-  FILE_HEADER_BYTES, HEADER, MAGIC, MAX_PAYLOAD, encodeFileHeader, encodeFrame, encodeMarker, readFully, scanLog,
+  FILE_HEADER_BYTES, HEADER, MAGIC, MAX_PAYLOAD, encodeFileHeader, encodeFrame, encodeMarker, readFully, scanLog, type Checkpoint,
 } from './block-log-format.js';
 
+export type { Checkpoint } from './block-log-format.js';
+
 export { MAX_PAYLOAD } from './block-log-format.js';
-export interface BlockLogOptions { fsync?: boolean /* default true; false only for benchmarks */ }
+export interface BlockLogOptions {
+  fsync?: boolean /* default true; false only for benchmarks */;
+  /** Where the log ended at a group boundary before (see `checkpoint`): open walks that part by headers only. */
+  checkpoint?: Checkpoint;
+}
 export interface RecoveryReport { records: number; truncatedBytes: number; }
 
 const MAX_BATCH_BYTES = 64 * 1024 * 1024; // a batch holds at least one record, more while under this
@@ -83,7 +89,7 @@ export class BlockLog {
         throw new TpslabError('TPSLAB_E_DATA_DIR', `Cannot open block log ${path}: ${(err as Error).message}`, { cause: err });
       }
       const fileSize = (await fh.stat()).size;
-      const scan = await scanLog(fh, fileSize);
+      const scan = await scanLog(fh, fileSize, options.checkpoint);
       if (scan.corruptEvidenceAt !== undefined) {
         throw new TpslabError('TPSLAB_E_LOG_CORRUPT',
           `Block log ${path} is corrupt at byte offset ${scan.size} (record ${scan.count}), but acknowledged data ` +
@@ -116,6 +122,8 @@ export class BlockLog {
   get length(): number { return this.count; }
   /** Durable file size in bytes. */
   get sizeBytes(): number { return this.size; }
+  /** Where the durable log ends now (a group boundary): pass it to a later open() to skip reading the history (v2 only). */
+  get checkpoint(): Checkpoint | undefined { return this.version === 2 ? { records: this.count, bytes: this.size } : undefined; }
 
   /** Resolves with the record's index once it is written and fdatasync'd. */
   append(payload: Buffer): Promise<number> {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { ErrorCode } from '../errors.js';
 import type { Block } from '../protocol/block.js';
 import type { RecoveryReport } from './block-log.js';
-import type { ChainStore } from './chain-store.js';
+import type { ChainStore, StartupReport } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import type { TxStatus } from './sequencer.js';
 import type { HeadInfo, LedgerServiceEvents } from './service.js';
@@ -31,6 +31,10 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
   }
   get recovery(): RecoveryReport {
     return this.chain.recovery;
+  }
+  /** How start-up went: the snapshot loaded, blocks replayed, time taken. */
+  get startup(): StartupReport {
+    return this.chain.startup;
   }
   get durableHeight(): number {
     return this.chain.durableHeight;

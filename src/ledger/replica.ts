@@ -21,6 +21,7 @@ import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import { BLOCK_FEED_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { LedgerService } from './service.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
 import type { TxEffect } from './state.js';
 
 export interface ReplicaOptions {
@@ -36,6 +37,10 @@ export interface ReplicaOptions {
    */
   maxForwardPending: number;
   fsync: boolean;
+  /** Write a state snapshot every this many blocks; 0: never. */
+  snapshotEveryBlocks: number;
+  /** And once this many transactions were applied since the last one; 0: only by blocks. */
+  snapshotEveryTxs: number;
   /** Timers and time of the forwarder and the feed (tests drive it). */
   clock?: Clock;
 }
@@ -46,6 +51,8 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
   requestTimeoutMs: 5000,
   maxForwardPending: 20_000,
   fsync: true,
+  snapshotEveryBlocks: DEFAULT_SNAPSHOT_EVERY_BLOCKS,
+  snapshotEveryTxs: DEFAULT_SNAPSHOT_EVERY_TXS,
 };
 
 /** Route of the sequencer that takes verified transactions from nodes. */
@@ -102,7 +109,7 @@ export class Replica extends ChainService implements LedgerService {
 
   static async open(dataDir: string, genesis: Genesis, options: Partial<ReplicaOptions> & { sequencerUrl: string }, onReplay?: ReplayProgress): Promise<Replica> {
     const opts = { ...DEFAULT_REPLICA_OPTIONS, ...options, sequencerUrl: options.sequencerUrl.replace(/\/+$/, '') };
-    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, ...(onReplay ? { onReplay } : {}) });
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, snapshotEveryBlocks: opts.snapshotEveryBlocks, snapshotEveryTxs: opts.snapshotEveryTxs, ...(onReplay ? { onReplay } : {}) });
     const r = new Replica(chain, opts);
     r.connect();
     return r;

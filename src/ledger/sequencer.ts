@@ -14,6 +14,7 @@ import type { SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
 import { ChainStore, type ReplayProgress } from './chain-store.js';
 import type { Genesis } from './genesis.js';
+import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type Dropped, type MempoolOptions } from './mempool.js';
 import type { LedgerService } from './service.js';
 import type { TxEffect } from './state.js';
@@ -26,6 +27,10 @@ export interface SequencerOptions {
   mempool: MempoolOptions;
   /** false only for benchmarks that measure everything but the disk. */
   fsync: boolean;
+  /** Write a state snapshot every this many blocks (restart loads it and replays the rest); 0: never. */
+  snapshotEveryBlocks: number;
+  /** And once this many transactions were applied since the last one; 0: only by blocks. */
+  snapshotEveryTxs: number;
 }
 
 /** What callers pass: any subset, mempool options included. */
@@ -38,6 +43,8 @@ export const DEFAULT_SEQUENCER_OPTIONS: SequencerOptions = {
   maxBlocksInFlight: 4,
   mempool: DEFAULT_MEMPOOL_OPTIONS,
   fsync: true,
+  snapshotEveryBlocks: DEFAULT_SNAPSHOT_EVERY_BLOCKS,
+  snapshotEveryTxs: DEFAULT_SNAPSHOT_EVERY_TXS,
 };
 
 export interface CommittedBlock {
@@ -90,7 +97,7 @@ export class Sequencer extends ChainService implements LedgerService {
     onReplay?: ReplayProgress,
   ): Promise<Sequencer> {
     const opts: SequencerOptions = { ...DEFAULT_SEQUENCER_OPTIONS, ...options, mempool: { ...DEFAULT_MEMPOOL_OPTIONS, ...options.mempool } };
-    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, ...(onReplay ? { onReplay } : {}) });
+    const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, snapshotEveryBlocks: opts.snapshotEveryBlocks, snapshotEveryTxs: opts.snapshotEveryTxs, ...(onReplay ? { onReplay } : {}) });
     return new Sequencer(chain, opts, clock, role);
   }
 

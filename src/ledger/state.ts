@@ -220,4 +220,23 @@ export class LedgerState {
   setHead(hash: Buffer): void {
     this.headHash = hash;
   }
+
+  /** Every account and topic, for a snapshot (call between blocks: right after seal). */
+  entries(): { accounts: ReadonlyMap<string, Readonly<AccountState>>; topics: ReadonlyMap<string, Readonly<TopicState>> } {
+    return { accounts: this.accounts, topics: this.topics };
+  }
+
+  /** Replaces the whole state with a snapshot's, as of block `height`. */
+  restore(s: { height: number; headHash: Buffer; stateHash: Buffer; feesBurned: bigint; accounts: Map<string, AccountState>; topics: Map<string, TopicState> }): void {
+    this.accounts.clear();
+    for (const [k, a] of s.accounts) this.accounts.set(k, a);
+    this.topics.clear();
+    for (const [k, t] of s.topics) this.topics.set(k, t);
+    this.dirtyAccounts.clear();
+    this.dirtyTopics.clear();
+    this.height = s.height;
+    this.headHash = s.headHash;
+    this.stateHash = s.stateHash;
+    this.feesBurned = s.feesBurned;
+  }
 }

@@ -20,7 +20,8 @@ const BLOCKS = 40_000;
 /** Writes `count` empty blocks to a node's data directory, as a sequencer would have. */
 async function writeLog(dataDir: string, count: number): Promise<void> {
   const dev = await ensureDevGenesis(dataDir);
-  const chain = await ChainStore.open(dataDir, dev.genesis, { fsync: false });
+  // No snapshots: this log has to be replayed whole (as one written before snapshots existed).
+  const chain = await ChainStore.open(dataDir, dev.genesis, { fsync: false, snapshotEveryBlocks: 0 });
   let pending: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
     const state = chain.state;

@@ -293,3 +293,35 @@ test('a version 1 log (no header, no commit markers) stays readable and appendab
   assert.deepEqual(await again.read(3), rec(3));
   assert.equal((await stat(path)).size, 4 * 12 + [0, 1, 2, 3].reduce((n, i) => n + rec(i).length, 0));
 });
+
+test('open with a checkpoint walks the history by headers only, still cuts a torn last group, and reads check CRCs', async (t) => {
+  const path = await tempLogPath(t);
+  const first = await BlockLog.open(path);
+  for (let i = 0; i < 6; i++) await first.append(rec(i));
+  const checkpoint = first.checkpoint!;
+  assert.deepEqual(checkpoint, { records: 6, bytes: first.sizeBytes });
+  await Promise.all([6, 7, 8].map((i) => first.append(rec(i))));
+  await Promise.all([9, 10].map((i) => first.append(rec(i))));
+  await first.close();
+  const bytes = await readFile(path);
+  bytes[16 + 12 + 1]! ^= 0xff; // rot in record 0, before the checkpoint: not read at open
+  const lastGroupAt = bytes.length - 2 * 12 - rec(9).length - rec(10).length - 24;
+  bytes.fill(0, lastGroupAt + 2, lastGroupAt + 8); // torn last group
+  await writeFile(path, bytes);
+  const log = await BlockLog.open(path, { checkpoint });
+  t.after(() => log.close());
+  assert.equal(log.length, 9);
+  assert.equal(log.sizeBytes, lastGroupAt);
+  assert.deepEqual(await log.read(8), rec(8));
+  await assert.rejects(log.read(0), hasCode('TPSLAB_E_LOG_CORRUPT'));
+});
+
+test('a checkpoint that does not fit the file is ignored and the whole log is scanned', async (t) => {
+  const path = await tempLogPath(t);
+  const ends = await writeGroups(path, 3, 2);
+  for (const checkpoint of [{ records: 5, bytes: ends[1]! }, { records: 4, bytes: ends[1]! - 1 }, { records: 99, bytes: ends[2]! + 100 }]) {
+    const log = await BlockLog.open(path, { checkpoint });
+    assert.equal(log.length, 6, JSON.stringify(checkpoint));
+    await log.close();
+  }
+});
