@@ -171,7 +171,7 @@ describe('tpslab CLI', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /error TPSLAB_E_UNAVAILABLE: /);
     assert.match(r.stderr, new RegExp(`cannot reach the node at http://127\\.0\\.0\\.1:${port}`));
-    assert.match(r.stderr, /is it running\?/);
+    assert.match(r.stderr, /is it running there\? check the URL/);
     const s = await runCli(['tx', 'status', 'ab'.repeat(32), '--node', `http://127.0.0.1:${port}`], 20_000);
     assert.equal(s.code, 1);
     assert.match(s.stderr, /TPSLAB_E_UNAVAILABLE/);
