@@ -110,7 +110,7 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   const health = {
     ...(o.maxHeadAgeMs !== undefined ? { maxHeadAgeMs: o.maxHeadAgeMs } : {}),
     ...(o.maxLagBlocks !== undefined ? { maxLagBlocks: o.maxLagBlocks } : {}),
-    ...(o.sequencer ? { sequencerUrl: o.sequencer } : {}),
+    ...(o.sequencer ? { sequencerUrl: o.sequencer.replace(/\/+$/, '') } : {}),
   };
   const running: RunningLedger = await serveLedger(service, {
     dataDir: o.data,

@@ -73,7 +73,12 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
-    web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port', ...(o.uiHost ? { host: o.uiHost } : {}) });
+    try {
+      web = await startWebServer({ live, port: o.uiPort, portOption: '--ui-port', ...(o.uiHost ? { host: o.uiHost } : {}) });
+    } catch (err) {
+      await obs.close(); // a metrics server left listening would keep the process alive
+      throw err;
+    }
     process.stderr.write(`dashboard: ${web.url}\n`); // printed even with --quiet: the server is up either way
   }
   let runId: string | undefined;

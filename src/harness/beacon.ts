@@ -361,7 +361,8 @@ export class Beacon {
 
   private resolved(i: number): void {
     const s = this.txs.state[i];
-    if (s === TxState.InFlight || s === TxState.Waiting) this.inFlight--;
+    // Only what this beacon sent was counted in flight (a queued, never-sent entry was not).
+    if ((s === TxState.InFlight || s === TxState.Waiting) && this.txs.attempts[i]! > 0) this.inFlight--;
     // Resolved, it is never sent again: a sourced transaction's bytes go (bounded memory).
     if (this.source) this.txs.built[i] = undefined;
   }
@@ -375,7 +376,7 @@ export class Beacon {
     if (s === TxState.Committed) return;
     if (this.txs.attempts[i] === 0) {
       // Not sent by us yet: cannot be ours (same id would need the same bytes), unless a previous owner sent it.
-      if (this.skip > 0) this.early.set(i, [height, atMs]);
+      if (this.skip > 0 && i >= this.skip) this.early.set(i, [height, atMs]);
       return;
     }
     this.resolved(i);
@@ -395,6 +396,8 @@ export class Beacon {
   }
 
   private onFailed(i: number, code: string): void {
+    // Not sent by us (a previous owner's, after a reassignment): sending it will learn its fate.
+    if (this.txs.attempts[i] === 0) return;
     const s = this.txs.state[i];
     if (s === TxState.Committed || s === TxState.Failed) return;
     // Past its timeout it stays lost (never committed); the failure's code is still counted.
@@ -442,6 +445,7 @@ export class Beacon {
 
   /** Reports second `k` (undefined: the final, partial second). */
   private report(k?: number): void {
+    if (this.startMs === 0) return; // never started: no second to report (done still carries the counts)
     // The final report takes the second it falls in, minus the 2 ms a scheduled report waits,
     // so finishing just before second k's report labels itself k rather than skipping k.
     const second = k ?? Math.max(this.lastSecond + 1, Math.floor((this.clock.now() - this.startMs - 2) / 1000));

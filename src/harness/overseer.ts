@@ -296,7 +296,10 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     throw aborted() && e.code !== 'TPSLAB_E_ABORTED' ? abortError() : e;
   } finally {
     fleet?.close();
-    await target.close();
-    store.close();
+    try {
+      await target.close();
+    } finally {
+      store.close();
+    }
   }
 }

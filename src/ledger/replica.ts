@@ -246,7 +246,7 @@ export class Replica extends ChainService implements LedgerService {
     });
     const retry = (): void => {
       this.connected = false;
-      this.unreachableSinceMs ??= Date.now();
+      this.unreachableSinceMs ??= this.clock.now();
       if (this.ws !== ws) return;
       this.ws = undefined;
       if (this.closed || this.fatal) return;

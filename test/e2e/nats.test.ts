@@ -102,7 +102,7 @@ describe('tpslab overseer and beacons over NATS', () => {
     const file = await scenario('kill', 50, 8, 3);
     const overseerP = start(['overseer', '--nats', nats.url, file, '--results', join(dir.path, 'kill.db'), '--json', '--no-ui', '--no-report', '--wait', '60', '--heartbeat-ms', '1000']);
     const bs = [beacon('k-0'), beacon('k-1'), beacon('k-2')];
-    await waitFor('the run to start', () => /all 3 beacons ready; starting/.test(overseerP.out()), 60_000).catch((e: Error) => {
+    await waitFor('the run to start', () => /all 3 beacons are ready; starting/.test(overseerP.out()), 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${overseerP.out()}\n${bs.map((b) => b.out()).join('\n')}`);
     });
     await waitFor('3 s of sending', () => /t=3s/.test(overseerP.out()) || /committed \d+\/s \(\d{2,} total\)/.test(overseerP.out()), 30_000, 100);
@@ -152,7 +152,7 @@ describe('tpslab overseer and beacons over NATS', () => {
       }));
       const overseer = start(['overseer', '--nats', nats.url, file, '--results', join(dir.path, 'gone.db'), '--no-ui', '--no-report', '--wait', '60']);
       const bs = [beacon('g-0', ['--wait', '3', '--results-dir', dir.path]), beacon('g-1', ['--wait', '3', '--results-dir', dir.path])];
-      await waitFor('the run to start', () => /all 2 beacons ready; starting/.test(overseer.out()), 60_000);
+      await waitFor('the run to start', () => /all 2 beacons are ready; starting/.test(overseer.out()), 60_000);
       overseer.child.kill('SIGKILL');
       for (const b of bs) assert.equal(await b.exited, 0, b.out());
       const files = bs.map((b) => {
