@@ -301,6 +301,7 @@ export class Beacon {
 
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
   private adoptEarly(i: number, now: number): boolean {
+    if (this.early.size === 0) return false; // the common case: no reassigned work (hot path, per transaction)
     const e = this.early.get(i);
     if (!e || this.txs.attempts[i] !== 0) return false;
     this.early.delete(i);

@@ -17,6 +17,8 @@ import type { TpslabBeaconConfig } from './schema.js';
 /** A resend refused with one of these means the first send got in: wait for its commit. */
 const ALREADY_IN = new Set(['TPSLAB_E_DUPLICATE', 'TPSLAB_E_NONCE_PENDING', 'TPSLAB_E_NONCE_TOO_LOW']);
 const MEMPOOL_FULL_BACKOFF_MS = 1000;
+/** One shared answer for the common case (hot path: one per transaction). */
+const ACCEPTED: SubmitResult = Object.freeze({ kind: 'accepted' });
 const MAX_BACKOFF_MS = 2000;
 
 export class TpslabBeacon implements BeaconConnector {
@@ -93,7 +95,7 @@ export class TpslabBeacon implements BeaconConnector {
 
 /** The node's coded answer as the harness's per-transaction result. */
 export function toResult(o: SubmitOutcome, attempt: number): SubmitResult {
-  if (o.ok) return { kind: 'accepted' };
+  if (o.ok) return ACCEPTED;
   const e: TpslabError = o.error;
   if (attempt > 1 && ALREADY_IN.has(e.code)) return { kind: 'known' };
   if (e.retryable) {
