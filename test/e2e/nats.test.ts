@@ -153,6 +153,8 @@ describe('tpslab overseer and beacons over NATS', () => {
       const overseer = start(['overseer', '--nats', nats.url, file, '--results', join(dir.path, 'gone.db'), '--no-ui', '--no-report', '--wait', '60']);
       const bs = [beacon('g-0', ['--wait', '3', '--results-dir', dir.path]), beacon('g-1', ['--wait', '3', '--results-dir', dir.path])];
       await waitFor('the run to start', () => /all 2 beacons are ready; starting/.test(overseer.out()), 60_000);
+      // The start instant must have reached both beacons (the overseer logs before its sends land).
+      await waitFor('both beacons to take the start instant', () => bs.every((b) => /starting at \S+ overseer time/.test(b.out())), 30_000);
       overseer.child.kill('SIGKILL');
       for (const b of bs) assert.equal(await b.exited, 0, b.out());
       const files = bs.map((b) => {

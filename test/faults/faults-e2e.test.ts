@@ -24,7 +24,7 @@ target: { kind: tpslab, nodes: 2 }
 accounts: { count: 200 }
 load:
   stages:
-    - { kind: constant, ratePerSec: 40, durationSec: 18 }
+    - { kind: constant, ratePerSec: 80, durationSec: 30 }
 beacons: { count: 2 }
 confirmation: { timeoutMs: 20000 }
 startDelayMs: 1000
@@ -32,9 +32,9 @@ thresholds: ['lost == 0']
 faults:
   - { kind: latency, link: beacons-nodes, delayMs: 80, atSec: 0 }
   - { kind: kill, role: node1, atSec: 3, restartAfterSec: 2 }
-  - { kind: pause, role: node2, atSec: 8, durationSec: 1.5 }
-  - { kind: partition, link: nodes-sequencer, role: node2, atSec: 12, durationSec: 1.5 }
-  - { kind: bandwidth, link: beacons-nodes, role: node1, bytesPerSec: 20000, atSec: 15, durationSec: 1.5 }
+  - { kind: pause, role: node2, atSec: 12, durationSec: 1.5 }
+  - { kind: partition, link: nodes-sequencer, role: node2, atSec: 18, durationSec: 1.5 }
+  - { kind: bandwidth, link: beacons-nodes, role: node1, bytesPerSec: 20000, atSec: 24, durationSec: 1.5 }
 `;
 
 describe('faults', () => {
@@ -45,8 +45,8 @@ describe('faults', () => {
     const r = await runCli(['run', file, '--results', db, '--json', '--no-ui', '--no-report'], 240_000);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as RunResult;
-    assert.equal(result.summary.sent, 720);
-    assert.equal(result.summary.committed, 720);
+    assert.equal(result.summary.sent, 2400);
+    assert.equal(result.summary.committed, 2400);
     assert.equal(result.summary.lost, 0);
     assert.equal(result.summary.reconciliation?.missing, 0);
     const faults = readFaults(db, result.runId);
