@@ -16,6 +16,7 @@
  */
 import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
+import { TxState, outcomesOf, type Ledger } from './beacon-ledger.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
@@ -25,31 +26,7 @@ const TICK_MS = 1;
 /** Sourced transactions read ahead of sending, at most (and at most maxInFlight). */
 const SOURCE_READ_AHEAD = 8192;
 
-export const enum TxState {
-  Unsent = 0,
-  Waiting = 1,
-  InFlight = 2,
-  Committed = 3,
-  Failed = 4,
-  Lost = 5,
-}
-
-/** Per-transaction bookkeeping, in parallel arrays (a beacon may hold millions). */
-export interface Ledger {
-  intended: number[];
-  sender: number[];
-  target: number[];
-  /** Order among the sender's transactions in this run. */
-  ordinal: number[];
-  built: (BuiltTx | undefined)[];
-  id: (string | undefined)[];
-  state: TxState[];
-  firstSentMs: number[];
-  attempts: number[];
-  error: (string | undefined)[];
-  committedMs: number[];
-  height: number[];
-}
+export { TxState, type Ledger } from './beacon-ledger.js';
 
 export class Beacon {
   private readonly ordinals = new Map<number, number>();
@@ -496,20 +473,7 @@ export class Beacon {
   }
 
   private outcomes(): Outcome[] {
-    const t = this.txs;
-    const status = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
-    return t.state.slice(this.skip).map((s, k) => ({ s, i: k + this.skip })).map(({ s, i }) => ({
-      id: t.id[i] ?? '',
-      sender: t.sender[i]!,
-      nonce: t.ordinal[i]!,
-      intendedMs: this.startMs + t.intended[i]!,
-      sentMs: t.firstSentMs[i] || null,
-      committedMs: t.committedMs[i] || null,
-      status: status[s],
-      errorCode: t.error[i] ?? null,
-      height: t.height[i] || null,
-      attempts: t.attempts[i]!,
-    }));
+    return outcomesOf(this.txs, this.skip, this.startMs);
   }
 
   /** Stops early (overseer abort); reports what it has. */

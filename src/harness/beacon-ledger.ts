@@ -1,0 +1,54 @@
+/**
+ * A beacon's per-transaction bookkeeping: parallel arrays (a beacon may hold millions of
+ * transactions), their states, and the outcome rows they become when asked for.
+ */
+import type { BuiltTx } from '../connectors/contract.js';
+import type { Outcome } from './messages.js';
+
+export const enum TxState {
+  Unsent = 0,
+  Waiting = 1,
+  InFlight = 2,
+  Committed = 3,
+  Failed = 4,
+  Lost = 5,
+}
+
+/** Per-transaction bookkeeping, in parallel arrays (a beacon may hold millions). */
+export interface Ledger {
+  intended: number[];
+  sender: number[];
+  target: number[];
+  /** Order among the sender's transactions in this run. */
+  ordinal: number[];
+  built: (BuiltTx | undefined)[];
+  id: (string | undefined)[];
+  state: TxState[];
+  firstSentMs: number[];
+  attempts: number[];
+  error: (string | undefined)[];
+  committedMs: number[];
+  height: number[];
+}
+
+const STATUS = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
+
+/** Outcome rows of entries from `from` on (a reassigned share skips what its previous owner sent). */
+export function outcomesOf(t: Ledger, from: number, startMs: number): Outcome[] {
+  const out: Outcome[] = [];
+  for (let i = from; i < t.state.length; i++) {
+    out.push({
+      id: t.id[i] ?? '',
+      sender: t.sender[i]!,
+      nonce: t.ordinal[i]!,
+      intendedMs: startMs + t.intended[i]!,
+      sentMs: t.firstSentMs[i] || null,
+      committedMs: t.committedMs[i] || null,
+      status: STATUS[t.state[i]!],
+      errorCode: t.error[i] ?? null,
+      height: t.height[i] || null,
+      attempts: t.attempts[i]!,
+    });
+  }
+  return out;
+}
