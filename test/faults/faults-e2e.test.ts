@@ -24,17 +24,19 @@ target: { kind: tpslab, nodes: 2 }
 accounts: { count: 200 }
 load:
   stages:
-    - { kind: constant, ratePerSec: 80, durationSec: 30 }
+    - { kind: constant, ratePerSec: 80, durationSec: 36 }
 beacons: { count: 2 }
 confirmation: { timeoutMs: 20000 }
 startDelayMs: 1000
 thresholds: ['lost == 0']
+# Each fault starts 6.5 s or more after the previous one ended, so the 5 s before it (the level its
+# recovery is judged against) holds no earlier fault's catch-up burst.
 faults:
   - { kind: latency, link: beacons-nodes, delayMs: 80, atSec: 0 }
   - { kind: kill, role: node1, atSec: 3, restartAfterSec: 2 }
-  - { kind: pause, role: node2, atSec: 12, durationSec: 1.5 }
-  - { kind: partition, link: nodes-sequencer, role: node2, atSec: 18, durationSec: 1.5 }
-  - { kind: bandwidth, link: beacons-nodes, role: node1, bytesPerSec: 20000, atSec: 24, durationSec: 1.5 }
+  - { kind: pause, role: node2, atSec: 13, durationSec: 1.5 }
+  - { kind: partition, link: nodes-sequencer, role: node2, atSec: 21, durationSec: 1.5 }
+  - { kind: bandwidth, link: beacons-nodes, role: node1, bytesPerSec: 20000, atSec: 29, durationSec: 1.5 }
 `;
 
 describe('faults', () => {
@@ -45,8 +47,8 @@ describe('faults', () => {
     const r = await runCli(['run', file, '--results', db, '--json', '--no-ui', '--no-report'], 240_000);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as RunResult;
-    assert.equal(result.summary.sent, 2400);
-    assert.equal(result.summary.committed, 2400);
+    assert.equal(result.summary.sent, 2880);
+    assert.equal(result.summary.committed, 2880);
     assert.equal(result.summary.lost, 0);
     assert.equal(result.summary.reconciliation?.missing, 0);
     const faults = readFaults(db, result.runId);
