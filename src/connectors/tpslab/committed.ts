@@ -4,15 +4,14 @@
  */
 import { Pool } from 'undici';
 import { TpslabError } from '../../errors.js';
-import { decodeBlock } from '../../protocol/block.js';
+import { decodeBlock, type Block } from '../../protocol/block.js';
 import { senderOf } from '../../protocol/tx.js';
 
 const READERS = 8;
 
-/** Ids (hex) of transactions in blocks (fromHeight, toHeight] whose sender is in `senders` (public keys, hex). */
-export async function committedFromBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<Set<string>> {
+/** Reads blocks (fromHeight, toHeight] in binary, READERS at a time, handing each to `onBlock` with its height. */
+export async function forEachBlock(opts: { endpoint: string; fromHeight: number; toHeight: number }, onBlock: (block: Block, height: number) => void): Promise<void> {
   const pool = new Pool(opts.endpoint, { connections: READERS });
-  const ids = new Set<string>();
   try {
     let next = opts.fromHeight + 1;
     const worker = async (): Promise<void> => {
@@ -21,12 +20,20 @@ export async function committedFromBlocks(opts: { endpoint: string; fromHeight: 
         const res = await pool.request({ method: 'GET', path: `/v1/blocks/${h}?format=binary` });
         const body = Buffer.from(await res.body.arrayBuffer());
         if (res.statusCode !== 200) throw new TpslabError('TPSLAB_E_REMOTE', `reading block ${h} from ${opts.endpoint} answered HTTP ${res.statusCode}: ${body.toString().slice(0, 200)}`);
-        for (const tx of decodeBlock(body).txs) if (opts.senders.has(senderOf(tx.body).toString('hex'))) ids.add(tx.id.toString('hex'));
+        onBlock(decodeBlock(body), h);
       }
     };
     await Promise.all(Array.from({ length: READERS }, worker));
   } finally {
     await pool.close();
   }
+}
+
+/** Ids (hex) of transactions in blocks (fromHeight, toHeight] whose sender is in `senders` (public keys, hex). */
+export async function committedFromBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await forEachBlock(opts, (block) => {
+    for (const tx of block.txs) if (opts.senders.has(senderOf(tx.body).toString('hex'))) ids.add(tx.id.toString('hex'));
+  });
   return ids;
 }

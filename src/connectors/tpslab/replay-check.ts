@@ -5,16 +5,14 @@
  * every dependency committed before its dependent, how long dependents waited
  * after their last dependency, and the tail (how long the last 5% took).
  */
-import { Pool } from 'undici';
 import { TpslabError } from '../../errors.js';
 import type { DatasetHeader } from '../../dataset/format.js';
 import { openDataset } from '../../dataset/reader.js';
 import { loadGenesis } from '../../ledger/genesis.js';
 import { allocationOf, rebalance, type KeyRange } from '../../ledger/shard-allocator.js';
-import { decodeBlock } from '../../protocol/block.js';
 import { senderOf } from '../../protocol/tx.js';
+import { forEachBlock } from './committed.js';
 
-const READERS = 8;
 /** The tail is the last this fraction of the dataset's committed transactions. */
 const TAIL_FRACTION = 0.05;
 
@@ -71,31 +69,17 @@ export interface ReplayBlocks {
 
 /** Reads blocks (fromHeight, toHeight] and keeps the transactions whose sender is in `senders`. */
 export async function scanReplayBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<ReplayBlocks> {
-  const pool = new Pool(opts.endpoint, { connections: READERS });
   /** id → [height, index in block, block time ms]; deps kept per dependent. */
   const where = new Map<string, [number, number, number]>();
   const withDeps: { id: string; deps: string[] }[] = [];
-  try {
-    let next = opts.fromHeight + 1;
-    const worker = async (): Promise<void> => {
-      while (next <= opts.toHeight) {
-        const h = next++;
-        const res = await pool.request({ method: 'GET', path: `/v1/blocks/${h}?format=binary` });
-        const body = Buffer.from(await res.body.arrayBuffer());
-        if (res.statusCode !== 200) throw new TpslabError('TPSLAB_E_REMOTE', `reading block ${h} from ${opts.endpoint} answered HTTP ${res.statusCode}: ${body.toString().slice(0, 200)}`);
-        const block = decodeBlock(body);
-        block.txs.forEach((tx, k) => {
-          if (!opts.senders.has(senderOf(tx.body).toString('hex'))) return;
-          const id = tx.id.toString('hex');
-          where.set(id, [h, k, block.timestampMs]);
-          if (tx.body.deps.length) withDeps.push({ id, deps: tx.body.deps.map((d) => d.toString('hex')) });
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: READERS }, worker));
-  } finally {
-    await pool.close();
-  }
+  await forEachBlock(opts, (block, h) => {
+    block.txs.forEach((tx, k) => {
+      if (!opts.senders.has(senderOf(tx.body).toString('hex'))) return;
+      const id = tx.id.toString('hex');
+      where.set(id, [h, k, block.timestampMs]);
+      if (tx.body.deps.length) withDeps.push({ id, deps: tx.body.deps.map((d) => d.toString('hex')) });
+    });
+  });
   let deps = 0;
   let depsOutOfOrder = 0;
   let depsBefore = 0;
