@@ -6,6 +6,7 @@
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import type { ProgressMessage } from './messages.js';
 import type { SecondRow } from './store.js';
+import type { Summary } from '../web/contract.js';
 
 /**
  * Cumulative counters a beacon reports; per-second rows hold their increments, so every
@@ -142,6 +143,33 @@ export class RunAggregator {
     if (withCommits.length === 0) return { avg: 0, peak: 0, windowSec };
     const total = this.rows.reduce((n, r) => n + r.committed, 0);
     return { avg: total / windowSec, peak: Math.max(...withCommits.map((r) => r.committed)), windowSec };
+  }
+
+  /**
+   * The run's summary from what was aggregated: counts (pending = sent − committed − failed −
+   * lost), TPS over `plannedMs` (see tps), latency; the caller adds what only it knows.
+   */
+  summary(runId: string, plannedMs: number, rest: Pick<Summary, 'reconciliation' | 'connector'> & Partial<Pick<Summary, 'notes'>>): Summary {
+    const t = this.totals;
+    return {
+      runId,
+      durationSec: this.rows.length,
+      sent: t.sent,
+      committed: t.committed,
+      failed: t.failed,
+      lost: t.lost,
+      late: t.late,
+      pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
+      retries: t.retries,
+      tps: this.tps(plannedMs),
+      latency: this.corrected.summary(),
+      latencyUncorrected: this.uncorrected.summary(),
+      scheduleLag: this.lag.summary(),
+      errors: t.errors,
+      reconciliation: rest.reconciliation,
+      connector: rest.connector,
+      ...(rest.notes?.length ? { notes: rest.notes } : {}),
+    };
   }
 
   /** One line for the terminal: target vs achieved rate, committed, in flight, p99 of the last second. */

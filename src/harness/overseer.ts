@@ -253,26 +253,11 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       log(`not reconciled: the ${target.kind} connector cannot list what the network committed`);
     }
 
-    const t = agg.totals;
-    const summary: RunSummary = {
-      runId,
-      durationSec: agg.rows.length,
-      sent: t.sent,
-      committed: t.committed,
-      failed: t.failed,
-      lost: t.lost,
-      late: t.late,
-      pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
-      retries: t.retries,
-      tps: agg.tps(plannedLoadMs(s, plan)),
-      latency: agg.corrected.summary(),
-      latencyUncorrected: agg.uncorrected.summary(),
-      scheduleLag: agg.lag.summary(),
-      errors: t.errors,
+    const summary: RunSummary = agg.summary(runId, plannedLoadMs(s, plan), {
       reconciliation,
       connector: { kind: target.kind, reconciled: target.capabilities.reconcile, limits: target.capabilities.limits },
-      ...(notes?.length ? { notes } : {}),
-    };
+      notes,
+    });
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
     const status: RunStatus = aborted() ? 'aborted' : verdicts.every((v) => v.passed) ? 'passed' : 'breached';
     const beacons: BeaconFinal[] = [...done.values()].map((d) => ({

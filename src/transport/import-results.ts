@@ -61,26 +61,11 @@ export async function importBeaconResults(files: readonly string[], dbPath: stri
     const runId = store.createRun({ name, scenario: { importedFrom: files.map((f) => resolve(f)) }, environment: {} });
     const rows = [...progress.sort((a, b) => a.second - b.second).flatMap((p) => agg.add(p)), ...[...done.keys()].flatMap((b) => agg.finished(b)), ...agg.flushAll()];
     for (const row of rows) store.addSecond(runId, row);
-    const t = agg.totals;
-    const summary: Summary = {
-      runId,
-      durationSec: agg.rows.length,
-      sent: t.sent,
-      committed: t.committed,
-      failed: t.failed,
-      lost: t.lost,
-      late: t.late,
-      pending: Math.max(0, t.sent - t.committed - t.failed - t.lost),
-      retries: t.retries,
-      // No plan here: the window is the seconds the beacons reported.
-      tps: agg.tps(0),
-      latency: agg.corrected.summary(),
-      latencyUncorrected: agg.uncorrected.summary(),
-      scheduleLag: agg.lag.summary(),
-      errors: t.errors,
+    // No plan here: the TPS window is the seconds the beacons reported.
+    const summary: Summary = agg.summary(runId, 0, {
       reconciliation: undefined,
       connector: { kind: 'imported', reconciled: false, limits: ['imported from beacon result files: the overseer was gone, so nothing was reconciled against the network'] },
-    };
+    });
     const unfinished = [...jobs].filter(([, b]) => !done.has(b)).map(([k]) => k);
     store.finishRun(runId, { status: 'aborted', summary, thresholds: [], error: `imported from ${files.length} beacon file${files.length === 1 ? '' : 's'} after the overseer was gone${unfinished.length ? `; unfinished: ${unfinished.join(', ')}` : ''}` });
     return { runId, dbPath: store.path, summary, reports, unfinished };
