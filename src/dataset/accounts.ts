@@ -105,6 +105,44 @@ export function fastKeyPairFromSeed(seed: Buffer): KeyPair {
 }
 
 /**
+ * Just the public key (the ledger account) of a seed: the JWK import of
+ * fastKeyPairFromSeed without the address encoding (about 40 µs a key here,
+ * as much as a signature). The preparator needs it for every new account; it
+ * signs nothing.
+ */
+export function publicKeyOfSeed(seed: Buffer): Buffer {
+  try {
+    const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: '' }, format: 'jwk' });
+    const pub = Buffer.from(createPublicKey(priv).export({ format: 'jwk' }).x ?? '', 'base64url');
+    if (pub.length === 32) return pub;
+  } catch {
+    // fall through to the PKCS#8 path
+  }
+  return keyPairFromSeed(seed).publicKey;
+}
+
+/** Public keys by seed, least recently used out first. */
+export class PublicKeyCache {
+  private readonly map = new Map<string, Buffer>();
+  misses = 0;
+
+  constructor(private readonly capacity = 200_000) {}
+
+  get(seed: Buffer): Buffer {
+    const k = seed.toString('latin1');
+    let pub = this.map.get(k);
+    if (pub) this.map.delete(k);
+    else {
+      this.misses++;
+      pub = publicKeyOfSeed(seed);
+      if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    }
+    this.map.set(k, pub);
+    return pub;
+  }
+}
+
+/**
  * Key pairs by seed, least recently used out first. Deriving a public key
  * costs about as much as a signature, and the same addresses come back often.
  */

@@ -17,7 +17,7 @@ import type { Clock } from '../clock.js';
 import { TpslabError } from '../errors.js';
 import { parseGenesis } from '../ledger/genesis.js';
 import { encodeAddress } from '../protocol/address.js';
-import { addressNetwork, KeyCache, SeedCache } from './accounts.js';
+import { addressNetwork, PublicKeyCache, SeedCache } from './accounts.js';
 import { listBlkFiles, readBlocks, type BlkPosition, type SourceNetwork } from './blk-files.js';
 import { displayId, parseBlock } from './btc-block.js';
 import { absorbBlock, convertBlock, countersFromStats, countersToStats, emptyCounters, type ConvertContext, type Counters } from './convert.js';
@@ -30,7 +30,7 @@ export interface PrepareOptions {
   fromBlock?: number;
   toBlock?: number;
   resume?: boolean;
-  /** Network id to sign for and to name in the genesis file; default `btc-<source network>`. */
+  /** Network id the replay signs for and the genesis file names; default `btc-<source network>`. */
   network?: string;
   checkpointBlocks?: number;
   checkpointBytes?: number;
@@ -135,7 +135,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     let last = cp?.last ?? null;
     let position: BlkPosition | null = cp?.position ?? null;
     let ctx: ConvertContext | undefined;
-    const keys = new KeyCache();
+    const keys = new PublicKeyCache();
     const runStart = { bytes: c.inputBytes, records: c.records };
     let lastProgressMs = startedMs;
     const progress = (): PrepareProgress => {
