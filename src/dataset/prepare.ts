@@ -60,6 +60,8 @@ export interface PrepareResult {
   elapsedMs: number;
   runInputBytes: number;
   runRecords: number;
+  /** Public keys derived by this run (one per new account, the costliest step of a preparation). */
+  runKeysDerived: number;
 }
 
 interface Config {
@@ -217,7 +219,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     writer = undefined;
     renameSync(paths.partial, o.out);
     const p = progress();
-    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records };
+    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records, runKeysDerived: keys.misses };
   } catch (err) {
     writer?.close();
     writer = undefined;
