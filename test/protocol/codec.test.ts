@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { isErrorCode, TpslabError } from '../../src/errors.js';
 import { ByteReader } from '../../src/protocol/bytes.js';
-import { decodeTx, signTx, txId, verifyTx } from '../../src/protocol/signing.js';
+import { decodeTx, keyPairFromLabel, signTx, txId, verifyTx } from '../../src/protocol/signing.js';
 import { decodeBody, encodeBody, SIGNATURE_BYTES, type SignedTx, type TxBody } from '../../src/protocol/tx.js';
 import { bodyArb, key, NETWORK, sampleBodies, sampleTxs, sign, throwsCoded, U64_MAX } from './fixtures.js';
 
@@ -81,6 +81,21 @@ describe('ids over the body', () => {
       assert.ok(a.id.equals(b.id));
       assert.ok(decodeTx(b.bytes).id.equals(a.id));
     }
+  });
+
+  test('golden vector: a fixed transfer, its body bytes, its id (SHA-256 of the body, checked with Python hashlib) and its signed bytes', () => {
+    const a = keyPairFromLabel('golden-a');
+    const b = keyPairFromLabel('golden-b');
+    const body: TxBody = { kind: 'transfer', nonce: 7n, fee: 3n, deps: [Buffer.alloc(32, 0xab)], inputs: [{ account: a.publicKey, amount: 1003n }], outputs: [{ account: b.publicKey, amount: 1000n }] };
+    const bodyHex =
+      '02010000000000000007000000000000000301abababababababababababababababababababababababababababababababab00012f9924f5501a9bd44db1c14ddf4103bacde8f72b10ce2f6f26295e3fde74785c00000000000003eb000112a45d964068f21f906280edc13f40f38190830c9ce1756916e9841edb5e362300000000000003e8';
+    const tx = signTx(body, [a], 'golden-net');
+    assert.equal(encodeBody(body).toString('hex'), bodyHex);
+    assert.equal(tx.id.toString('hex'), '90a8e16d6772cd9f4219d257e5a2e99ac953e2a1112b3eb4627f7ace8e1d2057');
+    assert.equal(
+      tx.bytes.toString('hex'),
+      `${bodyHex}a5310499e20f53e07857db22a058d944f94dee20087d468f789068ff737b71b4fcd80576076774177afb876fd63a734ed0240cb7e37b23380453c6571bf34d08`,
+    );
   });
 
   test('Ed25519 signing is deterministic: signing one body twice gives the same bytes', () => {
