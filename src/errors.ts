@@ -14,6 +14,7 @@ export interface ErrorSpec {
 export const ERROR_SPECS = {
   // --- decoding and validation of transactions (caller's mistakes) ---
   TPSLAB_E_DECODE: { httpStatus: 400, retryable: false, summary: 'The bytes are not a well-formed transaction or block.' },
+  TPSLAB_E_OLD_FORMAT: { httpStatus: 400, retryable: false, summary: 'Data in a format an older tpslab wrote (transaction version 1, whose id covered the signatures; dataset format 1, signed records): sign again, start the node on a fresh data directory, or prepare the dataset again.' },
   TPSLAB_E_BAD_JSON: { httpStatus: 400, retryable: false, summary: 'The request body is not valid JSON or does not match the expected shape.' },
   TPSLAB_E_BAD_ADDRESS: { httpStatus: 400, retryable: false, summary: 'An account address is malformed or its checksum is wrong.' },
   TPSLAB_E_BAD_SIGNATURE: { httpStatus: 400, retryable: false, summary: 'A signature does not verify for the account that should have signed.' },

@@ -11,17 +11,21 @@
  * - coinbases and transactions that cannot become a transfer are left out;
  *   their spendable outputs count as coming from outside the dataset, so a
  *   later spend of them is funded at genesis and has no dep.
+ *
+ * Nothing is signed here: a record is the unsigned body and its inputs' seeds;
+ * its id (what children name in deps) is the SHA-256 of the body.
  */
-import { signTx, type KeyPair } from '../protocol/signing.js';
-import { CODEC_LIMITS, type Entry } from '../protocol/tx.js';
-import { isUnspendable, shardKeyOf, type KeyCache, type SeedCache } from './accounts.js';
+import { txId } from '../protocol/signing.js';
+import { CODEC_LIMITS, encodeBody, type Entry } from '../protocol/tx.js';
+import { isUnspendable, shardKeyOf, type PublicKeyCache, type SeedCache } from './accounts.js';
 import type { BtcBlock, BtcTx } from './btc-block.js';
 import { encodeRecord, type DatasetStats } from './format.js';
 import type { PrepareState, Utxo } from './state.js';
 
 export interface ConvertContext {
   state: PrepareState;
-  keys: KeyCache;
+  /** Public keys by seed: derived once per new account (the costliest step left). */
+  keys: PublicKeyCache;
   seeds: SeedCache;
   ledgerNetwork: string;
   bucketBits: number;
@@ -64,7 +68,7 @@ function outpoint(txid: Buffer, vout: number): Buffer {
 /** Records the spendable outputs of a transaction left out of the dataset: spends of them are funded at genesis. */
 function putExternal(ctx: ConvertContext, tx: BtcTx): void {
   tx.outs.forEach((o, vout) => {
-    if (!isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: ctx.seeds.get(o.script), amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
+    if (!isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: ctx.seeds.get(o.script), account: null, amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
   });
 }
 
@@ -88,6 +92,7 @@ export function convertBlock(ctx: ConvertContext, block: BtcBlock, height: numbe
 
 interface InputAcc {
   seed: Buffer;
+  account: Buffer;
   amount: bigint;
   utxos: Utxo[];
 }
@@ -112,20 +117,22 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
     if (acc) {
       acc.amount += BigInt(u.amount);
       acc.utxos.push(u);
-    } else inputs.set(k, { seed: u.seed, amount: BigInt(u.amount), utxos: [u] });
+    } else inputs.set(k, { seed: u.seed, account: u.account ?? ctx.keys.get(u.seed), amount: BigInt(u.amount), utxos: [u] });
   }
   const ins = [...inputs.values()].filter((a) => a.amount > 0n);
-  const outs = new Map<string, { seed: Buffer; amount: bigint }>();
-  const outSeeds: (Buffer | undefined)[] = tx.outs.map((o) => {
+  const outs = new Map<string, { seed: Buffer; account: Buffer; amount: bigint }>();
+  const outAccounts: ({ seed: Buffer; account: Buffer } | undefined)[] = tx.outs.map((o) => {
     if (isUnspendable(o.script) && o.value === 0n) return undefined;
     const seed = ctx.seeds.get(o.script);
-    if (o.value > 0n) {
-      const k = seed.toString('latin1');
-      const e = outs.get(k);
-      if (e) e.amount += o.value;
-      else outs.set(k, { seed, amount: o.value });
+    const k = seed.toString('latin1');
+    const e = outs.get(k);
+    if (e) {
+      e.amount += o.value;
+      return e;
     }
-    return seed;
+    const out = { seed, account: ctx.keys.get(seed), amount: o.value };
+    if (o.value > 0n) outs.set(k, out);
+    return out;
   });
   const inTotal = ins.reduce((t, a) => t + a.amount, 0n);
   const outTotal = [...outs.values()].reduce((t, o) => t + o.amount, 0n);
@@ -144,25 +151,24 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
   const kept = [...parents.keys()].sort((a, b) => b - a).slice(0, CODEC_LIMITS.maxDeps);
   const keptSet = new Set(kept);
   if (parents.size > kept.length) c.depsOverflowTxs++;
-  const keys: KeyPair[] = ins.map((a) => ctx.keys.get(a.seed));
   // What genesis must fund: spends from outside the dataset, and from parents beyond the 16 deps.
-  ins.forEach((a, idx) => {
+  for (const a of ins) {
     let external = 0;
     let overflow = 0;
     for (const u of a.utxos) {
       if (u.parentSeq === null) external += u.amount;
       else if (!keptSet.has(u.parentSeq)) overflow += u.amount;
     }
-    ctx.state.fund(keys[idx]!.publicKey, external + overflow);
+    ctx.state.fund(a.account, external + overflow);
     c.externalSpend += BigInt(external + overflow);
     c.overflowSpend += BigInt(overflow);
-  });
+  }
   // The sender pays the fee on top of its entry: entry0 = s0 − fee, at least 1; any fee it cannot cover is taken off the other entries.
   const fee = inTotal - outTotal;
   const ledgerFee = fee < ins[0]!.amount ? fee : ins[0]!.amount - 1n;
   let excess = fee - ledgerFee;
   const entries: Entry[] = [];
-  const signers: KeyPair[] = [];
+  const signers: Buffer[] = [];
   ins.forEach((a, idx) => {
     let amount = idx === 0 ? a.amount - ledgerFee : a.amount;
     if (idx > 0 && excess > 0n) {
@@ -171,15 +177,16 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
       excess -= cut;
     }
     if (amount > 0n) {
-      entries.push({ account: keys[idx]!.publicKey, amount });
-      signers.push(keys[idx]!);
+      entries.push({ account: a.account, amount });
+      signers.push(a.seed);
     }
   });
-  const sender = keys[0]!.publicKey;
+  const sender = ins[0]!.account;
   const nonce = ctx.state.nextNonce(sender);
   const deps = kept.sort((a, b) => a - b).map((s) => parents.get(s)!.id);
-  const outputs: Entry[] = [...outs.values()].map((o) => ({ account: ctx.keys.get(o.seed).publicKey, amount: o.amount }));
-  const signed = signTx({ kind: 'transfer', nonce: BigInt(nonce), fee: ledgerFee, deps, inputs: entries, outputs }, signers, ctx.ledgerNetwork);
+  const outputs: Entry[] = [...outs.values()].map((o) => ({ account: o.account, amount: o.amount }));
+  const body = encodeBody({ kind: 'transfer', nonce: BigInt(nonce), fee: ledgerFee, deps, inputs: entries, outputs });
+  const id = txId(body);
   const depth = 1 + kept.reduce((m, s) => Math.max(m, parents.get(s)!.depth), 0);
   const seq = c.nextSeq++;
   c.records++;
@@ -187,9 +194,9 @@ function convertTx(ctx: ConvertContext, tx: BtcTx, block: BtcBlock, height: numb
   c.feeTotal += ledgerFee;
   if (depth > c.maxDepth) c.maxDepth = depth;
   const bucket = Number(shardKeyOf(sender) >> BigInt(64 - ctx.bucketBits));
-  ctx.emit(bucket, seq, encodeRecord({ seq, height, timeSec: block.timeSec, depth }, signed.bytes));
+  ctx.emit(bucket, seq, encodeRecord({ seq, height, timeSec: block.timeSec, depth }, body, signers));
   tx.outs.forEach((o, vout) => {
-    const seed = outSeeds[vout];
-    if (seed && !isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed, amount: Number(o.value), parentSeq: seq, parentId: signed.id, depth });
+    const out = outAccounts[vout];
+    if (out && !isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: out.seed, account: out.account, amount: Number(o.value), parentSeq: seq, parentId: id, depth });
   });
 }

@@ -1,9 +1,15 @@
 /**
- * The dataset file format, version 1 (see docs/dataset.md):
+ * The dataset file format, version 2 (see docs/dataset.md):
  *
  *   header  = "TPSLABDS" | u32 version | u32 jsonLength | JSON | zero padding to HEADER_BYTES
  *   frame   = "TDSF" | u16 bucket | u32 recordCount | u32 gzipLength | u64 firstSeq | u64 lastSeq | gzip member
- *   record  = u32 txLength | u64 seq | u32 height | u32 timeSec | u32 depth | signed tpslab transaction
+ *   record  = u32 bodyLength | u64 seq | u32 height | u32 timeSec | u32 depth | unsigned transfer body
+ *           | inputCount × 32-byte Ed25519 seed (one per input, in input order: the keys that sign it)
+ *
+ * Version 1 records were signed transactions (ids over the signed bytes); a
+ * version 1 file is refused with TPSLAB_E_OLD_FORMAT. In version 2 the
+ * preparator signs nothing: a body's id is its SHA-256, so deps name parents
+ * that nobody has signed yet, and the replay beacon signs with the seeds.
  *
  * All integers big-endian. Records are grouped into frames by the sender's
  * bucket (the top `bucketBits` bits of its shard key), so a reader wanting one
@@ -16,7 +22,8 @@ import { closeSync, fsyncSync, writeSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { TpslabError } from '../errors.js';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+export const SEED_BYTES = 32;
 export const HEADER_BYTES = 4096;
 export const HEADER_MAGIC = Buffer.from('TPSLABDS', 'ascii');
 export const FRAME_MAGIC = Buffer.from('TDSF', 'ascii');
@@ -83,6 +90,9 @@ export function decodeHeader(buf: Buffer, file: string): DatasetHeader {
     throw new TpslabError('TPSLAB_E_DATASET', `${file} is not a tpslab dataset (no TPSLABDS header); make one with tpslab dataset prepare`);
   }
   const version = buf.readUInt32BE(8);
+  if (version === 1) {
+    throw new TpslabError('TPSLAB_E_OLD_FORMAT', `${file} is dataset format 1 (signed records, ids over the signed bytes), written by an older tpslab; this one reads format ${FORMAT_VERSION} (unsigned bodies, ids over the body): prepare it again with tpslab dataset prepare`);
+  }
   if (version !== FORMAT_VERSION) throw new TpslabError('TPSLAB_E_DATASET', `${file} is dataset format ${version}; this tpslab reads format ${FORMAT_VERSION}`);
   const len = buf.readUInt32BE(12);
   if (len === 0 || 16 + len > HEADER_BYTES) throw new TpslabError('TPSLAB_E_DATASET', `${file}: header length ${len} is out of range; the file is damaged`);
@@ -100,14 +110,17 @@ export interface RecordMeta {
   depth: number;
 }
 
-export function encodeRecord(m: RecordMeta, tx: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + tx.length);
-  out.writeUInt32BE(tx.length, 0);
+/** A record: its metadata, the unsigned body, and the seed of each input's key (in input order). */
+export function encodeRecord(m: RecordMeta, body: Buffer, seeds: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length + seeds.length * SEED_BYTES);
+  out.writeUInt32BE(body.length, 0);
   out.writeBigUInt64BE(BigInt(m.seq), 4);
   out.writeUInt32BE(m.height, 12);
   out.writeUInt32BE(m.timeSec, 16);
   out.writeUInt32BE(m.depth, 20);
-  tx.copy(out, RECORD_HEADER_BYTES);
+  body.copy(out, RECORD_HEADER_BYTES);
+  let at = RECORD_HEADER_BYTES + body.length;
+  for (const s of seeds) at += s.copy(out, at);
   return out;
 }
 
@@ -152,7 +165,8 @@ export class FrameWriter {
   }
 
   private flush(bucket: number, p: Pending): void {
-    const gz = gzipSync(Buffer.concat(p.parts, p.bytes));
+    // Level 1: keys, seeds and ids compress little whatever the level (1.19× against level 6's 1.20× on generated chains), and it is the fastest.
+    const gz = gzipSync(Buffer.concat(p.parts, p.bytes), { level: 1 });
     const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     FRAME_MAGIC.copy(head, 0);
     head.writeUInt16BE(bucket, 4);

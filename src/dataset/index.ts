@@ -5,3 +5,4 @@ export { FORMAT_VERSION, type DatasetHeader, type DatasetStats } from './format.
 export { datasetInfo, formatInfo, type DatasetInfo } from './info.js';
 export { pathsOf, prepareDataset, type PrepareOptions, type PrepareProgress, type PrepareResult } from './prepare.js';
 export { openDataset, type Dataset, type DatasetRecord, type FrameInfo, type RecordsOptions, type ShardRange } from './reader.js';
+export { KeyCache, signRecord, type SignedRecord } from './sign.js';

@@ -5,7 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { KEY_SPACE } from '../ledger/shard-allocator.js';
-import { decodeTx } from '../protocol/signing.js';
+import { ByteReader } from '../protocol/bytes.js';
+import { decodeBody, SIGNATURE_BYTES } from '../protocol/tx.js';
 import type { DatasetHeader } from './format.js';
 import { openDataset } from './reader.js';
 
@@ -61,10 +62,11 @@ export async function datasetInfo(file: string, shardCount = 8): Promise<Dataset
     let records = 0, txBytes = 0, inputs = 0, outputs = 0, deps = 0, depthSum = 0, maxDepth = 0;
     let heights: { first: number; last: number } | null = null;
     for await (const r of ds.records()) {
-      const body = decodeTx(r.tx).body;
+      const body = decodeBody(new ByteReader(r.body, `${file}: record ${r.seq}`));
       if (body.kind !== 'transfer') continue;
       records++;
-      txBytes += r.tx.length;
+      // As sent: the body and one signature per input.
+      txBytes += r.body.length + SIGNATURE_BYTES * body.inputs.length;
       inputs += body.inputs.length;
       outputs += body.outputs.length;
       deps += body.deps.length;

@@ -17,7 +17,7 @@ import type { Clock } from '../clock.js';
 import { TpslabError } from '../errors.js';
 import { parseGenesis } from '../ledger/genesis.js';
 import { encodeAddress } from '../protocol/address.js';
-import { addressNetwork, KeyCache, SeedCache } from './accounts.js';
+import { addressNetwork, PublicKeyCache, SeedCache } from './accounts.js';
 import { listBlkFiles, readBlocks, type BlkPosition, type SourceNetwork } from './blk-files.js';
 import { displayId, parseBlock } from './btc-block.js';
 import { absorbBlock, convertBlock, countersFromStats, countersToStats, emptyCounters, type ConvertContext, type Counters } from './convert.js';
@@ -30,7 +30,7 @@ export interface PrepareOptions {
   fromBlock?: number;
   toBlock?: number;
   resume?: boolean;
-  /** Network id to sign for and to name in the genesis file; default `btc-<source network>`. */
+  /** Network id the replay signs for and the genesis file names; default `btc-<source network>`. */
   network?: string;
   checkpointBlocks?: number;
   checkpointBytes?: number;
@@ -60,6 +60,8 @@ export interface PrepareResult {
   elapsedMs: number;
   runInputBytes: number;
   runRecords: number;
+  /** Public keys derived by this run (one per new account, the costliest step of a preparation). */
+  runKeysDerived: number;
 }
 
 interface Config {
@@ -135,7 +137,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     let last = cp?.last ?? null;
     let position: BlkPosition | null = cp?.position ?? null;
     let ctx: ConvertContext | undefined;
-    const keys = new KeyCache();
+    const keys = new PublicKeyCache();
     const runStart = { bytes: c.inputBytes, records: c.records };
     let lastProgressMs = startedMs;
     const progress = (): PrepareProgress => {
@@ -217,7 +219,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     writer = undefined;
     renameSync(paths.partial, o.out);
     const p = progress();
-    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records };
+    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records, runKeysDerived: keys.misses };
   } catch (err) {
     writer?.close();
     writer = undefined;

@@ -9,11 +9,13 @@ import { gunzipSync } from 'node:zlib';
 import { TpslabError } from '../errors.js';
 import { ACCOUNT_BYTES, TX_ID_BYTES } from '../protocol/tx.js';
 import { shardKeyOf } from './accounts.js';
-import { decodeHeader, FRAME_HEADER_BYTES, FRAME_MAGIC, HEADER_BYTES, RECORD_HEADER_BYTES, type DatasetHeader, type RecordMeta } from './format.js';
+import { decodeHeader, FRAME_HEADER_BYTES, FRAME_MAGIC, HEADER_BYTES, RECORD_HEADER_BYTES, SEED_BYTES, type DatasetHeader, type RecordMeta } from './format.js';
 
 export interface DatasetRecord extends RecordMeta {
-  /** Signed tpslab transaction bytes, ready to submit. */
-  tx: Buffer;
+  /** The unsigned transfer body (canonical encoding); its id is its SHA-256 (`txId`). Sign it with `signRecord`. */
+  body: Buffer;
+  /** The Ed25519 seed of each input's key, in input order. */
+  seeds: Buffer[];
   /** The sender's account (first input). */
   sender: Buffer;
   /** The sender's position in the 2^64 shard space. */
@@ -107,10 +109,9 @@ export interface Dataset {
   close(): Promise<void>;
 }
 
-/** Offset of the sender (first input account) inside a signed transfer: version, kind, nonce, fee, dep count, deps, input count. */
-function senderOf(tx: Buffer): Buffer {
-  const at = 1 + 1 + 8 + 8 + 1 + tx[18]! * TX_ID_BYTES + 2;
-  return tx.subarray(at, at + ACCOUNT_BYTES);
+/** Offset of the input count inside a transfer body: version, kind, nonce, fee, dep count, deps. */
+function inputCountAt(body: Buffer): number {
+  return 1 + 1 + 8 + 8 + 1 + body[18]! * TX_ID_BYTES;
 }
 
 export async function openDataset(file: string, opts: { allowIncomplete?: boolean } = {}): Promise<Dataset> {
@@ -224,10 +225,16 @@ class DatasetFile implements Dataset {
     for (let i = 0; i < f.records; i++) {
       if (pos + RECORD_HEADER_BYTES > data.length) throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: frame holds fewer records than its header says`);
       const len = data.readUInt32BE(pos);
-      const tx = data.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
-      const sender = senderOf(tx);
-      out.push({ seq: Number(data.readBigUInt64BE(pos + 4)), height: data.readUInt32BE(pos + 12), timeSec: data.readUInt32BE(pos + 16), depth: data.readUInt32BE(pos + 20), tx, sender, shardKey: shardKeyOf(sender) });
-      pos += RECORD_HEADER_BYTES + len;
+      const body = data.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
+      const at = inputCountAt(body);
+      if (len < at + 2 + ACCOUNT_BYTES || pos + RECORD_HEADER_BYTES + len > data.length) throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: record ${i} of the frame is cut short; the file is damaged`);
+      const sender = body.subarray(at + 2, at + 2 + ACCOUNT_BYTES);
+      const seeds: Buffer[] = [];
+      let s = pos + RECORD_HEADER_BYTES + len;
+      for (let k = body.readUInt16BE(at); k > 0; k--, s += SEED_BYTES) seeds.push(data.subarray(s, s + SEED_BYTES));
+      if (s > data.length) throw new TpslabError('TPSLAB_E_DATASET', `${this.file} at byte ${f.offset}: record ${i} of the frame is cut short; the file is damaged`);
+      out.push({ seq: Number(data.readBigUInt64BE(pos + 4)), height: data.readUInt32BE(pos + 12), timeSec: data.readUInt32BE(pos + 16), depth: data.readUInt32BE(pos + 20), body, seeds, sender, shardKey: shardKeyOf(sender) });
+      pos = s;
     }
     return out;
   }

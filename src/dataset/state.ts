@@ -15,6 +15,8 @@ import { TpslabError } from '../errors.js';
 export interface Utxo {
   /** Seed of the owning account (see accounts.ts). */
   seed: Buffer;
+  /** The owning account (public key) when known (outputs of converted transactions); null: derive it from the seed. */
+  account: Buffer | null;
   amount: number;
   /** Ledger sequence number of the dataset transaction that created it; null when it comes from outside the dataset. */
   parentSeq: number | null;
@@ -41,15 +43,19 @@ export class PrepareState {
     this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS utxo (op BLOB PRIMARY KEY, seed BLOB NOT NULL, amount INTEGER NOT NULL, parent_seq INTEGER, parent_id BLOB, depth INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS utxo (op BLOB PRIMARY KEY, seed BLOB NOT NULL, account BLOB, amount INTEGER NOT NULL, parent_seq INTEGER, parent_id BLOB, depth INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS nonce (account BLOB PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS funding (account BLOB PRIMARY KEY, amount INTEGER NOT NULL) WITHOUT ROWID;
     `);
+    if (!(this.db.pragma('table_info(utxo)') as { name: string }[]).some((c) => c.name === 'account')) {
+      this.db.close();
+      throw new TpslabError('TPSLAB_E_OLD_FORMAT', `${path} is the state of a preparation by an older tpslab (dataset format 1, signed records); it cannot be resumed into format 2: delete it and its .partial file, and prepare again`);
+    }
     this.stmts = {
-      take: this.db.prepare<[Buffer], { seed: Buffer; amount: number; parent_seq: number | null; parent_id: Buffer | null; depth: number }>(
-        'DELETE FROM utxo WHERE op = ? RETURNING seed, amount, parent_seq, parent_id, depth',
+      take: this.db.prepare<[Buffer], { seed: Buffer; account: Buffer | null; amount: number; parent_seq: number | null; parent_id: Buffer | null; depth: number }>(
+        'DELETE FROM utxo WHERE op = ? RETURNING seed, account, amount, parent_seq, parent_id, depth',
       ),
-      put: this.db.prepare('INSERT OR REPLACE INTO utxo (op, seed, amount, parent_seq, parent_id, depth) VALUES (?, ?, ?, ?, ?, ?)'),
+      put: this.db.prepare('INSERT OR REPLACE INTO utxo (op, seed, account, amount, parent_seq, parent_id, depth) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       nonce: this.db.prepare<[Buffer], { next: number }>('SELECT next FROM nonce WHERE account = ?'),
       setNonce: this.db.prepare('INSERT OR REPLACE INTO nonce (account, next) VALUES (?, ?)'),
       fund: this.db.prepare('INSERT INTO funding (account, amount) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET amount = amount + excluded.amount'),
@@ -64,11 +70,11 @@ export class PrepareState {
   take(op: Buffer): Utxo | undefined {
     const r = this.stmts.take.get(op);
     if (r) this.utxoCount--;
-    return r && { seed: r.seed, amount: r.amount, parentSeq: r.parent_seq, parentId: r.parent_id, depth: r.depth };
+    return r && { seed: r.seed, account: r.account, amount: r.amount, parentSeq: r.parent_seq, parentId: r.parent_id, depth: r.depth };
   }
 
   put(op: Buffer, u: Utxo): void {
-    this.stmts.put.run(op, u.seed, u.amount, u.parentSeq, u.parentId, u.depth);
+    this.stmts.put.run(op, u.seed, u.account, u.amount, u.parentSeq, u.parentId, u.depth);
     this.utxoCount++;
   }
 

@@ -83,8 +83,8 @@ export class ByteReader {
     return this.buf.length - this.pos;
   }
 
-  fail(field: string, problem: string): never {
-    throw new TpslabError('TPSLAB_E_DECODE', `${this.what}: ${field} at byte ${this.fieldStart}: ${problem}`, {
+  fail(field: string, problem: string, code: 'TPSLAB_E_DECODE' | 'TPSLAB_E_OLD_FORMAT' = 'TPSLAB_E_DECODE'): never {
+    throw new TpslabError(code, `${this.what}: ${field} at byte ${this.fieldStart}: ${problem}`, {
       details: { field, offset: this.fieldStart },
     });
   }

@@ -101,7 +101,7 @@ export function txFromJson(input: unknown): SignedTx {
   }
   const bodyBytes = encodeBody(body);
   const bytes = Buffer.concat([bodyBytes, ...signatures]);
-  const id = txId(bytes);
+  const id = txId(bodyBytes);
   if (j.id !== undefined && j.id.toLowerCase() !== id.toString('hex')) {
     throw new TpslabError('TPSLAB_E_BAD_JSON', `tx.id: given ${j.id} but the transaction hashes to ${id.toString('hex')}; omit id or fix the fields`);
   }

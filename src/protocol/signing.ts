@@ -75,8 +75,13 @@ export function signingDomain(network: string): Buffer {
   return d;
 }
 
-export function txId(signedBytes: Uint8Array): Buffer {
-  return createHash('sha256').update(signedBytes).digest();
+/**
+ * A transaction's id: SHA-256 of its canonical body, signatures excluded (the
+ * body is `signed.subarray(0, bodyLength)`). Safe because signatures are
+ * deterministic and strictly verified before admission (docs/protocol.md).
+ */
+export function txId(bodyBytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bodyBytes).digest();
 }
 
 /**
@@ -98,7 +103,7 @@ export function signTx(body: TxBody, keys: readonly KeyPair[], network: string):
     return sign(null, message, key.privateKeyObject);
   });
   const bytes = Buffer.concat([bodyBytes, ...signatures]);
-  return { body, signatures, bytes, bodyLength: bodyBytes.length, id: txId(bytes) };
+  return { body, signatures, bytes, bodyLength: bodyBytes.length, id: txId(bodyBytes) };
 }
 
 /** Strictly decodes signed bytes (no signature check; see verifyTx). */
@@ -111,7 +116,7 @@ export function decodeTx(bytes: Buffer): SignedTx {
   for (let i = 0; i < n; i++) signatures.push(r.bytes(SIGNATURE_BYTES, `signatures[${i}]`));
   r.end();
   const own = Buffer.from(bytes);
-  return { body, signatures, bytes: own, bodyLength, id: txId(own) };
+  return { body, signatures, bytes: own, bodyLength, id: txId(own.subarray(0, bodyLength)) };
 }
 
 /** Throws TPSLAB_E_BAD_SIGNATURE naming the first signature that fails. */

@@ -1,9 +1,9 @@
 /**
- * The transaction model and its canonical binary encoding (version 1).
+ * The transaction model and its canonical binary encoding (version 2).
  *
- * Layout, big-endian; "body" is what signatures sign:
+ * Layout, big-endian; "body" is what signatures sign, and what the id names:
  *
- *   body      = u8 version(=1) | u8 kind | u64 nonce | u64 fee | u8 depCount | depCount × 32-byte tx id | kind fields
+ *   body      = u8 version(=2) | u8 kind | u64 nonce | u64 fee | u8 depCount | depCount × 32-byte tx id | kind fields
  *   transfer  = u16 inputCount | inputs × (32-byte account | u64 amount)
  *             | u16 outputCount | outputs × (32-byte account | u64 amount)
  *   message   = 32-byte from | u8 topicLen | topic (ASCII) | u32 payloadLen | payload
@@ -14,12 +14,19 @@
  * The decoder is strict: every count and length is bounded, unknown versions
  * and kinds are rejected, and so are trailing bytes. The sender of a transfer is
  * its first input; its nonce and fee belong to that account.
+ *
+ * Version 2 changed only the id: SHA-256 of the body, signatures excluded (as
+ * Bitcoin's txid excludes witnesses), so an unsigned body already has its id
+ * and others can name it in `deps` before anyone signs. Version 1's id covered
+ * the signatures; its bytes are refused with TPSLAB_E_OLD_FORMAT.
  */
 import { TpslabError } from '../errors.js';
 import type { ByteReader} from './bytes.js';
 import { ByteWriter } from './bytes.js';
 
-export const TX_VERSION = 1;
+export const TX_VERSION = 2;
+/** The last version whose id covered the signatures; refused with TPSLAB_E_OLD_FORMAT. */
+const OLD_TX_VERSION = 1;
 export const TX_ID_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 export const ACCOUNT_BYTES = 32;
@@ -86,7 +93,7 @@ export interface SignedTx {
   readonly bytes: Buffer;
   /** Length of the body prefix inside `bytes` (what signatures sign). */
   readonly bodyLength: number;
-  /** SHA-256 of `bytes`. */
+  /** SHA-256 of the body (`bytes` up to `bodyLength`): signatures are not part of the id. */
   readonly id: Buffer;
 }
 
@@ -164,6 +171,13 @@ function fixed(b: Buffer, n: number, field: string): Buffer {
 /** Decodes a body from the reader; leaves the reader positioned after it. */
 export function decodeBody(r: ByteReader): TxBody {
   const version = r.u8('version');
+  if (version === OLD_TX_VERSION) {
+    r.fail(
+      'version',
+      `transaction version ${OLD_TX_VERSION} is the old format, whose id covered the signatures; this tpslab speaks version ${TX_VERSION} (id over the body only): sign it again with this tpslab, and start nodes on a fresh data directory (a block log written by an older tpslab cannot be read)`,
+      'TPSLAB_E_OLD_FORMAT',
+    );
+  }
   if (version !== TX_VERSION) r.fail('version', `unknown transaction version ${version} (this node speaks ${TX_VERSION})`);
   const kindCode = r.u8('kind');
   const kind = TX_KINDS[kindCode - 1];

@@ -11,6 +11,7 @@ import { runScenario } from '../../src/harness/overseer.js';
 import { resolveScenarioPaths, parseScenario } from '../../src/harness/scenario.js';
 import { netUp, stopProcesses, type NetworkFile } from '../../src/ledger/net.js';
 import { decodeBlock } from '../../src/protocol/block.js';
+import { txId } from '../../src/protocol/signing.js';
 import { tempDir } from '../testkit/index.js';
 import { blkFile, buildChain } from '../dataset/chain.js';
 
@@ -49,10 +50,10 @@ async function readChain(url: string): Promise<{ at: Map<string, [number, number
 }
 
 async function datasetIds(file: string): Promise<Set<string>> {
-  const { createHash } = await import('node:crypto');
   const ds = await openDataset(file);
   const ids = new Set<string>();
-  for await (const r of ds.records()) ids.add(createHash('sha256').update(r.tx).digest('hex'));
+  // A record's id is its unsigned body's hash: what the beacons' signed transactions are committed under.
+  for await (const r of ds.records()) ids.add(txId(r.body).toString('hex'));
   await ds.close();
   return ids;
 }

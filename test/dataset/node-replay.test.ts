@@ -8,6 +8,7 @@ import { prepareDataset, type PrepareResult } from '../../src/dataset/prepare.js
 import { openDataset, type DatasetRecord } from '../../src/dataset/reader.js';
 import { loadGenesis } from '../../src/ledger/genesis.js';
 import { encodeAddress } from '../../src/protocol/address.js';
+import { KeyCache, signRecord } from '../../src/dataset/sign.js';
 import { decodeTx } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { NodeProcess, tempDir } from '../testkit/index.js';
@@ -18,6 +19,9 @@ let dir: { path: string; remove(): Promise<void> };
 let node: NodeProcess | undefined;
 let prepared: PrepareResult;
 let records: DatasetRecord[];
+/** What a replay beacon does with a record: sign its body with its seeds' keys. */
+const keys = new KeyCache();
+const signed = (r: DatasetRecord): SignedTx => decodeTx(signRecord(r, 'replay-e2e', keys).bytes);
 
 before(async () => {
   dir = await tempDir('tpslab-dataset-node-');
@@ -41,7 +45,7 @@ after(async () => {
 
 test('a node on the generated genesis commits every dataset transaction, dependencies first, with the balances the dataset implies', async () => {
   assert.ok(records.length > 500, `${records.length} records`);
-  const txs: SignedTx[] = records.map((r) => decodeTx(r.tx));
+  const txs: SignedTx[] = records.map(signed);
   const client = node!.client;
   assert.equal((await client.head()).network, 'replay-e2e');
   for (let i = 0; i < txs.length; i += 100) {
@@ -91,7 +95,7 @@ test('two loaders, each reading only its half of the shard space in dataset orde
       ranges.map(async (range) => {
         const ds = await openDataset(prepared.out);
         const mine: SignedTx[] = [];
-        for await (const r of ds.records({ ranges: [range], ordered: true })) mine.push(decodeTx(r.tx));
+        for await (const r of ds.records({ ranges: [range], ordered: true })) mine.push(signed(r));
         await ds.close();
         return mine;
       }),

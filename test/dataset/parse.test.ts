@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { address, networks } from 'bitcoinjs-lib';
+import { address, Block, networks } from 'bitcoinjs-lib';
 import { TpslabError } from '../../src/errors.js';
 import { fastKeyPairFromSeed, scriptAddress, scriptLabel, seedOfLabel, shardKeyOf } from '../../src/dataset/accounts.js';
 import { readBlocks, type RawBlock } from '../../src/dataset/blk-files.js';
@@ -47,6 +47,44 @@ test('mainnet block 357238 parses exactly: 369 transactions, ids, inputs, output
   });
   assert.equal(ours.txs[0]!.coinbase, true);
   assert.equal(ours.txs.filter((t) => t.coinbase).length, 1);
+});
+
+/** Our parser against bitcoinjs-lib's, field by field: ids, inputs (outpoints), outputs (scripts, values), coinbase and segwit flags. */
+function assertSameAsBitcoinjs(bytes: Buffer, what: string): number {
+  const ours = parseBlock(bytes, what);
+  const theirs = Block.fromBuffer(bytes);
+  assert.equal(displayId(ours.hash), theirs.getId(), `${what}: block hash`);
+  assert.equal(ours.timeSec, theirs.timestamp);
+  assert.ok(ours.prevHash.equals(Buffer.from(theirs.prevHash!)));
+  const txs = theirs.transactions ?? [];
+  assert.equal(ours.txs.length, txs.length, `${what}: transaction count`);
+  ours.txs.forEach((tx, i) => {
+    const ref = txs[i]!;
+    assert.equal(displayId(tx.txid), ref.getId(), `${what}: tx ${i} id`);
+    assert.equal(tx.coinbase, ref.isCoinbase(), `${what}: tx ${i} coinbase`);
+    assert.equal(tx.segwit, ref.hasWitnesses(), `${what}: tx ${i} segwit`);
+    assert.deepEqual(tx.ins.map((x) => [Buffer.from(x.prevTxid).toString('hex'), x.vout]), ref.ins.map((x) => [Buffer.from(x.hash).toString('hex'), x.index]), `${what}: tx ${i} inputs`);
+    assert.deepEqual(tx.outs.map((o) => [Buffer.from(o.script).toString('hex'), o.value]), ref.outs.map((o) => [Buffer.from(o.script).toString('hex'), o.value]), `${what}: tx ${i} outputs`);
+  });
+  return ours.txs.length;
+}
+
+test('our block parser reads what bitcoinjs-lib reads: real mainnet, testnet and bitcoind test blocks, and a generated segwit chain', () => {
+  let n = assertSameAsBitcoinjs(block357238, 'block 357238');
+  for (const b of JSON.parse(readFileSync(join(bitcoreDir, 'test/data/bitcoind/blocks.json'), 'utf8')) as { data: string }[]) n += assertSameAsBitcoinjs(Buffer.from(b.data, 'hex'), 'blocks.json');
+  const chain = buildChain({ blocks: 6, txsPerBlock: 40, seed: 11 });
+  chain.blocks.forEach((bytes, h) => (n += assertSameAsBitcoinjs(bytes, `generated block ${h}`)));
+  assert.ok(n > 369 + 200, `${n} transactions compared`);
+});
+
+test('every truncation of a real block, and a damaged count, is a TPSLAB_E_DATASET naming the block, never a RangeError or a huge allocation', () => {
+  for (let len = 0; len < block357238.length; len += 97) {
+    assert.throws(() => parseBlock(block357238.subarray(0, len), 'cut block'), (err: unknown) => err instanceof TpslabError && err.code === 'TPSLAB_E_DATASET' && /^cut block: /.test(err.message));
+  }
+  const huge = Buffer.from(block357238);
+  huge[80] = 0xff; // the transaction count becomes a u64
+  huge.fill(0xff, 81, 89);
+  assert.throws(() => parseBlock(huge, 'huge count'), (err: unknown) => err instanceof TpslabError && err.code === 'TPSLAB_E_DATASET');
 });
 
 test('the five real blocks of bitcoind test data give their stated transaction counts and bitcore-lib ids', () => {
@@ -107,6 +145,15 @@ test('script → account: addresses as bitcoinjs-lib encodes them, a script hash
     }
   }
   assert.ok(withAddress > 500 && without > 0, `${withAddress} outputs with an address, ${without} without`);
+  // Our base58check against bitcoinjs-lib's on the edges: leading zero bytes (leading "1"s), all 0xff, other networks' versions.
+  for (const hash of [Buffer.alloc(20), Buffer.concat([Buffer.alloc(3), Buffer.alloc(17, 0x5a)]), Buffer.alloc(20, 0xff)]) {
+    for (const network of [networks.bitcoin, networks.testnet, networks.regtest]) {
+      const p2pkh = Buffer.concat([Buffer.from([0x76, 0xa9, 0x14]), hash, Buffer.from([0x88, 0xac])]);
+      const p2sh = Buffer.concat([Buffer.from([0xa9, 0x14]), hash, Buffer.from([0x87])]);
+      assert.equal(scriptAddress(p2pkh, network), address.toBase58Check(hash, network.pubKeyHash));
+      assert.equal(scriptAddress(p2sh, network), address.toBase58Check(hash, network.scriptHash));
+    }
+  }
   const kp = keyPairFromLabel('1BitcoinEaterAddressDontSendf59kuE');
   assert.equal(typeof shardKeyOf(kp.publicKey), 'bigint');
   assert.equal(shardKeyOf(kp.publicKey), kp.publicKey.readBigUInt64BE(0));

@@ -10,7 +10,8 @@ import { datasetInfo } from '../../src/dataset/info.js';
 import { prepareDataset, pathsOf, type PrepareOptions } from '../../src/dataset/prepare.js';
 import { openDataset, type DatasetRecord } from '../../src/dataset/reader.js';
 import { loadGenesis } from '../../src/ledger/genesis.js';
-import { decodeTx } from '../../src/protocol/signing.js';
+import { KeyCache, signRecord } from '../../src/dataset/sign.js';
+import { decodeTx, txId, verifyTx } from '../../src/protocol/signing.js';
 import { runCli, tempDir } from '../testkit/index.js';
 import { blkFile, buildChain, type Chain } from './chain.js';
 
@@ -101,8 +102,12 @@ test('a generated chain becomes a dataset whose figures are exact: records, deps
   assert.deepEqual(records.map((x) => x.seq), [...records.keys()], 'every seq once');
   const ids = new Map<string, number>();
   const nonces = new Map<string, bigint>();
+  const keys = new KeyCache();
   for (const rec of records) {
-    const tx = decodeTx(rec.tx);
+    // The record is an unsigned body; its seeds sign it, and its id is the body's hash.
+    const tx = decodeTx(signRecord(rec, r.header.ledgerNetwork, keys).bytes);
+    verifyTx(tx, r.header.ledgerNetwork);
+    assert.ok(tx.id.equals(txId(rec.body)));
     assert.equal(tx.body.kind, 'transfer');
     if (tx.body.kind !== 'transfer') continue;
     for (const d of tx.body.deps) assert.ok((ids.get(d.toString('hex')) ?? Infinity) < rec.seq, 'deps point to earlier records');
@@ -195,7 +200,8 @@ test('--resume after an interrupted run (a truncated blk file) writes the identi
   const ext = await prep('ext.tpsds', { resume: true });
   assert.equal(ext.header.toBlock, BLOCKS - 1);
   assert.deepEqual(ext.header.stats, JSON.parse(JSON.stringify((await datasetInfo(join(dir.path, 'full.tpsds'))).header.stats)));
-  assert.deepEqual((await allRecords(ext.out)).map((r) => r.tx.toString('hex')), (await allRecords(join(dir.path, 'full.tpsds'))).map((r) => r.tx.toString('hex')));
+  const recordHex = (r: DatasetRecord): string => Buffer.concat([r.body, ...r.seeds]).toString('hex');
+  assert.deepEqual((await allRecords(ext.out)).map(recordHex), (await allRecords(join(dir.path, 'full.tpsds'))).map(recordHex));
 });
 
 test('an interrupt (abort signal) between checkpoints rolls back to the last one, and --resume then writes the identical file', async () => {
@@ -277,6 +283,25 @@ test('a damaged dataset file: truncated, a corrupt frame, an unfinished one; eac
   writeFileSync(ub, unfinished);
   const e3 = await openDataset(ub).then(() => undefined, (e: unknown) => e);
   assert.match((e3 as TpslabError).message, /unfinished preparation/);
+});
+
+test('a format 1 dataset (signed records, ids over the signed bytes) and its preparation state would be read as unsigned bodies: now TPSLAB_E_OLD_FORMAT saying prepare again', async () => {
+  const old = Buffer.from(readFileSync(join(dir.path, 'full.tpsds')));
+  old.writeUInt32BE(1, 8);
+  const file = join(dir.path, 'format1.tpsds');
+  writeFileSync(file, old);
+  const e = await openDataset(file).then(() => undefined, (err: unknown) => err);
+  assert.equal((e as TpslabError).code, 'TPSLAB_E_OLD_FORMAT');
+  assert.match((e as TpslabError).message, /format1\.tpsds is dataset format 1 .*prepare it again/);
+
+  const { default: Database } = await import('better-sqlite3');
+  const state = pathsOf(join(dir.path, 'format1-prep.tpsds')).state;
+  const db = new Database(state);
+  db.exec('CREATE TABLE utxo (op BLOB PRIMARY KEY, seed BLOB NOT NULL, amount INTEGER NOT NULL, parent_seq INTEGER, parent_id BLOB, depth INTEGER NOT NULL) WITHOUT ROWID');
+  db.close();
+  const e2 = await prep('format1-prep.tpsds', { resume: true }).then(() => undefined, (err: unknown) => err);
+  assert.equal((e2 as TpslabError).code, 'TPSLAB_E_OLD_FORMAT');
+  assert.match((e2 as TpslabError).message, /older tpslab .*delete it/);
 });
 
 test('bad input through the CLI: missing input, bad magic, blocks out of order; coded errors and no output file', async () => {
