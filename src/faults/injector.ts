@@ -10,7 +10,8 @@
  *   cut and heal a proxy, set a proxy's delay and jitter, or run a shell command (and its undo);
  * - when the beacons finish it ends what is still on (so reconciliation reads a whole
  *   network), and when the run is finished it works out each fault's recovery time from the
- *   per-second committed counts (recovery.ts) and stores the list (fault-store.ts).
+ *   per-second committed counts (recovery.ts) and stores the list (fault-store.ts) — also when
+ *   the run fails or is aborted, with what happened until then.
  */
 import { exec } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
@@ -99,6 +100,11 @@ export class FaultInjector {
       second: (row) => void (this.committed[row.second] = row.committed),
       finishing: () => void this.endAll('the beacons finished'),
       finished: (runId) => this.judge(runId),
+      // A failed or interrupted run keeps its timeline too: what began, when, and what it ended.
+      failed: (runId, _error, status) => {
+        void this.endAll(status === 'aborted' ? 'the run was interrupted' : 'the run failed');
+        this.judge(runId);
+      },
     };
   }
 
@@ -249,7 +255,8 @@ export class FaultInjector {
     this.timers = [];
     const on = [...this.active.keys()];
     if (on.length) this.log(`${why}: ending ${on.length} fault${on.length === 1 ? '' : 's'} still on`);
-    this.pendingEnd = Promise.all(on.map((i) => this.end(i))).then(() => {});
+    // Keeps waiting for ends begun earlier (a restart after kill -9 still under way) too.
+    this.pendingEnd = Promise.all([this.pendingEnd, ...on.map((i) => this.end(i))]).then(() => {});
     return this.pendingEnd;
   }
 
@@ -261,7 +268,11 @@ export class FaultInjector {
       r.recoverySec = rec.recoverySec;
       this.log(`fault ${r.index + 1} ${r.label}: ${r.startSec.toFixed(1)}–${r.endSec === null ? 'end' : `${r.endSec.toFixed(1)} s`}, ${rec.recoverySec === null ? (rec.beforeTps === null ? 'no committed rate before it to recover to' : 'committed TPS did not come back within 10%') : `recovered in ${rec.recoverySec.toFixed(1)} s`}${rec.beforeTps !== null ? ` (before: ${rec.beforeTps.toFixed(1)} tx/s)` : ''}`);
     }
-    storeFaults(this.dbPath, runId, this.records);
+    try {
+      storeFaults(this.dbPath, runId, this.records);
+    } catch (err) {
+      this.log(`the faults could not be stored: ${asTpslabError(err).message}`);
+    }
   }
 
   /** The faults as recorded (times and recovery filled in once the run is finished). */
