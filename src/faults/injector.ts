@@ -71,6 +71,7 @@ export class FaultInjector {
   private active = new Map<number, () => Promise<void>>();
   private committed: number[] = [];
   private log: (line: string) => void = () => {};
+  private watchers: ((faults: FaultRecord[]) => void)[] = [];
 
   constructor(
     private readonly faults: readonly Fault[],
@@ -218,11 +219,13 @@ export class FaultInjector {
       }
       this.active.set(i, undo);
       this.log(`fault ${i + 1} at ${rec.startSec.toFixed(1)} s: ${rec.label}`);
+      this.changed();
       const d = durationOf(f);
       if (d !== undefined) this.timers.push(this.clock.setTimeout(() => void this.end(i), d * 1000));
     } catch (err) {
       rec.error = asTpslabError(err).message;
       this.log(`fault ${i + 1} (${rec.label}) could not be injected: ${rec.error}`);
+      this.changed();
     }
   }
 
@@ -232,6 +235,7 @@ export class FaultInjector {
     this.active.delete(i);
     const rec = this.records[i]!;
     rec.endSec = this.nowSec();
+    this.changed();
     try {
       await undo();
       this.log(`fault ${i + 1} ended at ${rec.endSec.toFixed(1)} s: ${rec.label}`);
@@ -268,11 +272,22 @@ export class FaultInjector {
       r.recoverySec = rec.recoverySec;
       this.log(`fault ${r.index + 1} ${r.label}: ${r.startSec.toFixed(1)}–${r.endSec === null ? 'end' : `${r.endSec.toFixed(1)} s`}, ${rec.recoverySec === null ? (rec.beforeTps === null ? 'no committed rate before it to recover to' : 'committed TPS did not come back within 10%') : `recovered in ${rec.recoverySec.toFixed(1)} s`}${rec.beforeTps !== null ? ` (before: ${rec.beforeTps.toFixed(1)} tx/s)` : ''}`);
     }
+    this.changed();
     try {
       storeFaults(this.dbPath, runId, this.records);
     } catch (err) {
       this.log(`the faults could not be stored: ${asTpslabError(err).message}`);
     }
+  }
+
+  /** Calls `fn` with a copy of the timeline whenever a fault begins or ends, and once recovery is judged (the live dashboard). */
+  watch(fn: (faults: FaultRecord[]) => void): void {
+    this.watchers.push(fn);
+  }
+
+  private changed(): void {
+    const copy = this.records.map((r) => ({ ...r }));
+    for (const w of this.watchers) w(copy);
   }
 
   /** The faults as recorded (times and recovery filled in once the run is finished). */

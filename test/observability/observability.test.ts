@@ -12,6 +12,7 @@ import { PrometheusOutput } from '../../src/observability/prometheus-output.js';
 import { extrapolate, sampleIndexes } from '../../src/observability/sampled-tps.js';
 import { createRng } from '../../src/harness/rng.js';
 import type { RunResult } from '../../src/harness/overseer.js';
+import type { ReportData } from '../../src/web/contract.js';
 import { runCli, tempDir } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -151,6 +152,13 @@ load:
     const lines = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as JsonlSample);
     assert.equal(lines.reduce((n, l) => n + l.committed, 0), result.summary.committed);
     assert.ok(lines.every((l) => l.type === 'second' && l.runId === result.runId));
+    // The estimate is stored with the run, and the report shows it (it was only printed).
+    const rep = await runCli(['report', result.runId, '--db', join(dir.path, 'obs.db'), '--json'], 30_000);
+    assert.equal(rep.code, 0, rep.stderr);
+    const sampled = (JSON.parse(rep.stdout) as ReportData).sampledTps;
+    assert.ok(sampled, 'the report data has the sampled estimate');
+    assert.deepEqual([sampled.estimatedTotal, sampled.fullTotal, sampled.nodes, sampled.sampledPerInterval, sampled.intervalMs], [Number(m[1]), Number(m[2]), 2, 1, 1000]);
+    assert.equal(sampled.error === null ? 'n/a' : (sampled.error * 100).toFixed(1), m[3]);
   });
 });
 
