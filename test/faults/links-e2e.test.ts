@@ -11,7 +11,7 @@ import { readFaults } from '../../src/faults/fault-store.js';
 import type { RunResult } from '../../src/harness/overseer.js';
 import { parseScenario } from '../../src/harness/scenario.js';
 import { readNetworkFile } from '../../src/ledger/net.js';
-import type { MembersView } from '../../src/web/contract.js';
+import type { LiveData, MembersView } from '../../src/web/contract.js';
 import { CLI, tempDir, thrown, waitFor } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -44,7 +44,7 @@ describe('faults between more roles', () => {
     const file = join(dir.path, 'links.yaml');
     await writeFile(file, SCENARIO);
     const db = join(dir.path, 'links.db');
-    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--json', '--no-ui', '--no-report'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--json', '--no-report'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,15 +52,22 @@ describe('faults between more roles', () => {
     const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     // What the tracker saw, polled while the run lasts: the members of each view.
     const seen: string[][] = [];
+    let liveFaults: LiveData['faults'];
     try {
       const netDir = await waitFor('the embedded network', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1], 60_000, 100);
       const tracker = (await waitFor('network.json', () => readNetworkFile(netDir), 60_000, 200)).tracker.url;
       await waitFor('the load to start', () => /ready; starting at/.test(stderr), 120_000, 100);
+      const dashboard = /dashboard: (\S+)/.exec(stderr)?.[1];
       let done = false;
       void exited.then(() => (done = true));
       while (!done) {
         const view = await fetch(`${tracker}/v1/members`, { signal: AbortSignal.timeout(1000) }).then((r) => r.json() as Promise<MembersView>, () => undefined);
         if (view) seen.push(view.members.map((m) => m.id).sort());
+        // The live dashboard gets each fault as it begins (its charts shade it: test/web/fault-marks.test.ts).
+        if (dashboard && liveFaults === undefined) {
+          const live = await fetch(`${dashboard}/api/live`, { signal: AbortSignal.timeout(1000) }).then((r) => r.json() as Promise<LiveData>, () => undefined);
+          if (live?.faults?.[1]?.startSec != null) liveFaults = live.faults;
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     } catch (err) {
@@ -86,6 +93,7 @@ describe('faults between more roles', () => {
     assert.ok(seqGone > node2Gone, `the tracker dropped the sequencer while it was cut off: ${JSON.stringify(seen)}`);
     assert.ok(seen.slice(seqGone).some((m) => all.every((r) => m.includes(r))), 'every role is a member again at the end');
 
+    assert.deepEqual(liveFaults?.map((f) => f.label).slice(0, 2), ['latency nodes-tracker of node1 30 ms', 'partition nodes-tracker of node2'], 'the live dashboard had the faults while they were on');
     const faults = readFaults(db, result.runId);
     assert.deepEqual(faults.map((f) => f.label), ['latency nodes-tracker of node1 30 ms', 'partition nodes-tracker of node2', 'partition sequencer-tracker']);
     for (const f of faults) assert.equal(f.error, undefined, `${f.label}: ${f.error}`);
