@@ -104,7 +104,7 @@ export interface FindMaxResult {
   searchId: string;
   dbPath: string;
   answer: FindMaxAnswer;
-  /** Absent when the search was interrupted (answer.interrupted says how far it got). */
+  /** Absent when the search was interrupted (answer.reason says how far it got). */
   search?: SearchResult;
 }
 

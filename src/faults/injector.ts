@@ -130,7 +130,6 @@ export class FaultInjector {
     return p.pid;
   }
 
-
   private async begin(i: number): Promise<void> {
     const f = this.faults[i]!;
     const rec = this.records[i]!;
