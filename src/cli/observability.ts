@@ -21,13 +21,15 @@ export function parseFraction(name: string): (value: string) => number {
   };
 }
 
-export async function observabilityOutputs(o: ObservabilityOptions, seed: number, log: (line: string) => void): Promise<{ outputs: RunOutput[]; close(): Promise<void> }> {
+/** `dbPath`: results.db, where the sampled estimate is stored; `settled()` resolves once it is (before the report is written). */
+export async function observabilityOutputs(o: ObservabilityOptions, seed: number, log: (line: string) => void, dbPath?: string): Promise<{ outputs: RunOutput[]; settled(): Promise<void>; close(): Promise<void> }> {
   const prom = o.metricsPort !== undefined ? new PrometheusOutput() : undefined;
   if (prom) process.stderr.write(`metrics: ${await prom.listen(o.metricsPort!)}\n`);
   const jsonl = o.jsonl ? new JsonlOutput(o.jsonl) : undefined;
-  const sampled = o.sampleNodes !== undefined ? new SampledTps({ fraction: o.sampleNodes, intervalMs: o.sampleIntervalMs ?? 2000, seed, clock: preciseClock, log }) : undefined;
+  const sampled = o.sampleNodes !== undefined ? new SampledTps({ fraction: o.sampleNodes, intervalMs: o.sampleIntervalMs ?? 2000, seed, clock: preciseClock, log, ...(dbPath ? { dbPath } : {}) }) : undefined;
   return {
     outputs: [prom?.output, jsonl?.output, sampled?.output].filter((x): x is RunOutput => x !== undefined),
+    settled: async () => void (await sampled?.done()),
     close: async () => {
       await sampled?.done();
       await prom?.close();

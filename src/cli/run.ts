@@ -69,7 +69,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   const log = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   };
-  const obs = await observabilityOutputs(o, s.seed, log);
+  const obs = await observabilityOutputs(o, s.seed, log, resolve(s.results.db));
   const live = o.ui ? new LiveRun({ runId: '', name: s.name, scenario: s }) : undefined;
   let web: WebServer | undefined;
   if (live) {
@@ -136,9 +136,11 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   };
   try {
     const faults = faultRunOptions(s, resolve(s.results.db), preciseClock);
+    if (live) faults.injector?.watch((f) => live.setFaults(f));
     const result = await runScenario(s, hooks, { ...prepared.options, ...faults, outputs: [...(prepared.options.outputs ?? []), ...(faults.outputs ?? []), ...obs.outputs], signal: interrupt.signal });
     dbPath = result.dbPath;
     if (tty && !o.quiet) process.stderr.write('\r\x1b[K');
+    await obs.settled(); // the sampled estimate is stored before the report reads it
     const reportPath = await report(result.runId, result.dbPath);
     if (o.junit !== undefined) {
       const file = await writeJunit({ id: result.runId, name: s.name, status: result.status, thresholds: result.thresholds, durationSec: result.summary.durationSec }, o.junit);

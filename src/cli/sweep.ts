@@ -5,6 +5,7 @@ import { ExperimentStore } from '../experiments/experiment-store.js';
 import { loadSweep } from '../experiments/sweep-plan.js';
 import { runSweep } from '../experiments/sweep.js';
 import { EXIT } from './exit-codes.js';
+import { interruptOnSignals } from './interrupt.js';
 import { experimentProgress } from './experiment-progress.js';
 
 export interface SweepCommandOptions {
@@ -27,7 +28,7 @@ export function registerSweep(program: Command): void {
     .option('--dry-run', 'validate every cell and list them; run nothing')
     .option('--no-report', 'do not write the HTML report at the end')
     .option('--report-out <file>', 'where to write the HTML report (default: <sweep id>.html beside the results database)')
-    .addHelpText('after', `\nEvery cell is validated before anything runs. Exit codes: ${EXIT.ok} every cell passed its thresholds, ${EXIT.thresholdBreach} a cell breached or failed, ${EXIT.error} error, ${EXIT.usage} usage.\nExample:\n  tpslab sweep scenarios/experiments/sweep-clients.yaml --results sweep.db`)
+    .addHelpText('after', `\nEvery cell is validated before anything runs. Exit codes: ${EXIT.ok} every cell passed its thresholds, ${EXIT.thresholdBreach} a cell breached or failed, ${EXIT.error} error, ${EXIT.usage} usage, ${EXIT.sigint}/${EXIT.sigterm} interrupted by SIGINT/SIGTERM (the run under way is stored as aborted; what was done is printed and reported).\nExample:\n  tpslab sweep scenarios/experiments/sweep-clients.yaml --results sweep.db`)
     .action(async (file: string, o: SweepCommandOptions) => {
       process.exitCode = await sweepCommand(file, o);
     });
@@ -41,7 +42,14 @@ export async function sweepCommand(file: string, o: SweepCommandOptions): Promis
     return EXIT.ok;
   }
   const progress = experimentProgress(o.quiet ?? false);
-  const result = await runSweep(plan, { log: progress.log, outputs: [progress.output] });
+  // Ctrl-C stops the run under way (stored as aborted); what was done is printed and reported.
+  const interrupt = interruptOnSignals((line) => process.stderr.write(`\n${line}\n`));
+  let result;
+  try {
+    result = await runSweep(plan, { log: progress.log, outputs: [progress.output], signal: interrupt.signal });
+  } finally {
+    interrupt.dispose();
+  }
   progress.clear();
   const store = ExperimentStore.open(result.dbPath, { mustExist: true });
   let data;
@@ -53,5 +61,6 @@ export async function sweepCommand(file: string, o: SweepCommandOptions): Promis
   let reportPath: string | undefined;
   if (o.report) reportPath = await writeExperimentReport(data, o.reportOut ?? resolve(result.dbPath, '..', `${result.sweepId}.html`));
   console.log(o.json ? JSON.stringify({ ...data, ...(reportPath ? { reportPath } : {}) }, null, 2) : `${formatExperiment(data)}${reportPath ? `\n  report: ${reportPath}` : ''}`);
+  if (interrupt.signal.aborted) return interrupt.exitCode();
   return result.cells.every((c) => c.status === 'passed') ? EXIT.ok : EXIT.thresholdBreach;
 }

@@ -15,6 +15,7 @@ import { cellLabel } from './sweep-plan.js';
 export function buildExperimentData(store: ExperimentStore, idOrLatest: string, generatedAt = new Date()): ExperimentData {
   const rec = store.get(idOrLatest);
   const spec = (rec.spec ?? {}) as { axes?: ExperimentData['axes']; description?: string; source?: string };
+  const interrupted = (rec.result as { interrupted?: string } | undefined)?.interrupted;
   const data: ExperimentData = {
     kind: 'experiment',
     generatedAt: generatedAt.toISOString(),
@@ -26,6 +27,7 @@ export function buildExperimentData(store: ExperimentStore, idOrLatest: string, 
       ...(rec.finishedAt ? { finishedAt: rec.finishedAt } : {}),
       ...(spec.description ? { description: spec.description } : {}),
       ...(spec.source ? { source: spec.source } : {}),
+      ...(interrupted ? { interrupted } : {}),
     },
     axes: spec.axes ?? [],
     runs: store.runs(rec.id).map((r) => ({ ...r, label: cellLabel(r.params) })),
@@ -64,6 +66,7 @@ export function formatExperiment(d: ExperimentData): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `  ${cells.map((c, i) => (i >= 2 && i <= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
   const out = [`${d.experiment.kind} ${d.experiment.id}: ${d.experiment.name}`, '', line(head), ...rows.map(line)];
+  if (d.experiment.interrupted) out.push('', `  ${d.experiment.interrupted}`);
   if (d.answer) {
     out.push('');
     out.push(d.answer.ratePerSec === null ? `  no rate met the service levels (${d.answer.reason})` : `  highest rate meeting the service levels: ${d.answer.ratePerSec} tx/s${d.answer.confirmed ? ' (confirmed)' : ' (NOT confirmed)'}`);

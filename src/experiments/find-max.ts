@@ -104,8 +104,12 @@ export interface FindMaxResult {
   searchId: string;
   dbPath: string;
   answer: FindMaxAnswer;
-  search: SearchResult;
+  /** Absent when the search was interrupted (answer.reason says how far it got). */
+  search?: SearchResult;
 }
+
+/** Thrown out of the search when it is interrupted (options.signal). */
+class Interrupted extends Error {}
 
 export async function runFindMax(plan: FindMaxPlan, o: ExperimentRunOptions = {}): Promise<FindMaxResult> {
   const log = o.log ?? (() => {});
@@ -118,17 +122,26 @@ export async function runFindMax(plan: FindMaxPlan, o: ExperimentRunOptions = {}
     const searchId = store.create('find-max', plan.name, { source: plan.source, axes: [{ path: 'rate', values: [] }], field: plan.field, rate: r, slo: plan.spec.slo, minCommittedRatio: plan.spec.minCommittedRatio, ...(plan.description ? { description: plan.description } : {}) });
     log(`find-max ${searchId} (${plan.name}): ${plan.field} from ${r.startPerSec} up to ${r.maxPerSec} tx/s; service levels: ${plan.spec.slo.join(', ')}, committed >= ${plan.spec.minCommittedRatio * 100}% of offered; results in ${dbPath}`);
     let seq = 0;
-    const search = await searchMax(
+    const seen: { rate: number; passed: boolean }[] = [];
+    const searching = searchMax(
       async (rate, phase) => {
+        if (o.signal?.aborted) throw new Interrupted();
         const s = probeScenario(plan, rate);
         if ('problem' in s) throw new TpslabError('TPSLAB_E_EXPERIMENT', s.problem);
         log(`probe ${seq + 1} (${phase}): ${rate} tx/s`);
         const { row, result } = await runTagged(store, searchId, seq, { rate }, s, o);
+        if (row.status === 'aborted') {
+          store.addRun(searchId, { ...row, status: `aborted (${phase})` });
+          log(`probe ${seq + 1}: ${rate} tx/s aborted`);
+          seq++;
+          throw new Interrupted();
+        }
         const missed = result && row.figures ? missedLevels(plan.spec.slo, plan.spec.minCommittedRatio, row.figures, thresholdMetrics(result.summary)) : [row.note ?? 'the run failed'];
         const passed = missed.length === 0;
         store.addRun(searchId, { ...row, status: `${row.status === 'failed' ? 'failed' : passed ? 'met' : 'missed'} (${phase})`, ...(missed.length ? { note: missed.join('; ') } : {}) });
         log(`probe ${seq + 1}: ${rate} tx/s ${passed ? 'met the service levels' : `missed: ${missed.join('; ')}`}${row.figures ? ` (committed ${row.figures.tps.toFixed(1)} tx/s, p99 ${row.figures.p99Ms.toFixed(1)} ms, lost ${row.figures.lost})` : ''}`);
         seq++;
+        if (phase !== 'confirm') seen.push({ rate, passed });
         return passed;
       },
       {
@@ -141,7 +154,24 @@ export async function runFindMax(plan: FindMaxPlan, o: ExperimentRunOptions = {}
         clock,
       },
     );
-    const answer: FindMaxAnswer = { ratePerSec: search.ratePerSec, failedAtPerSec: search.failedAtPerSec, confirmed: search.confirmed, reason: search.reason, slo: [...plan.spec.slo, `committed >= ${plan.spec.minCommittedRatio * 100}% of offered`] };
+    const slo = [...plan.spec.slo, `committed >= ${plan.spec.minCommittedRatio * 100}% of offered`];
+    let search: SearchResult;
+    try {
+      search = await searching;
+    } catch (err) {
+      if (!(err instanceof Interrupted)) throw err;
+      // What the probes so far showed, unconfirmed: the highest pass below the lowest miss.
+      const missedAt = seen.filter((p) => !p.passed).map((p) => p.rate);
+      const failedAtPerSec = missedAt.length ? Math.min(...missedAt) : null;
+      const passes = seen.filter((p) => p.passed && (failedAtPerSec === null || p.rate < failedAtPerSec)).map((p) => p.rate);
+      const ratePerSec = passes.length ? Math.max(...passes) : null;
+      const reason = `interrupted by ${String(o.signal?.reason)} after ${seq} probe${seq === 1 ? '' : 's'}${ratePerSec === null ? '' : `; ${ratePerSec} tx/s met the service levels but was not confirmed`}`;
+      log(reason);
+      const answer: FindMaxAnswer = { ratePerSec, failedAtPerSec, confirmed: false, reason, slo };
+      store.finish(searchId, { answer, interrupted: reason });
+      return { searchId, dbPath, answer };
+    }
+    const answer: FindMaxAnswer = { ratePerSec: search.ratePerSec, failedAtPerSec: search.failedAtPerSec, confirmed: search.confirmed, reason: search.reason, slo };
     store.finish(searchId, { answer });
     return { searchId, dbPath, answer, search };
   } finally {

@@ -1,7 +1,7 @@
 /**
  * One run of an experiment (a sweep cell, a find-max probe): the overseer's runScenario, its
  * figures of merit, and the row that tags it in results.db. A run that fails is recorded
- * as failed and the experiment goes on.
+ * as failed and the experiment goes on; an interrupted one (options.signal) as aborted.
  */
 import { resolve } from 'node:path';
 import { preciseClock, type Clock } from '../clock.js';
@@ -20,6 +20,11 @@ export interface ExperimentRunOptions {
   outputs?: RunOutput[];
   /** Runs one scenario; the overseer unless given. */
   run?: (s: Scenario, hooks: RunOutput, clock?: Clock) => Promise<RunResult>;
+  /**
+   * Aborting (Ctrl-C) stops the run under way, which is stored as `aborted`, and starts no
+   * other; `signal.reason` names the cause ("SIGINT").
+   */
+  signal?: AbortSignal;
 }
 
 /** How many transactions the scenario offers: its schedule's length (open and trace), or undefined (max mode). */
@@ -41,7 +46,7 @@ export interface CellOutcome {
 /** Runs `s`, stores its tag row as `seq` of experiment `experimentId`, and returns both. */
 export async function runTagged(store: ExperimentStore, experimentId: string, seq: number, params: Record<string, unknown>, s: Scenario, o: ExperimentRunOptions): Promise<CellOutcome> {
   const log = o.log ?? (() => {});
-  const run = o.run ?? ((sc, hooks, clock) => runScenario(sc, hooks, { ...faultRunOptions(sc, resolve(sc.results.db), clock ?? preciseClock), ...(clock ? { clock } : {}) }));
+  const run = o.run ?? ((sc, hooks, clock) => runScenario(sc, hooks, { ...faultRunOptions(sc, resolve(sc.results.db), clock ?? preciseClock), ...(clock ? { clock } : {}), ...(o.signal ? { signal: o.signal } : {}) }));
   let runId: string | undefined;
   const hooks = fanOut([{ log, created: (id) => void (runId = id) }, ...(o.outputs ?? [])]);
   const offered = await offeredCount(s);
@@ -53,7 +58,7 @@ export async function runTagged(store: ExperimentStore, experimentId: string, se
   } catch (err) {
     const e = asTpslabError(err);
     log(`run failed: ${e.code}: ${e.message}`);
-    const row: ExperimentRun = { seq, ...(runId ? { runId } : {}), params, status: 'failed', note: `${e.code}: ${e.message}` };
+    const row: ExperimentRun = { seq, ...(runId ? { runId } : {}), params, status: e.code === 'TPSLAB_E_ABORTED' ? 'aborted' : 'failed', note: `${e.code}: ${e.message}` };
     store.addRun(experimentId, row);
     return { row };
   }

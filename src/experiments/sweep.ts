@@ -11,6 +11,8 @@ export interface SweepResult {
   sweepId: string;
   dbPath: string;
   cells: (ExperimentRun & { label: string })[];
+  /** Set when the sweep was interrupted: why, and how far it got. */
+  interrupted?: string;
 }
 
 export async function runSweep(plan: SweepPlan, o: ExperimentRunOptions = {}): Promise<SweepResult> {
@@ -22,13 +24,16 @@ export async function runSweep(plan: SweepPlan, o: ExperimentRunOptions = {}): P
     log(`sweep ${sweepId} (${plan.name}): ${plan.cells.length} cell${plan.cells.length === 1 ? '' : 's'}, results in ${dbPath}`);
     const cells: SweepResult['cells'] = [];
     for (const cell of plan.cells) {
+      if (o.signal?.aborted) break;
       log(`cell ${cell.index + 1} of ${plan.cells.length}: ${cell.label}`);
       const { row } = await runTagged(store, sweepId, cell.index, cell.params, cell.scenario, o);
       cells.push({ ...row, label: cell.label });
       if (row.figures) log(`cell ${cell.index + 1}: ${row.status}, committed ${row.figures.tps.toFixed(1)} tx/s, p99 ${row.figures.p99Ms.toFixed(1)} ms, lost ${row.figures.lost}`);
     }
-    store.finish(sweepId, { cells: cells.length, failed: cells.filter((c) => c.status === 'failed').length });
-    return { sweepId, dbPath, cells };
+    const interrupted = o.signal?.aborted ? `interrupted by ${String(o.signal.reason)} after ${cells.length} of ${plan.cells.length} cells (${cells.filter((c) => c.status === 'aborted').length} aborted)` : undefined;
+    if (interrupted) log(interrupted);
+    store.finish(sweepId, { cells: cells.length, failed: cells.filter((c) => c.status === 'failed').length, ...(interrupted ? { interrupted } : {}) });
+    return { sweepId, dbPath, cells, ...(interrupted ? { interrupted } : {}) };
   } finally {
     store.close();
   }

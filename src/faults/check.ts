@@ -18,8 +18,10 @@ export function checkFaults(s: Scenario): [(string | number)[], string][] {
     }
     if (f.role === undefined) return;
     const linkFault = f.kind === 'partition' || f.kind === 'latency' || f.kind === 'bandwidth';
-    const valid = linkFault ? nodes : roles;
-    if (!valid.includes(f.role)) out.push([['faults', i, 'role'], `no role "${f.role}" ${linkFault ? 'among the nodes' : 'in the network'}; valid: ${valid.join(', ')}`]);
+    // A link fault names the role at the link's client end: a node, or the sequencer (sequencer-tracker).
+    const fromSequencer = linkFault && f.link === 'sequencer-tracker';
+    const valid = fromSequencer ? ['sequencer'] : linkFault ? nodes : roles;
+    if (!valid.includes(f.role)) out.push([['faults', i, 'role'], `no role "${f.role}" ${fromSequencer ? 'at the sequencer end of sequencer-tracker' : linkFault ? 'among the nodes' : 'in the network'}; valid: ${valid.join(', ')}`]);
   });
   return out;
 }

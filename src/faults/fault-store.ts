@@ -4,24 +4,10 @@
  */
 import Database from 'better-sqlite3';
 import { TpslabError } from '../errors.js';
+import type { FaultInfo } from '../web/contract.js';
 
-export interface FaultRecord {
-  /** Position in the scenario's `faults:` list. */
-  index: number;
-  kind: string;
-  /** `kill node2 (restart after 3 s)`, `latency beacons-nodes 80 ms`… */
-  label: string;
-  plannedAtSec: number;
-  /** Seconds after the run's start it began and ended; null if it never did. */
-  startSec: number | null;
-  endSec: number | null;
-  /** Mean committed TPS over the 5 s before it; null without a baseline. */
-  beforeTps: number | null;
-  /** From its end until committed TPS is back within 10% of before; null if never (or no baseline). */
-  recoverySec: number | null;
-  /** Why it could not be injected or ended. */
-  error?: string;
-}
+/** One fault of a run's timeline as stored: the shape reports show (src/web/contract.ts). */
+export type FaultRecord = FaultInfo;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS run_faults (
   run_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, planned_at_sec REAL,

@@ -2,28 +2,26 @@
  * Fault injection for a run: the scenario's `faults:` timeline, played from the beacons' start.
  *
  * It wraps the run's target connector (RunOptions.target) and is an output (RunOptions.outputs):
- * - opening the embedded network, it puts TCP proxies (tcp-proxy.ts) where link faults need
- *   them: before the nodes' endpoints for beacons (beacons-nodes), and between each node and
- *   the sequencer (nodes-sequencer: the node is restarted once, before provisioning, with its
- *   --sequencer pointing at its proxy);
+ * - opening the embedded network, it puts TCP proxies where link faults need them
+ *   (fault-links.ts: beacons-nodes, nodes-sequencer, nodes-tracker, sequencer-tracker);
  * - at each fault's time it acts: kill -9 and restart the role after N s, SIGSTOP/SIGCONT,
  *   cut and heal a proxy, set a proxy's delay and jitter, or run a shell command (and its undo);
  * - when the beacons finish it ends what is still on (so reconciliation reads a whole
  *   network), and when the run is finished it works out each fault's recovery time from the
- *   per-second committed counts (recovery.ts) and stores the list (fault-store.ts).
+ *   per-second committed counts (recovery.ts) and stores the list (fault-store.ts) — also when
+ *   the run fails or is aborted, with what happened until then.
  */
 import { exec } from 'node:child_process';
-import { rename, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Clock } from '../clock.js';
 import type { TargetConnector, TargetInfo } from '../connectors/contract.js';
 import { TpslabError, asTpslabError } from '../errors.js';
-import { allProcesses, isAlive, networkFilePath, readNetworkFile, restartRole } from '../ledger/net.js';
+import { allProcesses, isAlive, readNetworkFile, restartRole } from '../ledger/net.js';
 import type { RunOutput } from '../harness/outputs.js';
 import type { Fault, Scenario } from '../harness/scenario.js';
 import { storeFaults, type FaultRecord } from './fault-store.js';
 import { recoveryOf } from './recovery.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { FaultLinks } from './fault-links.js';
 
 const run = promisify(exec);
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -52,17 +50,9 @@ function durationOf(f: Fault): number | undefined {
   return f.durationSec;
 }
 
-interface Link {
-  link: 'beacons-nodes' | 'nodes-sequencer';
-  node: string;
-  proxy: TcpProxy;
-}
-
 export class FaultInjector {
   private dir: string | undefined;
-  private links: Link[] = [];
-  /** Real node URL → the proxy URL beacons get. */
-  private endpointMap = new Map<string, string>();
+  private links: FaultLinks | undefined;
   private timers: unknown[] = [];
   private startMs = 0;
   private readonly records: FaultRecord[];
@@ -70,6 +60,7 @@ export class FaultInjector {
   private active = new Map<number, () => Promise<void>>();
   private committed: number[] = [];
   private log: (line: string) => void = () => {};
+  private watchers: ((faults: FaultRecord[]) => void)[] = [];
 
   constructor(
     private readonly faults: readonly Fault[],
@@ -99,6 +90,11 @@ export class FaultInjector {
       second: (row) => void (this.committed[row.second] = row.committed),
       finishing: () => void this.endAll('the beacons finished'),
       finished: (runId) => this.judge(runId),
+      // A failed or interrupted run keeps its timeline too: what began, when, and what it ended.
+      failed: (runId, _error, status) => {
+        void this.endAll(status === 'aborted' ? 'the run was interrupted' : 'the run failed');
+        this.judge(runId);
+      },
     };
   }
 
@@ -109,42 +105,12 @@ export class FaultInjector {
     if (!needsNetwork) return info;
     this.dir = (t as { networkDir?: string }).networkDir;
     if (!this.dir) throw new TpslabError('TPSLAB_E_CONNECTOR', `faults ${this.faults.filter((f) => f.kind !== 'command').map((f) => f.kind).join(', ')} need the embedded network (target.kind tpslab without network or endpoints)`);
-    for (const link of ['nodes-sequencer', 'beacons-nodes'] as const) {
-      const nodes = new Set<string>();
-      for (const f of this.faults) if ((f.kind === 'partition' || f.kind === 'latency' || f.kind === 'bandwidth') && f.link === link) for (const n of f.role ? [f.role] : info.roles.filter((r) => r.role === 'replica').map((r) => r.id)) nodes.add(n);
-      for (const node of nodes) await this.addLink(link, node, log);
-    }
+    this.links = await FaultLinks.setUp(this.dir, this.faults, info, this.clock, log);
     return info;
   }
 
-  private async addLink(link: Link['link'], node: string, log: (line: string) => void): Promise<void> {
-    const net = await readNetworkFile(this.dir!);
-    const n = net.nodes.find((x) => x.id === node)!;
-    if (link === 'beacons-nodes') {
-      const u = new URL(n.url);
-      const proxy = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
-      this.links.push({ link, node, proxy });
-      this.endpointMap.set(n.url, proxy.urlFor(n.url));
-      log(`beacons reach ${node} through a proxy at ${proxy.urlFor(n.url)}`);
-      return;
-    }
-    const seq = new URL(net.sequencer.url);
-    const proxy = await TcpProxy.start({ host: seq.hostname, port: Number(seq.port) });
-    this.links.push({ link, node, proxy });
-    const at = n.args.indexOf('--sequencer');
-    n.args[at + 1] = proxy.urlFor(net.sequencer.url);
-    const file = networkFilePath(this.dir!);
-    await writeFile(`${file}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
-    await rename(`${file}.tmp`, file);
-    await restartRole(this.dir!, node);
-    log(`${node} reaches the sequencer through a proxy at ${proxy.urlFor(net.sequencer.url)} (restarted once to use it)`);
-  }
-
   private rewrite(config: unknown): unknown {
-    if (this.endpointMap.size === 0 || typeof config !== 'object' || config === null) return config;
-    const c = config as { endpoints?: unknown };
-    if (!Array.isArray(c.endpoints)) return config;
-    return { ...c, endpoints: c.endpoints.map((e) => (typeof e === 'string' ? (this.endpointMap.get(e) ?? e) : e)) };
+    return this.links ? this.links.rewrite(config) : config;
   }
 
   private schedule(startMs: number): void {
@@ -162,10 +128,6 @@ export class FaultInjector {
     const p = allProcesses(await readNetworkFile(this.dir!)).find((x) => x.id === role);
     if (!p) throw new TpslabError('TPSLAB_E_USAGE', `no role "${role}" in the network`);
     return p.pid;
-  }
-
-  private proxies(link: Link['link'], role: string | undefined): TcpProxy[] {
-    return this.links.filter((l) => l.link === link && (role === undefined || l.node === role)).map((l) => l.proxy);
   }
 
   private async begin(i: number): Promise<void> {
@@ -187,19 +149,19 @@ export class FaultInjector {
           break;
         }
         case 'partition': {
-          const ps = this.proxies(f.link, f.role);
+          const ps = this.links!.proxies(f.link, f.role);
           for (const p of ps) p.setPartitioned(true);
           undo = async () => ps.forEach((p) => p.setPartitioned(false));
           break;
         }
         case 'latency': {
-          const ps = this.proxies(f.link, f.role);
+          const ps = this.links!.proxies(f.link, f.role);
           for (const p of ps) p.setLatency(f.delayMs, f.jitterMs);
           undo = async () => ps.forEach((p) => p.setLatency(0, 0));
           break;
         }
         case 'bandwidth': {
-          const ps = this.proxies(f.link, f.role);
+          const ps = this.links!.proxies(f.link, f.role);
           for (const p of ps) p.setBandwidth(f.bytesPerSec);
           undo = async () => ps.forEach((p) => p.setBandwidth(0));
           break;
@@ -212,11 +174,13 @@ export class FaultInjector {
       }
       this.active.set(i, undo);
       this.log(`fault ${i + 1} at ${rec.startSec.toFixed(1)} s: ${rec.label}`);
+      this.changed();
       const d = durationOf(f);
       if (d !== undefined) this.timers.push(this.clock.setTimeout(() => void this.end(i), d * 1000));
     } catch (err) {
       rec.error = asTpslabError(err).message;
       this.log(`fault ${i + 1} (${rec.label}) could not be injected: ${rec.error}`);
+      this.changed();
     }
   }
 
@@ -226,6 +190,7 @@ export class FaultInjector {
     this.active.delete(i);
     const rec = this.records[i]!;
     rec.endSec = this.nowSec();
+    this.changed();
     try {
       await undo();
       this.log(`fault ${i + 1} ended at ${rec.endSec.toFixed(1)} s: ${rec.label}`);
@@ -249,7 +214,8 @@ export class FaultInjector {
     this.timers = [];
     const on = [...this.active.keys()];
     if (on.length) this.log(`${why}: ending ${on.length} fault${on.length === 1 ? '' : 's'} still on`);
-    this.pendingEnd = Promise.all(on.map((i) => this.end(i))).then(() => {});
+    // Keeps waiting for ends begun earlier (a restart after kill -9 still under way) too.
+    this.pendingEnd = Promise.all([this.pendingEnd, ...on.map((i) => this.end(i))]).then(() => {});
     return this.pendingEnd;
   }
 
@@ -261,7 +227,22 @@ export class FaultInjector {
       r.recoverySec = rec.recoverySec;
       this.log(`fault ${r.index + 1} ${r.label}: ${r.startSec.toFixed(1)}–${r.endSec === null ? 'end' : `${r.endSec.toFixed(1)} s`}, ${rec.recoverySec === null ? (rec.beforeTps === null ? 'no committed rate before it to recover to' : 'committed TPS did not come back within 10%') : `recovered in ${rec.recoverySec.toFixed(1)} s`}${rec.beforeTps !== null ? ` (before: ${rec.beforeTps.toFixed(1)} tx/s)` : ''}`);
     }
-    storeFaults(this.dbPath, runId, this.records);
+    this.changed();
+    try {
+      storeFaults(this.dbPath, runId, this.records);
+    } catch (err) {
+      this.log(`the faults could not be stored: ${asTpslabError(err).message}`);
+    }
+  }
+
+  /** Calls `fn` with a copy of the timeline whenever a fault begins or ends, and once recovery is judged (the live dashboard). */
+  watch(fn: (faults: FaultRecord[]) => void): void {
+    this.watchers.push(fn);
+  }
+
+  private changed(): void {
+    const copy = this.records.map((r) => ({ ...r }));
+    for (const w of this.watchers) w(copy);
   }
 
   /** The faults as recorded (times and recovery filled in once the run is finished). */
@@ -272,8 +253,8 @@ export class FaultInjector {
   private async close(): Promise<void> {
     await this.endAll('the run is closing');
     await this.pendingEnd;
-    await Promise.all(this.links.map((l) => l.proxy.close()));
-    this.links = [];
+    await this.links?.close();
+    this.links = undefined;
   }
 }
 

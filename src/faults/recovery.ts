@@ -1,8 +1,10 @@
 /**
  * Recovery time of a fault, from a run's per-second committed counts. Pure.
  *
- * - The level before: the mean committed TPS of the (up to) BASELINE_SEC whole seconds that
- *   end at or before the fault's start.
+ * - The level before: the median committed TPS of the (up to) BASELINE_SEC whole seconds that
+ *   end at or before the fault's start (with an even count, the mean of the middle two). A
+ *   median, not a mean: an earlier fault's catch-up burst in that window would inflate a mean
+ *   past anything the run can come back to, and recovery would never be found.
  * - Recovered: the first whole second starting at or after the fault's end whose committed
  *   count is within 10% of that level (|tps − before| ≤ 0.1 × before).
  * - Recovery time: that second's start minus the fault's end, in seconds (0 when the first
@@ -21,7 +23,7 @@ export interface RecoveryInput {
 }
 
 export interface Recovery {
-  /** Mean committed TPS before the fault; null without a baseline. */
+  /** Median committed TPS before the fault; null without a baseline. */
   beforeTps: number | null;
   /** Seconds from the fault's end until committed TPS is back within 10%; null if never. */
   recoverySec: number | null;
@@ -33,7 +35,7 @@ export function recoveryOf({ committed, startSec, endSec }: RecoveryInput): Reco
   const last = Math.floor(startSec); // seconds [first, last) end at or before the start
   const first = Math.max(0, last - BASELINE_SEC);
   const base = committed.slice(first, last);
-  const beforeTps = base.length ? base.reduce((a, b) => a + b, 0) / base.length : null;
+  const beforeTps = base.length ? median(base) : null;
   if (beforeTps === null || beforeTps <= 0) return { beforeTps, recoverySec: null, recoveredAtSec: null };
   for (let s = Math.ceil(endSec); s < committed.length; s++) {
     if (Math.abs(committed[s]! - beforeTps) <= RECOVERY_TOLERANCE * beforeTps) {
@@ -41,4 +43,10 @@ export function recoveryOf({ committed, startSec, endSec }: RecoveryInput): Reco
     }
   }
   return { beforeTps, recoverySec: null, recoveredAtSec: null };
+}
+
+function median(xs: readonly number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const mid = a.length >> 1;
+  return a.length % 2 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
 }

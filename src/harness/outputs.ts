@@ -5,7 +5,7 @@
  * to every output. A new output is one object (or file) implementing RunOutput.
  */
 import type { NodeRow, TargetInfo } from '../connectors/contract.js';
-import type { Outcome } from './messages.js';
+import type { Outcome, ProgressMessage } from './messages.js';
 import type { ResultsStore, RunStatus, SecondRow } from './store.js';
 import type { ThresholdResult } from './thresholds.js';
 import type { BeaconTotals, Summary } from '../web/contract.js';
@@ -45,6 +45,8 @@ export interface RunOutput {
   target?(info: { network: string; endpoints: string[]; roles: TargetInfo['roles']; kind: string }): void;
   /** Called with every beacon's latest totals whenever one reports. */
   beacons?(totals: BeaconTotalsRow[]): void;
+  /** Called with each beacon progress report as it arrives, before it is merged (per-beacon histograms). */
+  report?(m: ProgressMessage): void;
   /** Called with the final result, before the target is closed. */
   finished?(runId: string, end: RunEnd): void;
   /** Called when the run failed (or was aborted) before it could finish. */
@@ -67,6 +69,7 @@ export function fanOut(outputs: readonly RunOutput[]): Required<RunOutput> {
     created: each('created'),
     target: each('target'),
     beacons: each('beacons'),
+    report: each('report'),
     finished: each('finished'),
     failed: each('failed'),
   };

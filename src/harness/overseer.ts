@@ -155,6 +155,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
         const range = plan.shares[m.beacon]?.accounts;
         latest.set(m.beacon, { beacon: m.beacon, ...(range ? { accountsStart: range.start, accountsEnd: range.end } : {}), sent: m.sent, committed: m.committed, failed: m.failed, lost: m.lost, late: m.late, retries: m.retries, inFlight: m.inFlight, errors: m.errors });
         out.beacons([...latest.values()].sort((a, b) => a.beacon - b.beacon));
+        out.report(m);
         for (const row of agg.add(m)) out.second(row);
       } else if (m.type === 'done') {
         done.set(m.beacon, m);

@@ -16,6 +16,7 @@ import type {
 import { pageShell, webAssets, type WebAssets } from '../web/assets.js';
 import { latencyPoint } from '../web/points.js';
 import { readFaults } from '../faults/fault-store.js';
+import { readSampledTps } from '../observability/sampled-store.js';
 import { LatencyHistogram } from './histogram.js';
 import type { ResultsStore, RunRecord, SecondRow } from './store.js';
 
@@ -102,6 +103,8 @@ export function buildReportData(store: ResultsStore, runIdOrLatest: string, opts
   if (isObject(run.summary)) data.summary = run.summary as unknown as Summary;
   const faults = store.path === ':memory:' ? [] : readFaults(store.path, run.id);
   if (faults.length) data.faults = faults;
+  const sampled = store.path === ':memory:' ? undefined : readSampledTps(store.path, run.id);
+  if (sampled) data.sampledTps = sampled;
   return data;
 }
 

@@ -140,12 +140,14 @@ export const ResultsSchema = z.strictObject({
 
 const atSec = z.number().min(0).describe('When the fault starts: seconds after the beacons start.');
 const faultRole = z.string().min(1).describe('A process of the embedded network: sequencer, tracker, node1, node2…');
-const faultLink = z.enum(['beacons-nodes', 'nodes-sequencer']).describe('Which traffic: beacons to nodes, or nodes to the sequencer (through a TCP proxy tpslab puts in between).');
+const faultLink = z
+  .enum(['beacons-nodes', 'nodes-sequencer', 'nodes-tracker', 'sequencer-tracker'])
+  .describe('Which traffic, through a TCP proxy tpslab puts in between: beacons to nodes, nodes to the sequencer (transactions and the block feed), nodes to the tracker or the sequencer to the tracker (heartbeats).');
 export const FaultSchema = z
   .discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('kill'), role: faultRole, atSec, restartAfterSec: z.number().gt(0).default(5).describe('kill: restart the role (same port and data) this long after kill -9.') }),
     z.strictObject({ kind: z.literal('pause'), role: faultRole, atSec, durationSec: z.number().gt(0).describe('How long the fault lasts.') }),
-    z.strictObject({ kind: z.literal('partition'), link: faultLink.default('nodes-sequencer'), role: faultRole.optional().describe('Only this node (default: every node).'), atSec, durationSec: z.number().gt(0) }),
+    z.strictObject({ kind: z.literal('partition'), link: faultLink.default('nodes-sequencer'), role: faultRole.optional().describe('Only this node (default: every node; sequencer-tracker: the sequencer).'), atSec, durationSec: z.number().gt(0) }),
     z.strictObject({
       kind: z.literal('latency'),
       link: faultLink,

@@ -6,27 +6,14 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { LatencyHistogram } from '../harness/histogram.js';
 import type { RunOutput } from '../harness/outputs.js';
 import type { SecondRow } from '../harness/store.js';
+import type { LatencyPoint, SecondPoint } from '../web/contract.js';
 
-export interface JsonlSample {
-  type: 'second';
-  runId: string;
-  second: number;
-  targetRate: number | null;
-  sent: number;
-  committed: number;
-  failed: number;
-  /** Expired in this second (past confirmation.timeoutMs, not committed then). */
-  expired: number;
-  /** Committed in this second after their timeout had run out. */
-  late: number;
-  inFlight: number;
-  errors: Record<string, number>;
-  /** Corrected latency of the second's commits, ms; absent when nothing committed. */
-  p50Ms?: number;
-  p90Ms?: number;
-  p99Ms?: number;
-  maxMs?: number;
-}
+/**
+ * One line: a second's counts as reports show them (SecondPoint: `expired` are timeouts that ran
+ * out in this second, `late` commits after theirs), and the corrected latency of the second's
+ * commits in ms, absent when nothing committed.
+ */
+export type JsonlSample = { type: 'second'; runId: string } & Omit<SecondPoint, 'corrected' | 'uncorrected' | 'lag'> & Partial<Pick<LatencyPoint, 'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs'>>;
 
 export function sampleOf(runId: string, row: SecondRow): JsonlSample {
   const s: JsonlSample = {

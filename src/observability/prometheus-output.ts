@@ -14,6 +14,17 @@ import type { SecondRow } from '../harness/store.js';
 /** Latency buckets in seconds: 1 ms … 60 s. */
 export const LATENCY_BUCKETS_SEC = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/**
+ * Beacons 0 … MAX_BEACON_SERIES − 1 get a latency histogram each; the rest share the label
+ * `beacon="other"`, so a run of 1,024 beacons serves at most 65 × 18 histogram series.
+ */
+export const MAX_BEACON_SERIES = 64;
+
+/** The `beacon` label of the per-beacon latency histogram. */
+export function beaconSeries(beacon: number): string {
+  return beacon < MAX_BEACON_SERIES ? String(beacon) : 'other';
+}
+
 type Totals = Pick<BeaconTotalsRow, 'beacon' | 'sent' | 'committed' | 'failed' | 'lost' | 'retries' | 'errors'> & { inFlight?: number };
 
 export class PrometheusOutput {
@@ -23,6 +34,7 @@ export class PrometheusOutput {
   private readonly errors;
   private readonly targetRate;
   private readonly latency;
+  private readonly beaconLatency;
   private readonly runInfo;
   private readonly last = new Map<number, Totals>();
   private server: Server | undefined;
@@ -41,6 +53,7 @@ export class PrometheusOutput {
     this.errors = new Counter({ name: 'tpslab_harness_tx_errors_total', help: 'Errors the beacons met, by error code (all beacons).', labelNames: ['code'], registers: [r] });
     this.targetRate = new Gauge({ name: 'tpslab_harness_target_tx_per_second', help: 'The rate the schedule asked for in the last complete second (open model).', registers: [r] });
     this.latency = new Histogram({ name: 'tpslab_harness_tx_latency_seconds', help: 'Commit latency from the intended send time (corrected), merged over beacons, added once a second.', buckets: LATENCY_BUCKETS_SEC, registers: [r] });
+    this.beaconLatency = new Histogram({ name: 'tpslab_harness_beacon_tx_latency_seconds', help: `Commit latency from the intended send time (corrected) per beacon, added as each beacon reports; beacons from ${MAX_BEACON_SERIES} on share beacon="other".`, labelNames: ['beacon'], buckets: LATENCY_BUCKETS_SEC, registers: [r] });
     this.runInfo = new Gauge({ name: 'tpslab_harness_run_info', help: 'The run being measured (value 1).', labelNames: ['run_id'], registers: [r] });
   }
 
@@ -50,6 +63,7 @@ export class PrometheusOutput {
       created: (runId) => this.runInfo.set({ run_id: runId }, 1),
       beacons: (rows) => rows.forEach((b) => this.totals(b)),
       second: (row) => this.second(row),
+      report: (m) => this.observe(this.beaconLatency.labels({ beacon: beaconSeries(m.beacon) }), m.corrected),
       finished: (_id, end) => end.beacons.forEach((b) => this.totals({ ...b, inFlight: 0 })),
     };
   }
@@ -73,10 +87,14 @@ export class PrometheusOutput {
   /** Each committed transaction of the second, observed at its (histogram-bucketed) latency. */
   private second(row: SecondRow): void {
     if (row.targetRate !== null && Number.isFinite(row.targetRate)) this.targetRate.set(row.targetRate);
-    if (!row.latCorrected) return;
+    if (row.latCorrected) this.observe(this.latency, row.latCorrected);
+  }
+
+  /** Observes every value of an encoded HdrHistogram (at its bucketed latency). */
+  private observe(h: { observe(valueSec: number): void }, encoded: string): void {
     let seen = 0;
-    for (const p of LatencyHistogram.decode(row.latCorrected).distribution()) {
-      for (; seen < p.count; seen++) this.latency.observe(p.valueMs / 1000);
+    for (const p of LatencyHistogram.decode(encoded).distribution()) {
+      for (; seen < p.count; seen++) h.observe(p.valueMs / 1000);
     }
   }
 

@@ -8,6 +8,8 @@
 import type { Clock } from '../clock.js';
 import { createRng, type Rng } from '../harness/rng.js';
 import type { RunOutput } from '../harness/outputs.js';
+import type { SampledTpsInfo } from '../web/contract.js';
+import { storeSampledTps } from './sampled-store.js';
 
 export interface SampledTpsOptions {
   /** Share of the nodes read for the estimate each interval (0 < f ≤ 1; at least one node). */
@@ -16,20 +18,14 @@ export interface SampledTpsOptions {
   seed: number;
   clock: Clock;
   log?: (line: string) => void;
+  /** results.db: the result is stored there (table run_sampled_tps) for the report. */
+  dbPath?: string;
   /** Reads a node's transactions accepted so far; /stats `tx.accepted` unless given. */
   read?: (url: string) => Promise<number | undefined>;
 }
 
-export interface SampledTpsResult {
-  nodes: number;
-  sampledPerInterval: number;
-  intervals: number;
-  /** Accepted transactions over the sampled intervals: the extrapolated estimate and every node's count. */
-  estimatedTotal: number;
-  fullTotal: number;
-  /** (estimate − full) / full; null when the full count is 0. */
-  error: number | null;
-}
+/** The estimate and every node's count: the shape reports show (src/web/contract.ts). */
+export type SampledTpsResult = SampledTpsInfo;
 
 async function readAccepted(url: string): Promise<number | undefined> {
   try {
@@ -66,6 +62,7 @@ export class SampledTps {
   private estimated = 0;
   private full = 0;
   private intervals = 0;
+  private runId: string | undefined;
   result: SampledTpsResult | undefined;
 
   constructor(private readonly o: SampledTpsOptions) {
@@ -78,6 +75,8 @@ export class SampledTps {
 
   get output(): RunOutput {
     return {
+      created: (id) => void (this.runId = id),
+      failed: () => this.o.clock.clearTimeout(this.timer),
       target: (t) => void (this.urls = t.roles.filter((r) => r.role === 'replica' || r.role === 'node' || r.role === 'endpoint').map((r) => r.url)),
       started: () => {
         this.busy = this.readAll().then((v) => void (this.last = v));
@@ -123,7 +122,14 @@ export class SampledTps {
       return;
     }
     const error = this.full > 0 ? (this.estimated - this.full) / this.full : null;
-    this.result = { nodes: this.urls.length, sampledPerInterval: this.k, intervals: this.intervals, estimatedTotal: Math.round(this.estimated), fullTotal: this.full, error };
+    this.result = { nodes: this.urls.length, sampledPerInterval: this.k, intervalMs: this.o.intervalMs, intervals: this.intervals, estimatedTotal: Math.round(this.estimated), fullTotal: this.full, error };
     this.o.log?.(`sampled ingress count: ${this.result.estimatedTotal} estimated from ${this.k} of ${this.urls.length} nodes every ${this.o.intervalMs / 1000} s, ${this.full} counted on every node; error ${error === null ? 'n/a' : `${(error * 100).toFixed(1)}%`}`);
+    if (this.o.dbPath && this.runId) {
+      try {
+        storeSampledTps(this.o.dbPath, this.runId, this.result);
+      } catch (err) {
+        this.o.log?.(`the sampled estimate was not stored: ${(err as Error).message}`);
+      }
+    }
   }
 }

@@ -166,6 +166,24 @@ export interface ReportData {
   nodes: NodeInfo[];
   /** The scenario's faults as injected, with their recovery times (docs/experiments.md); absent without faults. */
   faults?: FaultInfo[];
+  /** The sampled global TPS estimate against every node's count (`tpslab run --sample-nodes`); absent when not asked for. */
+  sampledTps?: SampledTpsInfo;
+}
+
+/**
+ * Sampled global TPS (docs/experiments.md): each interval, a sample of the nodes' ingress counts
+ * extrapolated to every node, judged against every node's count over the same intervals.
+ */
+export interface SampledTpsInfo {
+  nodes: number;
+  sampledPerInterval: number;
+  intervalMs: number;
+  intervals: number;
+  /** Accepted transactions over the sampled intervals: the extrapolated estimate and every node's count. */
+  estimatedTotal: number;
+  fullTotal: number;
+  /** (estimate − full) / full; null when the full count is 0. */
+  error: number | null;
 }
 
 /** One injected fault: times in seconds since the run's start; null when it never began or ended, or never recovered. */
@@ -206,6 +224,8 @@ export interface LiveData {
   /** Where the report was written, once it was. */
   reportPath?: string;
   error?: string;
+  /** The scenario's faults so far: each as it begins, ends and (at the end) gets its recovery time. */
+  faults?: FaultInfo[];
 }
 
 export type LiveEvent =
@@ -213,6 +233,7 @@ export type LiveEvent =
   | { type: 'second'; point: SecondPoint }
   | { type: 'beacons'; beacons: BeaconTotals[] }
   | { type: 'nodes'; nodes: NodeInfo[] }
+  | { type: 'faults'; faults: FaultInfo[] }
   | { type: 'summary'; summary: Summary; thresholds: ThresholdVerdict[]; reportPath?: string };
 
 export interface ExplorerInfo {

@@ -20,7 +20,7 @@ export interface ExperimentRunPoint {
   params: Record<string, unknown>;
   /** `beacons.count=4, target.nodes=1`, or `rate=120` for a probe. */
   label: string;
-  /** passed, breached, failed; for probes also what the search made of it. */
+  /** passed, breached, failed, aborted; for probes also what the search made of it. */
   status: string;
   figures?: ExperimentFigures;
   note?: string;
@@ -48,6 +48,8 @@ export interface ExperimentData {
     startedAt: string;
     finishedAt?: string;
     source?: string;
+    /** Set when Ctrl-C (SIGINT/SIGTERM) stopped it: why, and how far it got. */
+    interrupted?: string;
   };
   /** The grid's axes (a sweep) or the rate field (find-max), in order. */
   axes: { path: string; values: unknown[] }[];

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { HealthJson } from '../protocol/api.js';
-import type { BeaconTotals, LiveData, LiveEvent, LiveStatus, NodeInfo, Summary, ThresholdVerdict } from './contract.js';
+import type { BeaconTotals, FaultInfo, LiveData, LiveEvent, LiveStatus, NodeInfo, Summary, ThresholdVerdict } from './contract.js';
 import type { SecondRow } from '../harness/store.js';
 import { secondPoint } from './points.js';
 
@@ -54,6 +54,12 @@ export class LiveRun {
   setBeacons(beacons: BeaconTotals[]): void {
     this.data.beacons = beacons;
     this.emit({ type: 'beacons', beacons });
+  }
+
+  /** The faults' timeline so far (drawn as marks on the charts). */
+  setFaults(faults: FaultInfo[]): void {
+    this.data.faults = faults;
+    this.emit({ type: 'faults', faults });
   }
 
   finish(summary: Summary, thresholds: ThresholdVerdict[], reportPath?: string): void {

@@ -1,27 +1,14 @@
 // `tpslab find-max` end to end on a real embedded network, bounded in probes and time.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { ExperimentStore } from '../../src/experiments/experiment-store.js';
+import { describe, it } from 'node:test';
 import { loadFindMax, missedLevels } from '../../src/experiments/find-max.js';
-import { ResultsStore } from '../../src/harness/store.js';
 import type { ExperimentData } from '../../src/web/experiment-contract.js';
-import { runCli, tempDir } from '../testkit/index.js';
+import { runCli } from '../testkit/index.js';
+import { experimentDir, withStores } from './experiment-kit.js';
 
-let dir: { path: string; remove(): Promise<void> };
-before(async () => {
-  dir = await tempDir('tpslab-find-max-');
-});
-after(async () => {
-  await dir.remove();
-});
-
-async function file(name: string, text: string): Promise<string> {
-  const f = join(dir.path, name);
-  await writeFile(f, text);
-  return f;
-}
+const dir = experimentDir('tpslab-find-max-');
+const file = dir.file;
 
 // p99 < 400 ms is met at low rates on one node; the ceiling (maxPerSec) keeps the search short.
 const spec = (extra = ''): string => `
@@ -58,17 +45,12 @@ describe('tpslab find-max', () => {
     assert.match(data.runs[2]!.note ?? '', /sent <= 150 \(was 240\)/);
     const confirm = data.runs.at(-1)!;
     assert.deepEqual([confirm.figures!.offered, confirm.figures!.committed, confirm.figures!.lost], [150, 150, 0]);
-    const store = ResultsStore.open(db, { mustExist: true });
-    const ex = ExperimentStore.open(db, { mustExist: true });
-    try {
+    withStores(db, (store, ex) => {
       assert.equal(ex.runs(data.experiment.id).length, 6);
       const run = store.getRun(confirm.runId!);
       assert.equal(run.status, 'passed');
       assert.deepEqual((run.scenario as { thresholds: string[] }).thresholds, ['sent <= 150', 'lost == 0', 'latency.p99 < 10s']);
-    } finally {
-      ex.close();
-      store.close();
-    }
+    });
   });
 
   it('reports no answer when the start rate already misses a service level', async () => {

@@ -1,28 +1,15 @@
 // `tpslab sweep` end to end: real embedded networks, real beacons, one results.db.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { ExperimentStore } from '../../src/experiments/experiment-store.js';
+import { describe, it } from 'node:test';
 import { loadSweep } from '../../src/experiments/sweep-plan.js';
-import { ResultsStore } from '../../src/harness/store.js';
 import type { ExperimentData } from '../../src/web/experiment-contract.js';
-import { runCli, tempDir } from '../testkit/index.js';
+import { runCli } from '../testkit/index.js';
+import { experimentDir, withStores } from './experiment-kit.js';
 
-let dir: { path: string; remove(): Promise<void> };
-before(async () => {
-  dir = await tempDir('tpslab-sweep-');
-});
-after(async () => {
-  await dir.remove();
-});
-
-async function file(name: string, text: string): Promise<string> {
-  const f = join(dir.path, name);
-  await writeFile(f, text);
-  return f;
-}
+const dir = experimentDir('tpslab-sweep-');
+const file = dir.file;
 
 const base = `
   name: tiny
@@ -61,9 +48,7 @@ describe('tpslab sweep', () => {
     assert.match(html, /data-page="experiment"/);
     assert.ok(html.includes(data.experiment.id));
 
-    const store = ResultsStore.open(db, { mustExist: true });
-    const ex = ExperimentStore.open(db, { mustExist: true });
-    try {
+    withStores(db, (store, ex) => {
       const tagged = ex.runs(data.experiment.id);
       assert.equal(tagged.length, 4);
       for (const t of tagged) {
@@ -73,10 +58,7 @@ describe('tpslab sweep', () => {
         assert.equal(beacons, t.params['beacons.count']);
       }
       assert.equal(ex.get('latest', 'sweep').id, data.experiment.id);
-    } finally {
-      ex.close();
-      store.close();
-    }
+    });
   });
 
   it('validates every cell before running any, and names each bad one', async () => {

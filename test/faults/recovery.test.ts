@@ -20,6 +20,18 @@ describe('fault recovery time', () => {
     assert.equal(r.recoverySec, 0.5);
   });
 
+  it('judges against the median of the five seconds before, so an earlier fault\'s catch-up burst in them does not inflate the level', () => {
+    // A burst of 400 (an earlier fault catching up) at second 3: the mean of seconds 1..5 would be
+    // 160, and 100 tx/s (more than 10% below it) would never count as recovered.
+    const committed = [100, 100, 100, 400, 100, 100, 0, 0, 100, 100];
+    const r = recoveryOf({ committed, startSec: 6, endSec: 8 });
+    assert.equal(r.beforeTps, 100);
+    assert.equal(r.recoveredAtSec, 8);
+    assert.equal(r.recoverySec, 0);
+    // With an even number of seconds before, the mean of the middle two.
+    assert.equal(recoveryOf({ committed: [10, 40, 20, 30, 0, 30], startSec: 4, endSec: 5 }).beforeTps, 25);
+  });
+
   it('is 0 when the first second after the end is already back', () => {
     assert.equal(recoveryOf({ committed: [10, 10, 10, 10, 10, 10], startSec: 2, endSec: 3 }).recoverySec, 0);
   });

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LatencyHistogram } from '../../src/harness/histogram.js';
+import { PROTOCOL_VERSION, type ProgressMessage } from '../../src/harness/messages.js';
 import { runScenario } from '../../src/harness/overseer.js';
 import { validateScenario } from '../../src/harness/scenario.js';
 import type { JsonlSample } from '../../src/observability/jsonl-output.js';
@@ -11,6 +12,7 @@ import { PrometheusOutput } from '../../src/observability/prometheus-output.js';
 import { extrapolate, sampleIndexes } from '../../src/observability/sampled-tps.js';
 import { createRng } from '../../src/harness/rng.js';
 import type { RunResult } from '../../src/harness/overseer.js';
+import type { ReportData } from '../../src/web/contract.js';
 import { runCli, tempDir } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -60,6 +62,36 @@ describe('Prometheus output', () => {
     }
   });
 
+  it('keeps a latency histogram per beacon from each report, beacons past the 64th sharing beacon="other"', async () => {
+    const prom = new PrometheusOutput();
+    const url = await prom.listen(0);
+    try {
+      const report = (beacon: number, ...latencyMs: number[]): void => {
+        const h = new LatencyHistogram();
+        for (const ms of latencyMs) h.record(ms);
+        const empty = new LatencyHistogram().encode();
+        const m: ProgressMessage = { v: PROTOCOL_VERSION, type: 'progress', beacon, second: 0, sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0, inFlight: 0, errors: {}, corrected: h.encode(), uncorrected: empty, lag: empty, height: 0 };
+        prom.output.report!(m);
+      };
+      report(0, 3, 3, 300);
+      report(0, 3);
+      report(1, 40);
+      report(64, 3);
+      report(1000, 3, 3);
+      const text = await (await fetch(url)).text();
+      assert.match(text, /tpslab_harness_beacon_tx_latency_seconds_count\{beacon="0"\} 4/);
+      assert.match(text, /tpslab_harness_beacon_tx_latency_seconds_bucket\{le="0.005",beacon="0"\} 3/);
+      assert.match(text, /tpslab_harness_beacon_tx_latency_seconds_bucket\{le="0.025",beacon="1"\} 0/);
+      assert.match(text, /tpslab_harness_beacon_tx_latency_seconds_bucket\{le="0.05",beacon="1"\} 1/);
+      assert.match(text, /tpslab_harness_beacon_tx_latency_seconds_count\{beacon="other"\} 3/);
+      assert.doesNotMatch(text, /beacon="(64|1000)"/);
+      // The merged histogram comes from the merged seconds, not from the reports.
+      assert.match(text, /tpslab_harness_tx_latency_seconds_count 0/);
+    } finally {
+      await prom.close();
+    }
+  });
+
   it('agrees with the run\'s own committed count on a real embedded network', async () => {
     const s = validateScenario({
       name: 'prom', target: { kind: 'tpslab', nodes: 1 }, accounts: { count: 60 }, beacons: { count: 2 }, startDelayMs: 500,
@@ -74,6 +106,12 @@ describe('Prometheus output', () => {
       assert.equal(sumOf(text, 'tpslab_harness_tx_committed_total'), r.summary.committed);
       assert.equal(sumOf(text, 'tpslab_harness_tx_sent_total'), r.summary.sent);
       assert.equal(sumOf(text, 'tpslab_harness_tx_latency_seconds_count'), r.summary.committed);
+      // Per beacon: each histogram holds exactly that beacon's commits.
+      for (const b of ['0', '1']) {
+        const committed = sumOf(text.split('\n').filter((l) => l.includes(`beacon="${b}"`)).join('\n'), 'tpslab_harness_tx_committed_total');
+        assert.ok(committed > 0);
+        assert.equal(sumOf(text.split('\n').filter((l) => l.includes(`beacon="${b}"`)).join('\n'), 'tpslab_harness_beacon_tx_latency_seconds_count'), committed, `beacon ${b}`);
+      }
     } finally {
       await prom.close();
     }
@@ -114,6 +152,13 @@ load:
     const lines = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as JsonlSample);
     assert.equal(lines.reduce((n, l) => n + l.committed, 0), result.summary.committed);
     assert.ok(lines.every((l) => l.type === 'second' && l.runId === result.runId));
+    // The estimate is stored with the run, and the report shows it (it was only printed).
+    const rep = await runCli(['report', result.runId, '--db', join(dir.path, 'obs.db'), '--json'], 30_000);
+    assert.equal(rep.code, 0, rep.stderr);
+    const sampled = (JSON.parse(rep.stdout) as ReportData).sampledTps;
+    assert.ok(sampled, 'the report data has the sampled estimate');
+    assert.deepEqual([sampled.estimatedTotal, sampled.fullTotal, sampled.nodes, sampled.sampledPerInterval, sampled.intervalMs], [Number(m[1]), Number(m[2]), 2, 1, 1000]);
+    assert.equal(sampled.error === null ? 'n/a' : (sampled.error * 100).toFixed(1), m[3]);
   });
 });
 

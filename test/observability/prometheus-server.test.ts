@@ -74,6 +74,10 @@ describe('Prometheus scraping a run', { skip }, () => {
       assert.equal(r.summary.committed, 3000);
       // Prometheus has the final value.
       await waitFor('the final scrape', async () => (await query('sum(tpslab_harness_tx_committed_total)')) === r.summary.committed, 15_000, 250);
+      // Per-beacon latency histograms: one series set per beacon, together holding every commit.
+      assert.equal(await query('count(tpslab_harness_beacon_tx_latency_seconds_count)'), 2);
+      assert.equal(await query('sum(tpslab_harness_beacon_tx_latency_seconds_count)'), r.summary.committed);
+      assert.ok((await query('max(histogram_quantile(0.99, sum by (beacon, le) (tpslab_harness_beacon_tx_latency_seconds_bucket)))'))! > 0);
       for (const n of nodes) assert.equal(await query(`max_over_time(up{instance="${n}"}[1m])`), 1, `node ${n} was scraped (it is down now: the run tore the network down)`);
 
       // Seconds 4..27 of the run: the run's own committed TPS, and Prometheus's rate() over the same 24 s. Beacons

@@ -113,7 +113,7 @@ function fmtY(unit: string | undefined): (v: number) => string {
   return (v) => `${fmtNum(v)}${unit === 'ms' ? ' ms' : ''}`;
 }
 
-function options(spec: ChartSpec, width: number, log: boolean): uPlot.Options {
+function options(spec: ChartSpec, width: number, log: boolean, marks: () => readonly ChartMark[] = () => spec.marks ?? []): uPlot.Options {
   const kind = spec.xKind ?? 'seconds';
   const xFmt = spec.xLabel ?? (kind === 'seconds' ? fmtClock : kind === 'nines' ? ninesLabel : (v: number) => String(v));
   const yf = fmtY(spec.yUnit);
@@ -176,7 +176,8 @@ function options(spec: ChartSpec, width: number, log: boolean): uPlot.Options {
     cursor: { points: { size: 6 }, drag: { x: kind !== 'nines', y: false } },
   };
   if (spec.sync && kind === 'seconds') opts.cursor = { ...opts.cursor, sync: { key: spec.sync } };
-  if (spec.marks?.length) opts.hooks = { draw: [(u) => drawMarks(u, spec.marks ?? [])] };
+  // Marks are read at each draw, so a live chart shows faults that begin after it was built.
+  opts.hooks = { draw: [(u) => drawMarks(u, marks())] };
   return opts;
 }
 
@@ -186,6 +187,9 @@ function drawMarks(u: uPlot, marks: readonly ChartMark[]): void {
   const { top, height } = u.bbox;
   ctx.save();
   ctx.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
+  // uPlot leaves the axes' alignment set: a label would be centred on its mark's start.
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
   marks.forEach((m, i) => {
     const x0 = u.valToPos(m.from, 'x', true);
     const x1 = Math.max(x0 + devicePixelRatio, u.valToPos(m.to, 'x', true));
@@ -236,10 +240,19 @@ export function chart(initial: ChartSpec): ChartHandle {
     } else {
       replace(body);
       el.removeAttribute('data-empty');
-      plot = new uPlot(options(spec, width(), log), data(spec, log), body);
+      plot = new uPlot(options(spec, width(), log, () => spec.marks ?? []), data(spec, log), body);
       key = seriesKey(spec);
     }
     el.setAttribute('data-rendered', 'true');
+    markAttributes();
+  }
+
+  /** The marks drawn, for tests and assistive tools: their count and labels on the figure. */
+  function markAttributes(): void {
+    const m = plot ? (spec.marks ?? []) : [];
+    el.setAttribute('data-marks', String(m.length));
+    if (m.length) el.setAttribute('aria-description', `shaded: ${m.map((x) => x.label).join('; ')}`);
+    else el.removeAttribute('aria-description');
   }
 
   // Drawn once the figure is laid out with a width (so hidden tabs draw when shown), then kept
@@ -269,7 +282,10 @@ export function chart(initial: ChartSpec): ChartHandle {
       spec = next;
       if (!built) return;
       if (!plot || isEmpty(spec) || seriesKey(spec) !== key) rebuild();
-      else plot.setData(data(spec, log));
+      else {
+        plot.setData(data(spec, log));
+        markAttributes();
+      }
     },
   };
 }

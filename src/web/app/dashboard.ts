@@ -8,6 +8,7 @@ import { getJson } from './api.js';
 import { chart, type ChartHandle, type ChartSpec } from './charts.js';
 import { badge, card, h, jsonDetails, note, panel, replace, setCard } from './dom.js';
 import { mountExplorer, parseRoute } from './explorer.js';
+import { faultMarks, faultsPanel, withFaults } from './faults.js';
 import { fmtClock, fmtInt, fmtMs, fmtTime } from './format.js';
 import { reconciliationView, summaryCards } from './report.js';
 import { cumulativeSpec, errorsSpec, inFlightSpec, latencySpec, sendRateSpec, sortedSeconds, tpsSpec } from './runcharts.js';
@@ -52,9 +53,11 @@ export function renderDashboard(root: HTMLElement): void {
   ];
   const charts: ChartHandle[] = specs.map((f) => chart({ ...f([]), emptyText: 'waiting for the first second…' }));
 
+  const faultsHolder = h('div', { id: 'live-faults' });
   const runTab = h('div', { id: 'live-run' },
     message, errorBox, cards, summaryPanel,
     panel('Charts', { id: 'live-charts', class: 'charts-panel' }, h('div', { class: 'chart-grid' }, charts.map((c) => c.el))),
+    faultsHolder,
     beaconsPanel, nodesPanel,
     scenarioPanel);
   const explorerTab = h('div', { id: 'live-explorer', hidden: true });
@@ -133,10 +136,18 @@ export function renderDashboard(root: HTMLElement): void {
     const pts = points();
     drawHeader();
     drawNumbers(pts);
+    // A fault still on runs to now (or, once the run is over, to its end).
+    const marks = faultMarks(state?.faults, Math.max(elapsedSec() ?? 0, pts.length ? (pts[pts.length - 1]?.second ?? 0) + 1 : 0));
     charts.forEach((c, i) => {
       const spec = specs[i]?.(pts);
-      if (spec) c.update({ ...spec, emptyText: pts.length ? spec.emptyText : 'waiting for the first second…' });
+      if (spec) c.update(withFaults({ ...spec, emptyText: pts.length ? spec.emptyText : 'waiting for the first second…' }, marks));
     });
+  }
+
+  function drawFaults(): void {
+    const p = faultsPanel(state?.faults, { live: !state || !TERMINAL.includes(state.status) });
+    if (p) replace(faultsHolder, p);
+    else replace(faultsHolder);
   }
 
   function scheduleDraw(): void {
@@ -167,6 +178,7 @@ export function renderDashboard(root: HTMLElement): void {
     replace(scenarioPanel, h('h2', null, 'Scenario'), jsonDetails('scenario (JSON)', state?.scenario));
     drawTables();
     drawSummary();
+    drawFaults();
     draw();
   }
 
@@ -181,6 +193,7 @@ export function renderDashboard(root: HTMLElement): void {
         if (e.error !== undefined) state.error = e.error;
         if (TERMINAL.includes(e.status)) finishSoon();
         drawSummary();
+        drawFaults();
         break;
       case 'second':
         seconds.set(e.point.second, e.point);
@@ -192,6 +205,10 @@ export function renderDashboard(root: HTMLElement): void {
       case 'nodes':
         state.nodes = e.nodes;
         drawTables();
+        break;
+      case 'faults':
+        state.faults = e.faults;
+        drawFaults();
         break;
       case 'summary':
         state.summary = e.summary;

@@ -17,7 +17,8 @@ export function withFaults(spec: ChartSpec, marks: ChartMark[]): ChartSpec {
   return marks.length ? { ...spec, marks } : spec;
 }
 
-export function faultsPanel(faults: readonly FaultInfo[] | undefined): HTMLElement | null {
+/** `live`: the run is still going, so recovery times are not judged yet. */
+export function faultsPanel(faults: readonly FaultInfo[] | undefined, opts: { live?: boolean } = {}): HTMLElement | null {
   if (!faults?.length) return null;
   return panel('Faults', { id: 'report-faults' },
     table<FaultInfo>([
@@ -27,8 +28,8 @@ export function faultsPanel(faults: readonly FaultInfo[] | undefined): HTMLEleme
       { title: 'began', cell: (f) => sec(f.startSec), num: true },
       { title: 'ended', cell: (f) => sec(f.endSec), num: true },
       { title: 'TPS before', cell: (f) => (f.beforeTps === null ? DASH : fmtRate(f.beforeTps)), num: true },
-      { title: 'recovery', cell: (f) => (f.recoverySec !== null ? sec(f.recoverySec) : f.beforeTps === null ? 'no rate before' : 'not recovered'), num: true },
+      { title: 'recovery', cell: (f) => (f.recoverySec !== null ? sec(f.recoverySec) : opts.live ? 'judged at the end' : f.beforeTps === null ? 'no rate before' : 'not recovered'), num: true },
       { title: 'error', cell: (f) => f.error ?? '' },
     ], faults, { id: 'faults-table' }),
-    note('Recovery: from the fault’s end until committed TPS is back within 10% of its mean over the 5 s before the fault. Faults are shaded on every chart over time.', 'note small'));
+    note('Recovery: from the fault’s end until committed TPS is back within 10% of its median over the 5 s before the fault. Faults are shaded on every chart over time.', 'note small'));
 }

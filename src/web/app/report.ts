@@ -6,6 +6,7 @@ import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtRate, fmtTime, shortHex } from
 import { cumulativeSpec, distributionSpec, hourlySpec, latencySpec, runLengthSec, sendRateSpec, sortedSeconds, tpsSpec } from './runcharts.js';
 import { COLORS, DASHED } from './charts.js';
 import { faultMarks, faultsPanel, withFaults } from './faults.js';
+import { sampledPanel } from './sampled.js';
 import { beaconsTable, errorsTable, latencyTable, nodesTable, thresholdsTable } from './tables.js';
 
 /** Runs longer than this get the per-hour volume chart. */
@@ -130,6 +131,7 @@ export function renderReport(root: HTMLElement, d: ReportData): void {
       note('Corrected latency counts from the scheduled send time, so stalls are charged to every transaction that should have been sent during them.', 'note small')) : null,
     panel('Charts', { id: 'report-charts', class: 'charts-panel' }, charts),
     faultsPanel(d.faults),
+    sampledPanel(d.sampledTps),
     panel('Beacons', { id: 'report-beacons' }, beaconsTable(d.beacons ?? [])),
     h('div', { class: 'two-col' },
       panel('Nodes', { id: 'report-nodes' }, nodesTable(d.nodes ?? [])),
