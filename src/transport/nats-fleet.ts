@@ -14,6 +14,7 @@
 import { TpslabError } from '../errors.js';
 import type { Fleet, FleetEvents } from '../harness/fleet.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
+import type { BeaconClock } from '../web/contract.js';
 import type { WireMessage } from './nats-messages.js';
 import type { NatsOverseer } from './nats-overseer.js';
 import { splitUnsent } from './reassign.js';
@@ -51,6 +52,8 @@ export class NatsFleet implements Fleet {
   private startAtMs: number | undefined;
   private reassignments = 0;
   readonly reassigned: Reassignment[] = [];
+  /** Assignment index → its owner's first send, on the owner's clock. */
+  private readonly firstSends = new Map<number, number>();
 
   constructor(
     private readonly session: NatsOverseer,
@@ -99,6 +102,22 @@ export class NatsFleet implements Fleet {
     }
   }
 
+  /** Each assignment's beacon: its name, clock offset to the overseer, and its first send after the start (overseer clock). */
+  clocks(): ReadonlyMap<number, BeaconClock> {
+    const joined = new Map(this.session.joined().map((j) => [j.name, j]));
+    const out = new Map<number, BeaconClock>();
+    this.names.forEach((name, beacon) => {
+      const j = joined.get(name);
+      const first = this.firstSends.get(beacon);
+      out.set(beacon, {
+        name,
+        ...(j ? { clockOffsetMs: j.offsetMs, clockUncertaintyMs: j.uncertaintyMs } : {}),
+        ...(j && first !== undefined && this.startAtMs !== undefined ? { firstSendAfterStartMs: first + j.offsetMs - this.startAtMs } : {}),
+      });
+    });
+    return out;
+  }
+
   private liveOwners(): string[] {
     return this.names.filter((n) => !this.missing.has(n));
   }
@@ -111,6 +130,12 @@ export class NatsFleet implements Fleet {
   }
 
   onReport(name: string, w: WireMessage): void {
+    if (w.type === 'first-send') {
+      // The beacon's own share only (a reassigned job starts late by design).
+      const j = this.jobs.get(w.job);
+      if (j && j.owner === name && j.id === `b${j.beacon}`) this.firstSends.set(j.beacon, w.atMs);
+      return;
+    }
     if (w.type !== 'report') return;
     const j = this.jobs.get(w.job);
     if (!j || j.owner !== name) return void this.log(`ignored a report from beacon ${name} for job ${w.job}, which is not its`);
