@@ -203,7 +203,7 @@ class NatsBeaconSession {
           // The overseer stores when each beacon really started (its report row): tell it before `done`.
           if (x.type === 'done' && b.firstSendMs !== undefined) this.sender.send(encodeFrame({ type: 'first-send', job: m.job, atMs: b.firstSendMs }));
           this.report(m.job, x);
-        }, this.clock);
+        }, this.clock, { takeover: m.takeover === true });
         if (m.skip) b.skipFirst(m.skip);
         this.jobs.set(m.job, b);
         b.prepare()

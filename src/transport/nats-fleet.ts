@@ -17,7 +17,7 @@ import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage, ty
 import type { BeaconClock } from '../web/contract.js';
 import type { WireMessage } from './nats-messages.js';
 import type { NatsOverseer } from './nats-overseer.js';
-import { splitUnsent } from './reassign.js';
+import { splitRange, splitUnsent } from './reassign.js';
 
 interface Job {
   id: string;
@@ -25,6 +25,8 @@ interface Job {
   owner: string;
   assign: Assign;
   skip: number;
+  /** Max mode: senders another beacon sent from in this run (their nonces are learned from the network). */
+  takeover?: boolean;
   ready: boolean;
   dead: boolean;
   last?: ProgressMessage;
@@ -83,7 +85,7 @@ export class NatsFleet implements Fleet {
 
   private addJob(j: Job): Promise<void> {
     this.jobs.set(j.id, j);
-    const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
+    const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(j.takeover ? { takeover: true } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
     return this.session.control(j.owner, m).catch((err: unknown) => this.unreachable(j.owner, err));
   }
 
@@ -224,7 +226,18 @@ export class NatsFleet implements Fleet {
     }
     j.dead = true;
     if (j.assign.mode !== 'open') {
-      this.log(`job ${j.id}: max-mode work is not reassigned (no plan to split); what ${name} reported stays counted`);
+      // Max mode: its senders are taken over, whole sub-ranges, for the rest of the run's duration.
+      const parts = splitRange(j.assign, survivors.length);
+      const first = this.reassignments;
+      const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
+      const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p, skip: 0, takeover: true, ready: false, dead: false }));
+      const leftMs = this.startAtMs === undefined ? j.assign.maxDurationMs : Math.max(0, this.startAtMs + j.assign.maxDurationMs - this.session.clock.now());
+      void Promise.all(acks).then(() => {
+        const r: Reassignment = { from: name, job: j.id, to, entries: 0, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
+        this.reassigned.push(r);
+        const ranges = parts.map((p, k) => `${to[k]} (${p.accounts.start}..${p.accounts.end - 1})`).join(', ');
+        this.log(`job ${j.id}: max-mode senders ${j.assign.accounts.start}..${j.assign.accounts.end - 1} of ${name} taken over by ${ranges} for the remaining ${(leftMs / 1000).toFixed(1)} s, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
+      });
     } else {
       const sentBefore = j.skip + (j.last?.sent ?? 0);
       const parts = splitUnsent(j.assign, sentBefore, survivors.length);

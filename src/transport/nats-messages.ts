@@ -40,8 +40,9 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
   /**
    * A control message for one job. `skip`: the first plan entries were sent by a previous owner
    * (built, not sent). `startAtMs`: the run's start (overseer clock) for a job assigned after it.
+   * `takeover`: max-mode senders another beacon sent from; learn their nonces from the network.
    */
-  z.strictObject({ type: z.literal('control'), job: z.string(), msg: OverseerMessageSchema, skip: seq.optional(), startAtMs: z.number().optional() }),
+  z.strictObject({ type: z.literal('control'), job: z.string(), msg: OverseerMessageSchema, skip: seq.optional(), startAtMs: z.number().optional(), takeover: z.boolean().optional() }),
   z.strictObject({ type: z.literal('resend'), fromSeq: seq }),
   z.strictObject({ type: z.literal('release'), reason: z.string() }),
 ]);

@@ -158,6 +158,51 @@ describe('tpslab overseer and beacons over NATS', () => {
     for (const b of [bs[0]!, bs[2]!]) assert.equal(await b.exited, 0, b.out());
   });
 
+  it('max mode: a beacon killed mid-run has its sender range taken over by the others for the rest of the run, nonces continuing where it stopped', async () => {
+    const file = join(dir.path, 'killmax.yaml');
+    await writeFile(file, `
+name: killmax
+target: { kind: embedded, nodes: 1 }
+accounts: { count: 90 }
+load: { mode: max, durationSec: 8, maxInFlight: 12 }
+beacons: { count: 3 }
+confirmation: { timeoutMs: 20000 }
+results: { outcomes: true }
+`);
+    const db = join(dir.path, 'killmax.db');
+    const overseerP = start(['overseer', '--nats', nats.url, file, '--results', db, '--json', '--no-ui', '--no-report', '--wait', '60', '--heartbeat-ms', '1000']);
+    const bs = [beacon('m-0'), beacon('m-1'), beacon('m-2')];
+    await waitFor('the run to start', () => /all 3 beacons are ready; starting/.test(overseerP.out()), 60_000);
+    await waitFor('3 s of sending', () => /t=3s/.test(overseerP.out()) || /committed \d+\/s \(\d{2,} total\)/.test(overseerP.out()), 30_000, 100);
+    const killedAtMs = Date.now();
+    bs[1]!.child.kill('SIGKILL');
+    const code = await Promise.race([overseerP.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000))]);
+    assert.equal(code, 0, overseerP.out() + bs.map((b) => b.out()).join('\n'));
+    const out = overseerP.out();
+    assert.match(out, /beacon m-1 is missing \(silent \d+ ms\); reassigning 1 unfinished job/);
+    const moved = /job b(\d): max-mode senders (\d+)\.\.(\d+) of m-1 taken over by (m-0|m-2) \((\d+)\.\.(\d+)\), (m-0|m-2) \((\d+)\.\.(\d+)\) for the remaining [0-9.]+ s/.exec(out);
+    assert.ok(moved, out);
+    assert.deepEqual([moved[5], moved[9]], [moved[2], moved[3]], 'the two parts cover its whole range');
+    assert.equal(Number(moved[6]) + 1, Number(moved[8]), 'and do not overlap');
+    const s = (JSON.parse(overseerP.stdout()) as RunResult).summary;
+    assert.equal(s.sent, s.committed + s.failed + s.lost + s.pending, 'every sent transaction is accounted for');
+    assert.equal(s.failed + s.lost, 0, 'no nonce refused: the new owners learned where the missing beacon stopped');
+    const rec = s.reconciliation!;
+    assert.equal(rec.missing, 0);
+    assert.equal(rec.networkCommitted, rec.beaconCommitted + rec.unexpected, 'what the killed beacon committed is on the chain, unseen by the others');
+    // Its assignment's outcomes are the new owners': sent after the kill, all committed.
+    const store = ResultsStore.open(db, { mustExist: true });
+    try {
+      const runId = store.getRun('latest').id;
+      const taken = store.outcomes(runId).filter((o) => o.beacon === Number(moved[1]));
+      assert.ok(taken.length > 0, 'the survivors sent from its senders');
+      assert.ok(taken.every((o) => o.status === 'committed' && o.intendedMs > killedAtMs), JSON.stringify(taken.slice(0, 3)));
+    } finally {
+      store.close();
+    }
+    for (const b of [bs[0]!, bs[2]!]) assert.equal(await b.exited, 0, b.out());
+  });
+
   it('with too few beacons the overseer names who is missing', async () => {
     const file = await scenario('few', 10, 1, 3);
     const overseer = runCli(['overseer', '--nats', nats.url, file, '--results', join(dir.path, 'few.db'), '--no-ui', '--no-report', '--wait', '3'], 60_000, dir.path);
