@@ -48,6 +48,7 @@ export interface Reassignment {
 
 export class NatsFleet implements Fleet {
   private readonly jobs = new Map<string, Job>();
+  private readonly byBeacon = new Map<number, Job[]>();
   private readonly missing = new Set<string>();
   private readonly readySent = new Set<number>();
   private readonly doneSent = new Set<number>();
@@ -77,14 +78,14 @@ export class NatsFleet implements Fleet {
       const j: Job = { id: `b${a.beacon}`, beacon: a.beacon, owner, assign: a, skip: 0, ready: false, dead: false };
       if (this.missing.has(owner)) {
         // Went missing before its work was sent: give the whole share to the beacons left.
-        this.jobs.set(j.id, j);
+        this.track(j);
         this.reassign(j, owner, this.session.clock.now(), 0);
       } else void this.addJob(j);
     }
   }
 
   private addJob(j: Job): Promise<void> {
-    this.jobs.set(j.id, j);
+    this.track(j);
     const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(j.takeover ? { takeover: true } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
     return this.session.control(j.owner, m).catch((err: unknown) => this.unreachable(j.owner, err));
   }
@@ -157,7 +158,15 @@ export class NatsFleet implements Fleet {
   }
 
   private jobsOf(beacon: number): Job[] {
-    return [...this.jobs.values()].filter((j) => j.beacon === beacon);
+    return this.byBeacon.get(beacon) ?? [];
+  }
+
+  private track(j: Job): void {
+    this.jobs.set(j.id, j);
+    // Indexed by assignment: every report sums its assignment's jobs (a scan of all jobs was quadratic in beacons).
+    const list = this.byBeacon.get(j.beacon);
+    if (list) list.push(j);
+    else this.byBeacon.set(j.beacon, [j]);
   }
 
   /** Counts of assignment b: every job's latest (a dead job's last report stays counted). */
