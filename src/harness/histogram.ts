@@ -80,9 +80,29 @@ export class LatencyHistogram {
     this.h.recordValue(toMicros(latencyMs));
   }
 
-  /** Adds every value of `other` into this histogram (the only correct way to combine them). */
+  /**
+   * Adds every value of `other` into this histogram (the only correct way to combine them).
+   * Every instance has the canonical layout, so only the buckets up to `other`'s max are visited:
+   * hdr's own add scans all ~23k buckets up to 1 hour, and the overseer adds three histograms per
+   * beacon per second. The same result as hdr's add (a test compares the encodings).
+   */
   add(other: LatencyHistogram): void {
-    this.h.add(other.h);
+    const o = other.h;
+    const h = this.h;
+    if (o.totalCount === 0) return;
+    const last = o.countsArrayIndex(o.maxValue);
+    let total = 0;
+    for (let i = 0; i <= last; i++) {
+      const n = o.getCountAtIndex(i);
+      if (n > 0) {
+        h.addToCountAtIndex(i, n);
+        total += n;
+      }
+    }
+    h.setTotalCount(h.totalCount + total);
+    // With a lowest discernible value of 1 µs there is no unit magnitude to round by: hdr's add sets the same.
+    h.maxValue = Math.max(h.maxValue, o.maxValue);
+    h.minNonZeroValue = Math.min(h.minNonZeroValue, o.minNonZeroValue);
   }
 
   get count(): number {
