@@ -40,8 +40,10 @@ export interface Reassignment {
   from: string;
   job: string;
   to: string[];
-  /** Unsent plan entries moved. */
+  /** Unsent plan entries moved (0 in max mode, where the sender range is taken over). */
   entries: number;
+  /** Max mode: the missing beacon's sender range was taken over for the rest of the run. */
+  max?: boolean;
   /** From the missing beacon's last heartbeat to the new jobs acknowledged. */
   tookMs: number;
 }
@@ -242,7 +244,7 @@ export class NatsFleet implements Fleet {
       const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p, skip: 0, takeover: true, ready: false, dead: false }));
       const leftMs = this.startAtMs === undefined ? j.assign.maxDurationMs : Math.max(0, this.startAtMs + j.assign.maxDurationMs - this.session.clock.now());
       void Promise.all(acks).then(() => {
-        const r: Reassignment = { from: name, job: j.id, to, entries: 0, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
+        const r: Reassignment = { from: name, job: j.id, to, entries: 0, max: true, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
         this.reassigned.push(r);
         const ranges = parts.map((p, k) => `${to[k]} (${p.accounts.start}..${p.accounts.end - 1})`).join(', ');
         this.log(`job ${j.id}: max-mode senders ${j.assign.accounts.start}..${j.assign.accounts.end - 1} of ${name} taken over by ${ranges} for the remaining ${(leftMs / 1000).toFixed(1)} s, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);

@@ -180,6 +180,7 @@ results: { outcomes: true }
     assert.equal(code, 0, overseerP.out() + bs.map((b) => b.out()).join('\n'));
     const out = overseerP.out();
     assert.match(out, /beacon m-1 is missing \(silent \d+ ms\); reassigning 1 unfinished job/);
+    assert.match(out, /reassigned: max-mode senders of m-1 \(job b\d\) to m-[02], m-[02] in \d+ ms from its last heartbeat/);
     const moved = /job b(\d): max-mode senders (\d+)\.\.(\d+) of m-1 taken over by (m-0|m-2) \((\d+)\.\.(\d+)\), (m-0|m-2) \((\d+)\.\.(\d+)\) for the remaining [0-9.]+ s/.exec(out);
     assert.ok(moved, out);
     assert.deepEqual([moved[5], moved[9]], [moved[2], moved[3]], 'the two parts cover its whole range');
