@@ -15,6 +15,7 @@
 import type { BenchContext, BenchResult, Benchmark } from './contract.js';
 import { beaconVsAutocannon } from './beacon-vs-autocannon.js';
 import { datasetPrepare } from './dataset-prepare.js';
+import { distributed } from './distributed.js';
 import { ethereumDevnet } from './ethereum-devnet.js';
 import { harness } from './harness.js';
 import { infrastructure } from './infrastructure.js';
@@ -23,7 +24,7 @@ import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
 import { replay } from './replay.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

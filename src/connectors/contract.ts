@@ -236,6 +236,11 @@ export interface BeaconContext {
   clock: Clock;
   confirmation: { method: 'stream' | 'poll'; pollIntervalMs: number };
   log: Log;
+  /**
+   * Max-mode work taken over from a missing beacon: its senders sent in this run already, so
+   * `prepare` learns their next nonces from the network even if the accounts were fresh at the start.
+   */
+  takeover?: boolean;
 }
 
 /** A connector kind: its option schema (the scenario's `target`) and both halves. */

@@ -36,6 +36,10 @@ export class RunAggregator {
   private flushed = -1;
   /** Beacons that sent `done`: they no longer hold back the seconds after their last report. */
   private readonly ended = new Set<number>();
+  /** Ended beacons that never reported a second. */
+  private endedUnreported = 0;
+  /** Second → how many live (not ended) beacons last reported it. */
+  private readonly liveAt = new Map<number, number>();
 
   constructor(
     private readonly beacons: number,
@@ -56,27 +60,47 @@ export class RunAggregator {
     const c = LatencyHistogram.decode(m.corrected);
     const u = LatencyHistogram.decode(m.uncorrected);
     const l = LatencyHistogram.decode(m.lag);
+    // Run totals take each second's merged histograms once, when it is flushed (not each report: 1,000 beacons).
     p.corrected.add(c);
     p.uncorrected.add(u);
     p.lag.add(l);
-    this.corrected.add(c);
-    this.uncorrected.add(u);
-    this.lag.add(l);
+    this.moveSecond(prev.second, m.second, m.beacon);
     this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failures: m.failures, expired: m.expired, late: m.late, retries: m.retries }, failed: m.failed, errors: m.errors, inFlight: m.inFlight, height: m.height });
     return this.flushUpTo(this.completeSecond());
   }
 
   /** A beacon finished: seconds are complete once the others have reported them. */
   finished(beacon: number): SecondRow[] {
-    this.ended.add(beacon);
+    if (!this.ended.has(beacon)) {
+      this.ended.add(beacon);
+      if (!this.last.has(beacon)) this.endedUnreported++;
+      else this.moveSecond(this.last.get(beacon)!.second, undefined, beacon);
+    }
     return this.flushUpTo(this.completeSecond());
   }
 
+  /** Keeps `liveAt` (how many live beacons last reported each second) current: a beacon moves from `from` to `to` (undefined: it ended). */
+  private moveSecond(from: number, to: number | undefined, beacon: number): void {
+    if (this.ended.has(beacon) && to !== undefined) {
+      // A report after `done` does not hold seconds back (and it is no longer an unreported ended beacon).
+      if (!this.last.has(beacon)) this.endedUnreported--;
+      return;
+    }
+    if (this.last.has(beacon)) {
+      const n = (this.liveAt.get(from) ?? 0) - 1;
+      if (n > 0) this.liveAt.set(from, n);
+      else this.liveAt.delete(from);
+    }
+    if (to !== undefined) this.liveAt.set(to, (this.liveAt.get(to) ?? 0) + 1);
+  }
+
   private completeSecond(): number {
-    if (this.last.size + [...this.ended].filter((b) => !this.last.has(b)).length < this.beacons) return -1;
-    const live = [...this.last].filter(([b]) => !this.ended.has(b)).map(([, x]) => x.second);
+    if (this.last.size + this.endedUnreported < this.beacons) return -1;
+    // The lowest second a live beacon last reported (a handful of distinct seconds, not one per beacon).
+    let min = Infinity;
+    for (const s of this.liveAt.keys()) min = Math.min(min, s);
     // With every beacon ended, everything pending is complete.
-    return live.length ? Math.min(...live) : Math.max(-1, ...this.pending.keys());
+    return min !== Infinity ? min : Math.max(-1, ...this.pending.keys());
   }
 
   /** Closes every second still open (end of run). */
@@ -102,6 +126,11 @@ export class RunAggregator {
         errors: p ? Object.fromEntries(Object.entries(p.errors).filter(([, n]) => n > 0)) : {},
         ...(p ? { latCorrected: p.corrected.encode(), latUncorrected: p.uncorrected.encode(), scheduleLag: p.lag.encode() } : {}),
       };
+      if (p) {
+        this.corrected.add(p.corrected);
+        this.uncorrected.add(p.uncorrected);
+        this.lag.add(p.lag);
+      }
       this.rows.push(row);
       out.push(row);
       this.flushed = s;

@@ -52,11 +52,11 @@ export function runBeaconOverIpc(): Promise<void> {
 }
 
 /** A beacon with the connector its assignment names, its configuration checked by the connector's own schema. */
-export function createBeacon(m: Assign, send: (m: BeaconMessage) => Promise<void> | void, clock: Clock = preciseClock): Beacon {
+export function createBeacon(m: Assign, send: (m: BeaconMessage) => Promise<void> | void, clock: Clock = preciseClock, opts: { takeover?: boolean } = {}): Beacon {
   const def = connectorFor(m.connector.kind);
   const parsed = def.beaconSchema.safeParse(m.connector.config);
   if (!parsed.success) throw new TpslabError('TPSLAB_E_CONNECTOR', `the ${m.connector.kind} connector refused its beacon configuration: ${describeZodError(parsed.error, 'config')}`);
   const log = (line: string): void => void send({ v: PROTOCOL_VERSION, type: 'log', beacon: m.beacon, line });
-  const connector = def.createBeacon(parsed.data, { beacon: m.beacon, clock, confirmation: { method: m.confirmation.method, pollIntervalMs: m.confirmation.pollIntervalMs }, log });
+  const connector = def.createBeacon(parsed.data, { beacon: m.beacon, clock, confirmation: { method: m.confirmation.method, pollIntervalMs: m.confirmation.pollIntervalMs }, log, ...(opts.takeover ? { takeover: true } : {}) });
   return new Beacon(m, send, connector, clock);
 }

@@ -56,6 +56,8 @@ export class Beacon {
   private sourceDone = false;
   private pulling = false;
   private skip = 0;
+  /** When the first transaction went out (this beacon's clock); undefined before. */
+  firstSendMs: number | undefined;
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   private readonly early = new Map<number, [height: number, atMs: number]>();
   private resolveDone!: () => void;
@@ -253,6 +255,7 @@ export class Beacon {
     for (const i of batch) {
       const tx = this.txs.built[i] ?? this.build(i);
       if (this.txs.attempts[i] === 0) {
+        this.firstSendMs ??= now;
         this.txs.firstSentMs[i] = now;
         this.sentOrder.push(i);
         this.inFlight++;

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TpslabError, asTpslabError } from '../errors.js';
+import type { BeaconClock } from '../web/contract.js';
 import { parseBeaconMessage, type Assign, type BeaconMessage, type OverseerMessage } from './messages.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
@@ -23,6 +24,8 @@ export interface Fleet {
   broadcast(m: OverseerMessage): void;
   /** Beacons that finished (sent `done`) are not waited for; the rest are killed. */
   close(): void;
+  /** Beacons across machines: assignment index → its beacon's name, clock offset and first send (stored with its row). */
+  clocks?(): ReadonlyMap<number, BeaconClock>;
 }
 
 /** Beacons as child processes of this one (`tpslab beacon --ipc`). */

@@ -8,7 +8,7 @@ import type { NodeRow, TargetInfo } from '../connectors/contract.js';
 import type { Outcome, ProgressMessage } from './messages.js';
 import type { ResultsStore, RunStatus, SecondRow } from './store.js';
 import type { ThresholdResult } from './thresholds.js';
-import type { BeaconTotals, Summary } from '../web/contract.js';
+import type { BeaconClock, BeaconTotals, Summary } from '../web/contract.js';
 
 /** A beacon's latest totals, as the dashboard shows them (late and in flight always known live). */
 export type BeaconTotalsRow = BeaconTotals & { late: number; inFlight: number };
@@ -93,6 +93,7 @@ export function storeOutput(store: ResultsStore, runId: string): RunOutput {
           late: b.late,
           retries: b.retries,
           errors: b.errors,
+          ...beaconClock(b),
         })),
       );
       store.setNodes(id, end.nodes);
@@ -118,5 +119,15 @@ export function storeOutput(store: ResultsStore, runId: string): RunOutput {
       store.finishRun(id, { status: end.status, summary: end.summary, thresholds: end.thresholds });
     },
     failed: (id, error, status) => store.finishRun(id, { status, summary: null, thresholds: null, error }),
+  };
+}
+
+/** A beacon's name, clock offset and first send, as stored (beacons over NATS only). */
+export function beaconClock(b: BeaconClock): BeaconClock {
+  return {
+    ...(b.name !== undefined ? { name: b.name } : {}),
+    ...(b.clockOffsetMs !== undefined ? { clockOffsetMs: b.clockOffsetMs } : {}),
+    ...(b.clockUncertaintyMs !== undefined ? { clockUncertaintyMs: b.clockUncertaintyMs } : {}),
+    ...(b.firstSendAfterStartMs !== undefined ? { firstSendAfterStartMs: b.firstSendAfterStartMs } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { preciseClock, type Clock } from '../clock.js';
 import type { TargetConnector } from '../connectors/contract.js';
 import { connectorFor } from '../connectors/index.js';
 import { TpslabError, asTpslabError } from '../errors.js';
-import type { Summary } from '../web/contract.js';
+import type { BeaconClock, Summary } from '../web/contract.js';
 import { RunAggregator } from './aggregate.js';
 import { collectEnvironment } from './environment.js';
 import { LocalFleet, type Fleet, type FleetEvents } from './fleet.js';
@@ -39,6 +39,8 @@ export interface RunResult {
   status: RunStatus;
   summary: RunSummary;
   thresholds: ThresholdResult[];
+  /** Beacons over NATS: each one's name, clock offset to the overseer and first send after the start. */
+  clocks?: (BeaconClock & { beacon: number })[];
 }
 
 /** What `tpslab run` and tests observe of a run: one output (see outputs.ts). */
@@ -261,6 +263,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     });
     const verdicts = evaluateThresholds(thresholds, thresholdMetrics(summary));
     const status: RunStatus = aborted() ? 'aborted' : verdicts.every((v) => v.passed) ? 'passed' : 'breached';
+    const clocks = fleet.clocks?.();
     const beacons: BeaconFinal[] = [...done.values()].map((d) => ({
       beacon: d.beacon,
       accounts: plan.shares[d.beacon]!.accounts,
@@ -271,10 +274,11 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       late: d.late,
       retries: d.retries,
       errors: d.errors,
+      ...clocks?.get(d.beacon),
       ...(d.outcomes ? { outcomes: d.outcomes } : {}),
     }));
     out.finished(runId, { status, summary, thresholds: verdicts, beacons, nodes: await target.nodes(), accountName: (i) => target.accountName?.(i) ?? String(i) });
-    return { runId, dbPath: store.path, status, summary, thresholds: verdicts };
+    return { runId, dbPath: store.path, status, summary, thresholds: verdicts, ...(clocks?.size ? { clocks: [...clocks].sort((a, b) => a[0] - b[0]).map(([beacon, c]) => ({ beacon, ...c })) } : {}) };
   } catch (err) {
     const e = asTpslabError(err);
     // Interrupted, the failure is most likely the interruption's (Ctrl-C reaches the network's processes too).

@@ -18,6 +18,7 @@ import { latencyPoint } from '../web/points.js';
 import { readFaults } from '../faults/fault-store.js';
 import { readSampledTps } from '../observability/sampled-store.js';
 import { LatencyHistogram } from './histogram.js';
+import { beaconClock } from './outputs.js';
 import type { ResultsStore, RunRecord, SecondRow } from './store.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -88,6 +89,7 @@ export function buildReportData(store: ResultsStore, runIdOrLatest: string, opts
   const beacons: BeaconTotals[] = store.beacons(run.id).map((b) => ({
     beacon: b.beacon, accountsStart: b.accountsStart, accountsEnd: b.accountsEnd, sent: b.sent, committed: b.committed,
     failed: b.failed, lost: b.lost, ...(b.late !== undefined ? { late: b.late } : {}), retries: b.retries, errors: b.errors,
+    ...beaconClock(b),
   }));
   const data: ReportData = {
     kind: 'report',
@@ -258,3 +260,4 @@ export function formatCompare(data: CompareData): string {
   const line = (cells: string[]): string => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]! + 2))).join('')}`.trimEnd();
   return [label('A', data.a), label('B', data.b), '', line(header), ...rows.map(line)].join('\n');
 }
+

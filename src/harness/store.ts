@@ -73,6 +73,13 @@ export interface BeaconRow {
   late?: number;
   retries: number;
   errors: ErrorCounts;
+  /** Beacons over NATS (schema v3; absent for local beacons and older runs): the beacon's --name. */
+  name?: string;
+  /** Its clock offset to the overseer's (overseer minus beacon), ms, and that offset's uncertainty (± half the best round trip). */
+  clockOffsetMs?: number;
+  clockUncertaintyMs?: number;
+  /** Its first send after the run's start instant, ms on the overseer's clock (its own clock corrected by the offset). */
+  firstSendAfterStartMs?: number;
 }
 
 /** A process of the network at the end of the run, as its connector describes it. */
@@ -155,6 +162,16 @@ const MIGRATIONS: readonly ((db: Db) => void)[] = [
       ALTER TABLE run_seconds ADD COLUMN expired INTEGER;
       ALTER TABLE run_seconds ADD COLUMN late INTEGER;
       ALTER TABLE run_beacons ADD COLUMN late INTEGER;
+    `);
+  },
+  // v3: beacons over NATS keep their name, clock offset to the overseer and its uncertainty, and their
+  // first send after the start instant. NULL for local beacons and runs stored before.
+  (db) => {
+    db.exec(`
+      ALTER TABLE run_beacons ADD COLUMN name TEXT;
+      ALTER TABLE run_beacons ADD COLUMN clock_offset_ms REAL;
+      ALTER TABLE run_beacons ADD COLUMN clock_uncertainty_ms REAL;
+      ALTER TABLE run_beacons ADD COLUMN first_send_after_start_ms REAL;
     `);
   },
 ];
@@ -258,10 +275,12 @@ export class ResultsStore {
     this.write(runId, `store beacons of run ${runId}`, () => {
       this.mustExist(runId);
       this.db.prepare('DELETE FROM run_beacons WHERE run_id = ?').run(runId);
-      const ins = this.db.prepare(`INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, late, retries, errors_json)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const ins = this.db.prepare(`INSERT INTO run_beacons (run_id, beacon, accounts_start, accounts_end, sent, committed, failed, lost, late, retries, errors_json,
+        name, clock_offset_ms, clock_uncertainty_ms, first_send_after_start_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const b of rows) {
-        ins.run(runId, b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.committed, b.failed, b.lost, b.late ?? null, b.retries, json(b.errors));
+        ins.run(runId, b.beacon, b.accountsStart, b.accountsEnd, b.sent, b.committed, b.failed, b.lost, b.late ?? null, b.retries, json(b.errors),
+          b.name ?? null, b.clockOffsetMs ?? null, b.clockUncertaintyMs ?? null, b.firstSendAfterStartMs ?? null);
       }
     });
   }
@@ -349,10 +368,15 @@ export class ResultsStore {
     const rows = this.db.prepare('SELECT * FROM run_beacons WHERE run_id = ? ORDER BY beacon').all(runId) as {
       beacon: number; accounts_start: number; accounts_end: number; sent: number; committed: number; failed: number;
       lost: number; late: number | null; retries: number; errors_json: string | null;
+      name: string | null; clock_offset_ms: number | null; clock_uncertainty_ms: number | null; first_send_after_start_ms: number | null;
     }[];
     return rows.map((r) => ({
       beacon: r.beacon, accountsStart: r.accounts_start, accountsEnd: r.accounts_end, sent: r.sent, committed: r.committed,
       failed: r.failed, lost: r.lost, ...(r.late !== null ? { late: r.late } : {}), retries: r.retries, errors: (parse(r.errors_json) ?? {}) as ErrorCounts,
+      ...(r.name !== null ? { name: r.name } : {}),
+      ...(r.clock_offset_ms !== null ? { clockOffsetMs: r.clock_offset_ms } : {}),
+      ...(r.clock_uncertainty_ms !== null ? { clockUncertaintyMs: r.clock_uncertainty_ms } : {}),
+      ...(r.first_send_after_start_ms !== null ? { firstSendAfterStartMs: r.first_send_after_start_ms } : {}),
     }));
   }
 

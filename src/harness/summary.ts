@@ -4,6 +4,7 @@ import type { RunResult } from './overseer.js';
 import { blockRange } from '../web/contract.js';
 
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
+const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 export function formatSummary(r: RunResult): string {
@@ -38,6 +39,15 @@ export function formatSummary(r: RunResult): string {
     if (rec.unexpectedIds.length) lines.push(`    unexpected e.g. ${rec.unexpectedIds.slice(0, 3).join(', ')}`);
   }
   for (const note of s.notes ?? []) lines.push(`  ${note}`);
+  if (r.clocks?.length) {
+    lines.push('');
+    lines.push(`  ${'beacon'.padEnd(24)}${'clock offset (ms)'.padStart(20)}${'first send after start (ms)'.padStart(30)}`);
+    for (const c of r.clocks) {
+      const off = c.clockOffsetMs === undefined ? '–' : `${signed(c.clockOffsetMs)} ± ${(c.clockUncertaintyMs ?? 0).toFixed(2)}`;
+      lines.push(`  ${`${c.beacon} ${c.name ?? ''}`.padEnd(24)}${off.padStart(20)}${(c.firstSendAfterStartMs === undefined ? '–' : signed(c.firstSendAfterStartMs)).padStart(30)}`);
+    }
+    lines.push('  (offset: overseer clock minus the beacon\'s; first send measured on the beacon\'s clock, corrected by its offset)');
+  }
   if (!rec && s.connector && !s.connector.reconciled) {
     lines.push('');
     lines.push(`  not reconciled: the ${s.connector.kind} connector cannot ask the network what it committed`);

@@ -199,7 +199,11 @@ class NatsBeaconSession {
     if (msg.type === 'assign') {
       if (this.jobs.has(m.job)) return;
       try {
-        const b = createBeacon(msg, (x) => this.report(m.job, x), this.clock);
+        const b: Beacon = createBeacon(msg, (x) => {
+          // The overseer stores when each beacon really started (its report row): tell it before `done`.
+          if (x.type === 'done' && b.firstSendMs !== undefined) this.sender.send(encodeFrame({ type: 'first-send', job: m.job, atMs: b.firstSendMs }));
+          this.report(m.job, x);
+        }, this.clock, { takeover: m.takeover === true });
         if (m.skip) b.skipFirst(m.skip);
         this.jobs.set(m.job, b);
         b.prepare()

@@ -14,9 +14,10 @@
 import { TpslabError } from '../errors.js';
 import type { Fleet, FleetEvents } from '../harness/fleet.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
+import type { BeaconClock } from '../web/contract.js';
 import type { WireMessage } from './nats-messages.js';
 import type { NatsOverseer } from './nats-overseer.js';
-import { splitUnsent } from './reassign.js';
+import { splitRange, splitUnsent } from './reassign.js';
 
 interface Job {
   id: string;
@@ -24,6 +25,8 @@ interface Job {
   owner: string;
   assign: Assign;
   skip: number;
+  /** Max mode: senders another beacon sent from in this run (their nonces are learned from the network). */
+  takeover?: boolean;
   ready: boolean;
   dead: boolean;
   last?: ProgressMessage;
@@ -37,20 +40,25 @@ export interface Reassignment {
   from: string;
   job: string;
   to: string[];
-  /** Unsent plan entries moved. */
+  /** Unsent plan entries moved (0 in max mode, where the sender range is taken over). */
   entries: number;
+  /** Max mode: the missing beacon's sender range was taken over for the rest of the run. */
+  max?: boolean;
   /** From the missing beacon's last heartbeat to the new jobs acknowledged. */
   tookMs: number;
 }
 
 export class NatsFleet implements Fleet {
   private readonly jobs = new Map<string, Job>();
+  private readonly byBeacon = new Map<number, Job[]>();
   private readonly missing = new Set<string>();
   private readonly readySent = new Set<number>();
   private readonly doneSent = new Set<number>();
   private startAtMs: number | undefined;
   private reassignments = 0;
   readonly reassigned: Reassignment[] = [];
+  /** Assignment index → its owner's first send, on the owner's clock. */
+  private readonly firstSends = new Map<number, number>();
 
   constructor(
     private readonly session: NatsOverseer,
@@ -72,15 +80,15 @@ export class NatsFleet implements Fleet {
       const j: Job = { id: `b${a.beacon}`, beacon: a.beacon, owner, assign: a, skip: 0, ready: false, dead: false };
       if (this.missing.has(owner)) {
         // Went missing before its work was sent: give the whole share to the beacons left.
-        this.jobs.set(j.id, j);
+        this.track(j);
         this.reassign(j, owner, this.session.clock.now(), 0);
       } else void this.addJob(j);
     }
   }
 
   private addJob(j: Job): Promise<void> {
-    this.jobs.set(j.id, j);
-    const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
+    this.track(j);
+    const m: WireMessage = { type: 'control', job: j.id, msg: j.assign, ...(j.skip ? { skip: j.skip } : {}), ...(j.takeover ? { takeover: true } : {}), ...(this.startAtMs !== undefined ? { startAtMs: this.startAtMs } : {}) };
     return this.session.control(j.owner, m).catch((err: unknown) => this.unreachable(j.owner, err));
   }
 
@@ -99,6 +107,22 @@ export class NatsFleet implements Fleet {
     }
   }
 
+  /** Each assignment's beacon: its name, clock offset to the overseer, and its first send after the start (overseer clock). */
+  clocks(): ReadonlyMap<number, BeaconClock> {
+    const joined = new Map(this.session.joined().map((j) => [j.name, j]));
+    const out = new Map<number, BeaconClock>();
+    this.names.forEach((name, beacon) => {
+      const j = joined.get(name);
+      const first = this.firstSends.get(beacon);
+      out.set(beacon, {
+        name,
+        ...(j ? { clockOffsetMs: j.offsetMs, clockUncertaintyMs: j.uncertaintyMs } : {}),
+        ...(j && first !== undefined && this.startAtMs !== undefined ? { firstSendAfterStartMs: first + j.offsetMs - this.startAtMs } : {}),
+      });
+    });
+    return out;
+  }
+
   private liveOwners(): string[] {
     return this.names.filter((n) => !this.missing.has(n));
   }
@@ -111,6 +135,12 @@ export class NatsFleet implements Fleet {
   }
 
   onReport(name: string, w: WireMessage): void {
+    if (w.type === 'first-send') {
+      // The beacon's own share only (a reassigned job starts late by design).
+      const j = this.jobs.get(w.job);
+      if (j && j.owner === name && j.id === `b${j.beacon}`) this.firstSends.set(j.beacon, w.atMs);
+      return;
+    }
     if (w.type !== 'report') return;
     const j = this.jobs.get(w.job);
     if (!j || j.owner !== name) return void this.log(`ignored a report from beacon ${name} for job ${w.job}, which is not its`);
@@ -130,7 +160,15 @@ export class NatsFleet implements Fleet {
   }
 
   private jobsOf(beacon: number): Job[] {
-    return [...this.jobs.values()].filter((j) => j.beacon === beacon);
+    return this.byBeacon.get(beacon) ?? [];
+  }
+
+  private track(j: Job): void {
+    this.jobs.set(j.id, j);
+    // Indexed by assignment: every report sums its assignment's jobs (a scan of all jobs was quadratic in beacons).
+    const list = this.byBeacon.get(j.beacon);
+    if (list) list.push(j);
+    else this.byBeacon.set(j.beacon, [j]);
   }
 
   /** Counts of assignment b: every job's latest (a dead job's last report stays counted). */
@@ -199,7 +237,18 @@ export class NatsFleet implements Fleet {
     }
     j.dead = true;
     if (j.assign.mode !== 'open') {
-      this.log(`job ${j.id}: max-mode work is not reassigned (no plan to split); what ${name} reported stays counted`);
+      // Max mode: its senders are taken over, whole sub-ranges, for the rest of the run's duration.
+      const parts = splitRange(j.assign, survivors.length);
+      const first = this.reassignments;
+      const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
+      const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p, skip: 0, takeover: true, ready: false, dead: false }));
+      const leftMs = this.startAtMs === undefined ? j.assign.maxDurationMs : Math.max(0, this.startAtMs + j.assign.maxDurationMs - this.session.clock.now());
+      void Promise.all(acks).then(() => {
+        const r: Reassignment = { from: name, job: j.id, to, entries: 0, max: true, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
+        this.reassigned.push(r);
+        const ranges = parts.map((p, k) => `${to[k]} (${p.accounts.start}..${p.accounts.end - 1})`).join(', ');
+        this.log(`job ${j.id}: max-mode senders ${j.assign.accounts.start}..${j.assign.accounts.end - 1} of ${name} taken over by ${ranges} for the remaining ${(leftMs / 1000).toFixed(1)} s, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
+      });
     } else {
       const sentBefore = j.skip + (j.last?.sent ?? 0);
       const parts = splitUnsent(j.assign, sentBefore, survivors.length);

@@ -35,11 +35,14 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('heartbeat'), name: z.string(), lastSeq: z.number().int(), nowMs: z.number() }),
   /** A beacon's report: a harness message from one of its jobs. */
   z.strictObject({ type: z.literal('report'), job: z.string(), msg: BeaconMessageSchema }),
+  /** When a job's first transaction went out, on the beacon's own clock (the overseer corrects it by the offset): sent before its `done`. */
+  z.strictObject({ type: z.literal('first-send'), job: z.string(), atMs: z.number() }),
   /**
    * A control message for one job. `skip`: the first plan entries were sent by a previous owner
    * (built, not sent). `startAtMs`: the run's start (overseer clock) for a job assigned after it.
+   * `takeover`: max-mode senders another beacon sent from; learn their nonces from the network.
    */
-  z.strictObject({ type: z.literal('control'), job: z.string(), msg: OverseerMessageSchema, skip: seq.optional(), startAtMs: z.number().optional() }),
+  z.strictObject({ type: z.literal('control'), job: z.string(), msg: OverseerMessageSchema, skip: seq.optional(), startAtMs: z.number().optional(), takeover: z.boolean().optional() }),
   z.strictObject({ type: z.literal('resend'), fromSeq: seq }),
   z.strictObject({ type: z.literal('release'), reason: z.string() }),
 ]);

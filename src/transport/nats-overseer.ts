@@ -225,7 +225,10 @@ export class NatsOverseer {
     for (const j of this.joined()) {
       lines.push(`  ${j.name}: clock offset ${j.offsetMs >= 0 ? '+' : ''}${j.offsetMs.toFixed(2)} ms ± ${j.uncertaintyMs.toFixed(2)} ms, report gaps re-requested ${this.peers.get(j.name)?.reports.gaps ?? 0}`);
     }
-    for (const r of this.fleetRef?.reassigned ?? []) lines.push(`  reassigned: ${r.entries} unsent of ${r.from} (job ${r.job}) to ${r.to.join(', ') || 'nobody'} in ${r.tookMs.toFixed(0)} ms from its last heartbeat`);
+    for (const r of this.fleetRef?.reassigned ?? []) {
+      const what = r.max ? 'max-mode senders' : `${r.entries} unsent`;
+      lines.push(`  reassigned: ${what} of ${r.from} (job ${r.job}) to ${r.to.join(', ') || 'nobody'} in ${r.tookMs.toFixed(0)} ms from its last heartbeat`);
+    }
     return lines.join('\n');
   }
 

@@ -8,6 +8,13 @@
  * first transaction and a `skip`: the entries the previous owner already
  * sent, which the new owner builds (so a deterministic connector rebuilds the
  * same transactions and nonces) but does not send.
+ *
+ * Max mode has no plan: a beacon keeps maxInFlight unconfirmed, round-robin
+ * over its sender range, until the run's end. A missing beacon's range is split
+ * into whole sub-ranges, one per survivor, each run for the remaining duration
+ * (same start instant, same end) with its part of the in-flight budget; the new
+ * owner learns each sender's next nonce from the network (a takeover), so it
+ * continues after what the missing beacon got committed.
  */
 import type { Assign } from '../harness/messages.js';
 import { beaconRanges } from '../harness/workload.js';
@@ -49,4 +56,18 @@ export function splitUnsent(job: Assign, sentBefore: number, parts: number): Job
     });
   }
   return out;
+}
+
+/** Max mode: `job`'s sender range split into at most `parts` whole sub-ranges, each with its share of maxInFlight. */
+export function splitRange(job: Assign, parts: number): Assign[] {
+  const { start, end } = job.accounts;
+  const span = end - start;
+  return beaconRanges(span, Math.max(1, Math.min(parts, span))).map((r) => ({
+    ...job,
+    accounts: { start: r.start + start, end: r.end + start },
+    offsetsMs: new Float64Array(0),
+    senders: new Uint32Array(0),
+    targets: new Uint32Array(0),
+    maxInFlight: Math.max(1, Math.floor((job.maxInFlight * (r.end - r.start)) / span)),
+  }));
 }

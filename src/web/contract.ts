@@ -129,7 +129,15 @@ export interface BeaconTotals {
   retries: number;
   inFlight?: number;
   errors: Record<string, number>;
+  /** Beacons over NATS only: the beacon's name, its clock offset to the overseer ± uncertainty (ms), and its first send after the start instant (ms, overseer clock). */
+  name?: string;
+  clockOffsetMs?: number;
+  clockUncertaintyMs?: number;
+  firstSendAfterStartMs?: number;
 }
+
+/** What a transport across machines knows of a beacon (BeaconTotals' name and clock fields). */
+export type BeaconClock = Pick<BeaconTotals, 'name' | 'clockOffsetMs' | 'clockUncertaintyMs' | 'firstSendAfterStartMs'>;
 
 export interface NodeInfo {
   node: string;

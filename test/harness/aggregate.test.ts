@@ -71,3 +71,28 @@ test('regression: a failed transaction later seen committed made the per-second 
   assert.equal(agg.totals.failed, 0, 'the run failed nothing in the end');
   assert.equal(agg.totals.committed, 10);
 });
+
+test('seconds complete when the slowest live beacon reported them; a beacon done before reporting holds nothing back; run totals are the seconds merged', () => {
+  const agg = new RunAggregator(4, () => 10);
+  const h = (ms: number): string => {
+    const x = new LatencyHistogram();
+    x.record(ms);
+    return x.encode();
+  };
+  const at = (b: number, s: number, ms: number): ProgressMessage => ({ ...progress(b, s, { sent: s + 1, committed: s + 1 }), corrected: h(ms), uncorrected: h(ms), lag: h(0) });
+  assert.deepEqual(agg.finished(3), [], 'beacon 3 ended before any report: the others still hold the seconds');
+  assert.deepEqual(agg.add(at(0, 0, 10)).map((r) => r.second), []);
+  assert.deepEqual(agg.add(at(1, 0, 20)).map((r) => r.second), []);
+  assert.deepEqual(agg.add(at(0, 1, 30)).map((r) => r.second), [], 'beacon 2 has not reported second 0');
+  assert.deepEqual(agg.add(at(2, 1, 40)).map((r) => r.second), [0], 'beacon 2 skipped to second 1: second 0 completes; beacon 1 holds second 1');
+  assert.deepEqual(agg.add(at(1, 2, 50)).map((r) => r.second), [1]);
+  assert.deepEqual(agg.finished(1).map((r) => r.second), [], 'beacons 0 and 2 are still at second 1');
+  assert.deepEqual(agg.add(at(0, 2, 60)).map((r) => r.second), []);
+  assert.deepEqual(agg.add(at(2, 2, 70)).map((r) => r.second), [2]);
+  assert.deepEqual(agg.finished(0), []);
+  assert.deepEqual(agg.finished(2), []);
+  assert.deepEqual(agg.flushAll(), []);
+  assert.equal(agg.corrected.count, 7, 'every report\'s latencies are in the run totals once');
+  assert.equal(Math.round(agg.corrected.summary().maxMs), 70);
+  assert.equal(agg.rows.reduce((n, r) => n + LatencyHistogram.decode(r.latCorrected!).count, 0), 7);
+});

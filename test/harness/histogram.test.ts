@@ -84,6 +84,24 @@ describe('LatencyHistogram', () => {
     assert.deepEqual(added.summary(), all.summary());
   });
 
+  it('add visits only the buckets up to the other\'s max, with the same result as hdr\'s own add (encodings equal)', () => {
+    const parts = [[0, 0.001, 3, 17.5], [250, 1000, 3_600_000], [], [0.5, 0.5, 42]].map((values) => {
+      const h = new LatencyHistogram();
+      for (const v of values) h.record(v);
+      return h;
+    });
+    const ours = new LatencyHistogram();
+    const theirs = new LatencyHistogram();
+    for (const p of parts) {
+      ours.add(p);
+      (theirs as unknown as { h: { add(x: unknown): void } }).h.add((p as unknown as { h: unknown }).h);
+      assert.equal(ours.encode(), theirs.encode());
+    }
+    assert.equal(ours.count, 10);
+    assert.deepEqual(ours.summary(), theirs.summary());
+    assert.ok(Math.abs(ours.summary().maxMs - 3_600_000) / 3_600_000 < 0.001, 'the max within hdr precision');
+  });
+
   it('never averages percentiles: for a skewed split the mean of the parts p99 is wrong', () => {
     // Three fast beacons (~10 ms) and one slow one (100..1000 ms).
     const parts = [0, 1, 2, 3].map(() => new LatencyHistogram());

@@ -88,7 +88,8 @@ describe('ResultsStore', () => {
 
       const beacons: BeaconRow[] = [
         { beacon: 0, accountsStart: 0, accountsEnd: 500, sent: 50, committed: 49, failed: 1, lost: 0, retries: 3, errors: { TPSLAB_E_TIMEOUT: 1 } },
-        { beacon: 1, accountsStart: 500, accountsEnd: 1000, sent: 50, committed: 50, failed: 0, lost: 0, retries: 0, errors: {} },
+        { beacon: 1, accountsStart: 500, accountsEnd: 1000, sent: 50, committed: 50, failed: 0, lost: 0, retries: 0, errors: {},
+          name: 'beacon-1', clockOffsetMs: -2000.25, clockUncertaintyMs: 0.4, firstSendAfterStartMs: 1.5 },
       ];
       store.setBeacons(id, [{ ...beacons[0]!, sent: 1 }]);
       store.setBeacons(id, beacons);
@@ -205,6 +206,8 @@ describe('ResultsStore', () => {
       assert.equal(store.schemaVersion, SCHEMA_VERSION);
       assert.deepEqual(store.seconds('old').map((r) => [r.expired, r.late]), [[5, 0], [0, 3]]);
       assert.deepEqual(store.beacons('old').map((b) => [b.lost, b.late]), [[2, undefined]]);
+      // v3's beacon clock columns read back absent for rows stored before them.
+      assert.deepEqual(store.beacons('old').map((b) => [b.name, b.clockOffsetMs, b.clockUncertaintyMs, b.firstSendAfterStartMs]), [[undefined, undefined, undefined, undefined]]);
       store.addSecond('old', { second: 2, targetRate: 10, sent: 0, committed: 0, failed: 0, expired: 1, late: 0, inFlight: 0, errors: {} });
       assert.deepEqual(store.seconds('old').map((r) => [r.expired, r.late]), [[5, 0], [0, 3], [1, 0]]);
     } finally {

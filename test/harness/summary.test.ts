@@ -53,3 +53,19 @@ test('regression: "1 transactions" — counts in messages agree with their numbe
   assert.equal(countOf(0, 'beacon'), '0 beacons');
   assert.equal(countOf(12000, 'account'), '12,000 accounts');
 });
+
+test('beacons over NATS: the summary lists each one\'s clock offset ± uncertainty and its first send after the start', () => {
+  const r: RunResult = {
+    ...result(summaryFixture()),
+    clocks: [
+      { beacon: 0, name: 'beacon-0', clockOffsetMs: 0.12, clockUncertaintyMs: 0.08, firstSendAfterStartMs: 1.04 },
+      { beacon: 1, name: 'beacon-1', clockOffsetMs: -2000.31, clockUncertaintyMs: 0.21, firstSendAfterStartMs: 0.96 },
+      { beacon: 2, name: 'late-joiner' },
+    ],
+  };
+  const text = formatSummary(r);
+  assert.match(text, /clock offset \(ms\)\s+first send after start \(ms\)/);
+  assert.match(text, /1 beacon-1\s+-2000\.31 ± 0\.21\s+\+0\.96\n/);
+  assert.match(text, /2 late-joiner\s+–\s+–\n/);
+  assert.doesNotMatch(formatSummary(result(summaryFixture())), /clock offset/, 'local beacons: no clock table');
+});

@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/clock.js';
 import { PROTOCOL_VERSION, type Assign } from '../../src/harness/messages.js';
 import { bestOffset, measureOffset } from '../../src/transport/clock-sync.js';
 import { Liveness } from '../../src/transport/liveness.js';
-import { splitUnsent } from '../../src/transport/reassign.js';
+import { splitRange, splitUnsent } from '../../src/transport/reassign.js';
 
 test('a beacon silent for more than twice the heartbeat interval is declared missing, once', () => {
   const clock = new ManualClock();
@@ -95,4 +95,13 @@ test('ranges with nothing left to send are dropped; more parts than accounts is 
   assert.equal(parts[0]!.assign.senders.length - parts[0]!.skip, 1);
   assert.equal(splitUnsent(job(), 0, 50).length, 6);
   assert.equal(splitUnsent(job(), 12, 3).length, 0);
+});
+
+test('max mode: a missing beacon\'s sender range is split into whole sub-ranges, each with its share of maxInFlight, same duration', () => {
+  const max: Assign = { ...job(), mode: 'max', offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0), maxDurationMs: 8000, maxInFlight: 30 };
+  const parts = splitRange(max, 2);
+  assert.deepEqual(parts.map((p) => p.accounts), [{ start: 10, end: 13 }, { start: 13, end: 16 }], 'every sender in exactly one part');
+  assert.deepEqual(parts.map((p) => [p.mode, p.maxDurationMs, p.maxInFlight, p.senders.length]), [['max', 8000, 15, 0], ['max', 8000, 15, 0]]);
+  assert.equal(splitRange(max, 50).length, 6, 'at most one part per sender');
+  assert.deepEqual(splitRange({ ...max, maxInFlight: 1 }, 3).map((p) => p.maxInFlight), [1, 1, 1], 'never below one in flight');
 });

@@ -45,8 +45,8 @@ export class TpslabBeacon implements BeaconConnector {
   }
 
   async prepare(): Promise<void> {
-    // A replay's nonces are in its dataset.
-    if (this.c.freshAccounts || this.c.workload.kind === 'replay') return;
+    // A replay's nonces are in its dataset; fresh accounts start at 0, unless taken over mid-run.
+    if ((this.c.freshAccounts && !this.ctx.takeover) || this.c.workload.kind === 'replay') return;
     const { start, end } = this.c.accounts;
     const accounts = Array.from({ length: end - start }, (_, k) => start + k);
     const nonces = await this.client.nonces(accounts.map((a) => this.key(a).address));

@@ -36,6 +36,13 @@ export function beaconsTable(beacons: readonly BeaconTotals[], live = false, att
     { title: 'retries', cell: (b) => fmtInt(b.retries), num: true },
   ];
   if (live) cols.push({ title: 'in flight', cell: (b) => fmtInt(b.inFlight), num: true });
+  // Beacons over NATS: who, its clock offset to the overseer, and when it really started.
+  if (beacons.some((b) => b.name !== undefined)) {
+    const signed = (v: number | undefined): string => (v === undefined ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+    cols.splice(1, 0, { title: 'name', cell: (b) => b.name ?? '–' });
+    cols.push({ title: 'clock offset (ms)', cell: (b) => (b.clockOffsetMs === undefined ? '–' : `${signed(b.clockOffsetMs)} ± ${(b.clockUncertaintyMs ?? 0).toFixed(2)}`), num: true });
+    cols.push({ title: 'first send after start (ms)', cell: (b) => signed(b.firstSendAfterStartMs), num: true });
+  }
   cols.push({ title: 'errors', cell: (b) => errorsText(b.errors), cls: 'errors' });
   return table(cols, [...beacons].sort((a, b) => a.beacon - b.beacon), attrs, 'no beacons reported');
 }
