@@ -57,13 +57,13 @@ export class RunAggregator {
     }
     for (const k of Object.keys(ZERO) as (keyof Counts)[]) p.counts[k] += m[k] - prev.counts[k];
     for (const [code, n] of Object.entries(m.errors)) p.errors[code] = (p.errors[code] ?? 0) + n - (prev.errors[code] ?? 0);
-    const c = LatencyHistogram.decode(m.corrected);
-    const u = LatencyHistogram.decode(m.uncorrected);
-    const l = LatencyHistogram.decode(m.lag);
+    const c = LatencyHistogram.decodeSparse(m.corrected);
+    const u = LatencyHistogram.decodeSparse(m.uncorrected);
+    const l = LatencyHistogram.decodeSparse(m.lag);
     // Run totals take each second's merged histograms once, when it is flushed (not each report: 1,000 beacons).
-    p.corrected.add(c);
-    p.uncorrected.add(u);
-    p.lag.add(l);
+    p.corrected.addSparse(c);
+    p.uncorrected.addSparse(u);
+    p.lag.addSparse(l);
     this.moveSecond(prev.second, m.second, m.beacon);
     this.last.set(m.beacon, { second: m.second, counts: { sent: m.sent, committed: m.committed, failures: m.failures, expired: m.expired, late: m.late, retries: m.retries }, failed: m.failed, errors: m.errors, inFlight: m.inFlight, height: m.height });
     return this.flushUpTo(this.completeSecond());

@@ -18,6 +18,7 @@
  * "uncorrected" latency is measured from the actual send, and the schedule lag
  * (actual send − intended) is recorded separately.
  */
+import { createRequire } from 'node:module';
 import * as hdr from 'hdr-histogram-js';
 import { TpslabError } from '../errors.js';
 import type { DistributionPoint, LatencyPoint } from '../web/contract.js';
@@ -48,6 +49,25 @@ function newHdr(): hdr.JsHistogram {
     throw new TpslabError('TPSLAB_E_INTERNAL', 'hdr-histogram-js built a non-JS histogram although WebAssembly was disabled');
   }
   return h;
+}
+
+// hdr's own V2 pieces (CommonJS, not re-exported by its index): inflating the payload and its
+// ZigZag LEB128-64b9B counts, so the overseer can read a beacon's histogram without building one.
+const requireCjs = createRequire(import.meta.url);
+const { decompress } = requireCjs('hdr-histogram-js/dist/encoding.js') as { decompress(data: Uint8Array): Uint8Array };
+const ZigZag = (requireCjs('hdr-histogram-js/dist/ZigZagEncoding.js') as { default: { decode(b: hdr.ByteBuffer): number } }).default;
+const V2_COMPRESSED_COOKIE_BASE = 0x1c849304;
+const V2_COOKIE_BASE = 0x1c849303;
+
+/**
+ * A decoded histogram as its non-zero buckets only (index in the canonical layout, count), as
+ * the overseer adds them: three per beacon per second, each a few dozen buckets where a full
+ * histogram is ~23k (92 kB to allocate and scan).
+ */
+export interface SparseHistogram {
+  readonly indexes: number[];
+  readonly counts: number[];
+  readonly total: number;
 }
 
 let layout: hdr.JsHistogram | undefined;
@@ -103,6 +123,19 @@ export class LatencyHistogram {
     // With a lowest discernible value of 1 µs there is no unit magnitude to round by: hdr's add sets the same.
     h.maxValue = Math.max(h.maxValue, o.maxValue);
     h.minNonZeroValue = Math.min(h.minNonZeroValue, o.minNonZeroValue);
+  }
+
+  /** Adds a `decodeSparse` result: the same as adding the decoded histogram. */
+  addSparse(o: SparseHistogram): void {
+    const n = o.indexes.length;
+    if (n === 0) return;
+    const h = this.h;
+    for (let k = 0; k < n; k++) h.addToCountAtIndex(o.indexes[k]!, o.counts[k]!);
+    h.setTotalCount(h.totalCount + o.total);
+    // What hdr's decode then add would set: max from the highest bucket, min from the lowest non-zero one above 0.
+    h.maxValue = Math.max(h.maxValue, h.highestEquivalentValue(h.valueFromIndex(o.indexes[n - 1]!)));
+    const low = o.indexes[0] === 0 ? o.indexes[1] : o.indexes[0];
+    if (low !== undefined) h.minNonZeroValue = Math.min(h.minNonZeroValue, h.valueFromIndex(low));
   }
 
   get count(): number {
@@ -179,7 +212,8 @@ export class LatencyHistogram {
       !(decoded instanceof hdr.JsHistogram) ||
       decoded.numberOfSignificantValueDigits !== SIGNIFICANT_DIGITS ||
       decoded.lowestDiscernibleValue !== LOWEST_TRACKABLE_US ||
-      decoded.maxValue > HIGHEST_TRACKABLE_US
+      // maxValue is the top of its bucket: a value clamped to one hour sits in a bucket reaching past it.
+      decoded.lowestEquivalentValue(decoded.maxValue) > HIGHEST_TRACKABLE_US
     ) {
       throw new TpslabError(
         'TPSLAB_E_BEACON',
@@ -195,6 +229,16 @@ export class LatencyHistogram {
     const out = new LatencyHistogram();
     out.h.add(decoded);
     return out;
+  }
+
+  /**
+   * Decodes `encode()` output into its non-zero buckets without building a histogram (what the
+   * overseer merges; see SparseHistogram). Same checks and errors as `decode`: anything the fast
+   * reading does not recognise goes through `decode`, which says what is wrong.
+   */
+  static decodeSparse(text: string): SparseHistogram {
+    const fast = typeof text === 'string' && text.length > 0 && text.length <= MAX_ENCODED_CHARS ? readSparse(text) : undefined;
+    return fast ?? sparseOf(LatencyHistogram.decode(text).h);
   }
 
   reset(): void {
@@ -226,10 +270,70 @@ export class LatencyHistogram {
   }
 }
 
+/** The canonical-layout V2 payload of `text` as non-zero buckets; undefined when it is anything else. */
+function readSparse(text: string): SparseHistogram | undefined {
+  try {
+    // Headers are read with Buffer's own readers: hdr's ByteBuffer reverses bytes in place, which
+    // would scramble a Buffer (its slice is a view, not a copy).
+    const outer = Buffer.from(text, 'base64');
+    if ((outer.readUInt32BE(0) & ~0xf0) !== V2_COMPRESSED_COOKIE_BASE) return undefined;
+    const inner = Buffer.from(decompress(new Uint8Array(outer)));
+    if (inner.length < 40 || (inner.readUInt32BE(0) & ~0xf0) !== V2_COOKIE_BASE) return undefined;
+    const payloadBytes = inner.readInt32BE(4);
+    const digits = inner.readInt32BE(12);
+    const lowest = Number(inner.readBigInt64BE(16));
+    const highest = Number(inner.readBigInt64BE(24));
+    const buf = new hdr.ByteBuffer(inner);
+    buf.position = 40;
+    const canonical = newLayout();
+    if (digits !== SIGNIFICANT_DIGITS || lowest !== LOWEST_TRACKABLE_US || highest > HIGHEST_TRACKABLE_US || highest < LOWEST_TRACKABLE_US) return undefined;
+    const end = buf.position + payloadBytes;
+    if (payloadBytes < 0 || end > buf.data.length) return undefined;
+    const indexes: number[] = [];
+    const counts: number[] = [];
+    let total = 0;
+    let index = 0;
+    while (buf.position < end) {
+      const c = ZigZag.decode(buf);
+      if (c < 0) index -= c;
+      else {
+        if (c > 0) {
+          indexes.push(index);
+          counts.push(c);
+          total += c;
+        }
+        index++;
+      }
+    }
+    // Buckets past the layout (or a value above one hour) would not fit the canonical histogram.
+    if (buf.position !== end || index > canonical.countsArrayLength) return undefined;
+    if (indexes.length > 0 && canonical.valueFromIndex(indexes.at(-1)!) > HIGHEST_TRACKABLE_US) return undefined;
+    return { indexes, counts, total };
+  } catch {
+    return undefined;
+  }
+}
+
+function sparseOf(h: hdr.JsHistogram): SparseHistogram {
+  const indexes: number[] = [];
+  const counts: number[] = [];
+  if (h.totalCount > 0) {
+    const last = h.countsArrayIndex(h.maxValue);
+    for (let i = 0; i <= last; i++) {
+      const c = h.getCountAtIndex(i);
+      if (c > 0) {
+        indexes.push(i);
+        counts.push(c);
+      }
+    }
+  }
+  return { indexes, counts, total: h.totalCount };
+}
+
 /** Decodes and adds a list of encoded histograms (e.g. one per beacon for one second). */
 export function mergeEncoded(list: readonly string[]): LatencyHistogram {
   const merged = new LatencyHistogram();
-  for (const text of list) merged.add(LatencyHistogram.decode(text));
+  for (const text of list) merged.addSparse(LatencyHistogram.decodeSparse(text));
   return merged;
 }
 

@@ -102,6 +102,39 @@ describe('LatencyHistogram', () => {
     assert.ok(Math.abs(ours.summary().maxMs - 3_600_000) / 3_600_000 < 0.001, 'the max within hdr precision');
   });
 
+  it('a latency clamped to one hour decodes (it was refused as the wrong layout: its bucket reaches past the hour)', () => {
+    const h = new LatencyHistogram();
+    h.record(10 * 3_600_000);
+    assert.equal(LatencyHistogram.decode(h.encode()).count, 1);
+    assert.equal(LatencyHistogram.decodeSparse(h.encode()).total, 1);
+  });
+
+  it('decodeSparse + addSparse give the same histogram as decode + add (encodings equal), and the same errors', () => {
+    const parts = [[0, 0.001, 3, 17.5], [250, 1000, 3_600_000], [], [0.5, 0.5, 42], [0], [10 * 3_600_000]].map((values) => {
+      const h = new LatencyHistogram();
+      for (const v of values) h.record(v);
+      return h;
+    });
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const busy = new LatencyHistogram();
+    for (let i = 0; i < 5000; i++) busy.record(rand() * rand() * 30_000);
+    parts.push(busy);
+    const sparse = new LatencyHistogram();
+    const full = new LatencyHistogram();
+    for (const p of parts) {
+      const text = p.encode();
+      sparse.addSparse(LatencyHistogram.decodeSparse(text));
+      full.add(LatencyHistogram.decode(text));
+      assert.equal(sparse.encode(), full.encode());
+      assert.deepEqual(sparse.summary(), full.summary());
+    }
+    assert.equal(sparse.count, 5012);
+    for (const bad of ['', 'not base64!', Buffer.from('hello world').toString('base64')]) {
+      assert.throws(() => LatencyHistogram.decodeSparse(bad), (e: unknown) => e instanceof TpslabError && e.code === 'TPSLAB_E_BEACON', bad);
+    }
+  });
+
   it('never averages percentiles: for a skewed split the mean of the parts p99 is wrong', () => {
     // Three fast beacons (~10 ms) and one slow one (100..1000 ms).
     const parts = [0, 1, 2, 3].map(() => new LatencyHistogram());
