@@ -10,6 +10,7 @@
  * same transactions and nonces) but does not send.
  */
 import type { Assign } from '../harness/messages.js';
+import { materialize } from '../harness/plan-stream.js';
 import { beaconRanges } from '../harness/workload.js';
 
 export interface JobPart {
@@ -22,7 +23,10 @@ export interface JobPart {
  * Splits `job` (whose first `sentBefore` entries were sent) into at most `parts` parts, by
  * account range; parts with nothing left to send are dropped.
  */
-export function splitUnsent(job: Assign, sentBefore: number, parts: number): JobPart[] {
+export function splitUnsent(described: Assign, sentBefore: number, parts: number): JobPart[] {
+  // A described share is walked into arrays here: only a missing beacon's share, only on reassignment.
+  const { plan, ...rest } = described;
+  const job: Assign = plan ? { ...rest, ...materialize(plan, described.accounts) } : described;
   const { start, end } = job.accounts;
   const ranges = beaconRanges(end - start, Math.max(1, Math.min(parts, end - start))).map((r) => ({ start: r.start + start, end: r.end + start }));
   const out: JobPart[] = [];
