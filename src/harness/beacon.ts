@@ -29,7 +29,7 @@ const SOURCE_READ_AHEAD = 8192;
 /** Open model: planned entries generated (and, presigning, signed) ahead of the next due one. */
 export const PLAN_AHEAD = 8192;
 /** The resolved prefix of the ledger is dropped once it is this long and at least half the ledger. */
-const COMPACT_MIN = 16_384;
+export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
 const OUTCOME_CHUNK = 10_000;
 
