@@ -35,8 +35,12 @@ let sink: ConfirmSink | undefined;
 const connector: BeaconConnector = {
   position: 0,
   prepare: async () => {},
-  // About what the tpslab connector keeps per transaction: a 64-hex id and ~200 bytes of signed body.
-  build: (tx) => ({ id: `${tx.index.toString(16).padStart(64, '0')}`, payload: Buffer.alloc(200, tx.index % 251) }),
+  // About what the tpslab connector keeps per transaction: a 64-hex id (a flat string, as from a hash) and ~200 bytes of signed body.
+  build: (tx) => {
+    const body = Buffer.alloc(200, tx.index % 251);
+    body.writeUInt32BE(tx.index, 0);
+    return { id: body.subarray(0, 32).toString('hex'), payload: body };
+  },
   submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
     queueMicrotask(() => {
       for (const { tx } of items) sink!.committed(tx.id, 1, Date.now());
@@ -50,10 +54,23 @@ const connector: BeaconConnector = {
 };
 const began = performance.now();
 let sent = 0;
+let committedIds = 0;
+/** Heap after a full collection (with --expose-gc), sampled every second during the run: live memory, not V8's slack. */
+let liveHeapMaxBytes = 0;
+const gc = (globalThis as { gc?: () => void }).gc;
+const sampler = setInterval(() => {
+  if (!gc) return;
+  gc();
+  liveHeapMaxBytes = Math.max(liveHeapMaxBytes, process.memoryUsage().heapUsed);
+}, 1000);
 const b = new Beacon(assign, (m) => {
-  if (m.type === 'done') sent = m.sent;
+  if (m.type === 'done') {
+    sent = m.sent;
+    committedIds = m.committedIds.length;
+  }
 }, connector, preciseClock);
 await b.prepare();
 b.start(Date.now());
 await b.done;
-console.log(JSON.stringify({ txs: sent, described, maxRssBytes: process.resourceUsage().maxRSS * 1024, ms: Math.round(performance.now() - began) }));
+clearInterval(sampler);
+console.log(JSON.stringify({ txs: sent, committedIds, described, liveHeapMaxBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, ms: Math.round(performance.now() - began) }));

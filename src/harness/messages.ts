@@ -90,6 +90,7 @@ export const OutcomeSchema = z.strictObject({
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
 export const BeaconMessageSchema = z.discriminatedUnion('type', [
+  /** txs: planned transactions prepared before the start (a described share: the window generated ahead, not the whole share). */
   z.strictObject({ v, type: z.literal('ready'), beacon: z.number().int(), txs: z.number().int(), prepareMs: z.number() }),
   z.strictObject({
     v,

@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describedPlan, planShares } from '../../src/harness/plan.js';
+import type { Assign } from '../../src/harness/messages.js';
 import { materialize } from '../../src/harness/plan-stream.js';
 import { defaultScenario } from '../../src/harness/scenario.js';
 import type { Scenario } from '../../src/harness/scenario.js';
 import { openSchedule } from '../../src/harness/schedule.js';
+import { splitUnsent } from '../../src/transport/reassign.js';
 
 function scenario(over: { arrival: 'uniform' | 'poisson'; workload: Scenario['workload']; beacons: number; accounts: number }): Scenario {
   const s = defaultScenario();
@@ -64,4 +66,21 @@ for (const [name, s] of cases) {
 test('a described plan checks its workload parameters before anything starts', () => {
   const s = scenario({ arrival: 'uniform', workload: transfer({ kind: 'zipf', s: -1 }), beacons: 1, accounts: 10 });
   assert.throws(() => describedPlan(s), (e: Error & { code?: string }) => e.code === 'TPSLAB_E_SCENARIO' && /contention\.s/.test(e.message));
+});
+
+test('a missing beacon\'s described share splits for reassignment exactly as its shipped arrays would', () => {
+  const s = scenario({ arrival: 'poisson', workload: transfer({ kind: 'uniform' }), beacons: 2, accounts: 60 });
+  const described = describedPlan(s);
+  const share = described.shares[1]!;
+  const job: Assign = {
+    v: 1, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: share.accounts, sign: 'presign', mode: 'open',
+    offsetsMs: share.offsetsMs, senders: share.senders, targets: share.targets, plan: described.descriptor!,
+    maxDurationMs: 0, maxInFlight: 1, batchMax: 10, batchDelayMs: 0, confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 500 }, collectOutcomes: false,
+  };
+  const { plan, ...rest } = job;
+  const shipped: Assign = { ...rest, ...materialize(plan!, share.accounts) };
+  const a = splitUnsent(job, 700, 3);
+  const b = splitUnsent(shipped, 700, 3);
+  assert.equal(a.length, 3);
+  assert.deepEqual(a.map((p) => [p.skip, p.assign.accounts, [...p.assign.senders], [...p.assign.offsetsMs], 'plan' in p.assign]), b.map((p) => [p.skip, p.assign.accounts, [...p.assign.senders], [...p.assign.offsetsMs], false]));
 });
