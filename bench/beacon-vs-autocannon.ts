@@ -169,12 +169,10 @@ async function beaconPhase(url: string, sinkPid: number, ctx: BenchContext): Pro
   try {
     const t0 = performance.now();
     const pool = signPool();
-    await beacon.prepare(); // sign "live": nothing signed here, the plan is laid out
-    // Pre-signed bytes in place, so the beacon sends them as in presign mode (it signs only what has no bytes).
-    for (let i = 0; i < TXS; i++) {
-      beacon.txs.built[i] = { id: pool.ids[i % POOL]!, payload: pool.bytes[i % POOL]! };
-      beacon.txs.id[i] = pool.ids[i % POOL]!;
-    }
+    // Pre-signed bytes instead of signing, so the beacon sends as in presign mode: its connector
+    // builds from the pool (the beacon lays its plan out lazily, so there is no whole ledger to fill).
+    beacon.connector.build = (tx) => ({ id: pool.ids[tx.index % POOL]!, payload: pool.bytes[tx.index % POOL]! });
+    await beacon.prepare(); // sign "live": nothing signed here
     ctx.log(`beacon ready in ${(performance.now() - t0).toFixed(0)} ms: ${TXS} transfers (${POOL} signed, reused), intended within ${SPREAD_MS} ms; measuring for ${DURATION_S} s`);
     const startMs = Date.now() + 100;
     beacon.start(startMs);

@@ -33,22 +33,39 @@ export interface Ledger {
 
 const STATUS = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
 
-/** Outcome rows of entries from `from` on (a reassigned share skips what its previous owner sent). */
-export function outcomesOf(t: Ledger, from: number, startMs: number): Outcome[] {
+export function emptyLedger(): Ledger {
+  return { intended: [], sender: [], target: [], ordinal: [], built: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
+}
+
+/** Committed, failed or lost: counted, and never sent again. */
+export function isResolved(s: TxState | undefined): boolean {
+  return s === TxState.Committed || s === TxState.Failed || s === TxState.Lost;
+}
+
+/** Drops entries [0, k) from every column (the caller renumbers what refers to later entries). */
+export function dropPrefix(t: Ledger, k: number): void {
+  for (const column of Object.values(t) as unknown[][]) column.splice(0, k);
+}
+
+/** Entry i's outcome row. */
+export function outcomeOf(t: Ledger, i: number, startMs: number): Outcome {
+  return {
+    id: t.id[i] ?? '',
+    sender: t.sender[i]!,
+    nonce: t.ordinal[i]!,
+    intendedMs: startMs + t.intended[i]!,
+    sentMs: t.firstSentMs[i] || null,
+    committedMs: t.committedMs[i] || null,
+    status: STATUS[t.state[i]!],
+    errorCode: t.error[i] ?? null,
+    height: t.height[i] || null,
+    attempts: t.attempts[i]!,
+  };
+}
+
+/** Outcome rows of entries [from, to) (a reassigned share skips what its previous owner sent). */
+export function outcomesOf(t: Ledger, from: number, startMs: number, to = t.state.length): Outcome[] {
   const out: Outcome[] = [];
-  for (let i = from; i < t.state.length; i++) {
-    out.push({
-      id: t.id[i] ?? '',
-      sender: t.sender[i]!,
-      nonce: t.ordinal[i]!,
-      intendedMs: startMs + t.intended[i]!,
-      sentMs: t.firstSentMs[i] || null,
-      committedMs: t.committedMs[i] || null,
-      status: STATUS[t.state[i]!],
-      errorCode: t.error[i] ?? null,
-      height: t.height[i] || null,
-      attempts: t.attempts[i]!,
-    });
-  }
+  for (let i = from; i < to; i++) out.push(outcomeOf(t, i, startMs));
   return out;
 }

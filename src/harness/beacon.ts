@@ -16,21 +16,41 @@
  */
 import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
-import { TxState, outcomesOf, type Ledger } from './beacon-ledger.js';
+import { TxState, dropPrefix, emptyLedger, isResolved, outcomeOf, outcomesOf, type Ledger } from './beacon-ledger.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
+import { planCursor, type PlanCursor } from './plan-stream.js';
 
 const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
 /** Sourced transactions read ahead of sending, at most (and at most maxInFlight). */
 const SOURCE_READ_AHEAD = 8192;
+/** Open model: planned entries generated (and, presigning, signed) ahead of the next due one. */
+export const PLAN_AHEAD = 8192;
+/** The resolved prefix of the ledger is dropped once it is this long and at least half the ledger. */
+export const COMPACT_MIN = 16_384;
+/** Outcome rows per streamed `outcomes` message. */
+const OUTCOME_CHUNK = 10_000;
 
 export { TxState, type Ledger } from './beacon-ledger.js';
 
 export class Beacon {
   private readonly ordinals = new Map<number, number>();
-  readonly txs: Ledger = { intended: [], sender: [], target: [], ordinal: [], built: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
+  /** Entries from the oldest unresolved (or not yet dropped) one to PLAN_AHEAD past the next due: bounded by what is in flight. */
+  readonly txs: Ledger = emptyLedger();
+  /** Open model: the walk over this beacon's share, and whether it is over. */
+  private plan: PlanCursor | undefined;
+  private planDone = false;
+  private buildAhead = false;
+  /** Entries dropped from the ledger's front: ledger entry i is the share's entry base + i. */
+  private base = 0;
+  /** The resolved (or skipped) prefix found so far. */
+  private scan = 0;
+  /** Ids of dropped committed entries (reconciliation: `done` lists them). */
+  private readonly committedIds: string[] = [];
+  /** Dropped failed or lost entries by id, so a later commit still counts (grows with failures, not with the run). */
+  private readonly settled = new Map<string, Outcome>();
   private readonly recorder = new IntervalRecorder();
   private startMs = 0;
   private nextDue = 0;
@@ -73,7 +93,7 @@ export class Beacon {
 
   private build(i: number): BuiltTx {
     const t = this.txs;
-    const built = this.connector.build({ index: i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
+    const built = this.connector.build({ index: this.base + i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
     t.built[i] = built;
     t.id[i] = built.id;
     this.byId.set(built.id, i);
@@ -109,10 +129,10 @@ export class Beacon {
     this.source = this.connector.source?.();
     if (this.source) await this.pull();
     else if (a.mode === 'open') {
-      for (let i = 0; i < a.offsetsMs.length; i++) this.addTx(a.senders[i]!, a.targets[i]!, a.offsetsMs[i]!);
-      // Reassigned work is built whole, like presign: commits of what the previous owner sent are then recognised.
-      const built = a.sign === 'presign' || this.skip > 0 ? this.txs.intended.length : 0;
-      for (let i = 0; i < built; i++) this.build(i);
+      this.plan = planCursor(a);
+      // Reassigned work is built in order, like presign: commits of what the previous owner sent are then recognised.
+      this.buildAhead = a.sign === 'presign' || this.skip > 0;
+      this.fill(this.skip + PLAN_AHEAD);
       this.nextDue = Math.min(this.skip, this.txs.intended.length);
     }
     await this.connector.confirm(
@@ -120,10 +140,12 @@ export class Beacon {
         committed: (id, position, atMs) => {
           const i = this.byId.get(id);
           if (i !== undefined) this.onCommitted(i, position, atMs);
+          else if (this.settled.size > 0) this.onSettledCommitted(id, position, atMs);
         },
         failed: (id, code) => {
           const i = this.byId.get(id);
           if (i !== undefined) this.onFailed(i, code);
+          else if (this.settled.get(id)?.status === 'lost') this.count(code); // past its timeout it stays lost
         },
         log: (line) => this.log(line),
       },
@@ -161,6 +183,7 @@ export class Beacon {
     const a = this.a;
     if (this.source) this.takeSourced(now);
     else if (a.mode === 'open') {
+      this.fill(this.nextDue + PLAN_AHEAD);
       while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) {
         this.txs.state[this.nextDue] = TxState.Waiting;
         this.queue.push(this.nextDue++);
@@ -187,6 +210,7 @@ export class Beacon {
       void this.sendBatch(this.queue.splice(0, a.batchMax), now);
     }
     this.expire(now);
+    this.compact();
     if (this.finished()) {
       void this.finish();
       return;
@@ -251,6 +275,7 @@ export class Beacon {
     const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting && !this.adoptEarly(i, now));
     if (batch.length === 0) return;
     this.requests++;
+    const base = this.base;
     const items = [];
     for (const i of batch) {
       const tx = this.txs.built[i] ?? this.build(i);
@@ -276,7 +301,11 @@ export class Beacon {
       results = items.map(() => ({ kind: 'retry', code, afterMs: 1000 }));
     }
     this.requests--;
-    batch.forEach((i, k) => this.onSubmitted(i, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 }));
+    // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift (or went, resolved).
+    const shift = this.base - base;
+    batch.forEach((i, k) => {
+      if (i >= shift) this.onSubmitted(i - shift, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 });
+    });
   }
 
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
@@ -407,7 +436,7 @@ export class Beacon {
     const a = this.a;
     const over = this.clock.now() >= this.startMs + a.maxDurationMs;
     if (this.source) return (over || (this.sourceDone && this.sourcedHead >= this.sourced.length)) && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
-    const planned = a.mode === 'open' ? this.nextDue >= this.txs.intended.length : this.clock.now() >= this.startMs + a.maxDurationMs;
+    const planned = a.mode === 'open' ? this.planDone && this.nextDue >= this.txs.intended.length : this.clock.now() >= this.startMs + a.maxDurationMs;
     return planned && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
   }
 
@@ -459,7 +488,7 @@ export class Beacon {
       void this.source.return?.().catch(() => {});
     }
     this.report();
-    const ids: string[] = [];
+    const ids = this.committedIds;
     for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);
     const sent = this.send({
       v: PROTOCOL_VERSION,
@@ -473,6 +502,80 @@ export class Beacon {
     });
     await Promise.all([sent, this.connector.close()]);
     this.resolveDone();
+  }
+
+  /** Generates planned entries until the ledger holds `upTo` (or the plan is over); presigning, builds them. */
+  private fill(upTo: number): void {
+    const p = this.plan;
+    if (!p) return;
+    while (!this.planDone && this.txs.intended.length < upTo) {
+      if (!p.next()) {
+        this.planDone = true;
+        break;
+      }
+      const i = this.addTx(p.sender, p.target, p.offsetMs);
+      if (this.buildAhead) this.build(i);
+    }
+  }
+
+  /**
+   * Drops the ledger's resolved (or skipped) front once it is long, so memory follows what is in
+   * flight: committed ids join `committedIds`, failed and lost ones `settled`, and asked-for
+   * outcome rows stream to the overseer. Everything holding an entry index is renumbered.
+   */
+  private compact(): void {
+    const t = this.txs;
+    let k = this.scan;
+    while (k < t.state.length && (k < this.skip || isResolved(t.state[k]))) k++;
+    this.scan = k;
+    if (k < COMPACT_MIN || k * 2 < t.state.length) return;
+    let rows: Outcome[] = [];
+    for (let i = 0; i < k; i++) {
+      const id = t.id[i];
+      if (id !== undefined) this.byId.delete(id);
+      if (i < this.skip) continue;
+      if (this.a.collectOutcomes) rows.push(outcomeOf(t, i, this.startMs));
+      if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
+      if (id === undefined) continue;
+      if (t.state[i] === TxState.Committed) this.committedIds.push(id);
+      else this.settled.set(id, outcomeOf(t, i, this.startMs));
+    }
+    this.sendOutcomes(rows);
+    dropPrefix(t, k);
+    this.base += k;
+    this.scan = 0;
+    this.skip = Math.max(0, this.skip - k);
+    this.nextDue = Math.max(0, this.nextDue - k);
+    for (const [id, i] of this.byId) this.byId.set(id, i - k);
+    this.queue = this.queue.filter((i) => i >= k).map((i) => i - k);
+    this.retryAt = new Map([...this.retryAt].filter(([i]) => i >= k).map(([i, at]) => [i - k, at]));
+    this.sentOrder = this.sentOrder.slice(this.sentHead).filter((i) => i >= k).map((i) => i - k);
+    this.sentHead = 0;
+    const early = [...this.early].filter(([i]) => i >= k);
+    this.early.clear();
+    for (const [i, e] of early) this.early.set(i - k, e);
+  }
+
+  /** Sends outcome rows (if any) to the overseer; returns a fresh empty list. */
+  private sendOutcomes(rows: Outcome[]): Outcome[] {
+    if (rows.length > 0) void this.send({ v: PROTOCOL_VERSION, type: 'outcomes', beacon: this.a.beacon, outcomes: rows });
+    return [];
+  }
+
+  /** A commit of a dropped failed or lost entry: late (or no longer failed), as `onCommitted` counts it. */
+  private onSettledCommitted(id: string, height: number, atMs: number): void {
+    const o = this.settled.get(id);
+    if (!o) return;
+    this.settled.delete(id);
+    if (o.status === 'failed') this.counts.failed--;
+    else {
+      this.counts.lost--;
+      this.counts.late++;
+    }
+    this.counts.committed++;
+    this.committedIds.push(id);
+    this.recorder.recordCommit(o.intendedMs, o.sentMs ?? atMs, atMs);
+    if (this.a.collectOutcomes) this.sendOutcomes([{ ...o, status: 'committed', committedMs: atMs, height, errorCode: o.status === 'lost' ? null : o.errorCode }]);
   }
 
   private outcomes(): Outcome[] {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { TpslabError } from '../errors.js';
 import { describeZodError } from '../zod-errors.js';
+import { PlanDescriptorSchema } from './plan-stream.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -46,6 +47,11 @@ export const AssignSchema = z.strictObject({
   /** Per transaction: the sender (global account index) and the recipient account index or topic index. */
   senders: uint32s,
   targets: uint32s,
+  /**
+   * Open model: the plan's parameters; the beacon generates its share (senders in `accounts`)
+   * lazily and the three arrays above are empty. Absent: the arrays are the share (a trace).
+   */
+  plan: PlanDescriptorSchema.optional(),
   /** Max mode: pump for this long with at most maxInFlight unconfirmed. */
   maxDurationMs: z.number().nonnegative(),
   maxInFlight: z.number().int().positive(),
@@ -84,6 +90,7 @@ export const OutcomeSchema = z.strictObject({
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
 export const BeaconMessageSchema = z.discriminatedUnion('type', [
+  /** txs: planned transactions prepared before the start (a described share: the window generated ahead, not the whole share). */
   z.strictObject({ v, type: z.literal('ready'), beacon: z.number().int(), txs: z.number().int(), prepareMs: z.number() }),
   z.strictObject({
     v,
@@ -108,6 +115,8 @@ export const BeaconMessageSchema = z.discriminatedUnion('type', [
     committedIds: z.array(z.string()),
     outcomes: z.array(OutcomeSchema).optional(),
   }),
+  /** collectOutcomes: outcome rows of resolved transactions, streamed as the beacon drops them (a later row for an id replaces the earlier). */
+  z.strictObject({ v, type: z.literal('outcomes'), beacon: z.number().int(), outcomes: z.array(OutcomeSchema) }),
   z.strictObject({ v, type: z.literal('error'), beacon: z.number().int(), code: z.string(), message: z.string() }),
   z.strictObject({ v, type: z.literal('log'), beacon: z.number().int(), line: z.string() }),
 ]);

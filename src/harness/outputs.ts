@@ -6,7 +6,7 @@
  */
 import type { NodeRow, TargetInfo } from '../connectors/contract.js';
 import type { Outcome, ProgressMessage } from './messages.js';
-import type { ResultsStore, RunStatus, SecondRow } from './store.js';
+import type { OutcomeRow, ResultsStore, RunStatus, SecondRow } from './store.js';
 import type { ThresholdResult } from './thresholds.js';
 import type { BeaconClock, BeaconTotals, Summary } from '../web/contract.js';
 
@@ -47,6 +47,8 @@ export interface RunOutput {
   beacons?(totals: BeaconTotalsRow[]): void;
   /** Called with each beacon progress report as it arrives, before it is merged (per-beacon histograms). */
   report?(m: ProgressMessage): void;
+  /** collectOutcomes: outcome rows a beacon streamed during the run (a later row for an id replaces the earlier). */
+  outcomes?(beacon: number, rows: Outcome[], accountName: (index: number) => string): void;
   /** Called with the final result, before the target is closed. */
   finished?(runId: string, end: RunEnd): void;
   /** Called when the run failed (or was aborted) before it could finish. */
@@ -70,6 +72,7 @@ export function fanOut(outputs: readonly RunOutput[]): Required<RunOutput> {
     target: each('target'),
     beacons: each('beacons'),
     report: each('report'),
+    outcomes: each('outcomes'),
     finished: each('finished'),
     failed: each('failed'),
   };
@@ -79,6 +82,7 @@ export function fanOut(outputs: readonly RunOutput[]): Required<RunOutput> {
 export function storeOutput(store: ResultsStore, runId: string): RunOutput {
   return {
     second: (row) => store.addSecond(runId, row),
+    outcomes: (beacon, rows, accountName) => store.addOutcomes(runId, outcomeRows(beacon, rows, accountName)),
     finished: (id, end) => {
       store.setBeacons(
         id,
@@ -99,22 +103,7 @@ export function storeOutput(store: ResultsStore, runId: string): RunOutput {
       store.setNodes(id, end.nodes);
       for (const b of end.beacons) {
         if (!b.outcomes) continue;
-        store.addOutcomes(
-          id,
-          b.outcomes.map((o) => ({
-            txId: o.id,
-            beacon: b.beacon,
-            sender: end.accountName(o.sender),
-            nonce: o.nonce,
-            intendedMs: o.intendedMs,
-            ...(o.sentMs !== null ? { sentMs: o.sentMs } : {}),
-            ...(o.committedMs !== null ? { committedMs: o.committedMs } : {}),
-            status: o.status,
-            ...(o.errorCode !== null ? { errorCode: o.errorCode } : {}),
-            ...(o.height !== null ? { height: o.height } : {}),
-            attempts: o.attempts,
-          })),
-        );
+        store.addOutcomes(id, outcomeRows(b.beacon, b.outcomes, end.accountName));
       }
       store.finishRun(id, { status: end.status, summary: end.summary, thresholds: end.thresholds });
     },
@@ -130,4 +119,20 @@ export function beaconClock(b: BeaconClock): BeaconClock {
     ...(b.clockUncertaintyMs !== undefined ? { clockUncertaintyMs: b.clockUncertaintyMs } : {}),
     ...(b.firstSendAfterStartMs !== undefined ? { firstSendAfterStartMs: b.firstSendAfterStartMs } : {}),
   };
+}
+
+function outcomeRows(beacon: number, outcomes: readonly Outcome[], accountName: (index: number) => string): OutcomeRow[] {
+  return outcomes.map((o) => ({
+    txId: o.id,
+    beacon,
+    sender: accountName(o.sender),
+    nonce: o.nonce,
+    intendedMs: o.intendedMs,
+    ...(o.sentMs !== null ? { sentMs: o.sentMs } : {}),
+    ...(o.committedMs !== null ? { committedMs: o.committedMs } : {}),
+    status: o.status,
+    ...(o.errorCode !== null ? { errorCode: o.errorCode } : {}),
+    ...(o.height !== null ? { height: o.height } : {}),
+    attempts: o.attempts,
+  }));
 }

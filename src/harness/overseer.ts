@@ -163,6 +163,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
         done.set(m.beacon, m);
         for (const row of agg.finished(m.beacon)) out.second(row);
       } else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+      else if (m.type === 'outcomes') out.outcomes(m.beacon, m.outcomes, (i) => target.accountName?.(i) ?? String(i));
       else log(`beacon ${m.beacon}: ${m.line}`);
       wake();
     };
@@ -187,6 +188,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       offsetsMs: share.offsetsMs,
       senders: share.senders,
       targets: share.targets,
+      ...(plan.descriptor ? { plan: plan.descriptor } : {}),
       maxDurationMs: s.load.durationSec * 1000,
       maxInFlight: Math.max(1, Math.floor(s.load.maxInFlight / s.beacons.count)),
       batchMax: s.beacons.batchMax,

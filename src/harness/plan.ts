@@ -7,9 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { TpslabError } from '../errors.js';
 import type { Scenario } from './scenario.js';
-import { openSchedule, traceSchedule } from './schedule.js';
+import type { PlanDescriptor } from './plan-stream.js';
+import { OpenOffsets, openSchedule, traceSchedule } from './schedule.js';
 import { parseThresholds, type Threshold } from './thresholds.js';
-import { beaconOf, beaconRanges, planSenders, planTopics } from './workload.js';
+import { WorkloadDraws, beaconOf, beaconRanges, planSenders, planTopics } from './workload.js';
 
 export interface BeaconShare {
   beacon: number;
@@ -25,6 +26,12 @@ export interface Plan {
   /** Offset of the last intended send, ms. */
   lastOffsetMs: number;
   shares: BeaconShare[];
+  /**
+   * Open model: the parameters each beacon generates its share from (its arrays are then
+   * empty); the overseer never holds the plan. Absent for traces (file-based: the arrays are
+   * shipped, 16 bytes per transaction of the share) and max mode.
+   */
+  descriptor?: PlanDescriptor;
 }
 
 export async function schedule(s: Scenario): Promise<Float64Array> {
@@ -40,6 +47,38 @@ export async function schedule(s: Scenario): Promise<Float64Array> {
     return traceSchedule(text, s.load.trace!.column, file);
   }
   return openSchedule(s.load.stages, { arrival: s.load.arrival, seed: s.seed });
+}
+
+/**
+ * The open model's plan as a descriptor: walks the schedule once (O(1) memory) for its count
+ * and last offset, and checks the workload's parameters as `planShares` would.
+ */
+export function describedPlan(s: Scenario): Plan {
+  if (s.load.mode !== 'open') throw new Error('describedPlan: open model only');
+  const accounts = s.accounts.count;
+  const contention = 'contention' in s.workload ? s.workload.contention : { kind: 'uniform' as const };
+  const topics = s.workload.kind === 'message' ? s.workload.topics : undefined;
+  new WorkloadDraws({ accounts, contention, seed: s.seed, ...(topics !== undefined ? { topics } : {}) }); // throws on bad parameters
+  const offsets = new OpenOffsets(s.load.stages, { arrival: s.load.arrival, seed: s.seed });
+  let txCount = 0;
+  let lastOffsetMs = 0;
+  for (let t = offsets.next(); !Number.isNaN(t); t = offsets.next()) {
+    txCount++;
+    lastOffsetMs = t;
+  }
+  const empty = { offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0) };
+  const shares = beaconRanges(accounts, s.beacons.count).map((r, b) => ({ beacon: b, accounts: r, ...empty }));
+  const descriptor: PlanDescriptor = {
+    kind: 'open',
+    stages: s.load.stages as unknown as Record<string, unknown>[],
+    arrival: s.load.arrival,
+    seed: s.seed,
+    accounts,
+    contention: contention as unknown as Record<string, unknown>,
+    ...(topics !== undefined ? { topics } : {}),
+    txCount,
+  };
+  return { txCount, lastOffsetMs, shares, descriptor };
 }
 
 export function planShares(s: Scenario, offsets: Float64Array): Plan {
@@ -90,6 +129,6 @@ export function plannedLoadMs(s: Scenario, plan: Pick<Plan, 'lastOffsetMs'>): nu
  */
 export async function preflight(s: Scenario): Promise<{ thresholds: Threshold[]; plan: Plan }> {
   const thresholds = parseThresholds(s.thresholds);
-  const plan = planShares(s, await schedule(s));
+  const plan = s.load.mode === 'open' ? describedPlan(s) : planShares(s, await schedule(s));
   return { thresholds, plan };
 }

@@ -249,6 +249,49 @@ export function openSchedule(stages: readonly Stage[], opts: ScheduleOptions): F
   return trimmed(out, n);
 }
 
+/**
+ * The same offsets as `openSchedule`, one at a time, in O(1) memory: a beacon walks the run's
+ * whole schedule lazily instead of receiving it (`next()` is NaN past the last). Same stages
+ * and options, same values in the same order (test/harness/plan-stream.test.ts checks it).
+ */
+export class OpenOffsets {
+  private readonly inverse: InverseCumulative;
+  private readonly total: number;
+  private readonly uniformCount: number;
+  private readonly rng: ReturnType<typeof createRng> | undefined;
+  private k = 0;
+  private m = 0;
+  private prev = 0;
+
+  constructor(stages: readonly Stage[], opts: ScheduleOptions) {
+    if (opts.arrival !== 'uniform' && opts.arrival !== 'poisson') {
+      throw scenarioError('arrival', `is ${JSON.stringify(opts.arrival) ?? String(opts.arrival)}; it must be "uniform" or "poisson".`);
+    }
+    this.total = expectedCount(stages);
+    this.inverse = new InverseCumulative(stages, this.total);
+    this.uniformCount = Math.floor(this.total + this.total * 1e-10 + 1e-9);
+    if (opts.arrival === 'poisson') {
+      this.rng = createRng(opts.seed, 'schedule', 'seed');
+      this.m = -Math.log(1 - this.rng.nextFloat());
+    }
+  }
+
+  /** The next intended offset in ms, or NaN when the schedule is over. */
+  next(): number {
+    let t: number;
+    if (this.rng === undefined) {
+      if (this.k >= this.uniformCount) return Number.NaN;
+      t = this.inverse.offsetMsAt(++this.k);
+    } else {
+      if (!(this.m <= this.total)) return Number.NaN;
+      t = this.inverse.offsetMsAt(this.m);
+      this.m -= Math.log(1 - this.rng.nextFloat());
+    }
+    this.prev = t > this.prev ? t : this.prev;
+    return this.prev;
+  }
+}
+
 /** The first n entries: a view when little is wasted (saves a copy of a large plan), else a copy. */
 function trimmed(out: Float64Array, n: number): Float64Array {
   if (n === out.length) return out;

@@ -177,6 +177,35 @@ export function planSenders(opts: { txCount: number; accounts: number; contentio
 }
 
 /**
+ * The same draws as `planSenders` (and `planTopics` when `topics` is given), one transaction
+ * per `next()`, in O(1) memory: what a beacon generating its share lazily walks.
+ */
+export class WorkloadDraws {
+  sender = 0;
+  recipient = 0;
+  topic = 0;
+  private readonly nextSender: () => number;
+  private readonly recipients: Rng;
+  private readonly topics: Rng | undefined;
+
+  constructor(private readonly opts: { accounts: number; contention: Contention; seed: number; topics?: number }) {
+    checkInteger('accounts', opts.accounts, 2, MAX_ACCOUNTS, 'a transfer needs a sender and a different recipient');
+    if (opts.topics !== undefined) checkInteger('topics', opts.topics, 1, 65536, 'topics to spread messages over');
+    this.nextSender = senderSampler(opts.accounts, opts.contention, opts.seed, createRng(opts.seed, 'senders'));
+    this.recipients = createRng(opts.seed, 'recipients');
+    this.topics = opts.topics === undefined ? undefined : createRng(opts.seed, 'topics');
+  }
+
+  next(): void {
+    const from = this.nextSender();
+    const to = this.recipients.nextBelow(this.opts.accounts - 1);
+    this.sender = from;
+    this.recipient = to >= from ? to + 1 : to;
+    if (this.topics) this.topic = this.topics.nextBelow(this.opts.topics!);
+  }
+}
+
+/**
  * Splits account indices [0, accounts) into `beacons` contiguous ranges
  * [start, end), in order, as even as possible: the first accounts % beacons
  * ranges hold one more. Every beacon gets at least one account.

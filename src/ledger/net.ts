@@ -52,6 +52,9 @@ export interface NetUpOptions {
   detached?: boolean;
   /** Start on this genesis file (copied to `<dir>/genesis.json`; e.g. a replay dataset's) instead of a development one; there is then no faucet key (`faucetKey` is ""). */
   genesis?: string;
+  /** Passed to the sequencer and every node (`tpslab node --snapshot-every`, `--snapshot-every-txs`); absent: the node's default. */
+  snapshotEvery?: number;
+  snapshotEveryTxs?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -206,14 +209,18 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
     started.push(tracker);
     say(`tracker    ${tracker.url}`);
     const ordering = ['--block-interval-ms', String(opts.blockIntervalMs ?? 25)];
-    const sequencer = await launchKeepingPort(previous, say, 'sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering], detached);
+    const snapshots = [
+      ...(opts.snapshotEvery !== undefined ? ['--snapshot-every', String(opts.snapshotEvery)] : []),
+      ...(opts.snapshotEveryTxs !== undefined ? ['--snapshot-every-txs', String(opts.snapshotEveryTxs)] : []),
+    ];
+    const sequencer = await launchKeepingPort(previous, say, 'sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering, ...snapshots], detached);
     started.push(sequencer);
     say(`sequencer  ${sequencer.url}`);
     // Start nodes in parallel; wait for all of them, so none is left running if another fails.
     const settled = await Promise.allSettled(
       Array.from({ length: opts.nodes }, async (_, i) => {
         const id = `node${i + 1}`;
-        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id], detached);
+        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id, ...snapshots], detached);
         started.push(n);
         return n;
       }),

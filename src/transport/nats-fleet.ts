@@ -156,6 +156,7 @@ export class NatsFleet implements Fleet {
       j.done = m;
       this.maybeDone(j.beacon);
     } else if (m.type === 'error') this.events.message({ ...m, beacon: j.beacon, message: `(on ${name}) ${m.message}` });
+    else if (m.type === 'outcomes') this.events.message({ ...m, beacon: j.beacon });
     else this.events.message({ ...m, beacon: j.beacon, line: `(${name}) ${m.line}` });
   }
 

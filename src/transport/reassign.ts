@@ -17,6 +17,7 @@
  * continues after what the missing beacon got committed.
  */
 import type { Assign } from '../harness/messages.js';
+import { materialize } from '../harness/plan-stream.js';
 import { beaconRanges } from '../harness/workload.js';
 
 export interface JobPart {
@@ -29,7 +30,10 @@ export interface JobPart {
  * Splits `job` (whose first `sentBefore` entries were sent) into at most `parts` parts, by
  * account range; parts with nothing left to send are dropped.
  */
-export function splitUnsent(job: Assign, sentBefore: number, parts: number): JobPart[] {
+export function splitUnsent(described: Assign, sentBefore: number, parts: number): JobPart[] {
+  // A described share is walked into arrays here: only a missing beacon's share, only on reassignment.
+  const { plan, ...rest } = described;
+  const job: Assign = plan ? { ...rest, ...materialize(plan, described.accounts) } : described;
   const { start, end } = job.accounts;
   const ranges = beaconRanges(end - start, Math.max(1, Math.min(parts, end - start))).map((r) => ({ start: r.start + start, end: r.end + start }));
   const out: JobPart[] = [];

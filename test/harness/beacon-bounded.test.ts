@@ -1,0 +1,89 @@
+// A beacon's memory follows what is in flight, not the run: it walks a described plan ahead of
+// sending, drops resolved transactions, and still counts a late commit of one it dropped.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { preciseClock } from '../../src/clock.js';
+import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import { Beacon, COMPACT_MIN, PLAN_AHEAD } from '../../src/harness/beacon.js';
+import type { Assign, BeaconMessage, Outcome } from '../../src/harness/messages.js';
+
+const TXS = 100_000;
+const RATE_PER_SEC = 25_000;
+/**
+ * Every 997th transaction of the first second commits only after its timeout: lost first, then
+ * late, most after the beacon dropped it (and before the beacon ends: a late commit after that is nobody's).
+ */
+const withheld = (index: number): boolean => index % 997 === 5 && index < RATE_PER_SEC;
+
+const assign: Assign = {
+  v: 1, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
+  accounts: { start: 0, end: 50 }, sign: 'presign', mode: 'open',
+  offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0),
+  plan: { kind: 'open', stages: [{ kind: 'constant', ratePerSec: RATE_PER_SEC, durationSec: TXS / RATE_PER_SEC }], arrival: 'uniform', seed: 3, accounts: 50, contention: { kind: 'uniform' }, txCount: TXS },
+  maxDurationMs: 0, maxInFlight: 1, batchMax: 500, batchDelayMs: 2,
+  confirmation: { method: 'stream', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
+};
+
+test('regression: a beacon held every planned transaction for the whole run (memory grew with the run, not with what is in flight)', async () => {
+  const messages: BeaconMessage[] = [];
+  let handlers: ConfirmSink | undefined;
+  let maxLedger = 0;
+  let lateAfterDrop = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const ref: { beacon?: Beacon } = {};
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
+      for (const { tx } of items) {
+        if (!withheld(tx.payload as number)) {
+          queueMicrotask(() => handlers!.committed(tx.id, 1, Date.now()));
+          continue;
+        }
+        const at = 1200;
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (!(ref.beacon as unknown as { byId: Map<string, number> }).byId.has(tx.id)) lateAfterDrop++;
+          handlers!.committed(tx.id, 1, Date.now());
+        }, at);
+        timers.add(t);
+      }
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (h) => {
+      handlers = h;
+    },
+    close: async () => {},
+  };
+  const b = new Beacon(assign, (m) => void messages.push(m), connector, preciseClock);
+  ref.beacon = b;
+  await b.prepare();
+  b.start(Date.now());
+  try {
+    await b.done;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  const late = Array.from({ length: TXS }, (_, i) => i).filter(withheld).length;
+  assert.deepEqual({ sent: done.sent, committed: done.committed, lost: done.lost, failed: done.failed }, { sent: TXS, committed: TXS, lost: 0, failed: 0 });
+  // Every expired one committed late (a stalled machine may expire more than the withheld ones).
+  assert.ok(done.late === done.expired && done.late >= late, `late ${done.late}, expired ${done.expired}, withheld ${late}`);
+  assert.ok(lateAfterDrop > 0, 'some late commits came after their transaction was dropped');
+  // Reconciliation still gets every committed id, once.
+  assert.equal(new Set(done.committedIds).size, TXS);
+  // Outcomes streamed as the beacon dropped them, then the rest in done: one final row per transaction.
+  const rows = new Map<string, Outcome>();
+  for (const m of messages) if (m.type === 'outcomes') for (const o of m.outcomes) rows.set(o.id, o);
+  const streamed = rows.size;
+  for (const o of done.outcomes ?? []) rows.set(o.id, o);
+  assert.ok(streamed > 0 && streamed < TXS, `some rows streamed before the end (${streamed})`);
+  assert.equal(rows.size, TXS);
+  assert.ok([...rows.values()].every((o) => o.status === 'committed'), 'late commits replaced their lost rows');
+  // Bounded: the ledger never held more than a fraction of the run (PLAN_AHEAD ahead plus what is unresolved, dropped in chunks).
+  // With commits this quick, little is unresolved: the ledger stays within 2·COMPACT_MIN + PLAN_AHEAD, whatever TXS is.
+  assert.ok(maxLedger <= 2 * COMPACT_MIN + PLAN_AHEAD, `the ledger held at most ${maxLedger} of ${TXS} transactions`);
+});
