@@ -17,8 +17,9 @@
 import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
 import { TxState, outcomesOf, type Ledger } from './beacon-ledger.js';
+import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
-import type { Assign, BeaconMessage, Outcome } from './messages.js';
+import type { Assign, BeaconMessage, DigestAnswer, DigestQuery, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
 const MAX_CONCURRENT_REQUESTS = 64;
@@ -58,6 +59,8 @@ export class Beacon {
   private skip = 0;
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   private readonly early = new Map<number, [height: number, atMs: number]>();
+  /** What this beacon saw committed (id, sender, height), on local disk: `done` carries only its digest. */
+  readonly commits = new CommitStore();
   private resolveDone!: () => void;
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -368,6 +371,7 @@ export class Beacon {
     this.txs.state[i] = TxState.Committed;
     this.txs.committedMs[i] = atMs;
     this.txs.height[i] = height;
+    this.commits.add(this.txs.id[i]!, this.txs.sender[i]!, height);
     this.counts.committed++;
     const sent = this.txs.firstSentMs[i] || atMs;
     this.recorder.recordCommit(this.startMs + this.txs.intended[i]!, sent, atMs);
@@ -456,8 +460,6 @@ export class Beacon {
       void this.source.return?.().catch(() => {});
     }
     this.report();
-    const ids: string[] = [];
-    for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);
     const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
@@ -465,7 +467,7 @@ export class Beacon {
       ...this.counts,
       inFlight: 0,
       errors: Object.fromEntries(this.errors),
-      committedIds: ids,
+      committedDigest: this.commits.total.toJson(),
       ...(this.a.collectOutcomes ? { outcomes: this.outcomes() } : {}),
     });
     await Promise.all([sent, this.connector.close()]);
@@ -474,6 +476,17 @@ export class Beacon {
 
   private outcomes(): Outcome[] {
     return outcomesOf(this.txs, this.skip, this.startMs);
+  }
+
+  /** Reconciliation: digests of the ranges asked (and the ids of those asked for ids) from what this beacon saw committed. */
+  answer(q: DigestQuery): DigestAnswer {
+    const cells = q.ranges.map((r) => ({ ...this.commits.digest(r).toJson(), ...(r.ids ? { ids: this.commits.ids(r) } : {}) }));
+    return { v: PROTOCOL_VERSION, type: 'digest-answer', beacon: this.a.beacon, query: q.query, cells };
+  }
+
+  /** Removes what this beacon keeps on disk; after `done`, once the overseer has no more questions. */
+  release(): void {
+    this.commits.close();
   }
 
   /** Stops early (overseer abort); reports what it has. */

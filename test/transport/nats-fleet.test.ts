@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import type { TpslabError } from '../../src/errors.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage } from '../../src/harness/messages.js';
+import { SetDigest } from '../../src/harness/set-digest.js';
 import type { WireMessage } from '../../src/transport/nats-messages.js';
 import { NatsFleet } from '../../src/transport/nats-fleet.js';
 import type { NatsOverseer } from '../../src/transport/nats-overseer.js';
@@ -20,7 +21,7 @@ function share(beacon: number, start: number, senders: number[]): Assign {
   };
 }
 const progress = (sent: number, committed: number, second: number): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'progress', beacon: 0, second, sent, committed, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, ...counts, corrected: '', uncorrected: '', lag: '', height: 1 });
-const done = (sent: number, committed: number, ids: string[]): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'done', beacon: 0, sent, committed, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, ...counts, committedIds: ids });
+const done = (sent: number, committed: number, ids: string[]): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'done', beacon: 0, sent, committed, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, ...counts, committedDigest: SetDigest.of(ids).toJson() });
 
 test('a missing beacon\'s unsent work moves to the others by sender range; its reports stay counted, later ones are ignored', async () => {
   const controls: [string, WireMessage][] = [];
@@ -60,7 +61,7 @@ test('a missing beacon\'s unsent work moves to the others by sender range; its r
   fleet.onReport('c', { type: 'report', job: 'b0.r2', msg: done(1, 1, ['z']) });
   const d = events.find((m) => m.type === 'done');
   assert.ok(d && d.type === 'done');
-  assert.deepEqual([d.beacon, d.sent, d.committed, d.committedIds], [0, 6, 5, ['x', 'y', 'z']]);
+  assert.deepEqual([d.beacon, d.sent, d.committed, d.committedDigest], [0, 6, 5, SetDigest.of(['z', 'y', 'x']).toJson()], 'the jobs\' digests add up to the digest of the union');
   fleet.onReport('b', { type: 'report', job: 'b2', msg: done(0, 0, []) });
   assert.match(logs.join('\n'), /ignored a report from beacon b for job b2, which is not its/);
   assert.deepEqual(failures, []);

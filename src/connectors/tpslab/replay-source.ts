@@ -12,7 +12,7 @@ import type { TpslabBeaconConfig } from './schema.js';
 export type ReplayConfig = Extract<TpslabBeaconConfig['workload'], { kind: 'replay' }>;
 
 /** The sender's number in outcomes: the top 32 bits of its shard key (its place in the 2^64 space). */
-function senderNumber(shardKey: bigint): number {
+export function senderNumber(shardKey: bigint): number {
   return Number(shardKey >> 32n);
 }
 

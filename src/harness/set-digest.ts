@@ -1,0 +1,89 @@
+/**
+ * An order-independent digest of a set of transaction ids: the count, and the
+ * sum of SHA-256(id) modulo 2^256 (an additive set hash, "AdHash"). Adding ids
+ * in any order gives the same digest, and the digest of a union of disjoint
+ * sets is the sum of theirs, so beacons' digests add up and ranges split and
+ * merge without reading ids again. docs/harness.md ("Reconciliation") gives the
+ * collision argument. Pure: no I/O.
+ */
+import { createHash } from 'node:crypto';
+
+/** A hash as eight 32-bit limbs, least significant first (how the commit store keeps it, so SQL can SUM it). */
+export const LIMBS = 8;
+const MASK = (1n << 256n) - 1n;
+
+export function hashOfId(id: string): Buffer {
+  return createHash('sha256').update(id).digest();
+}
+
+/** The limbs of a 32-byte hash read as a big-endian 256-bit number. */
+export function limbsOf(hash: Buffer): number[] {
+  const out = new Array<number>(LIMBS);
+  for (let k = 0; k < LIMBS; k++) out[k] = hash.readUInt32BE((LIMBS - 1 - k) * 4);
+  return out;
+}
+
+/** A digest as it travels in messages. */
+export interface DigestJson {
+  count: number;
+  /** The sum of SHA-256 of the ids mod 2^256, 64 lowercase hex digits. */
+  digest: string;
+}
+
+/** A count and a 256-bit sum. */
+export class SetDigest {
+  count = 0;
+  sum = 0n;
+
+  add(id: string): this {
+    return this.addHash(hashOfId(id));
+  }
+
+  addHash(hash: Buffer): this {
+    this.sum = (this.sum + BigInt(`0x${hash.toString('hex')}`)) & MASK;
+    this.count++;
+    return this;
+  }
+
+  /** Adds `count` ids whose hashes' limbs sum to `limbSums` (any size: a SQL SUM per limb). */
+  addLimbSums(limbSums: readonly bigint[], count: number): this {
+    let s = this.sum;
+    for (let k = 0; k < LIMBS; k++) s += limbSums[k]! << BigInt(32 * k);
+    this.sum = s & MASK;
+    this.count += count;
+    return this;
+  }
+
+  merge(o: SetDigest | DigestJson): this {
+    const d = o instanceof SetDigest ? o : SetDigest.fromJson(o);
+    this.sum = (this.sum + d.sum) & MASK;
+    this.count += d.count;
+    return this;
+  }
+
+  get hex(): string {
+    return this.sum.toString(16).padStart(64, '0');
+  }
+
+  equals(o: SetDigest | DigestJson): boolean {
+    const d = o instanceof SetDigest ? o : SetDigest.fromJson(o);
+    return this.count === d.count && this.sum === d.sum;
+  }
+
+  toJson(): DigestJson {
+    return { count: this.count, digest: this.hex };
+  }
+
+  static fromJson(j: DigestJson): SetDigest {
+    const d = new SetDigest();
+    d.sum = BigInt(`0x${j.digest}`) & MASK;
+    d.count = j.count;
+    return d;
+  }
+
+  static of(ids: Iterable<string>): SetDigest {
+    const d = new SetDigest();
+    for (const id of ids) d.add(id);
+    return d;
+  }
+}
