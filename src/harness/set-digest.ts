@@ -6,14 +6,14 @@
  * merge without reading ids again. docs/harness.md ("Reconciliation") gives the
  * collision argument. Pure: no I/O.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A hash as eight 32-bit limbs, least significant first (how the commit store keeps it, so SQL can SUM it). */
 export const LIMBS = 8;
 const MASK = (1n << 256n) - 1n;
 
 export function hashOfId(id: string): Buffer {
-  return createHash('sha256').update(id).digest();
+  return hash('sha256', id, 'buffer');
 }
 
 /** The limbs of a 32-byte hash read as a big-endian 256-bit number. */
@@ -30,19 +30,46 @@ export interface DigestJson {
   digest: string;
 }
 
+/** Hashes added into the limbs before they are folded into the sum (each limb stays below 2^52, exact in a double). */
+const FOLD_EVERY = 1 << 20;
+
 /** A count and a 256-bit sum. */
 export class SetDigest {
   count = 0;
-  sum = 0n;
+  private base = 0n;
+  /** Hashes added since the last fold, as limb sums: adding a hash costs eight additions, no BigInt (a beacon's hot path). */
+  private readonly limbs = new Float64Array(LIMBS);
+  private unfolded = 0;
 
   add(id: string): this {
     return this.addHash(hashOfId(id));
   }
 
-  addHash(hash: Buffer): this {
-    this.sum = (this.sum + BigInt(`0x${hash.toString('hex')}`)) & MASK;
+  addHash(h: Buffer): this {
+    for (let k = 0; k < LIMBS; k++) this.limbs[k]! += h.readUInt32BE((LIMBS - 1 - k) * 4);
     this.count++;
+    if (++this.unfolded >= FOLD_EVERY) this.fold();
     return this;
+  }
+
+  private fold(): void {
+    let s = this.base;
+    for (let k = 0; k < LIMBS; k++) s += BigInt(this.limbs[k]!) << BigInt(32 * k);
+    this.base = s & MASK;
+    this.limbs.fill(0);
+    this.unfolded = 0;
+  }
+
+  /** The sum mod 2^256. */
+  get sum(): bigint {
+    if (this.unfolded > 0) this.fold();
+    return this.base;
+  }
+
+  set sum(v: bigint) {
+    this.limbs.fill(0);
+    this.unfolded = 0;
+    this.base = v & MASK;
   }
 
   /** Adds `count` ids whose hashes' limbs sum to `limbSums` (any size: a SQL SUM per limb). */
