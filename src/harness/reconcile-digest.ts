@@ -39,6 +39,8 @@ interface Pending {
   /** Per beacon, how many ids it holds in the parent range (who to ask; 0 never asked again). */
   counts: Map<number, number>;
   ids: boolean;
+  /** The network's digest of `r`, when already computed. */
+  theirs?: SetDigest;
 }
 
 const sumOf = (counts: Map<number, number>): number => [...counts.values()].reduce((a, b) => a + b, 0);
@@ -94,7 +96,7 @@ export async function reconcileByDigest(network: CommitStore, beacons: readonly 
       const next: Pending[] = [];
       frontier.forEach((p, k) => {
         const mine = cells[k]!;
-        const theirs = network.digest(p.r);
+        const theirs = p.theirs ?? network.digest(p.r);
         if (mine.digest.equals(theirs)) return void (matched += theirs.count);
         if (mine.digest.count === 0) {
           unexpected += theirs.count;
@@ -116,10 +118,10 @@ export async function reconcileByDigest(network: CommitStore, beacons: readonly 
           return;
         }
         const unsplittable = p.r.senderTo - p.r.senderFrom <= 1 && p.r.heightTo - p.r.heightFrom <= 1;
-        if (unsplittable || mine.digest.count + theirs.count <= LEAF_IDS) return void next.push({ r: p.r, counts: mine.counts, ids: true });
+        if (unsplittable || mine.digest.count + theirs.count <= LEAF_IDS) return void next.push({ r: p.r, counts: mine.counts, ids: true, theirs });
         for (const r of split(p.r)) {
-          const n = network.digest(r).count;
-          next.push({ r, counts: mine.counts, ids: sumOf(mine.counts) + n <= LEAF_IDS });
+          const d = network.digest(r);
+          next.push({ r, counts: mine.counts, ids: sumOf(mine.counts) + d.count <= LEAF_IDS, theirs: d });
         }
       });
       frontier = next;

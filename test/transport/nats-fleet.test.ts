@@ -93,7 +93,7 @@ test('a reconciliation question to a reassigned share goes to each live job; ans
   const range = { senderFrom: 0, senderTo: 4, heightFrom: 1, heightTo: 9, ids: true };
   fleet.send(0, { v: PROTOCOL_VERSION, type: 'digest-query', query: 7, ranges: [range] });
   assert.deepEqual(controls.map(([n, m]) => [n, m.type === 'control' ? m.job : m.type]), [['b', 'b0.r1'], ['c', 'b0.r2']], 'the live jobs are asked, not the dead one');
-  const answer = (ids: string[]): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon: 0, query: 7, cells: [{ ...SetDigest.of(ids).toJson(), ids }] });
+  const answer = (ids: string[], query = 7): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon: 0, query, cells: [{ ...SetDigest.of(ids).toJson(), ids }] });
   fleet.onReport('b', { type: 'report', job: 'b0.r1', msg: answer(['x', 'y']) });
   assert.ok(!events.some((m) => m.type === 'digest-answer'), 'one job answered of two');
   fleet.onReport('c', { type: 'report', job: 'b0.r2', msg: answer(['z']) });
@@ -104,7 +104,7 @@ test('a reconciliation question to a reassigned share goes to each live job; ans
   assert.deepEqual(a.cells[0]!.ids!.sort(), ['x', 'y', 'z']);
 
   fleet.send(0, { v: PROTOCOL_VERSION, type: 'digest-query', query: 8, ranges: [range] });
-  fleet.onReport('b', { type: 'report', job: 'b0.r1', msg: { ...answer(['x']), query: 8 } });
+  fleet.onReport('b', { type: 'report', job: 'b0.r1', msg: answer(['x'], 8) });
   fleet.onMissing('c', 2100);
   const b = events.filter((m) => m.type === 'digest-answer').at(-1)!;
   assert.ok(b.type === 'digest-answer' && b.query === 8, 'answered once c went missing');
