@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { ConfirmSink } from '../../src/connectors/contract.js';
+import type { ConfirmSink, Cursor, TargetConnector, VisitCommitted } from '../../src/connectors/contract.js';
 import { createBeacon } from '../../src/harness/beacon-process.js';
 import type { Beacon } from '../../src/harness/beacon.js';
 import type { Fleet, FleetEvents } from '../../src/harness/fleet.js';
@@ -100,4 +100,35 @@ test('one committed transaction hidden from a beacon: bisection names its exact 
   const shipped = Number(/(\d+) ids shipped/.exec(logs.join('\n'))![1]);
   assert.ok(shipped < 450, `only leaf ranges ship ids (${shipped} of 899)`);
   assert.equal(r.status, 'passed');
+});
+
+test('over IPC with real beacon processes: a committed id hidden from the network\'s side is named missing, asked of the beacons that hold it', async (t) => {
+  const s = validateScenario({
+    name: 'hidden-ipc', target: { kind: 'tpslab', nodes: 1 }, accounts: { count: 100 }, beacons: { count: 2 }, startDelayMs: 300,
+    load: { stages: [{ kind: 'constant', ratePerSec: 200, durationSec: 2 }] },
+    results: { db: join(dir.path, 'hidden-ipc.db') },
+  }, 'test');
+  let hidden: string | undefined;
+  const hide = (inner: TargetConnector): TargetConnector =>
+    new Proxy(inner, {
+      get: (target, prop, recv) => {
+        if (prop === 'visitCommitted') {
+          return (from: Cursor, visit: VisitCommitted) =>
+            target.visitCommitted!(from, (id, position, sender) => {
+              hidden ??= id;
+              if (id !== hidden) visit(id, position, sender);
+            });
+        }
+        const v = Reflect.get(target, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  const logs: string[] = [];
+  const r = await runScenario(s, { log: (l) => logs.push(l) }, { target: hide });
+  const rec = r.summary.reconciliation!;
+  t.diagnostic(logs.find((l) => l.startsWith('reconciled by digest'))!);
+  assert.equal(r.summary.committed, 400);
+  assert.deepEqual(rec.missingIds, [hidden]);
+  assert.deepEqual([rec.networkCommitted, rec.beaconCommitted, rec.matched, rec.missing, rec.unexpected], [399, 400, 399, 1, 0]);
+  assert.match(logs.join('\n'), /reconciled by digest and bisection: \d+ rounds/);
 });
