@@ -161,7 +161,10 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
         done.set(m.beacon, m);
         for (const row of agg.finished(m.beacon)) out.second(row);
       } else if (m.type === 'digest-answer') queries?.onAnswer(m);
-      else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+      else if (m.type === 'error') {
+        failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+        queries?.fail(failure);
+      }
       else log(`beacon ${m.beacon}: ${m.line}`);
       wake();
     };
@@ -169,6 +172,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       message: onMessage,
       failure: (e) => {
         failure ??= e;
+        queries?.fail(e);
         wake();
       },
     };

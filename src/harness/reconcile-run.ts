@@ -19,7 +19,7 @@ const ANSWER_TIMEOUT_MS = 60_000;
 /** Numbered questions to beacons and their answers (which arrive as fleet messages). */
 export class DigestQueries {
   private next = 0;
-  private readonly waiting = new Map<number, { resolve(m: DigestAnswer): void; timer: unknown }>();
+  private readonly waiting = new Map<number, { resolve(m: DigestAnswer): void; reject(e: Error): void; timer: unknown }>();
   /** Bytes of every answer (as JSON), per beacon: what reconciliation shipped. */
   readonly answerBytes = new Map<number, number>();
 
@@ -37,6 +37,7 @@ export class DigestQueries {
       }, ANSWER_TIMEOUT_MS);
       this.waiting.set(query, {
         timer,
+        reject,
         resolve: (m) => {
           if (m.cells.length !== ranges.length) return reject(new TpslabError('TPSLAB_E_BEACON', `beacon ${beacon} answered ${m.cells.length} digests for ${ranges.length} ranges`));
           resolve(m.cells);
@@ -44,6 +45,15 @@ export class DigestQueries {
       });
       this.fleet.send(beacon, { v: PROTOCOL_VERSION, type: 'digest-query', query, ranges });
     });
+  }
+
+  /** A beacon failed or exited: no question waits for its timeout. */
+  fail(e: Error): void {
+    for (const [query, w] of this.waiting) {
+      this.waiting.delete(query);
+      this.clock.clearTimeout(w.timer);
+      w.reject(e);
+    }
   }
 
   onAnswer(m: DigestAnswer): void {

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
+import { ManualClock } from '../../src/clock.js';
+import type { TpslabError } from '../../src/errors.js';
 import { CommitStore } from '../../src/harness/commit-store.js';
-import type { DigestRange } from '../../src/harness/messages.js';
+import { PROTOCOL_VERSION, type DigestRange, type OverseerMessage } from '../../src/harness/messages.js';
+import { DigestQueries } from '../../src/harness/reconcile-run.js';
 import { LEAF_IDS, reconcileByDigest, type AskedRange, type DigestBeacon } from '../../src/harness/reconcile-digest.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 
@@ -123,4 +126,26 @@ test('ids a beacon holds outside the positions read from the network count as mi
   beacons[0]!.add(idOf(-1), 3, 900);
   const { reconciliation } = await reconcileByDigest(network, [beaconOver(0, beacons[0]!, { ids: 0 })], space);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected], [20_000, 1, 0]);
+});
+
+test('reconciliation questions: answered by query number, a silent beacon times out on the clock, a failed one rejects at once', async () => {
+  const sent: OverseerMessage[] = [];
+  const clock = new ManualClock();
+  const q = new DigestQueries({ send: (_b, m) => void sent.push(m) }, clock);
+  const range = { senderFrom: 0, senderTo: 10, heightFrom: 1, heightTo: 5, ids: false };
+  const first = q.ask(3, [range]);
+  const second = q.ask(4, [range, range]);
+  assert.deepEqual(sent.map((m) => (m.type === 'digest-query' ? [m.query, m.ranges.length] : m.type)), [[0, 1], [1, 2]]);
+  const cell = SetDigest.of(['a']).toJson();
+  q.onAnswer({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon: 4, query: 1, cells: [cell] });
+  await assert.rejects(second, /beacon 4 answered 1 digests for 2 ranges/);
+  q.onAnswer({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon: 3, query: 0, cells: [cell] });
+  assert.deepEqual(await first, [cell]);
+  const silent = q.ask(5, [range]);
+  clock.advance(60_000);
+  await assert.rejects(silent, (e: TpslabError) => e.code === 'TPSLAB_E_BEACON' && /beacon 5 did not answer a reconciliation question within 60 s/.test(e.message));
+  const failed = q.ask(6, [range]);
+  q.fail(new Error('beacon 6 exited'));
+  await assert.rejects(failed, /beacon 6 exited/);
+  assert.equal(clock.pendingTimers, 0, 'no timer left behind');
 });
