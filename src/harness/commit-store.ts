@@ -1,9 +1,10 @@
 /**
  * The ids a side saw committed, kept on local disk rather than in memory: each
  * with its sender (the number the beacon names it by) and position (block
- * height). Adding is cheap (a beacon's hot path): the id is hashed into the
- * running digest and appended as a binary record to a scratch file in a temp
- * directory. Only when a question comes (reconciliation found a difference)
+ * height). Adding is cheap (a beacon's hot path): the id is appended as a
+ * binary record to a scratch file in a temp directory, nothing more; the ids
+ * are hashed into the digest when it is asked for (at the end of the run, off
+ * the hot path). Only when a question comes (reconciliation found a difference)
  * is the file loaded into a SQLite table indexed by (height, sender), the hash
  * of each id as eight 32-bit limbs, so the digest of any (sender range × height
  * range) is one SQL aggregate (a SUM per limb). Beacons keep what they saw
@@ -45,6 +46,8 @@ export class CommitStore {
   /** Bytes in the file (written), and how many of them are in SQLite. */
   private written = 0;
   private imported = 0;
+  /** Bytes of the file already hashed into `totals`. */
+  private hashed = 0;
   private sql: Sql | undefined;
   private readonly totals = new SetDigest();
   private closed = false;
@@ -57,7 +60,6 @@ export class CommitStore {
 
   /** Records that `id`, sent by `sender`, was committed at `height`. */
   add(id: string, sender: number, height: number): void {
-    this.totals.addHash(hashOfId(id));
     const need = HEADER_BYTES + Buffer.byteLength(id);
     if (this.used + need > this.chunk.length) {
       this.flush();
@@ -71,8 +73,10 @@ export class CommitStore {
     this.used += HEADER_BYTES + len;
   }
 
-  /** Everything added so far (from memory: no disk read). */
+  /** The digest of everything added so far (hashes what was added since the last call). */
   get total(): SetDigest {
+    this.flush();
+    if (this.hashed < this.written) this.hashed = this.forEachRecord(this.hashed, (id) => void this.totals.add(id));
     return this.totals;
   }
 
@@ -110,33 +114,38 @@ export class CommitStore {
     };
   }
 
-  /** Reads the file from `imported` on into SQLite, in batches; the index is built after the first load. */
-  private load(sql: Sql): void {
-    const first = this.imported === 0;
+  /** Visits the flushed records from byte `from` on; returns the offset after the last. */
+  private forEachRecord(from: number, visit: (id: string, height: number, sender: number) => void): number {
     const buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.chunk.length) * 4);
-    let rows: unknown[][] = [];
-    const insert = sql.db.transaction((batch: unknown[][]) => {
-      for (const r of batch) sql.insert.run(...r);
-    });
-    let pos = this.imported;
+    let pos = from;
     while (pos < this.written) {
       const n = readSync(this.fd, buf, 0, Math.min(buf.length, this.written - pos), pos);
       let at = 0;
       while (at + HEADER_BYTES <= n) {
         const len = buf.readUInt32LE(at);
         if (at + HEADER_BYTES + len > n) break;
-        const id = buf.toString('utf8', at + HEADER_BYTES, at + HEADER_BYTES + len);
-        rows.push([buf.readDoubleLE(at + 4), buf.readUInt32LE(at + 12), id, ...limbsOf(hashOfId(id))]);
+        visit(buf.toString('utf8', at + HEADER_BYTES, at + HEADER_BYTES + len), buf.readDoubleLE(at + 4), buf.readUInt32LE(at + 12));
         at += HEADER_BYTES + len;
       }
       pos += at;
-      if (rows.length >= IMPORT_BATCH) {
-        insert(rows);
-        rows = [];
-      }
     }
+    return pos;
+  }
+
+  /** Reads the file from `imported` on into SQLite, in batches; the index is built after the first load. */
+  private load(sql: Sql): void {
+    const first = this.imported === 0;
+    let rows: unknown[][] = [];
+    const insert = sql.db.transaction((batch: unknown[][]) => {
+      for (const r of batch) sql.insert.run(...r);
+    });
+    this.imported = this.forEachRecord(this.imported, (id, height, sender) => {
+      rows.push([height, sender, id, ...limbsOf(hashOfId(id))]);
+      if (rows.length < IMPORT_BATCH) return;
+      insert(rows);
+      rows = [];
+    });
     insert(rows);
-    this.imported = pos;
     if (first) sql.db.exec('CREATE INDEX c_height_sender ON c (height, sender)');
   }
 
