@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
+import type { TargetConnector } from '../../src/connectors/contract.js';
 import type { TpslabError } from '../../src/errors.js';
 import { CommitStore } from '../../src/harness/commit-store.js';
-import { PROTOCOL_VERSION, type DigestRange, type OverseerMessage } from '../../src/harness/messages.js';
-import { DigestQueries } from '../../src/harness/reconcile-run.js';
+import { PROTOCOL_VERSION, type DigestRange, type DoneMessage, type OverseerMessage } from '../../src/harness/messages.js';
+import { DigestQueries, reconcileRun } from '../../src/harness/reconcile-run.js';
 import { LEAF_IDS, reconcileByDigest, type AskedRange, type DigestBeacon } from '../../src/harness/reconcile-digest.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 
@@ -148,4 +149,23 @@ test('reconciliation questions: answered by query number, a silent beacon times 
   q.fail(new Error('beacon 6 exited'));
   await assert.rejects(failed, /beacon 6 exited/);
   assert.equal(clock.pendingTimers, 0, 'no timer left behind');
+});
+
+test('a reconciling connector without visitCommitted: each beacon answers one question with all its ids, and the counts are exact', async () => {
+  const beaconStore = store();
+  for (const id of ['a', 'b', 'c']) beaconStore.add(id, 1, 3);
+  const asked: OverseerMessage[] = [];
+  const queries: DigestQueries = new DigestQueries({
+    send: (beacon, m) => {
+      asked.push(m);
+      if (m.type !== 'digest-query') return;
+      const cells = m.ranges.map((r) => ({ ...beaconStore.digest(r).toJson(), ...(r.ids ? { ids: beaconStore.ids(r) } : {}) }));
+      setImmediate(() => queries.onAnswer({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon, query: m.query, cells }));
+    },
+  }, new ManualClock());
+  const target = { committed: async () => ({ fromPosition: 1, toPosition: 4, ids: new Set(['b', 'c', 'd']) }) } as unknown as TargetConnector;
+  const done = { beacon: 0, committedDigest: beaconStore.total.toJson() } as DoneMessage;
+  const { reconciliation } = await reconcileRun({ target, start: { position: 1 }, done: [done], queries, senderSpace: 10, log: () => {} });
+  assert.equal(asked.length, 1);
+  assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected, reconciliation.missingIds, reconciliation.unexpectedIds], [2, 1, 1, ['a'], ['d']]);
 });
