@@ -75,7 +75,12 @@ export async function reconcileByDigest(network: CommitStore, beacons: readonly 
       // One question per beacon holding anything in any range of this round.
       const asked = new Map<number, number[]>();
       frontier.forEach((p, k) => {
-        for (const [b, c] of p.counts) if (c > 0) asked.set(b, [...(asked.get(b) ?? []), k]);
+        for (const [b, c] of p.counts) {
+          if (c === 0) continue;
+          const ks = asked.get(b);
+          if (ks) ks.push(k);
+          else asked.set(b, [k]);
+        }
       });
       const answers = await Promise.all([...asked].map(async ([b, ks]) => ({ b, ks, cells: await byBeacon.get(b)!.ask(ks.map((k) => ({ ...frontier[k]!.r, ids: frontier[k]!.ids }))) })));
       stats.messages += asked.size;
@@ -106,10 +111,18 @@ export async function reconcileByDigest(network: CommitStore, beacons: readonly 
         if (p.ids) {
           const netIds = new Set(network.ids(p.r));
           for (const id of mine.ids) {
-            if (netIds.has(id)) matched++;
-            else if (++missing <= SAMPLE_IDS) missingIds.push(id);
+            if (netIds.has(id)) {
+              matched++;
+              continue;
+            }
+            missing++;
+            if (missingIds.length < SAMPLE_IDS) missingIds.push(id);
           }
-          for (const id of netIds) if (!mine.ids.has(id) && ++unexpected <= SAMPLE_IDS) unexpectedIds.push(id);
+          for (const id of netIds) {
+            if (mine.ids.has(id)) continue;
+            unexpected++;
+            if (unexpectedIds.length < SAMPLE_IDS) unexpectedIds.push(id);
+          }
           return;
         }
         if (theirs.count === 0 && mine.digest.count > LEAF_IDS) {
