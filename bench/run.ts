@@ -22,10 +22,11 @@ import { infrastructure } from './infrastructure.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
+import { reconcile } from './reconcile.js';
 import { replay } from './replay.js';
 import { soakBench } from './soak.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench, reconcile];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

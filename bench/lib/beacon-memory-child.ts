@@ -66,7 +66,7 @@ const sampler = setInterval(() => {
 const b = new Beacon(assign, (m) => {
   if (m.type === 'done') {
     sent = m.sent;
-    committedIds = m.committedIds.length;
+    committedIds = m.committedDigest.count;
   }
 }, connector, preciseClock);
 await b.prepare();

@@ -16,6 +16,7 @@ import { PROTOCOL_VERSION, type BeaconMessage } from '../../src/harness/messages
 import { createRng, type Rng } from '../../src/harness/rng.js';
 import { connectNats } from '../../src/transport/nats-connect.js';
 import { REGISTER_SUBJECT, WireMessageSchema, runSubject } from '../../src/transport/nats-messages.js';
+import { SetDigest } from '../../src/harness/set-digest.js';
 import { NatsWire, readChunkHeader } from '../../src/transport/nats-wire.js';
 import { FrameSender } from '../../src/transport/report-channel.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/wire-codec.js';
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       report(s, { v: PROTOCOL_VERSION, type: 'progress', beacon: s.beacon, second: k, ...counts, inFlight: 0, errors: {}, ...pool[(s.beacon + k) % DISTINCT]!, height: k + 1 });
     }
   }
-  for (const s of sims) if (s.job !== undefined) report(s, { v: PROTOCOL_VERSION, type: 'done', beacon: s.beacon, ...counts, inFlight: 0, errors: {}, committedIds: [] });
+  for (const s of sims) if (s.job !== undefined) report(s, { v: PROTOCOL_VERSION, type: 'done', beacon: s.beacon, ...counts, inFlight: 0, errors: {}, committedDigest: new SetDigest().toJson() });
   // Until the overseer releases every beacon (bounded), keep beating hearts and answering resends.
   const deadline = Date.now() + 30_000 + heartbeatMs;
   while (released < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -94,6 +94,13 @@ export interface CommittedSet {
   notes?: string[];
 }
 
+/**
+ * One committed transaction of the run, for reconciliation by digest: its id, its position
+ * (block height, as the beacon side's confirmations report it) and its sender, numbered as the
+ * beacon side numbers it (PlannedTx.sender, SourcedTx.sender).
+ */
+export type VisitCommitted = (id: string, position: number, sender: number) => void;
+
 /** What a connector can and cannot do; reports say so. */
 export interface Capabilities {
   /** `committed()` lists what the network committed, so the run is reconciled. */
@@ -127,6 +134,12 @@ export interface TargetConnector {
   beaconConfig(share: BeaconShareSpec): unknown;
   /** What the network committed from the run's accounts after `from` (to the furthest head). Only with capabilities.reconcile. */
   committed(from: Cursor): Promise<CommittedSet>;
+  /**
+   * The same transactions as `committed`, streamed one by one with their position and sender, so the
+   * overseer reconciles by digest and bisection (docs/harness.md) and beacons never ship their ids.
+   * Optional: without it, a reconciling connector's runs have every beacon ship its ids at the end.
+   */
+  visitCommitted?(from: Cursor, visit: VisitCommitted): Promise<Omit<CommittedSet, 'ids'>>;
   /** Rows for the node table. */
   nodes(): Promise<NodeRow[]>;
   /** How the network names sending account `index` (an address), for stored outcomes; default its number. */

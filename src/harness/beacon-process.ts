@@ -20,6 +20,8 @@ export function runBeaconOverIpc(): Promise<void> {
     });
   let beacon: Beacon | undefined;
   let index = -1;
+  /** After `done` the beacon stays to answer reconciliation queries, until the overseer's `stop` (or its going away). */
+  let finished = false;
   return new Promise((resolve) => {
     const fail = (err: unknown): void => {
       const e = asTpslabError(err, 'TPSLAB_E_BEACON');
@@ -32,13 +34,17 @@ export function runBeaconOverIpc(): Promise<void> {
           index = m.beacon;
           beacon = createBeacon(m, send);
           beacon.prepare().catch(fail);
-          beacon.done.then(resolve, fail);
+          beacon.done.then(() => void (finished = true), fail);
         } else if (m.type === 'start') {
           if (!beacon) throw new Error('start before assign');
           beacon.start(m.atMs);
-        } else {
-          if (beacon) void beacon.stop();
-          else resolve();
+        } else if (m.type === 'digest-query') {
+          if (!beacon || !finished) throw new Error('a digest query before the beacon finished');
+          void send(beacon.answer(m));
+        } else if (beacon && !finished) void beacon.stop();
+        else {
+          beacon?.release();
+          resolve();
         }
       } catch (err) {
         fail(err);
@@ -46,6 +52,8 @@ export function runBeaconOverIpc(): Promise<void> {
     });
     // Ctrl-C reaches the whole process group: the overseer decides, and asks this beacon to stop.
     process.on('SIGINT', () => {});
+    // Killed by the overseer: exit through process.exit so the commit store's scratch directory is removed.
+    process.on('SIGTERM', () => process.exit(143));
     // The overseer went away: nothing left to report to.
     process.on('disconnect', () => process.exit(0));
   });

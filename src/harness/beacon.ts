@@ -17,8 +17,9 @@
 import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
 import { TxState, dropPrefix, emptyLedger, isResolved, outcomeOf, outcomesOf, type Ledger } from './beacon-ledger.js';
+import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
-import type { Assign, BeaconMessage, Outcome } from './messages.js';
+import type { Assign, BeaconMessage, DigestAnswer, DigestQuery, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { planCursor, type PlanCursor } from './plan-stream.js';
 
@@ -47,8 +48,6 @@ export class Beacon {
   private base = 0;
   /** The resolved (or skipped) prefix found so far. */
   private scan = 0;
-  /** Ids of dropped committed entries (reconciliation: `done` lists them). */
-  private readonly committedIds: string[] = [];
   /** Dropped failed or lost entries by id, so a later commit still counts (grows with failures, not with the run). */
   private readonly settled = new Map<string, Outcome>();
   private readonly recorder = new IntervalRecorder();
@@ -80,6 +79,8 @@ export class Beacon {
   firstSendMs: number | undefined;
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   private readonly early = new Map<number, [height: number, atMs: number]>();
+  /** What this beacon saw committed (id, sender, height), on local disk: `done` carries only its digest. */
+  readonly commits = new CommitStore();
   private resolveDone!: () => void;
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -400,6 +401,7 @@ export class Beacon {
     this.txs.state[i] = TxState.Committed;
     this.txs.committedMs[i] = atMs;
     this.txs.height[i] = height;
+    this.commits.add(this.txs.id[i]!, this.txs.sender[i]!, height);
     this.counts.committed++;
     const sent = this.txs.firstSentMs[i] || atMs;
     this.recorder.recordCommit(this.startMs + this.txs.intended[i]!, sent, atMs);
@@ -488,8 +490,6 @@ export class Beacon {
       void this.source.return?.().catch(() => {});
     }
     this.report();
-    const ids = this.committedIds;
-    for (let i = 0; i < this.txs.state.length; i++) if (this.txs.state[i] === TxState.Committed) ids.push(this.txs.id[i]!);
     const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
@@ -497,7 +497,7 @@ export class Beacon {
       ...this.counts,
       inFlight: 0,
       errors: Object.fromEntries(this.errors),
-      committedIds: ids,
+      committedDigest: this.commits.total.toJson(),
       ...(this.a.collectOutcomes ? { outcomes: this.outcomes() } : {}),
     });
     await Promise.all([sent, this.connector.close()]);
@@ -520,7 +520,7 @@ export class Beacon {
 
   /**
    * Drops the ledger's resolved (or skipped) front once it is long, so memory follows what is in
-   * flight: committed ids join `committedIds`, failed and lost ones `settled`, and asked-for
+   * flight: committed ids are in the commit store already, failed and lost ones join `settled`, and asked-for
    * outcome rows stream to the overseer. Everything holding an entry index is renumbered.
    */
   private compact(): void {
@@ -537,8 +537,8 @@ export class Beacon {
       if (this.a.collectOutcomes) rows.push(outcomeOf(t, i, this.startMs));
       if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
       if (id === undefined) continue;
-      if (t.state[i] === TxState.Committed) this.committedIds.push(id);
-      else this.settled.set(id, outcomeOf(t, i, this.startMs));
+      // A committed one is in the commit store already (onCommitted).
+      if (t.state[i] !== TxState.Committed) this.settled.set(id, outcomeOf(t, i, this.startMs));
     }
     this.sendOutcomes(rows);
     dropPrefix(t, k);
@@ -573,13 +573,24 @@ export class Beacon {
       this.counts.late++;
     }
     this.counts.committed++;
-    this.committedIds.push(id);
+    this.commits.add(id, o.sender, height);
     this.recorder.recordCommit(o.intendedMs, o.sentMs ?? atMs, atMs);
     if (this.a.collectOutcomes) this.sendOutcomes([{ ...o, status: 'committed', committedMs: atMs, height, errorCode: o.status === 'lost' ? null : o.errorCode }]);
   }
 
   private outcomes(): Outcome[] {
     return outcomesOf(this.txs, this.skip, this.startMs);
+  }
+
+  /** Reconciliation: digests of the ranges asked (and the ids of those asked for ids) from what this beacon saw committed. */
+  answer(q: DigestQuery): DigestAnswer {
+    const cells = q.ranges.map((r) => ({ ...this.commits.digest(r).toJson(), ...(r.ids ? { ids: this.commits.ids(r) } : {}) }));
+    return { v: PROTOCOL_VERSION, type: 'digest-answer', beacon: this.a.beacon, query: q.query, cells };
+  }
+
+  /** Removes what this beacon keeps on disk; after `done`, once the overseer has no more questions. */
+  release(): void {
+    this.commits.close();
   }
 
   /** Stops early (overseer abort); reports what it has. */

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TpslabError, asTpslabError } from '../errors.js';
 import type { BeaconClock } from '../web/contract.js';
-import { parseBeaconMessage, type Assign, type BeaconMessage, type OverseerMessage } from './messages.js';
+import { PROTOCOL_VERSION, parseBeaconMessage, type Assign, type BeaconMessage, type OverseerMessage } from './messages.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../cli/main.js');
 
@@ -22,7 +22,9 @@ export interface Fleet {
   /** Starts one beacon per assignment. */
   launch(assigns: readonly Assign[]): void;
   broadcast(m: OverseerMessage): void;
-  /** Beacons that finished (sent `done`) are not waited for; the rest are killed. */
+  /** Sends to assignment `beacon` only (reconciliation queries); its answer comes back as a message. */
+  send(beacon: number, m: OverseerMessage): void;
+  /** Beacons that finished (sent `done`) are asked to stop and not waited for; the rest are killed. */
   close(): void;
   /** Beacons across machines: assignment index → its beacon's name, clock offset and first send (stored with its row). */
   clocks?(): ReadonlyMap<number, BeaconClock>;
@@ -31,6 +33,7 @@ export interface Fleet {
 /** Beacons as child processes of this one (`tpslab beacon --ipc`). */
 export class LocalFleet implements Fleet {
   private readonly children: ChildProcess[] = [];
+  private readonly byBeacon = new Map<number, ChildProcess>();
   private readonly finished = new Set<number>();
 
   constructor(private readonly events: FleetEvents) {}
@@ -39,6 +42,7 @@ export class LocalFleet implements Fleet {
     for (const a of assigns) {
       const child = fork(CLI, ['beacon', '--ipc'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       this.children.push(child);
+      this.byBeacon.set(a.beacon, child);
       child.on('message', (raw: unknown) => {
         let m: BeaconMessage;
         try {
@@ -60,8 +64,19 @@ export class LocalFleet implements Fleet {
     for (const c of this.children) send(c, m);
   }
 
+  send(beacon: number, m: OverseerMessage): void {
+    const child = this.byBeacon.get(beacon);
+    if (child) send(child, m);
+    else this.events.failure(new TpslabError('TPSLAB_E_INTERNAL', `no beacon ${beacon} to send a ${m.type} message to`));
+  }
+
   close(): void {
-    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    for (const [beacon, c] of this.byBeacon) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      // A finished beacon waits for this stop (it answers reconciliation queries until then) and removes its scratch files.
+      if (this.finished.has(beacon) && c.connected) send(c, { v: PROTOCOL_VERSION, type: 'stop', reason: 'the run is over' });
+      else c.kill('SIGTERM');
+    }
   }
 }
 

@@ -67,8 +67,28 @@ export const AssignSchema = z.strictObject({
 });
 export type Assign = z.infer<typeof AssignSchema>;
 
+/** Part of the committed set: senders [senderFrom, senderTo) × positions [heightFrom, heightTo). */
+export const DigestRangeSchema = z.strictObject({
+  senderFrom: z.number().int().nonnegative(),
+  senderTo: z.number().int().nonnegative(),
+  heightFrom: z.number().int(),
+  heightTo: z.number().int(),
+});
+export type DigestRange = z.infer<typeof DigestRangeSchema>;
+const digestJson = { count: z.number().int().nonnegative(), digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits') };
+
+/** Reconciliation (docs/harness.md): the overseer asks a finished beacon for digests of ranges, and the ids of the leaf ones. */
+export const DigestQuerySchema = z.strictObject({
+  v,
+  type: z.literal('digest-query'),
+  query: z.number().int().nonnegative(),
+  ranges: z.array(z.strictObject({ ...DigestRangeSchema.shape, ids: z.boolean() })),
+});
+export type DigestQuery = z.infer<typeof DigestQuerySchema>;
+
 export const OverseerMessageSchema = z.discriminatedUnion('type', [
   AssignSchema,
+  DigestQuerySchema,
   z.strictObject({ v, type: z.literal('start'), atMs: z.number() }),
   z.strictObject({ v, type: z.literal('stop'), reason: z.string() }),
 ]);
@@ -111,18 +131,27 @@ export const BeaconMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('done'),
     beacon: z.number().int(),
     ...counts,
-    /** Ids of every transaction this beacon saw committed, as its connector names them. */
-    committedIds: z.array(z.string()),
+    /** Count and order-independent digest of the ids this beacon saw committed (set-digest.ts); the ids stay on its disk. */
+    committedDigest: z.strictObject(digestJson),
     outcomes: z.array(OutcomeSchema).optional(),
   }),
   /** collectOutcomes: outcome rows of resolved transactions, streamed as the beacon drops them (a later row for an id replaces the earlier). */
   z.strictObject({ v, type: z.literal('outcomes'), beacon: z.number().int(), outcomes: z.array(OutcomeSchema) }),
+  /** One cell per range asked, in order; `ids` only where asked. */
+  z.strictObject({
+    v,
+    type: z.literal('digest-answer'),
+    beacon: z.number().int(),
+    query: z.number().int().nonnegative(),
+    cells: z.array(z.strictObject({ ...digestJson, ids: z.array(z.string()).optional() })),
+  }),
   z.strictObject({ v, type: z.literal('error'), beacon: z.number().int(), code: z.string(), message: z.string() }),
   z.strictObject({ v, type: z.literal('log'), beacon: z.number().int(), line: z.string() }),
 ]);
 export type BeaconMessage = z.infer<typeof BeaconMessageSchema>;
 export type ProgressMessage = Extract<BeaconMessage, { type: 'progress' }>;
 export type DoneMessage = Extract<BeaconMessage, { type: 'done' }>;
+export type DigestAnswer = Extract<BeaconMessage, { type: 'digest-answer' }>;
 
 export function parseOverseerMessage(m: unknown): OverseerMessage {
   const r = OverseerMessageSchema.safeParse(m);

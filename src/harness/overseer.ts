@@ -18,7 +18,7 @@ import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage } f
 import { fanOut, storeOutput, type BeaconFinal, type BeaconTotalsRow, type RunOutput } from './outputs.js';
 import { plannedLoadMs, preflight } from './plan.js';
 import { countOf } from './text.js';
-import { reconcile } from './reconcile.js';
+import { DigestQueries, reconcileRun } from './reconcile-run.js';
 import type { Scenario } from './scenario.js';
 import { targetRateAt } from './schedule.js';
 import { ResultsStore, type RunStatus } from './store.js';
@@ -147,6 +147,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     const done = new Map<number, DoneMessage>();
     const latest = new Map<number, BeaconTotalsRow>();
     const ready = new Set<number>();
+    let queries: DigestQueries | undefined;
     let failure: TpslabError | undefined;
     let wake: () => void = () => {};
     opts.signal?.addEventListener('abort', () => wake(), { once: true });
@@ -162,8 +163,12 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       } else if (m.type === 'done') {
         done.set(m.beacon, m);
         for (const row of agg.finished(m.beacon)) out.second(row);
-      } else if (m.type === 'error') failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+      } else if (m.type === 'digest-answer') queries?.onAnswer(m);
       else if (m.type === 'outcomes') out.outcomes(m.beacon, m.outcomes, (i) => target.accountName?.(i) ?? String(i));
+      else if (m.type === 'error') {
+        failure ??= new TpslabError('TPSLAB_E_BEACON', `beacon ${m.beacon}: ${m.code} ${m.message}`);
+        queries?.fail(failure);
+      }
       else log(`beacon ${m.beacon}: ${m.line}`);
       wake();
     };
@@ -171,6 +176,7 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
       message: onMessage,
       failure: (e) => {
         failure ??= e;
+        queries?.fail(e);
         wake();
       },
     };
@@ -247,13 +253,12 @@ export async function runScenario(s: Scenario, hooks: RunHooks = {}, opts: RunOp
     // An interrupted run skips reconciliation: whoever pressed Ctrl-C wants out soon.
     if (aborted()) log('interrupted: not reconciled');
     else if (target.capabilities.reconcile) {
-      const beaconIds = new Set<string>();
-      for (const d of done.values()) for (const id of d.committedIds) beaconIds.add(id);
-      const committed = await target.committed(start);
-      log(`reconciled positions ${committed.fromPosition + 1}..${committed.toPosition}`);
-      reconciliation = reconcile(committed, beaconIds);
-      for (const note of committed.notes ?? []) log(note);
-      notes = committed.notes;
+      queries = new DigestQueries(fleet, clock);
+      const r = await reconcileRun({ target, start, done: [...done.values()], queries, senderSpace: w.kind === 'replay' ? 2 ** 32 : s.accounts.count, log });
+      reconciliation = r.reconciliation;
+      log(`reconciled positions ${reconciliation.fromHeight + 1}..${reconciliation.toHeight}`);
+      for (const note of r.notes ?? []) log(note);
+      notes = r.notes;
     } else {
       log(`not reconciled: the ${target.kind} connector cannot list what the network committed`);
     }

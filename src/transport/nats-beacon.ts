@@ -163,7 +163,10 @@ class NatsBeaconSession {
     } finally {
       this.clock.clearTimeout(beat);
       overseer.stop();
-      for (const b of this.jobs.values()) await b.stop().catch(() => undefined);
+      for (const b of this.jobs.values()) {
+        await b.stop().catch(() => undefined);
+        b.release();
+      }
     }
     return { runId: this.runId, offset: this.offset, ...(resultsFile ? { resultsFile } : {}) };
   }
@@ -217,6 +220,10 @@ class NatsBeaconSession {
       } catch (err) {
         this.fail(m.job, msg.beacon, err);
       }
+    } else if (msg.type === 'digest-query') {
+      const b = this.jobs.get(m.job);
+      if (b) this.report(m.job, b.answer(msg));
+      else this.o.log(`a reconciliation question for job ${m.job}, which is not this beacon's`);
     } else if (msg.type === 'start') {
       this.startAtMs = msg.atMs;
       this.o.log(`starting at ${new Date(msg.atMs).toISOString()} overseer time (${new Date(this.local(msg.atMs)).toISOString()} on this clock)`);

@@ -13,7 +13,8 @@
  */
 import { TpslabError } from '../errors.js';
 import type { Fleet, FleetEvents } from '../harness/fleet.js';
-import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
+import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DigestAnswer, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
+import { SetDigest } from '../harness/set-digest.js';
 import type { BeaconClock } from '../web/contract.js';
 import type { WireMessage } from './nats-messages.js';
 import type { NatsOverseer } from './nats-overseer.js';
@@ -56,6 +57,8 @@ export class NatsFleet implements Fleet {
   private readonly doneSent = new Set<number>();
   private startAtMs: number | undefined;
   private reassignments = 0;
+  /** Reconciliation questions to an assignment go to each of its live jobs; the answers are added up. */
+  private readonly asked = new Map<string, { jobs: Set<string>; answers: DigestAnswer[] }>();
   readonly reassigned: Reassignment[] = [];
   /** Assignment index → its owner's first send, on the owner's clock. */
   private readonly firstSends = new Map<number, number>();
@@ -97,6 +100,39 @@ export class NatsFleet implements Fleet {
     for (const owner of this.liveOwners()) {
       this.session.control(owner, { type: 'control', job: '*', msg: m }).catch((err: unknown) => this.unreachable(owner, err));
     }
+  }
+
+  /** To every live job of assignment `beacon` (a reassigned share lives in several); their answers are added up. */
+  send(beacon: number, m: OverseerMessage): void {
+    const jobs = this.jobsOf(beacon).filter((j) => !j.dead);
+    if (m.type === 'digest-query') {
+      this.asked.set(`${beacon}/${m.query}`, { jobs: new Set(jobs.map((j) => j.id)), answers: [] });
+      if (jobs.length === 0) this.answered(beacon, m.query);
+    }
+    for (const j of jobs) this.session.control(j.owner, { type: 'control', job: j.id, msg: m }).catch((err: unknown) => this.unreachable(j.owner, err));
+  }
+
+  private answered(beacon: number, query: number): void {
+    const key = `${beacon}/${query}`;
+    const a = this.asked.get(key)!;
+    if (a.jobs.size > 0) return;
+    this.asked.delete(key);
+    const n = Math.max(0, ...a.answers.map((x) => x.cells.length));
+    const cells = Array.from({ length: n }, (_, k) => {
+      const d = new SetDigest();
+      const ids: string[] = [];
+      let withIds = false;
+      for (const x of a.answers) {
+        const c = x.cells[k];
+        if (!c) continue;
+        d.merge(c);
+        if (!c.ids) continue;
+        withIds = true;
+        ids.push(...c.ids);
+      }
+      return { ...d.toJson(), ...(withIds ? { ids } : {}) };
+    });
+    this.events.message({ v: PROTOCOL_VERSION, type: 'digest-answer', beacon, query, cells });
   }
 
   close(): void {
@@ -155,6 +191,11 @@ export class NatsFleet implements Fleet {
     } else if (m.type === 'done') {
       j.done = m;
       this.maybeDone(j.beacon);
+    } else if (m.type === 'digest-answer') {
+      const a = this.asked.get(`${j.beacon}/${m.query}`);
+      if (!a?.jobs.delete(j.id)) return;
+      a.answers.push(m);
+      this.answered(j.beacon, m.query);
     } else if (m.type === 'error') this.events.message({ ...m, beacon: j.beacon, message: `(on ${name}) ${m.message}` });
     else if (m.type === 'outcomes') this.events.message({ ...m, beacon: j.beacon });
     else this.events.message({ ...m, beacon: j.beacon, line: `(${name}) ${m.line}` });
@@ -211,7 +252,7 @@ export class NatsFleet implements Fleet {
       beacon,
       ...this.sum(beacon),
       inFlight: 0,
-      committedIds: done.flatMap((d) => d.committedIds),
+      committedDigest: done.reduce((t, d) => t.merge(d.committedDigest), new SetDigest()).toJson(),
       ...(done.some((d) => d.outcomes) ? { outcomes } : {}),
     });
   }
@@ -226,6 +267,12 @@ export class NatsFleet implements Fleet {
     this.log(`beacon ${name} is missing (${Number.isNaN(silentMs) ? 'unreachable' : `silent ${Math.round(silentMs)} ms`}); ${lost.length ? `reassigning ${lost.length} unfinished job${lost.length === 1 ? '' : 's'}` : 'it had finished its work'}`);
     // If it is alive after all (a long stall), it stops rather than send what is now another beacon's.
     this.session.control(name, { type: 'release', reason: 'declared missing; its work was reassigned' }).catch(() => undefined);
+    // Reconciliation questions to its jobs will not be answered: what they saw committed is unknown (it shows as unexpected).
+    for (const [key, a] of this.asked) {
+      for (const j of a.jobs) if (this.jobs.get(j)?.owner === name) a.jobs.delete(j);
+      const [beacon, query] = key.split('/').map(Number);
+      this.answered(beacon!, query!);
+    }
     for (const j of lost) this.reassign(j, name, began, silentMs);
   }
 

@@ -158,6 +158,13 @@ export function connectorConformance(kind: string, startFixture: () => Promise<C
         const set = await p.target.committed(p.start);
         assert.deepEqual([...set.ids].sort(), txs.map((t) => t.id).sort());
         assert.ok(set.toPosition >= Math.max(...p.committed.values()));
+        if (p.target.visitCommitted) {
+          // Reconciliation by digest: the same set streamed, each with the position the beacon side confirmed and its sender's number.
+          const seen = new Map<string, [number, number]>();
+          const range = await p.target.visitCommitted(p.start, (id, position, sender) => void seen.set(id, [position, sender]));
+          assert.deepEqual([range.fromPosition, range.toPosition], [set.fromPosition, set.toPosition]);
+          assert.deepEqual(new Map(txs.map((t, i) => [t.id, [p.committed.get(t.id), i % fx.accounts]])), seen);
+        }
       } else {
         assert.ok(p.target.capabilities.limits.some((l) => /reconcil/i.test(l)), 'the limits say it is not reconciled');
         await assert.rejects(p.target.committed(p.start));

@@ -7,6 +7,7 @@ import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
 import { Beacon } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
+import { SetDigest } from '../../src/harness/set-digest.js';
 
 const assign = (): Assign => ({
   v: 1, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: { start: 0, end: 2 },
@@ -56,6 +57,8 @@ test('regression: reassigned live-signed work recognises commits of what the pre
   const done = messages.find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done');
   assert.deepEqual([done.sent, done.committed, done.failed, done.lost], [3, 3, 0, 0]);
-  assert.deepEqual(done.committedIds.sort(), ['s0n1', 's0n2', 's1n1']);
+  assert.deepEqual(b.commits.ids({ senderFrom: 0, senderTo: 2 ** 32, heightFrom: 0, heightTo: 2 ** 32 }).sort(), ['s0n1', 's0n2', 's1n1'], 'the store holds what this beacon owns and saw committed');
+  assert.deepEqual(done.committedDigest, SetDigest.of(['s0n1', 's0n2', 's1n1']).toJson(), 'done carries its digest, not its ids');
+  b.release();
   assert.equal(done.outcomes!.length, 3, 'outcomes only for the entries this beacon owns');
 });

@@ -10,7 +10,7 @@ import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import type { Hex } from 'viem';
 import type { Clock } from '../../clock.js';
 import { TpslabError } from '../../errors.js';
-import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo } from '../contract.js';
+import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo, VisitCommitted } from '../contract.js';
 import { rotate } from '../rotate.js';
 import { startDevnet, type Devnet } from './devnet.js';
 import { ensureContract, fundTokens, fundWallets, readFees, type Root } from './provision.js';
@@ -175,6 +175,13 @@ export class EthereumTarget implements TargetConnector {
 
   /** Every transaction sent from the run's wallets in blocks (from, head]. */
   async committed(from: Cursor): Promise<CommittedSet> {
+    const ids = new Set<string>();
+    const r = await this.visitCommitted(from, (id) => void ids.add(id));
+    return { ...r, ids };
+  }
+
+  /** The same, streamed with each transaction's block number and wallet index. */
+  async visitCommitted(from: Cursor, visit: VisitCommitted): Promise<Omit<CommittedSet, 'ids'>> {
     const head = Number(await this.client.call<string>('eth_blockNumber'));
     const senders = new Map(Array.from({ length: this.run.accounts.count }, (_, i) => [this.book!.get(i).address.toLowerCase(), i]));
     const ids = new Set<string>();
@@ -182,19 +189,22 @@ export class EthereumTarget implements TargetConnector {
     for (let n = from.position + 1; n <= head; n += BLOCKS_PER_BATCH) {
       const numbers = Array.from({ length: Math.min(BLOCKS_PER_BATCH, head - n + 1) }, (_, k) => n + k);
       const blocks = await this.client.calls<{ gasUsed: string; transactions: BlockTx[] } | null>(numbers.map((b) => ({ method: 'eth_getBlockByNumber', params: [`0x${b.toString(16)}`, true] })));
-      for (const b of blocks) {
+      for (const [k, b] of blocks.entries()) {
         if (!b) continue;
         stats.blocks++;
         stats.gasUsed += Number(b.gasUsed);
         stats.txs += b.transactions.length;
         for (const tx of b.transactions) {
           const sender = senders.get(tx.from.toLowerCase());
-          if (sender !== undefined) ids.add(this.originalId(sender, tx));
+          if (sender === undefined) continue;
+          const id = this.originalId(sender, tx);
+          if (!ids.has(id)) visit(id, numbers[k]!, sender);
+          ids.add(id);
         }
       }
     }
     this.chainStats = { ...stats, runTxs: ids.size };
-    return { fromPosition: from.position, toPosition: head, ids };
+    return { fromPosition: from.position, toPosition: head };
   }
 
   /** A replacement (replaceStuck: the run's fees × 1.25) stands for the transaction it replaced: re-signed with the run's fees, its hash is that id. */

@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { TpslabError } from '../../errors.js';
 import { decodeBlock, type Block } from '../../protocol/block.js';
 import { senderOf } from '../../protocol/tx.js';
+import type { VisitCommitted } from '../contract.js';
 
 const READERS = 8;
 
@@ -29,11 +30,12 @@ export async function forEachBlock(opts: { endpoint: string; fromHeight: number;
   }
 }
 
-/** Ids (hex) of transactions in blocks (fromHeight, toHeight] whose sender is in `senders` (public keys, hex). */
-export async function committedFromBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<Set<string>> {
-  const ids = new Set<string>();
-  await forEachBlock(opts, (block) => {
-    for (const tx of block.txs) if (opts.senders.has(senderOf(tx.body).toString('hex'))) ids.add(tx.id.toString('hex'));
+/** Visits (id hex, height, sender number) of transactions in blocks (fromHeight, toHeight] whose sender is in `senders` (public key hex → its number). */
+export async function committedFromBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlyMap<string, number> }, visit: VisitCommitted): Promise<void> {
+  await forEachBlock(opts, (block, h) => {
+    for (const tx of block.txs) {
+      const sender = opts.senders.get(senderOf(tx.body).toString('hex'));
+      if (sender !== undefined) visit(tx.id.toString('hex'), h, sender);
+    }
   });
-  return ids;
 }

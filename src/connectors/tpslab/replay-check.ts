@@ -11,7 +11,10 @@ import { openDataset } from '../../dataset/reader.js';
 import { loadGenesis } from '../../ledger/genesis.js';
 import { allocationOf, rebalance, type KeyRange } from '../../ledger/shard-allocator.js';
 import { senderOf } from '../../protocol/tx.js';
+import { shardKeyOf } from '../../dataset/accounts.js';
+import type { VisitCommitted } from '../contract.js';
 import { forEachBlock } from './committed.js';
+import { senderNumber } from './replay-source.js';
 
 /** The tail is the last this fraction of the dataset's committed transactions. */
 const TAIL_FRACTION = 0.05;
@@ -68,14 +71,16 @@ export interface ReplayBlocks {
 }
 
 /** Reads blocks (fromHeight, toHeight] and keeps the transactions whose sender is in `senders`. */
-export async function scanReplayBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }): Promise<ReplayBlocks> {
+export async function scanReplayBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }, visit?: VisitCommitted): Promise<ReplayBlocks> {
   /** id → [height, index in block, block time ms]; deps kept per dependent. */
   const where = new Map<string, [number, number, number]>();
   const withDeps: { id: string; deps: string[] }[] = [];
   await forEachBlock(opts, (block, h) => {
     block.txs.forEach((tx, k) => {
-      if (!opts.senders.has(senderOf(tx.body).toString('hex'))) return;
+      const sender = senderOf(tx.body);
+      if (!opts.senders.has(sender.toString('hex'))) return;
       const id = tx.id.toString('hex');
+      visit?.(id, h, senderNumber(shardKeyOf(sender)));
       where.set(id, [h, k, block.timestampMs]);
       if (tx.body.deps.length) withDeps.push({ id, deps: tx.body.deps.map((d) => d.toString('hex')) });
     });

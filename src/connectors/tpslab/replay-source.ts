@@ -21,7 +21,7 @@ const BEACON_KEY_CACHE = 10_000;
 const YIELD_EVERY = 128;
 
 /** The sender's number in outcomes: the top 32 bits of its shard key (its place in the 2^64 space). */
-function senderNumber(shardKey: bigint): number {
+export function senderNumber(shardKey: bigint): number {
   return Number(shardKey >> 32n);
 }
 

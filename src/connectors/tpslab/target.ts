@@ -17,7 +17,7 @@ import { netUp, readNetworkFile, stopProcesses, type NetworkFile } from '../../l
 import type { HealthJson } from '../../protocol/api.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
 import type { SignedTx } from '../../protocol/tx.js';
-import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo, TargetRole } from '../contract.js';
+import type { BeaconShareSpec, Capabilities, CommittedSet, Cursor, Log, NodeRow, ProvisionProgress, RunSpec, TargetConnector, TargetInfo, TargetRole, VisitCommitted } from '../contract.js';
 import { rotate } from '../rotate.js';
 import type { DatasetHeader } from '../../dataset/format.js';
 import { committedFromBlocks } from './committed.js';
@@ -230,18 +230,25 @@ export class TpslabTarget implements TargetConnector {
 
   /** Reads blocks after `from` up to the furthest head of any endpoint (beacons follow different ones). */
   async committed(from: Cursor): Promise<CommittedSet> {
+    const ids = new Set<string>();
+    const r = await this.visitCommitted(from, (id) => void ids.add(id));
+    return { ...r, ids };
+  }
+
+  /** Streams what committed from the run's senders after `from`, each with its height and sender number. */
+  async visitCommitted(from: Cursor, visit: VisitCommitted): Promise<Omit<CommittedSet, 'ids'>> {
     const heads = await Promise.all(this.info!.endpoints.map((e) => new NodeClient(e).head().then((h) => ({ e, height: h.height }), () => ({ e, height: -1 }))));
     const ahead = heads.reduce((a, b) => (b.height > a.height ? b : a));
     if (ahead.height < 0) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `no endpoint answered /v1/head to reconcile (${this.info!.endpoints.join(', ')})`);
     const replay = this.run.workload.replay;
     if (replay) {
-      const blocks = await scanReplayBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders: await datasetSenders(replay.dataset) });
-      return { fromPosition: from.position, toPosition: ahead.height, ids: blocks.ids, notes: replayNotes(blocks, this.dataset!) };
+      const blocks = await scanReplayBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders: await datasetSenders(replay.dataset) }, visit);
+      return { fromPosition: from.position, toPosition: ahead.height, notes: replayNotes(blocks, this.dataset!) };
     }
-    const senders = new Set<string>();
-    for (let i = 0; i < this.run.accounts.count; i++) senders.add(accountKey(this.keySeed, i).publicKey.toString('hex'));
-    const ids = await committedFromBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders });
-    return { fromPosition: from.position, toPosition: ahead.height, ids };
+    const senders = new Map<string, number>();
+    for (let i = 0; i < this.run.accounts.count; i++) senders.set(accountKey(this.keySeed, i).publicKey.toString('hex'), i);
+    await committedFromBlocks({ endpoint: ahead.e, fromHeight: from.position, toHeight: ahead.height, senders }, visit);
+    return { fromPosition: from.position, toPosition: ahead.height };
   }
 
   accountName(index: number): string {
