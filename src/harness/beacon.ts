@@ -15,9 +15,10 @@
  * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
+import type { BeaconConnector, BuiltTx, SourcedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, outcomesOf, type Ledger } from './beacon-ledger.js';
 import { IntervalRecorder } from './histogram.js';
+import { IndexQueue } from './index-queue.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
@@ -25,6 +26,8 @@ const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
 /** Sourced transactions read ahead of sending, at most (and at most maxInFlight). */
 const SOURCE_READ_AHEAD = 8192;
+/** A connector's answer missing for a transaction of the batch: its bug, counted and retried. */
+const NO_ANSWER: SubmitResult = Object.freeze({ kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 });
 
 export { TxState, type Ledger } from './beacon-ledger.js';
 
@@ -34,7 +37,7 @@ export class Beacon {
   private readonly recorder = new IntervalRecorder();
   private startMs = 0;
   private nextDue = 0;
-  private queue: number[] = [];
+  private readonly queue = new IndexQueue();
   private retryAt = new Map<number, number>();
   private requests = 0;
   private stopped = false;
@@ -180,9 +183,9 @@ export class Beacon {
         this.queue.push(i);
       }
     }
-    const oldest = this.queue.length ? this.startMs + this.txs.intended[this.queue[0]!]! : now;
+    const oldest = this.queue.length ? this.startMs + this.txs.intended[this.queue.peek()!]! : now;
     while (this.queue.length > 0 && this.requests < MAX_CONCURRENT_REQUESTS && (this.queue.length >= a.batchMax || now - oldest >= a.batchDelayMs || this.nothingMoreSoon(now))) {
-      void this.sendBatch(this.queue.splice(0, a.batchMax), now);
+      void this.sendBatch(this.queue.take(a.batchMax), now);
     }
     this.expire(now);
     if (this.finished()) {
@@ -245,25 +248,30 @@ export class Beacon {
   }
 
   private async sendBatch(queued: number[], now: number): Promise<void> {
-    // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
-    const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting && !this.adoptEarly(i, now));
-    if (batch.length === 0) return;
-    this.requests++;
-    const items = [];
-    for (const i of batch) {
-      const tx = this.txs.built[i] ?? this.build(i);
-      if (this.txs.attempts[i] === 0) {
-        this.txs.firstSentMs[i] = now;
+    // Hot path (per transaction): plain loops over the parallel arrays, one item object each.
+    const t = this.txs;
+    const batch: number[] = [];
+    const items: SubmitItem[] = [];
+    for (const i of queued) {
+      // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
+      if (t.state[i] !== TxState.Waiting || this.adoptEarly(i, now)) continue;
+      const tx = t.built[i] ?? this.build(i);
+      const attempt = t.attempts[i]! + 1;
+      if (attempt === 1) {
+        t.firstSentMs[i] = now;
         this.sentOrder.push(i);
         this.inFlight++;
-        this.recorder.recordLag(now - (this.startMs + this.txs.intended[i]!));
+        this.recorder.recordLag(now - (this.startMs + t.intended[i]!));
         this.counts.sent++;
       } else this.counts.retries++;
-      this.txs.attempts[i]!++;
-      this.txs.state[i] = TxState.InFlight;
-      items.push({ tx, attempt: this.txs.attempts[i]! });
+      t.attempts[i] = attempt;
+      t.state[i] = TxState.InFlight;
+      batch.push(i);
+      items.push({ tx, attempt });
     }
-    let results: SubmitResult[];
+    if (batch.length === 0) return;
+    this.requests++;
+    let results: readonly SubmitResult[];
     try {
       results = await this.connector.submit(items);
     } catch (err) {
@@ -273,7 +281,7 @@ export class Beacon {
       results = items.map(() => ({ kind: 'retry', code, afterMs: 1000 }));
     }
     this.requests--;
-    batch.forEach((i, k) => this.onSubmitted(i, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 }));
+    for (let k = 0; k < batch.length; k++) this.onSubmitted(batch[k]!, results[k] ?? NO_ANSWER);
   }
 
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
