@@ -18,7 +18,7 @@ import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, BuiltTx, SourcedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, outcomesOf, type Ledger } from './beacon-ledger.js';
 import { IntervalRecorder } from './histogram.js';
-import { IndexQueue } from './index-queue.js';
+import { SendQueue } from './send-queue.js';
 import type { Assign, BeaconMessage, Outcome } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
@@ -37,7 +37,7 @@ export class Beacon {
   private readonly recorder = new IntervalRecorder();
   private startMs = 0;
   private nextDue = 0;
-  private readonly queue = new IndexQueue();
+  private readonly queue = new SendQueue();
   private retryAt = new Map<number, number>();
   private requests = 0;
   private stopped = false;
@@ -115,6 +115,7 @@ export class Beacon {
       const built = a.sign === 'presign' || this.skip > 0 ? this.txs.intended.length : 0;
       for (let i = 0; i < built; i++) this.build(i);
       this.nextDue = Math.min(this.skip, this.txs.intended.length);
+      this.queue.startAt(this.nextDue);
     }
     await this.connector.confirm(
       {
@@ -162,10 +163,9 @@ export class Beacon {
     const a = this.a;
     if (this.source) this.takeSourced(now);
     else if (a.mode === 'open') {
-      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) {
-        this.txs.state[this.nextDue] = TxState.Waiting;
-        this.queue.push(this.nextDue++);
-      }
+      // Due entries join the queue as a run (they stay Unsent until taken).
+      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
+      this.queue.queueFreshTo(this.nextDue);
     } else {
       // Max mode: keep maxInFlight unconfirmed, round-robin over this beacon's senders, sent now.
       const endMs = this.startMs + a.maxDurationMs;
@@ -174,13 +174,13 @@ export class Beacon {
         const k = this.txs.intended.length;
         const i = this.addTx(a.accounts.start + (k % span), a.accounts.start + ((k + 1) % span), now - this.startMs);
         this.txs.state[i] = TxState.Waiting;
-        this.queue.push(i);
+        this.queue.queueFreshTo(i + 1);
       }
     }
     for (const [i, at] of this.retryAt) {
       if (at <= now) {
         this.retryAt.delete(i);
-        this.queue.push(i);
+        this.queue.pushRetry(i);
       }
     }
     const oldest = this.queue.length ? this.startMs + this.txs.intended[this.queue.peek()!]! : now;
@@ -227,7 +227,7 @@ export class Beacon {
       this.txs.id[i] = s.tx.id;
       this.byId.set(s.tx.id, i);
       this.txs.state[i] = TxState.Waiting;
-      this.queue.push(i);
+      this.queue.queueFreshTo(i + 1);
     }
     if (this.sourcedHead > 4096 && this.sourcedHead * 2 > this.sourced.length) {
       this.sourced = this.sourced.slice(this.sourcedHead);
@@ -254,7 +254,8 @@ export class Beacon {
     const items: SubmitItem[] = [];
     for (const i of queued) {
       // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
-      if (t.state[i] !== TxState.Waiting || this.adoptEarly(i, now)) continue;
+      const s = t.state[i];
+      if ((s !== TxState.Waiting && s !== TxState.Unsent) || this.adoptEarly(i, now)) continue;
       const tx = t.built[i] ?? this.build(i);
       const attempt = t.attempts[i]! + 1;
       if (attempt === 1) {

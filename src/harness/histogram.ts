@@ -73,6 +73,11 @@ export class LatencyHistogram {
     this.h.recordValue(toMicros(latencyMs));
   }
 
+  /** Records `count` latencies of `us` µs, as toMicros gives them. */
+  recordMicros(us: number, count: number): void {
+    this.h.recordValueWithCount(us, count);
+  }
+
   /** Adds every value of `other` into this histogram (the only correct way to combine them). */
   add(other: LatencyHistogram): void {
     this.h.add(other.h);
@@ -225,12 +230,30 @@ export class IntervalRecorder {
     this.uncorrected.record(committedMs - sentMs);
   }
 
+  /** Lags equal to the µs come in runs (a batch taken in one tick): a run is recorded once, with its count. */
+  private lagUs = -1;
+  private lagRun = 0;
+
   recordLag(lagMs: number): void {
-    this.lag.record(lagMs);
+    const us = toMicros(lagMs);
+    if (us === this.lagUs) {
+      this.lagRun++;
+      return;
+    }
+    this.flushLag();
+    this.lagUs = us;
+    this.lagRun = 1;
+  }
+
+  private flushLag(): void {
+    if (this.lagRun > 0) this.lag.recordMicros(this.lagUs, this.lagRun);
+    this.lagRun = 0;
+    this.lagUs = -1;
   }
 
   /** Returns the interval's histograms encoded and resets them for the next interval. */
   snapshot(): EncodedInterval {
+    this.flushLag();
     const out = { corrected: this.corrected.encode(), uncorrected: this.uncorrected.encode(), lag: this.lag.encode() };
     this.corrected.reset();
     this.uncorrected.reset();

@@ -140,6 +140,22 @@ describe('IntervalRecorder', () => {
     near(lag.summary().maxMs, 549, 'max lag');
   });
 
+  it('records runs of equal lags once with their count: the same histogram as one record per send', () => {
+    const r = new IntervalRecorder();
+    const each = new LatencyHistogram();
+    const lags = [0, 0, 0, 0.0004, 0.2, 0.2, 0.2004, 3, 3, 3, 3, -1, -2, 0, 7.5, 7.5, 4000];
+    for (let k = 0; k < 3; k++) {
+      for (const l of lags) {
+        r.recordLag(l);
+        each.record(l);
+      }
+    }
+    const got = LatencyHistogram.decode(r.snapshot().lag);
+    assert.deepEqual(got.summary(), each.summary());
+    assert.deepEqual(got.distribution(), each.distribution());
+    assert.equal(LatencyHistogram.decode(r.snapshot().lag).count, 0, 'the run in progress went into the first snapshot');
+  });
+
   it('resets on snapshot', () => {
     const r = new IntervalRecorder();
     r.recordCommit(0, 1, 5);
