@@ -373,7 +373,7 @@ export class Beacon {
       this.counts.late++;
       this.txs.error[i] = undefined;
     }
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Committed;
     this.txs.committedMs[i] = atMs;
     this.txs.height[i] = height;
@@ -390,7 +390,7 @@ export class Beacon {
     // Past its timeout it stays lost (never committed); the failure's code is still counted.
     if (s === TxState.Lost) return this.count(code);
     this.resolved(i);
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
     this.counts.failed++;
@@ -402,7 +402,7 @@ export class Beacon {
     const s = this.txs.state[i];
     if (s !== TxState.InFlight && s !== TxState.Waiting) return;
     this.resolved(i);
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;
     this.txs.error[i] = 'LOST';
     this.counts.lost++;

@@ -220,9 +220,9 @@ export interface EncodedInterval {
  * so transactions that never commit still count in it.
  */
 export class IntervalRecorder {
-  private readonly corrected = new LatencyHistogram();
-  private readonly uncorrected = new LatencyHistogram();
-  private readonly lag = new LatencyHistogram();
+  private readonly corrected = new RunRecorder();
+  private readonly uncorrected = new RunRecorder();
+  private readonly lag = new RunRecorder();
 
   /** All three times in ms on the same clock. */
   recordCommit(intendedMs: number, sentMs: number, committedMs: number): void {
@@ -230,34 +230,49 @@ export class IntervalRecorder {
     this.uncorrected.record(committedMs - sentMs);
   }
 
-  /** Lags equal to the µs come in runs (a batch taken in one tick): a run is recorded once, with its count. */
-  private lagUs = -1;
-  private lagRun = 0;
-
   recordLag(lagMs: number): void {
-    const us = toMicros(lagMs);
-    if (us === this.lagUs) {
-      this.lagRun++;
-      return;
-    }
-    this.flushLag();
-    this.lagUs = us;
-    this.lagRun = 1;
-  }
-
-  private flushLag(): void {
-    if (this.lagRun > 0) this.lag.recordMicros(this.lagUs, this.lagRun);
-    this.lagRun = 0;
-    this.lagUs = -1;
+    this.lag.record(lagMs);
   }
 
   /** Returns the interval's histograms encoded and resets them for the next interval. */
   snapshot(): EncodedInterval {
-    this.flushLag();
-    const out = { corrected: this.corrected.encode(), uncorrected: this.uncorrected.encode(), lag: this.lag.encode() };
-    this.corrected.reset();
-    this.uncorrected.reset();
-    this.lag.reset();
+    return { corrected: this.corrected.take(), uncorrected: this.uncorrected.take(), lag: this.lag.take() };
+  }
+}
+
+/**
+ * Records into a histogram, a run of values equal to the µs at once (recordValueWithCount):
+ * exactly the same histogram, less work per value on a beacon's hot path, where equal values
+ * come in runs (lags of a batch taken in one tick; commit latencies of one block's
+ * transactions sent in one batch).
+ */
+class RunRecorder {
+  private readonly h = new LatencyHistogram();
+  private us = -1;
+  private run = 0;
+
+  record(latencyMs: number): void {
+    const us = toMicros(latencyMs);
+    if (us === this.us) {
+      this.run++;
+      return;
+    }
+    this.flush();
+    this.us = us;
+    this.run = 1;
+  }
+
+  private flush(): void {
+    if (this.run > 0) this.h.recordMicros(this.us, this.run);
+    this.run = 0;
+    this.us = -1;
+  }
+
+  /** The histogram so far, encoded; then empty. */
+  take(): string {
+    this.flush();
+    const out = this.h.encode();
+    this.h.reset();
     return out;
   }
 }
