@@ -236,7 +236,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         `the sink ${(b.sinkCores * 100).toFixed(0)}% and ${(a.sinkCores * 100).toFixed(0)}%. A side near 100% is what limited that phase`,
     );
     notes.push(
-      'autocannon reads no answer and tracks nothing; the beacon parses each answer and keeps every transaction’s state, schedule-lag histogram and loss timer ' +
+      'autocannon reads no answer and tracks nothing; the beacon reads each answer (only its head when the whole batch was taken, in full otherwise) and keeps every transaction’s state, schedule-lag histogram and loss timer ' +
         '(nothing commits at a sink, so the commit matching and latency recording of a real run are not in its figure)',
     );
     return {
