@@ -30,7 +30,7 @@ import { keyPairFromLabel, signTx, type KeyPair } from '../src/protocol/signing.
 import type { TxBody } from '../src/protocol/tx.js';
 import { fund, tempDir, testAccounts } from '../test/testkit/index.js';
 import type { BenchContext, BenchRatio, BenchResult, BenchRow, Benchmark } from './contract.js';
-import { REQUEST_TIMEOUT_MS, getStats, sleep, tmpfsNote } from './lib/common.js';
+import { getStats, sleep, tmpfsNote } from './lib/common.js';
 import { procCpuMany } from './lib/proc-cpu.js';
 import { pumpAndWatch, type PumpOptions } from './lib/pump.js';
 
@@ -43,7 +43,8 @@ const SENDERS = 2_000;
 const NONCES = 10;
 const FUNDING = 1_000n;
 const NETWORK = 'tpslab-dev-benchnet';
-const PUMP: PumpOptions = { batch: 400, concurrency: 5, deadlineMs: 25_000, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxAttempts: 50 };
+/** One nonce wave (SENDERS transfers) unconfirmed at most, spread over the nodes. */
+const PUMP: PumpOptions = { batch: 400, maxInFlight: SENDERS, deadlineMs: 25_000, maxAttempts: 50 };
 /** From the first request, how long to wait for everything accepted to commit at the sequencer. */
 const COMMIT_DEADLINE_MS = 35_000;
 const STATS_POLL_MS = 20;
@@ -54,8 +55,9 @@ interface Shared {
   genesisText: string;
   faucet: KeyPair;
   accounts: KeyPair[];
-  /** txs[sender * NONCES + nonce], signed for NETWORK. */
+  /** txs[sender * NONCES + nonce], signed for NETWORK, and their ids (hex). */
   txs: Buffer[];
+  ids: string[];
 }
 
 interface PassResult {
@@ -112,15 +114,18 @@ function prepare(ctx: BenchContext): Shared {
   const t0 = performance.now();
   const accounts = testAccounts('bench-net', SENDERS);
   const txs: Buffer[] = new Array<Buffer>(SENDERS * NONCES);
+  const ids: string[] = new Array<string>(SENDERS * NONCES);
   accounts.forEach((from, s) => {
     const to = accounts[(s + 1) % SENDERS]!;
     for (let n = 0; n < NONCES; n++) {
       const body: TxBody = { kind: 'transfer', nonce: BigInt(n), fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] };
-      txs[s * NONCES + n] = signTx(body, [from], NETWORK).bytes;
+      const tx = signTx(body, [from], NETWORK);
+      txs[s * NONCES + n] = tx.bytes;
+      ids[s * NONCES + n] = tx.id.toString('hex');
     }
   });
   ctx.log(`pre-signed ${txs.length} transfers (${SENDERS} senders × ${NONCES} nonces) in ${(performance.now() - t0).toFixed(0)} ms`);
-  return { genesisText: `${JSON.stringify(genesis, null, 2)}\n`, faucet, accounts, txs };
+  return { genesisText: `${JSON.stringify(genesis, null, 2)}\n`, faucet, accounts, txs, ids };
 }
 
 /** Waits (bounded) until every node's head is at least the sequencer's; false if the time ran out. */
@@ -160,7 +165,9 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
       statsUrl: seqUrl,
       before,
       urls,
+      network: NETWORK,
       txs: shared.txs,
+      ids: shared.ids,
       senders: SENDERS,
       nonces: NONCES,
       signal: ctx.signal,
@@ -180,7 +187,8 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
     if (w.p.timedOut) notes.push(`${tag}: pumping hit its ${PUMP.deadlineMs / 1000} s deadline with ${shared.txs.length - w.p.accepted} transfers not accepted`);
     if (!complete) notes.push(`${tag}: only ${committed} of ${w.p.accepted} accepted transfers committed within ${COMMIT_DEADLINE_MS / 1000} s`);
     if (failed > 0) notes.push(`${tag}: ${failed} accepted transfers failed: ${JSON.stringify(w.last.tx.failedByCode)}`);
-    if (Object.keys(w.p.rejected).length > 0) notes.push(`${tag}: refused for good: ${JSON.stringify(w.p.rejected)} (+${w.p.abandoned} later nonces not sent)`);
+    if (Object.keys(w.p.rejected).length > 0) notes.push(`${tag}: refused for good: ${JSON.stringify(w.p.rejected)} `);
+    if (w.p.lost > 0) notes.push(`${tag}: ${w.p.lost} transfers sent were never seen committed or failed (lost)`);
     if (cpu.some((c) => Number.isNaN(c))) notes.push(`${tag}: a process was gone before its CPU time could be read`);
     const r: PassResult = {
       nodes: n,

@@ -1,173 +1,127 @@
 /**
- * Pumping pre-signed transfers into nodes as binary batches, in per-sender
- * nonce order, while watching a process's own /stats until everything
- * accepted is committed: the measuring loop of node-saturation and
- * network-scaling. Bounded in count (the transfers given) and in time.
+ * Pumping pre-signed transfers into nodes through the harness's load core — one in-process
+ * `Beacon` per node URL (src/harness/sourced-run.ts) with the tpslab connector — while
+ * watching a process's own /stats until everything accepted is committed: the measuring
+ * loop of node-saturation and network-scaling. Bounded in count (the transfers given) and
+ * in time (sending stops at the deadline; a transfer unconfirmed `lostAfterMs` after it
+ * was due is lost).
  */
-import type { BatchResultJson } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/protocol/batch.js';
-import { getStats, requestSignal, sleep, type Stats } from './common.js';
+import { NodeClient } from '../../src/client/node-client.js';
+import type { BeaconConnector, SubmitItem } from '../../src/connectors/contract.js';
+import { TxState } from '../../src/harness/beacon.js';
+import { startSourced, type SourcedRun } from '../../src/harness/sourced-run.js';
+import { tpslabSender } from '../../test/testkit/load.js';
+import { getStats, sleep, type Stats } from './common.js';
 
 export interface PumpOptions {
   /** Transfers per request. */
   batch: number;
-  /** Requests in flight at most. */
-  concurrency: number;
-  /** Pumping stops after this long even if transfers are left. */
+  /** Transfers sent and not yet committed, at most, over all nodes (the beacons' in-flight cap). */
+  maxInFlight: number;
+  /** Sending stops after this long even if transfers are left. */
   deadlineMs: number;
-  requestTimeoutMs: number;
   /** A transfer refused as retryable this many times is given up. */
   maxAttempts: number;
 }
 
-type BatchAnswer = Pick<BatchResultJson, 'results'>;
-
 export interface PumpResult {
   accepted: number;
   refusedFull: number;
+  /** Codes of transfers that failed for good, and how many. */
   rejected: Record<string, number>;
-  abandoned: number;
+  /** Sent, and neither committed nor failed within lostAfterMs. */
+  lost: number;
   firstSendMs: number;
   lastAcceptMs: number;
   timedOut: boolean;
 }
 
 /**
- * Sends txs[sender * nonces + n] in per-sender nonce order: a transfer becomes
- * eligible once its predecessor (same sender) was accepted. Requests go to
- * `urls` round-robin, one batch each. Retryable refusals are resent after
- * Retry-After; a final refusal abandons the sender's later nonces.
+ * Sends txs[sender * nonces + n] in waves of nonces (every sender's nonce 0, then every
+ * sender's nonce 1, …), sender s through urls[s % urls.length]: one beacon per node, as a
+ * run spreads its beacons over endpoints. The beacons' in-flight cap (at most one wave per
+ * node by default) keeps a sender's later nonces from overtaking earlier ones by much;
+ * a retryable refusal (429 mempool full) is resent, same bytes, after the connector's backoff.
  */
-export async function pump(urls: readonly string[], txs: readonly Buffer[], senders: number, nonces: number, signal: AbortSignal, o: PumpOptions): Promise<PumpResult> {
-  const total = senders * nonces;
-  const deadline = performance.now() + o.deadlineMs;
-  const ready: number[] = [];
-  let readyHead = 0;
-  for (let s = 0; s < senders; s++) ready.push(s * nonces);
-  const retry: { idx: number; at: number }[] = [];
-  const attempts = new Uint16Array(total);
-  const rejected: Record<string, number> = {};
-  let settled = 0; // accepted, or given up (with the later nonces of its sender)
+export async function pump(
+  o: { urls: readonly string[]; network: string; txs: readonly Buffer[]; ids: readonly string[]; senders: number; nonces: number; lostAfterMs: number },
+  signal: AbortSignal,
+  p: PumpOptions,
+): Promise<PumpResult> {
   let accepted = 0;
-  let refusedFull = 0;
-  let abandoned = 0;
   let firstSendMs = Number.NaN;
   let lastAcceptMs = Number.NaN;
-  let requests = 0;
-  const inFlight = new Set<Promise<void>>();
-  let wake: (() => void) | undefined;
-
-  const accept = (idx: number) => {
-    accepted++;
-    settled++;
-    lastAcceptMs = performance.now();
-    if ((idx % nonces) + 1 < nonces) ready.push(idx + 1);
-  };
-  const giveUp = (idx: number, code: string) => {
-    rejected[code] = (rejected[code] ?? 0) + 1;
-    const later = nonces - (idx % nonces) - 1;
-    abandoned += later;
-    settled += 1 + later;
-  };
-  const refuse = (idx: number, code: string, delayMs: number) => {
-    if (code === 'TPSLAB_E_MEMPOOL_FULL') refusedFull++;
-    if (++attempts[idx]! >= o.maxAttempts) giveUp(idx, `${code} (after ${o.maxAttempts} attempts)`);
-    else retry.push({ idx, at: performance.now() + delayMs });
-  };
-
-  const send = async (batch: number[]): Promise<void> => {
-    if (Number.isNaN(firstSendMs)) firstSendMs = performance.now();
-    const url = urls[requests++ % urls.length]!;
-    let res: Response;
-    let answer: BatchAnswer | undefined;
-    const r = requestSignal(signal, o.requestTimeoutMs);
-    try {
-      res = await fetch(`${url}/v1/txs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: encodeBatch(batch.map((i) => txs[i]!)),
-        signal: r.signal,
-      });
-      const text = await res.text();
-      try {
-        answer = JSON.parse(text) as BatchAnswer;
-      } catch {
-        answer = undefined;
+  /** The connector, its answers counted: first send, acceptances and when the last came. */
+  const counted = (c: BeaconConnector): BeaconConnector => ({
+    prepare: () => c.prepare(),
+    build: (tx) => c.build(tx),
+    submit: async (batch: readonly SubmitItem[]) => {
+      if (Number.isNaN(firstSendMs)) firstSendMs = performance.now();
+      const results = await c.submit(batch);
+      let ok = 0;
+      for (const r of results) if (r.kind === 'accepted' || r.kind === 'known') ok++;
+      if (ok > 0) {
+        accepted += ok;
+        lastAcceptMs = performance.now();
       }
-    } catch (err) {
-      if (signal.aborted) return;
-      // Connection trouble on loopback: resend the whole batch shortly (ids that got in come back DUPLICATE).
-      for (const idx of batch) refuse(idx, `network error: ${(err as Error).message}`, 250);
-      return;
-    } finally {
-      r.done();
-    }
-    const retryAfterS = Number(res.headers.get('retry-after'));
-    const delayMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 200;
-    if ((res.status === 200 || res.status === 429) && answer?.results?.length === batch.length) {
-      answer.results.forEach((r, j) => {
-        const idx = batch[j]!;
-        if ('status' in r) accept(idx);
-        else if (r.error.code === 'TPSLAB_E_DUPLICATE' && attempts[idx]! > 0) accept(idx); // an earlier attempt got in
-        else if (r.error.retryable) refuse(idx, r.error.code, delayMs);
-        else giveUp(idx, r.error.code);
-      });
-    } else if (res.status === 429 || res.status >= 500) {
-      for (const idx of batch) refuse(idx, `HTTP ${res.status}`, delayMs);
-    } else {
-      const code = (answer as { error?: { code?: string } } | undefined)?.error?.code ?? `HTTP ${res.status}`;
-      for (const idx of batch) giveUp(idx, code);
-    }
-  };
-
-  let timedOut = false;
-  while (settled < total) {
-    if (signal.aborted) break;
-    const now = performance.now();
-    if (now > deadline) {
-      timedOut = true;
-      break;
-    }
-    for (let i = 0; i < retry.length; ) {
-      if (retry[i]!.at <= now) {
-        ready.push(retry[i]!.idx);
-        retry.splice(i, 1);
-      } else i++;
-    }
-    while (inFlight.size < o.concurrency && readyHead < ready.length) {
-      const batch = ready.slice(readyHead, readyHead + o.batch);
-      readyHead += batch.length;
-      const p: Promise<void> = send(batch).finally(() => {
-        inFlight.delete(p);
-        wake?.();
-      });
-      inFlight.add(p);
-    }
-    if (readyHead > 50_000) {
-      ready.splice(0, readyHead);
-      readyHead = 0;
-    }
-    if (settled >= total) break;
-    const nextRetry = retry.reduce((m, r) => Math.min(m, r.at), Number.POSITIVE_INFINITY);
-    if (inFlight.size === 0 && readyHead >= ready.length && !Number.isFinite(nextRetry)) {
-      throw new Error(`pump stalled with ${total - settled} transfers unsettled and nothing to send (a bug in the benchmark)`);
-    }
-    // Wait for an answer, the next retry, the deadline or an abort, whichever comes first.
-    await new Promise<void>((resolve) => {
-      const ms = Math.max(0, Math.min(nextRetry, deadline) - performance.now());
-      const finish = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        wake = undefined;
-        resolve();
+      return results;
+    },
+    confirm: (sink, pending) => c.confirm(sink, pending),
+    get position() {
+      return c.position;
+    },
+    close: () => c.close(),
+  });
+  const n = o.urls.length;
+  const runs: SourcedRun[] = [];
+  const stop = () => void Promise.all(runs.map((r) => r.stop()));
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    for (let k = 0; k < n; k++) {
+      // Node k's senders, in nonce waves.
+      const mine = function* () {
+        for (let nonce = 0; nonce < o.nonces; nonce++) {
+          for (let s = k; s < o.senders; s += n) {
+            const i = s * o.nonces + nonce;
+            yield { tx: { id: o.ids[i]!, payload: o.txs[i]! }, sender: s };
+          }
+        }
       };
-      const timer = setTimeout(finish, ms);
-      signal.addEventListener('abort', finish, { once: true });
-      wake = finish;
-    });
+      const endpoints = [...o.urls.slice(k), ...o.urls.slice(0, k)];
+      // Confirmed from this node's commit stream, from its head on.
+      const fromHeight = (await new NodeClient(endpoints[0]!).head()).height;
+      runs.push(
+        await startSourced({
+          connector: counted(tpslabSender({ network: o.network, endpoints, fromHeight })),
+          txs: mine(),
+          maxInFlight: Math.max(p.batch, Math.floor(p.maxInFlight / n)),
+          batchMax: p.batch,
+          durationMs: p.deadlineMs,
+          timeoutMs: o.lostAfterMs,
+          retries: p.maxAttempts - 1,
+        }),
+      );
+    }
+    const done = await Promise.all(runs.map((r) => r.done));
+    const rejected: Record<string, number> = {};
+    for (const r of runs) {
+      const t = r.beacon.txs;
+      for (let i = 0; i < t.state.length; i++) if (t.state[i] === TxState.Failed) rejected[t.error[i]!] = (rejected[t.error[i]!] ?? 0) + 1;
+    }
+    const sum = (f: (d: (typeof done)[number]) => number) => done.reduce((a, d) => a + f(d), 0);
+    return {
+      accepted,
+      refusedFull: sum((d) => d.errors.TPSLAB_E_MEMPOOL_FULL ?? 0),
+      rejected,
+      lost: sum((d) => d.lost),
+      firstSendMs,
+      lastAcceptMs,
+      timedOut: sum((d) => d.sent) < o.txs.length && !signal.aborted,
+    };
+  } finally {
+    signal.removeEventListener('abort', stop);
+    await Promise.all(runs.map((r) => r.stop()));
   }
-  await Promise.allSettled([...inFlight]);
-  return { accepted, refusedFull, rejected, abandoned, firstSendMs, lastAcceptMs, timedOut };
 }
 
 export interface WatchedPump {
@@ -189,7 +143,10 @@ export async function pumpAndWatch(o: {
   statsUrl: string;
   before: Stats;
   urls: readonly string[];
+  network: string;
   txs: readonly Buffer[];
+  /** The transfers' ids (hex), as the commit stream names them. */
+  ids: readonly string[];
   senders: number;
   nonces: number;
   signal: AbortSignal;
@@ -224,7 +181,7 @@ export async function pumpAndWatch(o: {
   watcher.catch(() => undefined);
   let p: PumpResult;
   try {
-    p = await pump(o.urls, o.txs, o.senders, o.nonces, signal, o.pump);
+    p = await pump({ ...o, lostAfterMs: o.commitDeadlineMs }, signal, o.pump);
     target = p.accepted;
     await watcher;
   } catch (err) {

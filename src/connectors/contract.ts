@@ -235,7 +235,7 @@ export interface BeaconConnector {
    */
   source?(): AsyncIterator<SourcedTx> | undefined;
   /** Sends a batch; one result per item, in order. Never throws for a network failure: it answers `retry`. */
-  submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]>;
+  submit(batch: readonly SubmitItem[]): Promise<readonly SubmitResult[]>;
   /** Starts confirming: calls the sink as commits happen until `close`. */
   confirm(sink: ConfirmSink, pending: PendingView): Promise<void>;
   /** Highest position confirmed so far (for progress reports). */

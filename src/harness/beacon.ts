@@ -15,11 +15,12 @@
  * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SourcedTx, SubmitResult } from '../connectors/contract.js';
+import type { BeaconConnector, BuiltTx, SourcedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, dropPrefix, emptyLedger, isResolved, outcomeOf, outcomesOf, type Ledger } from './beacon-ledger.js';
 import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, DigestAnswer, DigestQuery, Outcome } from './messages.js';
+import { SendQueue } from './send-queue.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { planCursor, type PlanCursor } from './plan-stream.js';
 
@@ -33,6 +34,8 @@ export const PLAN_AHEAD = 8192;
 export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
 const OUTCOME_CHUNK = 10_000;
+/** A connector's answer missing for a transaction of the batch: its bug, counted and retried. */
+const NO_ANSWER: SubmitResult = Object.freeze({ kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 });
 
 export { TxState, type Ledger } from './beacon-ledger.js';
 
@@ -53,7 +56,7 @@ export class Beacon {
   private readonly recorder = new IntervalRecorder();
   private startMs = 0;
   private nextDue = 0;
-  private queue: number[] = [];
+  private readonly queue = new SendQueue();
   private retryAt = new Map<number, number>();
   private requests = 0;
   private stopped = false;
@@ -135,6 +138,7 @@ export class Beacon {
       this.buildAhead = a.sign === 'presign' || this.skip > 0;
       this.fill(this.skip + PLAN_AHEAD);
       this.nextDue = Math.min(this.skip, this.txs.intended.length);
+      this.queue.startAt(this.nextDue);
     }
     await this.connector.confirm(
       {
@@ -185,10 +189,9 @@ export class Beacon {
     if (this.source) this.takeSourced(now);
     else if (a.mode === 'open') {
       this.fill(this.nextDue + PLAN_AHEAD);
-      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) {
-        this.txs.state[this.nextDue] = TxState.Waiting;
-        this.queue.push(this.nextDue++);
-      }
+      // Due entries join the queue as a run (they stay Unsent until taken).
+      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
+      this.queue.queueFreshTo(this.nextDue);
     } else {
       // Max mode: keep maxInFlight unconfirmed, round-robin over this beacon's senders, sent now.
       const endMs = this.startMs + a.maxDurationMs;
@@ -197,18 +200,18 @@ export class Beacon {
         const k = this.txs.intended.length;
         const i = this.addTx(a.accounts.start + (k % span), a.accounts.start + ((k + 1) % span), now - this.startMs);
         this.txs.state[i] = TxState.Waiting;
-        this.queue.push(i);
+        this.queue.queueFreshTo(i + 1);
       }
     }
     for (const [i, at] of this.retryAt) {
       if (at <= now) {
         this.retryAt.delete(i);
-        this.queue.push(i);
+        this.queue.pushRetry(i);
       }
     }
-    const oldest = this.queue.length ? this.startMs + this.txs.intended[this.queue[0]!]! : now;
+    const oldest = this.queue.length ? this.startMs + this.txs.intended[this.queue.peek()!]! : now;
     while (this.queue.length > 0 && this.requests < MAX_CONCURRENT_REQUESTS && (this.queue.length >= a.batchMax || now - oldest >= a.batchDelayMs || this.nothingMoreSoon(now))) {
-      void this.sendBatch(this.queue.splice(0, a.batchMax), now);
+      void this.sendBatch(this.queue.take(a.batchMax), now);
     }
     this.expire(now);
     this.compact();
@@ -251,7 +254,7 @@ export class Beacon {
       this.txs.id[i] = s.tx.id;
       this.byId.set(s.tx.id, i);
       this.txs.state[i] = TxState.Waiting;
-      this.queue.push(i);
+      this.queue.queueFreshTo(i + 1);
     }
     if (this.sourcedHead > 4096 && this.sourcedHead * 2 > this.sourced.length) {
       this.sourced = this.sourced.slice(this.sourcedHead);
@@ -272,27 +275,33 @@ export class Beacon {
   }
 
   private async sendBatch(queued: number[], now: number): Promise<void> {
-    // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
-    const batch = queued.filter((i) => this.txs.state[i] === TxState.Waiting && !this.adoptEarly(i, now));
-    if (batch.length === 0) return;
-    this.requests++;
+    // Hot path (per transaction): plain loops over the parallel arrays, one item object each.
+    const t = this.txs;
     const base = this.base;
-    const items = [];
-    for (const i of batch) {
-      const tx = this.txs.built[i] ?? this.build(i);
-      if (this.txs.attempts[i] === 0) {
+    const batch: number[] = [];
+    const items: SubmitItem[] = [];
+    for (const i of queued) {
+      // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
+      const s = t.state[i];
+      if ((s !== TxState.Waiting && s !== TxState.Unsent) || this.adoptEarly(i, now)) continue;
+      const tx = t.built[i] ?? this.build(i);
+      const attempt = t.attempts[i]! + 1;
+      if (attempt === 1) {
         this.firstSendMs ??= now;
-        this.txs.firstSentMs[i] = now;
+        t.firstSentMs[i] = now;
         this.sentOrder.push(i);
         this.inFlight++;
-        this.recorder.recordLag(now - (this.startMs + this.txs.intended[i]!));
+        this.recorder.recordLag(now - (this.startMs + t.intended[i]!));
         this.counts.sent++;
       } else this.counts.retries++;
-      this.txs.attempts[i]!++;
-      this.txs.state[i] = TxState.InFlight;
-      items.push({ tx, attempt: this.txs.attempts[i]! });
+      t.attempts[i] = attempt;
+      t.state[i] = TxState.InFlight;
+      batch.push(i);
+      items.push({ tx, attempt });
     }
-    let results: SubmitResult[];
+    if (batch.length === 0) return;
+    this.requests++;
+    let results: readonly SubmitResult[];
     try {
       results = await this.connector.submit(items);
     } catch (err) {
@@ -302,11 +311,10 @@ export class Beacon {
       results = items.map(() => ({ kind: 'retry', code, afterMs: 1000 }));
     }
     this.requests--;
-    // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift (or went, resolved).
+    // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift (an
+    // entry in flight is never dropped, so i ≥ shift).
     const shift = this.base - base;
-    batch.forEach((i, k) => {
-      if (i >= shift) this.onSubmitted(i - shift, results[k] ?? { kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 });
-    });
+    for (let k = 0; k < batch.length; k++) this.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER);
   }
 
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
@@ -397,7 +405,7 @@ export class Beacon {
       this.counts.late++;
       this.txs.error[i] = undefined;
     }
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Committed;
     this.txs.committedMs[i] = atMs;
     this.txs.height[i] = height;
@@ -415,7 +423,7 @@ export class Beacon {
     // Past its timeout it stays lost (never committed); the failure's code is still counted.
     if (s === TxState.Lost) return this.count(code);
     this.resolved(i);
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
     this.counts.failed++;
@@ -427,7 +435,7 @@ export class Beacon {
     const s = this.txs.state[i];
     if (s !== TxState.InFlight && s !== TxState.Waiting) return;
     this.resolved(i);
-    this.retryAt.delete(i);
+    if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;
     this.txs.error[i] = 'LOST';
     this.counts.lost++;
@@ -547,7 +555,7 @@ export class Beacon {
     this.skip = Math.max(0, this.skip - k);
     this.nextDue = Math.max(0, this.nextDue - k);
     for (const [id, i] of this.byId) this.byId.set(id, i - k);
-    this.queue = this.queue.filter((i) => i >= k).map((i) => i - k);
+    this.queue.rebase(k);
     this.retryAt = new Map([...this.retryAt].filter(([i]) => i >= k).map(([i, at]) => [i - k, at]));
     this.sentOrder = this.sentOrder.slice(this.sentHead).filter((i) => i >= k).map((i) => i - k);
     this.sentHead = 0;

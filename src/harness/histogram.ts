@@ -100,6 +100,11 @@ export class LatencyHistogram {
     this.h.recordValue(toMicros(latencyMs));
   }
 
+  /** Records `count` latencies of `us` µs, as toMicros gives them. */
+  recordMicros(us: number, count: number): void {
+    this.h.recordValueWithCount(us, count);
+  }
+
   /**
    * Adds every value of `other` into this histogram (the only correct way to combine them).
    * Every instance has the canonical layout, so only the buckets up to `other`'s max are visited:
@@ -351,9 +356,9 @@ export interface EncodedInterval {
  * so transactions that never commit still count in it.
  */
 export class IntervalRecorder {
-  private readonly corrected = new LatencyHistogram();
-  private readonly uncorrected = new LatencyHistogram();
-  private readonly lag = new LatencyHistogram();
+  private readonly corrected = new RunRecorder();
+  private readonly uncorrected = new RunRecorder();
+  private readonly lag = new RunRecorder();
 
   /** All three times in ms on the same clock. */
   recordCommit(intendedMs: number, sentMs: number, committedMs: number): void {
@@ -367,10 +372,43 @@ export class IntervalRecorder {
 
   /** Returns the interval's histograms encoded and resets them for the next interval. */
   snapshot(): EncodedInterval {
-    const out = { corrected: this.corrected.encode(), uncorrected: this.uncorrected.encode(), lag: this.lag.encode() };
-    this.corrected.reset();
-    this.uncorrected.reset();
-    this.lag.reset();
+    return { corrected: this.corrected.take(), uncorrected: this.uncorrected.take(), lag: this.lag.take() };
+  }
+}
+
+/**
+ * Records into a histogram, a run of values equal to the µs at once (recordValueWithCount):
+ * exactly the same histogram, less work per value on a beacon's hot path, where equal values
+ * come in runs (lags of a batch taken in one tick; commit latencies of one block's
+ * transactions sent in one batch).
+ */
+class RunRecorder {
+  private readonly h = new LatencyHistogram();
+  private us = -1;
+  private run = 0;
+
+  record(latencyMs: number): void {
+    const us = toMicros(latencyMs);
+    if (us === this.us) {
+      this.run++;
+      return;
+    }
+    this.flush();
+    this.us = us;
+    this.run = 1;
+  }
+
+  private flush(): void {
+    if (this.run > 0) this.h.recordMicros(this.us, this.run);
+    this.run = 0;
+    this.us = -1;
+  }
+
+  /** The histogram so far, encoded; then empty. */
+  take(): string {
+    this.flush();
+    const out = this.h.encode();
+    this.h.reset();
     return out;
   }
 }

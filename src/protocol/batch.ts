@@ -4,10 +4,17 @@
  */
 import { ByteReader } from './bytes.js';
 
-export function encodeBatch(txs: readonly Uint8Array[]): Buffer {
+/** Bytes of the framed batch. */
+export function batchSize(txs: readonly Uint8Array[]): number {
   let size = 4;
   for (const t of txs) size += 4 + t.length;
-  const out = Buffer.allocUnsafe(size);
+  return size;
+}
+
+/** The framed batch; written into `into` (returning its first bytes) when it is large enough. */
+export function encodeBatch(txs: readonly Uint8Array[], into?: Buffer): Buffer {
+  const size = batchSize(txs);
+  const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   out.writeUInt32BE(txs.length, 0);
   let pos = 4;
   for (const t of txs) {

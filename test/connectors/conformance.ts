@@ -77,7 +77,7 @@ export function connectorConformance(kind: string, startFixture: () => Promise<C
     return pair;
   };
 
-  const submitted = async (p: Pair, txs: { id: string; payload: unknown }[], attempt = 1): Promise<SubmitResult[]> => {
+  const submitted = async (p: Pair, txs: { id: string; payload: unknown }[], attempt = 1): Promise<readonly SubmitResult[]> => {
     for (const tx of txs) if (!p.sent.has(tx.id)) p.sent.set(tx.id, preciseClock.now());
     return p.beacon.submit(txs.map((tx) => ({ tx, attempt })));
   };

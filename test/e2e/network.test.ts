@@ -142,7 +142,7 @@ describe('a 3-node network', () => {
     const accounts = testAccounts('nodekill', 20);
     await fund(client(nodeUrls()[0]!), faucet, accounts, 1000n);
     const victim = net.nodes[2]!;
-    const load = new LoadLoop({ network: net.network, accounts, submitUrls: () => nodeUrls().slice(0, 2), streamUrl: nodeUrls()[0]!, maxTxs: 600, durationMs: 15_000 });
+    const load = new LoadLoop({ network: net.network, accounts, endpoints: nodeUrls().slice(0, 2), maxTxs: 600, durationMs: 15_000 });
     await load.open();
     const running = load.run();
     await waitFor('load to commit 100 transactions', () => load.committed.size >= 100, 15_000);
@@ -163,7 +163,7 @@ describe('a 3-node network', () => {
   it('loses nothing reported committed when the sequencer is killed, and nodes resume without a restart', async () => {
     const accounts = testAccounts('seqkill', 20);
     await fund(client(nodeUrls()[0]!), faucet, accounts, 1000n);
-    const load = new LoadLoop({ network: net.network, accounts, submitUrls: nodeUrls, streamUrl: nodeUrls()[0]!, maxTxs: 800, durationMs: 20_000, retryAfterMs: 1500 });
+    const load = new LoadLoop({ network: net.network, accounts, endpoints: nodeUrls(), maxTxs: 800, durationMs: 20_000 });
     await load.open();
     const running = load.run();
     await waitFor('load to commit 150 transactions', () => load.committed.size >= 150, 15_000);

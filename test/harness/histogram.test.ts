@@ -191,6 +191,32 @@ describe('IntervalRecorder', () => {
     near(lag.summary().maxMs, 549, 'max lag');
   });
 
+  it('records runs of equal values once with their count: the same histograms as one record per value', () => {
+    const r = new IntervalRecorder();
+    const each = { lag: new LatencyHistogram(), corrected: new LatencyHistogram(), uncorrected: new LatencyHistogram() };
+    const lags = [0, 0, 0, 0.0004, 0.2, 0.2, 0.2004, 3, 3, 3, 3, -1, -2, 0, 7.5, 7.5, 4000];
+    for (let k = 0; k < 3; k++) {
+      for (const [j, l] of lags.entries()) {
+        r.recordLag(l);
+        each.lag.record(l);
+        // A block's commits: one instant; sends in runs; intended times all different.
+        const intended = 1000 + j * 0.37;
+        const sent = 2000 + Math.floor(j / 4);
+        r.recordCommit(intended, sent, 5000);
+        each.corrected.record(5000 - intended);
+        each.uncorrected.record(5000 - sent);
+      }
+    }
+    const snap = r.snapshot();
+    for (const key of ['lag', 'corrected', 'uncorrected'] as const) {
+      const got = LatencyHistogram.decode(snap[key]);
+      assert.deepEqual(got.summary(), each[key].summary(), key);
+      assert.deepEqual(got.distribution(), each[key].distribution(), key);
+    }
+    const next = r.snapshot();
+    for (const enc of [next.corrected, next.uncorrected, next.lag]) assert.equal(LatencyHistogram.decode(enc).count, 0, 'the runs in progress went into the first snapshot');
+  });
+
   it('resets on snapshot', () => {
     const r = new IntervalRecorder();
     r.recordCommit(0, 1, 5);

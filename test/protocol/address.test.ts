@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { bech32, bech32m } from '@scure/base';
 import { ADDRESS_PREFIX, decodeAddress, encodeAddress, isAddress } from '../../src/protocol/address.js';
-import { encodeBatch, splitBatch } from '../../src/protocol/batch.js';
+import { batchSize, encodeBatch, splitBatch } from '../../src/protocol/batch.js';
 import { BLOCK_VERSION, blockHash, decodeBlock, encodeBlock, makeBlock, txRoot, type Block } from '../../src/protocol/block.js';
 import { ByteWriter } from '../../src/protocol/bytes.js';
 import { decodeTx } from '../../src/protocol/signing.js';
@@ -212,6 +212,20 @@ describe('batch framing', () => {
       assert.ok(p.equals(txBytes[i]!));
       assert.ok(decodeTx(p).bytes.equals(txBytes[i]!));
     });
+  });
+
+  test('encodeBatch into a reused buffer: exactly the batch, whatever a longer earlier batch left there', () => {
+    const into = Buffer.alloc(64 * 1024, 0xee);
+    const long = encodeBatch(txBytes, into);
+    assert.equal(long.buffer, into.buffer, 'written in place');
+    const short = encodeBatch(txBytes.slice(0, 1), into);
+    assert.ok(short.equals(encodeBatch(txBytes.slice(0, 1))));
+    assert.equal(short.length, batchSize(txBytes.slice(0, 1)));
+    // Too small a buffer: a fresh one.
+    const small = Buffer.alloc(8);
+    const fresh = encodeBatch(txBytes, small);
+    assert.notEqual(fresh.buffer, small.buffer);
+    assert.ok(fresh.equals(encodeBatch(txBytes)));
   });
 
   test('property: arbitrary non-empty parts round-trip', () => {

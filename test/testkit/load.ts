@@ -1,133 +1,129 @@
 /**
- * A small, bounded load loop for tests: each account has at most one
- * transaction outstanding; commits are learned from a node's commit stream;
- * a transaction not committed after `retryAfterMs` is sent again with the same
- * bytes (same id), as a beacon would. Stops at `maxTxs` or `durationMs`.
+ * Load for tests and benchmarks, through the harness's one load core: a `Beacon` in this
+ * process (src/harness/sourced-run.ts) with the `tpslab` connector, sending transactions
+ * signed here. `LoadLoop` is a small, bounded, paced load for tests that break a network
+ * while it runs.
  */
 import WebSocket from 'ws';
-import type { BatchResultJson, ErrorBody, HeadJson, StreamEventJson } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/protocol/batch.js';
+import { preciseClock } from '../../src/clock.js';
+import { NodeClient } from '../../src/client/node-client.js';
+import type { BeaconConnector, SourcedTx } from '../../src/connectors/contract.js';
+import { TpslabBeacon } from '../../src/connectors/tpslab/beacon.js';
+import { TxState } from '../../src/harness/beacon.js';
+import { startSourced, type SourcedRun } from '../../src/harness/sourced-run.js';
+import type { StreamEventJson } from '../../src/protocol/api.js';
 import { signTx, type KeyPair } from '../../src/protocol/signing.js';
-import type { SignedTx } from '../../src/protocol/tx.js';
 
-export interface Committed {
-  id: string;
-  height: number;
-}
-
-export interface LoadResult {
-  sent: number;
-  committed: Map<string, number>;
-  /** Heights of block events in arrival order (to check none is skipped or repeated). */
-  heights: number[];
-  errors: Map<string, number>;
-}
-
-export class LoadLoop {
-  readonly committed = new Map<string, number>();
-  readonly heights: number[] = [];
-  readonly errors = new Map<string, number>();
-  private ws: WebSocket | undefined;
-  private nextNonce: bigint[];
-  private outstanding = new Map<number, { tx: SignedTx; sentAt: number }>();
-  private stopped = false;
-  sent = 0;
-
-  constructor(
-    private readonly opts: {
-      network: string;
-      accounts: KeyPair[];
-      submitUrls: () => string[];
-      streamUrl: string;
-      maxTxs: number;
-      durationMs: number;
-      retryAfterMs?: number;
+/**
+ * The tpslab connector's beacon side for transactions built outside it (a source): it submits
+ * to `endpoints[0]` (failing over in order) and confirms from that endpoint's commit stream,
+ * from the block after `fromHeight`.
+ */
+export function tpslabSender(o: { network: string; endpoints: string[]; fromHeight: number; log?: (line: string) => void }): BeaconConnector {
+  return new TpslabBeacon(
+    {
+      network: o.network,
+      endpoints: o.endpoints,
+      keySeed: 'unused: the transactions come signed',
+      accounts: { start: 0, end: 1 },
+      freshAccounts: true,
+      workload: { kind: 'transfer', amount: 1, fee: 0 },
+      fromHeight: o.fromHeight,
     },
-  ) {
-    this.nextNonce = opts.accounts.map(() => 0n);
-  }
+    { beacon: 0, clock: preciseClock, confirmation: { method: 'stream', pollIntervalMs: 500 }, log: o.log ?? (() => undefined) },
+  );
+}
 
-  /** Connects the stream at the node's next height, so every later commit is seen. */
+export interface LoadOptions {
+  network: string;
+  /** Senders: transfers go round-robin over them, 1 unit to the next account. */
+  accounts: KeyPair[];
+  /** Nodes to submit to, in failover order; the first also gives the commit stream. */
+  endpoints: string[];
+  maxTxs: number;
+  /** Sending stops after this long (what is left is not sent). */
+  durationMs: number;
+  /** Paced: transaction k is due k / ratePerSec seconds after the start. Default 50. */
+  ratePerSec?: number;
+}
+
+/**
+ * A paced, bounded transfer load. A retryable refusal (the sequencer is down, a node is
+ * gone) is resent with the same bytes, failing over between endpoints; a transaction not
+ * committed 10 s after its due time is lost. `heights` comes from a separate subscription to
+ * the first endpoint's stream, to check that no block is skipped or repeated.
+ */
+export class LoadLoop {
+  readonly heights: number[] = [];
+  private run_: SourcedRun | undefined;
+  private ws: WebSocket | undefined;
+
+  constructor(private readonly opts: LoadOptions) {}
+
+  /** Subscribes at the first endpoint's next height and starts sending. */
   async open(): Promise<void> {
-    const head = (await (await fetch(`${this.opts.streamUrl}/v1/head`)).json()) as HeadJson;
-    await this.subscribe(head.height + 1);
+    const o = this.opts;
+    const head = await new NodeClient(o.endpoints[0]!).head();
+    await this.watchHeights(head.height + 1);
+    const rate = o.ratePerSec ?? 50;
+    this.run_ = await startSourced({
+      connector: tpslabSender({ network: o.network, endpoints: o.endpoints, fromHeight: head.height }),
+      txs: transfers(o.network, o.accounts, o.maxTxs, rate),
+      // A few transactions per sender at most, well within what a node buffers ahead of a nonce.
+      maxInFlight: o.accounts.length * 4,
+      batchMax: 50,
+      batchDelayMs: 5,
+      durationMs: o.durationMs,
+      timeoutMs: 10_000,
+      retries: 30,
+    });
   }
 
-  private subscribe(from: number): Promise<void> {
+  private watchHeights(from: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${this.opts.streamUrl.replace(/^http/, 'ws')}/v1/stream?from=${from}`);
+      const ws = new WebSocket(`${this.opts.endpoints[0]!.replace(/^http/, 'ws')}/v1/stream?from=${from}`);
       this.ws = ws;
       ws.on('open', () => resolve());
       ws.on('error', reject);
       ws.on('message', (data) => {
         const ev = JSON.parse(data.toString()) as StreamEventJson;
-        if (ev.type !== 'block') return;
-        this.heights.push(ev.height);
-        for (const t of ev.txs ?? []) {
-          this.committed.set(t.id, ev.height);
-          for (const [i, o] of this.outstanding) if (o.tx.id.toString('hex') === t.id) this.outstanding.delete(i);
-        }
+        if (ev.type === 'block') this.heights.push(ev.height);
       });
     });
   }
 
-  /** Runs until maxTxs have been sent and committed, or durationMs passes. */
-  async run(): Promise<void> {
-    const deadline = Date.now() + this.opts.durationMs;
-    const retryAfterMs = this.opts.retryAfterMs ?? 2000;
-    let round = 0;
-    while (!this.stopped && Date.now() < deadline) {
-      const now = Date.now();
-      const batch: SignedTx[] = [];
-      this.opts.accounts.forEach((acct, i) => {
-        const o = this.outstanding.get(i);
-        if (o) {
-          if (now - o.sentAt > retryAfterMs) {
-            o.sentAt = now;
-            batch.push(o.tx);
-          }
-          return;
-        }
-        if (this.sent >= this.opts.maxTxs) return;
-        const to = this.opts.accounts[(i + 1) % this.opts.accounts.length]!;
-        const tx = signTx(
-          { kind: 'transfer', nonce: this.nextNonce[i]!, fee: 0n, deps: [], inputs: [{ account: acct.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] },
-          [acct],
-          this.opts.network,
-        );
-        this.nextNonce[i]! += 1n;
-        this.outstanding.set(i, { tx, sentAt: now });
-        this.sent++;
-        batch.push(tx);
-      });
-      if (this.sent >= this.opts.maxTxs && this.outstanding.size === 0) break;
-      if (batch.length > 0) {
-        const urls = this.opts.submitUrls();
-        const url = urls[round++ % urls.length]!;
-        try {
-          const res = await fetch(`${url}/v1/txs`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/octet-stream' },
-            body: encodeBatch(batch.map((t) => t.bytes)),
-            signal: AbortSignal.timeout(10_000),
-          });
-          const body = (await res.json()) as Partial<BatchResultJson> & Partial<ErrorBody>;
-          if (body.error) this.count(body.error.code);
-          for (const r of body.results ?? []) if ('error' in r) this.count(r.error.code);
-        } catch (err) {
-          this.count(`request failed: ${(err as Error).name}`);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  private get beaconRun(): SourcedRun {
+    if (!this.run_) throw new Error('LoadLoop: call open() first');
+    return this.run_;
   }
 
-  private count(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  /** Id → height of every transaction seen committed so far, in send order. */
+  get committed(): Map<string, number> {
+    const t = this.beaconRun.beacon.txs;
+    const out = new Map<string, number>();
+    for (let i = 0; i < t.state.length; i++) if (t.state[i] === TxState.Committed) out.set(t.id[i]!, t.height[i]!);
+    return out;
+  }
+
+  /** Resolves once everything sent is committed, failed or lost (sending stops at durationMs); its final counts. */
+  async run(): Promise<{ sent: number; committed: number; failed: number; lost: number; errors: Record<string, number> }> {
+    return this.beaconRun.done;
   }
 
   close(): void {
-    this.stopped = true;
+    void this.run_?.stop();
     this.ws?.terminate();
+  }
+}
+
+/** maxTxs transfers round-robin over the senders (nonce k / senders), signed as they are pulled, transaction k due at k / rate s. */
+function* transfers(network: string, accounts: readonly KeyPair[], maxTxs: number, ratePerSec: number): Generator<SourcedTx> {
+  for (let k = 0; k < maxTxs; k++) {
+    const s = k % accounts.length;
+    const from = accounts[s]!;
+    const to = accounts[(s + 1) % accounts.length]!;
+    const nonce = BigInt(Math.floor(k / accounts.length));
+    const tx = signTx({ kind: 'transfer', nonce, fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [from], network);
+    yield { tx: { id: tx.id.toString('hex'), payload: tx.bytes }, sender: s, intendedOffsetMs: (k * 1000) / ratePerSec };
   }
 }

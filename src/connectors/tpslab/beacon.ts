@@ -9,7 +9,7 @@ import { TpslabError } from '../../errors.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
 import type { TxBody } from '../../protocol/tx.js';
 import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SourcedTx, SubmitItem, SubmitResult } from '../contract.js';
-import { BeaconClient, type SubmitOutcome } from './client.js';
+import { BeaconClient, allOk, type SubmitOutcome } from './client.js';
 import { Confirmer } from './confirm.js';
 import { replaySource } from './replay-source.js';
 import type { TpslabBeaconConfig } from './schema.js';
@@ -19,6 +19,17 @@ const ALREADY_IN = new Set(['TPSLAB_E_DUPLICATE', 'TPSLAB_E_NONCE_PENDING', 'TPS
 const MEMPOOL_FULL_BACKOFF_MS = 1000;
 /** One shared answer for the common case (hot path: one per transaction). */
 const ACCEPTED: SubmitResult = Object.freeze({ kind: 'accepted' });
+const acceptedBySize = new Map<number, readonly SubmitResult[]>();
+
+/** A whole batch of `n` accepted: one shared, frozen answer per size. */
+function allAccepted(n: number): readonly SubmitResult[] {
+  let a = acceptedBySize.get(n);
+  if (!a) {
+    a = Object.freeze(new Array<SubmitResult>(n).fill(ACCEPTED));
+    if (acceptedBySize.size < 1024) acceptedBySize.set(n, a);
+  }
+  return a;
+}
 const MAX_BACKOFF_MS = 2000;
 
 export class TpslabBeacon implements BeaconConnector {
@@ -76,8 +87,11 @@ export class TpslabBeacon implements BeaconConnector {
     return { id: signed.id.toString('hex'), payload: signed.bytes };
   }
 
-  async submit(batch: readonly SubmitItem[]): Promise<SubmitResult[]> {
-    const outcomes = await this.client.submit(batch.map((b) => b.tx.payload as Buffer));
+  async submit(batch: readonly SubmitItem[]): Promise<readonly SubmitResult[]> {
+    const payloads = new Array<Buffer>(batch.length);
+    for (let k = 0; k < batch.length; k++) payloads[k] = batch[k]!.tx.payload as Buffer;
+    const outcomes = await this.client.submit(payloads);
+    if (outcomes === allOk(batch.length)) return allAccepted(batch.length);
     return outcomes.map((o, k) => toResult(o, batch[k]!.attempt));
   }
 
