@@ -41,7 +41,7 @@ async function once(ids: readonly string[], d: number): Promise<{ rows: BenchRow
       total: s.total.toJson(),
       ask: async (ranges: AskedRange[]) => {
         const cells = ranges.map((r) => ({ ...s.digest(r).toJson(), ...(r.ids ? { ids: s.ids(r) } : {}) }));
-        after[b]! += Buffer.byteLength(JSON.stringify({ v: 1, type: 'digest-answer', beacon: b, query: 0, cells }));
+        after[b]! += Buffer.byteLength(JSON.stringify({ v: 2, type: 'digest-answer', beacon: b, query: 0, cells }));
         return cells;
       },
     }));

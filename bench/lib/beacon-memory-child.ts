@@ -23,7 +23,7 @@ const plan = described
   : planModule.planShares(s, await planModule.schedule(s));
 const share = plan.shares[0]!;
 const assign = {
-  v: 1, type: 'assign', runId: 'mem', beacon: 0, connector: { kind: 'fake', config: {} },
+  v: 2, type: 'assign', runId: 'mem', beacon: 0, connector: { kind: 'fake', config: {} },
   accounts: share.accounts, sign: 'presign', mode: 'open',
   offsetsMs: share.offsetsMs, senders: share.senders, targets: share.targets,
   ...(described ? { plan: (plan as { descriptor?: unknown }).descriptor } : {}),

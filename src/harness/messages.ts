@@ -8,7 +8,7 @@ import { TpslabError } from '../errors.js';
 import { describeZodError } from '../zod-errors.js';
 import { PlanDescriptorSchema } from './plan-stream.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const v = z.literal(PROTOCOL_VERSION);
 const float64s = z.custom<Float64Array>((x) => x instanceof Float64Array, 'must be a Float64Array');

@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { TpslabError } from '../errors.js';
 import { describeZodError } from '../zod-errors.js';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -12,7 +12,7 @@ function progress(beacon: number, second: number, c: Partial<Pick<ProgressMessag
   const expired = c.expired ?? 0;
   const late = c.late ?? 0;
   return {
-    v: 1, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0, failures: c.failures ?? c.failed ?? 0,
+    v: 2, type: 'progress', beacon, second, sent: c.sent ?? 0, committed: c.committed ?? 0, failed: c.failed ?? 0, failures: c.failures ?? c.failed ?? 0,
     lost: expired - late, expired, late, retries: c.retries ?? 0, inFlight: 0, errors: {},
     corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0,
   };

@@ -17,7 +17,7 @@ const RATE_PER_SEC = 25_000;
 const withheld = (index: number): boolean => index % 997 === 5 && index < RATE_PER_SEC;
 
 const assign: Assign = {
-  v: 1, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
+  v: 2, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
   accounts: { start: 0, end: 50 }, sign: 'presign', mode: 'open',
   offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0),
   plan: { kind: 'open', stages: [{ kind: 'constant', ratePerSec: RATE_PER_SEC, durationSec: TXS / RATE_PER_SEC }], arrival: 'uniform', seed: 3, accounts: 50, contention: { kind: 'uniform' }, txCount: TXS },

@@ -10,7 +10,7 @@ import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 
 const assign = (): Assign => ({
-  v: 1, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: { start: 0, end: 2 },
+  v: 2, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: { start: 0, end: 2 },
   sign: 'live', mode: 'open',
   offsetsMs: new Float64Array([0, 1, 2, 3, 4]), senders: new Uint32Array([0, 1, 0, 1, 0]), targets: new Uint32Array([1, 0, 1, 0, 1]),
   maxDurationMs: 0, maxInFlight: 10, batchMax: 10, batchDelayMs: 0,

@@ -10,7 +10,7 @@ import { Beacon, TxState } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
 const assign = (over: Partial<Assign> = {}): Assign => ({
-  v: 1,
+  v: 2,
   type: 'assign',
   runId: 'r',
   beacon: 0,

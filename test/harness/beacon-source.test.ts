@@ -9,7 +9,7 @@ import { Beacon } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
 const assign = (over: Partial<Assign>): Assign => ({
-  v: 1,
+  v: 2,
   type: 'assign',
   runId: 'r',
   beacon: 0,

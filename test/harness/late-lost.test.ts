@@ -21,7 +21,7 @@ import { waitFor } from '../testkit/index.js';
 const EMPTY = new LatencyHistogram().encode();
 
 const assign = (over: Partial<Assign>): Assign => ({
-  v: 1, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
+  v: 2, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
   accounts: { start: 0, end: 6 }, sign: 'presign', mode: 'open',
   offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0), maxDurationMs: 0, maxInFlight: 1,
   batchMax: 10, batchDelayMs: 0, confirmation: { method: 'poll', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
@@ -85,7 +85,7 @@ test('regression: late commits erased losses (progress said lost 5538, the summa
 
 /** A beacon's cumulative report for `second`. */
 function progress(second: number, c: { sent: number; committed: number; expired: number; late: number }): ProgressMessage {
-  return { v: 1, type: 'progress', beacon: 0, second, ...c, failed: 0, failures: 0, lost: c.expired - c.late, retries: 0, inFlight: 0, errors: {}, corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0 };
+  return { v: 2, type: 'progress', beacon: 0, second, ...c, failed: 0, failures: 0, lost: c.expired - c.late, retries: 0, inFlight: 0, errors: {}, corrected: EMPTY, uncorrected: EMPTY, lag: EMPTY, height: 0 };
 }
 
 test('regression: the CSV had negative lost seconds and "failed + lost" went below zero: a tx expired in second 10 that commits in second 40', async () => {

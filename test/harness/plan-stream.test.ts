@@ -73,7 +73,7 @@ test('a missing beacon\'s described share splits for reassignment exactly as its
   const described = describedPlan(s);
   const share = described.shares[1]!;
   const job: Assign = {
-    v: 1, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: share.accounts, sign: 'presign', mode: 'open',
+    v: 2, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: share.accounts, sign: 'presign', mode: 'open',
     offsetsMs: share.offsetsMs, senders: share.senders, targets: share.targets, plan: described.descriptor!,
     maxDurationMs: 0, maxInFlight: 1, batchMax: 10, batchDelayMs: 0, confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 500 }, collectOutcomes: false,
   };

@@ -37,7 +37,7 @@ test('an assign round-trips through bytes with its typed arrays exact', () => {
   const m: WireMessage = { type: 'control', job: 'b2', msg: assign(), skip: 3, startAtMs: 1.5 };
   const frame = encodeFrame(m);
   const text = new TextDecoder().decode(frame);
-  assert.match(text, /^\{"w":1,"m":\{/);
+  assert.match(text, /^\{"w":2,"m":\{/);
   assert.match(text, /"offsetsMs":\{"\$f64":"[A-Za-z0-9+/=]+"\}/);
   assert.ok(!text.includes('12345.678'), 'floats travel as bytes, not decimal text');
   const back = decodeFrame(frame, WireMessageSchema);
@@ -66,13 +66,13 @@ test('empty typed arrays and reports round-trip', () => {
 
 test('bad bytes are a TPSLAB_E_WIRE error naming what was wrong', () => {
   expectWireError(() => decodeFrame(new Uint8Array([0xff, 0xfe]), WireMessageSchema), /not UTF-8/);
-  expectWireError(() => decodeFrame(bytes('{"w":1,'), WireMessageSchema, 'beacon b1'), /from beacon b1: not JSON/);
-  expectWireError(() => decodeFrame(bytes('[1,2]'), WireMessageSchema), /expected \{"w":1/);
-  expectWireError(() => decodeFrame(bytes('{"w":2,"m":{}}'), WireMessageSchema), /wire version 2 .* speaks version 1: run the same tpslab version/);
-  expectWireError(() => decodeFrame(bytes('{"w":1,"m":{"type":"resend","fromSeq":-1}}'), WireMessageSchema), /message\.fromSeq/);
-  expectWireError(() => decodeFrame(bytes('{"w":1,"m":{"type":"nope"}}'), WireMessageSchema), /message\.type/);
-  expectWireError(() => decodeFrame(bytes('{"w":1,"m":{"x":{"$f64":"!!!!"}}}'), WireMessageSchema), /x\.\$f64 must be a base64 string/);
-  expectWireError(() => decodeFrame(bytes(`{"w":1,"m":{"x":{"$u32":"${Buffer.from([1, 2]).toString('base64')}"}}}`), WireMessageSchema), /2 bytes, not a multiple of 4/);
+  expectWireError(() => decodeFrame(bytes('{"w":2,'), WireMessageSchema, 'beacon b1'), /from beacon b1: not JSON/);
+  expectWireError(() => decodeFrame(bytes('[1,2]'), WireMessageSchema), /expected \{"w":2/);
+  expectWireError(() => decodeFrame(bytes('{"w":1,"m":{}}'), WireMessageSchema), /wire version 1 .* speaks version 2: run the same tpslab version/);
+  expectWireError(() => decodeFrame(bytes('{"w":2,"m":{"type":"resend","fromSeq":-1}}'), WireMessageSchema), /message\.fromSeq/);
+  expectWireError(() => decodeFrame(bytes('{"w":2,"m":{"type":"nope"}}'), WireMessageSchema), /message\.type/);
+  expectWireError(() => decodeFrame(bytes('{"w":2,"m":{"x":{"$f64":"!!!!"}}}'), WireMessageSchema), /x\.\$f64 must be a base64 string/);
+  expectWireError(() => decodeFrame(bytes(`{"w":2,"m":{"x":{"$u32":"${Buffer.from([1, 2]).toString('base64')}"}}}`), WireMessageSchema), /2 bytes, not a multiple of 4/);
 });
 
 test('a typed array where a plain one is expected (and the reverse) does not validate', () => {
