@@ -9,7 +9,7 @@ import { BeaconClient, allOk } from '../../src/connectors/tpslab/client.js';
 import { TxState } from '../../src/harness/beacon.js';
 import { startSourced } from '../../src/harness/sourced-run.js';
 import { signTx, type KeyPair } from '../../src/protocol/signing.js';
-import { NodeProcess, fund, tempDir, testAccounts } from '../testkit/index.js';
+import { NodeProcess, fund, tempDir, testAccounts, waitFor } from '../testkit/index.js';
 import { tpslabSender } from '../testkit/load.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -64,6 +64,9 @@ test('a batch with a refusal in it gets one coded outcome per transaction', asyn
 
 test('a sourced run sends pre-signed transfers through a beacon and sees each committed', async () => {
   const senders = accounts.slice(1);
+  // The tests above leave transfers pending: read the nonces once the node's mempool is empty, or
+  // the first transfers here would reuse a pending nonce (regression: 5 of 30 refused).
+  await waitFor('the earlier transfers committed', async () => ((await (await fetch(`${node.url}/stats`)).json()) as { mempool: number }).mempool === 0);
   // Ten transfers per sender from its next nonce on, in nonce waves.
   const next = await Promise.all(senders.map(async (a) => (await node.client.account(a.address)).nonce));
   const txs: { id: string; bytes: Buffer }[] = [];
