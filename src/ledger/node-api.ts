@@ -269,8 +269,8 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     });
     /** Who leads (replicated ordering); a single sequencer answers `{ replicated: false }`. */
     app.get(INTERNAL_LEADER_PATH, async () => {
-      if (!('leader' in seq)) return { replicated: false };
-      return { replicated: true, leader: seq.leader ?? null };
+      if (!('leader' in seq)) return { replicated: false, height: seq.durableHeight };
+      return { replicated: true, leader: seq.leader ?? null, height: seq.durableHeight };
     });
   }
 

@@ -65,6 +65,9 @@ export { INTERNAL_LEADER_PATH, INTERNAL_SUBMIT_PATH } from './sequencer-client.j
 const LEADER_POLL_MS = 200;
 /** With several sequencers: how long a batch is retried on the next leader before UNAVAILABLE. */
 const FAILOVER_RETRY_MS = 1500;
+const LEADER_POLL_TIMEOUT_MS = 1000;
+/** With several sequencers: a feed silent this long while another sequencer is ahead is replaced. */
+const FEED_STALL_MS = 1000;
 
 interface Pending {
   atMs: number;
@@ -99,6 +102,8 @@ export class Replica extends ChainService implements LedgerService {
   private knownTerm = 0;
   private resending = false;
   private leaderTimer: unknown;
+  /** When the feed last delivered anything (or was replaced). */
+  private lastFeedMs = 0;
   private ws: WebSocket | undefined;
   private reconnectTimer: unknown;
   private backoffMs = 100;
@@ -291,14 +296,21 @@ export class Replica extends ChainService implements LedgerService {
     }, LEADER_POLL_MS);
   }
 
-  /** Asks the sequencer the feed comes from (alive, as far as we know) who leads. */
+  /**
+   * Asks every sequencer who leads (the newest term wins) and how far it is. A feed that delivers nothing
+   * while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
+   */
   private async pollLeader(): Promise<void> {
-    try {
-      const a = await fetchLeader(this.urls[this.feedIdx]!, this.opts.requestTimeoutMs);
-      const idx = a.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
-      if (a.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
-    } catch {
-      // The feed reconnects elsewhere; asked again next time.
+    const answers = await Promise.all(this.urls.map((u) => fetchLeader(u, LEADER_POLL_TIMEOUT_MS).catch(() => undefined)));
+    let ahead = false;
+    for (const a of answers) {
+      const idx = a?.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
+      if (a?.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
+      if ((a?.height ?? 0) > this.chain.state.height) ahead = true;
+    }
+    if (ahead && this.clock.now() - this.lastFeedMs > FEED_STALL_MS) {
+      this.lastFeedMs = this.clock.now();
+      this.ws?.terminate(); // reconnects to the next sequencer
     }
     void this.resendPending();
   }
@@ -366,6 +378,7 @@ export class Replica extends ChainService implements LedgerService {
       void this.fetchTarget(feedUrl);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.lastFeedMs = this.clock.now();
       if (isBinary) this.onBlock(data);
       else this.onText(data.toString());
     });

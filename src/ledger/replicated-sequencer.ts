@@ -149,6 +149,19 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     this.follower = await this.log.follow(from, (e) => this.onEntry(e));
   }
 
+  /** startFollowing, retried while NATS is unreachable or electing (a cluster that lost a server). */
+  private async followAgain(): Promise<void> {
+    for (;;) {
+      try {
+        await this.startFollowing();
+        return;
+      } catch (err) {
+        if (this.mode === 'closed' || this.fatal || (err instanceof TpslabError && err.code === 'TPSLAB_E_LOG_CORRUPT')) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
   private onEntry(e: LogEntry): void {
     if (this.fatal || e.seq <= this.appliedSeq || (this.mode !== 'follower' && this.mode !== 'taking-over')) return;
     if (e.kind === 'block' && e.height > this.inner.state.height) {
@@ -191,7 +204,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
       console.error(`sequencer ${this.opts.sequencerId}: could not take over term ${term}: ${(err as Error).message}; following`);
       this.mode = 'follower';
       await this.lease.resign();
-      if (!this.follower) await this.startFollowing();
+      if (!this.follower) await this.followAgain();
       this.lease.eligible = true;
       return;
     }
@@ -213,16 +226,21 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
 
   private async appendBlock(term: number, block: Block, encoded: Buffer): Promise<void> {
     const expect = this.nextSeq++;
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       try {
         this.appliedSeq = Math.max(this.appliedSeq, await this.log.append('block', block.height, encoded, expect, `${term}:${block.height}`));
         return;
       } catch (err) {
-        // Unknown outcome (timeout, a server restarting): the same message id makes a retry safe.
-        if (isFenced(err) || this.leadingTerm !== term || !this.lease?.holding || attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 50));
+        // Unknown outcome (timeout, reconnecting to another server, a stream leader being elected): the same
+        // message id makes a retry safe. Retried while the lease holds; without it, the next leader decides.
+        if (isFenced(err) || this.leadingTerm !== term || !this.lease?.holding) throw err;
+        await new Promise((r) => setTimeout(r, 100));
       }
     }
+  }
+
+  private isClosed(): boolean {
+    return this.mode === 'closed';
   }
 
   private async stepDown(reason: string): Promise<void> {
@@ -234,12 +252,14 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     await this.inner.settled();
     // Back to what is in the local log: blocks cut but never appended are dropped with the state they made.
     const old = this.inner;
+    if (this.isClosed()) return;
     old.removeAllListeners();
     await old.close();
+    if (this.isClosed()) return;
     this.inner = await Sequencer.open(this.dataDir, old.genesis, this.config, this.clock, 'sequencer');
     this.attach(this.inner);
     this.mode = 'follower';
-    await this.startFollowing();
+    await this.followAgain();
     console.log(`sequencer ${this.opts.sequencerId}: stepped down (${reason}); following from block ${this.inner.state.height + 1}`);
     if (this.lease) this.lease.eligible = true;
   }
@@ -315,9 +335,9 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     this.mode = 'closed';
     this.inner.halt('shutting down');
     await this.lease?.close();
-    if (wasLeader) await this.inner.settled().catch(() => {});
     await this.follower?.stop();
     await this.transition.catch(() => {});
+    if (wasLeader) await this.inner.settled().catch(() => {});
     await this.inner.close();
     await this.nc.close();
   }

@@ -30,6 +30,8 @@ export async function postBatch(baseUrl: string, txs: readonly SignedTx[], timeo
 export interface LeaderAnswer {
   replicated: boolean;
   leader?: { term: number; id: string; url: string; self: boolean } | null;
+  /** The sequencer's durable head. */
+  height?: number;
 }
 
 export async function fetchLeader(baseUrl: string, timeoutMs: number): Promise<LeaderAnswer> {

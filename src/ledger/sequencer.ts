@@ -261,6 +261,7 @@ export class Sequencer extends ChainService implements LedgerService {
     // A refused append fails this block and every later one (their gate rejects): none of them commits.
     const started = Promise.all([this.persistGate, replicated.append(block, encoded)]).then(() => ({ persisted: this.chain.persist(block, encoded) }));
     this.persistGate = started.then(() => undefined);
+    this.persistGate.catch(() => {}); // handled below (and by the next block, which fails with it)
     started.then(
       ({ persisted }) => persisted.then(onPersisted, onDiskError),
       (err: unknown) => {
