@@ -22,8 +22,9 @@ import { networkScaling } from './network-scaling.js';
 import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
 import { replay } from './replay.js';
+import { sequencerFailover } from './sequencer-failover.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, sequencerFailover];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */
