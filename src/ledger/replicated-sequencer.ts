@@ -46,6 +46,9 @@ export interface LeaderInfo {
   self: boolean;
 }
 
+/** How often a follower checks that it keeps up with the stream. */
+const FOLLOWER_CHECK_MS = 1000;
+
 type Mode = 'follower' | 'taking-over' | 'leader' | 'stepping-down' | 'closed';
 
 export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> implements LedgerService {
@@ -64,6 +67,8 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
   appendsRefused = 0;
   /** Terms this process won. */
   termsLed = 0;
+  private watchdogTimer: unknown;
+  private watchedSeq = -1;
 
   private constructor(
     private inner: Sequencer,
@@ -103,8 +108,36 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     return seq;
   }
 
+  /**
+   * A follower whose consumer went quiet while the stream moved on (its server died, a stream leader
+   * changed) is restarted from its own height: checked every second.
+   */
+  private scheduleWatchdog(): void {
+    this.watchdogTimer = this.clock.setTimeout(() => {
+      void this.checkFollower().finally(() => {
+        if (this.mode !== 'closed' && !this.fatal) this.scheduleWatchdog();
+      });
+    }, FOLLOWER_CHECK_MS);
+  }
+
+  private async checkFollower(): Promise<void> {
+    if (this.mode !== 'follower') return;
+    const last = await this.log.lastSeq().catch(() => undefined);
+    const stalled = last !== undefined && this.appliedSeq < last && this.appliedSeq === this.watchedSeq;
+    this.watchedSeq = this.appliedSeq;
+    if (!stalled) return;
+    await this.queue(async () => {
+      if (this.mode !== 'follower') return;
+      console.error(`sequencer ${this.opts.sequencerId}: following stalled at entry ${this.appliedSeq} of ${last}; following again`);
+      await this.follower?.stop();
+      this.follower = undefined;
+      await this.followAgain();
+    });
+  }
+
   /** Joins the election, announcing `url` as where the leader takes transactions. */
   start(url: string): void {
+    this.scheduleWatchdog();
     const lease = new LeaderLease(kvLeaseStore(this.log.kv), { id: this.opts.sequencerId, url }, this.opts.leaseMs, {
       elected: (term) => void this.queue(() => this.takeOver(term)),
       lost: (reason) => void this.queue(() => this.stepDown(`lease lost: ${reason}`)),
@@ -204,7 +237,9 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
       console.error(`sequencer ${this.opts.sequencerId}: could not take over term ${term}: ${(err as Error).message}; following`);
       this.mode = 'follower';
       await this.lease.resign();
-      if (!this.follower) await this.followAgain();
+      await this.follower?.stop();
+      this.follower = undefined;
+      await this.followAgain();
       this.lease.eligible = true;
       return;
     }
@@ -333,6 +368,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     if (this.mode === 'closed') return;
     const wasLeader = this.mode === 'leader';
     this.mode = 'closed';
+    this.clock.clearTimeout(this.watchdogTimer);
     this.inner.halt('shutting down');
     await this.lease?.close();
     await this.follower?.stop();
