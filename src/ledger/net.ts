@@ -363,7 +363,7 @@ interface Probe {
 
 async function probe(url: string): Promise<Probe | undefined> {
   try {
-    const res = await fetch(url.startsWith('http') ? `${url}/health` : url, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url.endsWith('/healthz') ? url : `${url}/health`, { signal: AbortSignal.timeout(2000) });
     return (await res.json()) as Probe;
   } catch {
     return undefined;
