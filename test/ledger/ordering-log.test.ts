@@ -10,7 +10,8 @@ import { parseGenesis } from '../../src/ledger/genesis.js';
 import { LeaderLease, kvLeaseStore } from '../../src/ledger/lease.js';
 import { FencedError, OrderingLog, type LogEntry } from '../../src/ledger/ordering-log.js';
 import { keyPairFromLabel } from '../../src/protocol/signing.js';
-import { tempDir, waitFor } from '../testkit/index.js';
+import { runCli, tempDir, waitFor } from '../testkit/index.js';
+import { ensureDevGenesis } from '../../src/ledger/dev-genesis.js';
 import { startNatsServer, type NatsServer } from '../testkit/nats.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -85,5 +86,12 @@ describe('ordering log on JetStream', () => {
     assert.deepEqual(b.leader, { id: 'B', url: 'http://b', term: 2 });
     await b.close();
     await a.close();
+  });
+
+  it('tpslab sequencer --nats with no NATS server there fails with TPSLAB_E_NATS and says what to check', async () => {
+    const dev = await ensureDevGenesis(`${dir.path}/cli`);
+    const r = await runCli(['sequencer', '--data', `${dir.path}/cli/seq`, '--genesis', dev.genesisPath, '--nats', 'nats://127.0.0.1:1'], 30_000);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /TPSLAB_E_NATS: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
   });
 });
