@@ -124,6 +124,9 @@ export class LeaderLease {
       if (this.eligible) await this.take({ ...this.self, term: (this.seen?.value.term ?? 0) + 1 }, undefined, now);
       return;
     }
+    // Reads may be served by a replica a little behind (direct get): an older revision than one already
+    // seen says nothing, and must not restart the lapse count.
+    if (this.seen && e.revision < this.seen.revision) return;
     if (e.revision !== this.seen?.revision) this.seen = { ...e, atMs: now };
     const lapsed = e.value.resigned === true || now - this.seen.atMs >= this.leaseMs;
     if (lapsed && this.eligible) await this.take({ ...this.self, term: e.value.term + 1 }, e.revision, now);
