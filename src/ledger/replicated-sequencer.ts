@@ -46,6 +46,8 @@ export interface LeaderInfo {
   self: boolean;
 }
 
+/** How long opening the ordering log is retried (a cluster still electing, a stream being created). */
+const OPEN_RETRY_MS = 30_000;
 /** How often a follower checks that it keeps up with the stream. */
 const FOLLOWER_CHECK_MS = 1000;
 
@@ -86,12 +88,19 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
   /** Opens the local chain and the ordering log, and starts following it; `start` joins the election. */
   static async open(dataDir: string, genesis: Genesis, config: SequencerConfig, opts: ReplicatedOptions, onReplay?: ReplayProgress, clock: Clock = systemClock): Promise<ReplicatedSequencer> {
     const nc = await connectNats({ ...opts.nats, name: opts.nats.name ?? `tpslab sequencer ${opts.sequencerId}` });
-    let log: OrderingLog;
-    try {
-      log = await OrderingLog.open(nc, genesis, { replicas: opts.replicas, requestTimeoutMs: opts.requestTimeoutMs ?? 2000 });
-    } catch (err) {
-      await nc.close();
-      throw err;
+    let log: OrderingLog | undefined;
+    // A fresh cluster may still be electing, or busy creating the stream for another sequencer: retry a while.
+    const deadline = clock.now() + OPEN_RETRY_MS;
+    while (!log) {
+      try {
+        log = await OrderingLog.open(nc, genesis, { replicas: opts.replicas, requestTimeoutMs: opts.requestTimeoutMs ?? 2000 });
+      } catch (err) {
+        if (err instanceof TpslabError || clock.now() > deadline) {
+          await nc.close();
+          throw err instanceof TpslabError ? err : new TpslabError('TPSLAB_E_NATS', `cannot set up the ordering log on NATS at ${opts.nats.url}: ${(err as Error).message}; is JetStream enabled on every server (nats-server -js) and the cluster up?`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
     // A block is one stream message: never larger than the server takes.
     const sized: SequencerConfig = { ...config, blockMaxBytes: Math.min(config.blockMaxBytes ?? DEFAULT_SEQUENCER_OPTIONS.blockMaxBytes, log.maxMessageBytes) };
