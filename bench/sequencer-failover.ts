@@ -10,7 +10,9 @@
  *     node's commit stream. Committed tx/s over the window, and p99 of send → commit seen.
  *  2. on the 3-sequencer network, under the same load: KILLS times, find the leader, SIGKILL it, wait
  *     until 40 more transfers commit, restart it (`net restart`). The pause is the longest gap between
- *     blocks arriving on a node's stream from 1 s before the kill until commits resumed.
+ *     consecutive blocks' timestamps (when the leader cut them; all processes share this machine's
+ *     clock) from 1 s before the kill until commits resumed. Arrival times on a node would hide the pause
+ *     behind the node's backlog under a saturating load.
  */
 import WebSocket from 'ws';
 import { readKeyFile } from '../src/client/key-file.js';
@@ -54,7 +56,7 @@ class ClosedLoop {
         const ev = JSON.parse(d.toString()) as StreamEventJson;
         if (ev.type !== 'block') return;
         const now = Date.now();
-        this.blockTimesMs.push(now);
+        this.blockTimesMs.push(ev.timestampMs); // when the leader cut it: a node's backlog does not hide the pause
         for (const t of ev.txs ?? []) {
           const o = this.out.get(t.id);
           if (!o) continue;

@@ -39,11 +39,14 @@ async function leader(aboveTerm = 0, timeoutMs = 20_000): Promise<Leader & { pro
   }, timeoutMs, 50);
 }
 
-/** Arrival time of every block on a node's commit stream, to measure the longest gap around a fault. */
+/**
+ * Every block's timestamp (when the leader cut it; one machine, one clock), from a node's commit stream,
+ * to measure the longest gap in ordering around a fault (arrival times would hide it behind a backlog).
+ */
 function blockTimes(url: string, from: number): { times: number[]; close(): void } {
   const times: number[] = [];
   const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream?from=${from}`);
-  ws.on('message', () => times.push(Date.now()));
+  ws.on('message', (d) => times.push((JSON.parse(d.toString()) as { timestampMs: number }).timestampMs));
   ws.on('error', () => {});
   return { times, close: () => ws.terminate() };
 }
