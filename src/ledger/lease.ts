@@ -86,16 +86,21 @@ export class LeaderLease {
 
   private schedule(delayMs: number): void {
     if (this.closed) return;
-    this.timer = this.clock.setTimeout(() => this.tick(), delayMs);
+    this.timer = this.clock.setTimeout(() => void this.tick(), delayMs);
   }
 
-  /** Renews or watches without waiting for the previous request: a slow one must not stretch the period. */
-  private tick(): void {
+  private async tick(): Promise<void> {
     if (this.holdingTerm !== undefined && this.clock.now() >= this.validUntilMs) this.lose(`the lease was not renewed within ${this.leaseMs} ms`);
     if (!this.busy) {
       this.busy = true;
-      // NATS unreachable or slow: judged again at the next tick (a holder loses the lease by time).
-      void (this.holdingTerm !== undefined ? this.renew() : this.watch()).catch(() => {}).finally(() => (this.busy = false));
+      try {
+        if (this.holdingTerm !== undefined) await this.renew();
+        else await this.watch();
+      } catch {
+        // NATS unreachable or slow: judged again at the next tick (a holder loses the lease by time).
+      } finally {
+        this.busy = false;
+      }
     }
     this.schedule(Math.max(1, Math.floor(this.leaseMs / (this.holdingTerm !== undefined ? 3 : 5))));
   }
