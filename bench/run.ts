@@ -24,9 +24,10 @@ import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
 import { reconcile } from './reconcile.js';
 import { replay } from './replay.js';
+import { sequencerFailover } from './sequencer-failover.js';
 import { soakBench } from './soak.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench, reconcile];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench, reconcile, sequencerFailover];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

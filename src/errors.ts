@@ -39,6 +39,7 @@ export const ERROR_SPECS = {
   TPSLAB_E_MEMPOOL_FULL: { httpStatus: 429, retryable: true, summary: 'The node is at capacity; retry after the Retry-After header.' },
   TPSLAB_E_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'The node cannot accept work right now (starting, stopping, or its log failed).' },
   TPSLAB_E_TIMEOUT: { httpStatus: 504, retryable: true, summary: 'An operation did not finish within its deadline.' },
+  TPSLAB_E_NOT_LEADER: { httpStatus: 503, retryable: true, summary: 'This sequencer is a follower (replicated ordering, --nats): send to the leader it names, or retry.' },
   // --- API and CLI ---
   TPSLAB_E_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'The requested route, block or transaction does not exist.' },
   TPSLAB_E_BAD_REQUEST: { httpStatus: 400, retryable: false, summary: 'A request parameter is missing or malformed.' },

@@ -15,14 +15,15 @@ export function registerNet(program: Command): void {
     .option('--dir <dir>', 'network directory (genesis, faucet key, one data directory per role); an earlier network there is resumed', DEFAULT_DIR)
     .option('--heartbeat-ms <ms>', 'tracker heartbeat interval', parseIntOption('--heartbeat-ms', 10, 600_000), 1000)
     .option('--block-interval-ms <ms>', 'sequencer block interval', parseIntOption('--block-interval-ms', 1, 60_000), 25)
+    .option('--sequencers <n>', 'sequencers; more than 1 orders on a replicated log: also starts a 3-server NATS JetStream cluster (nats-server on PATH), one sequencer leads, the others take over when it fails', parseIntOption('--sequencers', 1, 9), 1)
     .option('--detach', 'start in the background and return; stop with "tpslab net down"')
     .option('--with <services>', 'also start these services, comma-separated: lb, faucet, indexer (each in <dir>/<name>, with its defaults)', parseServices)
     .option('--genesis <file>', 'start on this genesis (e.g. a replay dataset\'s <dataset>.genesis.json) instead of a development one with a faucet')
     .option('--snapshot-every <blocks>', 'sequencer and nodes write a state snapshot every this many blocks (restarts replay only the log after it); 0 not by blocks; default: the node\'s (tpslab node --help)', parseIntOption('--snapshot-every', 0, 100_000_000))
     .option('--snapshot-every-txs <n>', 'sequencer and nodes also snapshot once this many transactions were applied since the last; 0 only by blocks; default: the node\'s', parseIntOption('--snapshot-every-txs', 0, 1_000_000_000))
-    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down\n  tpslab net up --with lb,faucet,indexer\n  tpslab net up --genesis btc.tpsds.genesis.json')
-    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; detach?: boolean; with?: ServiceName[]; genesis?: string; snapshotEvery?: number; snapshotEveryTxs?: number }) => {
-      console.log(`starting a network of ${o.nodes} nodes in ${o.dir}`);
+    .addHelpText('after', '\nExamples:\n  tpslab net up --nodes 3\n  tpslab net up --detach && tpslab net status && tpslab net down\n  tpslab net up --with lb,faucet,indexer\n  tpslab net up --genesis btc.tpsds.genesis.json\n  tpslab net up --sequencers 3')
+    .action(async (o: { nodes: number; dir: string; heartbeatMs: number; blockIntervalMs: number; sequencers: number; detach?: boolean; with?: ServiceName[]; genesis?: string; snapshotEvery?: number; snapshotEveryTxs?: number }) => {
+      console.log(`starting a network of ${o.nodes} nodes${o.sequencers > 1 ? ` and ${o.sequencers} sequencers on a 3-server NATS JetStream cluster` : ''} in ${o.dir}`);
       const file = await netUp({ ...o, detached: o.detach ?? false, onProgress: (l) => console.log(`  ${l}`) });
       console.log(`network ${file.network} is up; described in ${file.dir}/network.json`);
       if (file.faucetKey) {
@@ -40,7 +41,8 @@ export function registerNet(program: Command): void {
       const now = await readNetworkFile(file.dir).catch(() => file);
       await stopProcesses(now.services ?? []);
       await stopProcesses(now.nodes);
-      await stopProcesses([now.sequencer, now.tracker]);
+      await stopProcesses([...(now.sequencers ?? [now.sequencer]), now.tracker]);
+      await stopProcesses(now.nats ?? []);
     });
   net
     .command('restart')

@@ -6,6 +6,8 @@ import { loadGenesis, type Genesis } from '../ledger/genesis.js';
 import { serveLedger, type RunningLedger } from '../ledger/node.js';
 import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
+import { ReplicatedSequencer } from '../ledger/replicated-sequencer.js';
+import { addNatsOptions, natsOptions, type NatsFlags } from './nats-options.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
 import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from '../ledger/snapshot.js';
@@ -30,6 +32,11 @@ export interface LedgerCommandOptions {
   maxLagBlocks?: number;
   snapshotEvery: number;
   snapshotEveryTxs: number;
+  /** Replicated ordering (sequencer only): NATS server URLs, comma-separated. */
+  nats?: string;
+  sequencerId?: string;
+  leaseMs: number;
+  replicas?: number;
 }
 
 function common(cmd: Command): Command {
@@ -63,16 +70,20 @@ export function registerNode(program: Command): void {
         .description('run a ledger node with the HTTP API under /v1: standalone (orders its own blocks), or with --sequencer a replica in a network'),
     )
       .option('--genesis <file>', 'genesis JSON; standalone without it: a development genesis and faucet key are created in the data directory')
-      .option('--sequencer <url>', 'join a network: forward transactions to this sequencer and follow its blocks (needs --genesis)')
+      .option('--sequencer <url>', 'join a network: forward transactions to this sequencer and follow its blocks (needs --genesis); with replicated ordering every sequencer, comma-separated: blocks come from any, transactions go to the leader')
       .option('--max-forward-pending <n>', 'with --sequencer: transactions queued for or in flight to the sequencer at most; beyond, 429 at once', parseIntOption('--max-forward-pending', 1, 10_000_000), 20_000),
   )
     .addHelpText('after', '\nExamples:\n  tpslab node --data ./n1 --port 8545\n  tpslab node --data ./n2 --genesis net/genesis.json --sequencer http://127.0.0.1:7000 --tracker http://127.0.0.1:7100')
     .action(async (o: LedgerCommandOptions) => runLedgerProcess(o.sequencer ? 'replica' : 'node', o));
   registerNodeDrain(program.commands.find((c) => c.name() === 'node')!);
 
-  ordering(common(program.command('sequencer').description('run the sequencer of a network: total order, blocks, the durable log, the block feed for nodes')))
+  addNatsOptions(ordering(common(program.command('sequencer').description('run the sequencer of a network: total order, blocks, the durable log, the block feed for nodes; with --nats one of several, ordering on a replicated JetStream log'))))
     .requiredOption('--genesis <file>', 'genesis JSON shared by the network')
-    .addHelpText('after', '\nExample:\n  tpslab sequencer --data ./seq --genesis net/genesis.json --port 7000')
+    .option('--nats <urls>', 'replicated ordering: NATS servers with JetStream, comma-separated; one sequencer leads by a lease, the others follow and take over (docs/network.md)')
+    .option('--sequencer-id <name>', 'with --nats: this sequencer\'s name in the lease, unique in the network (default: the --id, else the data directory name)')
+    .option('--lease-ms <ms>', 'with --nats: the leader\'s lease; a follower takes over this long after the last renewal it saw', parseIntOption('--lease-ms', 100, 60_000), 1500)
+    .option('--replicas <n>', 'with --nats: replicas of the JetStream stream and lease bucket (default: 3 when --nats names 3 or more servers, else 1)', parseIntOption('--replicas', 1, 5))
+    .addHelpText('after', '\nExamples:\n  tpslab sequencer --data ./seq --genesis net/genesis.json --port 7000\n  tpslab sequencer --data ./seq1 --genesis net/genesis.json --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224 --sequencer-id seq1')
     .action(async (o: LedgerCommandOptions) => runLedgerProcess('sequencer', o));
 }
 
@@ -90,10 +101,23 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   const early = await listenEarly({ host: o.host, port: o.port, role });
   console.log(`tpslab ${role} recovering on ${early.url}: replaying the block log in ${o.data}`);
   const onReplay = early.progress;
-  let service: Replica | Sequencer;
+  let service: Replica | Sequencer | ReplicatedSequencer;
+  if (role !== 'sequencer' && o.nats) throw new TpslabError('TPSLAB_E_USAGE', '--nats belongs to tpslab sequencer (replicated ordering); a node names every sequencer in --sequencer URL1,URL2,URL3');
   try {
-    service =
-      role === 'replica'
+    service = o.nats
+      ? await ReplicatedSequencer.open(
+          o.data,
+          genesis,
+          { blockIntervalMs: o.blockIntervalMs, blockMaxTxs: o.blockMaxTxs, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs, mempool: { capacity: o.mempoolCapacity } },
+          {
+            nats: natsOptions(o as LedgerCommandOptions & NatsFlags),
+            sequencerId: o.sequencerId ?? o.id ?? basename(resolve(o.data)),
+            leaseMs: o.leaseMs,
+            replicas: o.replicas ?? (o.nats.split(',').length >= 3 ? 3 : 1),
+          },
+          onReplay,
+        )
+      : role === 'replica'
         ? await Replica.open(o.data, genesis, { sequencerUrl: o.sequencer!, fsync: o.fsync, snapshotEveryBlocks: o.snapshotEvery, snapshotEveryTxs: o.snapshotEveryTxs, ...(o.maxForwardPending !== undefined ? { maxForwardPending: o.maxForwardPending } : {}) }, onReplay)
         : await Sequencer.open(
             o.data,
@@ -110,7 +134,7 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   const health = {
     ...(o.maxHeadAgeMs !== undefined ? { maxHeadAgeMs: o.maxHeadAgeMs } : {}),
     ...(o.maxLagBlocks !== undefined ? { maxLagBlocks: o.maxLagBlocks } : {}),
-    ...(o.sequencer ? { sequencerUrl: o.sequencer.replace(/\/+$/, '') } : {}),
+    ...(o.sequencer ? { sequencerUrl: o.sequencer.split(',')[0]!.trim().replace(/\/+$/, '') } : {}),
   };
   const running: RunningLedger = await serveLedger(service, {
     dataDir: o.data,
@@ -120,6 +144,7 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
     health,
     ...(o.verifyThreads !== undefined ? { verifyThreads: o.verifyThreads } : {}),
   });
+  if (service instanceof ReplicatedSequencer) service.start(running.url);
   const rec = service.recovery;
   const up = service.startup;
   for (const note of up.notes) console.log(`warning: ${note}`);

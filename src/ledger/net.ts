@@ -14,11 +14,14 @@ import { ensureDevGenesis } from './dev-genesis.js';
 import { loadGenesis, type Genesis } from './genesis.js';
 import type { Endpoint } from './node.js';
 import { SERVICE_ORDER, type ServiceName } from './net-services.js';
+import { launchNatsServer, startNatsCluster, waitHealthy } from './nats-cluster.js';
 
 export interface RoleProcess {
   id: string;
-  role: 'tracker' | 'sequencer' | 'replica' | ServiceName;
+  role: 'tracker' | 'sequencer' | 'replica' | 'nats' | ServiceName;
   url: string;
+  /** nats servers: the monitoring base URL (`/healthz`). */
+  monitorUrl?: string;
   pid: number;
   dataDir: string;
   logFile: string;
@@ -35,7 +38,11 @@ export interface NetworkFile {
   faucetKey: string;
   startedAtMs: number;
   tracker: RoleProcess;
+  /** The sequencer nodes were given first (with replicated ordering: seq1 of `sequencers`). */
   sequencer: RoleProcess;
+  /** Replicated ordering (`net up --sequencers N`): every sequencer, and the NATS servers holding the log. */
+  sequencers?: RoleProcess[];
+  nats?: RoleProcess[];
   nodes: RoleProcess[];
   /** Services started with `net up --with` (faucet, indexer, lb). */
   services?: RoleProcess[];
@@ -48,6 +55,8 @@ export interface NetUpOptions {
   blockIntervalMs?: number;
   /** Services to start with the network (`--with lb,faucet,indexer`). */
   with?: readonly ServiceName[];
+  /** Sequencers; more than one orders on a replicated log: a 3-server NATS JetStream cluster is started too. */
+  sequencers?: number;
   /** Children outlive this process (for `net up --detach`). */
   detached?: boolean;
   /** Start on this genesis file (copied to `<dir>/genesis.json`; e.g. a replay dataset's) instead of a development one; there is then no faucet key (`faucetKey` is ""). */
@@ -98,7 +107,8 @@ export function isAlive(pid: number): boolean {
 }
 
 export function allProcesses(net: NetworkFile): RoleProcess[] {
-  return [...(net.services ?? []), ...net.nodes, net.sequencer, net.tracker];
+  const sequencers = net.sequencers ?? [net.sequencer];
+  return [...(net.services ?? []), ...net.nodes, ...sequencers, net.tracker, ...(net.nats ?? [])];
 }
 
 /** Starts one role and waits until it has written its endpoint (and is healthy). */
@@ -213,14 +223,37 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
       ...(opts.snapshotEvery !== undefined ? ['--snapshot-every', String(opts.snapshotEvery)] : []),
       ...(opts.snapshotEveryTxs !== undefined ? ['--snapshot-every-txs', String(opts.snapshotEveryTxs)] : []),
     ];
-    const sequencer = await launchKeepingPort(previous, say, 'sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering, ...snapshots], detached);
-    started.push(sequencer);
-    say(`sequencer  ${sequencer.url}`);
+    let sequencers: RoleProcess[];
+    let nats: RoleProcess[] | undefined;
+    if ((opts.sequencers ?? 1) > 1) {
+      // Replicated ordering: the log lives on 3 NATS servers (R3); each sequencer follows it, one leads.
+      nats = (await startNatsCluster({ dir: join(dir, 'nats'), servers: 3, detached })).map((n) => ({ ...n, role: 'nats' as const }));
+      started.push(...nats);
+      for (const n of nats) say(`${n.id.padEnd(10)} ${n.url}`);
+      const natsUrls = nats.map((n) => n.url).join(',');
+      const settledSeq = await Promise.allSettled(
+        Array.from({ length: opts.sequencers! }, async (_, i) => {
+          const id = `seq${i + 1}`;
+          const s = await launchKeepingPort(previous, say, id, 'sequencer', join(dir, id), ['--genesis', dev.genesisPath, '--tracker', tracker.url, '--id', id, '--nats', natsUrls, '--sequencer-id', id, ...ordering, ...snapshots], detached);
+          started.push(s);
+          return s;
+        }),
+      );
+      const bad = settledSeq.find((r) => r.status === 'rejected');
+      if (bad) throw (bad as PromiseRejectedResult).reason;
+      sequencers = settledSeq.map((r) => (r as PromiseFulfilledResult<RoleProcess>).value);
+    } else {
+      sequencers = [await launchKeepingPort(previous, say, 'sequencer', 'sequencer', join(dir, 'sequencer'), ['--genesis', dev.genesisPath, '--tracker', tracker.url, ...ordering, ...snapshots], detached)];
+      started.push(sequencers[0]!);
+    }
+    const sequencer = sequencers[0]!;
+    for (const s of sequencers) say(`${s.id.padEnd(10)} ${s.url}`);
+    const sequencerUrls = sequencers.map((s) => s.url).join(',');
     // Start nodes in parallel; wait for all of them, so none is left running if another fails.
     const settled = await Promise.allSettled(
       Array.from({ length: opts.nodes }, async (_, i) => {
         const id = `node${i + 1}`;
-        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencer.url, '--tracker', tracker.url, '--id', id, ...snapshots], detached);
+        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencerUrls, '--tracker', tracker.url, '--id', id, ...snapshots], detached);
         started.push(n);
         return n;
       }),
@@ -238,6 +271,7 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
       startedAtMs: Date.now(),
       tracker,
       sequencer,
+      ...(nats ? { sequencers, nats } : {}),
       nodes,
     };
     const path = networkFilePath(dir);
@@ -286,7 +320,14 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
   if (!old) throw new TpslabError('TPSLAB_E_USAGE', `no role "${id}" in ${dir}; roles: ${allProcesses(net).map((p) => p.id).join(', ')}`);
   if (isAlive(old.pid)) await stopProcesses([old]);
   const port = Number(new URL(old.url).port);
-  const fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
+  let fresh: RoleProcess;
+  if (old.role === 'nats') {
+    fresh = { ...(await launchNatsServer(old.id, old.dataDir, old.args, old.url, old.monitorUrl!, opts.detached ?? false)), role: 'nats' };
+    await waitHealthy({ id: fresh.id, monitorUrl: fresh.monitorUrl!, logFile: fresh.logFile });
+  } else fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
+  const swap = (list: RoleProcess[] | undefined): RoleProcess[] | undefined => list?.map((p) => (p.id === id ? fresh : p));
+  net.sequencers = swap(net.sequencers);
+  net.nats = swap(net.nats);
   if (net.tracker.id === id) net.tracker = fresh;
   else if (net.sequencer.id === id) net.sequencer = fresh;
   else if (net.services?.some((n) => n.id === id)) net.services = net.services.map((n) => (n.id === id ? fresh : n));
@@ -304,7 +345,8 @@ export async function netDown(dir: string): Promise<RoleProcess[]> {
   // Services first: they use the nodes.
   await stopProcesses(live.filter((p) => (net.services ?? []).includes(p)));
   await stopProcesses(live.filter((p) => p.role === 'replica'));
-  await stopProcesses(live.filter((p) => p.role !== 'replica' && !(net.services ?? []).includes(p)));
+  await stopProcesses(live.filter((p) => p.role !== 'replica' && p.role !== 'nats' && !(net.services ?? []).includes(p)));
+  await stopProcesses(live.filter((p) => p.role === 'nats')); // last: sequencers resign their lease on it
   return live;
 }
 
@@ -328,7 +370,7 @@ interface Probe {
 
 async function probe(url: string): Promise<Probe | undefined> {
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url.endsWith('/healthz') ? url : `${url}/health`, { signal: AbortSignal.timeout(2000) });
     return (await res.json()) as Probe;
   } catch {
     return undefined;
@@ -344,8 +386,8 @@ export function describeRanges(ranges: readonly { start: string; end: string }[]
 
 export async function netStatus(dir: string): Promise<StatusRow[]> {
   const net = await readNetworkFile(resolve(dir));
-  const procs = [net.tracker, net.sequencer, ...net.nodes, ...(net.services ?? [])];
-  const probes = await Promise.all(procs.map((p) => probe(p.url)));
+  const procs = [net.tracker, ...(net.sequencers ?? [net.sequencer]), ...net.nodes, ...(net.services ?? []), ...(net.nats ?? [])];
+  const probes = await Promise.all(procs.map((p) => probe(p.role === 'nats' ? `${p.monitorUrl}/healthz` : p.url)));
   let view: { members: { id: string; ranges: { start: string; end: string }[] }[] } | undefined;
   try {
     view = (await (await fetch(`${net.tracker.url}/v1/members`, { signal: AbortSignal.timeout(2000) })).json()) as typeof view;
@@ -356,7 +398,7 @@ export async function netStatus(dir: string): Promise<StatusRow[]> {
   return procs.map((p, i) => {
     const pr = probes[i];
     const member = view?.members.find((m) => m.id === p.id);
-    const height = p.role === 'tracker' || p.role === 'lb' || p.role === 'faucet' ? undefined : pr?.height;
+    const height = p.role === 'tracker' || p.role === 'lb' || p.role === 'faucet' || p.role === 'nats' ? undefined : pr?.height;
     return {
       id: p.id,
       role: p.role,

@@ -12,7 +12,7 @@ import { txToJson } from '../protocol/json.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { splitBatch } from '../protocol/batch.js';
 import { decodeTx } from '../protocol/signing.js';
-import { INTERNAL_SUBMIT_PATH } from './replica.js';
+import { INTERNAL_LEADER_PATH, INTERNAL_SUBMIT_PATH } from './replica.js';
 import { DEFAULT_INGRESS_LIMITS, checkNotExisting, decodeBinary, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
 import type { SignatureVerifier } from './verifier.js';
 import type { NodeMetrics } from './node-metrics.js';
@@ -263,7 +263,14 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       }
       metrics.txReceived.inc({ encoding: 'binary' }, txs.length);
       const outcomes = await accept(txs);
-      return { results: outcomes.map((e) => (e ? { error: e.toJSON() } : {})) };
+      // Replicated ordering: the leader's term, so a node knows under which leader its transactions wait.
+      const term = seq.leaderTerm;
+      return { results: outcomes.map((e) => (e ? { error: e.toJSON() } : {})), ...(term !== undefined ? { term } : {}) };
+    });
+    /** Who leads (replicated ordering); a single sequencer answers `{ replicated: false }`. */
+    app.get(INTERNAL_LEADER_PATH, async () => {
+      if (!('leader' in seq)) return { replicated: false, height: seq.durableHeight };
+      return { replicated: true, leader: seq.leader ?? null, height: seq.durableHeight };
     });
   }
 

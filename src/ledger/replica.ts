@@ -13,18 +13,23 @@ import WebSocket from 'ws';
 import { systemClock, type Clock } from '../clock.js';
 import type { HeadJson } from '../protocol/api.js';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
-import { encodeBatch } from '../protocol/batch.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
 import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import { BLOCK_FEED_PATH } from './commit-stream.js';
+import { fetchLeader, postBatch, type SubmitAnswer } from './sequencer-client.js';
 import type { Genesis } from './genesis.js';
 import type { LedgerService } from './service.js';
 import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
 import type { TxEffect } from './state.js';
 
 export interface ReplicaOptions {
+  /**
+   * The sequencer's URL; with replicated ordering, every sequencer's, comma-separated: blocks are followed
+   * from any of them, transactions go to the leader (found by asking them), and those a lost leader held
+   * are sent again to the next one.
+   */
   sequencerUrl: string;
   /** Most transactions in one forwarded batch. */
   forwardBatchMax: number;
@@ -55,8 +60,21 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
   snapshotEveryTxs: DEFAULT_SNAPSHOT_EVERY_TXS,
 };
 
-/** Route of the sequencer that takes verified transactions from nodes. */
-export const INTERNAL_SUBMIT_PATH = '/v1/internal/submit';
+export { INTERNAL_LEADER_PATH, INTERNAL_SUBMIT_PATH } from './sequencer-client.js';
+/** With several sequencers: how often a node asks who leads. */
+const LEADER_POLL_MS = 200;
+/** With several sequencers: how long a batch is retried on the next leader before UNAVAILABLE. */
+const FAILOVER_RETRY_MS = 1500;
+const LEADER_POLL_TIMEOUT_MS = 1000;
+/** With several sequencers: a feed silent this long while another sequencer is ahead is replaced. */
+const FEED_STALL_MS = 1000;
+
+interface Pending {
+  atMs: number;
+  tx: SignedTx;
+  /** Term of the leader that accepted it (0: single sequencer). */
+  term: number;
+}
 
 const PENDING_TTL_MS = 120_000;
 const SWEEP_EVERY_MS = 10_000;
@@ -74,8 +92,18 @@ export class Replica extends ChainService implements LedgerService {
   private forwarding = 0;
   private flushTimer: unknown;
   private readonly clock: Clock;
-  /** Forwarded and accepted, not yet seen committed or failed: id → accepted at (ms). */
-  private readonly pending = new Map<string, number>();
+  /** Forwarded and accepted, not yet seen committed or failed. */
+  private readonly pending = new Map<string, Pending>();
+  /** Every sequencer's URL (one unless replicated ordering); where transactions and the feed go now. */
+  private readonly urls: string[];
+  private submitIdx = 0;
+  private feedIdx = 0;
+  /** Highest leader term seen; pending transactions accepted under an older one are sent again. */
+  private knownTerm = 0;
+  private resending = false;
+  private leaderTimer: unknown;
+  /** When the feed last delivered anything (or was replaced). */
+  private lastFeedMs = 0;
   private ws: WebSocket | undefined;
   private reconnectTimer: unknown;
   private backoffMs = 100;
@@ -97,7 +125,9 @@ export class Replica extends ChainService implements LedgerService {
     super(chain);
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
+    this.urls = opts.sequencerUrl.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
     this.scheduleSweep();
+    if (this.urls.length > 1) this.scheduleLeaderPoll();
   }
 
   private scheduleSweep(): void {
@@ -185,18 +215,10 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   private async forwardNow(batch: Waiting[]): Promise<void> {
-    const url = `${this.opts.sequencerUrl}${INTERNAL_SUBMIT_PATH}`;
-    let results: ({ error?: { code: string; message: string } } | undefined)[];
+    if (this.urls.length > 1) return this.forwardToLeader(batch);
+    let results: SubmitAnswer['results'];
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: encodeBatch(batch.map((w) => w.tx.bytes)),
-        signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
-      });
-      const body = (await res.json()) as { results?: typeof results; error?: { code: string; message: string } };
-      if (!body.results) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);
-      results = body.results;
+      results = (await postBatch(this.opts.sequencerUrl, batch.map((w) => w.tx), this.opts.requestTimeoutMs)).results;
     } catch (err) {
       const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `the sequencer at ${this.opts.sequencerUrl} did not take the transaction (${why}); retry the same transaction`, { cause: err });
@@ -211,15 +233,129 @@ export class Replica extends ChainService implements LedgerService {
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.id.toString('latin1');
-        if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, now);
+        if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
         w.resolve(undefined);
       }
     });
   }
 
+  // ---- replicated ordering: transactions to the leader, resent after a change of leader ----
+
+  /** Sends to the leader, following NOT_LEADER hints and moving on from unreachable sequencers for a while. */
+  private async forwardToLeader(batch: Waiting[]): Promise<void> {
+    const deadline = this.clock.now() + FAILOVER_RETRY_MS;
+    let todo = batch;
+    let why = 'no sequencer answered';
+    while (todo.length > 0) {
+      const idx = this.submitIdx;
+      const url = this.urls[idx]!;
+      const retry: Waiting[] = [];
+      try {
+        const answer = await postBatch(url, todo.map((w) => w.tx), this.opts.requestTimeoutMs);
+        if (answer.term !== undefined) this.learnTerm(answer.term, idx);
+        const now = this.clock.now();
+        todo.forEach((w, i) => {
+          const e = answer.results[i]?.error;
+          if (e?.code === 'TPSLAB_E_NOT_LEADER') {
+            why = e.message;
+            const hinted = e.details?.leaderUrl ? this.urls.indexOf(e.details.leaderUrl.replace(/\/+$/, '')) : -1;
+            if (this.submitIdx === idx) this.submitIdx = hinted >= 0 && hinted !== idx ? hinted : (idx + 1) % this.urls.length;
+            retry.push(w);
+          } else if (e) w.resolve(new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message));
+          else {
+            const k = w.tx.id.toString('latin1');
+            if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? this.knownTerm });
+            w.resolve(undefined);
+          }
+        });
+      } catch (err) {
+        why = `${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+        if (this.submitIdx === idx) this.submitIdx = (idx + 1) % this.urls.length;
+        retry.push(...todo);
+      }
+      todo = retry;
+      if (todo.length === 0 || this.clock.now() > deadline || this.closed) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `no sequencer leader took the transaction (${why}); retry the same transaction`);
+    for (const w of todo) w.resolve(e);
+  }
+
+  private learnTerm(term: number, leaderIdx: number): void {
+    if (term <= this.knownTerm) return;
+    this.knownTerm = term;
+    this.submitIdx = leaderIdx;
+    void this.resendPending();
+  }
+
+  private scheduleLeaderPoll(): void {
+    this.leaderTimer = this.clock.setTimeout(() => {
+      void this.pollLeader().finally(() => {
+        if (!this.closed) this.scheduleLeaderPoll();
+      });
+    }, LEADER_POLL_MS);
+  }
+
+  /**
+   * Asks every sequencer who leads (the newest term wins) and how far it is. A feed that delivers nothing
+   * while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
+   */
+  private async pollLeader(): Promise<void> {
+    const answers = await Promise.all(this.urls.map((u) => fetchLeader(u, LEADER_POLL_TIMEOUT_MS).catch(() => undefined)));
+    let ahead = false;
+    for (const a of answers) {
+      const idx = a?.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
+      if (a?.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
+      if ((a?.height ?? 0) > this.chain.state.height) ahead = true;
+    }
+    if (ahead && this.clock.now() - this.lastFeedMs > FEED_STALL_MS) {
+      this.lastFeedMs = this.clock.now();
+      this.ws?.terminate(); // reconnects to the next sequencer
+    }
+    void this.resendPending();
+  }
+
+  /**
+   * Sends again, to the leader of the newest term, what an older leader accepted and did not commit (its
+   * mempool is gone). Same bytes, same ids: a duplicate is refused, so nothing runs twice.
+   */
+  private async resendPending(): Promise<void> {
+    if (this.resending || this.closed) return;
+    const term = this.knownTerm;
+    const stale: Pending[] = [];
+    for (const [k, p] of this.pending) {
+      if (p.term >= term) continue;
+      if (this.chain.isIndexed(k)) this.pending.delete(k);
+      else stale.push(p);
+    }
+    if (stale.length === 0) return;
+    this.resending = true;
+    try {
+      for (let i = 0; i < stale.length; i += this.opts.forwardBatchMax) {
+        const part = stale.slice(i, i + this.opts.forwardBatchMax);
+        const answer = await postBatch(this.urls[this.submitIdx]!, part.map((p) => p.tx), this.opts.requestTimeoutMs);
+        if (answer.term === undefined || answer.term < term) return; // not the leader of that term: later
+        part.forEach((p, j) => {
+          const e = answer.results[j]?.error;
+          const k = p.tx.id.toString('latin1');
+          if (!e || e.code === 'TPSLAB_E_DUPLICATE') p.term = answer.term!;
+          else if (!(isErrorCode(e.code) && new TpslabError(e.code, '').retryable) && this.pending.delete(k)) {
+            const code: ErrorCode = isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE';
+            this.rememberFailure(k, code, e.message);
+            this.emit('failed', { id: p.tx.id, code, message: e.message });
+          }
+        });
+      }
+    } catch {
+      // The leader is not reachable yet: the next poll tries again.
+    } finally {
+      this.resending = false;
+    }
+  }
+
   private sweepPending(): void {
     const cutoff = this.clock.now() - PENDING_TTL_MS;
-    for (const [k, t] of this.pending) if (t < cutoff) this.pending.delete(k);
+    for (const [k, p] of this.pending) if (p.atMs < cutoff) this.pending.delete(k);
   }
 
   protected isPending(idKey: string): boolean {
@@ -231,16 +367,18 @@ export class Replica extends ChainService implements LedgerService {
   private connect(): void {
     if (this.closed || this.fatal) return;
     const from = this.chain.state.height + 1;
-    const wsUrl = `${this.opts.sequencerUrl.replace(/^http/, 'ws')}${BLOCK_FEED_PATH}?from=${from}`;
+    const feedUrl = this.urls[this.feedIdx]!;
+    const wsUrl = `${feedUrl.replace(/^http/, 'ws')}${BLOCK_FEED_PATH}?from=${from}`;
     const ws = new WebSocket(wsUrl, { handshakeTimeout: this.opts.requestTimeoutMs, maxPayload: 256 * 1024 * 1024 });
     this.ws = ws;
     ws.on('open', () => {
       this.connected = true;
       this.unreachableSinceMs = undefined;
       this.backoffMs = 100;
-      void this.fetchTarget();
+      void this.fetchTarget(feedUrl);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.lastFeedMs = this.clock.now();
       if (isBinary) this.onBlock(data);
       else this.onText(data.toString());
     });
@@ -250,16 +388,17 @@ export class Replica extends ChainService implements LedgerService {
       if (this.ws !== ws) return;
       this.ws = undefined;
       if (this.closed || this.fatal) return;
-      this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.backoffMs);
+      this.feedIdx = (this.feedIdx + 1) % this.urls.length; // any sequencer serves the feed
+      this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.urls.length > 1 ? 50 : this.backoffMs);
       this.backoffMs = Math.min(2000, this.backoffMs * 2);
     };
     ws.on('close', retry);
     ws.on('error', () => ws.terminate());
   }
 
-  private async fetchTarget(): Promise<void> {
+  private async fetchTarget(feedUrl: string): Promise<void> {
     try {
-      const res = await fetch(`${this.opts.sequencerUrl}/v1/head`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
+      const res = await fetch(`${feedUrl}/v1/head`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
       const head = (await res.json()) as HeadJson;
       if (head.network !== this.chain.genesis.network) {
         this.die(new TpslabError('TPSLAB_E_WRONG_NETWORK', `the sequencer serves network "${head.network}", this node's genesis is "${this.chain.genesis.network}"`));
@@ -334,6 +473,7 @@ export class Replica extends ChainService implements LedgerService {
     this.closed = true;
     this.clock.clearTimeout(this.sweepTimer);
     this.clock.clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.leaderTimer);
     this.ws?.terminate();
     this.flush();
     await this.applying;

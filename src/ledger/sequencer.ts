@@ -9,10 +9,10 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { TpslabError, type ErrorCode } from '../errors.js';
-import { encodeBlock, makeBlock, type Block } from '../protocol/block.js';
+import { decodeBlock, encodeBlock, makeBlock, type Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
-import { ChainStore, type ReplayProgress } from './chain-store.js';
+import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type Dropped, type MempoolOptions } from './mempool.js';
@@ -65,6 +65,17 @@ export interface FailedTx {
   message: string;
 }
 
+/**
+ * Replicated ordering (replicated-sequencer.ts): each cut block goes to the replicated log first and
+ * counts as committed (is persisted locally and announced) only once that append is acknowledged.
+ */
+export interface ReplicatedAppend {
+  /** Called in cut order, without waiting for earlier appends; resolves once the block is on the replicated log. */
+  append(block: Block, encoded: Buffer): Promise<void>;
+  /** An append was refused or failed: this sequencer has stopped cutting; the caller steps down. */
+  failed(err: unknown): void;
+}
+
 export class Sequencer extends ChainService implements LedgerService {
   readonly role: 'node' | 'sequencer';
   private readonly mempool: Mempool;
@@ -73,6 +84,13 @@ export class Sequencer extends ChainService implements LedgerService {
   private readonly expiryTimer: NodeJS.Timeout;
   private fatal: TpslabError | undefined;
   private closed = false;
+  private replicated: ReplicatedAppend | undefined;
+  /** Why this sequencer stopped taking work without failing (a replicated append was refused). */
+  private halted: string | undefined;
+  /** Resolves once the previous block's local persist was started (blocks reach the log in order). */
+  private persistGate: Promise<void> = Promise.resolve();
+  /** Blocks taken from the replicated log (follower): applied in order, announced once in the local log. */
+  private followed: Promise<void> = Promise.resolve();
 
   private constructor(
     chain: ChainStore,
@@ -110,6 +128,46 @@ export class Sequencer extends ChainService implements LedgerService {
     return this.closed ? 'shutting down' : undefined;
   }
 
+  /** Blocks cut or followed and not yet in the local log. */
+  get blocksInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Leads in replicated ordering: every block cut from now on goes to `replicated` before it commits. */
+  replicateTo(replicated: ReplicatedAppend): void {
+    this.replicated = replicated;
+  }
+
+  /** Stops cutting and taking work (stepping down as leader); blocks in flight still settle. */
+  halt(reason: string): void {
+    this.halted ??= reason;
+  }
+
+  /** Resolves once no cut or followed block waits for the replicated log or the local one. */
+  async settled(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.followed;
+  }
+
+  /**
+   * Follower: applies a block taken from the replicated log (checking that it links and reproduces its
+   * state hash), writes it to the local log and announces it once there. Throws if it does not apply.
+   */
+  applyFollowed(encoded: Buffer): Block {
+    const block = decodeBlock(encoded);
+    const effects = applyBlock(this.chain.state, block);
+    this.chain.index(block, effects);
+    const copy = Buffer.from(encoded);
+    const persisted = this.chain.persist(block, copy);
+    this.followed = Promise.all([this.followed, persisted]).then(
+      () => {
+        this.emit('commit', { block, encoded: copy, effects });
+      },
+      (err: unknown) => this.die(new TpslabError('TPSLAB_E_UNAVAILABLE', `writing block ${block.height} to the log failed: ${(err as Error).message}`, { cause: err })),
+    );
+    return block;
+  }
+
   async submitMany(txs: readonly SignedTx[]): Promise<(TpslabError | undefined)[]> {
     return txs.map((tx) => {
       try {
@@ -129,6 +187,7 @@ export class Sequencer extends ChainService implements LedgerService {
   submit(tx: SignedTx): void {
     if (this.fatal) throw new TpslabError('TPSLAB_E_UNAVAILABLE', `the sequencer stopped accepting work: ${this.fatal.message}`);
     if (this.closed) throw new TpslabError('TPSLAB_E_UNAVAILABLE', 'the sequencer is shutting down');
+    if (this.halted) throw new TpslabError('TPSLAB_E_NOT_LEADER', `this sequencer is stepping down (${this.halted}); send to the new leader`);
     try {
       this.mempool.admit(tx);
     } finally {
@@ -165,7 +224,7 @@ export class Sequencer extends ChainService implements LedgerService {
     this.cutTimer = undefined;
     this.cutSoon = false;
     this.cutDueAtMs = undefined;
-    if (this.fatal || this.closed) return;
+    if (this.fatal || this.closed || this.halted) return;
     if (this.inFlight >= this.opts.maxBlocksInFlight) return; // resumed when a block lands
     this.reportDropped(this.mempool.expire());
     const { included, effects, failed } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
@@ -184,13 +243,32 @@ export class Sequencer extends ChainService implements LedgerService {
     this.chain.index(block, effects);
     const encoded = encodeBlock(block);
     this.inFlight++;
-    this.chain.persist(block, encoded).then(
-      () => {
+    const onPersisted = (): void => {
+      this.inFlight--;
+      this.emit('commit', { block, encoded, effects });
+      if (this.mempool.readyCount > 0) this.scheduleCut();
+    };
+    const onDiskError = (err: unknown): void => {
+      this.inFlight--;
+      this.die(new TpslabError('TPSLAB_E_UNAVAILABLE', `writing block ${height} to the log failed: ${(err as Error).message}`, { cause: err }));
+    };
+    const replicated = this.replicated;
+    if (!replicated) {
+      this.chain.persist(block, encoded).then(onPersisted, onDiskError);
+      return;
+    }
+    // Appended to the replicated log at once (pipelined); written locally in height order once acknowledged.
+    // A refused append fails this block and every later one (their gate rejects): none of them commits.
+    const started = Promise.all([this.persistGate, replicated.append(block, encoded)]).then(() => ({ persisted: this.chain.persist(block, encoded) }));
+    this.persistGate = started.then(() => undefined);
+    this.persistGate.catch(() => {}); // handled below (and by the next block, which fails with it)
+    started.then(
+      ({ persisted }) => persisted.then(onPersisted, onDiskError),
+      (err: unknown) => {
         this.inFlight--;
-        this.emit('commit', { block, encoded, effects });
-        if (this.mempool.readyCount > 0) this.scheduleCut();
+        this.halt(`block ${height} was not appended: ${(err as Error).message}`);
+        replicated.failed(err);
       },
-      (err: unknown) => this.die(new TpslabError('TPSLAB_E_UNAVAILABLE', `writing block ${height} to the log failed: ${(err as Error).message}`, { cause: err })),
     );
   }
 

@@ -47,5 +47,9 @@ export interface LedgerService extends EventEmitter<LedgerServiceEvents> {
   effectsOf(block: Block): TxEffect[];
   /** Height of the block holding message `seq` of `topic`, if committed. */
   heightOfTopicSeq(topic: string, seq: bigint): number | undefined;
+  /** Replicated ordering (replicated-sequencer.ts): the leader as this process knows it. */
+  readonly leader?: { term: number; id: string; url: string; self: boolean } | undefined;
+  /** Replicated ordering: the term this process leads, if it does. */
+  readonly leaderTerm?: number | undefined;
   close(): Promise<void>;
 }
