@@ -79,7 +79,11 @@ export class OrderingLog {
         });
       }
     }
-    const kv = await new Kvm(js).create(`tpslab-lease-${tag}`, { replicas: opts.replicas, history: 1, timeout: opts.requestTimeoutMs });
+    // allow_direct off: a direct get may be answered by any replica, and one that diverged after a
+    // server restart (seen with nats-server 2.9.10) kept showing a revision the stream leader did not
+    // have, so every compare-and-set on the lease failed and no follower ever took over. Reads go
+    // through the stream leader, consistent with the compare-and-set.
+    const kv = await new Kvm(js).create(`tpslab-lease-${tag}`, { replicas: opts.replicas, history: 1, timeout: opts.requestTimeoutMs, allow_direct: false });
     (log as { kv: KV }).kv = kv;
     // One network per stream: the first sequencer records the genesis, the others compare.
     const hex = genesis.hash.toString('hex');
