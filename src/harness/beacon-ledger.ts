@@ -37,6 +37,31 @@ export function emptyLedger(): Ledger {
   return { intended: [], sender: [], target: [], ordinal: [], built: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
 }
 
+/** Appends an unsent entry; returns its index. */
+export function appendEntry(t: Ledger, sender: number, target: number, intendedOffsetMs: number, ordinal: number): number {
+  const i = t.intended.length;
+  t.intended.push(intendedOffsetMs);
+  t.sender.push(sender);
+  t.target.push(target);
+  t.ordinal.push(ordinal);
+  t.built.push(undefined);
+  t.id.push(undefined);
+  t.state.push(TxState.Unsent);
+  t.firstSentMs.push(0);
+  t.attempts.push(0);
+  t.error.push(undefined);
+  t.committedMs.push(0);
+  t.height.push(0);
+  return i;
+}
+
+/** The map with its entry indexes below `k` gone and the rest moved down by `k` (the ledger dropped its first k). */
+export function shiftIndexKeys<V>(m: Map<number, V>, k: number): Map<number, V> {
+  const out = new Map<number, V>();
+  for (const [i, v] of m) if (i >= k) out.set(i - k, v);
+  return out;
+}
+
 /** Committed, failed or lost: counted, and never sent again. */
 export function isResolved(s: TxState | undefined): boolean {
   return s === TxState.Committed || s === TxState.Failed || s === TxState.Lost;

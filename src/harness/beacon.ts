@@ -15,14 +15,17 @@
  * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SourcedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
-import { TxState, dropPrefix, emptyLedger, isResolved, outcomeOf, outcomesOf, type Ledger } from './beacon-ledger.js';
+import type { BeaconConnector, BuiltTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
+import { TxState, appendEntry, dropPrefix, emptyLedger, isResolved, outcomeOf, outcomesOf, shiftIndexKeys, type Ledger } from './beacon-ledger.js';
 import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
 import type { Assign, BeaconMessage, DigestAnswer, DigestQuery, Outcome } from './messages.js';
 import { SendQueue } from './send-queue.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { planCursor, type PlanCursor } from './plan-stream.js';
+import { SecondReporter } from './second-reporter.js';
+import { SentOrder } from './sent-order.js';
+import { SourceReader } from './source-reader.js';
 
 const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
@@ -60,28 +63,22 @@ export class Beacon {
   private retryAt = new Map<number, number>();
   private requests = 0;
   private stopped = false;
-  private reportTimer: unknown;
   private startTimer: unknown;
-  private lastSecond = -1;
+  private readonly reporter: SecondReporter;
   /** Cumulative; lost = expired − late (a late commit moves a transaction from lost to late, never back in time). */
   private counts = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
   private readonly byId = new Map<string, number>();
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
-  private sentOrder: number[] = [];
-  private sentHead = 0;
+  private readonly sent = new SentOrder();
   private inFlight = 0;
-  /** The connector's own transactions (a replay), read ahead into `sourced` from `sourcedHead`. */
-  private source: AsyncIterator<SourcedTx> | undefined;
-  private sourced: (SourcedTx | undefined)[] = [];
-  private sourcedHead = 0;
-  private sourceDone = false;
-  private pulling = false;
+  /** The connector's own transactions (a replay), read ahead. */
+  private source: SourceReader | undefined;
   private skip = 0;
   /** When the first transaction went out (this beacon's clock); undefined before. */
   firstSendMs: number | undefined;
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
-  private readonly early = new Map<number, [height: number, atMs: number]>();
+  private early = new Map<number, [height: number, atMs: number]>();
   /** What this beacon saw committed (id, sender, height), on local disk: `done` carries only its digest. */
   readonly commits = new CommitStore();
   private resolveDone!: () => void;
@@ -93,7 +90,9 @@ export class Beacon {
     private readonly send: (m: BeaconMessage) => Promise<void> | void,
     readonly connector: BeaconConnector,
     private readonly clock: Clock = preciseClock,
-  ) {}
+  ) {
+    this.reporter = new SecondReporter(clock, (second) => this.progress(second));
+  }
 
   private build(i: number): BuiltTx {
     const t = this.txs;
@@ -106,23 +105,9 @@ export class Beacon {
 
   /** Adds transaction i (sender, recipient or topic, intended offset). */
   private addTx(sender: number, target: number, intendedOffsetMs: number): number {
-    const i = this.txs.intended.length;
     const ordinal = this.ordinals.get(sender) ?? 0;
     this.ordinals.set(sender, ordinal + 1);
-    const t = this.txs;
-    t.intended.push(intendedOffsetMs);
-    t.sender.push(sender);
-    t.target.push(target);
-    t.ordinal.push(ordinal);
-    t.built.push(undefined);
-    t.id.push(undefined);
-    t.state.push(TxState.Unsent);
-    t.firstSentMs.push(0);
-    t.attempts.push(0);
-    t.error.push(undefined);
-    t.committedMs.push(0);
-    t.height.push(0);
-    return i;
+    return appendEntry(this.txs, sender, target, intendedOffsetMs, ordinal);
   }
 
   /** Lets the connector prepare (nonces), pre-signs the plan, and starts confirmations. */
@@ -130,8 +115,12 @@ export class Beacon {
     const a = this.a;
     const began = this.clock.now();
     await this.connector.prepare();
-    this.source = this.connector.source?.();
-    if (this.source) await this.pull();
+    const source = this.connector.source?.();
+    if (source) {
+      const ahead = Math.min(SOURCE_READ_AHEAD, Math.max(a.batchMax, a.maxInFlight));
+      this.source = new SourceReader(source, ahead, (code, message) => void this.send({ v: PROTOCOL_VERSION, type: 'error', beacon: a.beacon, code, message }));
+      await this.source.pull();
+    }
     else if (a.mode === 'open') {
       this.plan = planCursor(a);
       // Reassigned work is built in order, like presign: commits of what the previous owner sent are then recognised.
@@ -174,10 +163,11 @@ export class Beacon {
   /** Starts at the absolute instant `atMs` (Date.now() domain). */
   start(atMs: number): void {
     this.startMs = atMs;
+    this.reporter.begin(atMs);
     const wait = Math.max(0, atMs - this.clock.now());
     this.startTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
-      this.scheduleReport(0);
+      this.reporter.run();
       this.tick();
     }, wait);
   }
@@ -186,7 +176,7 @@ export class Beacon {
     if (this.stopped) return;
     const now = this.clock.now();
     const a = this.a;
-    if (this.source) this.takeSourced(now);
+    if (this.source) this.takeSourced(this.source, now);
     else if (a.mode === 'open') {
       this.fill(this.nextDue + PLAN_AHEAD);
       // Due entries join the queue as a run (they stay Unsent until taken).
@@ -222,33 +212,13 @@ export class Beacon {
     this.clock.setTimeout(() => this.tick(), TICK_MS);
   }
 
-  /** Reads the source ahead, up to SOURCE_READ_AHEAD (and maxInFlight) transactions not yet taken. */
-  private async pull(): Promise<void> {
-    if (this.pulling || this.sourceDone || !this.source) return;
-    this.pulling = true;
-    const ahead = Math.min(SOURCE_READ_AHEAD, Math.max(this.a.batchMax, this.a.maxInFlight));
-    try {
-      while (!this.sourceDone && this.sourced.length - this.sourcedHead < ahead) {
-        const r = await this.source.next();
-        if (r.done) this.sourceDone = true;
-        else this.sourced.push(r.value);
-      }
-    } catch (err) {
-      this.sourceDone = true;
-      void this.send({ v: PROTOCOL_VERSION, type: 'error', beacon: this.a.beacon, code: (err as { code?: string }).code ?? 'TPSLAB_E_CONNECTOR', message: `the connector's source failed: ${(err as Error).message}` });
-    } finally {
-      this.pulling = false;
-    }
-  }
-
   /** Source mode: takes what is due (or, without intended offsets, what maxInFlight allows) within the load's duration. */
-  private takeSourced(now: number): void {
+  private takeSourced(source: SourceReader, now: number): void {
     const a = this.a;
     const endMs = this.startMs + a.maxDurationMs;
-    while (now < endMs && this.inFlight + this.queue.length < a.maxInFlight && this.sourcedHead < this.sourced.length) {
-      const s = this.sourced[this.sourcedHead]!;
+    for (let s = source.peek(); s && now < endMs && this.inFlight + this.queue.length < a.maxInFlight; s = source.peek()) {
       if (s.intendedOffsetMs !== undefined && this.startMs + s.intendedOffsetMs > now) break;
-      this.sourced[this.sourcedHead++] = undefined;
+      source.take();
       const i = this.addTx(s.sender, 0, s.intendedOffsetMs ?? now - this.startMs);
       this.txs.built[i] = s.tx;
       this.txs.id[i] = s.tx.id;
@@ -256,17 +226,13 @@ export class Beacon {
       this.txs.state[i] = TxState.Waiting;
       this.queue.queueFreshTo(i + 1);
     }
-    if (this.sourcedHead > 4096 && this.sourcedHead * 2 > this.sourced.length) {
-      this.sourced = this.sourced.slice(this.sourcedHead);
-      this.sourcedHead = 0;
-    }
-    void this.pull();
+    void source.pull();
   }
 
   /** True when no further transaction is due within the batch delay, so waiting would only add latency. */
   private nothingMoreSoon(now: number): boolean {
     if (this.source) {
-      const at = this.sourced[this.sourcedHead]?.intendedOffsetMs;
+      const at = this.source.peek()?.intendedOffsetMs;
       return at === undefined || this.startMs + at > now + this.a.batchDelayMs;
     }
     if (this.a.mode === 'max') return true;
@@ -289,7 +255,7 @@ export class Beacon {
       if (attempt === 1) {
         this.firstSendMs ??= now;
         t.firstSentMs[i] = now;
-        this.sentOrder.push(i);
+        this.sent.push(i);
         this.inFlight++;
         this.recorder.recordLag(now - (this.startMs + t.intended[i]!));
         this.counts.sent++;
@@ -326,7 +292,7 @@ export class Beacon {
     this.txs.firstSentMs[i] = Math.min(now, e[1]);
     this.txs.attempts[i] = 1;
     this.txs.state[i] = TxState.InFlight;
-    this.sentOrder.push(i);
+    this.sent.push(i);
     this.inFlight++;
     this.counts.sent++;
     this.recorder.recordLag(Math.max(0, this.txs.firstSentMs[i]! - (this.startMs + this.txs.intended[i]!)));
@@ -351,30 +317,25 @@ export class Beacon {
   /** Marks as lost what is unconfirmed `timeoutMs` after its intended time. */
   private expire(now: number): void {
     const limit = this.a.confirmation.timeoutMs;
-    while (this.sentHead < this.sentOrder.length) {
-      const i = this.sentOrder[this.sentHead]!;
+    this.sent.advance((i) => {
       const s = this.txs.state[i];
-      if (s === TxState.InFlight || s === TxState.Waiting) {
-        if (this.startMs + this.txs.intended[i]! + limit > now) break;
-        this.onLost(i);
-      }
-      this.sentHead++;
-    }
-    if (this.sentHead > 65_536 && this.sentHead * 2 > this.sentOrder.length) {
-      this.sentOrder = this.sentOrder.slice(this.sentHead);
-      this.sentHead = 0;
-    }
+      if (s !== TxState.InFlight && s !== TxState.Waiting) return true;
+      if (this.startMs + this.txs.intended[i]! + limit > now) return false;
+      this.onLost(i);
+      return true;
+    });
   }
 
   /** Unresolved transactions first sent before `olderThanMs`, oldest first, for status polling. */
   private pollCandidates(olderThanMs: number, max: number): string[] {
     const out: string[] = [];
-    for (let k = this.sentHead; k < this.sentOrder.length && out.length < max; k++) {
-      const i = this.sentOrder[k]!;
-      if (this.txs.state[i] !== TxState.InFlight) continue;
-      if (this.txs.firstSentMs[i]! > olderThanMs) break;
+    if (max <= 0) return out;
+    this.sent.scan((i) => {
+      if (this.txs.state[i] !== TxState.InFlight) return true;
+      if (this.txs.firstSentMs[i]! > olderThanMs) return false;
       out.push(this.txs.id[i]!);
-    }
+      return out.length < max;
+    });
     return out;
   }
 
@@ -445,32 +406,13 @@ export class Beacon {
   private finished(): boolean {
     const a = this.a;
     const over = this.clock.now() >= this.startMs + a.maxDurationMs;
-    if (this.source) return (over || (this.sourceDone && this.sourcedHead >= this.sourced.length)) && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
+    if (this.source) return (over || this.source.exhausted) && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
     const planned = a.mode === 'open' ? this.planDone && this.nextDue >= this.txs.intended.length : this.clock.now() >= this.startMs + a.maxDurationMs;
     return planned && this.queue.length === 0 && this.retryAt.size === 0 && this.requests === 0 && this.inFlight === 0;
   }
 
-  /**
-   * Second k is reported just after its end, at an absolute instant (start + k + 1 s), so a
-   * timer firing early or late never merges two seconds into one report.
-   */
-  private scheduleReport(k: number): void {
-    const at = this.startMs + (k + 1) * 1000 + 2;
-    this.reportTimer = this.clock.setTimeout(() => {
-      if (this.stopped) return;
-      this.report(k);
-      this.scheduleReport(Math.max(k + 1, Math.floor((this.clock.now() - this.startMs) / 1000)));
-    }, Math.max(0, at - this.clock.now()));
-  }
-
-  /** Reports second `k` (undefined: the final, partial second). */
-  private report(k?: number): void {
-    if (this.startMs === 0) return; // never started: no second to report (done still carries the counts)
-    // The final report takes the second it falls in, minus the 2 ms a scheduled report waits,
-    // so finishing just before second k's report labels itself k rather than skipping k.
-    const second = k ?? Math.max(this.lastSecond + 1, Math.floor((this.clock.now() - this.startMs - 2) / 1000));
-    if (second <= this.lastSecond) return;
-    this.lastSecond = second;
+  /** The progress report of whole second `second` since the start. */
+  private progress(second: number): void {
     const snap = this.recorder.snapshot();
     void this.send({
       v: PROTOCOL_VERSION,
@@ -491,13 +433,9 @@ export class Beacon {
     if (this.stopped) return;
     this.stopped = true;
     this.clock.clearTimeout(this.startTimer);
-    this.clock.clearTimeout(this.reportTimer);
-    // A source stopped early (duration, abort) releases what it holds (the dataset's file).
-    if (this.source && !this.sourceDone) {
-      this.sourceDone = true;
-      void this.source.return?.().catch(() => {});
-    }
-    this.report();
+    this.reporter.stop();
+    this.source?.close();
+    this.reporter.report();
     const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
@@ -556,12 +494,9 @@ export class Beacon {
     this.nextDue = Math.max(0, this.nextDue - k);
     for (const [id, i] of this.byId) this.byId.set(id, i - k);
     this.queue.rebase(k);
-    this.retryAt = new Map([...this.retryAt].filter(([i]) => i >= k).map(([i, at]) => [i - k, at]));
-    this.sentOrder = this.sentOrder.slice(this.sentHead).filter((i) => i >= k).map((i) => i - k);
-    this.sentHead = 0;
-    const early = [...this.early].filter(([i]) => i >= k);
-    this.early.clear();
-    for (const [i, e] of early) this.early.set(i - k, e);
+    this.retryAt = shiftIndexKeys(this.retryAt, k);
+    this.sent.rebase(k);
+    this.early = shiftIndexKeys(this.early, k);
   }
 
   /** Sends outcome rows (if any) to the overseer; returns a fresh empty list. */
