@@ -18,13 +18,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunAggregator } from '../src/harness/aggregate.js';
-import { IntervalRecorder, type EncodedInterval } from '../src/harness/histogram.js';
 import { PROTOCOL_VERSION, parseBeaconMessage, type ProgressMessage } from '../src/harness/messages.js';
 import { runScenario, type RunSummary } from '../src/harness/overseer.js';
-import { createRng, type Rng } from '../src/harness/rng.js';
+import type { EncodedInterval } from '../src/harness/histogram.js';
+import { createRng } from '../src/harness/rng.js';
 import { defaultScenario, validateScenario } from '../src/harness/scenario.js';
 import type { BenchContext, BenchResult, BenchRow, Benchmark } from './contract.js';
 import { mean } from './lib/common.js';
+import { beaconSecond } from './lib/beacon-second.js';
 import { measureVerify, verifySet } from './lib/verify.js';
 
 const DURATION_S = 15;
@@ -42,20 +43,6 @@ const RECORDS = 2_000;
 /** Distinct seconds of histograms built per beacon (reused cyclically: the cost depends on their content, not identity). */
 const DISTINCT_SECONDS = 5;
 
-/** One beacon-second of latencies: lognormal around 20 ms with a 1% tail up to 1 s; schedule lag mostly under 2 ms. */
-function beaconSecond(rng: Rng): EncodedInterval {
-  const r = new IntervalRecorder();
-  for (let i = 0; i < RECORDS; i++) {
-    const z = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-    const latency = rng.nextFloat() < 0.01 ? 100 + 900 * rng.nextFloat() : 20 * Math.exp(0.5 * z);
-    const lag = -Math.log(1 - rng.nextFloat()) * 0.8;
-    const intended = 1_000_000 + i;
-    r.recordLag(lag);
-    r.recordCommit(intended, intended + lag, intended + latency + lag);
-  }
-  return r.snapshot();
-}
-
 interface MergeCost {
   cpuMsPerSecond: number[];
   /** CPU ms of one progressLine() call (it decodes the last second's merged histogram). */
@@ -68,7 +55,7 @@ interface MergeCost {
 function mergeCost(ctx: BenchContext): MergeCost {
   const t0 = performance.now();
   const rng = createRng(1, 'bench-harness-merge');
-  const pool: EncodedInterval[][] = Array.from({ length: MERGE_BEACONS }, () => Array.from({ length: DISTINCT_SECONDS }, () => beaconSecond(rng)));
+  const pool: EncodedInterval[][] = Array.from({ length: MERGE_BEACONS }, () => Array.from({ length: DISTINCT_SECONDS }, () => beaconSecond(rng, RECORDS)));
   const messages: unknown[][] = [];
   for (let s = 0; s < MERGE_SECONDS; s++) {
     messages.push(

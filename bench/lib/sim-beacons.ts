@@ -11,9 +11,9 @@
  *   node dist/bench/lib/sim-beacons.js <nats-url> <count> <seconds> <records-per-second>
  * Prints "registered N" once every beacon said hello, "done" at the end.
  */
-import { IntervalRecorder, type EncodedInterval } from '../../src/harness/histogram.js';
+import { beaconSecond } from './beacon-second.js';
 import { PROTOCOL_VERSION, type BeaconMessage } from '../../src/harness/messages.js';
-import { createRng, type Rng } from '../../src/harness/rng.js';
+import { createRng } from '../../src/harness/rng.js';
 import { connectNats } from '../../src/transport/nats-connect.js';
 import { REGISTER_SUBJECT, WireMessageSchema, runSubject } from '../../src/transport/nats-messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
@@ -24,19 +24,6 @@ import { decodeFrame, encodeFrame } from '../../src/transport/wire-codec.js';
 /** Distinct beacon-seconds of histograms, shared by all simulated beacons (the cost depends on content, not identity). */
 const DISTINCT = 16;
 const REGISTER_CONCURRENCY = 32;
-
-function second(rng: Rng, records: number): EncodedInterval {
-  const r = new IntervalRecorder();
-  for (let i = 0; i < records; i++) {
-    const z = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-    const latency = rng.nextFloat() < 0.01 ? 100 + 900 * rng.nextFloat() : 20 * Math.exp(0.5 * z);
-    const lag = -Math.log(1 - rng.nextFloat()) * 0.8;
-    const intended = 1_000_000 + i;
-    r.recordLag(lag);
-    r.recordCommit(intended, intended + lag, intended + latency + lag);
-  }
-  return r.snapshot();
-}
 
 interface Sim {
   name: string;
@@ -51,7 +38,7 @@ async function main(): Promise<void> {
   const seconds = Number(secondsArg);
   const records = Number(recordsArg);
   const rng = createRng(1, 'bench-sim-beacons');
-  const pool = Array.from({ length: DISTINCT }, () => second(rng, records));
+  const pool = Array.from({ length: DISTINCT }, () => beaconSecond(rng, records));
   const nc = await connectNats({ url: url!, name: 'tpslab-bench-sim-beacons' });
   const wire = new NatsWire(nc);
   const sims: Sim[] = [];
