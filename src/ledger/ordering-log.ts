@@ -16,6 +16,8 @@ import type { Genesis } from './genesis.js';
 
 export const KIND_HEADER = 'Tpslab-Kind';
 export const HEIGHT_HEADER = 'Tpslab-Height';
+/** The header a message id travels in (JetStream keeps it with the message). */
+const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** JetStream's error code for a failed Nats-Expected-Last-Sequence check. */
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -144,8 +146,14 @@ export class OrderingLog {
       if (!ack.duplicate && ack.seq !== expectLastSeq + 1) throw new FencedError(`appended at ${ack.seq}, expected ${expectLastSeq + 1}`);
       return ack.seq;
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) throw new FencedError(`the ordering log moved past sequence ${expectLastSeq}: another leader appended`, { cause: err });
-      throw err;
+      if (!(err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE)) throw err;
+      // A retry of an append whose first try was stored (its answer lost when a server died) is refused
+      // here: the stream moved past the expected sequence, by our own message. That is a success.
+      const next = await this.jsm.streams.getMessage(this.stream, { seq: expectLastSeq + 1 }).catch((e: unknown) => {
+        throw new Error(`append refused at sequence ${expectLastSeq}, and reading entry ${expectLastSeq + 1} to see whose it is failed: ${(e as Error).message}`, { cause: e });
+      });
+      if (next?.header.get(MSG_ID_HEADER) === msgId) return expectLastSeq + 1;
+      throw new FencedError(`the ordering log moved past sequence ${expectLastSeq}: another leader appended`, { cause: err });
     }
   }
 

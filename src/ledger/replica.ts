@@ -261,11 +261,13 @@ export class Replica extends ChainService implements LedgerService {
             const hinted = e.details?.leaderUrl ? this.urls.indexOf(e.details.leaderUrl.replace(/\/+$/, '')) : -1;
             if (this.submitIdx === idx) this.submitIdx = hinted >= 0 && hinted !== idx ? hinted : (idx + 1) % this.urls.length;
             retry.push(w);
-          } else if (e) w.resolve(new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message));
-          else {
+          } else {
+            // A duplicate is pending at the leader (an earlier forward whose answer was lost, another node's):
+            // tracked like an accepted one, so it is resent if that leader goes. Nobody else may hold it.
+            // Without a term (the answering sequencer stepped down meanwhile), it is resent to the next leader.
             const k = w.tx.id.toString('latin1');
-            if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? this.knownTerm });
-            w.resolve(undefined);
+            if ((!e || e.code === 'TPSLAB_E_DUPLICATE') && !this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? 0 });
+            w.resolve(e ? new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message) : undefined);
           }
         });
       } catch (err) {

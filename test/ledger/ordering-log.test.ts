@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { parseGenesis } from '../../src/ledger/genesis.js';
 import { LeaderLease, kvLeaseStore } from '../../src/ledger/lease.js';
 import { FencedError, OrderingLog, type LogEntry } from '../../src/ledger/ordering-log.js';
@@ -62,6 +63,25 @@ describe('ordering log on JetStream', () => {
       [2, 'marker', 1, '{"term":2}'],
       [3, 'block', 2, 'B2'],
     ]);
+  });
+
+  it('a retried append refused as "moved past" by its own stored message is a success, not a fence (stall after a NATS server kill)', async () => {
+    // When a server dies, an append can be stored while its answer is lost; the retry then finds the
+    // stream past the expected sequence (the duplicate check did not catch it there). A short duplicate
+    // window brings the same refusal on one server: the stream is made before OrderingLog binds it.
+    const g = parseGenesis({ network: 'ordering-log-retry', accounts: [{ address: keyPairFromLabel('g').address, balance: '1' }] });
+    const tag = g.hash.toString('hex').slice(0, 16);
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    await (await jetstreamManager(nc)).streams.add({ name: `TPSLAB_${tag}`, subjects: [`tpslab.${tag}.log`], duplicate_window: 100_000_000 });
+    const log = await OrderingLog.open(nc, g, { replicas: 1, requestTimeoutMs: 2000 });
+    const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+    assert.equal(await log.append('block', 1, bytes('A1'), 0, '1:1'), 1);
+    assert.equal(await log.append('block', 2, bytes('A2'), 1, '1:2'), 2); // pipelined: the next block went in after it
+    await new Promise((r) => setTimeout(r, 300)); // past the duplicate window
+    assert.equal(await log.append('block', 1, bytes('A1'), 0, '1:1'), 1, 'the retry finds its own message at expected + 1');
+    await assert.rejects(log.append('block', 2, bytes('X2'), 1, '2:2'), FencedError, 'another id at expected + 1 is a fence');
+    assert.equal(await log.lastSeq(), 2);
   });
 
   it('passes the lease to a follower when its holder stops renewing (crash), with the next term', async () => {

@@ -97,6 +97,11 @@ export class LoadLoop {
     return this.run_;
   }
 
+  /** The beacon sending the load (its per-transaction states, for diagnostics). */
+  get beacon(): SourcedRun['beacon'] {
+    return this.beaconRun.beacon;
+  }
+
   /** Id → height of every transaction seen committed so far, in send order. */
   get committed(): Map<string, number> {
     const t = this.beaconRun.beacon.txs;
