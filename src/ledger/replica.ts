@@ -9,16 +9,15 @@
  * - Sequencer unreachable: submitters get TPSLAB_E_UNAVAILABLE (retryable)
  *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
  */
-import WebSocket from 'ws';
 import { systemClock, type Clock } from '../clock.js';
-import type { HeadJson } from '../protocol/api.js';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
 import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
-import { BLOCK_FEED_PATH } from './commit-stream.js';
-import { fetchLeader, postBatch, type SubmitAnswer } from './sequencer-client.js';
+import { BlockFeed } from './block-feed.js';
+import { LeaderForwarder, type Pending, type Waiting } from './leader-forwarder.js';
+import { postBatch, type SubmitAnswer } from './sequencer-client.js';
 import type { Genesis } from './genesis.js';
 import type { LedgerService } from './service.js';
 import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
@@ -61,28 +60,8 @@ export const DEFAULT_REPLICA_OPTIONS: Omit<ReplicaOptions, 'sequencerUrl'> = {
 };
 
 export { INTERNAL_LEADER_PATH, INTERNAL_SUBMIT_PATH } from './sequencer-client.js';
-/** With several sequencers: how often a node asks who leads. */
-const LEADER_POLL_MS = 200;
-/** With several sequencers: how long a batch is retried on the next leader before UNAVAILABLE. */
-const FAILOVER_RETRY_MS = 1500;
-const LEADER_POLL_TIMEOUT_MS = 1000;
-/** With several sequencers: a feed silent this long while another sequencer is ahead is replaced. */
-const FEED_STALL_MS = 1000;
-
-interface Pending {
-  atMs: number;
-  tx: SignedTx;
-  /** Term of the leader that accepted it (0: single sequencer). */
-  term: number;
-}
-
 const PENDING_TTL_MS = 120_000;
 const SWEEP_EVERY_MS = 10_000;
-
-interface Waiting {
-  tx: SignedTx;
-  resolve: (r: TpslabError | undefined) => void;
-}
 
 export class Replica extends ChainService implements LedgerService {
   readonly role = 'replica' as const;
@@ -94,24 +73,11 @@ export class Replica extends ChainService implements LedgerService {
   private readonly clock: Clock;
   /** Forwarded and accepted, not yet seen committed or failed. */
   private readonly pending = new Map<string, Pending>();
-  /** Every sequencer's URL (one unless replicated ordering); where transactions and the feed go now. */
+  /** Every sequencer's URL (one unless replicated ordering). */
   private readonly urls: string[];
-  private submitIdx = 0;
-  private feedIdx = 0;
-  /** Highest leader term seen; pending transactions accepted under an older one are sent again. */
-  private knownTerm = 0;
-  private resending = false;
-  private leaderTimer: unknown;
-  /** When the feed last delivered anything (or was replaced). */
-  private lastFeedMs = 0;
-  private ws: WebSocket | undefined;
-  private reconnectTimer: unknown;
-  private backoffMs = 100;
-  /** Sequencer head when the feed (re)connected; healthy once applied. */
-  private catchUpTarget: number | undefined;
-  private connected = false;
-  /** When the block feed to the sequencer was lost (undefined while connected). */
-  private unreachableSinceMs: number | undefined;
+  private readonly feed: BlockFeed;
+  /** With several sequencers: where transactions go, and what is resent after a change of leader. */
+  private readonly leaders: LeaderForwarder | undefined;
   private fatal: TpslabError | undefined;
   private closed = false;
   /** Blocks apply one after another; persisting them pipelines. */
@@ -126,8 +92,33 @@ export class Replica extends ChainService implements LedgerService {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.urls = opts.sequencerUrl.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
+    this.feed = new BlockFeed(this.urls, chain.genesis.network, opts.requestTimeoutMs, this.clock, {
+      from: () => this.chain.state.height + 1,
+      block: (encoded) => this.onBlock(encoded),
+      text: (text) => this.onText(text),
+      wrongNetwork: (err) => this.die(err),
+    });
     this.scheduleSweep();
-    if (this.urls.length > 1) this.scheduleLeaderPoll();
+    if (this.urls.length > 1) {
+      this.leaders = new LeaderForwarder(this.urls, opts.requestTimeoutMs, opts.forwardBatchMax, this.clock, {
+        pending: this.pending,
+        track: (tx, term, atMs) => {
+          const k = tx.id.toString('latin1');
+          if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
+        },
+        isIndexed: (k) => this.chain.isIndexed(k),
+        fail: (tx, code, message) => {
+          const k = tx.id.toString('latin1');
+          if (!this.pending.delete(k)) return;
+          this.rememberFailure(k, code, message);
+          this.emit('failed', { id: tx.id, code, message });
+        },
+        height: () => this.chain.state.height,
+        feed: this.feed,
+        closed: () => this.closed,
+      });
+      this.leaders.start();
+    }
   }
 
   private scheduleSweep(): void {
@@ -141,7 +132,7 @@ export class Replica extends ChainService implements LedgerService {
     const opts = { ...DEFAULT_REPLICA_OPTIONS, ...options, sequencerUrl: options.sequencerUrl.replace(/\/+$/, '') };
     const chain = await ChainStore.open(dataDir, genesis, { fsync: opts.fsync, snapshotEveryBlocks: opts.snapshotEveryBlocks, snapshotEveryTxs: opts.snapshotEveryTxs, ...(onReplay ? { onReplay } : {}) });
     const r = new Replica(chain, opts);
-    r.connect();
+    r.feed.connect();
     return r;
   }
 
@@ -149,19 +140,21 @@ export class Replica extends ChainService implements LedgerService {
     return this.pending.size;
   }
   get sequencerConnected(): boolean {
-    return this.connected;
+    return this.feed.connected;
   }
 
   get degradedReason(): string | undefined {
-    if (this.unreachableSinceMs === undefined) return undefined;
-    return `sequencer unreachable since ${new Date(this.unreachableSinceMs).toISOString()} (${this.opts.sequencerUrl}); submissions fail with TPSLAB_E_UNAVAILABLE`;
+    const since = this.feed.unreachableSinceMs;
+    if (since === undefined) return undefined;
+    return `sequencer unreachable since ${new Date(since).toISOString()} (${this.opts.sequencerUrl}); submissions fail with TPSLAB_E_UNAVAILABLE`;
   }
 
   get unavailableReason(): string | undefined {
     if (this.fatal) return this.fatal.message;
     if (this.closed) return 'shutting down';
-    if (this.catchUpTarget === undefined) return `catching up: waiting for the sequencer at ${this.opts.sequencerUrl}`;
-    if (this.chain.durableHeight < this.catchUpTarget) return `catching up: at block ${this.chain.durableHeight} of ${this.catchUpTarget}`;
+    const target = this.feed.catchUpTarget;
+    if (target === undefined) return `catching up: waiting for the sequencer at ${this.opts.sequencerUrl}`;
+    if (this.chain.durableHeight < target) return `catching up: at block ${this.chain.durableHeight} of ${target}`;
     return undefined;
   }
 
@@ -215,7 +208,7 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   private async forwardNow(batch: Waiting[]): Promise<void> {
-    if (this.urls.length > 1) return this.forwardToLeader(batch);
+    if (this.leaders) return this.leaders.forward(batch);
     let results: SubmitAnswer['results'];
     try {
       results = (await postBatch(this.opts.sequencerUrl, batch.map((w) => w.tx), this.opts.requestTimeoutMs)).results;
@@ -239,122 +232,6 @@ export class Replica extends ChainService implements LedgerService {
     });
   }
 
-  // ---- replicated ordering: transactions to the leader, resent after a change of leader ----
-
-  /** Sends to the leader, following NOT_LEADER hints and moving on from unreachable sequencers for a while. */
-  private async forwardToLeader(batch: Waiting[]): Promise<void> {
-    const deadline = this.clock.now() + FAILOVER_RETRY_MS;
-    let todo = batch;
-    let why = 'no sequencer answered';
-    while (todo.length > 0) {
-      const idx = this.submitIdx;
-      const url = this.urls[idx]!;
-      const retry: Waiting[] = [];
-      try {
-        const answer = await postBatch(url, todo.map((w) => w.tx), this.opts.requestTimeoutMs);
-        if (answer.term !== undefined) this.learnTerm(answer.term, idx);
-        const now = this.clock.now();
-        todo.forEach((w, i) => {
-          const e = answer.results[i]?.error;
-          if (e?.code === 'TPSLAB_E_NOT_LEADER') {
-            why = e.message;
-            const hinted = e.details?.leaderUrl ? this.urls.indexOf(e.details.leaderUrl.replace(/\/+$/, '')) : -1;
-            if (this.submitIdx === idx) this.submitIdx = hinted >= 0 && hinted !== idx ? hinted : (idx + 1) % this.urls.length;
-            retry.push(w);
-          } else {
-            // A duplicate is pending at the leader (an earlier forward whose answer was lost, another node's):
-            // tracked like an accepted one, so it is resent if that leader goes. Nobody else may hold it.
-            // Without a term (the answering sequencer stepped down meanwhile), it is resent to the next leader.
-            const k = w.tx.id.toString('latin1');
-            if ((!e || e.code === 'TPSLAB_E_DUPLICATE') && !this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? 0 });
-            w.resolve(e ? new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message) : undefined);
-          }
-        });
-      } catch (err) {
-        why = `${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
-        if (this.submitIdx === idx) this.submitIdx = (idx + 1) % this.urls.length;
-        retry.push(...todo);
-      }
-      todo = retry;
-      if (todo.length === 0 || this.clock.now() > deadline || this.closed) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `no sequencer leader took the transaction (${why}); retry the same transaction`);
-    for (const w of todo) w.resolve(e);
-  }
-
-  private learnTerm(term: number, leaderIdx: number): void {
-    if (term <= this.knownTerm) return;
-    this.knownTerm = term;
-    this.submitIdx = leaderIdx;
-    void this.resendPending();
-  }
-
-  private scheduleLeaderPoll(): void {
-    this.leaderTimer = this.clock.setTimeout(() => {
-      void this.pollLeader().finally(() => {
-        if (!this.closed) this.scheduleLeaderPoll();
-      });
-    }, LEADER_POLL_MS);
-  }
-
-  /**
-   * Asks every sequencer who leads (the newest term wins) and how far it is. A feed that delivers nothing
-   * while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
-   */
-  private async pollLeader(): Promise<void> {
-    const answers = await Promise.all(this.urls.map((u) => fetchLeader(u, LEADER_POLL_TIMEOUT_MS).catch(() => undefined)));
-    let ahead = false;
-    for (const a of answers) {
-      const idx = a?.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
-      if (a?.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
-      if ((a?.height ?? 0) > this.chain.state.height) ahead = true;
-    }
-    if (ahead && this.clock.now() - this.lastFeedMs > FEED_STALL_MS) {
-      this.lastFeedMs = this.clock.now();
-      this.ws?.terminate(); // reconnects to the next sequencer
-    }
-    void this.resendPending();
-  }
-
-  /**
-   * Sends again, to the leader of the newest term, what an older leader accepted and did not commit (its
-   * mempool is gone). Same bytes, same ids: a duplicate is refused, so nothing runs twice.
-   */
-  private async resendPending(): Promise<void> {
-    if (this.resending || this.closed) return;
-    const term = this.knownTerm;
-    const stale: Pending[] = [];
-    for (const [k, p] of this.pending) {
-      if (p.term >= term) continue;
-      if (this.chain.isIndexed(k)) this.pending.delete(k);
-      else stale.push(p);
-    }
-    if (stale.length === 0) return;
-    this.resending = true;
-    try {
-      for (let i = 0; i < stale.length; i += this.opts.forwardBatchMax) {
-        const part = stale.slice(i, i + this.opts.forwardBatchMax);
-        const answer = await postBatch(this.urls[this.submitIdx]!, part.map((p) => p.tx), this.opts.requestTimeoutMs);
-        if (answer.term === undefined || answer.term < term) return; // not the leader of that term: later
-        part.forEach((p, j) => {
-          const e = answer.results[j]?.error;
-          const k = p.tx.id.toString('latin1');
-          if (!e || e.code === 'TPSLAB_E_DUPLICATE') p.term = answer.term!;
-          else if (!(isErrorCode(e.code) && new TpslabError(e.code, '').retryable) && this.pending.delete(k)) {
-            const code: ErrorCode = isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE';
-            this.rememberFailure(k, code, e.message);
-            this.emit('failed', { id: p.tx.id, code, message: e.message });
-          }
-        });
-      }
-    } catch {
-      // The leader is not reachable yet: the next poll tries again.
-    } finally {
-      this.resending = false;
-    }
-  }
-
   private sweepPending(): void {
     const cutoff = this.clock.now() - PENDING_TTL_MS;
     for (const [k, p] of this.pending) if (p.atMs < cutoff) this.pending.delete(k);
@@ -365,52 +242,6 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   // ---- the block feed ----
-
-  private connect(): void {
-    if (this.closed || this.fatal) return;
-    const from = this.chain.state.height + 1;
-    const feedUrl = this.urls[this.feedIdx]!;
-    const wsUrl = `${feedUrl.replace(/^http/, 'ws')}${BLOCK_FEED_PATH}?from=${from}`;
-    const ws = new WebSocket(wsUrl, { handshakeTimeout: this.opts.requestTimeoutMs, maxPayload: 256 * 1024 * 1024 });
-    this.ws = ws;
-    ws.on('open', () => {
-      this.connected = true;
-      this.unreachableSinceMs = undefined;
-      this.backoffMs = 100;
-      void this.fetchTarget(feedUrl);
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.lastFeedMs = this.clock.now();
-      if (isBinary) this.onBlock(data);
-      else this.onText(data.toString());
-    });
-    const retry = (): void => {
-      this.connected = false;
-      this.unreachableSinceMs ??= this.clock.now();
-      if (this.ws !== ws) return;
-      this.ws = undefined;
-      if (this.closed || this.fatal) return;
-      this.feedIdx = (this.feedIdx + 1) % this.urls.length; // any sequencer serves the feed
-      this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.urls.length > 1 ? 50 : this.backoffMs);
-      this.backoffMs = Math.min(2000, this.backoffMs * 2);
-    };
-    ws.on('close', retry);
-    ws.on('error', () => ws.terminate());
-  }
-
-  private async fetchTarget(feedUrl: string): Promise<void> {
-    try {
-      const res = await fetch(`${feedUrl}/v1/head`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
-      const head = (await res.json()) as HeadJson;
-      if (head.network !== this.chain.genesis.network) {
-        this.die(new TpslabError('TPSLAB_E_WRONG_NETWORK', `the sequencer serves network "${head.network}", this node's genesis is "${this.chain.genesis.network}"`));
-        return;
-      }
-      this.catchUpTarget = Math.max(this.catchUpTarget ?? 0, head.height);
-    } catch {
-      // The feed itself still delivers; health reports catching up until a target is known.
-    }
-  }
 
   private onText(text: string): void {
     let ev: { type?: string; id?: string; code?: string; message?: string };
@@ -436,7 +267,7 @@ export class Replica extends ChainService implements LedgerService {
       block = decodeBlock(encoded);
       if (block.height <= this.chain.state.height) return; // already have it (resent after a reconnect)
       if (block.height !== this.chain.state.height + 1) {
-        this.ws?.terminate(); // a gap: reconnect from our height
+        this.feed.reconnect(); // a gap: reconnect from our height
         return;
       }
       effects = applyBlock(this.chain.state, block);
@@ -466,7 +297,7 @@ export class Replica extends ChainService implements LedgerService {
   private die(err: TpslabError): void {
     if (this.fatal) return;
     this.fatal = err;
-    this.ws?.terminate();
+    this.feed.close();
     this.emit('fatal', err);
   }
 
@@ -474,9 +305,8 @@ export class Replica extends ChainService implements LedgerService {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearTimeout(this.sweepTimer);
-    this.clock.clearTimeout(this.reconnectTimer);
-    this.clock.clearTimeout(this.leaderTimer);
-    this.ws?.terminate();
+    this.leaders?.close();
+    this.feed.close();
     this.flush();
     await this.applying;
     await this.chain.close();

@@ -1,6 +1,6 @@
 /**
  * What a node asks of its sequencer(s) over HTTP: submit a verified batch, and (replicated ordering)
- * who leads. Kept apart from replica.ts, which decides where to send and what to send again.
+ * who leads. Kept apart from replica.ts and leader-forwarder.ts, which decide where to send and what to send again.
  */
 import { encodeBatch } from '../protocol/batch.js';
 import type { SignedTx } from '../protocol/tx.js';

@@ -1,0 +1,175 @@
+/**
+ * A node's side of replicated ordering (several sequencers, one leader at a time): transactions go to the
+ * leader, found by asking every sequencer and by NOT_LEADER hints; what a lost leader accepted and did not
+ * commit is sent again, same bytes, to the leader of the next term (its mempool went with it). A feed that
+ * delivers nothing while another sequencer is ahead is replaced.
+ */
+import type { Clock } from '../clock.js';
+import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
+import type { SignedTx } from '../protocol/tx.js';
+import type { BlockFeed } from './block-feed.js';
+import { fetchLeader, postBatch } from './sequencer-client.js';
+
+/** How often a node asks who leads. */
+const LEADER_POLL_MS = 200;
+/** How long a batch is retried on the next leader before UNAVAILABLE. */
+const FAILOVER_RETRY_MS = 1500;
+const LEADER_POLL_TIMEOUT_MS = 1000;
+/** A feed silent this long while another sequencer is ahead is replaced. */
+const FEED_STALL_MS = 1000;
+
+export interface Pending {
+  atMs: number;
+  tx: SignedTx;
+  /** Term of the leader that accepted it (0: single sequencer, or not known). */
+  term: number;
+}
+
+export interface Waiting {
+  tx: SignedTx;
+  resolve: (r: TpslabError | undefined) => void;
+}
+
+/** What the forwarder needs of its node. */
+export interface ForwardHost {
+  /** Forwarded and accepted, not yet seen committed or failed. */
+  readonly pending: Map<string, Pending>;
+  /** Records an accepted (or already pending) transaction under `term`, unless committed or failed here. */
+  track(tx: SignedTx, term: number, atMs: number): void;
+  isIndexed(idKey: string): boolean;
+  /** A resent transaction the leader refused for good. */
+  fail(tx: SignedTx, code: ErrorCode, message: string): void;
+  /** This node's applied height. */
+  height(): number;
+  readonly feed: BlockFeed;
+  closed(): boolean;
+}
+
+export class LeaderForwarder {
+  private submitIdx = 0;
+  /** Highest leader term seen; pending transactions accepted under an older one are sent again. */
+  private knownTerm = 0;
+  private resending = false;
+  private timer: unknown;
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly requestTimeoutMs: number,
+    private readonly batchMax: number,
+    private readonly clock: Clock,
+    private readonly host: ForwardHost,
+  ) {}
+
+  start(): void {
+    this.timer = this.clock.setTimeout(() => {
+      void this.pollLeader().finally(() => {
+        if (!this.host.closed()) this.start();
+      });
+    }, LEADER_POLL_MS);
+  }
+
+  close(): void {
+    this.clock.clearTimeout(this.timer);
+  }
+
+  /** Sends to the leader, following NOT_LEADER hints and moving on from unreachable sequencers for a while. */
+  async forward(batch: Waiting[]): Promise<void> {
+    const deadline = this.clock.now() + FAILOVER_RETRY_MS;
+    let todo = batch;
+    let why = 'no sequencer answered';
+    while (todo.length > 0) {
+      const idx = this.submitIdx;
+      const url = this.urls[idx]!;
+      const retry: Waiting[] = [];
+      try {
+        const answer = await postBatch(url, todo.map((w) => w.tx), this.requestTimeoutMs);
+        if (answer.term !== undefined) this.learnTerm(answer.term, idx);
+        const now = this.clock.now();
+        todo.forEach((w, i) => {
+          const e = answer.results[i]?.error;
+          if (e?.code === 'TPSLAB_E_NOT_LEADER') {
+            why = e.message;
+            const hinted = e.details?.leaderUrl ? this.urls.indexOf(e.details.leaderUrl.replace(/\/+$/, '')) : -1;
+            if (this.submitIdx === idx) this.submitIdx = hinted >= 0 && hinted !== idx ? hinted : (idx + 1) % this.urls.length;
+            retry.push(w);
+          } else {
+            // A duplicate is pending at the leader (an earlier forward whose answer was lost, another node's):
+            // tracked like an accepted one, so it is resent if that leader goes. Nobody else may hold it.
+            // Without a term (the answering sequencer stepped down meanwhile), it is resent to the next leader.
+            if (!e || e.code === 'TPSLAB_E_DUPLICATE') this.host.track(w.tx, answer.term ?? 0, now);
+            w.resolve(e ? new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message) : undefined);
+          }
+        });
+      } catch (err) {
+        why = `${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+        if (this.submitIdx === idx) this.submitIdx = (idx + 1) % this.urls.length;
+        retry.push(...todo);
+      }
+      todo = retry;
+      if (todo.length === 0 || this.clock.now() > deadline || this.host.closed()) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `no sequencer leader took the transaction (${why}); retry the same transaction`);
+    for (const w of todo) w.resolve(e);
+  }
+
+  private learnTerm(term: number, leaderIdx: number): void {
+    if (term <= this.knownTerm) return;
+    this.knownTerm = term;
+    this.submitIdx = leaderIdx;
+    void this.resendPending();
+  }
+
+  /**
+   * Asks every sequencer who leads (the newest term wins) and how far it is. A feed that delivers nothing
+   * while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
+   */
+  private async pollLeader(): Promise<void> {
+    const answers = await Promise.all(this.urls.map((u) => fetchLeader(u, LEADER_POLL_TIMEOUT_MS).catch(() => undefined)));
+    let ahead = false;
+    for (const a of answers) {
+      const idx = a?.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
+      if (a?.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
+      if ((a?.height ?? 0) > this.host.height()) ahead = true;
+    }
+    const feed = this.host.feed;
+    if (ahead && this.clock.now() - feed.lastFeedMs > FEED_STALL_MS) {
+      feed.lastFeedMs = this.clock.now();
+      feed.reconnect(); // to the next sequencer
+    }
+    void this.resendPending();
+  }
+
+  /**
+   * Sends again, to the leader of the newest term, what an older leader accepted and did not commit (its
+   * mempool is gone). Same bytes, same ids: a duplicate is refused, so nothing runs twice.
+   */
+  private async resendPending(): Promise<void> {
+    if (this.resending || this.host.closed()) return;
+    const term = this.knownTerm;
+    const stale: Pending[] = [];
+    for (const [k, p] of this.host.pending) {
+      if (p.term >= term) continue;
+      if (this.host.isIndexed(k)) this.host.pending.delete(k);
+      else stale.push(p);
+    }
+    if (stale.length === 0) return;
+    this.resending = true;
+    try {
+      for (let i = 0; i < stale.length; i += this.batchMax) {
+        const part = stale.slice(i, i + this.batchMax);
+        const answer = await postBatch(this.urls[this.submitIdx]!, part.map((p) => p.tx), this.requestTimeoutMs);
+        if (answer.term === undefined || answer.term < term) return; // not the leader of that term: later
+        part.forEach((p, j) => {
+          const e = answer.results[j]?.error;
+          if (!e || e.code === 'TPSLAB_E_DUPLICATE') p.term = answer.term!;
+          else if (!(isErrorCode(e.code) && new TpslabError(e.code, '').retryable)) this.host.fail(p.tx, isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message);
+        });
+      }
+    } catch {
+      // The leader is not reachable yet: the next poll tries again.
+    } finally {
+      this.resending = false;
+    }
+  }
+}
