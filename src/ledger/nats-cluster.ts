@@ -4,7 +4,7 @@
  * config file and a JetStream store under its own directory, routes to all the others.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
@@ -47,10 +47,46 @@ export interface ClusterOptions {
   ids?: string[];
 }
 
-/** Writes the configs and starts every server; resolves once each reports JetStream healthy. */
+interface ServerPorts {
+  client: number;
+  cluster: number;
+  monitor: number;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The ports an earlier cluster in `dir` had (read from its config files), when every one is free again:
+ * a cluster started again in the same directory keeps its addresses. Undefined otherwise (all new ports:
+ * the routes name every server's cluster port, so the set is kept whole or not at all).
+ */
+async function previousPorts(dir: string, ids: readonly string[]): Promise<ServerPorts[] | undefined> {
+  const out: ServerPorts[] = [];
+  for (const id of ids) {
+    const conf = await readFile(join(dir, id, 'nats.conf'), 'utf8').catch(() => undefined);
+    const client = conf && /^listen: 127\.0\.0\.1:(\d+)$/m.exec(conf)?.[1];
+    const monitor = conf && /^http: 127\.0\.0\.1:(\d+)$/m.exec(conf)?.[1];
+    const cluster = conf && /cluster \{[^}]*listen: 127\.0\.0\.1:(\d+)/.exec(conf)?.[1];
+    if (!client || !monitor || (ids.length > 1 && !cluster)) return undefined;
+    out.push({ client: Number(client), monitor: Number(monitor), cluster: Number(cluster ?? 0) });
+  }
+  for (const p of out) for (const port of [p.client, p.monitor, ...(ids.length > 1 ? [p.cluster] : [])]) if (!(await portIsFree(port))) return undefined;
+  return out;
+}
+
+/**
+ * Writes the configs and starts every server; resolves once each reports JetStream healthy. Started again
+ * in the same directory, the servers keep their earlier ports when all of them are free.
+ */
 export async function startNatsCluster(o: ClusterOptions): Promise<NatsServerProcess[]> {
   const ids = o.ids ?? Array.from({ length: o.servers }, (_, i) => `nats${i + 1}`);
-  const ports = await Promise.all(ids.map(async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() })));
+  const ports = (await previousPorts(o.dir, ids)) ?? (await Promise.all(ids.map(async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() }))));
   const started: NatsServerProcess[] = [];
   try {
     for (const [i, id] of ids.entries()) {
