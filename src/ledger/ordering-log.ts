@@ -6,7 +6,8 @@
  * for a marker, the height of the last block before it). A leader appends with the stream's expected
  * last sequence (header Nats-Expected-Last-Sequence), so an append from anyone whose view of the stream
  * is stale is refused; a new leader's first append is a marker, which fences out the previous one.
- * Message ids (`<term>:<height>`) make a retried append idempotent within the duplicate window.
+ * Message ids (`<term>:<sequencer id>:<height>`, `...:marker`) make a retried append idempotent within the
+ * duplicate window, and a retry that finds its own entry past the expected sequence counts it as appended.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';

@@ -22,6 +22,7 @@ import type { RecoveryReport } from './block-log.js';
 import type { ReplayProgress, StartupReport } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { LeaderLease, kvLeaseStore } from './lease.js';
+import type { OrderingStats } from './ordering-metrics.js';
 import { OrderingLog, isFenced, type LogEntry } from './ordering-log.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
 import type { HeadInfo, LedgerService, LedgerServiceEvents } from './service.js';
@@ -69,6 +70,8 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
   appendsRefused = 0;
   /** Terms this process won. */
   termsLed = 0;
+  /** Times this process stopped leading (append refused or failed, lease lost). */
+  stepDowns = 0;
   private watchdogTimer: unknown;
   private watchedSeq = -1;
 
@@ -234,10 +237,15 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
         await this.inner.settled();
         const marker = new TextEncoder().encode(JSON.stringify({ term, id: this.opts.sequencerId }));
         try {
-          this.appliedSeq = await this.log.append('marker', this.inner.state.height, marker, this.appliedSeq, `${term}:marker`);
+          this.appliedSeq = await this.log.append('marker', this.inner.state.height, marker, this.appliedSeq, this.msgId(term, 'marker'));
           break;
         } catch (err) {
           if (!isFenced(err) || attempt >= 5) throw err;
+          // Fenced by the last blocks of the previous leader: catch up and try again. Fenced by another
+          // sequencer's marker for this term or a later one: that one leads. (Two can win one lease term:
+          // the bucket's compare-and-set raced under a NATS server restart with nats-server 2.9.10.)
+          const rival = await this.markerSince(this.appliedSeq + 1, term);
+          if (rival) throw new Error(`sequencer ${rival.id} took term ${rival.term} first`, { cause: err });
           this.follower = await this.log.follow(this.appliedSeq + 1, (e) => this.onEntry(e));
         }
       }
@@ -272,7 +280,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     const expect = this.nextSeq++;
     for (;;) {
       try {
-        this.appliedSeq = Math.max(this.appliedSeq, await this.log.append('block', block.height, encoded, expect, `${term}:${block.height}`));
+        this.appliedSeq = Math.max(this.appliedSeq, await this.log.append('block', block.height, encoded, expect, this.msgId(term, String(block.height))));
         return;
       } catch (err) {
         // Unknown outcome (timeout, reconnecting to another server, a stream leader being elected): the same
@@ -283,6 +291,27 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     }
   }
 
+  /**
+   * An append's message id: `<term>:<sequencer id>:<block height or 'marker'>`. Unique to this leadership,
+   * so the stream's duplicate check (and a retry finding its own entry) never takes another sequencer's
+   * entry for ours, even when two sequencers believed they won the same term.
+   */
+  private msgId(term: number, what: string): string {
+    return `${term}:${this.opts.sequencerId}:${what}`;
+  }
+
+  /** The first marker from `fromSeq` on that claims `term` or a later one for another sequencer, if any. */
+  private async markerSince(fromSeq: number, term: number): Promise<{ id: string; term: number } | undefined> {
+    const last = await this.log.lastSeq();
+    for (let seq = fromSeq; seq <= last; seq++) {
+      const e = await this.log.get(seq);
+      if (e?.kind !== 'marker') continue;
+      const m = JSON.parse(new TextDecoder().decode(e.data)) as { id: string; term: number };
+      if (m.term >= term && m.id !== this.opts.sequencerId) return m;
+    }
+    return undefined;
+  }
+
   private isClosed(): boolean {
     return this.mode === 'closed';
   }
@@ -290,6 +319,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
   private async stepDown(reason: string): Promise<void> {
     if (this.mode !== 'leader') return;
     this.mode = 'stepping-down';
+    this.stepDowns++;
     this.leadingTerm = undefined;
     this.inner.halt(reason);
     await this.lease?.resign();
@@ -306,6 +336,18 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     await this.followAgain();
     console.log(`sequencer ${this.opts.sequencerId}: stepped down (${reason}); following from block ${this.inner.state.height + 1}`);
     if (this.lease) this.lease.eligible = true;
+  }
+
+  /** Counters of leadership for /metrics (ordering-metrics.ts). */
+  get orderingStats(): OrderingStats {
+    return {
+      termsLed: this.termsLed,
+      stepDowns: this.stepDowns,
+      appendsRefused: this.appendsRefused,
+      leaseRenewFailures: this.lease?.renewFailures ?? 0,
+      term: this.lease?.newestTerm ?? 0,
+      leading: this.mode === 'leader',
+    };
   }
 
   // ---- LedgerService, delegated to the chain this process holds ----

@@ -84,6 +84,19 @@ describe('ordering log on JetStream', () => {
     assert.equal(await log.lastSeq(), 2);
   });
 
+  it("two sequencers that both believe they won one term: the second one's marker is fenced, not taken for a duplicate of the first (two leaders of term 7)", async () => {
+    // Message ids name the sequencer: with `<term>:marker` for both, the stream's duplicate check answered
+    // the second marker with the first one's sequence, and both led (seen after a NATS server kill, when
+    // the lease's compare-and-set let two contenders win one revision on nats-server 2.9.10).
+    const a = await open();
+    const b = await open();
+    const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+    const last = await a.lastSeq();
+    assert.equal(await a.append('marker', 2, bytes('{"term":7,"id":"A"}'), last, '7:A:marker'), last + 1);
+    await assert.rejects(b.append('marker', 2, bytes('{"term":7,"id":"B"}'), last, '7:B:marker'), FencedError);
+    assert.equal(await a.lastSeq(), last + 1);
+  });
+
   it('passes the lease to a follower when its holder stops renewing (crash), with the next term', async () => {
     const ncA = await connect({ servers: server.url });
     conns.push(ncA);
