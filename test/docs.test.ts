@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { buildProgram } from '../src/cli/main.js';
 import { ERROR_SPECS } from '../src/errors.js';
 import { createNodeMetrics } from '../src/ledger/node-metrics.js';
+import { registerOrderingMetrics } from '../src/ledger/ordering-metrics.js';
 
 const docs = (name: string): string => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -33,6 +34,7 @@ test('docs/cli.md documents every command and flag', () => {
 test('docs/metrics.md lists every tpslab metric', async () => {
   const text = docs('metrics.md');
   const metrics = createNodeMetrics('node');
+  registerOrderingMetrics(metrics.registry, () => ({ termsLed: 0, stepDowns: 0, appendsRefused: 0, leaseRenewFailures: 0, term: 0, leading: false }));
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('tpslab_'));
   assert.ok(names.length > 5);
   const missing = names.filter((n) => !text.includes(`\`${n}\``));

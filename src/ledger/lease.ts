@@ -60,6 +60,10 @@ export class LeaderLease {
   private timer: unknown;
   private busy = false;
   private closed = false;
+  /** Newest term seen held or taken (0: none yet). */
+  newestTerm = 0;
+  /** Renewals that failed (NATS unreachable or slow, or the lease taken): a leader near losing its lease. */
+  renewFailures = 0;
 
   constructor(
     private readonly store: LeaseStore,
@@ -112,6 +116,7 @@ export class LeaderLease {
       this.revision = await this.store.update({ ...this.self, term }, this.revision!);
       if (this.holdingTerm === term) this.validUntilMs = sentAtMs + this.leaseMs;
     } catch (err) {
+      this.renewFailures++;
       if (isWrongRevision(err) && this.holdingTerm === term) this.lose('another sequencer took the lease');
       throw err;
     }
@@ -128,6 +133,7 @@ export class LeaderLease {
     // seen says nothing, and must not restart the lapse count.
     if (this.seen && e.revision < this.seen.revision) return;
     if (e.revision !== this.seen?.revision) this.seen = { ...e, atMs: now };
+    this.newestTerm = Math.max(this.newestTerm, e.value.term);
     const lapsed = e.value.resigned === true || now - this.seen.atMs >= this.leaseMs;
     if (lapsed && this.eligible) await this.take({ ...this.self, term: e.value.term + 1 }, e.revision, now);
   }
@@ -145,6 +151,7 @@ export class LeaderLease {
     }
     this.revision = rev;
     this.holdingTerm = value.term;
+    this.newestTerm = Math.max(this.newestTerm, value.term);
     this.validUntilMs = sentAtMs + this.leaseMs;
     this.seen = { value, revision: rev, atMs: sentAtMs };
     this.handlers.elected(value.term);

@@ -13,6 +13,7 @@ import type { Genesis } from './genesis.js';
 import type { IngressLimits } from './ingress.js';
 import { buildNodeApi } from './node-api.js';
 import { createNodeMetrics } from './node-metrics.js';
+import { registerOrderingMetrics, type OrderingStats } from './ordering-metrics.js';
 import { Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
 import { createVerifier, defaultVerifyThreads } from './verifier.js';
 import type { LedgerService } from './service.js';
@@ -57,6 +58,7 @@ export async function startNode(opts: ServeOptions & { genesis: Genesis; sequenc
 export async function serveLedger(service: LedgerService, opts: ServeOptions): Promise<RunningLedger> {
   const startedAtMs = Date.now();
   const metrics = createNodeMetrics(service.role);
+  if ('orderingStats' in service) registerOrderingMetrics(metrics.registry, () => (service as { orderingStats: OrderingStats }).orderingStats);
   metrics.blockHeight.set(service.durableHeight);
 
   // Waiters for ?wait=commit, and acceptance times for commit latency.
