@@ -5,9 +5,9 @@
  *
  * Procedure:
  *  1. per mode (1 sequencer, then 3): `netUp` with 2 nodes in a temp dir, fund SENDERS accounts, then a
- *     closed loop for LOAD_MS: each sender has one transfer outstanding, sent (in batches, round-robin
- *     over the nodes) again with the same bytes if not committed within 3 s; commits are read from a
- *     node's commit stream. Committed tx/s over the window, and p99 of send → commit seen.
+ *     closed loop for LOAD_MS on the harness's load core (one in-process beacon per node, startSourced,
+ *     in-flight cap = its senders: about one transfer outstanding per sender); commits are read from a
+ *     node's commit stream. Committed tx/s over the window, and p99 of first send → commit seen.
  *  2. on the 3-sequencer network, under the same load: KILLS times, find the leader, SIGKILL it, wait
  *     until 40 more transfers commit, restart it (`net restart`). The pause is the longest gap between
  *     consecutive blocks' timestamps (when the leader cut them; all processes share this machine's
@@ -19,10 +19,11 @@ import { readKeyFile } from '../src/client/key-file.js';
 import { NodeClient } from '../src/client/node-client.js';
 import { allProcesses, netUp, readNetworkFile, restartRole, stopProcesses, type NetworkFile } from '../src/ledger/net.js';
 import type { StreamEventJson } from '../src/protocol/api.js';
-import { encodeBatch } from '../src/protocol/batch.js';
 import { signTx, type KeyPair } from '../src/protocol/signing.js';
-import type { SignedTx } from '../src/protocol/tx.js';
+import type { BeaconConnector, SourcedTx, SubmitItem } from '../src/connectors/contract.js';
+import { startSourced, type SourcedRun } from '../src/harness/sourced-run.js';
 import { fund, tempDir, testAccounts, waitFor } from '../test/testkit/index.js';
+import { tpslabSender } from '../test/testkit/load.js';
 import type { BenchContext, BenchResult, Benchmark } from './contract.js';
 import { sleep } from './lib/common.js';
 
@@ -30,25 +31,29 @@ const SENDERS = 200;
 const LOAD_MS = 10_000;
 const KILLS = Number(process.env.TPSLAB_BENCH_KILLS ?? 20);
 
-/** One transfer outstanding per sender; latency from first send to the commit seen on the stream. */
+/**
+ * The closed loop on the harness's load core: one in-process beacon per node (startSourced, as
+ * bench/lib/pump.ts does), each sending its share of the senders' transfers in nonce waves as fast as its
+ * in-flight cap (its senders) allows, so about one transfer per sender is outstanding. Retryable refusals
+ * are resent with the same bytes by the beacon; what a lost leader held, the nodes resend. Commits and
+ * block timestamps are read from the first node's commit stream; latency is first send → commit seen.
+ */
 class ClosedLoop {
   readonly latenciesMs: number[] = [];
   readonly blockTimesMs: number[] = [];
   committed = 0;
-  private readonly out = new Map<string, { i: number; tx: SignedTx; firstMs: number; sentMs: number }>();
-  private readonly nonces: bigint[];
+  private readonly firstSentMs = new Map<string, number>();
+  private readonly runs: SourcedRun[] = [];
   private ws: WebSocket | undefined;
-  private stopped = false;
 
-  constructor(private readonly net: () => NetworkFile, private readonly senders: KeyPair[]) {
-    this.nonces = senders.map(() => 0n);
-  }
+  constructor(private readonly net: () => NetworkFile, private readonly senders: KeyPair[]) {}
 
-  async open(): Promise<void> {
-    const url = this.net().nodes[0]!.url;
-    const head = await new NodeClient(url).head();
+  /** Subscribes to the first node's stream, then starts one beacon per node until `untilMs` (or close). */
+  async open(untilMs: number, signal: AbortSignal): Promise<void> {
+    const urls = this.net().nodes.map((n) => n.url);
+    const head = await new NodeClient(urls[0]!).head();
     await new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream?from=${head.height + 1}`);
+      const ws = new WebSocket(`${urls[0]!.replace('http', 'ws')}/v1/stream?from=${head.height + 1}`);
       this.ws = ws;
       ws.on('open', () => resolve());
       ws.on('error', reject);
@@ -58,46 +63,72 @@ class ClosedLoop {
         const now = Date.now();
         this.blockTimesMs.push(ev.timestampMs); // when the leader cut it: a node's backlog does not hide the pause
         for (const t of ev.txs ?? []) {
-          const o = this.out.get(t.id);
-          if (!o) continue;
-          this.out.delete(t.id);
+          const first = this.firstSentMs.get(t.id);
+          if (first === undefined) continue;
+          this.firstSentMs.delete(t.id);
           this.committed++;
-          this.latenciesMs.push(now - o.firstMs);
+          this.latenciesMs.push(now - first);
         }
       });
     });
+    const network = this.net().network;
+    const n = urls.length;
+    for (let k = 0; k < n; k++) {
+      const mine = this.senders.map((_, i) => i).filter((i) => i % n === k);
+      const endpoints = [...urls.slice(k), ...urls.slice(0, k)];
+      const fromHeight = (await new NodeClient(endpoints[0]!).head()).height;
+      this.runs.push(
+        await startSourced({
+          connector: this.timed(tpslabSender({ network, endpoints, fromHeight })),
+          txs: this.transfers(mine, network),
+          maxInFlight: mine.length,
+          batchMax: 500,
+          durationMs: Math.max(0, untilMs - Date.now()),
+          timeoutMs: 60_000,
+          retries: 1000,
+        }),
+      );
+    }
+    signal.addEventListener('abort', () => void this.close(), { once: true });
   }
 
-  async run(untilMs: number, signal: AbortSignal): Promise<void> {
-    const busy = new Set<number>();
-    let round = 0;
-    while (!this.stopped && !signal.aborted && Date.now() < untilMs) {
-      const now = Date.now();
-      for (const o of this.out.values()) busy.add(o.i);
-      const batch: SignedTx[] = [];
-      for (const o of this.out.values()) if (now - o.sentMs > 3000) {
-        o.sentMs = now;
-        batch.push(o.tx);
-      }
-      this.senders.forEach((k, i) => {
-        if (busy.has(i)) return;
+  /** The senders' transfers in nonce waves (nonce 0 of each, then 1, …), signed as the beacon pulls them. */
+  private *transfers(mine: number[], network: string): Generator<SourcedTx> {
+    for (let nonce = 0n; ; nonce++) {
+      for (const i of mine) {
+        const k = this.senders[i]!;
         const to = this.senders[(i + 1) % this.senders.length]!;
-        const tx = signTx({ kind: 'transfer', nonce: this.nonces[i]!++, fee: 0n, deps: [], inputs: [{ account: k.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [k], this.net().network);
-        this.out.set(tx.id.toString('hex'), { i, tx, firstMs: now, sentMs: now });
-        batch.push(tx);
-      });
-      busy.clear();
-      const nodes = this.net().nodes;
-      for (let j = 0; j < batch.length; j += 500) {
-        const url = nodes[round++ % nodes.length]!.url;
-        await fetch(`${url}/v1/txs`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encodeBatch(batch.slice(j, j + 500).map((t) => t.bytes)), signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer(), () => undefined);
+        const tx = signTx({ kind: 'transfer', nonce, fee: 0n, deps: [], inputs: [{ account: k.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [k], network);
+        yield { tx: { id: tx.id.toString('hex'), payload: tx.bytes }, sender: i };
       }
-      await sleep(10);
     }
   }
 
-  close(): void {
-    this.stopped = true;
+  /** The connector, with each transfer's first send time noted (for latency). */
+  private timed(c: BeaconConnector): BeaconConnector {
+    return {
+      prepare: () => c.prepare(),
+      build: (tx) => c.build(tx),
+      submit: (batch: readonly SubmitItem[]) => {
+        const now = Date.now();
+        for (const it of batch) if (it.attempt === 1) this.firstSentMs.set(it.tx.id, now);
+        return c.submit(batch);
+      },
+      confirm: (sink, pending) => c.confirm(sink, pending),
+      get position() {
+        return c.position;
+      },
+      close: () => c.close(),
+    };
+  }
+
+  /** Resolves when every beacon has stopped sending (its duration passed, or close). */
+  async done(): Promise<void> {
+    await Promise.all(this.runs.map((r) => r.done.catch(() => undefined)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.runs.map((r) => r.stop()));
     this.ws?.terminate();
   }
 }
@@ -133,11 +164,11 @@ async function withNetwork<T>(sequencers: number, fn: (get: () => NetworkFile, s
 async function steady(sequencers: number, ctx: BenchContext): Promise<{ tps: number; p99Ms: number }> {
   return withNetwork(sequencers, async (get, _set, senders) => {
     const loop = new ClosedLoop(get, senders);
-    await loop.open();
     const t0 = Date.now();
-    await loop.run(t0 + LOAD_MS, ctx.signal);
+    await loop.open(t0 + LOAD_MS, ctx.signal);
+    await sleep(Math.max(0, t0 + LOAD_MS - Date.now()));
     const tps = (loop.committed / (Date.now() - t0)) * 1000;
-    loop.close();
+    await loop.close();
     ctx.log(`${sequencers} sequencer(s): ${Math.round(tps)} committed tx/s, p99 ${p99(loop.latenciesMs)} ms`);
     return { tps, p99Ms: p99(loop.latenciesMs) };
   });
@@ -146,8 +177,7 @@ async function steady(sequencers: number, ctx: BenchContext): Promise<{ tps: num
 async function kills(ctx: BenchContext): Promise<number[]> {
   return withNetwork(3, async (get, set, senders) => {
     const loop = new ClosedLoop(get, senders);
-    await loop.open();
-    const running = loop.run(Date.now() + 30 * 60_000, ctx.signal);
+    await loop.open(Date.now() + 30 * 60_000, ctx.signal);
     const pauses: number[] = [];
     try {
       for (let k = 0; k < KILLS && !ctx.signal.aborted; k++) {
@@ -168,8 +198,8 @@ async function kills(ctx: BenchContext): Promise<number[]> {
         set(await readNetworkFile(get().dir));
       }
     } finally {
-      loop.close();
-      await running;
+      await loop.close();
+      await loop.done();
     }
     return pauses;
   });
