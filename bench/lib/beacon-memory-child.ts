@@ -1,6 +1,7 @@
 /**
  * One beacon alone over TXS planned transactions (a connector that commits everything at once),
- * in its own process; prints {"txs", "maxRssBytes", "ms"} as JSON. Run by the soak bench:
+ * in its own process; prints {"txs", "maxRssBytes", "liveHeapMaxBytes", "samples", "ms"} as JSON, where
+ * samples are [ms, live heap after a full GC, RSS] once a second. Run by the soak bench:
  *   node dist/bench/lib/beacon-memory-child.js <txs> <ratePerSec>
  * With ARRAYS=1 (or where the plan descriptor does not exist), the share is shipped as arrays,
  * as the overseer did before the beacon generated its share lazily.
@@ -57,11 +58,14 @@ let sent = 0;
 let committedIds = 0;
 /** Heap after a full collection (with --expose-gc), sampled every second during the run: live memory, not V8's slack. */
 let liveHeapMaxBytes = 0;
+const samples: [number, number, number][] = [];
 const gc = (globalThis as { gc?: () => void }).gc;
 const sampler = setInterval(() => {
   if (!gc) return;
   gc();
-  liveHeapMaxBytes = Math.max(liveHeapMaxBytes, process.memoryUsage().heapUsed);
+  const m = process.memoryUsage();
+  liveHeapMaxBytes = Math.max(liveHeapMaxBytes, m.heapUsed);
+  samples.push([Math.round(performance.now() - began), m.heapUsed, m.rss]);
 }, 1000);
 const b = new Beacon(assign, (m) => {
   if (m.type === 'done') {
@@ -73,4 +77,4 @@ await b.prepare();
 b.start(Date.now());
 await b.done;
 clearInterval(sampler);
-console.log(JSON.stringify({ txs: sent, committedIds, described, liveHeapMaxBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, ms: Math.round(performance.now() - began) }));
+console.log(JSON.stringify({ txs: sent, committedIds, described, liveHeapMaxBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, samples, ms: Math.round(performance.now() - began) }));

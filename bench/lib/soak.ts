@@ -9,6 +9,7 @@ import { netUp, readNetworkFile, stopProcesses, type NetworkFile } from '../../s
 import { runScenario, type RunSummary } from '../../src/harness/overseer.js';
 import { defaultScenario, validateScenario } from '../../src/harness/scenario.js';
 import { RssSampler, type RssSample } from '../../test/testkit/proc-rss.js';
+import { HeapSampler, type HeapSeries } from './heap-sampler.js';
 
 export interface SoakOptions {
   dir: string;
@@ -19,6 +20,8 @@ export interface SoakOptions {
   sampleEveryMs: number;
   /** Passed to `net up` (the node's default when absent). */
   snapshotEvery?: number;
+  /** Also sample each role's live heap from its /metrics this often (ms). */
+  heapEveryMs?: number;
   log(line: string): void;
 }
 
@@ -29,6 +32,8 @@ export interface SoakResult {
   /** When the load started and ended on the samples' clock (ms). */
   loadFromMs: number;
   loadToMs: number;
+  /** Live heap per role id ("node1", "sequencer", ...), with `heapEveryMs`; on the clock of `series` (both start right after `net up`). */
+  heap?: Map<string, HeapSeries>;
   /** The network, still running: the caller stops it (`stopNetwork`). */
   net: NetworkFile;
 }
@@ -37,6 +42,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const netDir = join(o.dir, 'net');
   const net = await netUp({ dir: netDir, nodes: o.nodes, ...(o.snapshotEvery !== undefined ? { snapshotEvery: o.snapshotEvery } : {}) });
   const sampler = new RssSampler().start(o.sampleEveryMs);
+  const heap = o.heapEveryMs !== undefined ? new HeapSampler(netDir).start(o.heapEveryMs) : undefined;
   let loadFromMs = Number.NaN;
   const began = performance.now();
   try {
@@ -67,9 +73,10 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       })
     ).summary;
     if (Number.isNaN(loadFromMs)) loadFromMs = 0;
-    return { summary, series: sampler.stop(), loadFromMs, loadToMs: loadFromMs + o.durationSec * 1000, net };
+    return { summary, series: sampler.stop(), loadFromMs, loadToMs: loadFromMs + o.durationSec * 1000, net, ...(heap ? { heap: heap.stop() } : {}) };
   } catch (err) {
     sampler.stop();
+    heap?.stop();
     await stopNetwork(netDir, net);
     throw err;
   }

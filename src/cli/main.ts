@@ -6,9 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { asTpslabError } from '../errors.js';
-import { EXIT } from './exit-codes.js';
+import { Command } from 'commander';
+import { runCli } from './run-cli.js';
 import { registerBeacon } from './beacon.js';
 import { registerCompare } from './compare.js';
 import { registerDataset } from './dataset.js';
@@ -64,30 +63,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** With --json, an error is also a JSON object on stdout, so a script reading stdout sees it (docs/cli.md). */
-function jsonError(argv: readonly string[], code: string, message: string): void {
-  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    // A command may set its own code (e.g. run: 3 for a breached threshold).
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has printed its message (or the help/version text) already.
-      if (err.exitCode !== 0) jsonError(argv, 'TPSLAB_E_USAGE', err.message.replace(/^error: /, ''));
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    const e = asTpslabError(err);
-    const usage = e.code === 'TPSLAB_E_USAGE';
-    console.error(`error ${e.code}: ${e.message}`);
-    jsonError(argv, e.code, e.message);
-    if (program.opts<{ verbose?: boolean }>().verbose) console.error(e.stack);
-    return usage ? EXIT.usage : EXIT.error;
-  }
+  return runCli(buildProgram(), argv);
 }
 
 const invoked = process.argv[1] ? realpathSync(process.argv[1]) : '';

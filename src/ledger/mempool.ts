@@ -85,6 +85,8 @@ export class Mempool {
   private readonly parked = new Map<string, Set<string>>();
   private arrivals: PendingTx[] = [];
   private arrivalsHead = 0;
+  /** Entries of `arrivals` after its head that are done (in a block or dropped): compacted away once they dominate. */
+  private arrivalsDone = 0;
   private waitingOnDeps = 0;
   /** sender → lowest nonce refused at admission and not sent again since. */
   private readonly refusedAt = new Map<string, { nonce: bigint; code: ErrorCode }>();
@@ -101,6 +103,11 @@ export class Mempool {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Entries kept for expiry (pending ones, plus done ones not yet compacted away): bounded by about twice `size` + 4096. */
+  get trackedForExpiry(): number {
+    return this.arrivals.length - this.arrivalsHead;
   }
 
   get readyCount(): number {
@@ -223,6 +230,7 @@ export class Mempool {
 
   private remove(p: PendingTx): void {
     p.done = true;
+    this.arrivalsDone++;
     this.byId.delete(p.idKey);
     if (p.waitsOnDeps) this.waitingOnDeps--;
   }
@@ -330,7 +338,10 @@ export class Mempool {
       const p = this.arrivals[this.arrivalsHead]!;
       if (!p.done && p.deadlineMs > now) break;
       this.arrivalsHead++;
-      if (p.done) continue;
+      if (p.done) {
+        this.arrivalsDone--;
+        continue;
+      }
       const q = this.senders.get(p.senderKey)!;
       const nonce = p.tx.body.nonce;
       const blockedByDeps = q.parkedOn !== undefined || p.waitsOnDeps;
@@ -341,6 +352,7 @@ export class Mempool {
           : `waited ${this.opts.pendingTtlMs} ms for its dependencies (or those of an earlier nonce) to commit`;
       q.txs.delete(nonce);
       this.remove(p);
+      this.arrivalsDone--; // behind the head already
       out.push({ pending: p, code, message });
       // Nothing after an expired nonce can run any more: drop it too (PREDECESSOR_FAILED).
       out.push(...this.dropQueue(q, nonce, 'expired'));
@@ -348,6 +360,13 @@ export class Mempool {
     if (this.arrivalsHead > 4096 && this.arrivalsHead * 2 > this.arrivals.length) {
       this.arrivals = this.arrivals.slice(this.arrivalsHead);
       this.arrivalsHead = 0;
+    }
+    // One transaction waiting for its deadline at the head (a nonce gap, deps) would otherwise keep every
+    // later one, committed or not, for up to pendingTtlMs: 60 s of traffic, about 1 KB each.
+    if (this.arrivalsDone > 4096 && this.arrivalsDone * 2 > this.arrivals.length - this.arrivalsHead) {
+      this.arrivals = this.arrivals.slice(this.arrivalsHead).filter((p) => !p.done);
+      this.arrivalsHead = 0;
+      this.arrivalsDone = 0;
     }
     return out;
   }

@@ -54,6 +54,9 @@ export async function startNode(opts: ServeOptions & { genesis: Genesis; sequenc
   return serveLedger(service, opts);
 }
 
+/** Acceptance times are forgotten after this long (any pending transaction has committed or failed by then). */
+const ACCEPTED_MEMORY_MS = 10 * 60_000;
+
 /** Serves a ledger service over HTTP and WebSocket, and writes `<data>/endpoint.json`. */
 export async function serveLedger(service: LedgerService, opts: ServeOptions): Promise<RunningLedger> {
   const startedAtMs = Date.now();
@@ -86,6 +89,12 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
       }
       settle(k, { status: 'committed', height: block.height, index });
     });
+    // A commit seen before its acceptance was recorded (a replica may apply the block before the
+    // sequencer's answer arrives), or a transaction dropped without a failure event, would stay forever.
+    for (const [k, t] of acceptedAt) {
+      if (t > now - ACCEPTED_MEMORY_MS) break;
+      acceptedAt.delete(k);
+    }
   });
   service.on('failed', (f) => {
     const k = f.id.toString('latin1');

@@ -176,3 +176,27 @@ describe('state', () => {
     assert.notEqual(run(5n), run(6n));
   });
 });
+
+it('a transaction stuck at the head of the expiry order no longer keeps every later committed one for its TTL', () => {
+  const rich = keyPairFromLabel('mp-rich');
+  const genesis = parseGenesis({ network: NET, accounts: [{ address: alice.address, balance: '1000' }, { address: rich.address, balance: '100000' }] });
+  const clock = new ManualClock();
+  const state = new LedgerState(genesis);
+  const included = new Set<string>();
+  const pool = new Mempool(DEFAULT_MEMPOOL_OPTIONS, clock, state, (k) => included.has(k));
+  pool.admit(pay(alice, 1, bob)); // nonce 0 never comes: it waits for its deadline at the head
+  const n = 12_000;
+  for (let i = 0; i < n; i++) {
+    pool.admit(pay(rich, i, bob));
+    if (i % 200 === 199) {
+      clock.advance(4); // well inside the TTL
+      pool.expire();
+      for (const tx of pool.build(1000, 1 << 30).included) included.add(tx.id.toString('latin1'));
+    }
+  }
+  assert.equal(pool.size, 1, 'only the stuck one is pending');
+  assert.ok(pool.trackedForExpiry < 8_200, `${pool.trackedForExpiry} entries kept for expiry with 1 pending (before: all ${n + 1})`);
+  clock.advance(DEFAULT_MEMPOOL_OPTIONS.pendingTtlMs);
+  assert.deepEqual(pool.expire().map((d) => d.code), ['TPSLAB_E_NONCE_GAP_EXPIRED']);
+  assert.equal(pool.size, 0);
+});

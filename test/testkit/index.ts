@@ -17,6 +17,8 @@ import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signi
 
 /** The compiled CLI entry point. */
 export const CLI = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
+/** The entry that loads only the ledger roles (node, sequencer, tracker): what `net up` starts them with. */
+export const ROLE_CLI = resolve(fileURLToPath(import.meta.url), '../../../src/cli/role-main.js');
 
 export class TimeoutError extends Error {}
 
@@ -77,10 +79,12 @@ export class NodeProcess {
   private constructor(
     readonly dataDir: string,
     readonly extraArgs: string[],
+    /** The entry point run: the full CLI, or `ROLE_CLI` (only the ledger roles, as `net up` starts them). */
+    readonly cli = CLI,
   ) {}
 
-  static async start(dataDir: string, extraArgs: string[] = []): Promise<NodeProcess> {
-    const n = new NodeProcess(dataDir, extraArgs);
+  static async start(dataDir: string, extraArgs: string[] = [], cli = CLI): Promise<NodeProcess> {
+    const n = new NodeProcess(dataDir, extraArgs, cli);
     await n.launch();
     return n;
   }
@@ -103,7 +107,7 @@ export class NodeProcess {
 
   private async launch(): Promise<void> {
     await rm(join(this.dataDir, 'endpoint.json'), { force: true });
-    const child = spawn(process.execPath, [CLI, 'node', '--data', this.dataDir, '--port', '0', ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [this.cli, 'node', '--data', this.dataDir, '--port', '0', ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
