@@ -13,6 +13,9 @@ import { clientErrorHandler, RETRY_AFTER_SECONDS } from './http-errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** How long an idle keep-alive connection stays open: fastify's default, advertised as `Keep-Alive: timeout=72`. */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 export interface EarlyListener {
   server: Server;
   url: string;
@@ -40,6 +43,11 @@ export async function listenEarly(opts: { host: string; port: number; role: stri
     req.resume();
   };
   const server = createServer((req, res) => (handler ?? recovering)(req, res));
+  // Node's default keep-alive is 5 s (fastify's own servers get 72 s, but not one given through
+  // serverFactory). A client that paused longer than that between two requests, e.g. provisioning
+  // signing thousands of funding transactions after reading the faucet's nonce, wrote its batch onto a
+  // socket the node had just closed and failed with "other side closed".
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const early = (_req: IncomingMessage, socket: Duplex): void => {
     socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"TPSLAB_E_UNAVAILABLE","message":"replaying the block log; retry shortly","retryable":true}}');
   };

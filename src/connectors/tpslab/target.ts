@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { readKeyFile } from '../../client/key-file.js';
-import { NodeClient } from '../../client/node-client.js';
+import { NodeClient, type BatchResult } from '../../client/node-client.js';
 import { TpslabError, asTpslabError } from '../../errors.js';
 import { netUp, readNetworkFile, stopProcesses, type NetworkFile } from '../../ledger/net.js';
 import type { HealthJson } from '../../protocol/api.js';
@@ -185,8 +185,9 @@ export class TpslabTarget implements TargetConnector {
     }
     log(`funding ${accounts.count} accounts${topics.length ? ` and creating ${topics.length} topics` : ''} (${txs.length} transaction${txs.length === 1 ? '' : 's'})`);
     for (let k = 0; k < txs.length; k += FUNDING_BATCH) {
-      const r = await client.submitBatch(txs.slice(k, k + FUNDING_BATCH));
-      const bad = r.results.find((x) => 'error' in x && x.error.code !== 'TPSLAB_E_TOPIC_EXISTS');
+      const r = await submitFunding(client, txs.slice(k, k + FUNDING_BATCH));
+      // DUPLICATE: a resend after a lost answer finds its transactions already taken.
+      const bad = r.results.find((x) => 'error' in x && x.error.code !== 'TPSLAB_E_TOPIC_EXISTS' && x.error.code !== 'TPSLAB_E_DUPLICATE');
       if (bad && 'error' in bad) throw new TpslabError('TPSLAB_E_PROVISION', `provisioning was refused: ${bad.error.code} ${bad.error.message}`);
     }
     const deadline = this.clock.now() + PROVISION_TIMEOUT_MS;
@@ -298,4 +299,17 @@ async function firstHead(endpoints: readonly string[]): Promise<{ network: strin
     }
   }
   throw new TpslabError('TPSLAB_E_UNAVAILABLE', `no endpoint is a reachable tpslab node: ${problems.join('; ')}. Check target.endpoints (or start a network with "tpslab net up")`);
+}
+
+/** Attempts at one funding batch when the node cannot be reached (same bytes each time: the ids make a resend safe). */
+const FUNDING_ATTEMPTS = 3;
+
+async function submitFunding(client: NodeClient, txs: readonly SignedTx[]): Promise<BatchResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.submitBatch(txs);
+    } catch (err) {
+      if (attempt >= FUNDING_ATTEMPTS || asTpslabError(err).code !== 'TPSLAB_E_UNAVAILABLE') throw err;
+    }
+  }
 }
