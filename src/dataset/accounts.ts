@@ -156,12 +156,35 @@ export function publicKeyOfSeed(seed: Buffer): Buffer {
   return keyPairFromSeed(seed).publicKey;
 }
 
-/** Public keys by seed, least recently used out first. */
+/**
+ * Public keys by seed, least recently used out first: at most `capacity`
+ * entries (default 200,000, about 40 MB: a 32-byte latin1 key string, a 32-byte
+ * Buffer and the Map entry, ≈ 200 bytes each). The key derivation workers
+ * (key-deriver.ts) fill it ahead of the conversion with `put`.
+ */
 export class PublicKeyCache {
   private readonly map = new Map<string, Buffer>();
+  /** Keys derived in place on a miss (on the thread that converts). */
   misses = 0;
 
   constructor(private readonly capacity = 200_000) {}
+
+  has(seed: Buffer): boolean {
+    return this.map.has(seed.toString('latin1'));
+  }
+
+  /** The cached key, if any, without deriving or touching the order. */
+  peek(seed: Buffer): Buffer | undefined {
+    return this.map.get(seed.toString('latin1'));
+  }
+
+  /** Adds a key derived elsewhere (a worker thread). */
+  put(seed: Buffer, pub: Buffer): void {
+    const k = seed.toString('latin1');
+    if (this.map.has(k)) this.map.delete(k);
+    else if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.map.set(k, pub);
+  }
 
   get(seed: Buffer): Buffer {
     const k = seed.toString('latin1');
