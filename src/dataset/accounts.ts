@@ -12,7 +12,10 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { address as btcAddress, networks, type Network } from 'bitcoinjs-lib';
 import { encodeAddress } from '../protocol/address.js';
 import { keyPairFromSeed, type KeyPair } from '../protocol/signing.js';
+import { publicKeyOfSeed } from './public-key.js';
 import type { SourceNetwork } from './blk-files.js';
+
+export { publicKeyOfSeed };
 
 const ADDRESS_NETWORK: Record<SourceNetwork, Network> = {
   mainnet: networks.bitcoin,
@@ -136,24 +139,6 @@ export function fastKeyPairFromSeed(seed: Buffer): KeyPair {
   const publicKey = Buffer.from(x ?? '', 'base64url');
   if (publicKey.length !== 32) return keyPairFromSeed(seed);
   return { publicKey, seed: Buffer.from(seed), address: encodeAddress(publicKey), privateKeyObject };
-}
-
-/**
- * Just the public key (the ledger account) of a seed: the JWK import of
- * fastKeyPairFromSeed without the address encoding or a public KeyObject
- * (about 29 µs of CPU a key here, nearly a signature's cost). The preparator needs it for every new account; it
- * signs nothing.
- */
-export function publicKeyOfSeed(seed: Buffer): Buffer {
-  try {
-    // The private key's own JWK export carries `x`: no public KeyObject to build.
-    const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: '' }, format: 'jwk' });
-    const pub = Buffer.from(priv.export({ format: 'jwk' }).x ?? '', 'base64url');
-    if (pub.length === 32) return pub;
-  } catch {
-    // fall through to the PKCS#8 path
-  }
-  return keyPairFromSeed(seed).publicKey;
 }
 
 /**

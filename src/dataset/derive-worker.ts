@@ -3,7 +3,7 @@
  * keys out, 32 bytes each, back to back (publicKeyOfSeed, the same function
  * the main thread uses, so the keys are the same whatever thread derives them).
  */
-import { publicKeyOfSeed } from './accounts.js';
+import { publicKeyOfSeed } from './public-key.js';
 
 export default function deriveKeys(seeds: Uint8Array): Uint8Array {
   const n = seeds.length / 32;
