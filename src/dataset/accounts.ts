@@ -119,6 +119,18 @@ export class SeedCache {
     this.map.set(k, seed);
     return seed;
   }
+
+  /** The cached seed of `script` (latin1, as `get` keys it), if any, without computing it or touching the order. */
+  peek(scriptKey: string): Buffer | undefined {
+    return this.map.get(scriptKey);
+  }
+
+  /** Adds a seed computed elsewhere (a key worker). */
+  put(scriptKey: string, seed: Buffer): void {
+    if (this.map.has(scriptKey)) this.map.delete(scriptKey);
+    else if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.map.set(scriptKey, seed);
+  }
 }
 
 /**

@@ -182,7 +182,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     if (!(cp?.finished && nextBlock > toBlock)) {
       const ahead = readAhead(readBlocks(files, position ?? undefined), {
         firstBlock: nextBlock, toBlock, ...(deriver ? READ_AHEAD : { maxBlocks: 1, maxBytes: 0 }),
-        onParsed: deriver && ((block, raw, n) => (n >= fromBlock ? deriver!.prefetch(block, seedsFor(raw.network)) : undefined)),
+        onParsed: deriver && ((block, raw, n) => (n >= fromBlock ? deriver!.prefetch(block, seedsFor(raw.network), raw.network) : undefined)),
       });
       for await (const item of ahead) {
         if (!item.raw) throw item.error;
