@@ -27,7 +27,7 @@ export function registerDataset(program: Command): void {
     .option('--resume', 'continue an interrupted preparation from its last checkpoint, or extend a finished one to a later --to-block')
     .option('--network <id>', 'network id the transactions are signed for and the genesis names (default: btc-<source network>, e.g. btc-mainnet)')
     .option('--checkpoint-blocks <n>', 'blocks between checkpoints (what --resume goes back to)', parseIntOption('--checkpoint-blocks', 1, 1_000_000))
-    .option('--jobs <n>', `threads deriving account keys (the costliest step): 1 derives on the converting thread, N > 1 starts N worker threads; the output is the same (default: the cores available, ${defaultPrepareJobs()} here)`, parseIntOption('--jobs', 1, 256))
+    .option('--jobs <n>', `threads deriving accounts (output script → seed → Ed25519 key, the costliest step): 1 derives on the converting thread, N > 1 starts N worker threads; the output is the same (default: the cores available, ${defaultPrepareJobs()} here)`, parseIntOption('--jobs', 1, 256))
     .option('--quiet', 'no progress lines')
     .addHelpText('after', '\nExamples:\n  tpslab dataset prepare --in ~/.bitcoin/blocks --out btc.tpsds --to-block 200000\n  tpslab dataset prepare --in ~/.bitcoin/blocks --out btc.tpsds --to-block 300000 --resume')
     .action(async (o: PrepareCliOptions) => {

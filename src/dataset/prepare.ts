@@ -40,9 +40,10 @@ export interface PrepareOptions {
   frameBytes?: number;
   bucketBits?: number;
   /**
-   * Threads deriving public keys: 1 derives on the converting thread; N > 1
-   * starts N worker threads that derive each block's new keys while earlier
-   * blocks convert. Default: availableParallelism(). The output is the same.
+   * Threads deriving accounts (output script → seed → public key): 1 does it
+   * on the converting thread; N > 1 starts N worker threads that derive each
+   * block's new accounts while earlier blocks convert. Default:
+   * availableParallelism(). The output is the same.
    */
   jobs?: number;
   progressIntervalMs?: number;
