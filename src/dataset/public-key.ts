@@ -1,7 +1,6 @@
 /**
- * An account's public key from its seed, in a module of its own so the key
- * derivation workers (derive-worker.ts) load node:crypto and the protocol's
- * signing code, not the address encoders of accounts.ts.
+ * An account's public key from its seed: the one derivation the converting
+ * thread (accounts.ts) and the derivation workers (derive-worker.ts) share.
  */
 import { createPrivateKey } from 'node:crypto';
 import { keyPairFromSeed } from '../protocol/signing.js';
