@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { datasetInfo, formatInfo } from '../dataset/info.js';
-import { prepareDataset } from '../dataset/prepare.js';
+import { defaultPrepareJobs, prepareDataset } from '../dataset/prepare.js';
 import { parseIntOption } from './common.js';
 
 interface PrepareCliOptions {
@@ -11,6 +11,7 @@ interface PrepareCliOptions {
   resume?: boolean;
   network?: string;
   checkpointBlocks?: number;
+  jobs?: number;
   quiet?: boolean;
 }
 
@@ -26,6 +27,7 @@ export function registerDataset(program: Command): void {
     .option('--resume', 'continue an interrupted preparation from its last checkpoint, or extend a finished one to a later --to-block')
     .option('--network <id>', 'network id the transactions are signed for and the genesis names (default: btc-<source network>, e.g. btc-mainnet)')
     .option('--checkpoint-blocks <n>', 'blocks between checkpoints (what --resume goes back to)', parseIntOption('--checkpoint-blocks', 1, 1_000_000))
+    .option('--jobs <n>', `threads deriving accounts (output script → seed → Ed25519 key, the costliest step): 1 derives on the converting thread, N > 1 starts N worker threads; the output is the same (default: the cores available, ${defaultPrepareJobs()} here)`, parseIntOption('--jobs', 1, 256))
     .option('--quiet', 'no progress lines')
     .addHelpText('after', '\nExamples:\n  tpslab dataset prepare --in ~/.bitcoin/blocks --out btc.tpsds --to-block 200000\n  tpslab dataset prepare --in ~/.bitcoin/blocks --out btc.tpsds --to-block 300000 --resume')
     .action(async (o: PrepareCliOptions) => {
@@ -35,12 +37,12 @@ export function registerDataset(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const r = await prepareDataset({
-          inputs: o.in, out: o.out, fromBlock: o.fromBlock, toBlock: o.toBlock, resume: o.resume, network: o.network, checkpointBlocks: o.checkpointBlocks, signal: abort.signal,
+          inputs: o.in, out: o.out, fromBlock: o.fromBlock, toBlock: o.toBlock, resume: o.resume, network: o.network, checkpointBlocks: o.checkpointBlocks, jobs: o.jobs, signal: abort.signal,
           onProgress: o.quiet ? undefined : (p) => console.error(`dataset: block ${p.block}, ${p.records} records, ${(p.inputBytes / 1e6).toFixed(1)} MB read, ${p.mbPerSec.toFixed(2)} MB/s, ${Math.round(p.txPerSec)} tx/s, ${p.utxos ?? '?'} unspent outputs`),
         });
         const s = r.header.stats;
         console.log(`wrote ${r.out}: blocks ${r.header.fromBlock}..${r.header.toBlock}, ${s.records} transactions, ${s.deps} deps; genesis ${r.genesisFile} funds ${s.externalSpend} sat (hash ${r.header.genesisHash})`);
-        console.log(`this run: ${(r.runInputBytes / 1e6).toFixed(2)} MB, ${r.runRecords} transactions in ${(r.elapsedMs / 1000).toFixed(1)} s (${(r.runInputBytes / 1e3 / r.elapsedMs).toFixed(2)} MB/s, ${Math.round((r.runRecords * 1000) / r.elapsedMs)} tx/s)`);
+        console.log(`this run: ${(r.runInputBytes / 1e6).toFixed(2)} MB, ${r.runRecords} transactions in ${(r.elapsedMs / 1000).toFixed(1)} s (${(r.runInputBytes / 1e3 / r.elapsedMs).toFixed(2)} MB/s, ${Math.round((r.runRecords * 1000) / r.elapsedMs)} tx/s), ${r.runKeysDerived} keys derived (${r.runKeysDerivedByWorkers} by ${r.jobs > 1 ? `${r.jobs} worker threads` : 'no worker thread'})`);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

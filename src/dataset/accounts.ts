@@ -12,7 +12,10 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { address as btcAddress, networks, type Network } from 'bitcoinjs-lib';
 import { encodeAddress } from '../protocol/address.js';
 import { keyPairFromSeed, type KeyPair } from '../protocol/signing.js';
+import { publicKeyOfSeed } from './public-key.js';
 import type { SourceNetwork } from './blk-files.js';
+
+export { publicKeyOfSeed };
 
 const ADDRESS_NETWORK: Record<SourceNetwork, Network> = {
   mainnet: networks.bitcoin,
@@ -116,6 +119,18 @@ export class SeedCache {
     this.map.set(k, seed);
     return seed;
   }
+
+  /** The cached seed of `script` (latin1, as `get` keys it), if any, without computing it or touching the order. */
+  peek(scriptKey: string): Buffer | undefined {
+    return this.map.get(scriptKey);
+  }
+
+  /** Adds a seed computed elsewhere (a key worker). */
+  put(scriptKey: string, seed: Buffer): void {
+    if (this.map.has(scriptKey)) this.map.delete(scriptKey);
+    else if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.map.set(scriptKey, seed);
+  }
 }
 
 /**
@@ -139,29 +154,34 @@ export function fastKeyPairFromSeed(seed: Buffer): KeyPair {
 }
 
 /**
- * Just the public key (the ledger account) of a seed: the JWK import of
- * fastKeyPairFromSeed without the address encoding or a public KeyObject
- * (about 29 µs of CPU a key here, nearly a signature's cost). The preparator needs it for every new account; it
- * signs nothing.
+ * Public keys by seed, least recently used out first: at most `capacity`
+ * entries (default 200,000, about 40 MB: a 32-byte latin1 key string, a 32-byte
+ * Buffer and the Map entry, ≈ 200 bytes each). The key derivation workers
+ * (key-deriver.ts) fill it ahead of the conversion with `put`.
  */
-export function publicKeyOfSeed(seed: Buffer): Buffer {
-  try {
-    // The private key's own JWK export carries `x`: no public KeyObject to build.
-    const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: '' }, format: 'jwk' });
-    const pub = Buffer.from(priv.export({ format: 'jwk' }).x ?? '', 'base64url');
-    if (pub.length === 32) return pub;
-  } catch {
-    // fall through to the PKCS#8 path
-  }
-  return keyPairFromSeed(seed).publicKey;
-}
-
-/** Public keys by seed, least recently used out first. */
 export class PublicKeyCache {
   private readonly map = new Map<string, Buffer>();
+  /** Keys derived in place on a miss (on the thread that converts). */
   misses = 0;
 
   constructor(private readonly capacity = 200_000) {}
+
+  has(seed: Buffer): boolean {
+    return this.map.has(seed.toString('latin1'));
+  }
+
+  /** The cached key, if any, without deriving or touching the order. */
+  peek(seed: Buffer): Buffer | undefined {
+    return this.map.get(seed.toString('latin1'));
+  }
+
+  /** Adds a key derived elsewhere (a worker thread). */
+  put(seed: Buffer, pub: Buffer): void {
+    const k = seed.toString('latin1');
+    if (this.map.has(k)) this.map.delete(k);
+    else if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.map.set(k, pub);
+  }
 
   get(seed: Buffer): Buffer {
     const k = seed.toString('latin1');

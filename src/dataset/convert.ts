@@ -68,7 +68,10 @@ function outpoint(txid: Buffer, vout: number): Buffer {
 /** Records the spendable outputs of a transaction left out of the dataset: spends of them are funded at genesis. */
 function putExternal(ctx: ConvertContext, tx: BtcTx): void {
   tx.outs.forEach((o, vout) => {
-    if (!isUnspendable(o.script)) ctx.state.put(outpoint(tx.txid, vout), { seed: ctx.seeds.get(o.script), account: null, amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
+    if (isUnspendable(o.script)) return;
+    const seed = ctx.seeds.get(o.script);
+    // The account when it is at hand (the key workers derive coinbase outputs' keys ahead), so spending it derives nothing.
+    ctx.state.put(outpoint(tx.txid, vout), { seed, account: ctx.keys.peek(seed) ?? null, amount: Number(o.value), parentSeq: null, parentId: null, depth: 0 });
   });
 }
 

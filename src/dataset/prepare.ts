@@ -12,6 +12,7 @@
  * written, the genesis file lands next to the output, and the partial file is
  * renamed: a file at `<out>` is always complete.
  */
+import { availableParallelism } from 'node:os';
 import { existsSync, ftruncateSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import { TpslabError } from '../errors.js';
@@ -19,9 +20,11 @@ import { parseGenesis } from '../ledger/genesis.js';
 import { encodeAddress } from '../protocol/address.js';
 import { addressNetwork, PublicKeyCache, SeedCache } from './accounts.js';
 import { listBlkFiles, readBlocks, type BlkPosition, type SourceNetwork } from './blk-files.js';
-import { displayId, parseBlock } from './btc-block.js';
+import { displayId } from './btc-block.js';
 import { absorbBlock, convertBlock, countersFromStats, countersToStats, emptyCounters, type ConvertContext, type Counters } from './convert.js';
 import { encodeHeader, FORMAT_VERSION, FrameWriter, HEADER_BYTES, type DatasetHeader } from './format.js';
+import { KeyDeriver } from './key-deriver.js';
+import { readAhead } from './read-ahead.js';
 import { PrepareState } from './state.js';
 
 export interface PrepareOptions {
@@ -36,6 +39,13 @@ export interface PrepareOptions {
   checkpointBytes?: number;
   frameBytes?: number;
   bucketBits?: number;
+  /**
+   * Threads deriving accounts (output script → seed → public key): 1 does it
+   * on the converting thread; N > 1 starts N worker threads that derive each
+   * block's new accounts while earlier blocks convert. Default:
+   * availableParallelism(). The output is the same.
+   */
+  jobs?: number;
   progressIntervalMs?: number;
   onProgress?: (p: PrepareProgress) => void;
   signal?: AbortSignal;
@@ -60,8 +70,11 @@ export interface PrepareResult {
   elapsedMs: number;
   runInputBytes: number;
   runRecords: number;
-  /** Public keys derived by this run (one per new account, the costliest step of a preparation). */
+  /** Public keys derived by this run (one per new account, the costliest step of a preparation), on any thread. */
   runKeysDerived: number;
+  /** Of those, derived by worker threads (0 with jobs 1). */
+  runKeysDerivedByWorkers: number;
+  jobs: number;
 }
 
 interface Config {
@@ -88,6 +101,12 @@ interface Checkpoint {
 }
 
 export const DEFAULTS = { checkpointBlocks: 1000, checkpointBytes: 256e6, frameBytes: 1 << 20, bucketBits: 8, progressIntervalMs: 5000 } as const;
+/** With key workers, blocks parsed ahead of the conversion (and about this many bytes of them at most). */
+const READ_AHEAD = { maxBlocks: 32, maxBytes: 16 << 20 } as const;
+
+export function defaultPrepareJobs(): number {
+  return Math.max(1, availableParallelism());
+}
 
 export function pathsOf(out: string): { partial: string; state: string; genesis: string } {
   return { partial: `${out}.partial`, state: `${out}.state`, genesis: `${out}.genesis.json` };
@@ -97,6 +116,8 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   const now = (): number => (o.clock ? o.clock.now() : Date.now());
   const startedMs = now();
   const fromBlock = o.fromBlock ?? 0;
+  const jobs = o.jobs ?? defaultPrepareJobs();
+  if (!Number.isInteger(jobs) || jobs < 1) throw new TpslabError('TPSLAB_E_USAGE', `--jobs ${jobs} must be a whole number of threads, 1 or more`);
   const toBlock = o.toBlock ?? Number.MAX_SAFE_INTEGER;
   if (toBlock < fromBlock) throw new TpslabError('TPSLAB_E_USAGE', `--to-block ${toBlock} is before --from-block ${fromBlock}`);
   if (o.network !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.network)) {
@@ -111,6 +132,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   if (!hasState) rmSync(paths.partial, { force: true });
   const state = new PrepareState(paths.state);
   let writer: FrameWriter | undefined;
+  let deriver: KeyDeriver | undefined;
   let committed = false;
   /** Input bytes read since the last checkpoint (0 after a resume, which starts at one). */
   let sinceCheckpointBytes = 0;
@@ -138,6 +160,9 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     let position: BlkPosition | null = cp?.position ?? null;
     let ctx: ConvertContext | undefined;
     const keys = new PublicKeyCache();
+    let seeds: SeedCache | undefined;
+    const seedsFor = (network: SourceNetwork): SeedCache => (seeds ??= new SeedCache(addressNetwork(network)));
+    if (jobs > 1) deriver = new KeyDeriver(jobs, keys);
     const runStart = { bytes: c.inputBytes, records: c.records };
     let lastProgressMs = startedMs;
     const progress = (): PrepareProgress => {
@@ -156,7 +181,13 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
       sinceCheckpointBytes = 0;
     };
     if (!(cp?.finished && nextBlock > toBlock)) {
-      for await (const raw of readBlocks(files, position ?? undefined)) {
+      const ahead = readAhead(readBlocks(files, position ?? undefined), {
+        firstBlock: nextBlock, toBlock, ...(deriver ? READ_AHEAD : { maxBlocks: 1, maxBytes: 0 }),
+        onParsed: deriver && ((block, raw, n) => (n >= fromBlock ? deriver!.prefetch(block, seedsFor(raw.network), raw.network) : undefined)),
+      });
+      for await (const item of ahead) {
+        if (!item.raw) throw item.error;
+        const raw = item.raw;
         if (o.signal?.aborted) {
           throw new TpslabError('TPSLAB_E_DATASET', `interrupted at block ${nextBlock}; the last checkpoint is at block ${cp?.nextBlock ?? 0}: run again with --resume to continue from there`);
         }
@@ -170,10 +201,12 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
           state.setMeta('config', config);
         } else checkConfig(config, raw.network, fromBlock, o, where);
         ctx ??= {
-          state, keys, seeds: new SeedCache(addressNetwork(config.sourceNetwork)), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
+          state, keys, seeds: seedsFor(config.sourceNetwork), ledgerNetwork: config.ledgerNetwork, bucketBits: config.bucketBits,
           emit: (bucket, seq, record) => writer!.add(bucket, seq, record),
         };
-        const block = parseBlock(raw.bytes, where);
+        if (item.error !== undefined || !item.block) throw item.error;
+        const block = item.block;
+        await item.ready;
         if (prevHash && !block.prevHash.equals(prevHash)) {
           throw new TpslabError(
             'TPSLAB_E_DATASET',
@@ -219,7 +252,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     writer = undefined;
     renameSync(paths.partial, o.out);
     const p = progress();
-    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records, runKeysDerived: keys.misses };
+    return { out: o.out, genesisFile: paths.genesis, header, elapsedMs: p.elapsedMs, runInputBytes: c.inputBytes - runStart.bytes, runRecords: c.records - runStart.records, runKeysDerived: keys.misses + (deriver?.derived ?? 0), runKeysDerivedByWorkers: deriver?.derived ?? 0, jobs };
   } catch (err) {
     writer?.close();
     writer = undefined;
@@ -228,6 +261,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
     if (!hasState && !committed) for (const f of [paths.partial, paths.state, `${paths.state}-wal`, `${paths.state}-shm`]) rmSync(f, { force: true });
     throw err;
   } finally {
+    await deriver?.close();
     writer?.close();
     if (state.open) state.close();
   }

@@ -349,3 +349,15 @@ test('the CLI prepares and describes a dataset', async () => {
   const json = await runCli(['dataset', 'info', out, '--json']);
   assert.equal((JSON.parse(json.stdout) as { records: number }).records, expectedFigures(chain, 0, 9).records);
 });
+
+test('--jobs: key derivation on worker threads writes the same dataset and genesis, byte for byte, as one thread', async () => {
+  const one = await prep('jobs1.tpsds', { jobs: 1 });
+  const three = await prep('jobs3.tpsds', { jobs: 3 });
+  assert.equal(one.runKeysDerivedByWorkers, 0, 'jobs 1 derives on the converting thread');
+  assert.ok(three.runKeysDerivedByWorkers > 0, `the workers derived keys (${three.runKeysDerivedByWorkers} of ${three.runKeysDerived})`);
+  assert.ok(readFileSync(three.out).equals(readFileSync(one.out)), 'the dataset files are identical');
+  assert.ok(readFileSync(three.genesisFile).equals(readFileSync(one.genesisFile)), 'the genesis files are identical');
+  const bad = await prep('jobs0.tpsds', { jobs: 0 }).then(() => undefined, (e: unknown) => e);
+  assert.equal((bad as TpslabError).code, 'TPSLAB_E_USAGE');
+  assert.match((bad as TpslabError).message, /--jobs 0 must be a whole number of threads, 1 or more/);
+});
