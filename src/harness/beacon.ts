@@ -33,6 +33,8 @@ const TICK_MS = 1;
 const SOURCE_READ_AHEAD = 8192;
 /** Open model: planned entries generated (and, presigning, signed) ahead of the next due one. */
 export const PLAN_AHEAD = 8192;
+/** Open model: due entries queued at most (more than a tick sends: MAX_CONCURRENT_REQUESTS batches). */
+export const QUEUE_AHEAD = 16_384;
 /** The resolved prefix of the ledger is dropped once it is this long and at least half the ledger. */
 export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
@@ -179,8 +181,11 @@ export class Beacon {
     if (this.source) this.takeSourced(this.source, now);
     else if (a.mode === 'open') {
       this.fill(this.nextDue + PLAN_AHEAD);
-      // Due entries join the queue as a run (they stay Unsent until taken).
-      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
+      // Due entries join the queue as a run (they stay Unsent until taken), at most QUEUE_AHEAD
+      // queued: far behind its schedule, a beacon lays out what it can send soon, not every due
+      // entry (their lag and latency count from their intended times either way).
+      const stop = Math.min(this.txs.intended.length, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
+      while (this.nextDue < stop && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
       this.queue.queueFreshTo(this.nextDue);
     } else {
       // Max mode: keep maxInFlight unconfirmed, round-robin over this beacon's senders, sent now.
