@@ -69,11 +69,7 @@ export function isResolved(s: TxState | undefined): boolean {
 
 /** Drops entries [0, k) from every column (the caller renumbers what refers to later entries). */
 export function dropPrefix(t: Ledger, k: number): void {
-  // In place: splice(0, k) would also build an array of the k dropped values (garbage, per compaction).
-  for (const column of Object.values(t) as unknown[][]) {
-    column.copyWithin(0, k);
-    column.length = Math.max(0, column.length - k);
-  }
+  for (const column of Object.values(t) as unknown[][]) column.splice(0, k);
 }
 
 /** Entry i's outcome row. */
