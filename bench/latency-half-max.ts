@@ -15,7 +15,7 @@
  * TPSLAB_BENCH_BLOCK_INTERVAL_MS / TPSLAB_BENCH_BATCH_DELAY_MS say otherwise (for tuning them).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, type RunSummary } from '../src/harness/overseer.js';
 import { defaultScenario, validateScenario, type Scenario } from '../src/harness/scenario.js';
@@ -79,6 +79,7 @@ function check(s: RunSummary, what: string, notes: string[]): void {
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const notes: string[] = [];
+  const load0 = loadavg()[0]!;
   const max = await run1(ctx, { mode: 'max', durationSec: MAX_S, maxInFlight: MAX_IN_FLIGHT }, 'bench-latency-max');
   check(max, 'max run', notes);
   const halfRate = Math.max(1, Math.round(max.tps.avg / 2));
@@ -87,6 +88,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   check(half, 'half-rate run', notes);
   const floor = await run1(ctx, { mode: 'open', arrival: 'uniform', stages: [{ kind: 'constant', ratePerSec: FLOOR_RATE_PER_SEC, durationSec: FLOOR_S }] }, 'bench-latency-floor');
   check(floor, 'floor run', notes);
+  // Latency is the first figure to suffer when other work takes the cores: say how busy the machine was.
+  notes.push(`load average (1 min) ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${availableParallelism()} cores`);
   const s = scenario({}, 'x', 'x.db');
   notes.push(
     `intervals: beacons.batchDelayMs ${s.beacons.batchDelayMs}, target.blockIntervalMs ${s.target.kind === 'tpslab' ? s.target.blockIntervalMs : '?'}; ` +
