@@ -55,7 +55,21 @@ function scenario(load: Record<string, unknown>, name: string, db: string): Scen
   );
 }
 
-async function run1(ctx: BenchContext, load: Record<string, unknown>, name: string): Promise<RunSummary> {
+/**
+ * One run; started again once if the network could not be reached while funding its accounts
+ * (seen on a heavily shared machine: UND_ERR_SOCKET from a node during provisioning).
+ */
+async function run1(ctx: BenchContext, load: Record<string, unknown>, name: string, notes: string[]): Promise<RunSummary> {
+  try {
+    return await runOnce(ctx, load, name);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'TPSLAB_E_UNAVAILABLE' || ctx.signal.aborted) throw err;
+    notes.push(`${name}: started again after ${(err as Error).message}`);
+    return await runOnce(ctx, load, name);
+  }
+}
+
+async function runOnce(ctx: BenchContext, load: Record<string, unknown>, name: string): Promise<RunSummary> {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-bench-latency-'));
   try {
     let lastProgress = 0;
@@ -80,13 +94,13 @@ function check(s: RunSummary, what: string, notes: string[]): void {
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const notes: string[] = [];
   const load0 = loadavg()[0]!;
-  const max = await run1(ctx, { mode: 'max', durationSec: MAX_S, maxInFlight: MAX_IN_FLIGHT }, 'bench-latency-max');
+  const max = await run1(ctx, { mode: 'max', durationSec: MAX_S, maxInFlight: MAX_IN_FLIGHT }, 'bench-latency-max', notes);
   check(max, 'max run', notes);
   const halfRate = Math.max(1, Math.round(max.tps.avg / 2));
   ctx.log(`max: ${max.tps.avg.toFixed(0)} tx/s committed; open model at ${halfRate} tx/s for ${HALF_S} s`);
-  const half = await run1(ctx, { mode: 'open', arrival: 'uniform', stages: [{ kind: 'constant', ratePerSec: halfRate, durationSec: HALF_S }] }, 'bench-latency-half');
+  const half = await run1(ctx, { mode: 'open', arrival: 'uniform', stages: [{ kind: 'constant', ratePerSec: halfRate, durationSec: HALF_S }] }, 'bench-latency-half', notes);
   check(half, 'half-rate run', notes);
-  const floor = await run1(ctx, { mode: 'open', arrival: 'uniform', stages: [{ kind: 'constant', ratePerSec: FLOOR_RATE_PER_SEC, durationSec: FLOOR_S }] }, 'bench-latency-floor');
+  const floor = await run1(ctx, { mode: 'open', arrival: 'uniform', stages: [{ kind: 'constant', ratePerSec: FLOOR_RATE_PER_SEC, durationSec: FLOOR_S }] }, 'bench-latency-floor', notes);
   check(floor, 'floor run', notes);
   // Latency is the first figure to suffer when other work takes the cores: say how busy the machine was.
   notes.push(`load average (1 min) ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${availableParallelism()} cores`);
