@@ -13,6 +13,9 @@ import { clientErrorHandler, RETRY_AFTER_SECONDS } from './http-errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** How long an idle keep-alive connection stays open: fastify's default. */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 export interface EarlyListener {
   server: Server;
   url: string;
@@ -40,6 +43,9 @@ export async function listenEarly(opts: { host: string; port: number; role: stri
     req.resume();
   };
   const server = createServer((req, res) => (handler ?? recovering)(req, res));
+  // fastify's own keep-alive timeout (it sets none on a server it is given): Node's 5 s closed idle
+  // connections that clients were about to reuse (UND_ERR_SOCKET "other side closed" on a loaded machine).
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const early = (_req: IncomingMessage, socket: Duplex): void => {
     socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"TPSLAB_E_UNAVAILABLE","message":"replaying the block log; retry shortly","retryable":true}}');
   };
