@@ -19,6 +19,7 @@ import { distributed } from './distributed.js';
 import { ethereumDevnet } from './ethereum-devnet.js';
 import { harness } from './harness.js';
 import { infrastructure } from './infrastructure.js';
+import { latencyHalfMax } from './latency-half-max.js';
 import { networkScaling } from './network-scaling.js';
 import { nodeRestart } from './node-restart.js';
 import { nodeSaturation } from './node-saturation.js';
@@ -27,7 +28,7 @@ import { replay } from './replay.js';
 import { sequencerFailover } from './sequencer-failover.js';
 import { soakBench } from './soak.js';
 
-const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench, reconcile, sequencerFailover];
+const BENCHMARKS: readonly Benchmark[] = [nodeSaturation, networkScaling, beaconVsAutocannon, harness, datasetPrepare, ethereumDevnet, infrastructure, replay, nodeRestart, distributed, soakBench, reconcile, sequencerFailover, latencyHalfMax];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** After aborting an overrunning benchmark, how long its cleanup may take before the runner moves on. */

@@ -33,6 +33,8 @@ const TICK_MS = 1;
 const SOURCE_READ_AHEAD = 8192;
 /** Open model: planned entries generated (and, presigning, signed) ahead of the next due one. */
 export const PLAN_AHEAD = 8192;
+/** Open model: due entries queued at most (more than a tick sends: MAX_CONCURRENT_REQUESTS batches). */
+export const QUEUE_AHEAD = 16_384;
 /** The resolved prefix of the ledger is dropped once it is this long and at least half the ledger. */
 export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
@@ -68,6 +70,7 @@ export class Beacon {
   /** Cumulative; lost = expired − late (a late commit moves a transaction from lost to late, never back in time). */
   private counts = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   private readonly errors = new Map<string, number>();
+  /** Id → the entry's index in the share (ledger index + base): compaction renumbers nothing here. */
   private readonly byId = new Map<string, number>();
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
   private readonly sent = new SentOrder();
@@ -99,7 +102,7 @@ export class Beacon {
     const built = this.connector.build({ index: this.base + i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
     t.built[i] = built;
     t.id[i] = built.id;
-    this.byId.set(built.id, i);
+    this.byId.set(built.id, this.base + i);
     return built;
   }
 
@@ -133,12 +136,12 @@ export class Beacon {
       {
         committed: (id, position, atMs) => {
           const i = this.byId.get(id);
-          if (i !== undefined) this.onCommitted(i, position, atMs);
+          if (i !== undefined) this.onCommitted(i - this.base, position, atMs);
           else if (this.settled.size > 0) this.onSettledCommitted(id, position, atMs);
         },
         failed: (id, code) => {
           const i = this.byId.get(id);
-          if (i !== undefined) this.onFailed(i, code);
+          if (i !== undefined) this.onFailed(i - this.base, code);
           else if (this.settled.get(id)?.status === 'lost') this.count(code); // past its timeout it stays lost
         },
         log: (line) => this.log(line),
@@ -179,8 +182,11 @@ export class Beacon {
     if (this.source) this.takeSourced(this.source, now);
     else if (a.mode === 'open') {
       this.fill(this.nextDue + PLAN_AHEAD);
-      // Due entries join the queue as a run (they stay Unsent until taken).
-      while (this.nextDue < this.txs.intended.length && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
+      // Due entries join the queue as a run (they stay Unsent until taken), at most QUEUE_AHEAD
+      // queued: far behind its schedule, a beacon lays out what it can send soon, not every due
+      // entry (their lag and latency count from their intended times either way).
+      const stop = Math.min(this.txs.intended.length, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
+      while (this.nextDue < stop && this.startMs + this.txs.intended[this.nextDue]! <= now) this.nextDue++;
       this.queue.queueFreshTo(this.nextDue);
     } else {
       // Max mode: keep maxInFlight unconfirmed, round-robin over this beacon's senders, sent now.
@@ -222,7 +228,7 @@ export class Beacon {
       const i = this.addTx(s.sender, 0, s.intendedOffsetMs ?? now - this.startMs);
       this.txs.built[i] = s.tx;
       this.txs.id[i] = s.tx.id;
-      this.byId.set(s.tx.id, i);
+      this.byId.set(s.tx.id, this.base + i);
       this.txs.state[i] = TxState.Waiting;
       this.queue.queueFreshTo(i + 1);
     }
@@ -492,7 +498,6 @@ export class Beacon {
     this.scan = 0;
     this.skip = Math.max(0, this.skip - k);
     this.nextDue = Math.max(0, this.nextDue - k);
-    for (const [id, i] of this.byId) this.byId.set(id, i - k);
     this.queue.rebase(k);
     this.retryAt = shiftIndexKeys(this.retryAt, k);
     this.sent.rebase(k);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
-import { Beacon, COMPACT_MIN, PLAN_AHEAD } from '../../src/harness/beacon.js';
+import { Beacon, COMPACT_MIN, PLAN_AHEAD, QUEUE_AHEAD } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage, Outcome } from '../../src/harness/messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 
@@ -90,4 +90,46 @@ test('regression: a beacon held every planned transaction for the whole run (mem
   // Bounded: the ledger never held more than a fraction of the run (PLAN_AHEAD ahead plus what is unresolved, dropped in chunks).
   // With commits this quick, little is unresolved: the ledger stays within 2·COMPACT_MIN + PLAN_AHEAD, whatever TXS is.
   assert.ok(maxLedger <= 2 * COMPACT_MIN + PLAN_AHEAD, `the ledger held at most ${maxLedger} of ${TXS} transactions`);
+});
+
+test('regression: a beacon far behind its schedule laid out every due transaction (ledger and CPU grew with the backlog, not with what it could send)', async () => {
+  const txs = 150_000;
+  const behind: Assign = {
+    ...assign,
+    // Every transaction due within the first 10 ms; the target answers each batch only after 20 ms.
+    plan: { ...assign.plan!, stages: [{ kind: 'constant', ratePerSec: txs * 100, durationSec: 0.01 }], txCount: txs },
+    batchMax: 100,
+    collectOutcomes: false,
+  };
+  let handlers: ConfirmSink | undefined;
+  let maxLedger = 0;
+  const ref: { beacon?: Beacon } = {};
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
+      await new Promise((r) => setTimeout(r, 20));
+      for (const { tx } of items) handlers!.committed(tx.id, 1, Date.now());
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (h) => {
+      handlers = h;
+    },
+    close: async () => {},
+  };
+  const messages: BeaconMessage[] = [];
+  const b = new Beacon({ ...behind, confirmation: { ...behind.confirmation, timeoutMs: 60_000 } }, (m) => void messages.push(m), connector, preciseClock);
+  ref.beacon = b;
+  await b.prepare();
+  b.start(Date.now());
+  // Bounded in time: the beacon is stopped (and reports what it has) if it has not finished within 30 s.
+  const guard = setTimeout(() => void b.stop(), 30_000);
+  await b.done;
+  clearTimeout(guard);
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  assert.deepEqual({ sent: done.sent, committed: done.committed, lost: done.lost }, { sent: txs, committed: txs, lost: 0 });
+  assert.ok(maxLedger <= 2 * COMPACT_MIN + QUEUE_AHEAD + PLAN_AHEAD, `the ledger held at most ${maxLedger} of ${txs} transactions`);
 });
