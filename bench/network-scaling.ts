@@ -51,16 +51,18 @@ const STATS_POLL_MS = 20;
 /** How long nodes get to reach the sequencer's head (after funding, after the window). */
 const CATCH_UP_MS = 10_000;
 
-interface Shared {
+export interface Shared {
   genesisText: string;
   faucet: KeyPair;
   accounts: KeyPair[];
   /** txs[sender * NONCES + nonce], signed for NETWORK, and their ids (hex). */
   txs: Buffer[];
   ids: string[];
+  senders: number;
+  nonces: number;
 }
 
-interface PassResult {
+export interface PassResult {
   nodes: number;
   /** Passes summed into this one (see combine). */
   passes: number;
@@ -75,10 +77,12 @@ interface PassResult {
   /** Cores all processes (and this one) used over each pass's window. */
   cores: number[];
   notes: string[];
+  /** process.hrtime (CLOCK_MONOTONIC, the clock of CPU profiles) in µs around the CPU measurement: to cut profiles to it. */
+  monoUs?: [number, number];
 }
 
-const tps = (p: PassResult) => (p.committed / p.windowMs) * 1000;
-const per1k = (cpu: number, p: PassResult) => (cpu / p.committed) * 1000;
+export const tps = (p: PassResult) => (p.committed / p.windowMs) * 1000;
+export const per1k = (cpu: number, p: PassResult) => (cpu / p.committed) * 1000;
 const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
 /** Sequencer, nodes and tracker: every process of the network (not the bench client). */
 const networkCpu = (p: PassResult) => p.seqCpu + sum(p.nodeCpu) + p.trackerCpu;
@@ -102,7 +106,7 @@ function combine(ps: PassResult[]): PassResult {
   );
 }
 
-function prepare(ctx: BenchContext): Shared {
+export function prepare(ctx: Pick<BenchContext, 'log'>, senders = SENDERS, nonces = NONCES): Shared {
   const faucet = keyPairFromLabel('bench-net-faucet');
   const genesis: GenesisJson = {
     network: NETWORK,
@@ -112,20 +116,20 @@ function prepare(ctx: BenchContext): Shared {
     accounts: [{ address: faucet.address, balance: (10n ** 18n).toString() }],
   };
   const t0 = performance.now();
-  const accounts = testAccounts('bench-net', SENDERS);
-  const txs: Buffer[] = new Array<Buffer>(SENDERS * NONCES);
-  const ids: string[] = new Array<string>(SENDERS * NONCES);
+  const accounts = testAccounts('bench-net', senders);
+  const txs: Buffer[] = new Array<Buffer>(senders * nonces);
+  const ids: string[] = new Array<string>(senders * nonces);
   accounts.forEach((from, s) => {
-    const to = accounts[(s + 1) % SENDERS]!;
-    for (let n = 0; n < NONCES; n++) {
+    const to = accounts[(s + 1) % senders]!;
+    for (let n = 0; n < nonces; n++) {
       const body: TxBody = { kind: 'transfer', nonce: BigInt(n), fee: 0n, deps: [], inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] };
       const tx = signTx(body, [from], NETWORK);
-      txs[s * NONCES + n] = tx.bytes;
-      ids[s * NONCES + n] = tx.id.toString('hex');
+      txs[s * nonces + n] = tx.bytes;
+      ids[s * nonces + n] = tx.id.toString('hex');
     }
   });
-  ctx.log(`pre-signed ${txs.length} transfers (${SENDERS} senders × ${NONCES} nonces) in ${(performance.now() - t0).toFixed(0)} ms`);
-  return { genesisText: `${JSON.stringify(genesis, null, 2)}\n`, faucet, accounts, txs, ids };
+  ctx.log(`pre-signed ${txs.length} transfers (${senders} senders × ${nonces} nonces) in ${(performance.now() - t0).toFixed(0)} ms`);
+  return { genesisText: `${JSON.stringify(genesis, null, 2)}\n`, faucet, accounts, txs, ids, senders, nonces };
 }
 
 /** Waits (bounded) until every node's head is at least the sequencer's; false if the time ran out. */
@@ -140,7 +144,13 @@ async function nodesCaughtUp(net: NetworkFile, signal: AbortSignal): Promise<boo
   return false;
 }
 
-async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promise<PassResult> {
+/** Which build runs the network: this one's, or another checkout's `dist/src/ledger/net.js` (A/B runs, net-cpu-ab.ts). */
+export interface NetLauncher {
+  netUp: typeof netUp;
+  stopProcesses: typeof stopProcesses;
+}
+
+export async function networkPass(n: number, shared: Shared, ctx: Pick<BenchContext, 'log' | 'signal'>, launcher: NetLauncher = { netUp, stopProcesses }): Promise<PassResult> {
   const tag = `${n} node${n === 1 ? '' : 's'}`;
   const notes: string[] = [];
   const dir = await tempDir('tpslab-bench-net-');
@@ -149,7 +159,7 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
     // netUp keeps a genesis already in its directory: ours, so the pre-signed transfers fit.
     await writeFile(join(dir.path, 'genesis.json'), shared.genesisText);
     await writeKeyFile(join(dir.path, 'faucet.key.json'), shared.faucet);
-    net = await netUp({ dir: dir.path, nodes: n });
+    net = await launcher.netUp({ dir: dir.path, nodes: n });
     if (net.network !== NETWORK) throw new Error(`network runs ${net.network}, expected ${NETWORK}`);
     const faucet = await readKeyFile(net.faucetKey);
     const urls = net.nodes.map((x) => x.url);
@@ -160,6 +170,7 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
     const pids = [net.sequencer.pid, net.tracker.pid, ...net.nodes.map((x) => x.pid)];
     const before = await getStats(seqUrl, ctx.signal);
     const cpu0 = procCpuMany(pids);
+    const mono0 = Number(process.hrtime.bigint() / 1000n);
     const self0 = process.cpuUsage();
     const w = await pumpAndWatch({
       statsUrl: seqUrl,
@@ -168,8 +179,8 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
       network: NETWORK,
       txs: shared.txs,
       ids: shared.ids,
-      senders: SENDERS,
-      nonces: NONCES,
+      senders: shared.senders,
+      nonces: shared.nonces,
       signal: ctx.signal,
       pump: PUMP,
       commitDeadlineMs: COMMIT_DEADLINE_MS,
@@ -180,6 +191,7 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
     // CPU counts the nodes' work on the last blocks too: read it once every node has applied them.
     if (!(await nodesCaughtUp(net, ctx.signal))) notes.push(`${tag}: not every node reached the sequencer's head within ${CATCH_UP_MS / 1000} s after the window`);
     const cpu1 = procCpuMany(pids);
+    const mono1 = Number(process.hrtime.bigint() / 1000n);
     const self = process.cpuUsage(self0);
     const cpu = cpu1.map((c, i) => c - cpu0[i]!);
     const committed = w.last.tx.committed - before.tx.committed;
@@ -202,6 +214,7 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
       clientCpu: (self.user + self.system) / 1e6,
       cores: [],
       notes,
+      monoUs: [mono0, mono1],
     };
     const allCores = (sum(cpu) + r.clientCpu) / (windowMs / 1000);
     r.cores.push(allCores);
@@ -213,8 +226,8 @@ async function networkPass(n: number, shared: Shared, ctx: BenchContext): Promis
     return r;
   } finally {
     if (net) {
-      await stopProcesses(net.nodes).catch(() => undefined);
-      await stopProcesses([net.sequencer, net.tracker]).catch(() => undefined);
+      await launcher.stopProcesses(net.nodes).catch(() => undefined);
+      await launcher.stopProcesses([net.sequencer, net.tracker]).catch(() => undefined);
     }
     await dir.remove().catch(() => undefined);
   }
