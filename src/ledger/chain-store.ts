@@ -12,6 +12,7 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
+import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { BlockLog, type Checkpoint, type RecoveryReport } from './block-log.js';
 import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
@@ -232,6 +233,16 @@ export class ChainStore {
       for (const tx of b.txs) this.recent.delete(tx.id.toString('latin1'));
       this.recentTopics.delete(b.height);
     }
+  }
+
+  /**
+   * Whether `tx` is in an indexed block, asking the index only when it can be: a transaction in
+   * a block ran there and moved its sender's nonce past its own, so a nonce the state has not
+   * passed is not in any block (the common case for a fresh submission).
+   */
+  holds(tx: SignedTx, idKey: string): boolean {
+    const account = this.state.getAccount(senderOf(tx.body));
+    return account !== undefined && tx.body.nonce < account.nonce && this.isIndexed(idKey);
   }
 
   isIndexed(idKey: string): boolean {

@@ -233,7 +233,7 @@ export class Replica extends ChainService implements LedgerService {
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.id.toString('latin1');
-        if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
+        if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
         w.resolve(undefined);
       }
     });
@@ -264,7 +264,7 @@ export class Replica extends ChainService implements LedgerService {
           } else if (e) w.resolve(new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message));
           else {
             const k = w.tx.id.toString('latin1');
-            if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? this.knownTerm });
+            if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: answer.term ?? this.knownTerm });
             w.resolve(undefined);
           }
         });
