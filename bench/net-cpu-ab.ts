@@ -7,19 +7,22 @@
  * steadier than TPS on a shared machine: it is the figure to compare.
  *
  *   node dist/bench/net-cpu-ab.js --trees /work/wt/base,. [--rounds 2] [--nodes 3]
- *        [--senders 2000] [--nonces 10] [--prof DIR]
+ *        [--senders 2000] [--nonces 10] [--prof DIR] [--perf DIR]
  *
  * Every tree must be built (`npm run build`). `--prof DIR` samples every network
  * process's CPU (bench/lib/cpu-prof.ts) and writes the profiles under
  * DIR/<tree>-<pass>/<role>-<id>-<pid>.cpuprofile, with window.json: the measured window,
- * which `bench/lib/prof-top.ts --window` cuts them to. Not part of `npm run bench`: a tool for
+ * which `bench/lib/prof-top.ts --window` cuts them to. Those profiles sample the main thread's
+ * wall time; `--perf DIR` records on-CPU samples of every thread (perf record, see perfHooks),
+ * which is what CPU per transfer counts. Not part of `npm run bench`: a tool for
  * commits that change the network's hot paths.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { netUp as NetUp, stopProcesses as StopProcesses } from '../src/ledger/net.js';
-import { networkPass, per1k, prepare, tps, type NetLauncher, type PassResult } from './network-scaling.js';
+import { networkPass, per1k, prepare, tps, type NetLauncher, type PassResult, type WindowHooks } from './network-scaling.js';
 
 const PROF_PRELOAD = fileURLToPath(new URL('./lib/cpu-prof.js', import.meta.url));
 
@@ -30,16 +33,18 @@ interface Args {
   senders: number;
   nonces: number;
   prof: string | undefined;
+  perf: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { trees: ['.'], rounds: 2, nodes: 3, senders: 2000, nonces: 10, prof: undefined };
+  const a: Args = { trees: ['.'], rounds: 2, nodes: 3, senders: 2000, nonces: 10, prof: undefined, perf: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[++i];
     if (v === undefined) throw new Error(`${k} needs a value`);
     if (k === '--trees') a.trees = v.split(',').filter(Boolean);
     else if (k === '--prof') a.prof = resolve(v);
+    else if (k === '--perf') a.perf = resolve(v);
     else if (k === '--rounds' || k === '--nodes' || k === '--senders' || k === '--nonces') {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new Error(`${k} must be a whole number >= 1, got "${v}"`);
@@ -64,6 +69,29 @@ function line(tree: string, p: PassResult): string {
   );
 }
 
+/**
+ * `perf record` (on-CPU samples of every thread, kernel included) of the network's processes over
+ * the window, to DIR/perf.data with DIR/pids.json naming the roles; the processes run with
+ * --perf-basic-prof so JavaScript frames have names. Read with
+ * `perf report -i DIR/perf.data --sort pid,sym --no-children`.
+ */
+function perfHooks(dir: string): WindowHooks {
+  let child: ChildProcess | undefined;
+  return {
+    start(pids) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(resolve(dir, 'pids.json'), `${JSON.stringify({ sequencer: pids[0], tracker: pids[1], nodes: pids.slice(2) })}\n`);
+      child = spawn('perf', ['record', '-q', '-F', '499', '-g', '-o', resolve(dir, 'perf.data'), '-p', pids.join(',')], { stdio: 'inherit' });
+    },
+    async end() {
+      if (!child) return;
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const names = args.trees.map((t) => basename(resolve(t)));
@@ -86,8 +114,10 @@ async function main(): Promise<void> {
         process.env.TPSLAB_CPU_PROF_DIR = dir;
         log(`profiles of pass ${pass} in ${dir}`);
       }
-      const quiet = { log: (s: string) => (args.prof ? log(`  ${s}`) : undefined), signal };
-      const p = await networkPass(args.nodes, shared, quiet, launchers[i]!);
+      const hooks = args.perf ? perfHooks(resolve(args.perf, `${names[i]}-${pass}`)) : undefined;
+      if (args.perf) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --perf-basic-prof`.trim();
+      const quiet = { log: (s: string) => (args.prof || args.perf ? log(`  ${s}`) : undefined), signal };
+      const p = await networkPass(args.nodes, shared, quiet, launchers[i]!, hooks);
       delete process.env.TPSLAB_CPU_PROF_DIR;
       if (baseOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = baseOptions;

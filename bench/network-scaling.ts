@@ -150,7 +150,19 @@ export interface NetLauncher {
   stopProcesses: typeof stopProcesses;
 }
 
-export async function networkPass(n: number, shared: Shared, ctx: Pick<BenchContext, 'log' | 'signal'>, launcher: NetLauncher = { netUp, stopProcesses }): Promise<PassResult> {
+/** Called around the measured window with the network's pids (sequencer, tracker, nodes): e.g. to run `perf record` on them. */
+export interface WindowHooks {
+  start(pids: readonly number[]): void | Promise<void>;
+  end(): void | Promise<void>;
+}
+
+export async function networkPass(
+  n: number,
+  shared: Shared,
+  ctx: Pick<BenchContext, 'log' | 'signal'>,
+  launcher: NetLauncher = { netUp, stopProcesses },
+  hooks?: WindowHooks,
+): Promise<PassResult> {
   const tag = `${n} node${n === 1 ? '' : 's'}`;
   const notes: string[] = [];
   const dir = await tempDir('tpslab-bench-net-');
@@ -166,8 +178,13 @@ export async function networkPass(n: number, shared: Shared, ctx: Pick<BenchCont
     await fund(new NodeClient(urls[0]!), faucet, shared.accounts, FUNDING);
     if (!(await nodesCaughtUp(net, ctx.signal))) notes.push(`${tag}: not every node had the funding block within ${CATCH_UP_MS / 1000} s`);
 
+    // More transfers than the bench's own (net-cpu-ab.ts --nonces) get proportionally longer deadlines.
+    const scale = Math.max(1, shared.txs.length / (SENDERS * NONCES));
+    const pumpOptions: PumpOptions = { ...PUMP, deadlineMs: PUMP.deadlineMs * scale };
+    const commitDeadlineMs = COMMIT_DEADLINE_MS * scale;
     const seqUrl = net.sequencer.url;
     const pids = [net.sequencer.pid, net.tracker.pid, ...net.nodes.map((x) => x.pid)];
+    await hooks?.start(pids);
     const before = await getStats(seqUrl, ctx.signal);
     const cpu0 = procCpuMany(pids);
     const mono0 = Number(process.hrtime.bigint() / 1000n);
@@ -182,8 +199,8 @@ export async function networkPass(n: number, shared: Shared, ctx: Pick<BenchCont
       senders: shared.senders,
       nonces: shared.nonces,
       signal: ctx.signal,
-      pump: PUMP,
-      commitDeadlineMs: COMMIT_DEADLINE_MS,
+      pump: pumpOptions,
+      commitDeadlineMs,
       pollMs: STATS_POLL_MS,
     });
     const complete = !Number.isNaN(w.completeAt);
@@ -192,12 +209,13 @@ export async function networkPass(n: number, shared: Shared, ctx: Pick<BenchCont
     if (!(await nodesCaughtUp(net, ctx.signal))) notes.push(`${tag}: not every node reached the sequencer's head within ${CATCH_UP_MS / 1000} s after the window`);
     const cpu1 = procCpuMany(pids);
     const mono1 = Number(process.hrtime.bigint() / 1000n);
+    await hooks?.end();
     const self = process.cpuUsage(self0);
     const cpu = cpu1.map((c, i) => c - cpu0[i]!);
     const committed = w.last.tx.committed - before.tx.committed;
     const failed = w.last.tx.failed - before.tx.failed;
-    if (w.p.timedOut) notes.push(`${tag}: pumping hit its ${PUMP.deadlineMs / 1000} s deadline with ${shared.txs.length - w.p.accepted} transfers not accepted`);
-    if (!complete) notes.push(`${tag}: only ${committed} of ${w.p.accepted} accepted transfers committed within ${COMMIT_DEADLINE_MS / 1000} s`);
+    if (w.p.timedOut) notes.push(`${tag}: pumping hit its ${pumpOptions.deadlineMs / 1000} s deadline with ${shared.txs.length - w.p.accepted} transfers not accepted`);
+    if (!complete) notes.push(`${tag}: only ${committed} of ${w.p.accepted} accepted transfers committed within ${commitDeadlineMs / 1000} s`);
     if (failed > 0) notes.push(`${tag}: ${failed} accepted transfers failed: ${JSON.stringify(w.last.tx.failedByCode)}`);
     if (Object.keys(w.p.rejected).length > 0) notes.push(`${tag}: refused for good: ${JSON.stringify(w.p.rejected)} `);
     if (w.p.lost > 0) notes.push(`${tag}: ${w.p.lost} transfers sent were never seen committed or failed (lost)`);
