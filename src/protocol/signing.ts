@@ -141,6 +141,25 @@ export function verifyTx(tx: SignedTx, network: string): void {
   }
 }
 
+/**
+ * Checks the signatures of signed bytes without building a SignedTx (no copy, no id): for verify
+ * threads, whose caller decodes the transaction itself. -1 when every signature verifies, else
+ * the index of the first that does not; a TPSLAB_E_DECODE error if the bytes do not decode.
+ */
+export function verifyEncoded(bytes: Buffer, network: string): number {
+  const r = new ByteReader(bytes, 'transaction', true);
+  const body = decodeBody(r);
+  const bodyLength = r.offset;
+  const n = signatureCount(body);
+  const signatures: Buffer[] = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
+  r.end();
+  const message = Buffer.concat([signingDomain(network), bytes.subarray(0, bodyLength)]);
+  const signers = signersOf(body);
+  for (let i = 0; i < n; i++) if (!verify(null, message, publicKeyObject(signers[i]!), signatures[i]!)) return i;
+  return -1;
+}
+
 /** One raw Ed25519 verification, for benchmarks that compare against the node. */
 export function verifyRaw(message: Buffer, publicKey: Buffer, signature: Buffer): boolean {
   return verify(null, message, publicKeyObject(publicKey), signature);
