@@ -72,8 +72,8 @@ function line(tree: string, p: PassResult): string {
 /**
  * `perf record` (on-CPU samples of every thread, kernel included) of the network's processes over
  * the window, to DIR/perf.data with DIR/pids.json naming the roles; the processes run with
- * --perf-basic-prof so JavaScript frames have names. Read with
- * `perf report -i DIR/perf.data --sort pid,sym --no-children`.
+ * --perf-basic-prof so JavaScript frames have names. Read with bench/lib/perf-roles.ts (by role,
+ * thread and category), or `perf report -i DIR/perf.data --sort pid,sym --no-children` (by thread).
  */
 function perfHooks(dir: string): WindowHooks {
   let child: ChildProcess | undefined;
