@@ -3,6 +3,8 @@
  * node's own verify path (`verifyRaw`, cached public-key objects), on real
  * transfer bodies with the signing domain — the exact message a node verifies.
  */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { keyPairFromLabel, signTx, signingDomain, verifyRaw } from '../../src/protocol/signing.js';
 
 export const VERIFY_MESSAGES = 2_000;
@@ -72,4 +74,29 @@ export function measureVerify(set: VerifySet, durationMs: number): VerifyRate {
   if (bad) throw new Error(`${bad} baseline signatures failed to verify`);
   const ms = now - start;
   return { perSecond: (count / ms) * 1000, perCpuSecond: count / ((cpu.user + cpu.system) / 1e6), count, ms };
+}
+
+/**
+ * Ed25519 verifications per second of `threads` worker threads at once (the machine's
+ * multi-core capacity, issue 15's yardstick: "2-thread verification" on 2 cores): each
+ * builds its own set, all start together, and the rate is every thread's count over the
+ * longest thread's time. `perCpuSecond`: every thread's count per CPU-second of this
+ * whole process over the measurement (about one thread's rate when each has a core).
+ */
+export async function measureVerifyThreads(network: string, threads: number, durationMs: number): Promise<VerifyRate> {
+  const url = new URL('./verify-thread.js', import.meta.url);
+  const workers = Array.from({ length: threads }, () => new Worker(url, { workerData: { network, durationMs } }));
+  try {
+    await Promise.all(workers.map((w) => once(w, 'message'))); // each has built and warmed its set
+    const results = workers.map((w) => once(w, 'message').then(([r]) => r as VerifyRate));
+    const cpu0 = process.cpuUsage(); // process-wide: the worker threads' time too
+    for (const w of workers) w.postMessage('go');
+    const rates = await Promise.all(results);
+    const cpu = process.cpuUsage(cpu0);
+    const count = rates.reduce((a, r) => a + r.count, 0);
+    const ms = Math.max(...rates.map((r) => r.ms));
+    return { perSecond: (count / ms) * 1000, perCpuSecond: count / ((cpu.user + cpu.system) / 1e6), count, ms };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }

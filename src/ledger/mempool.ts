@@ -128,14 +128,17 @@ export class Mempool {
   /** Admits a verified transaction or throws a coded error; nothing is kept on error. */
   admit(tx: SignedTx): PendingTx {
     const idKey = tx.id.toString('latin1');
-    if (this.byId.has(idKey) || this.isIncluded(idKey)) {
-      throw new TpslabError('TPSLAB_E_DUPLICATE', `transaction ${tx.id.toString('hex')} is already ${this.byId.has(idKey) ? 'pending' : 'committed'}`);
-    }
     const body = tx.body;
     const sender = senderOf(body);
     const senderKey = accountKey(sender);
-    const q = this.senders.get(senderKey);
     const account = this.state.getAccount(sender);
+    // Only a nonce the state has passed can be in a block (it ran there and moved the nonce on):
+    // the index is asked only then, not for every fresh transaction.
+    const mayBeIncluded = account !== undefined && body.nonce < account.nonce;
+    if (this.byId.has(idKey) || (mayBeIncluded && this.isIncluded(idKey))) {
+      throw new TpslabError('TPSLAB_E_DUPLICATE', `transaction ${tx.id.toString('hex')} is already ${this.byId.has(idKey) ? 'pending' : 'committed'}`);
+    }
+    const q = this.senders.get(senderKey);
     const next = q?.next ?? account?.nonce ?? 0n;
     const hole = this.refusedAt.get(senderKey);
     if (hole && (hole.nonce < next || body.nonce === hole.nonce)) this.refusedAt.delete(senderKey); // sent again, or used since

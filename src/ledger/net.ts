@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -252,11 +253,14 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
     const sequencer = sequencers[0]!;
     for (const s of sequencers) say(`${s.id.padEnd(10)} ${s.url}`);
     const sequencerUrls = sequencers.map((s) => s.url).join(',');
+    // The nodes share this machine's cores: one verify thread each unless there are cores to spare. More
+    // threads than cores gain nothing, and each thread parses every sender's key and compiles its code again.
+    const verifyThreads = Math.max(1, Math.floor(availableParallelism() / opts.nodes));
     // Start nodes in parallel; wait for all of them, so none is left running if another fails.
     const settled = await Promise.allSettled(
       Array.from({ length: opts.nodes }, async (_, i) => {
         const id = `node${i + 1}`;
-        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencerUrls, '--tracker', tracker.url, '--id', id, ...snapshots], detached);
+        const n = await launchKeepingPort(previous, say, id, 'replica', join(dir, id), ['--genesis', dev.genesisPath, '--sequencer', sequencerUrls, '--tracker', tracker.url, '--id', id, '--verify-threads', String(verifyThreads), ...snapshots], detached);
         started.push(n);
         return n;
       }),

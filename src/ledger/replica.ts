@@ -104,7 +104,7 @@ export class Replica extends ChainService implements LedgerService {
         pending: this.pending,
         track: (tx, term, atMs) => {
           const k = tx.id.toString('latin1');
-          if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
+          if (!this.chain.holds(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
         },
         isIndexed: (k) => this.chain.isIndexed(k),
         fail: (tx, code, message) => {
@@ -226,7 +226,7 @@ export class Replica extends ChainService implements LedgerService {
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.id.toString('latin1');
-        if (!this.chain.isIndexed(k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
+        if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
         w.resolve(undefined);
       }
     });

@@ -25,14 +25,17 @@ export function encodeBatch(txs: readonly Uint8Array[], into?: Buffer): Buffer {
   return out;
 }
 
-/** Splits a batch; wrong framing (counts, lengths, trailing bytes) is a TPSLAB_E_DECODE error. */
+/**
+ * Splits a batch; wrong framing (counts, lengths, trailing bytes) is a TPSLAB_E_DECODE error.
+ * The parts are views of `body` (decodeTx copies what it keeps).
+ */
 export function splitBatch(body: Buffer, maxTxs: number, maxTxBytes: number): Buffer[] {
   const r = new ByteReader(body, 'batch');
   const count = r.bounded(r.u32('count'), 1, maxTxs, 'count');
-  const out: Buffer[] = [];
+  const out: Buffer[] = new Array<Buffer>(count);
   for (let i = 0; i < count; i++) {
-    const len = r.bounded(r.u32(`txs[${i}].length`), 1, maxTxBytes, `txs[${i}].length`);
-    out.push(r.bytes(len, `txs[${i}]`));
+    const len = r.bounded(r.u32('txs[].length', i), 1, maxTxBytes, 'txs[].length', i);
+    out[i] = r.view(len, 'txs[]', i);
   }
   r.end();
   return out;

@@ -61,10 +61,10 @@ export function decodeBlock(bytes: Buffer): Block {
   const timestampMs = r.u64Safe('timestampMs');
   const stateHash = r.bytes(HASH_BYTES, 'stateHash');
   const count = r.bounded(r.u32('txCount'), 0, MAX_BLOCK_TXS, 'txCount');
-  const txs: SignedTx[] = [];
+  const txs: SignedTx[] = new Array<SignedTx>(count);
   for (let i = 0; i < count; i++) {
-    const len = r.bounded(r.u32(`txs[${i}].length`), 1, bytes.length, `txs[${i}].length`);
-    txs.push(decodeTx(r.bytes(len, `txs[${i}]`)));
+    const len = r.bounded(r.u32('txs[].length', i), 1, bytes.length, 'txs[].length', i);
+    txs[i] = decodeTx(r.view(len, 'txs[]', i)); // decodeTx copies what it keeps
   }
   r.end();
   return makeBlock({ height, prevHash, timestampMs, stateHash, txs });

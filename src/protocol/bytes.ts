@@ -64,15 +64,23 @@ export class ByteWriter {
 /**
  * Strict big-endian reader: every read is bounds-checked and failures are
  * TPSLAB_E_DECODE errors that name the field being read and the offset.
+ *
+ * A field name may hold `[]` and be given an index: the name with `[i]` is
+ * built only if the read fails, so the hot path allocates no strings.
  */
 export class ByteReader {
   private pos = 0;
   /** Where the field being read starts, for error messages. */
   private fieldStart = 0;
 
+  /**
+   * `views`: the caller owns `buf` and keeps it unchanged, so `bytes()` may return
+   * subarrays of it instead of copies.
+   */
   constructor(
     private readonly buf: Buffer,
     private readonly what: string,
+    private readonly views = false,
   ) {}
 
   get offset(): number {
@@ -83,40 +91,41 @@ export class ByteReader {
     return this.buf.length - this.pos;
   }
 
-  fail(field: string, problem: string, code: 'TPSLAB_E_DECODE' | 'TPSLAB_E_OLD_FORMAT' = 'TPSLAB_E_DECODE'): never {
-    throw new TpslabError(code, `${this.what}: ${field} at byte ${this.fieldStart}: ${problem}`, {
-      details: { field, offset: this.fieldStart },
+  fail(field: string, problem: string, code: 'TPSLAB_E_DECODE' | 'TPSLAB_E_OLD_FORMAT' = 'TPSLAB_E_DECODE', index?: number): never {
+    const name = index === undefined ? field : field.replace('[]', `[${index}]`);
+    throw new TpslabError(code, `${this.what}: ${name} at byte ${this.fieldStart}: ${problem}`, {
+      details: { field: name, offset: this.fieldStart },
     });
   }
 
-  private need(n: number, field: string): void {
+  private need(n: number, field: string, index: number | undefined): void {
     this.fieldStart = this.pos;
     if (this.pos + n > this.buf.length) {
-      this.fail(field, `needs ${n} bytes but only ${this.remaining} remain (truncated?)`);
+      this.fail(field, `needs ${n} bytes but only ${this.remaining} remain (truncated?)`, 'TPSLAB_E_DECODE', index);
     }
   }
 
-  u8(field: string): number {
-    this.need(1, field);
-    return this.buf.readUInt8(this.pos++);
+  u8(field: string, index?: number): number {
+    this.need(1, field, index);
+    return this.buf[this.pos++]!;
   }
 
-  u16(field: string): number {
-    this.need(2, field);
+  u16(field: string, index?: number): number {
+    this.need(2, field, index);
     const v = this.buf.readUInt16BE(this.pos);
     this.pos += 2;
     return v;
   }
 
-  u32(field: string): number {
-    this.need(4, field);
+  u32(field: string, index?: number): number {
+    this.need(4, field, index);
     const v = this.buf.readUInt32BE(this.pos);
     this.pos += 4;
     return v;
   }
 
-  u64(field: string): bigint {
-    this.need(8, field);
+  u64(field: string, index?: number): bigint {
+    this.need(8, field, index);
     const v = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
     return v;
@@ -129,17 +138,22 @@ export class ByteReader {
     return Number(v);
   }
 
-  /** A copy, so decoded values never alias the (possibly reused) input buffer. */
-  bytes(n: number, field: string): Buffer {
-    this.need(n, field);
-    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+  /** A copy, so decoded values never alias the (possibly reused) input buffer; a view if the reader was made with `views`. */
+  bytes(n: number, field: string, index?: number): Buffer {
+    return this.views ? this.view(n, field, index) : Buffer.from(this.view(n, field, index));
+  }
+
+  /** The next `n` bytes as a subarray of the input: valid only as long as the input is. */
+  view(n: number, field: string, index?: number): Buffer {
+    this.need(n, field, index);
+    const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
   /** A count or length bounded by [min, max]. */
-  bounded(value: number, min: number, max: number, field: string): number {
-    if (value < min || value > max) this.fail(field, `is ${value}, must be between ${min} and ${max}`);
+  bounded(value: number, min: number, max: number, field: string, index?: number): number {
+    if (value < min || value > max) this.fail(field, `is ${value}, must be between ${min} and ${max}`, 'TPSLAB_E_DECODE', index);
     return value;
   }
 

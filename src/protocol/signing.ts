@@ -3,13 +3,12 @@
  * assembly of signed transactions. Signatures cover a domain prefix that names
  * the network, so a transaction signed for one network fails on another.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, hash, sign, verify, type KeyObject } from 'node:crypto';
 import { TpslabError } from '../errors.js';
 import { encodeAddress } from './address.js';
 import { ByteReader } from './bytes.js';
 import { decodeBody, encodeBody, SIGNATURE_BYTES, signatureCount, signersOf, type SignedTx, type TxBody } from './tx.js';
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 export interface KeyPair {
@@ -41,8 +40,8 @@ export function keyPairFromLabel(label: string): KeyPair {
 }
 
 /**
- * Verifying keys are cached (parsing one costs nearly as much as a
- * verification), least recently used out first: a Map keeps insertion order,
+ * Verifying keys are cached (parsing one costs a fifth of a verification),
+ * least recently used out first: a Map keeps insertion order,
  * and a hit moves the key to the end.
  */
 const publicKeyCache = new Map<string, KeyObject>();
@@ -54,7 +53,9 @@ function publicKeyObject(publicKey: Buffer): KeyObject {
   if (obj) {
     publicKeyCache.delete(k);
   } else {
-    obj = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    // As a JWK, not DER: OpenSSL 3 sends DER through its decoder framework, about 85 us a key on
+    // this machine against 15 us for the raw key of a JWK; the key is the same (same verify results).
+    obj = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
     if (publicKeyCache.size >= PUBLIC_KEY_CACHE_MAX) publicKeyCache.delete(publicKeyCache.keys().next().value!);
   }
   publicKeyCache.set(k, obj);
@@ -81,7 +82,8 @@ export function signingDomain(network: string): Buffer {
  * deterministic and strictly verified before admission (docs/protocol.md).
  */
 export function txId(bodyBytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bodyBytes).digest();
+  // One-shot hash: no Hash object per transaction (about 2 µs less each, and ids are computed at every decode).
+  return hash('sha256', bodyBytes, 'buffer');
 }
 
 /**
@@ -106,16 +108,20 @@ export function signTx(body: TxBody, keys: readonly KeyPair[], network: string):
   return { body, signatures, bytes, bodyLength: bodyBytes.length, id: txId(bodyBytes) };
 }
 
-/** Strictly decodes signed bytes (no signature check; see verifyTx). */
+/**
+ * Strictly decodes signed bytes (no signature check; see verifyTx). The bytes are copied
+ * once; the decoded fields (accounts, signatures, payload) are views of that copy, which
+ * the transaction owns, so nothing aliases the caller's buffer.
+ */
 export function decodeTx(bytes: Buffer): SignedTx {
-  const r = new ByteReader(bytes, 'transaction');
+  const own = Buffer.from(bytes);
+  const r = new ByteReader(own, 'transaction', true);
   const body = decodeBody(r);
   const bodyLength = r.offset;
   const n = signatureCount(body);
-  const signatures: Buffer[] = [];
-  for (let i = 0; i < n; i++) signatures.push(r.bytes(SIGNATURE_BYTES, `signatures[${i}]`));
+  const signatures: Buffer[] = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
   r.end();
-  const own = Buffer.from(bytes);
   return { body, signatures, bytes: own, bodyLength, id: txId(own.subarray(0, bodyLength)) };
 }
 
@@ -133,6 +139,25 @@ export function verifyTx(tx: SignedTx, network: string): void {
       );
     }
   }
+}
+
+/**
+ * Checks the signatures of signed bytes without building a SignedTx (no copy, no id): for verify
+ * threads, whose caller decodes the transaction itself. -1 when every signature verifies, else
+ * the index of the first that does not; a TPSLAB_E_DECODE error if the bytes do not decode.
+ */
+export function verifyEncoded(bytes: Buffer, network: string): number {
+  const r = new ByteReader(bytes, 'transaction', true);
+  const body = decodeBody(r);
+  const bodyLength = r.offset;
+  const n = signatureCount(body);
+  const signatures: Buffer[] = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
+  r.end();
+  const message = Buffer.concat([signingDomain(network), bytes.subarray(0, bodyLength)]);
+  const signers = signersOf(body);
+  for (let i = 0; i < n; i++) if (!verify(null, message, publicKeyObject(signers[i]!), signatures[i]!)) return i;
+  return -1;
 }
 
 /** One raw Ed25519 verification, for benchmarks that compare against the node. */

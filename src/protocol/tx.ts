@@ -21,7 +21,7 @@
  * the signatures; its bytes are refused with TPSLAB_E_OLD_FORMAT.
  */
 import { TpslabError } from '../errors.js';
-import type { ByteReader} from './bytes.js';
+import type { ByteReader } from './bytes.js';
 import { ByteWriter } from './bytes.js';
 
 export const TX_VERSION = 2;
@@ -186,7 +186,7 @@ export function decodeBody(r: ByteReader): TxBody {
   const fee = r.u64('fee');
   const depCount = r.bounded(r.u8('deps.count'), 0, CODEC_LIMITS.maxDeps, 'deps.count');
   const deps: Buffer[] = [];
-  for (let i = 0; i < depCount; i++) deps.push(r.bytes(TX_ID_BYTES, `deps[${i}]`));
+  for (let i = 0; i < depCount; i++) deps.push(r.bytes(TX_ID_BYTES, 'deps[]', i));
   const common = { nonce, fee, deps };
   switch (kind) {
     case 'transfer': {
@@ -214,13 +214,20 @@ export function decodeBody(r: ByteReader): TxBody {
   }
 }
 
-function readEntries(r: ByteReader, field: string, max: number): Entry[] {
-  const n = r.bounded(r.u16(`${field}.count`), 1, max, `${field}.count`);
-  const out: Entry[] = [];
+/** Field names of the entry lists, built once (decoding builds no strings unless it fails). */
+const ENTRY_FIELDS = {
+  inputs: { count: 'inputs.count', account: 'inputs[].account', amount: 'inputs[].amount' },
+  outputs: { count: 'outputs.count', account: 'outputs[].account', amount: 'outputs[].amount' },
+} as const;
+
+function readEntries(r: ByteReader, field: 'inputs' | 'outputs', max: number): Entry[] {
+  const f = ENTRY_FIELDS[field];
+  const n = r.bounded(r.u16(f.count), 1, max, f.count);
+  const out: Entry[] = new Array<Entry>(n);
   for (let i = 0; i < n; i++) {
-    const account = r.bytes(ACCOUNT_BYTES, `${field}[${i}].account`);
-    const amount = r.u64(`${field}[${i}].amount`);
-    out.push({ account, amount });
+    const account = r.bytes(ACCOUNT_BYTES, f.account, i);
+    const amount = r.u64(f.amount, i);
+    out[i] = { account, amount };
   }
   return out;
 }
