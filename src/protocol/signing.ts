@@ -47,12 +47,39 @@ export function keyPairFromLabel(label: string): KeyPair {
 const publicKeyCache = new Map<string, KeyObject>();
 const PUBLIC_KEY_CACHE_MAX = 200_000;
 
-function publicKeyObject(publicKey: Buffer): KeyObject {
+/**
+ * Public keys that anyone can sign for: the eight points of small order (the curve's torsion
+ * subgroup: identity, order 2, two of order 4, four of order 8) and six non-canonical encodings of
+ * them (C2SP's Ed25519 vectors call the set "eight plus six alternative encodings"). OpenSSL accepts
+ * a signature of all zeros from the all-zero key, so an account with such a key could be spent by
+ * anyone; verification refuses them (a test derives the set again with @noble/curves).
+ */
+export const SMALL_ORDER_KEYS: readonly string[] = [
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  '0100000000000000000000000000000000000000000000000000000000000080',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+];
+const smallOrder = new Set(SMALL_ORDER_KEYS.map((h) => Buffer.from(h, 'hex').toString('latin1')));
+
+/** The key to verify with, or undefined for a key that anyone can sign for (never cached). */
+function publicKeyObject(publicKey: Buffer): KeyObject | undefined {
   const k = publicKey.toString('latin1');
   let obj = publicKeyCache.get(k);
   if (obj) {
     publicKeyCache.delete(k);
   } else {
+    if (smallOrder.has(k)) return undefined;
     // As a JWK, not DER: OpenSSL 3 sends DER through its decoder framework, about 85 us a key on
     // this machine against 15 us for the raw key of a JWK; the key is the same (same verify results).
     obj = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
@@ -130,7 +157,15 @@ export function verifyTx(tx: SignedTx, network: string): void {
   const message = Buffer.concat([signingDomain(network), tx.bytes.subarray(0, tx.bodyLength)]);
   const signers = signersOf(tx.body);
   for (let i = 0; i < signers.length; i++) {
-    const ok = verify(null, message, publicKeyObject(signers[i]!), tx.signatures[i]!);
+    const key = publicKeyObject(signers[i]!);
+    if (!key) {
+      throw new TpslabError(
+        'TPSLAB_E_BAD_SIGNATURE',
+        `signer ${i} (${encodeAddress(signers[i]!)}) has a small-order public key, for which anyone can forge a signature; such an account cannot sign: use a key from 'tpslab keys new'`,
+        { details: { index: i } },
+      );
+    }
+    const ok = verify(null, message, key, tx.signatures[i]!);
     if (!ok) {
       throw new TpslabError(
         'TPSLAB_E_BAD_SIGNATURE',
@@ -156,11 +191,15 @@ export function verifyEncoded(bytes: Buffer, network: string): number {
   r.end();
   const message = Buffer.concat([signingDomain(network), bytes.subarray(0, bodyLength)]);
   const signers = signersOf(body);
-  for (let i = 0; i < n; i++) if (!verify(null, message, publicKeyObject(signers[i]!), signatures[i]!)) return i;
+  for (let i = 0; i < n; i++) {
+    const key = publicKeyObject(signers[i]!);
+    if (!key || !verify(null, message, key, signatures[i]!)) return i;
+  }
   return -1;
 }
 
 /** One raw Ed25519 verification, for benchmarks that compare against the node. */
 export function verifyRaw(message: Buffer, publicKey: Buffer, signature: Buffer): boolean {
-  return verify(null, message, publicKeyObject(publicKey), signature);
+  const key = publicKeyObject(publicKey);
+  return key !== undefined && verify(null, message, key, signature);
 }
