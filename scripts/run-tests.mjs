@@ -12,38 +12,34 @@ import { spec, tap } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
 import testTimes from './test-times.mjs';
 
-/** Slowest first: per-file wall time of one full run (shared 2-core machine, 2 lanes, 2026-11-29). */
+/** Slowest first: summed test durations per file in one full run (shared 2-core machine, 2 lanes, 2026-11-29). */
 const SLOWEST = [
-  'experiments/find-max', // 237 s
-  'connectors/replay', // 224 s: the 100,000-transaction replay (issue 12)
-  'e2e/harness', // 223 s
-  'e2e/nats', // 208 s
-  'experiments/sweep', // 206 s
-  'e2e/ethereum-connector', // 171 s
-  'e2e/cli', // 162 s
-  'e2e/soak', // 133 s: 90 s of load by design
-  'e2e/browser', // 117 s
-  'e2e/sequencer-failover', // 113 s
-  'faults/faults-e2e', // 110 s
-  'harness/ci', // 107 s
-  'infra/indexer', // 97 s
-  'faults/links-e2e', // 83 s
-  'infra/lb-run', // 83 s
-  'observability/observability', // 67 s
-  'experiments/interrupt', // 66 s
-  'infra/faucet', // 66 s
-  'e2e/interrupt', // 64 s
-  'harness/report', // 62 s
-  'e2e/reconcile-hidden', // 61 s
-  'e2e/net-ops', // 61 s
-  'observability/prometheus-server', // 59 s
-  'dataset/prepare', // 54 s
-  'infra/lb', // 54 s
-  'e2e/network', // 44 s
-  'infra/net-with', // 40 s
-  'e2e/forward-shedding', // 39 s
-  'e2e/crash-recovery', // 36 s
-  'e2e/http-connector', // 36 s
+  'connectors/replay', // 229 s: the 100,000-transaction replay (issue 12)
+  'e2e/nats', // 184 s
+  'experiments/find-max', // 153 s
+  'e2e/harness', // 144 s
+  'e2e/soak', // 116 s: 90 s of load by design
+  'e2e/browser', // 85 s
+  'e2e/ethereum-connector', // 70 s
+  'experiments/sweep', // 59 s
+  'e2e/sequencer-failover', // 48 s
+  'faults/faults-e2e', // 47 s
+  'e2e/network', // 38 s
+  'observability/prometheus-server', // 36 s
+  'faults/links-e2e', // 30 s
+  'infra/lb-run', // 28 s
+  'e2e/cli', // 26 s
+  'e2e/interrupt', // 25 s
+  'experiments/interrupt', // 19 s
+  'observability/observability', // 16 s
+  'e2e/reconcile-hidden', // 14 s
+  'connectors/ethereum-stuck', // 13 s
+  'infra/indexer', // 12 s
+  'infra/lb', // 11 s
+  'e2e/http-connector', // 11 s
+  'e2e/net-ops', // 9 s
+  'e2e/net-up-genesis', // 7 s
+  'e2e/forward-shedding', // 7 s
 ];
 
 const root = resolve(fileURLToPath(import.meta.url), '../../dist/test');
