@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunAggregator } from '../src/harness/aggregate.js';
+import { assignment } from '../src/harness/assignment.js';
 import { PROTOCOL_VERSION, type Assign } from '../src/harness/messages.js';
 import type { RunResult } from '../src/harness/overseer.js';
 import { NatsOverseer } from '../src/transport/nats-overseer.js';
@@ -39,13 +40,10 @@ const REAL_BEACONS = 8;
 const SIM = resolve(fileURLToPath(import.meta.url), '../lib/sim-beacons.js');
 
 function assignFor(beacon: number): Assign {
-  return {
-    v: PROTOCOL_VERSION, type: 'assign', runId: 'bench', beacon, connector: { kind: 'http', config: {} },
-    accounts: { start: beacon, end: beacon + 1 }, sign: 'presign', mode: 'max',
-    offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0),
-    maxDurationMs: SIM_SECONDS * 1000, maxInFlight: 1, batchMax: 1, batchDelayMs: 0,
-    confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 100 }, collectOutcomes: false,
-  };
+  return assignment({
+    runId: 'bench', beacon, connector: { kind: 'http', config: {} }, accounts: { start: beacon, end: beacon + 1 }, mode: 'max',
+    maxDurationMs: SIM_SECONDS * 1000, batchMax: 1, confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 100 },
+  });
 }
 
 interface MergeResult {

@@ -16,7 +16,7 @@ test('docs/errors.md lists every error code', () => {
   assert.deepEqual(missing, [], `add these codes to docs/errors.md: ${missing.join(', ')}`);
 });
 
-test('docs/cli.md documents every command and flag', () => {
+test('docs/cli.md documents every command and flag', async () => {
   const text = docs('cli.md');
   const missing: string[] = [];
   const walk = (cmd: Command, path: string): void => {
@@ -27,7 +27,7 @@ test('docs/cli.md documents every command and flag', () => {
       walk(sub, full);
     }
   };
-  walk(buildProgram(), '');
+  walk(await buildProgram(), '');
   assert.deepEqual(missing, [], `document in docs/cli.md: ${missing.join(', ')}`);
 });
 

@@ -11,8 +11,8 @@
  * committed here; the overseer keeps the network's side the same way, so both
  * answer the same question with the same code.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DigestRange } from './messages.js';
@@ -30,6 +30,51 @@ const open = new Set<string>();
 process.on('exit', () => {
   for (const dir of open) rmSync(dir, { recursive: true, force: true });
 });
+
+/** In each scratch directory: who made it ({pid, host}), so a later process can tell an orphan. */
+const OWNER_FILE = 'owner.json';
+/** The prefixes commit stores are made with (a beacon's, the overseer's network side). */
+const SCRATCH_PREFIXES = ['tpslab-commits-', 'tpslab-network-'];
+let swept = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the scratch directories of commit stores whose process is gone without cleaning up
+ * (a beacon killed with SIGKILL cannot run its exit handler): those under the temp directory
+ * that name this host and a pid no longer running. A directory without an owner file, or of
+ * another host, or of a live process, is left alone. Returns the directories removed.
+ */
+export function removeStaleScratch(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const host = hostname();
+  for (const name of names) {
+    if (!SCRATCH_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const path = join(dir, name);
+    try {
+      const owner = JSON.parse(readFileSync(join(path, OWNER_FILE), 'utf8')) as { pid?: unknown; host?: unknown };
+      if (owner.host !== host || typeof owner.pid !== 'number' || owner.pid === process.pid || alive(owner.pid)) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch {
+      // No owner file (not ours, or one being made right now), or gone already: leave it.
+    }
+  }
+  return removed;
+}
 
 interface Sql {
   db: Database.Database;
@@ -53,8 +98,14 @@ export class CommitStore {
   private closed = false;
 
   constructor(prefix = 'tpslab-commits-') {
+    // The first store of a process (a beacon's, as it starts) clears what killed processes left.
+    if (!swept) {
+      swept = true;
+      removeStaleScratch();
+    }
     this.dir = mkdtempSync(join(tmpdir(), prefix));
     open.add(this.dir);
+    writeFileSync(join(this.dir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }));
     this.fd = openSync(join(this.dir, 'commits.bin'), 'w+');
   }
 

@@ -9,7 +9,8 @@
 import { preciseClock, type Clock } from '../clock.js';
 import type { BeaconConnector, SourcedTx } from '../connectors/contract.js';
 import { Beacon } from './beacon.js';
-import { PROTOCOL_VERSION, type BeaconMessage, type DoneMessage } from './messages.js';
+import { assignment } from './assignment.js';
+import type { BeaconMessage, DoneMessage } from './messages.js';
 
 export interface SourcedRunOptions {
   /** The network's beacon side (its `source`, if any, is replaced by `txs`). */
@@ -81,26 +82,17 @@ export async function startSourced(o: SourcedRunOptions): Promise<SourcedRun> {
     else if (m.type === 'error') rejectDone(new Error(`${m.code}: ${m.message}`));
   };
   const beacon = new Beacon(
-    {
-      v: PROTOCOL_VERSION,
-      type: 'assign',
+    assignment({
       runId: 'sourced',
-      beacon: 0,
       connector: { kind: 'sourced', config: {} },
-      accounts: { start: 0, end: 1 },
-      sign: 'presign',
       mode: 'max',
-      offsetsMs: new Float64Array(0),
-      senders: new Uint32Array(0),
-      targets: new Uint32Array(0),
       maxDurationMs: o.durationMs,
       maxInFlight: o.maxInFlight,
       batchMax: o.batchMax,
       batchDelayMs: o.batchDelayMs ?? 0,
       // The method is the connector's (it was built with it); the beacon uses the timeout and retries.
       confirmation: { method: 'stream', timeoutMs: o.timeoutMs, retries: o.retries, pollIntervalMs: 1000 },
-      collectOutcomes: false,
-    },
+    }),
     send,
     sourcing(o.connector, o.txs),
     clock,

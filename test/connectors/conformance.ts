@@ -13,9 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, Cursor, RunSpec, SubmitResult, TargetConnector } from '../../src/connectors/contract.js';
 import { connectorFor } from '../../src/connectors/index.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon } from '../../src/harness/beacon.js';
 import { LatencyHistogram } from '../../src/harness/histogram.js';
-import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DoneMessage } from '../../src/harness/messages.js';
+import type { BeaconMessage, DoneMessage } from '../../src/harness/messages.js';
 import { waitFor } from '../testkit/index.js';
 
 export interface ConformanceFixture {
@@ -196,25 +197,17 @@ export function connectorConformance(kind: string, startFixture: () => Promise<C
     await target.provision(() => {}, () => {});
     const start = await target.cursor();
     const config = JSON.parse(JSON.stringify(target.beaconConfig({ beacon: 0, accounts: { start: 0, end: f.accounts }, endpointOffset: 0, start })));
-    const assign: Assign = {
-      v: PROTOCOL_VERSION,
-      type: 'assign',
+    const assign = assignment({
       runId: 'conformance',
-      beacon: 0,
       connector: { kind, config },
       accounts: { start: 0, end: f.accounts },
-      sign: 'presign',
-      mode: 'open',
       offsetsMs: Float64Array.from({ length: o.txs }, (_, i) => (i * o.spanMs) / o.txs),
       senders: Uint32Array.from({ length: o.txs }, (_, i) => i % f.accounts),
       targets: Uint32Array.from({ length: o.txs }, (_, i) => (i + 1) % f.accounts),
-      maxDurationMs: 0,
       maxInFlight: o.txs,
-      batchMax: 10,
       batchDelayMs: 5,
       confirmation: { method: 'stream', timeoutMs: CONFIRM_TIMEOUT_MS, retries: 10, pollIntervalMs: 100 },
-      collectOutcomes: false,
-    };
+    });
     const progress: Extract<BeaconMessage, { type: 'progress' }>[] = [];
     let done: DoneMessage | undefined;
     const connector = def.createBeacon(def.beaconSchema.parse(config), { beacon: 0, clock: preciseClock, confirmation: { method: 'stream', pollIntervalMs: 100 }, log: () => {} });

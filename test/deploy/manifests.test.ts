@@ -21,11 +21,13 @@ function manifests(): Doc[] {
   return kustomization.resources.flatMap((file) => parseAllDocuments(deploy(`k8s/${file}`)).map((d) => d.toJS() as Doc));
 }
 
+const program = await buildProgram();
+
 /** Every `--flag` in a tpslab command line is an option of that command. */
 function checkTpslabArgs(args: string[], where: string): void {
   const i = args.findIndex((a) => a === 'overseer' || a === 'beacon' || a === 'node');
   assert.ok(i >= 0, `${where}: no tpslab command in ${args.join(' ')}`);
-  const cmd = buildProgram().commands.find((c: Command) => c.name() === args[i]);
+  const cmd = program.commands.find((c: Command) => c.name() === args[i]);
   assert.ok(cmd, `${where}: unknown command ${args[i]}`);
   const known = new Set(cmd.options.map((o) => o.long));
   for (const a of args.slice(i + 1)) if (a.startsWith('--')) assert.ok(known.has(a), `${where}: tpslab ${args[i]} has no option ${a}`);

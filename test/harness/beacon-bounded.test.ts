@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon, COMPACT_MIN, PLAN_AHEAD, QUEUE_AHEAD } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage, Outcome } from '../../src/harness/messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
@@ -16,14 +17,12 @@ const RATE_PER_SEC = 25_000;
  */
 const withheld = (index: number): boolean => index % 997 === 5 && index < RATE_PER_SEC;
 
-const assign: Assign = {
-  v: 2, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
-  accounts: { start: 0, end: 50 }, sign: 'presign', mode: 'open',
-  offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0),
+const assign = assignment({
+  accounts: { start: 0, end: 50 },
   plan: { kind: 'open', stages: [{ kind: 'constant', ratePerSec: RATE_PER_SEC, durationSec: TXS / RATE_PER_SEC }], arrival: 'uniform', seed: 3, accounts: 50, contention: { kind: 'uniform' }, txCount: TXS },
-  maxDurationMs: 0, maxInFlight: 1, batchMax: 500, batchDelayMs: 2,
+  batchMax: 500, batchDelayMs: 2,
   confirmation: { method: 'stream', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
-};
+});
 
 test('regression: a beacon held every planned transaction for the whole run (memory grew with the run, not with what is in flight)', async () => {
   const messages: BeaconMessage[] = [];

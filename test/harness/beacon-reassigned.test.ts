@@ -5,16 +5,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 
-const assign = (): Assign => ({
-  v: 2, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: { start: 0, end: 2 },
-  sign: 'live', mode: 'open',
+const assign = (): Assign => assignment({
+  beacon: 1, accounts: { start: 0, end: 2 }, sign: 'live',
   offsetsMs: new Float64Array([0, 1, 2, 3, 4]), senders: new Uint32Array([0, 1, 0, 1, 0]), targets: new Uint32Array([1, 0, 1, 0, 1]),
-  maxDurationMs: 0, maxInFlight: 10, batchMax: 10, batchDelayMs: 0,
-  confirmation: { method: 'stream', timeoutMs: 60_000, retries: 3, pollIntervalMs: 500 }, collectOutcomes: true,
+  maxInFlight: 10, collectOutcomes: true,
 });
 
 test('regression: reassigned live-signed work recognises commits of what the previous owner sent; skipped entries are built in order but not sent; an early commit counts without a send', async () => {

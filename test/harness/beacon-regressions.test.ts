@@ -6,27 +6,16 @@ import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
 import type { BeaconClient } from '../../src/connectors/tpslab/client.js';
 import { Confirmer } from '../../src/connectors/tpslab/confirm.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon, TxState } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
-const assign = (over: Partial<Assign> = {}): Assign => ({
-  v: 2,
-  type: 'assign',
-  runId: 'r',
-  beacon: 0,
-  connector: { kind: 'fake', config: {} },
+const assign = (over: Partial<Assign> = {}): Assign => assignment({
   accounts: { start: 0, end: 2 },
-  sign: 'presign',
-  mode: 'open',
   offsetsMs: new Float64Array([0]),
   senders: new Uint32Array([0]),
   targets: new Uint32Array([1]),
-  maxDurationMs: 0,
-  maxInFlight: 1,
-  batchMax: 10,
-  batchDelayMs: 0,
   confirmation: { method: 'poll', timeoutMs: 60_000, retries: 3, pollIntervalMs: 500 },
-  collectOutcomes: false,
   ...over,
 });
 

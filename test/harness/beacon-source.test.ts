@@ -5,27 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SourcedTx, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
-const assign = (over: Partial<Assign>): Assign => ({
-  v: 2,
-  type: 'assign',
-  runId: 'r',
-  beacon: 0,
-  connector: { kind: 'fake', config: {} },
-  accounts: { start: 0, end: 1 },
-  sign: 'presign',
+const assign = (over: Partial<Assign>): Assign => assignment({
   mode: 'max',
-  offsetsMs: new Float64Array(0),
-  senders: new Uint32Array(0),
-  targets: new Uint32Array(0),
   maxDurationMs: 60_000,
   maxInFlight: 100,
   batchMax: 50,
-  batchDelayMs: 0,
   confirmation: { method: 'poll', timeoutMs: 60_000, retries: 3, pollIntervalMs: 500 },
-  collectOutcomes: false,
   ...over,
 });
 

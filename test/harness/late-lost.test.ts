@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RunAggregator } from '../../src/harness/aggregate.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { Beacon, TxState } from '../../src/harness/beacon.js';
 import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
@@ -20,11 +21,8 @@ import { waitFor } from '../testkit/index.js';
 
 const EMPTY = new LatencyHistogram().encode();
 
-const assign = (over: Partial<Assign>): Assign => ({
-  v: 2, type: 'assign', runId: 'r', beacon: 0, connector: { kind: 'fake', config: {} },
-  accounts: { start: 0, end: 6 }, sign: 'presign', mode: 'open',
-  offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0), maxDurationMs: 0, maxInFlight: 1,
-  batchMax: 10, batchDelayMs: 0, confirmation: { method: 'poll', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
+const assign = (over: Partial<Assign>): Assign => assignment({
+  accounts: { start: 0, end: 6 }, confirmation: { method: 'poll', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
   ...over,
 });
 

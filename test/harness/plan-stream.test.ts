@@ -2,6 +2,7 @@
 // same order, as the whole plan the overseer used to compute and ship (planShares).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assignment } from '../../src/harness/assignment.js';
 import { describedPlan, planShares } from '../../src/harness/plan.js';
 import type { Assign } from '../../src/harness/messages.js';
 import { materialize } from '../../src/harness/plan-stream.js';
@@ -72,11 +73,10 @@ test('a missing beacon\'s described share splits for reassignment exactly as its
   const s = scenario({ arrival: 'poisson', workload: transfer({ kind: 'uniform' }), beacons: 2, accounts: 60 });
   const described = describedPlan(s);
   const share = described.shares[1]!;
-  const job: Assign = {
-    v: 2, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'fake', config: {} }, accounts: share.accounts, sign: 'presign', mode: 'open',
-    offsetsMs: share.offsetsMs, senders: share.senders, targets: share.targets, plan: described.descriptor!,
-    maxDurationMs: 0, maxInFlight: 1, batchMax: 10, batchDelayMs: 0, confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 500 }, collectOutcomes: false,
-  };
+  const job = assignment({
+    beacon: 1, accounts: share.accounts, offsetsMs: share.offsetsMs, senders: share.senders, targets: share.targets, plan: described.descriptor!,
+    confirmation: { method: 'stream', timeoutMs: 1000, retries: 0, pollIntervalMs: 500 },
+  });
   const { plan, ...rest } = job;
   const shipped: Assign = { ...rest, ...materialize(plan!, share.accounts) };
   const a = splitUnsent(job, 700, 3);

@@ -70,6 +70,9 @@ export function runCli(args: string[], timeoutMs = 30_000, cwd?: string): Promis
   });
 }
 
+/** How long a node started by the testkit may take to serve. */
+const START_TIMEOUT_MS = 60_000;
+
 /** A `tpslab node` child process on a data directory. */
 export class NodeProcess {
   child: ChildProcess | undefined;
@@ -113,16 +116,23 @@ export class NodeProcess {
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     let exited = false;
     child.on('exit', () => (exited = true));
-    this.endpoint = await waitFor(`node in ${this.dataDir} to write endpoint.json`, async () => {
-      if (exited) throw new Error(`node exited during start:\n${this.output}`);
-      try {
-        const e = JSON.parse(await readFile(join(this.dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
-        return e.pid === child.pid ? e : undefined;
-      } catch {
-        return undefined;
-      }
-    });
-    await waitFor(`node ${this.endpoint.url} to be healthy`, () => this.client.healthy());
+    try {
+      // Generous: on a loaded 2-core machine a node's start-up alone has taken over 15 s.
+      this.endpoint = await waitFor(`node in ${this.dataDir} to write endpoint.json`, async () => {
+        if (exited) throw new Error(`node exited during start:\n${this.output}`);
+        try {
+          const e = JSON.parse(await readFile(join(this.dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
+          return e.pid === child.pid ? e : undefined;
+        } catch {
+          return undefined;
+        }
+      }, START_TIMEOUT_MS);
+      await waitFor(`node ${this.endpoint.url} to be healthy`, () => this.client.healthy(), START_TIMEOUT_MS);
+    } catch (err) {
+      // A node left running keeps the test file's process alive: its lane hung after the test failed.
+      child.kill('SIGKILL');
+      throw err;
+    }
   }
 
   /** Sends a signal and waits for the process to exit. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
-import { PROTOCOL_VERSION, type Assign } from '../../src/harness/messages.js';
+import { assignment } from '../../src/harness/assignment.js';
+import type { Assign } from '../../src/harness/messages.js';
 import { bestOffset, measureOffset } from '../../src/transport/clock-sync.js';
 import { Liveness } from '../../src/transport/liveness.js';
 import { splitRange, splitUnsent } from '../../src/transport/reassign.js';
@@ -64,13 +65,11 @@ test('measureOffset probes sequentially with the given clock', async () => {
 function job(): Assign {
   // 12 entries over accounts 10..16, in schedule order.
   const senders = [10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15];
-  return {
-    v: PROTOCOL_VERSION, type: 'assign', runId: 'r', beacon: 1, connector: { kind: 'tpslab', config: {} },
-    accounts: { start: 10, end: 16 }, sign: 'presign', mode: 'open',
+  return assignment({
+    beacon: 1, connector: { kind: 'tpslab', config: {} }, accounts: { start: 10, end: 16 },
     offsetsMs: Float64Array.from(senders, (_, i) => i * 10), senders: Uint32Array.from(senders), targets: Uint32Array.from(senders, (s) => s + 100),
-    maxDurationMs: 0, maxInFlight: 10, batchMax: 10, batchDelayMs: 1,
-    confirmation: { method: 'stream', timeoutMs: 1000, retries: 1, pollIntervalMs: 100 }, collectOutcomes: false,
-  };
+    maxInFlight: 10, batchDelayMs: 1, confirmation: { method: 'stream', timeoutMs: 1000, retries: 1, pollIntervalMs: 100 },
+  });
 }
 
 test('unsent work is split by whole sender ranges, keeping each sender\'s plan from its first transaction', () => {

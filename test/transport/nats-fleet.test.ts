@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import type { TpslabError } from '../../src/errors.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage } from '../../src/harness/messages.js';
 import { SetDigest } from '../../src/harness/set-digest.js';
 import type { WireMessage } from '../../src/transport/nats-messages.js';
@@ -12,13 +13,11 @@ import type { NatsOverseer } from '../../src/transport/nats-overseer.js';
 
 const counts = { retries: 0, inFlight: 0, errors: {} };
 function share(beacon: number, start: number, senders: number[]): Assign {
-  return {
-    v: PROTOCOL_VERSION, type: 'assign', runId: 'r', beacon, connector: { kind: 'tpslab', config: {} },
-    accounts: { start, end: start + 4 }, sign: 'presign', mode: 'open',
+  return assignment({
+    beacon, connector: { kind: 'tpslab', config: {} }, accounts: { start, end: start + 4 },
     offsetsMs: Float64Array.from(senders, (_, i) => i * 100), senders: Uint32Array.from(senders), targets: Uint32Array.from(senders),
-    maxDurationMs: 0, maxInFlight: 10, batchMax: 10, batchDelayMs: 1,
-    confirmation: { method: 'stream', timeoutMs: 1000, retries: 1, pollIntervalMs: 100 }, collectOutcomes: false,
-  };
+    maxInFlight: 10, batchDelayMs: 1, confirmation: { method: 'stream', timeoutMs: 1000, retries: 1, pollIntervalMs: 100 },
+  });
 }
 const progress = (sent: number, committed: number, second: number): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'progress', beacon: 0, second, sent, committed, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, ...counts, corrected: '', uncorrected: '', lag: '', height: 1 });
 const done = (sent: number, committed: number, ids: string[]): BeaconMessage => ({ v: PROTOCOL_VERSION, type: 'done', beacon: 0, sent, committed, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, ...counts, committedDigest: SetDigest.of(ids).toJson() });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TpslabError } from '../../src/errors.js';
+import { assignment } from '../../src/harness/assignment.js';
 import { PROTOCOL_VERSION, type Assign } from '../../src/harness/messages.js';
 import { WireMessageSchema, type WireMessage } from '../../src/transport/nats-messages.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/wire-codec.js';
@@ -8,25 +9,19 @@ import { decodeFrame, encodeFrame } from '../../src/transport/wire-codec.js';
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function assign(): Assign {
-  return {
-    v: PROTOCOL_VERSION,
-    type: 'assign',
+  return assignment({
     runId: 'r1',
     beacon: 2,
     connector: { kind: 'tpslab', config: { endpoints: ['http://127.0.0.1:1'], nested: { x: [1, 2] } } },
     accounts: { start: 10, end: 20 },
-    sign: 'presign',
-    mode: 'open',
     offsetsMs: new Float64Array([0, 0.25, 1e-9, 12345.678, -0, Number.MAX_VALUE]),
     senders: new Uint32Array([10, 11, 19, 4294967295, 0, 12]),
     targets: new Uint32Array([1, 2, 3, 4, 5, 6]),
-    maxDurationMs: 0,
     maxInFlight: 100,
     batchMax: 50,
     batchDelayMs: 5,
     confirmation: { method: 'stream', timeoutMs: 30000, retries: 3, pollIntervalMs: 500 },
-    collectOutcomes: false,
-  };
+  });
 }
 
 function expectWireError(f: () => unknown, message: RegExp): void {
