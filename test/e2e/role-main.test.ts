@@ -19,8 +19,8 @@ function optionsOf(program: Command, name: string): string[] {
   return cmd.options.map((o) => `${o.flags} = ${JSON.stringify(o.defaultValue)}`).sort();
 }
 
-test('the role entry offers node, sequencer and tracker with exactly the full CLI\'s options', () => {
-  const full = buildProgram();
+test('the role entry offers node, sequencer and tracker with exactly the full CLI\'s options', async () => {
+  const full = await buildProgram();
   const roles = buildRoleProgram();
   assert.deepEqual(roles.commands.map((c) => c.name()).sort(), ['node', 'sequencer', 'tracker']);
   for (const name of ['node', 'sequencer', 'tracker']) assert.deepEqual(optionsOf(roles, name), optionsOf(full, name), name);
