@@ -34,6 +34,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
+import { isAlive } from './pid-alive.js';
 import {
   FILE_HEADER_BYTES, HEADER, MAGIC, MAX_PAYLOAD, encodeFileHeader, encodeFrame, encodeMarker, readFully, scanLog, type Checkpoint,
 } from './block-log-format.js';
@@ -302,11 +303,3 @@ async function acquireLock(lockPath: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,9 @@ import { loadGenesis, type Genesis } from './genesis.js';
 import type { Endpoint } from './node.js';
 import { SERVICE_ORDER, type ServiceName } from './net-services.js';
 import { launchNatsServer, startNatsCluster, waitHealthy } from './nats-cluster.js';
+import { isAlive } from './pid-alive.js';
+
+export { isAlive };
 
 export interface RoleProcess {
   id: string;
@@ -94,20 +96,6 @@ export async function readNetworkFile(dirOrFile: string): Promise<NetworkFile> {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A killed role whose parent (a `net up --detach`) has exited may linger as a zombie until reaped.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (not Linux): trust the signal check
-  }
-}
 
 export function allProcesses(net: NetworkFile): RoleProcess[] {
   const sequencers = net.sequencers ?? [net.sequencer];
