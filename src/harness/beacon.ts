@@ -308,6 +308,8 @@ export class Beacon {
 
   private onSubmitted(i: number, r: SubmitResult): void {
     const state = this.txs.state[i];
+    // Lost while its request was out, then refused: nobody holds it and it is not sent again (a nonce hole for its sender).
+    if (state === TxState.Lost && r.kind !== 'accepted' && r.kind !== 'known') this.log(`transaction ${this.txs.id[i]} was answered ${r.kind} ${r.code} after it was counted lost; it is not sent again`);
     if (state === TxState.Committed || state === TxState.Failed || state === TxState.Lost) return;
     // accepted: in flight until a confirmation; known: a resend of one the network already has.
     if (r.kind === 'accepted' || r.kind === 'known') return;

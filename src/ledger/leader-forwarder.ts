@@ -22,8 +22,8 @@ const SLOW_FORWARD_MS = 3000;
 
 /** The first few ids, short, for a log line that says which transactions a path dropped or delayed. */
 function someIds(txs: readonly SignedTx[]): string {
-  const ids = txs.slice(0, 4).map((tx) => tx.id.toString('hex').slice(0, 16));
-  return txs.length > 4 ? `${ids.join(' ')} …` : ids.join(' ');
+  const ids = txs.slice(0, 50).map((tx) => tx.id.toString('hex').slice(0, 16));
+  return txs.length > 50 ? `${ids.join(' ')} …` : ids.join(' ');
 }
 
 export interface Pending {
