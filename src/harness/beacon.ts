@@ -85,6 +85,7 @@ export class Beacon {
   private early = new Map<number, [height: number, atMs: number]>();
   /** Lost transactions no node took (refused after their timeout): sent again so their senders' later ones can commit. */
   private readonly repair: LostRepair;
+  private repairsNoted = 0;
   /** What this beacon saw committed (id, sender, height), on local disk: `done` carries only its digest. */
   readonly commits = new CommitStore();
   private resolveDone!: () => void;
@@ -294,6 +295,11 @@ export class Beacon {
     for (let k = 0; k < batch.length; k++) this.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
   }
 
+  /** Logs the first few expired transactions no node took (they are sent again): where a load was held. */
+  private noteRepair(id: string, why: string): void {
+    if (++this.repairsNoted <= 10) this.log(`transaction ${id} ${why}: no node holds it; sending it again${this.repairsNoted === 10 ? ' (further ones not logged)' : ''}`);
+  }
+
   /** Sends due lost-repair transactions again (same bytes); a retryable refusal puts one back, a bounded number of times. */
   private async sendRepairs(now: number): Promise<void> {
     const due = this.repair.take(now, this.a.batchMax);
@@ -337,6 +343,7 @@ export class Beacon {
     if (state === TxState.Lost && r.kind === 'retry') {
       this.count(r.code);
       this.repair.add(this.txs.id[i]!, { tx: item.tx, attempt: item.attempt + 1 }, this.clock.now() + r.afterMs);
+      this.noteRepair(this.txs.id[i]!, `answered ${r.code} after it expired`);
     }
     if (state === TxState.Committed || state === TxState.Failed || state === TxState.Lost) return;
     // accepted: in flight until a confirmation; known: a resend of one the network already has.
@@ -434,7 +441,10 @@ export class Beacon {
     if (s !== TxState.InFlight && s !== TxState.Waiting) return;
     // Waiting to be resent: refused for now, so nobody holds it (lost-repair.ts).
     const tx = this.txs.built[i];
-    if (s === TxState.Waiting && this.txs.attempts[i]! > 0 && tx) this.repair.add(this.txs.id[i]!, { tx, attempt: this.txs.attempts[i]! + 1 }, this.retryAt.get(i) ?? this.clock.now());
+    if (s === TxState.Waiting && this.txs.attempts[i]! > 0 && tx) {
+      this.repair.add(this.txs.id[i]!, { tx, attempt: this.txs.attempts[i]! + 1 }, this.retryAt.get(i) ?? this.clock.now());
+      this.noteRepair(this.txs.id[i]!, 'expired waiting for its retry');
+    }
     this.resolved(i);
     if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;

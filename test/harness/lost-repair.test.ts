@@ -65,6 +65,7 @@ test('regression: a transaction counted lost while its submit was out, then refu
   const done = messages.find((m) => m.type === 'done');
   assert.ok(done?.type === 'done');
   assert.equal(sends.get(0), 2, 'nonce 0, refused after it was counted lost, is sent again');
+  assert.ok(messages.some((m) => m.type === 'log' && /transaction tx0 answered TPSLAB_E_UNAVAILABLE after it expired: no node holds it/.test(m.line)), 'the beacon says so');
   assert.equal(next, 4, 'every nonce of the sender commits: no hole');
   assert.deepEqual({ sent: done.sent, committed: done.committed, expired: done.expired, late: done.late, lost: done.lost }, { sent: 4, committed: 4, expired: 3, late: 3, lost: 0 });
 });
