@@ -26,6 +26,7 @@ import { planCursor, type PlanCursor } from './plan-stream.js';
 import { SecondReporter } from './second-reporter.js';
 import { SentOrder } from './sent-order.js';
 import { SourceReader } from './source-reader.js';
+import { LostRepair } from './lost-repair.js';
 
 const MAX_CONCURRENT_REQUESTS = 64;
 const TICK_MS = 1;
@@ -82,6 +83,9 @@ export class Beacon {
   firstSendMs: number | undefined;
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   private early = new Map<number, [height: number, atMs: number]>();
+  /** Lost transactions no node took (refused after their timeout): sent again so their senders' later ones can commit. */
+  private readonly repair: LostRepair;
+  private repairsNoted = 0;
   /** What this beacon saw committed (id, sender, height), on local disk: `done` carries only its digest. */
   readonly commits = new CommitStore();
   private resolveDone!: () => void;
@@ -95,6 +99,7 @@ export class Beacon {
     private readonly clock: Clock = preciseClock,
   ) {
     this.reporter = new SecondReporter(clock, (second) => this.progress(second));
+    this.repair = new LostRepair(a.confirmation.retries + 1);
   }
 
   private build(i: number): BuiltTx {
@@ -209,6 +214,7 @@ export class Beacon {
     while (this.queue.length > 0 && this.requests < MAX_CONCURRENT_REQUESTS && (this.queue.length >= a.batchMax || now - oldest >= a.batchDelayMs || this.nothingMoreSoon(now))) {
       void this.sendBatch(this.queue.take(a.batchMax), now);
     }
+    if (this.repair.size > 0 && this.requests < MAX_CONCURRENT_REQUESTS) void this.sendRepairs(now);
     this.expire(now);
     this.compact();
     if (this.finished()) {
@@ -286,7 +292,32 @@ export class Beacon {
     // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift (an
     // entry in flight is never dropped, so i ≥ shift).
     const shift = this.base - base;
-    for (let k = 0; k < batch.length; k++) this.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER);
+    for (let k = 0; k < batch.length; k++) this.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
+  }
+
+  /** Logs the first few expired transactions no node took (they are sent again): where a load was held. */
+  private noteRepair(id: string, why: string): void {
+    if (++this.repairsNoted <= 10) this.log(`transaction ${id} ${why}: no node holds it; sending it again${this.repairsNoted === 10 ? ' (further ones not logged)' : ''}`);
+  }
+
+  /** Sends due lost-repair transactions again (same bytes); a retryable refusal puts one back, a bounded number of times. */
+  private async sendRepairs(now: number): Promise<void> {
+    const due = this.repair.take(now, this.a.batchMax);
+    if (due.length === 0) return;
+    this.requests++;
+    this.counts.retries += due.length;
+    let results: readonly SubmitResult[];
+    try {
+      results = await this.connector.submit(due.map(([, item]) => item));
+    } catch {
+      results = [];
+    }
+    this.requests--;
+    due.forEach(([id, item], k) => {
+      const r = results[k] ?? NO_ANSWER;
+      if (r.kind === 'retry' || r.kind === 'rejected') this.count(r.code);
+      if (r.kind === 'retry') this.repair.add(id, { tx: item.tx, attempt: item.attempt + 1 }, this.clock.now() + r.afterMs);
+    });
   }
 
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
@@ -306,8 +337,14 @@ export class Beacon {
     return true;
   }
 
-  private onSubmitted(i: number, r: SubmitResult): void {
+  private onSubmitted(i: number, r: SubmitResult, item: SubmitItem): void {
     const state = this.txs.state[i];
+    // Lost while its request was out, then refused for now: nobody holds it; sent again (lost-repair.ts).
+    if (state === TxState.Lost && r.kind === 'retry') {
+      this.count(r.code);
+      this.repair.add(this.txs.id[i]!, { tx: item.tx, attempt: item.attempt + 1 }, this.clock.now() + r.afterMs);
+      this.noteRepair(this.txs.id[i]!, `answered ${r.code} after it expired`);
+    }
     if (state === TxState.Committed || state === TxState.Failed || state === TxState.Lost) return;
     // accepted: in flight until a confirmation; known: a resend of one the network already has.
     if (r.kind === 'accepted' || r.kind === 'known') return;
@@ -366,6 +403,7 @@ export class Beacon {
       return;
     }
     this.resolved(i);
+    if (this.repair.size > 0) this.repair.done(this.txs.id[i]!);
     if (s === TxState.Failed) this.counts.failed--;
     if (s === TxState.Lost) {
       this.counts.lost--;
@@ -401,6 +439,12 @@ export class Beacon {
   private onLost(i: number): void {
     const s = this.txs.state[i];
     if (s !== TxState.InFlight && s !== TxState.Waiting) return;
+    // Waiting to be resent: refused for now, so nobody holds it (lost-repair.ts).
+    const tx = this.txs.built[i];
+    if (s === TxState.Waiting && this.txs.attempts[i]! > 0 && tx) {
+      this.repair.add(this.txs.id[i]!, { tx, attempt: this.txs.attempts[i]! + 1 }, this.retryAt.get(i) ?? this.clock.now());
+      this.noteRepair(this.txs.id[i]!, 'expired waiting for its retry');
+    }
     this.resolved(i);
     if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;
@@ -515,6 +559,7 @@ export class Beacon {
     const o = this.settled.get(id);
     if (!o) return;
     this.settled.delete(id);
+    if (this.repair.size > 0) this.repair.done(id);
     if (o.status === 'failed') this.counts.failed--;
     else {
       this.counts.lost--;

@@ -17,6 +17,14 @@ const FAILOVER_RETRY_MS = 1500;
 const LEADER_POLL_TIMEOUT_MS = 1000;
 /** A feed silent this long while another sequencer is ahead is replaced. */
 const FEED_STALL_MS = 1000;
+/** A forward slower than this is logged (the submitter may have given up on it meanwhile). */
+const SLOW_FORWARD_MS = 3000;
+
+/** The first few ids, short, for a log line that says which transactions a path dropped or delayed. */
+function someIds(txs: readonly SignedTx[]): string {
+  const ids = txs.slice(0, 50).map((tx) => tx.id.toString('hex').slice(0, 16));
+  return txs.length > 50 ? `${ids.join(' ')} …` : ids.join(' ');
+}
 
 export interface Pending {
   atMs: number;
@@ -74,7 +82,9 @@ export class LeaderForwarder {
 
   /** Sends to the leader, following NOT_LEADER hints and moving on from unreachable sequencers for a while. */
   async forward(batch: Waiting[]): Promise<void> {
-    const deadline = this.clock.now() + FAILOVER_RETRY_MS;
+    const startMs = this.clock.now();
+    const deadline = startMs + FAILOVER_RETRY_MS;
+    let hops = 0;
     let todo = batch;
     let why = 'no sequencer answered';
     while (todo.length > 0) {
@@ -91,6 +101,7 @@ export class LeaderForwarder {
             why = e.message;
             const hinted = e.details?.leaderUrl ? this.urls.indexOf(e.details.leaderUrl.replace(/\/+$/, '')) : -1;
             if (this.submitIdx === idx) this.submitIdx = hinted >= 0 && hinted !== idx ? hinted : (idx + 1) % this.urls.length;
+            hops++;
             retry.push(w);
           } else {
             // A duplicate is pending at the leader (an earlier forward whose answer was lost, another node's):
@@ -109,12 +120,16 @@ export class LeaderForwarder {
       if (todo.length === 0 || this.clock.now() > deadline || this.host.closed()) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    const tookMs = this.clock.now() - startMs;
+    if (todo.length > 0) console.log(`node: forward gave up on ${todo.length} of ${batch.length} transactions after ${tookMs} ms (${why}): ${someIds(todo.map((w) => w.tx))}`);
+    else if (tookMs > SLOW_FORWARD_MS) console.log(`node: forward of ${batch.length} transactions took ${tookMs} ms (${hops} NOT_LEADER answers): ${someIds(batch.map((w) => w.tx))}`);
     const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `no sequencer leader took the transaction (${why}); retry the same transaction`);
     for (const w of todo) w.resolve(e);
   }
 
   private learnTerm(term: number, leaderIdx: number): void {
     if (term <= this.knownTerm) return;
+    console.log(`node: leader term ${term} at ${this.urls[leaderIdx]} (was ${this.knownTerm}); ${this.host.pending.size} pending`);
     this.knownTerm = term;
     this.submitIdx = leaderIdx;
     void this.resendPending();
@@ -155,19 +170,30 @@ export class LeaderForwarder {
     }
     if (stale.length === 0) return;
     this.resending = true;
+    const url = this.urls[this.submitIdx]!;
     try {
       for (let i = 0; i < stale.length; i += this.batchMax) {
         const part = stale.slice(i, i + this.batchMax);
-        const answer = await postBatch(this.urls[this.submitIdx]!, part.map((p) => p.tx), this.requestTimeoutMs);
-        if (answer.term === undefined || answer.term < term) return; // not the leader of that term: later
+        const answer = await postBatch(url, part.map((p) => p.tx), this.requestTimeoutMs);
+        if (answer.term === undefined || answer.term < term) {
+          console.log(`node: resend of ${stale.length} to ${url} for term ${term}: answered as term ${answer.term ?? 'none'} (${answer.results[0]?.error?.code ?? 'ok'}); later`);
+          return; // not the leader of that term: later
+        }
+        const codes: Record<string, number> = {};
         part.forEach((p, j) => {
           const e = answer.results[j]?.error;
+          codes[e?.code ?? 'ok'] = (codes[e?.code ?? 'ok'] ?? 0) + 1;
           if (!e || e.code === 'TPSLAB_E_DUPLICATE') p.term = answer.term!;
-          else if (!(isErrorCode(e.code) && new TpslabError(e.code, '').retryable)) this.host.fail(p.tx, isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message);
+          else if (!(isErrorCode(e.code) && new TpslabError(e.code, '').retryable)) {
+            console.log(`node: resent ${p.tx.id.toString('hex').slice(0, 16)} refused for good by term ${answer.term}: ${e.code} ${e.message}`);
+            this.host.fail(p.tx, isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message);
+          }
         });
+        console.log(`node: resent ${part.length} to ${url} (term ${answer.term}): ${JSON.stringify(codes)}`);
       }
-    } catch {
+    } catch (err) {
       // The leader is not reachable yet: the next poll tries again.
+      console.log(`node: resend of ${stale.length} to ${url} for term ${term} failed: ${(err as Error).message}`);
     } finally {
       this.resending = false;
     }

@@ -234,7 +234,14 @@ export class Replica extends ChainService implements LedgerService {
 
   private sweepPending(): void {
     const cutoff = this.clock.now() - PENDING_TTL_MS;
-    for (const [k, p] of this.pending) if (p.atMs < cutoff) this.pending.delete(k);
+    let dropped = 0;
+    for (const [k, p] of this.pending) {
+      if (p.atMs < cutoff) {
+        this.pending.delete(k);
+        dropped++;
+      }
+    }
+    if (dropped > 0) console.log(`node: forgot ${dropped} pending transactions older than ${PENDING_TTL_MS} ms`);
   }
 
   protected isPending(idKey: string): boolean {
@@ -254,7 +261,7 @@ export class Replica extends ChainService implements LedgerService {
     const id = Buffer.from(ev.id, 'hex');
     const k = id.toString('latin1');
     const code: ErrorCode = isErrorCode(ev.code) ? ev.code : 'TPSLAB_E_REMOTE';
-    this.pending.delete(k);
+    if (this.pending.delete(k)) console.log(`node: pending ${ev.id.slice(0, 16)} failed at the sequencer: ${code} ${ev.message ?? ''}`);
     this.rememberFailure(k, code, ev.message ?? '');
     this.emit('failed', { id, code, message: ev.message ?? '' });
   }

@@ -321,6 +321,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     this.mode = 'stepping-down';
     this.stepDowns++;
     this.leadingTerm = undefined;
+    const held = this.inner.mempoolSize;
     this.inner.halt(reason);
     await this.lease?.resign();
     await this.inner.settled();
@@ -334,7 +335,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     this.attach(this.inner);
     this.mode = 'follower';
     await this.followAgain();
-    console.log(`sequencer ${this.opts.sequencerId}: stepped down (${reason}); following from block ${this.inner.state.height + 1}`);
+    console.log(`sequencer ${this.opts.sequencerId}: stepped down (${reason}); ${held} transactions in its mempool dropped; following from block ${this.inner.state.height + 1}`);
     if (this.lease) this.lease.eligible = true;
   }
 

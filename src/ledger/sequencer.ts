@@ -279,6 +279,7 @@ export class Sequencer extends ChainService implements LedgerService {
   }
 
   private reportDropped(dropped: Dropped[]): void {
+    if (dropped.length > 0) console.log(`sequencer: dropped ${dropped.length} pending transactions (${dropped[0]!.code}: ${dropped[0]!.message}): ${dropped.slice(0, 4).map((d) => d.pending.tx.id.toString('hex').slice(0, 16)).join(' ')}`);
     for (const d of dropped) {
       this.rememberFailure(d.pending.idKey, d.code, d.message);
       this.emit('failed', { id: d.pending.tx.id, code: d.code, message: d.message });

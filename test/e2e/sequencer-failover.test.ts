@@ -128,7 +128,12 @@ async function describeStall(load: LoadLoop): Promise<void> {
   if (firstOpen >= 0) {
     const id = t.id[firstOpen]!;
     for (const u of [...nodeUrls(), ...sequencers().map((s) => s.url)]) {
-      console.log(`stall: first open tx #${firstOpen} ${id} (state ${t.state[firstOpen]}, attempts ${t.attempts[firstOpen]}, error ${t.error[firstOpen]}) on ${u}: ${JSON.stringify(await client(u).status(id).catch((e: Error) => e.message))}`);
+      console.log(`stall: first open tx #${firstOpen} ${id} (state ${t.state[firstOpen]}, attempts ${t.attempts[firstOpen]}, error ${t.error[firstOpen]}, first sent ${Date.now() - t.firstSentMs[firstOpen]!} ms ago) on ${u}: ${JSON.stringify(await client(u).status(id).catch((e: Error) => e.message))}`);
+    }
+    // What the roles logged about it (forwards given up, resends, drops) and about terms and step-downs.
+    for (const p of [...net.nodes, ...sequencers()]) {
+      const lines = (await readFile(p.logFile, 'utf8').catch(() => '')).split('\n');
+      for (const line of lines.filter((l) => l.includes(id.slice(0, 16)) || /leader for term|stepped down|node: (leader term|resen|forward|forgot)|sequencer: dropped/.test(l)).slice(-25)) console.log(`stall: ${p.id} log: ${line}`);
     }
   }
 }

@@ -76,6 +76,10 @@ export class LoadLoop {
       durationMs: o.durationMs,
       timeoutMs: 10_000,
       retries: 30,
+      // The beacon's log lines (a transaction refused after it was counted lost) say where a load stalls.
+      onMessage: (m) => {
+        if (m.type === 'log') console.log(`load: ${m.line}`);
+      },
     });
   }
 

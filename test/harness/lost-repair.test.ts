@@ -1,0 +1,89 @@
+// A transaction counted lost while no node held it is sent again (src/harness/lost-repair.ts).
+// Fake submit (a network that takes one sender's nonces in order), real timers, a real beacon.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { assignment } from '../../src/harness/assignment.js';
+import { Beacon } from '../../src/harness/beacon.js';
+import { preciseClock } from '../../src/clock.js';
+import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
+import type { BeaconMessage } from '../../src/harness/messages.js';
+import { LostRepair } from '../../src/harness/lost-repair.js';
+
+test('regression: a transaction counted lost while its submit was out, then refused as retryable, was never sent again: its sender\'s nonce hole stalled the failover e2e load for good', async () => {
+  // One sender, nonces 0–2 due at 0 ms, nonce 3 at 1500 ms (keeps the beacon running); timeout 400 ms.
+  // The first submit (nonces 0–2) is answered after 600 ms: nonce 0 refused for now (no sequencer leader
+  // took it), 1 and 2 accepted and buffered behind it. Nonce 0 is lost by then and nobody holds it.
+  const messages: BeaconMessage[] = [];
+  const sends = new Map<number, number>();
+  let sink: ConfirmSink | undefined;
+  let next = 0;
+  const buffered = new Set<number>();
+  const commitInOrder = (): void => {
+    while (buffered.has(next)) {
+      buffered.delete(next);
+      sink!.committed(`tx${next}`, next + 1, Date.now());
+      next++;
+    }
+  };
+  let first = true;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      for (const { tx } of items) sends.set(tx.payload as number, (sends.get(tx.payload as number) ?? 0) + 1);
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 600));
+        for (const { tx } of items) if (tx.payload !== 0) buffered.add(tx.payload as number);
+        return items.map(({ tx }) => (tx.payload === 0 ? { kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 50 } : { kind: 'accepted' }));
+      }
+      for (const { tx } of items) buffered.add(tx.payload as number);
+      queueMicrotask(commitInOrder);
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (s) => {
+      sink = s;
+    },
+    close: async () => {},
+  };
+  const b = new Beacon(
+    assignment({
+      accounts: { start: 0, end: 1 },
+      confirmation: { method: 'poll', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
+      offsetsMs: new Float64Array([0, 0, 0, 1500]),
+      senders: new Uint32Array([0, 0, 0, 0]),
+      targets: new Uint32Array([0, 0, 0, 0]),
+    }),
+    (m) => void messages.push(m),
+    connector,
+    preciseClock,
+  );
+  await b.prepare();
+  b.start(Date.now());
+  await b.done;
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  assert.equal(sends.get(0), 2, 'nonce 0, refused after it was counted lost, is sent again');
+  assert.ok(messages.some((m) => m.type === 'log' && /transaction tx0 answered TPSLAB_E_UNAVAILABLE after it expired: no node holds it/.test(m.line)), 'the beacon says so');
+  assert.equal(next, 4, 'every nonce of the sender commits: no hole');
+  assert.deepEqual({ sent: done.sent, committed: done.committed, expired: done.expired, late: done.late, lost: done.lost }, { sent: 4, committed: 4, expired: 3, late: 3, lost: 0 });
+});
+
+test('lost repair: a transaction is sent again when due, at most the attempts allowed, and not after it committed', () => {
+  const r = new LostRepair(3);
+  const item = (attempt: number): SubmitItem => ({ tx: { id: 'a', payload: 0 }, attempt });
+  r.add('a', item(2), 100);
+  assert.deepEqual(r.take(99, 10), []);
+  assert.deepEqual(r.take(100, 10), [['a', item(2)]]);
+  assert.equal(r.size, 0);
+  r.add('a', item(4), 100);
+  assert.equal(r.size, 0, 'past its attempts it is dropped');
+  r.add('b', item(2), 0);
+  r.done('b');
+  assert.deepEqual(r.take(1000, 10), []);
+  r.add('c', item(2), 0);
+  r.add('d', item(2), 0);
+  assert.equal(r.take(1000, 1).length, 1);
+  assert.equal(r.size, 1);
+});
