@@ -135,6 +135,18 @@ export function signTx(body: TxBody, keys: readonly KeyPair[], network: string):
   return { body, signatures, bytes, bodyLength: bodyBytes.length, id: txId(bodyBytes) };
 }
 
+/** Strictly reads signed bytes: the body, where it ends, and views of its signatures. */
+function readSigned(bytes: Buffer): { body: TxBody; bodyLength: number; signatures: Buffer[] } {
+  const r = new ByteReader(bytes, 'transaction', true);
+  const body = decodeBody(r);
+  const bodyLength = r.offset;
+  const n = signatureCount(body);
+  const signatures: Buffer[] = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
+  r.end();
+  return { body, bodyLength, signatures };
+}
+
 /**
  * Strictly decodes signed bytes (no signature check; see verifyTx). The bytes are copied
  * once; the decoded fields (accounts, signatures, payload) are views of that copy, which
@@ -142,13 +154,7 @@ export function signTx(body: TxBody, keys: readonly KeyPair[], network: string):
  */
 export function decodeTx(bytes: Buffer): SignedTx {
   const own = Buffer.from(bytes);
-  const r = new ByteReader(own, 'transaction', true);
-  const body = decodeBody(r);
-  const bodyLength = r.offset;
-  const n = signatureCount(body);
-  const signatures: Buffer[] = new Array<Buffer>(n);
-  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
-  r.end();
+  const { body, bodyLength, signatures } = readSigned(own);
   return { body, signatures, bytes: own, bodyLength, id: txId(own.subarray(0, bodyLength)) };
 }
 
@@ -182,13 +188,8 @@ export function verifyTx(tx: SignedTx, network: string): void {
  * the index of the first that does not; a TPSLAB_E_DECODE error if the bytes do not decode.
  */
 export function verifyEncoded(bytes: Buffer, network: string): number {
-  const r = new ByteReader(bytes, 'transaction', true);
-  const body = decodeBody(r);
-  const bodyLength = r.offset;
-  const n = signatureCount(body);
-  const signatures: Buffer[] = new Array<Buffer>(n);
-  for (let i = 0; i < n; i++) signatures[i] = r.bytes(SIGNATURE_BYTES, 'signatures[]', i);
-  r.end();
+  const { body, bodyLength, signatures } = readSigned(bytes);
+  const n = signatures.length;
   const message = Buffer.concat([signingDomain(network), bytes.subarray(0, bodyLength)]);
   const signers = signersOf(body);
   for (let i = 0; i < n; i++) {
