@@ -45,7 +45,7 @@ test('regression: a beacon held every planned transaction for the whole run (mem
         const at = 1200;
         const t = setTimeout(() => {
           timers.delete(t);
-          if (!(ref.beacon as unknown as { byId: Map<string, number> }).byId.has(tx.id)) lateAfterDrop++;
+          if (!(ref.beacon as unknown as { t: { byId: Map<string, number> } }).t.byId.has(tx.id)) lateAfterDrop++;
           handlers!.committed(tx.id, 1, Date.now());
         }, at);
         timers.add(t);
