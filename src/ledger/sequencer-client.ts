@@ -14,13 +14,14 @@ export interface SubmitAnswer {
   term?: number;
 }
 
-/** Posts a batch; throws on a transport error or an answer without per-transaction results. */
-export async function postBatch(baseUrl: string, txs: readonly SignedTx[], timeoutMs: number): Promise<SubmitAnswer> {
+/** Posts a batch; throws on a transport error, after `timeoutMs`, when `abort` fires, or on an answer without per-transaction results. */
+export async function postBatch(baseUrl: string, txs: readonly SignedTx[], timeoutMs: number, abort?: AbortSignal): Promise<SubmitAnswer> {
+  const timeout = AbortSignal.timeout(timeoutMs);
   const res = await fetch(`${baseUrl}${INTERNAL_SUBMIT_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream' },
     body: encodeBatch(txs.map((tx) => tx.bytes)),
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
   });
   const body = (await res.json()) as Partial<SubmitAnswer> & { error?: { code: string; message: string } };
   if (!body.results) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);

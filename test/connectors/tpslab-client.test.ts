@@ -2,10 +2,11 @@
 // all-accepted outcome (its per-transaction results are not parsed, the beacon's hot path), and
 // a batch with a refusal in it still gets one coded outcome per transaction. And the load core
 // for pre-built transactions (src/harness/sourced-run.ts) sends them through a Beacon and
-// sees every one committed.
+// sees every one committed. And a request nobody answers fails before its transaction is counted lost.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BeaconClient, allOk } from '../../src/connectors/tpslab/client.js';
+import { BeaconClient, MAX_REQUEST_TIMEOUT_MS, MIN_REQUEST_TIMEOUT_MS, allOk, requestTimeoutFor } from '../../src/connectors/tpslab/client.js';
+import { TcpProxy } from '../../src/faults/tcp-proxy.js';
 import { TxState } from '../../src/harness/beacon.js';
 import { startSourced } from '../../src/harness/sourced-run.js';
 import { signTx, type KeyPair } from '../../src/protocol/signing.js';
@@ -90,4 +91,46 @@ test('a sourced run sends pre-signed transfers through a beacon and sees each co
   assert.ok(t.state.every((s) => s === TxState.Committed));
   assert.ok(t.height.every((h) => h > fromHeight));
   for (const [s, a] of senders.entries()) assert.equal((await node.client.account(a.address)).nonce, next[s]! + 10n);
+});
+
+test('the request timeout stays below the loss timeout (60%, within 1–10 s)', () => {
+  assert.equal(requestTimeoutFor(undefined), MAX_REQUEST_TIMEOUT_MS);
+  assert.equal(requestTimeoutFor(10_000), 6_000);
+  assert.equal(requestTimeoutFor(30_000), MAX_REQUEST_TIMEOUT_MS);
+  assert.equal(requestTimeoutFor(1_000), MIN_REQUEST_TIMEOUT_MS);
+  for (const lossMs of [2_000, 5_000, 10_000, 16_000, 17_000, 60_000]) assert.ok(requestTimeoutFor(lossMs) < lossMs, `${lossMs} ms`);
+});
+
+test('regression: a request unanswered until its transaction was lost (HTTP and loss timeouts both 10 s) is retried on the next endpoint in time', async () => {
+  const from = accounts[1]!;
+  await waitFor('the earlier transfers committed', async () => ((await (await fetch(`${node.url}/stats`)).json()) as { mempool: number }).mempool === 0);
+  const tx = signed(from, (await node.client.account(from.address)).nonce);
+  // The first endpoint takes the connection and answers nothing (a paused node, as far as a client can tell).
+  const u = new URL(node.url);
+  const silent = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
+  silent.setLatency(120_000);
+  const lossTimeoutMs = 10_000;
+  const lines: string[] = [];
+  try {
+    const run = await startSourced({
+      // Polls follow the client to the endpoint that answers (a stream would stay on the silent one).
+      connector: tpslabSender({ network, endpoints: [silent.urlFor(node.url), node.url], fromHeight: (await node.client.head()).height, confirmation: { method: 'poll', pollIntervalMs: 200, timeoutMs: lossTimeoutMs } }),
+      txs: [{ tx: { id: tx.id, payload: tx.bytes }, sender: 0 }],
+      maxInFlight: 1,
+      batchMax: 1,
+      durationMs: 30_000,
+      timeoutMs: lossTimeoutMs,
+      retries: 3,
+      onMessage: (m) => {
+        if (m.type === 'log') lines.push(m.line);
+      },
+    });
+    const done = await run.done;
+    // Before: the request failed only as the transaction was counted lost, and it committed late (a lost-repair resend).
+    assert.deepEqual({ sent: done.sent, committed: done.committed, lost: done.lost, late: done.late, failed: done.failed }, { sent: 1, committed: 1, lost: 0, late: 0, failed: 0 }, lines.join('\n'));
+    assert.equal(run.beacon.txs.attempts[0], 2, 'sent twice: through the silent endpoint, then the next');
+    assert.equal((await node.client.status(tx.id)).status, 'committed');
+  } finally {
+    await silent.close();
+  }
 });
