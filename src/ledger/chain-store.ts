@@ -319,7 +319,7 @@ async function readCheckpoint(dataDir: string): Promise<Checkpoint | undefined> 
   }
 }
 
-async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
+export async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
   const path = join(dataDir, CHECKPOINT_FILE);
   await writeFile(`${path}.tmp`, `${JSON.stringify(cp)}\n`);
   await rename(`${path}.tmp`, path);
