@@ -92,6 +92,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         const liveHalf = between(live, r.loadFromMs + 0.5 * span, r.loadToMs);
         if (liveHalf.length >= 3) rows.push({ metric: `${id}: live heap slope over the load's second half`, value: slopeBytesPerMin(liveHalf) / MB, unit: 'MB/min' });
         const ext = between(h.external, r.loadFromMs + 0.25 * span, r.loadToMs);
+        const committed = [0, 1, 2, 3].map((q) => Math.max(0, ...between(h.total, r.loadFromMs + (q * span) / 4, r.loadFromMs + ((q + 1) * span) / 4).map((x) => x.rssBytes)) / MB);
+        rows.push({ metric: `${id}: V8 committed heap growth, last quarter's max − second quarter's max`, value: committed[3]! - committed[1]!, unit: 'MB' });
+        ctx.log(`${id.padEnd(20)} V8 committed heap, max per quarter ${committed.map((x) => x.toFixed(0)).join(' / ')} MB`);
         ctx.log(`${id.padEnd(20)} live heap ${(live[0]!.rssBytes / MB).toFixed(0)} -> ${(live.at(-1)!.rssBytes / MB).toFixed(0)} MB (slope ${slope.toFixed(2)} MB/min), external ${(ext.at(-1)?.rssBytes ?? 0) / MB | 0} MB`);
       }
       const s = r.summary;
