@@ -6,7 +6,8 @@
  * What is the same as a sequencer's: every block is executed by `LedgerState` (nonces, balances, the
  * incremental state hash) and sealed, so each block's state hash, prevHash and hash are real, and the
  * snapshots are `encodeSnapshot` of that state; blocks are appended through `BlockLog` (commit markers,
- * CRCs), and the checkpoint is the log's own after each snapshot block, as ChainStore writes it.
+ * CRCs), and the checkpoint (with its frame offsets) is the log's own after each snapshot block, as
+ * ChainStore writes it.
  *
  * What is done in bulk instead (none of it changes the files' contents):
  *  - transfers before the signed tail carry zero signatures (no restart path verifies one) and are
@@ -214,7 +215,8 @@ export async function growHistory(o: GrowOptions): Promise<GrowResult> {
       if (height % o.snapshotEveryBlocks === 0) {
         await drain();
         await writeSnapshot(o.dataDir, height, encodeSnapshot(state, timestampMs), false);
-        await writeCheckpoint(o.dataDir, log.checkpoint!);
+        const cp = log.checkpoint!;
+        await writeCheckpoint(o.dataDir, { ...cp, offsets: log.offsetsOf(cp.records) });
       }
       if (pending.length >= 8) {
         await drain();
