@@ -5,7 +5,9 @@
 // sees every one committed. And a request nobody answers fails before its transaction is counted lost.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { preciseClock } from '../../src/clock.js';
 import { BeaconClient, MAX_REQUEST_TIMEOUT_MS, MIN_REQUEST_TIMEOUT_MS, allOk, requestTimeoutFor } from '../../src/connectors/tpslab/client.js';
+import { Confirmer } from '../../src/connectors/tpslab/confirm.js';
 import { TcpProxy } from '../../src/faults/tcp-proxy.js';
 import { TxState } from '../../src/harness/beacon.js';
 import { startSourced } from '../../src/harness/sourced-run.js';
@@ -132,5 +134,33 @@ test('regression: a request unanswered until its transaction was lost (HTTP and 
     assert.equal((await node.client.status(tx.id)).status, 'committed');
   } finally {
     await silent.close();
+  }
+});
+
+test('regression: a commit stream that dropped after a failed submit had moved the client went back to the endpoint that failed', async () => {
+  const u = new URL(node.url);
+  const cut = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
+  const client = new BeaconClient([cut.urlFor(node.url), node.url]);
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const sink = { committed: (id: string) => void seen.add(id), failed: () => {}, log: (line: string) => void lines.push(line) };
+  const confirmer = new Confirmer({ method: 'stream', pollIntervalMs: 60_000, clock: preciseClock }, client, sink, { sentBefore: () => [] });
+  try {
+    await confirmer.open((await node.client.head()).height);
+    // The first endpoint fails: a submit moves the client on, then its stream drops too.
+    client.rotate();
+    cut.setPartitioned(true);
+    await waitFor('the stream to drop', () => lines.length > 0, 10_000);
+    await waitFor('the mempool to be empty', async () => ((await (await fetch(`${node.url}/stats`)).json()) as { mempool: number }).mempool === 0);
+    const from = accounts[2]!;
+    const tx = signed(from, (await node.client.account(from.address)).nonce);
+    assert.ok((await client.submit([tx.bytes]))[0]!.ok, 'taken by the endpoint the client moved to');
+    await waitFor('the commit on the resumed stream', () => seen.has(tx.id), 20_000);
+    assert.equal(client.endpoint, node.url, 'the client stays on the endpoint that works');
+    assert.deepEqual(lines.map((l) => l.replace(/ at height \d+/, '')), [`commit stream from ${cut.urlFor(node.url)} closed; resuming elsewhere`], 'one drop, named after the endpoint that failed');
+  } finally {
+    confirmer.close();
+    await client.close();
+    await cut.close();
   }
 });
