@@ -205,7 +205,10 @@ export class Sequencer extends ChainService implements LedgerService {
    */
   private scheduleCut(): void {
     const now = this.clock.now();
-    if (this.cutDueAtMs === undefined) this.cutDueAtMs = now + this.opts.blockIntervalMs;
+    if (this.cutDueAtMs === undefined) {
+      this.cutDueAtMs = now + this.opts.blockIntervalMs;
+      this.waitingSinceMs ??= now;
+    }
     if (this.mempool.size >= this.opts.blockMaxTxs || now >= this.cutDueAtMs) {
       if (!this.cutSoon) {
         if (this.cutTimer !== undefined) this.clock.clearTimeout(this.cutTimer);
@@ -219,6 +222,8 @@ export class Sequencer extends ChainService implements LedgerService {
 
   private cutDueAtMs: number | undefined;
   private cutSoon = false;
+  /** When the oldest transaction not yet in a block became ready (stage `block_wait`). */
+  private waitingSinceMs: number | undefined;
 
   private cut(): void {
     this.cutTimer = undefined;
@@ -226,10 +231,17 @@ export class Sequencer extends ChainService implements LedgerService {
     this.cutDueAtMs = undefined;
     if (this.fatal || this.closed || this.halted) return;
     if (this.inFlight >= this.opts.maxBlocksInFlight) return; // resumed when a block lands
+    const sink = this.stageSink;
+    const startMs = sink ? performance.now() : 0;
     this.reportDropped(this.mempool.expire());
     const { included, effects, failed } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
     this.reportDropped(failed);
-    if (included.length > 0) this.seal(included, effects);
+    if (included.length > 0) {
+      if (sink && this.waitingSinceMs !== undefined) sink('block_wait', Math.max(0, this.clock.now() - this.waitingSinceMs) / 1000);
+      this.seal(included, effects);
+      if (sink) sink('seal', (performance.now() - startMs) / 1000);
+    }
+    this.waitingSinceMs = undefined;
     if (this.mempool.readyCount > 0) this.scheduleCut();
   }
 
@@ -243,8 +255,10 @@ export class Sequencer extends ChainService implements LedgerService {
     this.chain.index(block, effects);
     const encoded = encodeBlock(block);
     this.inFlight++;
+    const sealedAt = this.stageSink ? performance.now() : 0;
     const onPersisted = (): void => {
       this.inFlight--;
+      this.stageSink?.('persist', (performance.now() - sealedAt) / 1000);
       this.emit('commit', { block, encoded, effects });
       if (this.mempool.readyCount > 0) this.scheduleCut();
     };
