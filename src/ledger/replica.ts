@@ -32,7 +32,7 @@ export interface ReplicaOptions {
   sequencerUrl: string;
   /** Most transactions in one forwarded batch. */
   forwardBatchMax: number;
-  /** How long ingress waits to fill a batch. */
+  /** How long ingress waits to fill a batch: at most this long after its first transaction, at least this long after the previous batch. */
   forwardDelayMs: number;
   requestTimeoutMs: number;
   /**
@@ -72,6 +72,8 @@ export class Replica extends ChainService implements LedgerService {
   private flushTimer: unknown;
   /** When the oldest transaction in `queue` arrived (stage `forward_queue`). */
   private queuedSinceMs = 0;
+  /** When the last batch was forwarded. */
+  private lastFlushAtMs = -Infinity;
   private readonly clock: Clock;
   /** Forwarded and accepted, not yet seen committed or failed. */
   private readonly pending = new Map<string, Pending>();
@@ -189,7 +191,8 @@ export class Replica extends ChainService implements LedgerService {
       if (this.queue.length === 0) this.queuedSinceMs = performance.now();
       this.queue.push({ tx, resolve });
       if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
-      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), this.opts.forwardDelayMs);
+      // Batches are at least forwardDelayMs apart; after a quiet spell the first goes out at once (with the rest of its request).
+      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), Math.max(0, this.lastFlushAtMs + this.opts.forwardDelayMs - this.clock.now()));
     });
   }
 
@@ -197,7 +200,10 @@ export class Replica extends ChainService implements LedgerService {
     this.clock.clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.queue.splice(0, this.opts.forwardBatchMax);
-    if (batch.length > 0) this.stageSink?.('forward_queue', (performance.now() - this.queuedSinceMs) / 1000);
+    if (batch.length > 0) {
+      this.lastFlushAtMs = this.clock.now();
+      this.stageSink?.('forward_queue', (performance.now() - this.queuedSinceMs) / 1000);
+    }
     if (this.queue.length > 0) this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
     if (batch.length > 0) void this.forward(batch);
   }
