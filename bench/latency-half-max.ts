@@ -21,6 +21,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LOOP_DELAY_ENV } from '../src/harness/beacon-process.js';
 import { runScenario, type RunSummary } from '../src/harness/overseer.js';
 import { defaultScenario, validateScenario, type Scenario } from '../src/harness/scenario.js';
 import { netUp, stopProcesses, type NetworkFile } from '../src/ledger/net.js';
@@ -78,6 +79,8 @@ async function run1(ctx: BenchContext, load: Record<string, unknown>, name: stri
 interface Measured {
   summary: RunSummary;
   probe: ProbeResult;
+  /** Each beacon's event-loop delay over its run (LOOP_DELAY_ENV), as it logged it. */
+  beaconLoops: string[];
 }
 
 /** One run on a network started here (as the embedded target would), so its roles' metrics can be read while it runs. */
@@ -90,6 +93,12 @@ async function runOnce(ctx: BenchContext, load: Record<string, unknown>, name: s
     const probe = new StageProbe(net);
     probe.start();
     let lastProgress = 0;
+    const beaconLoops: string[] = [];
+    const log = (line: string): void => {
+      const m = /^beacon (\d+): event-loop delay (.*)$/.exec(line);
+      if (m) beaconLoops.push(`beacon${m[1]} ${m[2]}`);
+      ctx.log(line);
+    };
     const progress = (line: string): void => {
       if (performance.now() - lastProgress < PROGRESS_EVERY_MS) return;
       lastProgress = performance.now();
@@ -97,16 +106,18 @@ async function runOnce(ctx: BenchContext, load: Record<string, unknown>, name: s
     };
     // runScenario takes no signal: each run is bounded by its duration, the confirmation timeout and the overseer's grace.
     let r: Awaited<ReturnType<typeof runScenario>>;
+    process.env[LOOP_DELAY_ENV] = '1'; // inherited by the beacons the overseer forks
     try {
-      r = await runScenario(scenario(load, name, join(dir, 'results.db'), join(dir, 'net', 'network.json')), { log: (line) => ctx.log(line), progress });
+      r = await runScenario(scenario(load, name, join(dir, 'results.db'), join(dir, 'net', 'network.json')), { log, progress });
     } catch (err) {
       await probe.stop();
       throw err;
     }
     const probed = await probe.stop();
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    return { summary: r.summary, probe: probed };
+    return { summary: r.summary, probe: probed, beaconLoops };
   } finally {
+    delete process.env[LOOP_DELAY_ENV];
     if (net) {
       await stopProcesses(net.nodes);
       await stopProcesses([net.sequencer, net.tracker]);
@@ -120,11 +131,12 @@ function check(s: RunSummary, what: string, notes: string[]): void {
 }
 
 /** The stage table of one run, for the notes: each stage's p50 / p99 and each role's event-loop delay. */
-function stageNotes(what: string, p: ProbeResult): string[] {
+function stageNotes(what: string, { probe: p, beaconLoops }: Measured): string[] {
   const f = (ms: number): string => (Number.isFinite(ms) ? (ms < 10 ? ms.toFixed(1) : ms.toFixed(0)) : '–');
   return [
     `${what} stages, p50 / p99 ms (count): ${p.stages.map((s) => `${s.stage} ${f(s.p50Ms)} / ${f(s.p99Ms)} (${s.count})`).join('; ')}`,
     `${what} event-loop delay, median / max of each second's p99, ms: ${p.loops.map((l) => `${l.role} ${f(l.medianP99Ms)} / ${f(l.maxP99Ms)}`).join('; ')}`,
+    `${what} beacons' event-loop delay over the run: ${beaconLoops.join('; ') || 'not reported'}`,
   ];
 }
 
@@ -162,7 +174,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       `half-rate run: ${half.committed} committed of ${half.sent} sent, ${half.tps.avg.toFixed(0)} tx/s; p50/p99 from the actual send ${half.latencyUncorrected.p50Ms.toFixed(0)}/${half.latencyUncorrected.p99Ms.toFixed(0)} ms; ` +
       `floor run: p50/p99 from the actual send ${floor.latencyUncorrected.p50Ms.toFixed(0)}/${floor.latencyUncorrected.p99Ms.toFixed(0)} ms`,
   );
-  notes.push(...stageNotes('floor', floorRun.probe), ...stageNotes('half', halfRun.probe));
+  notes.push(...stageNotes('floor', floorRun), ...stageNotes('half', halfRun));
   const rows: BenchRow[] = [
     ...(maxTps !== undefined ? [{ metric: `max committed TPS (max mode, ${MAX_S} s, 3 nodes, 2 beacons)`, value: maxTps, unit: 'tx/s' }] : []),
     { metric: 'half-rate run: intended rate', value: halfRate, unit: 'tx/s' },
