@@ -4,7 +4,8 @@
  * scrape, so one figure per role per second) and follows node 1's commit stream as a subscriber on a
  * worker thread (sealed → seen there, from the block's timestamp, weighted by the block's transactions). At the
  * end it reads each role's `tpslab_stage_seconds` histogram (docs/metrics.md) and gives each stage's
- * p50 and p99, interpolated inside the histogram's buckets, replicas' buckets added together.
+ * p50 and p99, interpolated inside the histogram's buckets, replicas' buckets added together, and
+ * each role's garbage-collection pauses over its life.
  */
 import { Worker } from 'node:worker_threads';
 import type { NetworkFile, RoleProcess } from '../../src/ledger/net.js';
@@ -28,9 +29,36 @@ export interface LoopFigure {
   seconds: number;
 }
 
+/** A role's garbage collection over its life (prom-client's `nodejs_gc_duration_seconds`, every kind). */
+export interface GcFigure {
+  role: string;
+  totalMs: number;
+  pauses: number;
+  /** Pauses longer than 10 ms and than 100 ms (the histogram's own bounds). */
+  over10Ms: number;
+  over100Ms: number;
+}
+
 export interface ProbeResult {
   stages: StageFigure[];
   loops: LoopFigure[];
+  gc: GcFigure[];
+}
+
+/** Sums `nodejs_gc_duration_seconds` over its `kind`s. */
+export function parseGc(role: string, text: string): GcFigure {
+  let totalS = 0;
+  let pauses = 0;
+  let upTo10 = 0;
+  let upTo100 = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    const v = Number(m[3]);
+    if (m[1] === 'sum') totalS += v;
+    else if (m[1] === 'count') pauses += v;
+    else if (m[2]!.includes('le="0.01"')) upTo10 += v;
+    else if (m[2]!.includes('le="0.1"')) upTo100 += v;
+  }
+  return { role, totalMs: totalS * 1000, pauses, over10Ms: pauses - upTo10, over100Ms: pauses - upTo100 };
 }
 
 /** One histogram's cumulative buckets by `le` (seconds), per stage label. */
@@ -148,9 +176,12 @@ export class StageProbe {
     clearInterval(this.timer);
     const seen = await this.streamSamples();
     const byRole = { sequencer: new Map() as Buckets, replica: new Map() as Buckets };
+    const gc: GcFigure[] = [];
     for (const r of this.roles) {
       const text = await scrape(r.url);
-      if (text !== undefined) parseStageBuckets(text, r.role === 'sequencer' ? byRole.sequencer : byRole.replica);
+      if (text === undefined) continue;
+      parseStageBuckets(text, r.role === 'sequencer' ? byRole.sequencer : byRole.replica);
+      gc.push(parseGc(r.id, text));
     }
     const order = ['verify', 'forward_queue', 'forward', 'block_wait', 'seal', 'persist', 'feed', 'apply', 'index'];
     const stages: StageFigure[] = [];
@@ -163,7 +194,7 @@ export class StageProbe {
     }
     stages.push({ stage: 'stream: sealed → seen by a subscriber (per tx)', count: seen.reduce((n, [, k]) => n + k, 0), ...weightedPercentiles(seen) });
     const loops = [...this.loops].map(([role, xs]) => ({ role, medianP99Ms: median(xs), maxP99Ms: Math.max(...xs), seconds: xs.length }));
-    return { stages, loops };
+    return { stages, loops, gc };
   }
 }
 

@@ -2,7 +2,7 @@
 // (bench/lib/stage-probe.ts): buckets of several replicas add up, quantiles interpolate inside a bucket.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bucketQuantile, parseStageBuckets } from '../../bench/lib/stage-probe.js';
+import { bucketQuantile, parseGc, parseStageBuckets } from '../../bench/lib/stage-probe.js';
 
 const node = (count1ms: number, count10ms: number, total: number): string =>
   [
@@ -29,5 +29,19 @@ describe('stage probe', () => {
     assert.ok(Math.abs(bucketQuantile(b, 0.5) - (0.001 + (0.009 * 40) / 80)) < 1e-12);
     assert.equal(bucketQuantile(b, 0.99), 0.01, 'beyond the last finite bound: that bound');
     assert.ok(Number.isNaN(bucketQuantile(new Map([[Infinity, 0]]), 0.5)), 'no observations: NaN');
+  });
+
+  it('sums garbage collection over its kinds and counts the pauses past 10 and 100 ms', () => {
+    const kind = (k: string, upTo10: number, upTo100: number, count: number, sum: number): string =>
+      [
+        `nodejs_gc_duration_seconds_bucket{le="0.001",kind="${k}",role="replica"} 0`,
+        `nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}",role="replica"} ${upTo10}`,
+        `nodejs_gc_duration_seconds_bucket{le="0.1",kind="${k}",role="replica"} ${upTo100}`,
+        `nodejs_gc_duration_seconds_bucket{le="+Inf",kind="${k}",role="replica"} ${count}`,
+        `nodejs_gc_duration_seconds_sum{kind="${k}",role="replica"} ${sum}`,
+        `nodejs_gc_duration_seconds_count{kind="${k}",role="replica"} ${count}`,
+      ].join('\n');
+    const g = parseGc('node1', `${kind('minor', 90, 100, 100, 0.2)}\n${kind('major', 1, 3, 4, 0.5)}`);
+    assert.deepEqual(g, { role: 'node1', totalMs: 700, pauses: 104, over10Ms: 13, over100Ms: 1 });
   });
 });
