@@ -57,7 +57,7 @@ function common(cmd: Command): Command {
 
 function ordering(cmd: Command): Command {
   return cmd
-    .option('--block-interval-ms <ms>', 'cut a block at most this long after the first ready transaction', parseIntOption('--block-interval-ms', 1, 60_000), 25)
+    .option('--block-interval-ms <ms>', 'cut a block at most this long after the first ready transaction, at least this long after the previous one unless full', parseIntOption('--block-interval-ms', 1, 60_000), 25)
     .option('--block-max-txs <n>', 'transactions per block at most', parseIntOption('--block-max-txs', 1, 100_000), 4000)
     .option('--mempool-capacity <n>', 'pending transactions at most before answering 429', parseIntOption('--mempool-capacity', 1, 10_000_000), 100_000);
 }

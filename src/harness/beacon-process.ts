@@ -3,6 +3,7 @@
  * overseer, speaking over the IPC channel (structured clone). Validates every
  * message it receives; reports its own failures as `error` messages.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { preciseClock } from '../clock.js';
 import { connectorFor } from '../connectors/index.js';
 import { TpslabError, asTpslabError } from '../errors.js';
@@ -22,6 +23,7 @@ export function runBeaconOverIpc(): Promise<void> {
   let index = -1;
   /** After `done` the beacon stays to answer reconciliation queries, until the overseer's `stop` (or its going away). */
   let finished = false;
+  let loop: ReturnType<typeof loopDelayReport>;
   return new Promise((resolve) => {
     const fail = (err: unknown): void => {
       const e = asTpslabError(err, 'TPSLAB_E_BEACON');
@@ -34,9 +36,14 @@ export function runBeaconOverIpc(): Promise<void> {
           index = m.beacon;
           beacon = createBeacon(m, send);
           beacon.prepare().catch(fail);
-          beacon.done.then(() => void (finished = true), fail);
+          loop = loopDelayReport(m.beacon, send);
+          beacon.done.then(() => {
+            finished = true;
+            loop?.report();
+          }, fail);
         } else if (m.type === 'start') {
           if (!beacon) throw new Error('start before assign');
+          loop?.start();
           beacon.start(m.atMs);
         } else if (m.type === 'digest-query') {
           if (!beacon || !finished) throw new Error('a digest query before the beacon finished');
@@ -57,6 +64,23 @@ export function runBeaconOverIpc(): Promise<void> {
     // The overseer went away: nothing left to report to.
     process.on('disconnect', () => process.exit(0));
   });
+}
+
+/** Environment variable: `1` makes each beacon log its event-loop delay when it finishes (bench latency-half-max). */
+export const LOOP_DELAY_ENV = 'TPSLAB_BEACON_LOOP_DELAY';
+
+/** With LOOP_DELAY_ENV set, measures this process's event-loop delay from `start` (after preparing) and logs it at `report`. */
+function loopDelayReport(beacon: number, send: (m: BeaconMessage) => Promise<void>): { start(): void; report(): void } | undefined {
+  if (process.env[LOOP_DELAY_ENV] !== '1') return undefined;
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  return {
+    start: () => h.enable(),
+    report: () => {
+      h.disable();
+      const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+      void send({ v: PROTOCOL_VERSION, type: 'log', beacon, line: `event-loop delay p50 ${ms(h.percentile(50))} p99 ${ms(h.percentile(99))} max ${ms(h.max)} ms` });
+    },
+  };
 }
 
 /** A beacon with the connector its assignment names, its configuration checked by the connector's own schema. */

@@ -16,8 +16,25 @@ import type { LedgerState, TxEffect } from './state.js';
 /** Failure reasons kept for status queries (the oldest are forgotten first). */
 const FAILED_MEMORY = 100_000;
 
+/**
+ * Where a transaction's commit latency goes, hop by hop (docs/metrics.md, `tpslab_stage_seconds`):
+ * node ingress: verify; sequencer: block_wait, seal, persist; replica: forward_queue, forward, feed, apply,
+ * persist; both: index (writing committed ids to the on-disk index, on the event loop).
+ */
+export type Stage = 'verify' | 'forward_queue' | 'forward' | 'block_wait' | 'seal' | 'persist' | 'feed' | 'apply' | 'index';
+export type StageSink = (stage: Stage, seconds: number) => void;
+
 export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
   private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
+  private sink: StageSink | undefined;
+  /** Receives stage durations (serveLedger points it at the stage histogram); undefined: not measured. */
+  get stageSink(): StageSink | undefined {
+    return this.sink;
+  }
+  set stageSink(sink: StageSink | undefined) {
+    this.sink = sink;
+    this.chain.stageSink = sink;
+  }
 
   protected constructor(protected readonly chain: ChainStore) {
     super();

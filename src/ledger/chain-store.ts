@@ -15,6 +15,7 @@ import { TpslabError } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { BlockLog, type Checkpoint, type RecoveryReport } from './block-log.js';
+import type { StageSink } from './chain-service.js';
 import type { Genesis } from './genesis.js';
 import type { HeadInfo } from './service.js';
 import { LedgerState, type TxEffect } from './state.js';
@@ -81,6 +82,8 @@ export class ChainStore {
   private indexQueue: Block[] = [];
   private indexQueuedTxs = 0;
   private indexTimer: NodeJS.Timeout | undefined;
+  /** Receives the `index` stage (each flush's duration); set by the service's owner. */
+  stageSink: StageSink | undefined;
   private snapshotWriting: Promise<void> | undefined;
   /** Height of the last snapshot written by this process. */
   lastSnapshotHeight: number | undefined;
@@ -226,10 +229,12 @@ export class ChainStore {
     this.indexTimer = undefined;
     const blocks = this.indexQueue;
     if (blocks.length === 0) return;
+    const startMs = performance.now();
     try {
       this.txIndex.batch(() => {
         for (const b of blocks) this.txIndex.addBlock(b.height, b.txs.map((tx) => tx.id), this.recentTopics.get(b.height));
       });
+      this.stageSink?.('index', (performance.now() - startMs) / 1000);
     } catch (err) {
       // Still answered from memory; retried with the next batch. The log has them: a restart re-indexes.
       console.error(`warning: writing ${blocks.length} blocks to the transaction index in ${this.dataDir} failed: ${(err as Error).message}`);

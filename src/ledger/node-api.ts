@@ -219,7 +219,9 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       }
     });
     // Signatures are the heavy part: checked together, possibly on worker threads; order is kept.
+    const verifyStartMs = performance.now();
     const checks = await ctx.verifier.verify(decoded, genesis.network);
+    seq.stageSink?.('verify', (performance.now() - verifyStartMs) / 1000);
     const verified: SignedTx[] = [];
     const verifiedSlots: number[] = [];
     checks.forEach((err, j) => {

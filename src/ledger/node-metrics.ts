@@ -15,6 +15,7 @@ export interface NodeMetrics {
   blockLogBytes: Gauge;
   commitLatency: Histogram;
   streamSubscribers: Gauge;
+  stageSeconds: Histogram<'stage'>;
 }
 
 export function createNodeMetrics(role: string): NodeMetrics {
@@ -47,5 +48,12 @@ export function createNodeMetrics(role: string): NodeMetrics {
       registers: r,
     }),
     streamSubscribers: new Gauge({ name: 'tpslab_stream_subscribers', help: 'Open WebSocket commit-stream subscriptions.', registers: r }),
+    stageSeconds: new Histogram({
+      name: 'tpslab_stage_seconds',
+      help: 'Time a transaction (a batch, a block) spends in each stage on its way to commit, by stage (docs/metrics.md).',
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
   };
 }

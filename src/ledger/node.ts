@@ -12,6 +12,7 @@ import { BLOCK_FEED_PATH, CommitStream, STREAM_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { IngressLimits } from './ingress.js';
 import { buildNodeApi } from './node-api.js';
+import type { StageSink } from './chain-service.js';
 import { createNodeMetrics } from './node-metrics.js';
 import { registerOrderingMetrics, type OrderingStats } from './ordering-metrics.js';
 import { Sequencer, type SequencerConfig, type TxStatus } from './sequencer.js';
@@ -63,6 +64,8 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   const metrics = createNodeMetrics(service.role);
   if ('orderingStats' in service) registerOrderingMetrics(metrics.registry, () => (service as { orderingStats: OrderingStats }).orderingStats);
   metrics.blockHeight.set(service.durableHeight);
+  const stageSink: StageSink = (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds);
+  service.stageSink = stageSink;
 
   // Waiters for ?wait=commit, and acceptance times for commit latency.
   const waiters = new Map<string, Set<(s: TxStatus) => void>>();

@@ -32,7 +32,7 @@ export interface ReplicaOptions {
   sequencerUrl: string;
   /** Most transactions in one forwarded batch. */
   forwardBatchMax: number;
-  /** How long ingress waits to fill a batch. */
+  /** How long ingress waits to fill a batch: at most this long after its first transaction, at least this long after the previous batch. */
   forwardDelayMs: number;
   requestTimeoutMs: number;
   /**
@@ -70,6 +70,10 @@ export class Replica extends ChainService implements LedgerService {
   /** Transactions in forwarded batches not yet answered by the sequencer. */
   private forwarding = 0;
   private flushTimer: unknown;
+  /** When the oldest transaction in `queue` arrived (stage `forward_queue`). */
+  private queuedSinceMs = 0;
+  /** When the last batch was forwarded. */
+  private lastFlushAtMs = -Infinity;
   private readonly clock: Clock;
   /** Forwarded and accepted, not yet seen committed or failed. */
   private readonly pending = new Map<string, Pending>();
@@ -184,9 +188,11 @@ export class Replica extends ChainService implements LedgerService {
       );
     }
     return new Promise((resolve) => {
+      if (this.queue.length === 0) this.queuedSinceMs = performance.now();
       this.queue.push({ tx, resolve });
       if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
-      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), this.opts.forwardDelayMs);
+      // Batches are at least forwardDelayMs apart; after a quiet spell the first goes out at once (with the rest of its request).
+      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), Math.max(0, this.lastFlushAtMs + this.opts.forwardDelayMs - this.clock.now()));
     });
   }
 
@@ -194,16 +200,22 @@ export class Replica extends ChainService implements LedgerService {
     this.clock.clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.queue.splice(0, this.opts.forwardBatchMax);
+    if (batch.length > 0) {
+      this.lastFlushAtMs = this.clock.now();
+      this.stageSink?.('forward_queue', (performance.now() - this.queuedSinceMs) / 1000);
+    }
     if (this.queue.length > 0) this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
     if (batch.length > 0) void this.forward(batch);
   }
 
   private async forward(batch: Waiting[]): Promise<void> {
     this.forwarding += batch.length;
+    const startMs = performance.now();
     try {
       await this.forwardNow(batch);
     } finally {
       this.forwarding -= batch.length;
+      this.stageSink?.('forward', (performance.now() - startMs) / 1000);
     }
   }
 
@@ -268,6 +280,8 @@ export class Replica extends ChainService implements LedgerService {
 
   private onBlock(encoded: Buffer): void {
     if (this.fatal) return;
+    const sink = this.stageSink;
+    const receivedAt = sink ? performance.now() : 0;
     let block: Block;
     let effects: TxEffect[];
     try {
@@ -291,10 +305,17 @@ export class Replica extends ChainService implements LedgerService {
     this.chain.index(block, effects);
     for (const tx of block.txs) this.pending.delete(tx.id.toString('latin1'));
     const copy = Buffer.from(encoded);
+    const appliedAt = sink ? performance.now() : 0;
+    if (sink) {
+      // Sealed (the sequencer's wall clock, in the block) to received here: its fdatasync, the feed, this event loop.
+      sink('feed', Math.max(0, Date.now() - (appliedAt - receivedAt) - block.timestampMs) / 1000);
+      sink('apply', (appliedAt - receivedAt) / 1000);
+    }
     // Appends go to the log at once (it group-commits them); commits are announced in height order.
     const persisted = this.chain.persist(block, copy);
     this.applying = Promise.all([this.applying, persisted]).then(
       () => {
+        if (sink) sink('persist', (performance.now() - appliedAt) / 1000);
         this.emit('commit', { block, encoded: copy, effects });
       },
       (err: unknown) => this.die(new TpslabError('TPSLAB_E_UNAVAILABLE', `writing block ${block.height} to this node's log failed: ${(err as Error).message}`, { cause: err })),

@@ -19,6 +19,7 @@ import type { Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { connectNats, type NatsOptions } from '../transport/nats-connect.js';
 import type { RecoveryReport } from './block-log.js';
+import type { StageSink } from './chain-service.js';
 import type { ReplayProgress, StartupReport } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { LeaderLease, kvLeaseStore } from './lease.js';
@@ -159,7 +160,18 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     lease.start();
   }
 
+  private sink: StageSink | undefined;
+  /** Stage durations of the inner sequencer (the one after a step-down too), for `tpslab_stage_seconds`. */
+  get stageSink(): StageSink | undefined {
+    return this.sink;
+  }
+  set stageSink(sink: StageSink | undefined) {
+    this.sink = sink;
+    this.inner.stageSink = sink;
+  }
+
   private attach(s: Sequencer): void {
+    s.stageSink = this.sink;
     s.on('commit', (c) => this.emit('commit', c));
     s.on('failed', (f) => this.emit('failed', f));
     s.on('fatal', (e) => this.die(e));

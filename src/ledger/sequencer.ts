@@ -198,14 +198,19 @@ export class Sequencer extends ChainService implements LedgerService {
   }
 
   /**
-   * Cuts a block once `blockIntervalMs` has passed since the first pending
-   * transaction, or at once when a full block is pending. Checked on every
-   * submission as well as by timer, so blocks keep their cadence while the
-   * event loop is busy with ingress.
+   * Cuts a block once `blockIntervalMs` has passed since the last block was cut
+   * (at once if it already has: a transaction arriving after a quiet spell does not
+   * wait a whole interval), and so at most `blockIntervalMs` after the first pending
+   * transaction; or at once when a full block is pending. Blocks are still at least
+   * an interval apart unless full. Checked on every submission as well as by timer,
+   * so blocks keep their cadence while the event loop is busy with ingress.
    */
   private scheduleCut(): void {
     const now = this.clock.now();
-    if (this.cutDueAtMs === undefined) this.cutDueAtMs = now + this.opts.blockIntervalMs;
+    if (this.cutDueAtMs === undefined) {
+      this.cutDueAtMs = Math.max(now, this.lastCutAtMs + this.opts.blockIntervalMs);
+      this.waitingSinceMs ??= now;
+    }
     if (this.mempool.size >= this.opts.blockMaxTxs || now >= this.cutDueAtMs) {
       if (!this.cutSoon) {
         if (this.cutTimer !== undefined) this.clock.clearTimeout(this.cutTimer);
@@ -219,6 +224,10 @@ export class Sequencer extends ChainService implements LedgerService {
 
   private cutDueAtMs: number | undefined;
   private cutSoon = false;
+  /** When the oldest transaction not yet in a block became ready (stage `block_wait`). */
+  private waitingSinceMs: number | undefined;
+  /** When the last block was cut. */
+  private lastCutAtMs = -Infinity;
 
   private cut(): void {
     this.cutTimer = undefined;
@@ -226,10 +235,18 @@ export class Sequencer extends ChainService implements LedgerService {
     this.cutDueAtMs = undefined;
     if (this.fatal || this.closed || this.halted) return;
     if (this.inFlight >= this.opts.maxBlocksInFlight) return; // resumed when a block lands
+    const sink = this.stageSink;
+    const startMs = sink ? performance.now() : 0;
     this.reportDropped(this.mempool.expire());
     const { included, effects, failed } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
     this.reportDropped(failed);
-    if (included.length > 0) this.seal(included, effects);
+    if (included.length > 0) {
+      this.lastCutAtMs = this.clock.now();
+      if (sink && this.waitingSinceMs !== undefined) sink('block_wait', Math.max(0, this.lastCutAtMs - this.waitingSinceMs) / 1000);
+      this.seal(included, effects);
+      if (sink) sink('seal', (performance.now() - startMs) / 1000);
+    }
+    this.waitingSinceMs = undefined;
     if (this.mempool.readyCount > 0) this.scheduleCut();
   }
 
@@ -243,8 +260,10 @@ export class Sequencer extends ChainService implements LedgerService {
     this.chain.index(block, effects);
     const encoded = encodeBlock(block);
     this.inFlight++;
+    const sealedAt = this.stageSink ? performance.now() : 0;
     const onPersisted = (): void => {
       this.inFlight--;
+      this.stageSink?.('persist', (performance.now() - sealedAt) / 1000);
       this.emit('commit', { block, encoded, effects });
       if (this.mempool.readyCount > 0) this.scheduleCut();
     };

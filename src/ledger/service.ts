@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { TpslabError } from '../errors.js';
 import type { Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
+import type { StageSink } from './chain-service.js';
 import type { Genesis } from './genesis.js';
 import type { CommittedBlock, FailedTx, TxStatus } from './sequencer.js';
 import type { LedgerState, TxEffect } from './state.js';
@@ -51,5 +52,7 @@ export interface LedgerService extends EventEmitter<LedgerServiceEvents> {
   readonly leader?: { term: number; id: string; url: string; self: boolean } | undefined;
   /** Replicated ordering: the term this process leads, if it does. */
   readonly leaderTerm?: number | undefined;
+  /** Receives stage durations for `tpslab_stage_seconds` (Sequencer and Replica measure them). */
+  stageSink?: StageSink | undefined;
   close(): Promise<void>;
 }

@@ -13,7 +13,7 @@ export const TpslabTargetSchema = z
   .strictObject({
     kind: z.literal('tpslab').default('tpslab'),
     nodes: count(1, 16).default(3).describe('Embedded network (no endpoints, no network file): nodes to start, plus one sequencer and one tracker.'),
-    blockIntervalMs: count(1, 60_000).default(25).describe('Embedded network: the sequencer cuts a block at most this long after the first ready transaction.'),
+    blockIntervalMs: count(1, 60_000).default(25).describe('Embedded network: the sequencer cuts a block at most this long after the first ready transaction, and at least this long after the previous block unless full.'),
     network: path
       .optional()
       .describe('A running network: the network.json that `tpslab net up` wrote (endpoints and faucet key are read from it); relative to the scenario file.'),
