@@ -74,8 +74,12 @@ export class ChainStore {
   /** A snapshot encoded when its block was applied, written once that block is durable. */
   private pendingSnapshot: { height: number; bytes: Buffer } | undefined;
   private txsSinceSnapshot = 0;
-  /** Durable blocks waiting to be written to the on-disk index (still in `recent`). */
-  private indexQueue: Block[] = [];
+  /**
+   * Durable blocks waiting to be written to the on-disk index (still in `recent`): their heights and
+   * ids only, so the decoded blocks are not kept alive (and copied by every young-generation GC) for
+   * up to INDEX_FLUSH_MS.
+   */
+  private indexQueue: { height: number; ids: Buffer[] }[] = [];
   private indexQueuedTxs = 0;
   private indexTimer: NodeJS.Timeout | undefined;
   private snapshotWriting: Promise<void> | undefined;
@@ -204,7 +208,7 @@ export class ChainStore {
   async persist(block: Block, encoded: Buffer): Promise<void> {
     const index = await this.log.append(encoded);
     if (index !== block.height - 1) throw new TpslabError('TPSLAB_E_INTERNAL', `log index ${index} does not match height ${block.height}`);
-    this.indexQueue.push(block);
+    this.indexQueue.push({ height: block.height, ids: block.txs.map((tx) => tx.id) });
     this.indexQueuedTxs += block.txs.length;
     if (this.indexQueuedTxs >= INDEX_BATCH_TXS) this.flushIndex();
     else if (!this.indexTimer) {
@@ -224,7 +228,7 @@ export class ChainStore {
     if (blocks.length === 0) return;
     try {
       this.txIndex.batch(() => {
-        for (const b of blocks) this.txIndex.addBlock(b.height, b.txs.map((tx) => tx.id), this.recentTopics.get(b.height));
+        for (const b of blocks) this.txIndex.addBlock(b.height, b.ids, this.recentTopics.get(b.height));
       });
     } catch (err) {
       // Still answered from memory; retried with the next batch. The log has them: a restart re-indexes.
@@ -234,7 +238,7 @@ export class ChainStore {
     this.indexQueue = [];
     this.indexQueuedTxs = 0;
     for (const b of blocks) {
-      for (const tx of b.txs) this.recent.delete(tx.id.toString('latin1'));
+      for (const id of b.ids) this.recent.delete(id.toString('latin1'));
       this.recentTopics.delete(b.height);
     }
   }
