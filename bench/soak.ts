@@ -72,18 +72,29 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       const span = r.loadToMs - r.loadFromMs;
       for (const [name, samples] of [...r.series].sort(([a], [b]) => a.localeCompare(b))) {
         const load = between(samples, r.loadFromMs + 0.25 * span, r.loadToMs);
-        if (load.length < 5) continue;
+        const half = between(samples, r.loadFromMs + 0.5 * span, r.loadToMs);
+        if (load.length < 5 || half.length < 5) continue;
         const slope = slopeBytesPerMin(load) / MB;
+        const halfSlope = slopeBytesPerMin(half) / MB;
         const peak = Math.max(...samples.map((s) => s.rssBytes)) / MB;
+        const level = (xs: RssSample[]): number => Math.max(...xs.map((x) => x.rssBytes)) / MB;
+        const quarters = [0, 1, 2, 3].map((q) => level(between(samples, r.loadFromMs + (q * span) / 4, r.loadFromMs + ((q + 1) * span) / 4)));
         rows.push({ metric: `${name}: RSS slope over the load's last 3/4`, value: slope, unit: 'MB/min' });
-        ctx.log(`${name.padEnd(20)} peak ${peak.toFixed(0)} MB, slope ${slope.toFixed(2)} MB/min`);
+        rows.push({ metric: `${name}: RSS slope over the load's second half`, value: halfSlope, unit: 'MB/min' });
+        rows.push({ metric: `${name}: RSS growth, last quarter's max − second quarter's max`, value: quarters[3]! - quarters[1]!, unit: 'MB' });
+        ctx.log(`${name.padEnd(20)} peak ${peak.toFixed(0)} MB, max per quarter ${quarters.map((x) => x.toFixed(0)).join(' / ')} MB, slope ${slope.toFixed(2)} MB/min (second half ${halfSlope.toFixed(2)})`);
       }
       for (const [id, h] of [...(r.heap ?? new Map())].sort(([a], [b]) => a.localeCompare(b))) {
         const live = lowerEnvelope(between(h.heap, r.loadFromMs + 0.25 * span, r.loadToMs), HEAP_WINDOW_MS);
         if (live.length < 3) continue;
         const slope = slopeBytesPerMin(live) / MB;
         rows.push({ metric: `${id}: live heap slope over the load's last 3/4 (each ${HEAP_WINDOW_MS / 1000} s window's minimum, from /metrics)`, value: slope, unit: 'MB/min' });
+        const liveHalf = between(live, r.loadFromMs + 0.5 * span, r.loadToMs);
+        if (liveHalf.length >= 3) rows.push({ metric: `${id}: live heap slope over the load's second half`, value: slopeBytesPerMin(liveHalf) / MB, unit: 'MB/min' });
         const ext = between(h.external, r.loadFromMs + 0.25 * span, r.loadToMs);
+        const committed = [0, 1, 2, 3].map((q) => Math.max(0, ...between(h.total, r.loadFromMs + (q * span) / 4, r.loadFromMs + ((q + 1) * span) / 4).map((x) => x.rssBytes)) / MB);
+        rows.push({ metric: `${id}: V8 committed heap growth, last quarter's max − second quarter's max`, value: committed[3]! - committed[1]!, unit: 'MB' });
+        ctx.log(`${id.padEnd(20)} V8 committed heap, max per quarter ${committed.map((x) => x.toFixed(0)).join(' / ')} MB`);
         ctx.log(`${id.padEnd(20)} live heap ${(live[0]!.rssBytes / MB).toFixed(0)} -> ${(live.at(-1)!.rssBytes / MB).toFixed(0)} MB (slope ${slope.toFixed(2)} MB/min), external ${(ext.at(-1)?.rssBytes ?? 0) / MB | 0} MB`);
       }
       const s = r.summary;

@@ -10,6 +10,8 @@ import type { RssSample } from '../../test/testkit/proc-rss.js';
 export interface HeapSeries {
   heap: RssSample[];
   external: RssSample[];
+  /** V8's committed heap (`nodejs_heap_size_total_bytes`): what the heap holds of RSS, garbage and free space included. */
+  total: RssSample[];
 }
 
 function gauge(text: string, name: string): number | undefined {
@@ -47,9 +49,10 @@ export class HeapSampler {
         if (heap === undefined) return;
         const tMs = performance.now() - this.began;
         let s = this.series.get(r.id);
-        if (!s) this.series.set(r.id, (s = { heap: [], external: [] }));
+        if (!s) this.series.set(r.id, (s = { heap: [], external: [], total: [] }));
         s.heap.push({ tMs, rssBytes: heap });
         s.external.push({ tMs, rssBytes: gauge(text!, 'nodejs_external_memory_bytes') ?? 0 });
+        s.total.push({ tMs, rssBytes: gauge(text!, 'nodejs_heap_size_total_bytes') ?? 0 });
       }));
     } finally {
       this.busy = false;

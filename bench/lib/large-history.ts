@@ -1,7 +1,7 @@
 /**
  * A large committed history, written fast: transfers applied through the state machine and
- * written through ChainStore (block log, transaction index, snapshots) as a sequencer would,
- * without the network and without signing.
+ * written as a sequencer's ChainStore would leave them (block log, transaction index, snapshots),
+ * in bulk (bench/lib/history-writer.ts), without the network and without signing.
  *
  * Why unsigned transfers are a fair history for timing a restart: nothing on the restart path
  * verifies a signature. Signatures are checked at ingress (node-api → verifier) only;
@@ -11,83 +11,16 @@
  * signed one would. The tail after the last snapshot is signed anyway, so whatever a restarted
  * node serves from it is real.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { open, readdir, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ChainStore } from '../../src/ledger/chain-store.js';
 import { parseGenesis, type Genesis } from '../../src/ledger/genesis.js';
-import { encodeBlock, makeBlock } from '../../src/protocol/block.js';
-import { keyPairFromLabel, signTx, txId, type KeyPair } from '../../src/protocol/signing.js';
-import { encodeBody, SIGNATURE_BYTES, type SignedTx, type TransferBody } from '../../src/protocol/tx.js';
+import { keyPairFromLabel } from '../../src/protocol/signing.js';
 import { CLI, NodeProcess, ROLE_CLI } from '../../test/testkit/index.js';
 import type { BenchContext, BenchRatio, BenchRow } from '../contract.js';
-
-export interface GrowOptions {
-  dataDir: string;
-  genesis: Genesis;
-  /** Funded in the genesis; sender k % keys.length sends to the next one. */
-  keys: readonly KeyPair[];
-  /** Blocks to append to whatever the data directory holds. */
-  blocks: number;
-  txsPerBlock: number;
-  /** Passed to ChainStore (a snapshot every this many blocks). */
-  snapshotEveryBlocks: number;
-  /** The last this many blocks are signed (the tail a restart replays); earlier ones carry zero signatures. */
-  signedTailBlocks: number;
-  onProgress?(height: number): void;
-}
-
-const ZERO_SIGNATURE = Buffer.alloc(SIGNATURE_BYTES);
-
-/** A transfer with a zero signature: valid for the state machine, never seen by a verifier. */
-function unsignedTransfer(body: TransferBody): SignedTx {
-  const bodyBytes = encodeBody(body);
-  return { body, signatures: [ZERO_SIGNATURE], bytes: Buffer.concat([bodyBytes, ZERO_SIGNATURE]), bodyLength: bodyBytes.length, id: txId(bodyBytes) };
-}
-
-/** Appends `o.blocks` blocks of transfers; returns the chain's height. Resumable: nonces follow the height. */
-export async function growHistory(o: GrowOptions): Promise<number> {
-  const chain = await ChainStore.open(o.dataDir, o.genesis, { fsync: false, snapshotEveryBlocks: o.snapshotEveryBlocks, snapshotEveryTxs: 0 });
-  try {
-    const state = chain.state;
-    const first = state.height;
-    const signFrom = first + o.blocks - o.signedTailBlocks;
-    let pending: Promise<void>[] = [];
-    for (let b = first; b < first + o.blocks; b++) {
-      const txs: SignedTx[] = new Array<SignedTx>(o.txsPerBlock);
-      for (let i = 0; i < o.txsPerBlock; i++) {
-        const k = b * o.txsPerBlock + i;
-        const s = k % o.keys.length;
-        const from = o.keys[s]!;
-        const body: TransferBody = {
-          kind: 'transfer',
-          nonce: BigInt(Math.floor(k / o.keys.length)),
-          fee: 0n,
-          deps: [],
-          inputs: [{ account: from.publicKey, amount: 1n }],
-          outputs: [{ account: o.keys[(s + 1) % o.keys.length]!.publicKey, amount: 1n }],
-        };
-        txs[i] = b >= signFrom ? signTx(body, [from], o.genesis.network) : unsignedTransfer(body);
-      }
-      const effects = txs.map((tx) => state.execute(tx));
-      const height = state.height + 1;
-      const prevHash = state.headHash;
-      const stateHash = state.seal(height);
-      const block = makeBlock({ height, prevHash, timestampMs: o.genesis.timestampMs + height, stateHash, txs });
-      state.setHead(block.hash);
-      chain.index(block, effects);
-      pending.push(chain.persist(block, encodeBlock(block)));
-      if (pending.length >= 8) {
-        await Promise.all(pending);
-        pending = [];
-        o.onProgress?.(height);
-      }
-    }
-    await Promise.all(pending);
-    return state.height;
-  } finally {
-    await chain.close();
-  }
-}
+import { growHistory, type GrowResult } from './history-writer.js';
 
 /** Transactions of the large history (TPSLAB_RESTART_LARGE_TXS, rounded to whole blocks), next to a small one. */
 const LARGE_TXS = Number(process.env.TPSLAB_RESTART_LARGE_TXS ?? 1_000_000);
@@ -105,32 +38,69 @@ export interface LargeHistoryResult {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-/** Median over REPEAT of ChainStore.open from the snapshot (fsync on, as a node opens); checks it started from one. */
-async function openFromSnapshotMs(dataDir: string, genesis: Genesis): Promise<number> {
+type Samples = GrowResult['samples'];
+
+/** Median over REPEAT of ChainStore.open from the snapshot (fsync on, as a node opens); checks it started from one and finds old ids. */
+async function openFromSnapshotMs(dataDir: string, genesis: Genesis, samples: Samples): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
     const t = performance.now();
     const chain = await ChainStore.open(dataDir, genesis, { fsync: true, snapshotEveryBlocks: 0, snapshotEveryTxs: 0 });
     times.push(performance.now() - t);
     const up = chain.startup;
+    const lost = samples.filter((x) => chain.locate(x.idKey)?.height !== x.height);
     await chain.close();
     if (up.fromSnapshot === undefined || up.replayedBlocks !== TAIL_BLOCKS) throw new Error(`expected a snapshot and ${TAIL_BLOCKS} blocks of tail: ${JSON.stringify(up)}`);
+    if (lost.length > 0) throw new Error(`the index does not locate ${lost.length} of ${samples.length} sampled transactions`);
   }
   return median(times);
 }
 
-/** Median over REPEAT of a real node process on the directory, spawn to /health 200, through `cli`. */
-async function processMs(dataDir: string, genesisPath: string, cli: string): Promise<{ ms: number; recovered: string }> {
+/**
+ * Median over REPEAT of a real node process on the directory, spawn to /health 200, through `cli`; then
+ * the first status lookup of the oldest sampled transaction (a cold index page), checked committed.
+ */
+async function processMs(dataDir: string, genesisPath: string, cli: string, oldest: Samples[number], repeat = REPEAT): Promise<{ ms: number; lookupMs: number; recovered: string }> {
   const times: number[] = [];
+  const lookups: number[] = [];
   let recovered = '';
-  for (let i = 0; i < REPEAT; i++) {
+  for (let i = 0; i < repeat; i++) {
     const t = performance.now();
     const node = await NodeProcess.start(dataDir, ['--genesis', genesisPath], cli);
     times.push(performance.now() - t);
-    recovered = /recovered in .*/.exec(node.output)?.[0] ?? '(no recovery line)';
-    await node.stop();
+    try {
+      recovered = /recovered in .*/.exec(node.output)?.[0] ?? '(no recovery line)';
+      const l = performance.now();
+      const res = await fetch(`${node.url}/v1/tx/${Buffer.from(oldest.idKey, 'latin1').toString('hex')}`, { signal: AbortSignal.timeout(10_000) });
+      const body = (await res.json()) as { status?: string; height?: number };
+      lookups.push(performance.now() - l);
+      if (body.status !== 'committed' || body.height !== oldest.height) throw new Error(`the node answered ${JSON.stringify(body)} for a transaction of block ${oldest.height}`);
+    } finally {
+      await node.stop();
+    }
   }
-  return { ms: median(times), recovered };
+  return { ms: median(times), lookupMs: median(lookups), recovered };
+}
+
+/**
+ * Drops the data directory's files from the OS page cache (written back first): a restart after the
+ * machine dropped them, as after a reboot. `dd iflag=nocache count=0` (GNU coreutils) advises
+ * POSIX_FADV_DONTNEED for the whole file and touches only these files' pages. False where it fails.
+ */
+async function evictFromPageCache(dataDir: string): Promise<boolean> {
+  const names = ['blocks.log', 'txindex.sqlite', 'txindex.sqlite-wal', ...(await readdir(join(dataDir, 'snapshots'))).map((n) => join('snapshots', n))];
+  try {
+    for (const name of names) {
+      const path = join(dataDir, name);
+      const fh = await open(path, 'r+').catch(() => undefined);
+      if (!fh) continue;
+      try { await fh.sync(); } finally { await fh.close(); }
+      await promisify(execFile)('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -151,10 +121,11 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
   const dataDir = join(dir, 'large');
   const smallBlocks = SNAPSHOT_EVERY + TAIL_BLOCKS;
   const largeBlocks = Math.max(smallBlocks + SNAPSHOT_EVERY, Math.round(LARGE_TXS / TXS_PER_BLOCK / SNAPSHOT_EVERY) * SNAPSHOT_EVERY + TAIL_BLOCKS);
+  const samples: Samples = [];
   const grow = async (blocks: number): Promise<number> => {
     const t = performance.now();
     let last = 0;
-    await growHistory({
+    const grown = await growHistory({
       dataDir, genesis, keys, blocks, txsPerBlock: TXS_PER_BLOCK, snapshotEveryBlocks: SNAPSHOT_EVERY, signedTailBlocks: TAIL_BLOCKS,
       onProgress: (h) => {
         if (performance.now() - last < 10_000) return;
@@ -162,18 +133,27 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
         ctx.log(`  height ${h} of ${largeBlocks}`);
       },
     });
+    samples.push(...grown.samples);
     if (ctx.signal.aborted) throw new Error('aborted');
     return ((performance.now() - t) * 1000) / (blocks * TXS_PER_BLOCK);
   };
   ctx.log(`large history: writing ${smallBlocks * TXS_PER_BLOCK} unsigned transfers (signed tail), timing restarts`);
   await grow(smallBlocks);
-  const smallOpen = await openFromSnapshotMs(dataDir, genesis);
-  const smallProc = await processMs(dataDir, genesisPath, ROLE_CLI);
+  const smallOpen = await openFromSnapshotMs(dataDir, genesis, samples);
+  const smallProc = await processMs(dataDir, genesisPath, ROLE_CLI, samples[0]!);
   ctx.log(`large history: growing to ${largeBlocks * TXS_PER_BLOCK} transfers`);
   const growUs = await grow(largeBlocks - smallBlocks);
-  const largeOpen = await openFromSnapshotMs(dataDir, genesis);
-  const largeProc = await processMs(dataDir, genesisPath, ROLE_CLI);
-  const largeFull = await processMs(dataDir, genesisPath, CLI);
+  const largeOpen = await openFromSnapshotMs(dataDir, genesis, samples);
+  const largeProc = await processMs(dataDir, genesisPath, ROLE_CLI, samples[0]!);
+  const largeFull = await processMs(dataDir, genesisPath, CLI, samples[0]!);
+  // Once each with the data directory's files out of the page cache (the code stays cached).
+  let cold: { openMs: number; proc: Awaited<ReturnType<typeof processMs>> } | undefined;
+  if (await evictFromPageCache(dataDir)) {
+    const t = performance.now();
+    await (await ChainStore.open(dataDir, genesis, { fsync: true, snapshotEveryBlocks: 0, snapshotEveryTxs: 0 })).close();
+    const openMs = performance.now() - t;
+    if (await evictFromPageCache(dataDir)) cold = { openMs, proc: await processMs(dataDir, genesisPath, ROLE_CLI, samples[0]!, 1) };
+  }
   const disk = (await stat(join(dataDir, 'blocks.log'))).size + (await stat(join(dataDir, 'txindex.sqlite'))).size;
   const small = smallBlocks * TXS_PER_BLOCK;
   const large = largeBlocks * TXS_PER_BLOCK;
@@ -184,7 +164,14 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
       { metric: `large history: node process (role entry), ${small} tx, spawn to /health 200`, value: smallProc.ms, unit: 'ms' },
       { metric: `large history: node process (role entry), ${large} tx, spawn to /health 200`, value: largeProc.ms, unit: 'ms' },
       { metric: `large history: node process (full CLI), ${large} tx, spawn to /health 200`, value: largeFull.ms, unit: 'ms' },
-      { metric: 'large history: writing it (state machine + log + index, no signatures)', value: growUs, unit: 'µs/tx' },
+      { metric: `large history: first status lookup after restart (oldest tx, cold index page), ${small} tx`, value: smallProc.lookupMs, unit: 'ms' },
+      { metric: `large history: first status lookup after restart (oldest tx, cold index page), ${large} tx`, value: largeProc.lookupMs, unit: 'ms' },
+      ...(cold ? [
+        { metric: `large history: ChainStore.open, ${large} tx, files out of the page cache (once)`, value: cold.openMs, unit: 'ms' },
+        { metric: `large history: node process (role entry), ${large} tx, files out of the page cache, spawn to /health 200 (once)`, value: cold.proc.ms, unit: 'ms' },
+        { metric: `large history: its first status lookup (oldest tx), files out of the page cache`, value: cold.proc.lookupMs, unit: 'ms' },
+      ] : []),
+      { metric: 'large history: writing it (state machine + log + index in bulk, no signatures)', value: growUs, unit: 'µs/tx' },
       { metric: `large history: block log + index on disk, ${large} tx`, value: disk / 1024 / 1024, unit: 'MB' },
     ],
     ratios: [
@@ -193,8 +180,9 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
       { label: 'node process spawn to /health 200, role entry ÷ full CLI', value: largeProc.ms / largeFull.ms, note: 'what loading only the ledger roles saves (net up and net restart use the role entry)' },
     ],
     notes: [
-      `large history: ${SENDERS} accounts, ${TXS_PER_BLOCK} transfers a block, a snapshot every ${SNAPSHOT_EVERY} blocks, the last ${TAIL_BLOCKS} blocks signed; earlier transfers carry zero signatures (no restart path verifies one: bench/lib/large-history.ts)`,
+      `large history: ${SENDERS} accounts, ${TXS_PER_BLOCK} transfers a block, a snapshot every ${SNAPSHOT_EVERY} blocks, the last ${TAIL_BLOCKS} blocks signed; earlier transfers carry zero signatures (no restart path verifies one: bench/lib/large-history.ts); written in bulk (bench/lib/history-writer.ts); ${samples.length} sampled old transactions located after every open`,
       `large history: the node at ${large} tx logged: ${largeProc.recovered}`,
+      cold ? `large history: with its files out of the page cache it logged: ${cold.proc.recovered}` : 'large history: could not drop the files from the page cache (dd iflag=nocache): no cold figures',
     ],
   };
 }

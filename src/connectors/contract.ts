@@ -247,7 +247,12 @@ export interface BeaconConnector {
 export interface BeaconContext {
   beacon: number;
   clock: Clock;
-  confirmation: { method: 'stream' | 'poll'; pollIntervalMs: number };
+  /**
+   * `timeoutMs`: the run's `confirmation.timeoutMs` (a transaction unconfirmed this long after its intended
+   * send is lost). A connector keeps its request timeout below it, so that a request nobody answers is
+   * retried elsewhere while its transaction can still commit in time.
+   */
+  confirmation: { method: 'stream' | 'poll'; pollIntervalMs: number; timeoutMs?: number };
   log: Log;
   /**
    * Max-mode work taken over from a missing beacon: its senders sent in this run already, so

@@ -65,6 +65,6 @@ export function createBeacon(m: Assign, send: (m: BeaconMessage) => Promise<void
   const parsed = def.beaconSchema.safeParse(m.connector.config);
   if (!parsed.success) throw new TpslabError('TPSLAB_E_CONNECTOR', `the ${m.connector.kind} connector refused its beacon configuration: ${describeZodError(parsed.error, 'config')}`);
   const log = (line: string): void => void send({ v: PROTOCOL_VERSION, type: 'log', beacon: m.beacon, line });
-  const connector = def.createBeacon(parsed.data, { beacon: m.beacon, clock, confirmation: { method: m.confirmation.method, pollIntervalMs: m.confirmation.pollIntervalMs }, log, ...(opts.takeover ? { takeover: true } : {}) });
+  const connector = def.createBeacon(parsed.data, { beacon: m.beacon, clock, confirmation: { method: m.confirmation.method, pollIntervalMs: m.confirmation.pollIntervalMs, timeoutMs: m.confirmation.timeoutMs }, log, ...(opts.takeover ? { takeover: true } : {}) });
   return new Beacon(m, send, connector, clock);
 }

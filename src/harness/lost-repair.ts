@@ -6,13 +6,36 @@
  * failover e2e's load stalled for good on a healthy network). They are sent again, same bytes, a bounded
  * number of times; one that commits counts as late, like any lost transaction that commits.
  */
-import type { SubmitItem } from '../connectors/contract.js';
+import type { SubmitItem, SubmitResult } from '../connectors/contract.js';
+
+/** A connector's answer missing for a transaction of the batch: its bug, counted and retried. */
+export const NO_ANSWER: SubmitResult = Object.freeze({ kind: 'retry', code: 'TPSLAB_E_CONNECTOR', afterMs: 1000 });
+/** Repairs logged at most (the first few say where a load was held). */
+const NOTES_LOGGED = 10;
 
 export class LostRepair {
   private readonly due = new Map<string, { item: SubmitItem; atMs: number }>();
+  private noted = 0;
 
   /** `maxAttempts`: sends of one transaction at most, counting those before it was lost. */
-  constructor(private readonly maxAttempts: number) {}
+  constructor(
+    private readonly maxAttempts: number,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Logs the first few expired transactions no node took (they are sent again): where a load was held. */
+  note(id: string, why: string): void {
+    if (++this.noted <= NOTES_LOGGED) this.log(`transaction ${id} ${why}: no node holds it; sending it again${this.noted === NOTES_LOGGED ? ' (further ones not logged)' : ''}`);
+  }
+
+  /** The answers to a resend of `sent` (from `take`): a retryable refusal puts one back; refusals are counted. */
+  answered(sent: readonly [id: string, item: SubmitItem][], results: readonly SubmitResult[], nowMs: number, count: (code: string) => void): void {
+    sent.forEach(([id, item], k) => {
+      const r = results[k] ?? NO_ANSWER;
+      if (r.kind === 'retry' || r.kind === 'rejected') count(r.code);
+      if (r.kind === 'retry') this.add(id, { tx: item.tx, attempt: item.attempt + 1 }, nowMs + r.afterMs);
+    });
+  }
 
   get size(): number {
     return this.due.size;

@@ -10,6 +10,7 @@
  */
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
@@ -45,6 +46,8 @@ export interface ChainStoreOptions {
 }
 
 const CHECKPOINT_FILE = 'blocks.log.checkpoint';
+/** The checkpoint's frame offsets (f64 little-endian each), named with their CRC in the checkpoint file. */
+const OFFSETS_FILE = 'blocks.log.offsets';
 /**
  * Durable blocks are written to the on-disk index in batches (one SQLite transaction): at this many
  * transactions, or this long after the first one waiting; until written, they are answered from memory
@@ -192,6 +195,7 @@ export class ChainStore {
     if (!snap || this.snapshotWriting || snap.height > this.durable) return;
     this.pendingSnapshot = undefined;
     const checkpoint = this.log.checkpoint;
+    if (checkpoint) checkpoint.offsets = this.log.offsetsOf(checkpoint.records);
     this.snapshotWriting = writeSnapshot(this.dataDir, snap.height, snap.bytes, this.opts.fsync).then(
       async () => {
         this.lastSnapshotHeight = snap.height;
@@ -312,20 +316,42 @@ export class ChainStore {
 
 /**
  * `<data>/blocks.log.checkpoint`: where the log ended (records, bytes) when the last snapshot was written,
- * so the next open walks that part by headers only. Only a hint: the log checks it fits, else scans it all.
+ * so the next open walks that part by headers only; and `<data>/blocks.log.offsets`, those records' frame
+ * offsets (named by CRC in the checkpoint), so it need not walk them at all. Only hints: the log checks
+ * they fit, else walks or scans it all.
  */
 async function readCheckpoint(dataDir: string): Promise<Checkpoint | undefined> {
+  let cp: Partial<Checkpoint> & { offsetsCrc?: unknown };
   try {
-    const cp = JSON.parse(await readFile(join(dataDir, CHECKPOINT_FILE), 'utf8')) as Partial<Checkpoint>;
-    return Number.isSafeInteger(cp.records) && Number.isSafeInteger(cp.bytes) ? { records: cp.records!, bytes: cp.bytes! } : undefined;
+    cp = JSON.parse(await readFile(join(dataDir, CHECKPOINT_FILE), 'utf8')) as typeof cp;
   } catch {
     return undefined;
   }
+  if (!Number.isSafeInteger(cp.records) || !Number.isSafeInteger(cp.bytes)) return undefined;
+  const out: Checkpoint = { records: cp.records!, bytes: cp.bytes! };
+  if (typeof cp.offsetsCrc === 'number') {
+    const b = await readFile(join(dataDir, OFFSETS_FILE)).catch(() => undefined);
+    if (b && b.length === out.records * 8 && crc32(b) === cp.offsetsCrc) {
+      out.offsets = new Float64Array(out.records);
+      for (let i = 0; i < out.records; i++) out.offsets[i] = b.readDoubleLE(i * 8);
+    }
+  }
+  return out;
 }
 
-async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
+/** Writes the offsets (if any) first, then the checkpoint naming their CRC, each atomically. */
+export async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
+  let offsetsCrc: number | undefined;
+  if (cp.offsets) {
+    const b = Buffer.allocUnsafe(cp.offsets.length * 8);
+    cp.offsets.forEach((o, i) => b.writeDoubleLE(o, i * 8));
+    offsetsCrc = crc32(b);
+    const op = join(dataDir, OFFSETS_FILE);
+    await writeFile(`${op}.tmp`, b);
+    await rename(`${op}.tmp`, op);
+  }
   const path = join(dataDir, CHECKPOINT_FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(cp)}\n`);
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ records: cp.records, bytes: cp.bytes, ...(offsetsCrc !== undefined ? { offsetsCrc } : {}) })}\n`);
   await rename(`${path}.tmp`, path);
 }
 

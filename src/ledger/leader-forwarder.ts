@@ -1,20 +1,22 @@
 /**
  * A node's side of replicated ordering (several sequencers, one leader at a time): transactions go to the
  * leader, found by asking every sequencer and by NOT_LEADER hints; what a lost leader accepted and did not
- * commit is sent again, same bytes, to the leader of the next term (its mempool went with it). A feed that
- * delivers nothing while another sequencer is ahead is replaced.
+ * commit is sent again, same bytes, to the leader of the next term (its mempool went with it). A forward
+ * waiting on a leader that does not answer (paused, cut off) is dropped as soon as another sequencer leads
+ * a newer term (the lease moved), and sent there with the same ids. A feed that delivers nothing while
+ * another sequencer is ahead is replaced.
  */
 import type { Clock } from '../clock.js';
 import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import type { SignedTx } from '../protocol/tx.js';
 import type { BlockFeed } from './block-feed.js';
-import { fetchLeader, postBatch } from './sequencer-client.js';
+import { fetchLeader, postBatch, type SubmitAnswer } from './sequencer-client.js';
 
-/** How often a node asks who leads. */
+/** How often a node asks who leads (a sequencer still answering the previous ask is skipped). */
 const LEADER_POLL_MS = 200;
-/** How long a batch is retried on the next leader before UNAVAILABLE. */
-const FAILOVER_RETRY_MS = 1500;
 const LEADER_POLL_TIMEOUT_MS = 1000;
+/** The least time one attempt gets near the forward's deadline. */
+const MIN_ATTEMPT_MS = 100;
 /** A feed silent this long while another sequencer is ahead is replaced. */
 const FEED_STALL_MS = 1000;
 /** A forward slower than this is logged (the submitter may have given up on it meanwhile). */
@@ -53,12 +55,19 @@ export interface ForwardHost {
   closed(): boolean;
 }
 
+/** An attempt dropped because another sequencer leads a newer term than the one it was sent under. */
+class LeaderMoved extends Error {}
+
 export class LeaderForwarder {
   private submitIdx = 0;
   /** Highest leader term seen; pending transactions accepted under an older one are sent again. */
   private knownTerm = 0;
   private resending = false;
   private timer: unknown;
+  /** Sequencers asked who leads whose answer has not come yet (a paused one answers nothing). */
+  private readonly asking = new Set<number>();
+  /** Told the index of each newly learned leader: posts to another sequencer are dropped. */
+  private readonly onNewLeader = new Set<(leaderIdx: number) => void>();
 
   constructor(
     private readonly urls: readonly string[],
@@ -70,9 +79,8 @@ export class LeaderForwarder {
 
   start(): void {
     this.timer = this.clock.setTimeout(() => {
-      void this.pollLeader().finally(() => {
-        if (!this.host.closed()) this.start();
-      });
+      this.pollLeader();
+      if (!this.host.closed()) this.start();
     }, LEADER_POLL_MS);
   }
 
@@ -80,19 +88,45 @@ export class LeaderForwarder {
     this.clock.clearTimeout(this.timer);
   }
 
-  /** Sends to the leader, following NOT_LEADER hints and moving on from unreachable sequencers for a while. */
+  /**
+   * Posts to sequencer `idx`. Dropped (LeaderMoved) as soon as another sequencer is learned to lead a newer
+   * term: a paused or cut-off leader answers nothing, and waiting out the timeout would hold commits.
+   */
+  private async post(idx: number, txs: readonly SignedTx[], timeoutMs: number): Promise<SubmitAnswer> {
+    const moved = new AbortController();
+    const watch = (leaderIdx: number): void => {
+      if (leaderIdx !== idx) moved.abort();
+    };
+    this.onNewLeader.add(watch);
+    try {
+      return await postBatch(this.urls[idx]!, txs, timeoutMs, moved.signal);
+    } catch (err) {
+      if (moved.signal.aborted) throw new LeaderMoved(`term ${this.knownTerm} leads at ${this.urls[this.submitIdx]}`, { cause: err });
+      throw err;
+    } finally {
+      this.onNewLeader.delete(watch);
+    }
+  }
+
+  /**
+   * Sends to the leader, following NOT_LEADER hints, moving on from unreachable sequencers and from a leader
+   * whose lease moved, for up to the request timeout in all; then UNAVAILABLE (retryable). Same ids on every
+   * attempt: a transaction that reached a leader twice is refused as a duplicate.
+   */
   async forward(batch: Waiting[]): Promise<void> {
     const startMs = this.clock.now();
-    const deadline = startMs + FAILOVER_RETRY_MS;
+    const deadline = startMs + this.requestTimeoutMs;
     let hops = 0;
+    let moves = 0;
     let todo = batch;
     let why = 'no sequencer answered';
     while (todo.length > 0) {
       const idx = this.submitIdx;
       const url = this.urls[idx]!;
       const retry: Waiting[] = [];
+      let moved = false;
       try {
-        const answer = await postBatch(url, todo.map((w) => w.tx), this.requestTimeoutMs);
+        const answer = await this.post(idx, todo.map((w) => w.tx), Math.max(MIN_ATTEMPT_MS, deadline - this.clock.now()));
         if (answer.term !== undefined) this.learnTerm(answer.term, idx);
         const now = this.clock.now();
         todo.forEach((w, i) => {
@@ -112,17 +146,21 @@ export class LeaderForwarder {
           }
         });
       } catch (err) {
-        why = `${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
-        if (this.submitIdx === idx) this.submitIdx = (idx + 1) % this.urls.length;
+        moved = err instanceof LeaderMoved;
+        why = `${url}: ${moved ? (err as Error).message : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message)}`;
+        if (moved) {
+          moves++;
+          console.log(`node: forward of ${todo.length} to ${url} dropped after ${this.clock.now() - startMs} ms (${(err as Error).message}); sending there: ${someIds(todo.map((w) => w.tx))}`);
+        } else if (this.submitIdx === idx) this.submitIdx = (idx + 1) % this.urls.length;
         retry.push(...todo);
       }
       todo = retry;
       if (todo.length === 0 || this.clock.now() > deadline || this.host.closed()) break;
-      await new Promise((r) => setTimeout(r, 50));
+      if (!moved) await new Promise((r) => setTimeout(r, 50));
     }
     const tookMs = this.clock.now() - startMs;
     if (todo.length > 0) console.log(`node: forward gave up on ${todo.length} of ${batch.length} transactions after ${tookMs} ms (${why}): ${someIds(todo.map((w) => w.tx))}`);
-    else if (tookMs > SLOW_FORWARD_MS) console.log(`node: forward of ${batch.length} transactions took ${tookMs} ms (${hops} NOT_LEADER answers): ${someIds(batch.map((w) => w.tx))}`);
+    else if (tookMs > SLOW_FORWARD_MS) console.log(`node: forward of ${batch.length} transactions took ${tookMs} ms (${hops} NOT_LEADER answers, ${moves} leader moves): ${someIds(batch.map((w) => w.tx))}`);
     const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `no sequencer leader took the transaction (${why}); retry the same transaction`);
     for (const w of todo) w.resolve(e);
   }
@@ -132,26 +170,29 @@ export class LeaderForwarder {
     console.log(`node: leader term ${term} at ${this.urls[leaderIdx]} (was ${this.knownTerm}); ${this.host.pending.size} pending`);
     this.knownTerm = term;
     this.submitIdx = leaderIdx;
+    for (const moved of this.onNewLeader) moved(leaderIdx);
     void this.resendPending();
   }
 
   /**
-   * Asks every sequencer who leads (the newest term wins) and how far it is. A feed that delivers nothing
-   * while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
+   * Asks every sequencer who leads (the newest term wins) and how far it is, each answer taken as it comes:
+   * one that does not answer (paused) delays nothing, and is not asked again until it has. A feed that
+   * delivers nothing while another sequencer is ahead (its sequencer paused or cut off) is dropped for the next one.
    */
-  private async pollLeader(): Promise<void> {
-    const answers = await Promise.all(this.urls.map((u) => fetchLeader(u, LEADER_POLL_TIMEOUT_MS).catch(() => undefined)));
-    let ahead = false;
-    for (const a of answers) {
-      const idx = a?.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
-      if (a?.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
-      if ((a?.height ?? 0) > this.host.height()) ahead = true;
-    }
-    const feed = this.host.feed;
-    if (ahead && this.clock.now() - feed.lastFeedMs > FEED_STALL_MS) {
-      feed.lastFeedMs = this.clock.now();
-      feed.reconnect(); // to the next sequencer
-    }
+  private pollLeader(): void {
+    this.urls.forEach((u, i) => {
+      if (this.asking.has(i)) return;
+      this.asking.add(i);
+      void fetchLeader(u, LEADER_POLL_TIMEOUT_MS).then((a) => {
+        const idx = a.leader ? this.urls.indexOf(a.leader.url.replace(/\/+$/, '')) : -1;
+        if (a.leader && idx >= 0) this.learnTerm(a.leader.term, idx);
+        const feed = this.host.feed;
+        if ((a.height ?? 0) > this.host.height() && this.clock.now() - feed.lastFeedMs > FEED_STALL_MS) {
+          feed.lastFeedMs = this.clock.now();
+          feed.reconnect(); // to the next sequencer
+        }
+      }, () => undefined).finally(() => this.asking.delete(i));
+    });
     void this.resendPending();
   }
 
@@ -170,11 +211,12 @@ export class LeaderForwarder {
     }
     if (stale.length === 0) return;
     this.resending = true;
-    const url = this.urls[this.submitIdx]!;
+    const idx = this.submitIdx;
+    const url = this.urls[idx]!;
     try {
       for (let i = 0; i < stale.length; i += this.batchMax) {
         const part = stale.slice(i, i + this.batchMax);
-        const answer = await postBatch(url, part.map((p) => p.tx), this.requestTimeoutMs);
+        const answer = await this.post(idx, part.map((p) => p.tx), this.requestTimeoutMs);
         if (answer.term === undefined || answer.term < term) {
           console.log(`node: resend of ${stale.length} to ${url} for term ${term}: answered as term ${answer.term ?? 'none'} (${answer.results[0]?.error?.code ?? 'ok'}); later`);
           return; // not the leader of that term: later

@@ -31,8 +31,9 @@ function agentFor(origin: string): Agent {
 }
 
 /** POSTs `body` and resolves with the status and the parsed JSON answer; transport errors carry `cause.code`, as fetch's do. */
-function postJson(url: URL, body: Buffer, timeoutMs: number): Promise<{ status: number; json: unknown }> {
-  const signal = AbortSignal.timeout(timeoutMs);
+function postJson(url: URL, body: Buffer, timeoutMs: number, abort: AbortSignal | undefined): Promise<{ status: number; json: unknown }> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -51,22 +52,24 @@ function postJson(url: URL, body: Buffer, timeoutMs: number): Promise<{ status: 
       },
     );
     function fail(err: Error): void {
-      reject(signal.aborted ? new Error(`no answer within ${timeoutMs} ms`) : new Error(err.message, { cause: err }));
+      reject(timeout.aborted ? new Error(`no answer within ${timeoutMs} ms`) : abort?.aborted ? new Error('request aborted', { cause: err }) : new Error(err.message, { cause: err }));
     }
     req.on('error', fail);
     req.end(body);
   });
 }
 
-/** Posts a batch; throws on a transport error or an answer without per-transaction results. */
-export async function postBatch(baseUrl: string, txs: readonly SignedTx[], timeoutMs: number): Promise<SubmitAnswer> {
+/** Posts a batch; throws on a transport error, after `timeoutMs`, when `abort` fires, or on an answer without per-transaction results. */
+export async function postBatch(baseUrl: string, txs: readonly SignedTx[], timeoutMs: number, abort?: AbortSignal): Promise<SubmitAnswer> {
   const url = new URL(`${baseUrl}${INTERNAL_SUBMIT_PATH}`);
   const encoded = encodeBatch(txs.map((tx) => tx.bytes));
   let status: number;
   let body: Partial<SubmitAnswer> & { error?: { code: string; message: string } };
-  if (url.protocol === 'http:') ({ status, json: body } = (await postJson(url, encoded, timeoutMs)) as { status: number; json: typeof body });
+  if (url.protocol === 'http:') ({ status, json: body } = (await postJson(url, encoded, timeoutMs, abort)) as { status: number; json: typeof body });
   else {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encoded, signal: AbortSignal.timeout(timeoutMs) });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encoded, signal });
     status = res.status;
     body = (await res.json()) as typeof body;
   }

@@ -1,7 +1,7 @@
 // `tpslab run` interrupted: SIGINT/SIGTERM stop the beacons, tear the embedded network down,
 // store the run as aborted, write a partial report and exit 130/143.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { isAlive, readNetworkFile } from '../../src/ledger/net.js';
 import { ResultsStore } from '../../src/harness/store.js';
 import type { LiveData } from '../../src/web/contract.js';
-import { CLI, tempDir, waitFor } from '../testkit/index.js';
+import { spawnCli, tempDir, waitFor } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
 before(async () => {
@@ -53,24 +53,20 @@ describe('tpslab run interrupted', () => {
       const file = join(dir.path, `${sig}.yaml`);
       await writeFile(file, LONG);
       const db = join(dir.path, `${sig}.db`);
-      const child = spawn(process.execPath, [CLI, 'run', file, '--results', db], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      const cli = spawnCli(['run', file, '--results', db]);
+      const { child, exited } = cli;
       try {
-        await waitFor('the load to start', () => /t=([2-9]|[1-9][0-9]+)s/.test(stderr), 150_000, 100).catch((err: Error) => {
-          throw new Error(`${err.message}\n${stderr}`);
+        await waitFor('the load to start', () => /t=([2-9]|[1-9][0-9]+)s/.test(cli.stderr), 150_000, 100).catch((err: Error) => {
+          throw new Error(`${err.message}\n${cli.stderr}`);
         });
-        const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1];
-        assert.ok(netDir && existsSync(netDir), stderr);
+        const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(cli.stderr)?.[1];
+        assert.ok(netDir && existsSync(netDir), cli.stderr);
         const net = await readNetworkFile(netDir);
         const pids = [net.tracker.pid, net.sequencer.pid, ...net.nodes.map((n) => n.pid), ...childrenOf(child.pid!)];
         assert.ok(pids.length >= 5, `network and beacons: ${pids.join(', ')}`);
         // While it runs, the live beacons table has each beacon's accounts (it showed "–").
-        const dashboard = /dashboard: (\S+)/.exec(stderr)?.[1];
-        assert.ok(dashboard, stderr);
+        const dashboard = /dashboard: (\S+)/.exec(cli.stderr)?.[1];
+        assert.ok(dashboard, cli.stderr);
         const live = await waitFor('beacon totals', async () => {
           const d = (await (await fetch(`${dashboard}/api/live`)).json()) as LiveData;
           return d.beacons.length === 2 ? d : undefined;
@@ -79,11 +75,11 @@ describe('tpslab run interrupted', () => {
 
         child.kill(sig);
         const exitCode = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref())]);
-        assert.equal(exitCode, code, `${stdout}\n${stderr}`);
-        assert.match(stderr, new RegExp(`${sig}: stopping the beacons and tearing down the network`));
-        assert.match(stdout, /run \S+: ABORTED/);
-        const reportPath = /report: (\S+\.html)/.exec(stdout)?.[1];
-        assert.ok(reportPath && existsSync(reportPath), `report path printed and written:\n${stdout}`);
+        assert.equal(exitCode, code, `${cli.stdout}\n${cli.stderr}`);
+        assert.match(cli.stderr, new RegExp(`${sig}: stopping the beacons and tearing down the network`));
+        assert.match(cli.stdout, /run \S+: ABORTED/);
+        const reportPath = /report: (\S+\.html)/.exec(cli.stdout)?.[1];
+        assert.ok(reportPath && existsSync(reportPath), `report path printed and written:\n${cli.stdout}`);
         for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive`);
         assert.equal(existsSync(netDir), false, 'the embedded network\'s temp dir is removed');
         const store = ResultsStore.open(db, { mustExist: true });
@@ -109,20 +105,16 @@ describe('tpslab run interrupted', () => {
     await writeFile(file, LONG);
     const db = join(dir.path, 'early.db');
     const junit = join(dir.path, 'early.xml');
-    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--no-ui', '--junit', junit], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const cli = spawnCli(['run', file, '--results', db, '--no-ui', '--junit', junit]);
+    const { child, exited } = cli;
     try {
-      await waitFor('the network to start', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1], 60_000, 20);
-      const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)![1]!;
+      await waitFor('the network to start', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(cli.stderr)?.[1], 60_000, 20);
+      const netDir = /starting an embedded network of \d+ nodes in (\S+)/.exec(cli.stderr)![1]!;
       child.kill('SIGINT');
-      assert.equal(await exited, 130, `${stdout}\n${stderr}`);
-      assert.match(stdout, /run \S+: ABORTED \(run interrupted by SIGINT before the load started; recorded as aborted\)/);
-      const reportPath = /report: (\S+\.html)/.exec(stdout)?.[1];
-      assert.ok(reportPath && existsSync(reportPath), stdout);
+      assert.equal(await exited, 130, `${cli.stdout}\n${cli.stderr}`);
+      assert.match(cli.stdout, /run \S+: ABORTED \(run interrupted by SIGINT before the load started; recorded as aborted\)/);
+      const reportPath = /report: (\S+\.html)/.exec(cli.stdout)?.[1];
+      assert.ok(reportPath && existsSync(reportPath), cli.stdout);
       assert.equal(existsSync(netDir), false, 'the embedded network\'s temp dir is removed');
       assert.match(await readFile(junit, 'utf8'), /errors="1"[\s\S]*<error message="run aborted: TPSLAB_E_ABORTED: [^"]*" type="aborted"\/>/, 'CI sees the interrupted run as an error');
       assert.deepEqual(processesMentioning(netDir), [], 'no process of the embedded network is left');

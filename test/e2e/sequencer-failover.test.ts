@@ -220,11 +220,14 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
     await fund(client(nodeUrls()[0]!), faucet, accounts, 10_000n);
     const load = new LoadLoop({ network: net.network, accounts, endpoints: nodeUrls(), maxTxs: 100_000, durationMs: 90_000 });
     await load.open();
+    const times = blockTimes(nodeUrls()[1]!, (await client(nodeUrls()[1]!).head()).height + 1);
     const running = load.run();
     const old = await leader();
     let next: Leader | undefined;
     try {
       await waitFor('load to commit 50 transactions', () => load.committed.size >= 50, 30_000);
+      const logFrom = await Promise.all(net.nodes.map(async (n) => (await readFile(n.logFile, 'utf8')).length));
+      const pausedAt = Date.now();
       process.kill(old.proc.pid, 'SIGSTOP');
       try {
         next = await leader(old.term, 30_000);
@@ -234,6 +237,15 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
         process.kill(old.proc.pid, 'SIGCONT');
       }
       assert.notEqual(next.id, old.id);
+      // Regression (a node forwarding to the paused leader waited out its 5 s timeout, then gave up without
+      // trying another sequencer): forwards held by the paused leader move to the new one once the lease
+      // does, same ids, and none gives up.
+      const logs = (await Promise.all(net.nodes.map((n) => readFile(n.logFile, 'utf8')))).map((l, i) => l.slice(logFrom[i]));
+      const moved = logs.flatMap((l) => l.split('\n')).filter((l) => l.includes(`to ${old.url} dropped`));
+      const gaveUp = logs.flatMap((l) => l.split('\n')).filter((l) => l.includes('forward gave up'));
+      console.log(`paused leader: ${moved.length} forwards moved to the new leader, ${gaveUp.length} given up; longest commit pause ${longestGapMs(times.times, pausedAt - 1000)} ms (not asserted)`);
+      assert.ok(moved.length > 0, `a forward held by the paused ${old.id} moved on:\n${logs.join('\n').slice(-3000)}`);
+      assert.deepEqual(gaveUp, [], 'no forward gave up while the leader was paused');
       const newTerm = next.term;
       // Awake, it must not lead: it finds its lease taken (or its append refused) and follows term `next.term`.
       const seen = await waitFor(`${old.id} to step down and see term ${newTerm}`, async () => {
@@ -245,6 +257,7 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
       await waitFor('commits to go on after the old leader woke', () => load.committed.size >= atWake + 30, 30_000);
     } finally {
       load.close();
+      times.close();
       await running;
     }
     await assertChain(load.committed, load.heights);

@@ -3,7 +3,6 @@
 // real embedded network. The tracker's own view shows each partition: the cut-off role is
 // removed after two heartbeat intervals and comes back once the link heals.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +11,7 @@ import type { RunResult } from '../../src/harness/overseer.js';
 import { parseScenario } from '../../src/harness/scenario.js';
 import { readNetworkFile } from '../../src/ledger/net.js';
 import type { LiveData, MembersView } from '../../src/web/contract.js';
-import { CLI, tempDir, thrown, waitFor } from '../testkit/index.js';
+import { spawnCli, tempDir, thrown, waitFor } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
 before(async () => {
@@ -44,20 +43,16 @@ describe('faults between more roles', () => {
     const file = join(dir.path, 'links.yaml');
     await writeFile(file, SCENARIO);
     const db = join(dir.path, 'links.db');
-    const child = spawn(process.execPath, [CLI, 'run', file, '--results', db, '--json', '--no-report'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const cli = spawnCli(['run', file, '--results', db, '--json', '--no-report']);
+    const { child, exited } = cli;
     // What the tracker saw, polled while the run lasts: the members of each view.
     const seen: string[][] = [];
     let liveFaults: LiveData['faults'];
     try {
-      const netDir = await waitFor('the embedded network', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(stderr)?.[1], 60_000, 100);
+      const netDir = await waitFor('the embedded network', () => /starting an embedded network of \d+ nodes in (\S+)/.exec(cli.stderr)?.[1], 60_000, 100);
       const tracker = (await waitFor('network.json', () => readNetworkFile(netDir), 60_000, 200)).tracker.url;
-      await waitFor('the load to start', () => /ready; starting at/.test(stderr), 120_000, 100);
-      const dashboard = /dashboard: (\S+)/.exec(stderr)?.[1];
+      await waitFor('the load to start', () => /ready; starting at/.test(cli.stderr), 120_000, 100);
+      const dashboard = /dashboard: (\S+)/.exec(cli.stderr)?.[1];
       let done = false;
       void exited.then(() => (done = true));
       while (!done) {
@@ -72,16 +67,16 @@ describe('faults between more roles', () => {
       }
     } catch (err) {
       child.kill('SIGKILL');
-      throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
+      throw new Error(`${(err as Error).message}\n${cli.stderr}`, { cause: err });
     }
-    assert.equal(await exited, 0, stderr);
-    const result = JSON.parse(stdout) as RunResult;
+    assert.equal(await exited, 0, cli.stderr);
+    const result = JSON.parse(cli.stdout) as RunResult;
     assert.equal(result.summary.sent, 720);
     assert.equal(result.summary.committed, 720);
     assert.equal(result.summary.lost, 0);
-    assert.match(stderr, /sequencer reaches the tracker through a proxy at http:\/\/127\.0\.0\.1:\d+ \(restarted once to use it\)/);
-    assert.match(stderr, /node2 reaches the tracker through a proxy/);
-    assert.match(stderr, /node1 reaches the tracker through a proxy/);
+    assert.match(cli.stderr, /sequencer reaches the tracker through a proxy at http:\/\/127\.0\.0\.1:\d+ \(restarted once to use it\)/);
+    assert.match(cli.stderr, /node2 reaches the tracker through a proxy/);
+    assert.match(cli.stderr, /node1 reaches the tracker through a proxy/);
 
     const all = ['node1', 'node2', 'sequencer'];
     const at = (pred: (m: string[]) => boolean): number => seen.findIndex(pred);

@@ -24,41 +24,58 @@ const assign = assignment({
   confirmation: { method: 'stream', timeoutMs: 400, retries: 0, pollIntervalMs: 500 }, collectOutcomes: true,
 });
 
+interface FakeTarget {
+  connector: BeaconConnector;
+  beacon?: Beacon;
+  maxLedger: number;
+}
+
+/**
+ * A target that accepts every batch and confirms through `answer`; it notes the most the beacon's
+ * ledger held at any submit (`target.beacon` is set once the beacon exists).
+ */
+function fakeTarget(answer: (items: readonly SubmitItem[], sink: ConfirmSink, beacon: Beacon) => Promise<void> | void): FakeTarget {
+  let sink: ConfirmSink | undefined;
+  const target: FakeTarget = {
+    maxLedger: 0,
+    connector: {
+      position: 0,
+      prepare: async () => {},
+      build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+      submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+        target.maxLedger = Math.max(target.maxLedger, target.beacon!.txs.state.length);
+        await answer(items, sink!, target.beacon!);
+        return items.map(() => ({ kind: 'accepted' }));
+      },
+      confirm: async (h) => {
+        sink = h;
+      },
+      close: async () => {},
+    },
+  };
+  return target;
+}
+
 test('regression: a beacon held every planned transaction for the whole run (memory grew with the run, not with what is in flight)', async () => {
   const messages: BeaconMessage[] = [];
-  let handlers: ConfirmSink | undefined;
-  let maxLedger = 0;
   let lateAfterDrop = 0;
   const timers = new Set<NodeJS.Timeout>();
-  const ref: { beacon?: Beacon } = {};
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
-      for (const { tx } of items) {
-        if (!withheld(tx.payload as number)) {
-          queueMicrotask(() => handlers!.committed(tx.id, 1, Date.now()));
-          continue;
-        }
-        const at = 1200;
-        const t = setTimeout(() => {
-          timers.delete(t);
-          if (!(ref.beacon as unknown as { byId: Map<string, number> }).byId.has(tx.id)) lateAfterDrop++;
-          handlers!.committed(tx.id, 1, Date.now());
-        }, at);
-        timers.add(t);
+  const target = fakeTarget((items, sink, beacon) => {
+    for (const { tx } of items) {
+      if (!withheld(tx.payload as number)) {
+        queueMicrotask(() => sink.committed(tx.id, 1, Date.now()));
+        continue;
       }
-      return items.map(() => ({ kind: 'accepted' }));
-    },
-    confirm: async (h) => {
-      handlers = h;
-    },
-    close: async () => {},
-  };
-  const b = new Beacon(assign, (m) => void messages.push(m), connector, preciseClock);
-  ref.beacon = b;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!(beacon as unknown as { t: { byId: Map<string, number> } }).t.byId.has(tx.id)) lateAfterDrop++;
+        sink.committed(tx.id, 1, Date.now());
+      }, 1200);
+      timers.add(t);
+    }
+  });
+  const b = new Beacon(assign, (m) => void messages.push(m), target.connector, preciseClock);
+  target.beacon = b;
   await b.prepare();
   b.start(Date.now());
   try {
@@ -88,7 +105,7 @@ test('regression: a beacon held every planned transaction for the whole run (mem
   assert.ok(all.equals(done.committedDigest), 'the done digest is the digest of every committed id');
   // Bounded: the ledger never held more than a fraction of the run (PLAN_AHEAD ahead plus what is unresolved, dropped in chunks).
   // With commits this quick, little is unresolved: the ledger stays within 2·COMPACT_MIN + PLAN_AHEAD, whatever TXS is.
-  assert.ok(maxLedger <= 2 * COMPACT_MIN + PLAN_AHEAD, `the ledger held at most ${maxLedger} of ${TXS} transactions`);
+  assert.ok(target.maxLedger <= 2 * COMPACT_MIN + PLAN_AHEAD, `the ledger held at most ${target.maxLedger} of ${TXS} transactions`);
 });
 
 test('regression: a beacon far behind its schedule laid out every due transaction (ledger and CPU grew with the backlog, not with what it could send)', async () => {
@@ -100,27 +117,13 @@ test('regression: a beacon far behind its schedule laid out every due transactio
     batchMax: 100,
     collectOutcomes: false,
   };
-  let handlers: ConfirmSink | undefined;
-  let maxLedger = 0;
-  const ref: { beacon?: Beacon } = {};
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
-      await new Promise((r) => setTimeout(r, 20));
-      for (const { tx } of items) handlers!.committed(tx.id, 1, Date.now());
-      return items.map(() => ({ kind: 'accepted' }));
-    },
-    confirm: async (h) => {
-      handlers = h;
-    },
-    close: async () => {},
-  };
+  const target = fakeTarget(async (items, sink) => {
+    await new Promise((r) => setTimeout(r, 20));
+    for (const { tx } of items) sink.committed(tx.id, 1, Date.now());
+  });
   const messages: BeaconMessage[] = [];
-  const b = new Beacon({ ...behind, confirmation: { ...behind.confirmation, timeoutMs: 60_000 } }, (m) => void messages.push(m), connector, preciseClock);
-  ref.beacon = b;
+  const b = new Beacon({ ...behind, confirmation: { ...behind.confirmation, timeoutMs: 60_000 } }, (m) => void messages.push(m), target.connector, preciseClock);
+  target.beacon = b;
   await b.prepare();
   b.start(Date.now());
   // Bounded in time: the beacon is stopped (and reports what it has) if it has not finished within 30 s.
@@ -134,5 +137,5 @@ test('regression: a beacon far behind its schedule laid out every due transactio
   // resolved prefix is dropped once it is COMPACT_MIN and half the ledger, so it is at most as long again.
   const bound = 2 * (COMPACT_MIN + QUEUE_AHEAD + PLAN_AHEAD + 64 * behind.batchMax);
   assert.ok(bound < txs / 3, 'the bound must be far below the backlog to show anything');
-  assert.ok(maxLedger <= bound, `the ledger held at most ${maxLedger} of ${txs} transactions (bound ${bound})`);
+  assert.ok(target.maxLedger <= bound, `the ledger held at most ${target.maxLedger} of ${txs} transactions (bound ${bound})`);
 });

@@ -37,14 +37,15 @@ test('regression: a retry resolved while it waits in the send queue is not sent 
     close: async () => {},
   };
   const b = new Beacon(assign(), (m) => void messages.push(m), connector, preciseClock);
-  const inner = b as unknown as { requests: number; queue: number[]; onCommitted(i: number, h: number, at: number): void; inFlight: number };
+  // Per-transaction transitions live in the beacon's tracker (src/harness/beacon-tracker.ts).
+  const inner = b as unknown as { requests: number; queue: number[]; t: { onCommitted(i: number, h: number, at: number): void } };
   await b.prepare();
   b.start(Date.now());
   await sleep(30);
   inner.requests = 64; // every request slot busy: the retry will wait in the queue
   await sleep(400);
   assert.equal(inner.queue.length, 1, 'the retry is queued');
-  inner.onCommitted(0, 5, Date.now()); // the stream confirms the first attempt meanwhile
+  inner.t.onCommitted(0, 5, Date.now()); // the stream confirms the first attempt meanwhile
   inner.requests = 0;
   await b.done;
   assert.equal(calls, 1, 'a committed transaction is never resent');

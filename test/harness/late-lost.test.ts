@@ -53,7 +53,7 @@ test('regression: late commits erased losses (progress said lost 5538, the summa
     connector,
     preciseClock,
   );
-  const inner = b as unknown as NonNullable<typeof ref.inner>;
+  const inner = (b as unknown as { t: NonNullable<typeof ref.inner> }).t; // the beacon's tracker (beacon-tracker.ts)
   ref.inner = inner;
   await b.prepare();
   b.start(Date.now());

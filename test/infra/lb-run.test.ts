@@ -4,7 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { readKeyFile } from '../../src/client/key-file.js';
+import { NodeClient } from '../../src/client/node-client.js';
 import { netDown, netUp, type NetworkFile } from '../../src/ledger/net.js';
+import { StreamCollector } from '../e2e/helpers.js';
 import { runCli, tempDir } from '../testkit/index.js';
 import { ServiceProcess } from './service-process.js';
 
@@ -51,8 +54,17 @@ describe('tpslab run through tpslab lb', () => {
   it('a run through the balancer sees no failed or lost transaction when a node is killed -9 mid-run', async () => {
     const file = join(dir.path, 'http.yaml');
     await writeFile(file, scenario(ep.url, net.faucetKey));
+    // The kill lands once the load is under way (its accounts' transfers committing), however slowly the
+    // run starts on a loaded machine: a fixed sleep could fire before the load or after it.
+    const faucet = (await readKeyFile(net.faucetKey)).address;
+    const stream = await StreamCollector.open(net.nodes[0]!.url, `?from=${(await new NodeClient(net.nodes[0]!.url).head()).height + 1}`);
     const running = runCli(['run', file, '--results', join(dir.path, 'runs.db'), '--json', '--no-ui', '--quiet'], 120_000);
-    await new Promise((r) => setTimeout(r, 4000));
+    const loadTxs = (c: StreamCollector): number => c.blocks.reduce((n, b) => n + b.txs!.filter((t) => t.sender !== faucet).length, 0);
+    try {
+      await stream.until('40 of the load\'s transfers to commit', (c) => loadTxs(c) >= 40, 60_000);
+    } finally {
+      stream.ws.terminate();
+    }
     process.kill(net.nodes[1]!.pid, 'SIGKILL');
     const r = await running;
     assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -325,3 +325,36 @@ test('a checkpoint that does not fit the file is ignored and the whole log is sc
     await log.close();
   }
 });
+
+test('saved frame offsets spare the open the header walk; offsets that do not fit are ignored', async (t) => {
+  const path = await tempLogPath(t);
+  const first = await BlockLog.open(path);
+  for (let i = 0; i < 40; i++) await first.append(rec(i));
+  const checkpoint = { ...first.checkpoint!, offsets: first.offsetsOf(40) };
+  await Promise.all([40, 41].map((i) => first.append(rec(i))));
+  await first.close();
+  assert.equal(checkpoint.offsets.length, 40);
+  assert.equal(checkpoint.offsets[0], 16, 'the first frame follows the file header');
+
+  // Offsets off at a frame the open probes: not taken, the headers are walked.
+  const wrong = Float64Array.from(checkpoint.offsets);
+  wrong[2]! += 4;
+  const walked = await BlockLog.open(path, { checkpoint: { ...checkpoint, offsets: wrong } });
+  assert.equal(walked.length, 42);
+  for (let i = 0; i < 42; i++) assert.deepEqual(await walked.read(i), rec(i));
+  await walked.close();
+
+  // A damaged frame header before the checkpoint (record 1: 16 of the 40 are probed, not that one):
+  // the walk stops there and refuses the log; with the offsets the open reads no header there,
+  // and reading that record finds the damage.
+  const bytes = await readFile(path);
+  bytes[checkpoint.offsets[1]!]! ^= 0xff;
+  await writeFile(path, bytes);
+  await assert.rejects(BlockLog.open(path, { checkpoint: { records: checkpoint.records, bytes: checkpoint.bytes } }), hasCode('TPSLAB_E_LOG_CORRUPT'));
+  const log = await BlockLog.open(path, { checkpoint });
+  t.after(() => log.close());
+  assert.equal(log.length, 42);
+  assert.deepEqual(await log.read(41), rec(41));
+  assert.deepEqual(await log.read(2), rec(2));
+  await assert.rejects(log.read(1), hasCode('TPSLAB_E_LOG_CORRUPT'));
+});

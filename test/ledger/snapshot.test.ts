@@ -131,3 +131,26 @@ test('with full blocks a snapshot is also written every --snapshot-every-txs tra
   assert.equal(seq.durableHeight, 8);
   assert.deepEqual(await listSnapshots(dir), [6, 3]);
 });
+
+test('the log checkpoint saves its frame offsets; a damaged offsets file is ignored at start-up', async (t) => {
+  const dir = await tempData(t);
+  const built = await buildChain(dir);
+  const cp = JSON.parse(await readFile(join(dir, 'blocks.log.checkpoint'), 'utf8')) as { records: number; bytes: number; offsetsCrc: number };
+  const offsets = await readFile(join(dir, 'blocks.log.offsets'));
+  assert.ok(cp.records >= EVERY, `checkpoint at ${cp.records} records`);
+  assert.equal(offsets.length, cp.records * 8);
+  assert.equal(offsets.readDoubleLE(0), 16, 'the first frame follows the log file header');
+  for (const damage of [false, true]) {
+    if (damage) {
+      offsets[9]! ^= 0xff;
+      await writeFile(join(dir, 'blocks.log.offsets'), offsets);
+    }
+    const seq = await openSequencer(dir, { snapshotEveryBlocks: 0 });
+    const [fp, from, height] = [fingerprint(seq), seq.startup.fromSnapshot, seq.durableHeight];
+    for (const tx of built.txs) assert.equal(seq.status(tx.id).status, 'committed');
+    await seq.close();
+    assert.equal(fp, built.fingerprint, `damaged offsets file: ${damage}`);
+    assert.equal(from, Math.floor(built.height / EVERY) * EVERY);
+    assert.equal(height, built.height);
+  }
+});

@@ -51,21 +51,34 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A CLI child process still running: its output so far, and its exit code once it has closed. */
+export interface CliChild {
+  readonly child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts the CLI (in `cwd` if given) and collects its output as it comes; the caller ends it. */
+export function spawnCli(args: string[], cwd?: string): CliChild {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  const out = { child, stdout: '', stderr: '', exited: new Promise<number | null>((r) => child.on('close', (code) => r(code))) };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  return out;
+}
+
 /** Runs the CLI to completion (bounded by timeoutMs), in `cwd` if given. */
 export function runCli(args: string[], timeoutMs = 30_000, cwd?: string): Promise<CliResult> {
+  const cli = spawnCli(args, cwd);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new TimeoutError(`tpslab ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+      cli.child.kill('SIGKILL');
+      reject(new TimeoutError(`tpslab ${args.join(' ')} did not finish in ${timeoutMs} ms\n${cli.stdout}\n${cli.stderr}`));
     }, timeoutMs);
-    child.on('close', (code) => {
+    void cli.exited.then((code) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
+      resolvePromise({ code, stdout: cli.stdout, stderr: cli.stderr });
     });
   });
 }

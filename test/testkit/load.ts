@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { preciseClock } from '../../src/clock.js';
 import { NodeClient } from '../../src/client/node-client.js';
-import type { BeaconConnector, SourcedTx } from '../../src/connectors/contract.js';
+import type { BeaconConnector, BeaconContext, SourcedTx } from '../../src/connectors/contract.js';
 import { TpslabBeacon } from '../../src/connectors/tpslab/beacon.js';
 import { TxState } from '../../src/harness/beacon.js';
 import { startSourced, type SourcedRun } from '../../src/harness/sourced-run.js';
@@ -19,7 +19,7 @@ import { signTx, type KeyPair } from '../../src/protocol/signing.js';
  * to `endpoints[0]` (failing over in order) and confirms from that endpoint's commit stream,
  * from the block after `fromHeight`.
  */
-export function tpslabSender(o: { network: string; endpoints: string[]; fromHeight: number; log?: (line: string) => void }): BeaconConnector {
+export function tpslabSender(o: { network: string; endpoints: string[]; fromHeight: number; log?: (line: string) => void; confirmation?: BeaconContext['confirmation'] }): BeaconConnector {
   return new TpslabBeacon(
     {
       network: o.network,
@@ -30,7 +30,7 @@ export function tpslabSender(o: { network: string; endpoints: string[]; fromHeig
       workload: { kind: 'transfer', amount: 1, fee: 0 },
       fromHeight: o.fromHeight,
     },
-    { beacon: 0, clock: preciseClock, confirmation: { method: 'stream', pollIntervalMs: 500 }, log: o.log ?? (() => undefined) },
+    { beacon: 0, clock: preciseClock, confirmation: o.confirmation ?? { method: 'stream', pollIntervalMs: 500 }, log: o.log ?? (() => undefined) },
   );
 }
 
@@ -46,6 +46,9 @@ export interface LoadOptions {
   /** Paced: transaction k is due k / ratePerSec seconds after the start. Default 50. */
   ratePerSec?: number;
 }
+
+/** A transaction not committed this long after its due time is lost (the connector's requests time out sooner). */
+const LOSS_TIMEOUT_MS = 10_000;
 
 /**
  * A paced, bounded transfer load. A retryable refusal (the sequencer is down, a node is
@@ -67,14 +70,14 @@ export class LoadLoop {
     await this.watchHeights(head.height + 1);
     const rate = o.ratePerSec ?? 50;
     this.run_ = await startSourced({
-      connector: tpslabSender({ network: o.network, endpoints: o.endpoints, fromHeight: head.height }),
+      connector: tpslabSender({ network: o.network, endpoints: o.endpoints, fromHeight: head.height, confirmation: { method: 'stream', pollIntervalMs: 500, timeoutMs: LOSS_TIMEOUT_MS } }),
       txs: transfers(o.network, o.accounts, o.maxTxs, rate),
       // A few transactions per sender at most, well within what a node buffers ahead of a nonce.
       maxInFlight: o.accounts.length * 4,
       batchMax: 50,
       batchDelayMs: 5,
       durationMs: o.durationMs,
-      timeoutMs: 10_000,
+      timeoutMs: LOSS_TIMEOUT_MS,
       retries: 30,
       // The beacon's log lines (a transaction refused after it was counted lost) say where a load stalls.
       onMessage: (m) => {

@@ -9,7 +9,7 @@ import { TpslabError } from '../../errors.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../protocol/signing.js';
 import type { TxBody } from '../../protocol/tx.js';
 import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SourcedTx, SubmitItem, SubmitResult } from '../contract.js';
-import { BeaconClient, allOk, type SubmitOutcome } from './client.js';
+import { BeaconClient, allOk, requestTimeoutFor, type SubmitOutcome } from './client.js';
 import { Confirmer } from './confirm.js';
 import { replaySource } from './replay-source.js';
 import type { TpslabBeaconConfig } from './schema.js';
@@ -42,7 +42,7 @@ export class TpslabBeacon implements BeaconConnector {
     private readonly c: TpslabBeaconConfig,
     private readonly ctx: BeaconContext,
   ) {
-    this.client = new BeaconClient(c.endpoints);
+    this.client = new BeaconClient(c.endpoints, requestTimeoutFor(ctx.confirmation.timeoutMs));
   }
 
   get position(): number {

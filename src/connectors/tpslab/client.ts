@@ -10,7 +10,23 @@ import { batchSize, encodeBatch } from '../../protocol/batch.js';
 
 export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
 
-const REQUEST_TIMEOUT_MS = 10_000;
+/** A request unanswered this long fails (UNAVAILABLE, retried on the next endpoint), at most. */
+export const MAX_REQUEST_TIMEOUT_MS = 10_000;
+/** At least (a busy node may take this long to answer a batch). */
+export const MIN_REQUEST_TIMEOUT_MS = 1_000;
+
+/**
+ * The request timeout for a run whose transactions are lost `lossTimeoutMs` after their intended send:
+ * 60% of it, within [MIN, MAX]. Below the loss timeout, a request nobody answers (a paused node) fails
+ * and its transaction is sent again on the next endpoint while it can still commit in time; with equal
+ * timeouts the request failed only as the transaction was counted lost, so it was never retried within
+ * its window (it was resent after, as a lost-repair, and committed late). Above the node's own forward
+ * timeout (5 s) when the loss timeout is 10 s or more, so a node's answer comes first.
+ */
+export function requestTimeoutFor(lossTimeoutMs: number | undefined): number {
+  if (lossTimeoutMs === undefined) return MAX_REQUEST_TIMEOUT_MS;
+  return Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(MIN_REQUEST_TIMEOUT_MS, Math.floor(lossTimeoutMs * 0.6)));
+}
 /** Request bodies kept for reuse at most (about the requests a beacon has in flight). */
 const MAX_FREE_BODIES = 64;
 const MIN_BODY_BYTES = 64 * 1024;
@@ -46,8 +62,11 @@ export class BeaconClient {
    */
   private readonly freeBodies: Buffer[] = [];
 
-  constructor(readonly endpoints: readonly string[]) {
-    this.pools = endpoints.map((e) => new Pool(e, { connections: 16, pipelining: 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS }));
+  constructor(
+    readonly endpoints: readonly string[],
+    readonly requestTimeoutMs = MAX_REQUEST_TIMEOUT_MS,
+  ) {
+    this.pools = endpoints.map((e) => new Pool(e, { connections: 16, pipelining: 1, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
   }
 
   get endpoint(): string {

@@ -53,7 +53,8 @@ export class Confirmer {
 
   private connect(): Promise<void> {
     return new Promise((resolve) => {
-      const url = `${this.client.endpoint.replace(/^http/, 'ws')}/v1/stream?from=${this.streamHeight + 1}`;
+      const at = this.client.endpoint;
+      const url = `${at.replace(/^http/, 'ws')}/v1/stream?from=${this.streamHeight + 1}`;
       const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
       this.ws = ws;
       ws.on('open', () => {
@@ -66,8 +67,9 @@ export class Confirmer {
         this.streamUp = false;
         resolve();
         if (this.closed || this.ws !== ws) return;
-        this.sink.log(`commit stream from ${this.client.endpoint} closed at height ${this.streamHeight}; resuming elsewhere`);
-        this.client.rotate();
+        this.sink.log(`commit stream from ${at} closed at height ${this.streamHeight}; resuming elsewhere`);
+        // A failed submit may have moved the client off this endpoint already: moving again would go back to it.
+        if (this.client.endpoint === at) this.client.rotate();
         this.o.clock.setTimeout(() => void this.connect(), RECONNECT_MS);
       });
     });

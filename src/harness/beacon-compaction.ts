@@ -1,0 +1,94 @@
+/**
+ * A beacon's ledger compaction: the resolved (or skipped) front of the ledger is dropped once it
+ * is long, so memory follows what is in flight. Committed ids are in the commit store already;
+ * failed and lost ones are kept by id (`settled`) so that a later commit still counts; asked-for
+ * outcome rows stream to the overseer.
+ */
+import { TxState, dropPrefix, isResolved, outcomeOf, outcomesOf, shiftIndexKeys } from './beacon-ledger.js';
+import type { Tracker } from './beacon-tracker.js';
+import type { Outcome } from './messages.js';
+
+/** The resolved prefix of the ledger is dropped once it is this long and at least half the ledger. */
+export const COMPACT_MIN = 16_384;
+/** Outcome rows per streamed `outcomes` message. */
+const OUTCOME_CHUNK = 10_000;
+
+export class Compactor {
+  /** The resolved (or skipped) prefix found so far. */
+  private scan = 0;
+  /** Dropped failed or lost entries by id, so a later commit still counts (grows with failures, not with the run). */
+  private readonly settled = new Map<string, Outcome>();
+
+  constructor(
+    private readonly tr: Tracker,
+    private readonly send: (rows: Outcome[]) => void,
+  ) {}
+
+  /**
+   * Drops the ledger's resolved (or skipped) front once it is long; returns how many entries
+   * went (0: none). The tracker's index holders are renumbered; the caller renumbers its own.
+   */
+  compact(): number {
+    const tr = this.tr;
+    const t = tr.txs;
+    let k = this.scan;
+    while (k < t.state.length && (k < tr.skip || isResolved(t.state[k]))) k++;
+    this.scan = k;
+    if (k < COMPACT_MIN || k * 2 < t.state.length) return 0;
+    let rows: Outcome[] = [];
+    for (let i = 0; i < k; i++) {
+      const id = t.id[i];
+      if (id !== undefined) tr.byId.delete(id);
+      if (i < tr.skip) continue;
+      if (tr.a.collectOutcomes) rows.push(outcomeOf(t, i, tr.startMs));
+      if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
+      if (id === undefined) continue;
+      // A committed one is in the commit store already (onCommitted).
+      if (t.state[i] !== TxState.Committed) this.settled.set(id, outcomeOf(t, i, tr.startMs));
+    }
+    this.sendOutcomes(rows);
+    dropPrefix(t, k);
+    tr.base += k;
+    this.scan = 0;
+    tr.skip = Math.max(0, tr.skip - k);
+    tr.retryAt = shiftIndexKeys(tr.retryAt, k);
+    tr.sent.rebase(k);
+    tr.early = shiftIndexKeys(tr.early, k);
+    return k;
+  }
+
+  /** Sends outcome rows (if any) to the overseer; returns a fresh empty list. */
+  private sendOutcomes(rows: Outcome[]): Outcome[] {
+    if (rows.length > 0) this.send(rows);
+    return [];
+  }
+
+  /** A dropped entry that was lost (a failure reported for it now is counted, nothing more). */
+  isLost(id: string): boolean {
+    return this.settled.get(id)?.status === 'lost';
+  }
+
+  /** A commit of a dropped failed or lost entry: late (or no longer failed), as `onCommitted` counts it. */
+  committed(id: string, height: number, atMs: number): void {
+    if (this.settled.size === 0) return;
+    const o = this.settled.get(id);
+    if (!o) return;
+    const tr = this.tr;
+    this.settled.delete(id);
+    if (tr.repair.size > 0) tr.repair.done(id);
+    if (o.status === 'failed') tr.counts.failed--;
+    else {
+      tr.counts.lost--;
+      tr.counts.late++;
+    }
+    tr.counts.committed++;
+    tr.commits.add(id, o.sender, height);
+    tr.recorder.recordCommit(o.intendedMs, o.sentMs ?? atMs, atMs);
+    if (tr.a.collectOutcomes) this.sendOutcomes([{ ...o, status: 'committed', committedMs: atMs, height, errorCode: o.status === 'lost' ? null : o.errorCode }]);
+  }
+
+  /** Outcome rows of what the ledger still holds (the rest streamed as it was dropped). */
+  outcomes(): Outcome[] {
+    return outcomesOf(this.tr.txs, this.tr.skip, this.tr.startMs);
+  }
+}
