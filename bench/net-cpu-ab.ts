@@ -14,7 +14,9 @@
  * DIR/<tree>-<pass>/<role>-<id>-<pid>.cpuprofile, with window.json: the measured window,
  * which `bench/lib/prof-top.ts --window` cuts them to. Those profiles sample the main thread's
  * wall time; `--perf DIR` records on-CPU samples of every thread (perf record, see perfHooks),
- * which is what CPU per transfer counts. Not part of `npm run bench`: a tool for
+ * which is what CPU per transfer counts. At the end it measures one Ed25519 verification's CPU
+ * in this process and prints, per tree, issue 15's ratio in its per-CPU-second form
+ * (verification CPU ÷ network CPU per transfer). Not part of `npm run bench`: a tool for
  * commits that change the network's hot paths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,9 +24,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { netUp as NetUp, stopProcesses as StopProcesses } from '../src/ledger/net.js';
-import { networkPass, per1k, prepare, tps, type NetLauncher, type PassResult, type WindowHooks } from './network-scaling.js';
+import { measureVerify, verifySet } from './lib/verify.js';
+import { NETWORK, networkPass, per1k, prepare, tps, type NetLauncher, type PassResult, type WindowHooks } from './network-scaling.js';
 
 const PROF_PRELOAD = fileURLToPath(new URL('./lib/cpu-prof.js', import.meta.url));
+/** How long the closing verification yardstick runs. */
+const VERIFY_MS = 1_500;
 
 interface Args {
   trees: string[];
@@ -135,7 +140,14 @@ async function main(): Promise<void> {
     ),
   );
   sums.forEach((p, i) => log(line(names[i]!, p)));
+  /** CPU-seconds per 1,000 committed transfers, every network process. */
   const network = (p: PassResult) => per1k(p.seqCpu + p.nodeCpu.reduce((x, c) => x + c, 0) + p.trackerCpu, p);
+  // Issue 15's ratio in its per-CPU-second form: the one verification a transfer needs ÷ the network's CPU per transfer.
+  const verify = measureVerify(verifySet(NETWORK), VERIFY_MS);
+  log(`one Ed25519 verification: ${(1e6 / verify.perCpuSecond).toFixed(1)} µs of CPU (${Math.round(verify.perCpuSecond)} per CPU-second, in this process)`);
+  for (const [i, p] of sums.entries()) {
+    log(`${names[i]}: verification CPU ÷ network CPU per transfer = ${(1000 / verify.perCpuSecond / network(p)).toFixed(3)} (issue 15's goal: at least 0.5)`);
+  }
   for (let i = 1; i < sums.length; i++) {
     const a = sums[0]!;
     const b = sums[i]!;

@@ -43,7 +43,7 @@ const BUDGET_MS = 75_000;
 const SENDERS = 2_000;
 const NONCES = 10;
 const FUNDING = 1_000n;
-const NETWORK = 'tpslab-dev-benchnet';
+export const NETWORK = 'tpslab-dev-benchnet';
 /** One nonce wave (SENDERS transfers) unconfirmed at most, spread over the nodes. */
 const PUMP: PumpOptions = { batch: 400, maxInFlight: SENDERS, deadlineMs: 25_000, maxAttempts: 50 };
 /** From the first request, how long to wait for everything accepted to commit at the sequencer. */

@@ -78,8 +78,12 @@ export class ChainStore {
   /** A snapshot encoded when its block was applied, written once that block is durable. */
   private pendingSnapshot: { height: number; bytes: Buffer } | undefined;
   private txsSinceSnapshot = 0;
-  /** Durable blocks waiting to be written to the on-disk index (still in `recent`). */
-  private indexQueue: Block[] = [];
+  /**
+   * Durable blocks waiting to be written to the on-disk index (still in `recent`): their heights and
+   * ids only, so the decoded blocks are not kept alive (and copied by every young-generation GC) for
+   * up to INDEX_FLUSH_MS.
+   */
+  private indexQueue: { height: number; ids: Buffer[] }[] = [];
   private indexQueuedTxs = 0;
   private indexTimer: NodeJS.Timeout | undefined;
   /** Receives the `index` stage (each flush's duration); set by the service's owner. */
@@ -211,7 +215,7 @@ export class ChainStore {
   async persist(block: Block, encoded: Buffer): Promise<void> {
     const index = await this.log.append(encoded);
     if (index !== block.height - 1) throw new TpslabError('TPSLAB_E_INTERNAL', `log index ${index} does not match height ${block.height}`);
-    this.indexQueue.push(block);
+    this.indexQueue.push({ height: block.height, ids: block.txs.map((tx) => tx.id) });
     this.indexQueuedTxs += block.txs.length;
     if (this.indexQueuedTxs >= INDEX_BATCH_TXS) this.flushIndex();
     else if (!this.indexTimer) {
@@ -232,7 +236,7 @@ export class ChainStore {
     const startMs = performance.now();
     try {
       this.txIndex.batch(() => {
-        for (const b of blocks) this.txIndex.addBlock(b.height, b.txs.map((tx) => tx.id), this.recentTopics.get(b.height));
+        for (const b of blocks) this.txIndex.addBlock(b.height, b.ids, this.recentTopics.get(b.height));
       });
       this.stageSink?.('index', (performance.now() - startMs) / 1000);
     } catch (err) {
@@ -243,7 +247,7 @@ export class ChainStore {
     this.indexQueue = [];
     this.indexQueuedTxs = 0;
     for (const b of blocks) {
-      for (const tx of b.txs) this.recent.delete(tx.id.toString('latin1'));
+      for (const id of b.ids) this.recent.delete(id.toString('latin1'));
       this.recentTopics.delete(b.height);
     }
   }
