@@ -36,7 +36,7 @@ test('regression: a beacon held every planned transaction for the whole run (mem
     prepare: async () => {},
     build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
     submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
+      maxLedger = Math.max(maxLedger, ref.beacon!.txs.size);
       for (const { tx } of items) {
         if (!withheld(tx.payload as number)) {
           queueMicrotask(() => handlers!.committed(tx.id, 1, Date.now()));
@@ -108,7 +108,7 @@ test('regression: a beacon far behind its schedule laid out every due transactio
     prepare: async () => {},
     build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
     submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      maxLedger = Math.max(maxLedger, ref.beacon!.txs.state.length);
+      maxLedger = Math.max(maxLedger, ref.beacon!.txs.size);
       await new Promise((r) => setTimeout(r, 20));
       for (const { tx } of items) handlers!.committed(tx.id, 1, Date.now());
       return items.map(() => ({ kind: 'accepted' }));
