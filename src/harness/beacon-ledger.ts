@@ -41,8 +41,13 @@ export interface Ledger {
 }
 
 const STATUS = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
-/** Initial capacity (and the least a ledger shrinks to). */
+/** Initial capacity. */
 const MIN_CAPACITY = 1024;
+/**
+ * The least a ledger shrinks to (about 5 MB): below it, a ledger emptied by each compaction and
+ * refilled after (a beacon far behind its schedule) would be reallocated every cycle.
+ */
+const SHRINK_FLOOR = 65_536;
 
 function sized(capacity: number, from?: Ledger, keep = 0): Ledger {
   const num = <T extends Float64Array | Uint32Array | Uint8Array>(make: new (n: number) => T, old: T | undefined): T => {
@@ -119,7 +124,7 @@ export function dropPrefix(t: Ledger, k: number): void {
   }
   t.size = n - k;
   // After a burst, give the memory back.
-  if (t.size * 8 < t.state.length && t.state.length > MIN_CAPACITY) resize(t, Math.max(MIN_CAPACITY, 2 * t.size));
+  if (t.size * 8 < t.state.length && t.state.length > SHRINK_FLOOR) resize(t, Math.max(SHRINK_FLOOR, 2 * t.size));
 }
 
 /** Entry i's outcome row. */
