@@ -106,7 +106,7 @@ export async function pump(
     const rejected: Record<string, number> = {};
     for (const r of runs) {
       const t = r.beacon.txs;
-      for (let i = 0; i < t.state.length; i++) if (t.state[i] === TxState.Failed) rejected[t.error[i]!] = (rejected[t.error[i]!] ?? 0) + 1;
+      for (let i = 0; i < t.size; i++) if (t.state[i] === TxState.Failed) rejected[t.error[i]!] = (rejected[t.error[i]!] ?? 0) + 1;
     }
     const sum = (f: (d: (typeof done)[number]) => number) => done.reduce((a, d) => a + f(d), 0);
     return {

@@ -32,9 +32,9 @@ export class Compactor {
     const tr = this.tr;
     const t = tr.txs;
     let k = this.scan;
-    while (k < t.state.length && (k < tr.skip || isResolved(t.state[k]))) k++;
+    while (k < t.size && (k < tr.skip || isResolved(t.state[k]))) k++;
     this.scan = k;
-    if (k < COMPACT_MIN || k * 2 < t.state.length) return 0;
+    if (k < COMPACT_MIN || k * 2 < t.size) return 0;
     let rows: Outcome[] = [];
     for (let i = 0; i < k; i++) {
       const id = t.id[i];

@@ -14,44 +14,88 @@ export const enum TxState {
   Lost = 5,
 }
 
-/** Per-transaction bookkeeping, in parallel arrays (a beacon may hold millions). */
+/**
+ * Per-transaction bookkeeping, in parallel columns (a beacon may hold millions): entries [0, size).
+ * Numbers are typed arrays and every column is `capacity` long; past `size` it holds nothing
+ * (0, Unsent, undefined). Appending writes in place and compaction moves the kept entries down
+ * in place: JS arrays grown by `push` and cut by `splice` were half a flat-out beacon's CPU
+ * (growing copies of million-entry arrays, the removed parts, and their collection).
+ */
 export interface Ledger {
-  intended: number[];
-  sender: number[];
-  target: number[];
+  /** Entries held. */
+  size: number;
+  intended: Float64Array;
+  sender: Float64Array;
+  target: Float64Array;
   /** Order among the sender's transactions in this run. */
-  ordinal: number[];
+  ordinal: Float64Array;
   built: (BuiltTx | undefined)[];
   id: (string | undefined)[];
-  state: TxState[];
-  firstSentMs: number[];
-  attempts: number[];
+  /** TxState values. */
+  state: Uint8Array;
+  firstSentMs: Float64Array;
+  attempts: Uint32Array;
   error: (string | undefined)[];
-  committedMs: number[];
-  height: number[];
+  committedMs: Float64Array;
+  height: Float64Array;
 }
 
 const STATUS = ['pending', 'pending', 'pending', 'committed', 'failed', 'lost'] as const;
+/** Initial capacity. */
+const MIN_CAPACITY = 1024;
+/**
+ * The least a ledger shrinks to (about 5 MB): below it, a ledger emptied by each compaction and
+ * refilled after (a beacon far behind its schedule) would be reallocated every cycle.
+ */
+const SHRINK_FLOOR = 65_536;
+
+function sized(capacity: number, from?: Ledger, keep = 0): Ledger {
+  const num = <T extends Float64Array | Uint32Array | Uint8Array>(make: new (n: number) => T, old: T | undefined): T => {
+    const c = new make(capacity);
+    if (old) c.set(old.subarray(0, keep));
+    return c;
+  };
+  const obj = <T>(old: (T | undefined)[] | undefined): (T | undefined)[] => {
+    const c = new Array<T | undefined>(capacity).fill(undefined);
+    for (let i = 0; i < keep; i++) c[i] = old![i];
+    return c;
+  };
+  return {
+    size: keep,
+    intended: num(Float64Array, from?.intended),
+    sender: num(Float64Array, from?.sender),
+    target: num(Float64Array, from?.target),
+    ordinal: num(Float64Array, from?.ordinal),
+    built: obj(from?.built),
+    id: obj(from?.id),
+    state: num(Uint8Array, from?.state),
+    firstSentMs: num(Float64Array, from?.firstSentMs),
+    attempts: num(Uint32Array, from?.attempts),
+    error: obj(from?.error),
+    committedMs: num(Float64Array, from?.committedMs),
+    height: num(Float64Array, from?.height),
+  };
+}
 
 export function emptyLedger(): Ledger {
-  return { intended: [], sender: [], target: [], ordinal: [], built: [], id: [], state: [], firstSentMs: [], attempts: [], error: [], committedMs: [], height: [] };
+  return sized(MIN_CAPACITY);
+}
+
+/** Moves the ledger's entries into columns of `capacity` (≥ size). */
+function resize(t: Ledger, capacity: number): void {
+  Object.assign(t, sized(capacity, t, t.size));
 }
 
 /** Appends an unsent entry; returns its index. */
 export function appendEntry(t: Ledger, sender: number, target: number, intendedOffsetMs: number, ordinal: number): number {
-  const i = t.intended.length;
-  t.intended.push(intendedOffsetMs);
-  t.sender.push(sender);
-  t.target.push(target);
-  t.ordinal.push(ordinal);
-  t.built.push(undefined);
-  t.id.push(undefined);
-  t.state.push(TxState.Unsent);
-  t.firstSentMs.push(0);
-  t.attempts.push(0);
-  t.error.push(undefined);
-  t.committedMs.push(0);
-  t.height.push(0);
+  const i = t.size;
+  if (i === t.state.length) resize(t, 2 * i);
+  t.size = i + 1;
+  t.intended[i] = intendedOffsetMs;
+  t.sender[i] = sender;
+  t.target[i] = target;
+  t.ordinal[i] = ordinal;
+  // The rest is as compaction or creation left it past `size`: 0, Unsent, undefined.
   return i;
 }
 
@@ -67,9 +111,20 @@ export function isResolved(s: TxState | undefined): boolean {
   return s === TxState.Committed || s === TxState.Failed || s === TxState.Lost;
 }
 
-/** Drops entries [0, k) from every column (the caller renumbers what refers to later entries). */
+/** Drops entries [0, k) from every column, in place (the caller renumbers what refers to later entries). */
 export function dropPrefix(t: Ledger, k: number): void {
-  for (const column of Object.values(t) as unknown[][]) column.splice(0, k);
+  const n = t.size;
+  for (const c of [t.intended, t.sender, t.target, t.ordinal, t.firstSentMs, t.attempts, t.committedMs, t.height, t.state]) {
+    c.copyWithin(0, k, n);
+    c.fill(0, n - k, n);
+  }
+  for (const c of [t.built, t.id, t.error]) {
+    c.copyWithin(0, k, n);
+    c.fill(undefined, n - k, n);
+  }
+  t.size = n - k;
+  // After a burst, give the memory back.
+  if (t.size * 8 < t.state.length && t.state.length > SHRINK_FLOOR) resize(t, Math.max(SHRINK_FLOOR, 2 * t.size));
 }
 
 /** Entry i's outcome row. */
@@ -81,7 +136,7 @@ export function outcomeOf(t: Ledger, i: number, startMs: number): Outcome {
     intendedMs: startMs + t.intended[i]!,
     sentMs: t.firstSentMs[i] || null,
     committedMs: t.committedMs[i] || null,
-    status: STATUS[t.state[i]!],
+    status: STATUS[t.state[i]!] ?? 'pending',
     errorCode: t.error[i] ?? null,
     height: t.height[i] || null,
     attempts: t.attempts[i]!,
@@ -89,7 +144,7 @@ export function outcomeOf(t: Ledger, i: number, startMs: number): Outcome {
 }
 
 /** Outcome rows of entries [from, to) (a reassigned share skips what its previous owner sent). */
-export function outcomesOf(t: Ledger, from: number, startMs: number, to = t.state.length): Outcome[] {
+export function outcomesOf(t: Ledger, from: number, startMs: number, to = t.size): Outcome[] {
   const out: Outcome[] = [];
   for (let i = from; i < to; i++) out.push(outcomeOf(t, i, startMs));
   return out;

@@ -113,7 +113,7 @@ export class Beacon {
       // Reassigned work is built in order, like presign: commits of what the previous owner sent are then recognised.
       this.buildAhead = a.sign === 'presign' || this.t.skip > 0;
       this.fill(this.t.skip + PLAN_AHEAD);
-      this.nextDue = Math.min(this.t.skip, this.t.txs.intended.length);
+      this.nextDue = Math.min(this.t.skip, this.t.txs.size);
       this.queue.startAt(this.nextDue);
     }
     await this.connector.confirm(
@@ -124,7 +124,7 @@ export class Beacon {
       },
       { sentBefore: (ms, max) => this.t.pollCandidates(ms, max) },
     );
-    void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.t.txs.intended.length, prepareMs: this.clock.now() - began });
+    void this.send({ v: PROTOCOL_VERSION, type: 'ready', beacon: a.beacon, txs: this.t.txs.size, prepareMs: this.clock.now() - began });
   }
 
   /**
@@ -164,7 +164,7 @@ export class Beacon {
       // queued: far behind its schedule, a beacon lays out what it can send soon, not every due
       // entry (their lag and latency count from their intended times either way).
       const intended = tr.txs.intended;
-      const stop = Math.min(intended.length, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
+      const stop = Math.min(tr.txs.size, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
       while (this.nextDue < stop && startMs + intended[this.nextDue]! <= now) this.nextDue++;
       this.queue.queueFreshTo(this.nextDue);
     } else {
@@ -172,7 +172,7 @@ export class Beacon {
       const endMs = startMs + a.maxDurationMs;
       const span = a.accounts.end - a.accounts.start;
       while (now < endMs && tr.inFlight + this.queue.length < a.maxInFlight) {
-        const k = tr.txs.intended.length;
+        const k = tr.txs.size;
         const i = this.addTx(a.accounts.start + (k % span), a.accounts.start + ((k + 1) % span), now - startMs);
         tr.txs.state[i] = TxState.Waiting;
         this.queue.queueFreshTo(i + 1);
@@ -279,7 +279,7 @@ export class Beacon {
     const over = this.clock.now() >= tr.startMs + a.maxDurationMs;
     const idle = this.queue.length === 0 && tr.retryAt.size === 0 && this.requests === 0 && tr.inFlight === 0;
     if (this.source) return (over || this.source.exhausted) && idle;
-    const planned = a.mode === 'open' ? this.planDone && this.nextDue >= tr.txs.intended.length : over;
+    const planned = a.mode === 'open' ? this.planDone && this.nextDue >= tr.txs.size : over;
     return planned && idle;
   }
 
@@ -326,7 +326,7 @@ export class Beacon {
   private fill(upTo: number): void {
     const p = this.plan;
     if (!p) return;
-    while (!this.planDone && this.t.txs.intended.length < upTo) {
+    while (!this.planDone && this.t.txs.size < upTo) {
       if (!p.next()) {
         this.planDone = true;
         break;

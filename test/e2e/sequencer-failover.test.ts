@@ -114,7 +114,7 @@ async function describeStall(load: LoadLoop): Promise<void> {
   const t = load.beacon.txs;
   const counts: Record<number, number> = {};
   let firstOpen = -1;
-  for (let i = 0; i < t.state.length; i++) {
+  for (let i = 0; i < t.size; i++) {
     counts[t.state[i]!] = (counts[t.state[i]!] ?? 0) + 1;
     if (firstOpen < 0 && t.id[i] !== undefined && t.state[i] !== TxState.Committed && t.state[i] !== TxState.Unsent) firstOpen = i;
   }

@@ -43,7 +43,7 @@ function fakeTarget(answer: (items: readonly SubmitItem[], sink: ConfirmSink, be
       prepare: async () => {},
       build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
       submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-        target.maxLedger = Math.max(target.maxLedger, target.beacon!.txs.state.length);
+        target.maxLedger = Math.max(target.maxLedger, target.beacon!.txs.size);
         await answer(items, sink!, target.beacon!);
         return items.map(() => ({ kind: 'accepted' }));
       },

@@ -113,7 +113,7 @@ export class LoadLoop {
   get committed(): Map<string, number> {
     const t = this.beaconRun.beacon.txs;
     const out = new Map<string, number>();
-    for (let i = 0; i < t.state.length; i++) if (t.state[i] === TxState.Committed) out.set(t.id[i]!, t.height[i]!);
+    for (let i = 0; i < t.size; i++) if (t.state[i] === TxState.Committed) out.set(t.id[i]!, t.height[i]!);
     return out;
   }
 
