@@ -201,7 +201,10 @@ export class ChainStore {
     this.snapshotWriting = writeSnapshot(this.dataDir, snap.height, snap.bytes, this.opts.fsync).then(
       async () => {
         this.lastSnapshotHeight = snap.height;
-        if (checkpoint) await writeCheckpoint(this.dataDir, checkpoint, (from) => log.offsetsOf(checkpoint.records, from), this.offsetsSaved);
+        if (checkpoint) {
+          await writeCheckpoint(this.dataDir, checkpoint, (from) => log.offsetsOf(checkpoint.records, from), this.offsetsSaved).catch((err: unknown) =>
+            console.error(`warning: writing the log checkpoint in ${this.dataDir} failed: ${(err as Error).message}; the next restart walks or scans more of the log`));
+        }
       },
       (err: unknown) => console.error(`warning: writing the state snapshot at height ${snap.height} in ${this.dataDir} failed: ${(err as Error).message}; the next restart replays more of the log`),
     ).finally(() => {
