@@ -168,6 +168,7 @@ export async function growHistory(o: GrowOptions): Promise<GrowResult> {
   const stage = new IdStage(join(o.dataDir, 'txindex.sqlite'), Math.min(ID_CHUNK, o.blocks * o.txsPerBlock));
   const tpl = templates(o.keys);
   const samples: GrowResult['samples'] = [];
+  const offsetsSaved = { records: 0, crc: 0 }; // rewritten whole at the first checkpoint, appended to after
   const sampleEvery = Math.max(1, Math.floor(o.blocks / 50));
   const first = state.height;
   const signFrom = first + o.blocks - o.signedTailBlocks;
@@ -216,7 +217,7 @@ export async function growHistory(o: GrowOptions): Promise<GrowResult> {
         await drain();
         await writeSnapshot(o.dataDir, height, encodeSnapshot(state, timestampMs), false);
         const cp = log.checkpoint!;
-        await writeCheckpoint(o.dataDir, { ...cp, offsets: log.offsetsOf(cp.records) });
+        await writeCheckpoint(o.dataDir, cp, (from) => log.offsetsOf(cp.records, from), offsetsSaved);
       }
       if (pending.length >= 8) {
         await drain();

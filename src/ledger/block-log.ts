@@ -125,8 +125,8 @@ export class BlockLog {
   get sizeBytes(): number { return this.size; }
   /** Where the durable log ends now (a group boundary): pass it to a later open() to skip reading the history (v2 only). */
   get checkpoint(): Checkpoint | undefined { return this.version === 2 ? { records: this.count, bytes: this.size } : undefined; }
-  /** Frame offsets of the first `records` records (a copy): saved with a checkpoint, they spare the next open the header walk. */
-  offsetsOf(records: number): Float64Array { return this.offsets.slice(0, Math.min(records, this.count)); }
+  /** Frame offsets of records [from, records) (a copy): saved with a checkpoint, they spare the next open the header walk. */
+  offsetsOf(records: number, from = 0): Float64Array { return this.offsets.slice(from, Math.min(records, this.count)); }
 
   /** Resolves with the record's index once it is written and fdatasync'd. */
   append(payload: Buffer): Promise<number> {

@@ -8,7 +8,7 @@
  * yet written there (pipelined to the log, or waiting for the next index batch:
  * at most about INDEX_BATCH_TXS transactions) are indexed in memory.
  */
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
@@ -91,6 +91,8 @@ export class ChainStore {
   private snapshotWriting: Promise<void> | undefined;
   /** Height of the last snapshot written by this process. */
   lastSnapshotHeight: number | undefined;
+  /** What `blocks.log.offsets` holds: appended to at each checkpoint, not rewritten. */
+  private offsetsSaved: OffsetsSaved = { records: 0, crc: 0 };
 
   private constructor(
     readonly genesis: Genesis,
@@ -110,6 +112,9 @@ export class ChainStore {
     await checkGenesis(dataDir, genesis);
     const checkpoint = await readCheckpoint(dataDir);
     const log = await BlockLog.open(join(dataDir, 'blocks.log'), { fsync: opts.fsync, ...(checkpoint ? { checkpoint } : {}) });
+    // The offsets file is appended to from here if it holds exactly what this log has.
+    const saved = checkpoint?.offsets && checkpoint.offsetsCrc !== undefined && sameOffsets(log.offsetsOf(checkpoint.records), checkpoint.offsets)
+      ? { records: checkpoint.records, crc: checkpoint.offsetsCrc } : { records: 0, crc: 0 };
     let txIndex: TxIndex;
     try {
       txIndex = TxIndex.open(join(dataDir, 'txindex.sqlite'));
@@ -118,6 +123,7 @@ export class ChainStore {
       throw err;
     }
     const chain = new ChainStore(genesis, log, txIndex, dataDir, opts);
+    chain.offsetsSaved = saved;
     try {
       const total = log.length;
       if (txIndex.indexedHeight > total) txIndex.truncateAbove(total); // only after --no-fsync: the log lost blocks
@@ -198,11 +204,14 @@ export class ChainStore {
     if (!snap || this.snapshotWriting || snap.height > this.durable) return;
     this.pendingSnapshot = undefined;
     const checkpoint = this.log.checkpoint;
-    if (checkpoint) checkpoint.offsets = this.log.offsetsOf(checkpoint.records);
+    const log = this.log;
     this.snapshotWriting = writeSnapshot(this.dataDir, snap.height, snap.bytes, this.opts.fsync).then(
       async () => {
         this.lastSnapshotHeight = snap.height;
-        if (checkpoint) await writeCheckpoint(this.dataDir, checkpoint);
+        if (checkpoint) {
+          await writeCheckpoint(this.dataDir, checkpoint, (from) => log.offsetsOf(checkpoint.records, from), this.offsetsSaved).catch((err: unknown) =>
+            console.error(`warning: writing the log checkpoint in ${this.dataDir} failed: ${(err as Error).message}; the next restart walks or scans more of the log`));
+        }
       },
       (err: unknown) => console.error(`warning: writing the state snapshot at height ${snap.height} in ${this.dataDir} failed: ${(err as Error).message}; the next restart replays more of the log`),
     ).finally(() => {
@@ -325,7 +334,7 @@ export class ChainStore {
  * offsets (named by CRC in the checkpoint), so it need not walk them at all. Only hints: the log checks
  * they fit, else walks or scans it all.
  */
-async function readCheckpoint(dataDir: string): Promise<Checkpoint | undefined> {
+async function readCheckpoint(dataDir: string): Promise<(Checkpoint & { offsetsCrc?: number }) | undefined> {
   let cp: Partial<Checkpoint> & { offsetsCrc?: unknown };
   try {
     cp = JSON.parse(await readFile(join(dataDir, CHECKPOINT_FILE), 'utf8')) as typeof cp;
@@ -333,30 +342,50 @@ async function readCheckpoint(dataDir: string): Promise<Checkpoint | undefined> 
     return undefined;
   }
   if (!Number.isSafeInteger(cp.records) || !Number.isSafeInteger(cp.bytes)) return undefined;
-  const out: Checkpoint = { records: cp.records!, bytes: cp.bytes! };
+  const out: Checkpoint & { offsetsCrc?: number } = { records: cp.records!, bytes: cp.bytes! };
   if (typeof cp.offsetsCrc === 'number') {
     const b = await readFile(join(dataDir, OFFSETS_FILE)).catch(() => undefined);
     if (b && b.length === out.records * 8 && crc32(b) === cp.offsetsCrc) {
       out.offsets = new Float64Array(out.records);
       for (let i = 0; i < out.records; i++) out.offsets[i] = b.readDoubleLE(i * 8);
+      out.offsetsCrc = cp.offsetsCrc;
     }
   }
   return out;
 }
 
-/** Writes the offsets (if any) first, then the checkpoint naming their CRC, each atomically. */
-export async function writeCheckpoint(dataDir: string, cp: Checkpoint): Promise<void> {
-  let offsetsCrc: number | undefined;
-  if (cp.offsets) {
-    const b = Buffer.allocUnsafe(cp.offsets.length * 8);
-    cp.offsets.forEach((o, i) => b.writeDoubleLE(o, i * 8));
-    offsetsCrc = crc32(b);
-    const op = join(dataDir, OFFSETS_FILE);
+/** How many records' offsets `blocks.log.offsets` holds, and the CRC of its bytes. */
+export interface OffsetsSaved { records: number; crc: number }
+
+const sameOffsets = (a: Float64Array, b: Float64Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function encodeOffsets(offsets: Float64Array): Buffer {
+  const b = Buffer.allocUnsafe(offsets.length * 8);
+  offsets.forEach((o, i) => b.writeDoubleLE(o, i * 8));
+  return b;
+}
+
+/**
+ * Appends the offsets of the records since `saved` to `blocks.log.offsets` (or writes it whole, atomically,
+ * when it does not hold exactly `saved`), then writes the checkpoint naming the file's CRC, atomically.
+ * A crash between the two leaves a file whose length or CRC does not match: ignored, then rewritten.
+ */
+export async function writeCheckpoint(dataDir: string, cp: Checkpoint, offsets: (from: number) => Float64Array, saved: OffsetsSaved): Promise<void> {
+  const op = join(dataDir, OFFSETS_FILE);
+  const size = saved.records > 0 ? (await stat(op).catch(() => undefined))?.size : undefined;
+  if (size === saved.records * 8 && cp.records >= saved.records) {
+    const b = encodeOffsets(offsets(saved.records));
+    await appendFile(op, b);
+    saved.crc = crc32(b, saved.crc);
+  } else {
+    const b = encodeOffsets(offsets(0));
     await writeFile(`${op}.tmp`, b);
     await rename(`${op}.tmp`, op);
+    saved.crc = crc32(b);
   }
+  saved.records = cp.records;
   const path = join(dataDir, CHECKPOINT_FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify({ records: cp.records, bytes: cp.bytes, ...(offsetsCrc !== undefined ? { offsetsCrc } : {}) })}\n`);
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ records: cp.records, bytes: cp.bytes, offsetsCrc: saved.crc })}\n`);
   await rename(`${path}.tmp`, path);
 }
 

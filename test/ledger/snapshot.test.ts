@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { decodeSnapshot, encodeSnapshot, listSnapshots, snapshotPath } from '../../src/ledger/snapshot.js';
 import { LedgerState } from '../../src/ledger/state.js';
 import type { Sequencer } from '../../src/ledger/sequencer.js';
@@ -132,25 +133,34 @@ test('with full blocks a snapshot is also written every --snapshot-every-txs tra
   assert.deepEqual(await listSnapshots(dir), [6, 3]);
 });
 
-test('the log checkpoint saves its frame offsets; a damaged offsets file is ignored at start-up', async (t) => {
+test('the log checkpoint saves its frame offsets, appended at each snapshot; a damaged offsets file is ignored, then rewritten', async (t) => {
   const dir = await tempData(t);
   const built = await buildChain(dir);
-  const cp = JSON.parse(await readFile(join(dir, 'blocks.log.checkpoint'), 'utf8')) as { records: number; bytes: number; offsetsCrc: number };
-  const offsets = await readFile(join(dir, 'blocks.log.offsets'));
-  assert.ok(cp.records >= EVERY, `checkpoint at ${cp.records} records`);
-  assert.equal(offsets.length, cp.records * 8);
+  const readBoth = async (): Promise<{ cp: { records: number; bytes: number; offsetsCrc: number }; offsets: Buffer }> => ({
+    cp: JSON.parse(await readFile(join(dir, 'blocks.log.checkpoint'), 'utf8')) as { records: number; bytes: number; offsetsCrc: number },
+    offsets: await readFile(join(dir, 'blocks.log.offsets')),
+  });
+  const { cp, offsets } = await readBoth();
+  assert.ok(cp.records >= 2 * EVERY, `checkpoint at ${cp.records} records`);
+  assert.equal(offsets.length, cp.records * 8, 'one offset a record, appended over several snapshots');
+  assert.equal(cp.offsetsCrc, crc32(offsets));
   assert.equal(offsets.readDoubleLE(0), 16, 'the first frame follows the log file header');
-  for (const damage of [false, true]) {
-    if (damage) {
-      offsets[9]! ^= 0xff;
-      await writeFile(join(dir, 'blocks.log.offsets'), offsets);
-    }
-    const seq = await openSequencer(dir, { snapshotEveryBlocks: 0 });
-    const [fp, from, height] = [fingerprint(seq), seq.startup.fromSnapshot, seq.durableHeight];
-    for (const tx of built.txs) assert.equal(seq.status(tx.id).status, 'committed');
-    await seq.close();
-    assert.equal(fp, built.fingerprint, `damaged offsets file: ${damage}`);
-    assert.equal(from, Math.floor(built.height / EVERY) * EVERY);
-    assert.equal(height, built.height);
-  }
+  const original = Buffer.from(offsets);
+  offsets[9]! ^= 0xff;
+  await writeFile(join(dir, 'blocks.log.offsets'), offsets);
+  const seq = await openSequencer(dir, { snapshotEveryBlocks: EVERY });
+  assert.equal(fingerprint(seq), built.fingerprint, 'a damaged offsets file is ignored');
+  assert.equal(seq.startup.fromSnapshot, Math.floor(built.height / EVERY) * EVERY);
+  for (const tx of built.txs) assert.equal(seq.status(tx.id).status, 'committed');
+  await commitAll(seq, transfers(8, 20n).filter((_, i) => i % SENDERS.length !== 1)); // sender 1 is at nonce 22
+  const height = seq.durableHeight;
+  await seq.close();
+  const after = await readBoth();
+  assert.ok(after.cp.records > cp.records, 'a later checkpoint was written');
+  assert.equal(after.offsets.length, after.cp.records * 8);
+  assert.equal(after.cp.offsetsCrc, crc32(after.offsets), 'the damaged file was rewritten whole, then appended to');
+  assert.ok(after.offsets.subarray(0, original.length).equals(original), 'rewritten with the offsets the log holds');
+  const again = await openSequencer(dir, { snapshotEveryBlocks: 0 });
+  t.after(() => again.close());
+  assert.equal(again.durableHeight, height);
 });
