@@ -128,6 +128,9 @@ export class Tracker {
   }
 
   onSubmitted(i: number, r: SubmitResult, item: SubmitItem): void {
+    // Resolved and dropped from the ledger while its request was out (it expired, then compaction
+    // took it): the answer belongs to its settled outcome, never to a ledger index.
+    if (i < 0) return this.onDroppedSubmitted(r, item);
     const state = this.txs.state[i];
     // Lost while its request was out, then refused for now: nobody holds it; sent again (lost-repair.ts).
     if (state === TxState.Lost && r.kind === 'retry') {
@@ -145,6 +148,15 @@ export class Tracker {
       return;
     }
     this.onFailed(i, r.code);
+  }
+
+  /** The answer for a transaction dropped while its request was out: a lost one refused for now is sent again; what was counted stays. */
+  private onDroppedSubmitted(r: SubmitResult, item: SubmitItem): void {
+    // As for a lost entry still in the ledger: only a refusal for now means nobody holds it.
+    if (r.kind !== 'retry' || !this.compactor.isLost(item.tx.id)) return;
+    this.count(r.code);
+    this.repair.add(item.tx.id, { tx: item.tx, attempt: item.attempt + 1 }, this.clock.now() + r.afterMs);
+    this.repair.note(item.tx.id, `answered ${r.code} after it expired`);
   }
 
   /** Marks as lost what is unconfirmed `timeoutMs` after its intended time. */

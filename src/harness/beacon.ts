@@ -241,8 +241,8 @@ export class Beacon {
     }
     if (batch.length === 0) return;
     const results = await this.submit(items, true);
-    // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift (an
-    // entry in flight is never dropped, so i ≥ shift).
+    // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift. An entry
+    // that expired while its request was out may be gone (i < shift): onSubmitted takes it by id.
     const shift = tr.base - base;
     for (let k = 0; k < batch.length; k++) tr.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
   }

@@ -70,6 +70,63 @@ test('regression: a transaction counted lost while its submit was out, then refu
   assert.deepEqual({ sent: done.sent, committed: done.committed, expired: done.expired, late: done.late, lost: done.lost }, { sent: 4, committed: 4, expired: 3, late: 3, lost: 0 });
 });
 
+test('regression: an answer that came after its transaction expired and was dropped from the ledger was applied at a negative index: counted failed on top of lost, never sent again', async () => {
+  // tx0 due at 0 ms, alone in its request, answered after 600 ms (refused for now); 20,000 others due
+  // at 50 ms commit at once, one more at 1500 ms keeps the beacon running; timeout 400 ms. At 400 ms
+  // tx0 is lost and the ledger's resolved front (over COMPACT_MIN) is dropped with it, before tx0's
+  // answer arrives.
+  const n = 20_002;
+  const messages: BeaconMessage[] = [];
+  let sink: ConfirmSink | undefined;
+  let tx0Sends = 0;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      if (items.some(({ tx }) => tx.payload === 0) && tx0Sends++ === 0) {
+        await new Promise((r) => setTimeout(r, 600));
+        return items.map(() => ({ kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 }));
+      }
+      queueMicrotask(() => {
+        for (const { tx } of items) sink!.committed(tx.id, 1, Date.now());
+      });
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (s) => {
+      sink = s;
+    },
+    close: async () => {},
+  };
+  const offsetsMs = new Float64Array(n).fill(50);
+  offsetsMs[0] = 0;
+  offsetsMs[n - 1] = 1500;
+  const b = new Beacon(
+    assignment({
+      accounts: { start: 0, end: n },
+      confirmation: { method: 'stream', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
+      offsetsMs,
+      senders: Uint32Array.from({ length: n }, (_, i) => i),
+      targets: new Uint32Array(n),
+      batchMax: 500,
+      batchDelayMs: 5,
+    }),
+    (m) => void messages.push(m),
+    connector,
+    preciseClock,
+  );
+  await b.prepare();
+  b.start(Date.now());
+  await b.done;
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  assert.equal(tx0Sends, 2, 'tx0, refused after it expired and was dropped, is sent again');
+  assert.deepEqual(
+    { sent: done.sent, committed: done.committed, failed: done.failed, failures: done.failures, expired: done.expired, late: done.late, lost: done.lost },
+    { sent: n, committed: n, failed: 0, failures: 0, expired: 1, late: 1, lost: 0 },
+  );
+});
+
 test('lost repair: a transaction is sent again when due, at most the attempts allowed, and not after it committed', () => {
   const r = new LostRepair(3);
   const item = (attempt: number): SubmitItem => ({ tx: { id: 'a', payload: 0 }, attempt });
