@@ -85,12 +85,40 @@ export class TcpProxy {
   /**
    * Forwards `from` → `to`, each chunk after the current delay, never earlier than the chunk
    * before it, and (with a bandwidth limit) once the direction's link has carried the chunks before it.
+   * Chunks wait in one queue per direction, in arrival order, with one timer for the head: a timer per
+   * chunk let chunks overtake each other (two due at the same time, their timers set within one
+   * event-loop turn with delays computed a millisecond apart, fired shortest delay first), which
+   * reordered a WebSocket's frames: a beacon saw block h + 1 before block h and skipped h.
    */
   private pipe(from: Socket, to: Socket, dir: 'up' | 'down'): void {
     let lastDueMs = 0;
+    /** Waiting chunks from `head` on; `null` is the end of the stream. */
+    let queue: { dueMs: number; chunk: Buffer | null }[] = [];
+    let head = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const drain = (): void => {
+      if (timer) this.timers.delete(timer);
+      timer = undefined;
+      const now = Date.now();
+      for (; head < queue.length && queue[head]!.dueMs <= now; head++) {
+        const { chunk } = queue[head]!;
+        if (chunk === null) to.end();
+        else if (!to.destroyed) to.write(chunk);
+      }
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      }
+      schedule();
+    };
+    const schedule = (): void => {
+      if (timer || head === queue.length) return;
+      timer = setTimeout(drain, Math.max(0, queue[head]!.dueMs - Date.now()));
+      this.timers.add(timer);
+    };
     from.on('data', (chunk: Buffer) => {
       const now = Date.now();
-      if (this.delayMs === 0 && this.jitterMs === 0 && this.bytesPerSec === 0 && lastDueMs <= now) {
+      if (this.delayMs === 0 && this.jitterMs === 0 && this.bytesPerSec === 0 && head === queue.length) {
         to.write(chunk);
         return;
       }
@@ -100,19 +128,12 @@ export class TcpProxy {
         this.freeAtMs[dir] = due;
       }
       lastDueMs = due;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (!to.destroyed) to.write(chunk);
-      }, due - Date.now());
-      this.timers.add(t);
+      queue.push({ dueMs: due, chunk });
+      schedule();
     });
     from.on('end', () => {
-      const wait = Math.max(0, lastDueMs - Date.now());
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        to.end();
-      }, wait);
-      this.timers.add(t);
+      queue.push({ dueMs: Math.max(lastDueMs, Date.now()), chunk: null });
+      schedule();
     });
   }
 

@@ -165,3 +165,28 @@ test('regression: a commit stream that dropped after a failed submit had moved t
     await cut.close();
   }
 });
+
+test('a block that skips heights on the commit stream is not taken: the stream resumes after the last height seen', async () => {
+  const client = new BeaconClient([node.url]);
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const sink = { committed: (id: string) => void seen.add(id), failed: () => {}, log: (line: string) => void lines.push(line) };
+  const confirmer = new Confirmer({ method: 'stream', pollIntervalMs: 60_000, clock: preciseClock }, client, sink, { sentBefore: () => [] });
+  try {
+    await waitFor('the mempool to be empty', async () => ((await (await fetch(`${node.url}/stats`)).json()) as { mempool: number }).mempool === 0);
+    const head = (await node.client.head()).height;
+    await confirmer.open(head);
+    // A block two heights ahead of the last one seen (a fault somewhere between node and beacon).
+    confirmer.onEvent(JSON.stringify({ type: 'block', height: head + 2, txs: [{ id: 'skipped-ahead' }] }));
+    assert.equal(seen.size, 0, 'its transactions are not taken');
+    // The next real block (head + 1) still arrives and counts: before, the stream had moved past it.
+    const from = accounts[3]!;
+    const tx = signed(from, (await node.client.account(from.address)).nonce);
+    assert.ok((await client.submit([tx.bytes]))[0]!.ok);
+    await waitFor('the next block on the resumed stream', () => seen.has(tx.id), 20_000);
+    assert.match(lines.join('\n'), new RegExp(`commit stream jumped from height ${head} to ${head + 2}; resuming from ${head + 1}`));
+  } finally {
+    confirmer.close();
+    await client.close();
+  }
+});

@@ -52,6 +52,36 @@ describe('TCP proxy', () => {
     }
   });
 
+  it('regression: chunks sent apart in one event-loop turn could overtake each other under latency with jitter (a commit stream skipped a block)', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: echoPort });
+    try {
+      const s = await client(proxy.port);
+      s.setNoDelay(true);
+      proxy.setLatency(5, 40);
+      // Numbered records, each its own write a moment apart (so most reach the proxy as chunks of their own).
+      const n = 3000;
+      const want = Array.from({ length: n }, (_, k) => `${String(k).padStart(6, '0')};`).join('');
+      let got = '';
+      const done = new Promise<void>((resolve) => {
+        s.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= want.length) resolve();
+        });
+      });
+      for (let k = 0; k < n; k++) {
+        s.write(`${String(k).padStart(6, '0')};`);
+        if (k % 10 === 9) await new Promise((r) => setImmediate(r));
+      }
+      await done;
+      const records = got.split(';').filter(Boolean).map(Number);
+      const firstOut = records.findIndex((v, k) => v !== k);
+      assert.equal(firstOut, -1, `record ${records[firstOut]} arrived at position ${firstOut}`);
+      s.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a bandwidth limit spreads a transfer over the time the link needs to carry it', async () => {
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: echoPort });
     try {

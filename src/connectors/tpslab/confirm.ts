@@ -61,7 +61,9 @@ export class Confirmer {
         this.streamUp = true;
         resolve();
       });
-      ws.on('message', (data) => this.onEvent(data.toString()));
+      ws.on('message', (data) => {
+        if (ws.readyState === ws.OPEN) this.onEvent(data.toString()); // none after a terminate
+      });
       ws.on('error', () => ws.terminate());
       ws.on('close', () => {
         this.streamUp = false;
@@ -81,6 +83,14 @@ export class Confirmer {
     const ev = JSON.parse(text) as StreamEventJson;
     if (ev.type === 'block') {
       if (ev.height <= this.streamHeight) return;
+      if (ev.height > this.streamHeight + 1 && this.ws) {
+        // A node sends a connection's blocks in height order from `from`: a skipped height is a fault somewhere.
+        // Taking the block would move where the stream resumes past one never seen (its transactions lost to
+        // this beacon though committed); the stream is dropped and resumes after the last height seen instead.
+        this.sink.log(`commit stream jumped from height ${this.streamHeight} to ${ev.height}; resuming from ${this.streamHeight + 1}`);
+        this.ws.terminate();
+        return;
+      }
       this.streamHeight = ev.height;
       this.height = Math.max(this.height, ev.height);
       for (const t of ev.txs ?? []) this.sink.committed(t.id, ev.height, at);
