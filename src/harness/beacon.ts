@@ -217,8 +217,9 @@ export class Beacon {
       return at === undefined || this.t.startMs + at > now + this.a.batchDelayMs;
     }
     if (this.a.mode === 'max') return true;
-    const next = this.t.txs.intended[this.nextDue];
-    return next === undefined || this.t.startMs + next > now + this.a.batchDelayMs;
+    // The columns are typed arrays with spare capacity: past `size` they read 0, not undefined.
+    if (this.nextDue >= this.t.txs.size) return true;
+    return this.t.startMs + this.t.txs.intended[this.nextDue]! > now + this.a.batchDelayMs;
   }
 
   private async sendBatch(queued: number[], now: number): Promise<void> {

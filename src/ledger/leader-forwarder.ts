@@ -215,6 +215,8 @@ export class LeaderForwarder {
     const url = this.urls[idx]!;
     try {
       for (let i = 0; i < stale.length; i += this.batchMax) {
+        // A newer leader learned between two parts: the rest goes to it, from the next poll.
+        if (this.submitIdx !== idx || this.knownTerm !== term) return;
         const part = stale.slice(i, i + this.batchMax);
         const answer = await this.post(idx, part.map((p) => p.tx), this.requestTimeoutMs);
         if (answer.term === undefined || answer.term < term) {

@@ -204,7 +204,12 @@ export class Replica extends ChainService implements LedgerService {
       this.lastFlushAtMs = this.clock.now();
       this.stageSink?.('forward_queue', (performance.now() - this.queuedSinceMs) / 1000);
     }
-    if (this.queue.length > 0) this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
+    // What is left waits from now (as the sequencer's block_wait after a full block): not from the
+    // first arrival of the batch just sent.
+    if (this.queue.length > 0) {
+      this.queuedSinceMs = performance.now();
+      this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
+    }
     if (batch.length > 0) void this.forward(batch);
   }
 

@@ -10,7 +10,7 @@ import { encodeBatch } from '../../src/protocol/batch.js';
 import { txToJson } from '../../src/protocol/json.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
-import { NodeProcess, fund, tempDir, testAccounts } from '../testkit/index.js';
+import { NodeProcess, fund, tempDir, testAccounts, waitFor } from '../testkit/index.js';
 import {
   account,
   assertError,
@@ -304,7 +304,10 @@ describe('bad input', () => {
     const f = await full.faucetKey();
     const net = (await getJson<HeadBody>(full.url, '/v1/head')).network;
     const sink = keyPairFromLabel('bad-full-sink');
-    const txs: SignedTx[] = Array.from({ length: 56 }, (_, i) => transfer(f, sink, 1n, BigInt(i), net));
+    // The first block is cut at once (no earlier block to space it from); the next is then 60 s away.
+    assert.equal((await postBinaryTx(full.url, transfer(f, sink, 1n, 0n, net).bytes)).status, 202);
+    await waitFor('the first block', async () => (await getJson<HeadBody>(full.url, '/v1/head')).height === 1, 10_000);
+    const txs: SignedTx[] = Array.from({ length: 56 }, (_, i) => transfer(f, sink, 1n, BigInt(i + 1), net));
     // 40 in one batch, 10 one by one: the mempool (capacity 50) is then full.
     const r1 = await http(full.url, '/v1/txs', { binary: encodeBatch(txs.slice(0, 40).map((t) => t.bytes)) });
     assert.equal(r1.status, 200, r1.text);
@@ -328,11 +331,11 @@ describe('bad input', () => {
 
     // Admission checks that come before capacity still answer as usual.
     assertError(await postBinaryTx(full.url, txs[0]!.bytes), 409, 'TPSLAB_E_DUPLICATE', /already pending/);
-    assertError(await postBinaryTx(full.url, transfer(f, sink, 2n, 0n, net).bytes), 409, 'TPSLAB_E_NONCE_PENDING', /nonce 0/);
+    assertError(await postBinaryTx(full.url, transfer(f, sink, 2n, 1n, net).bytes), 409, 'TPSLAB_E_NONCE_PENDING', /nonce 1/);
 
     // Still up, nothing was cut, the accepted ones wait, the refused ones are unknown.
     assert.equal((await http(full.url, '/health')).status, 200);
-    assert.equal((await getJson<HeadBody>(full.url, '/v1/head')).height, 0);
+    assert.equal((await getJson<HeadBody>(full.url, '/v1/head')).height, 1);
     assert.equal((await getJson<Stats>(full.url, '/stats')).mempool, 50);
     assert.equal((await status(full.url, hex(txs[49]!))).status, 'pending');
     for (const t of txs.slice(50)) assert.equal((await status(full.url, hex(t))).status, 'unknown');
