@@ -12,17 +12,37 @@ import type { Outcome } from './messages.js';
 export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
 const OUTCOME_CHUNK = 10_000;
+/**
+ * Dropped failed or lost entries kept by id, at most (about 300 bytes each: ≈ 60 MB). Past it the
+ * oldest go first: a network that commits nothing for hours would otherwise grow the beacon with
+ * the run. A commit of one that went is not counted (it stays lost; reconciliation names it).
+ */
+export const SETTLED_MAX = 200_000;
 
 export class Compactor {
   /** The resolved (or skipped) prefix found so far. */
   private scan = 0;
-  /** Dropped failed or lost entries by id, so a later commit still counts (grows with failures, not with the run). */
+  /** Dropped failed or lost entries by id, oldest first, so a later commit still counts (at most `max`). */
   private readonly settled = new Map<string, Outcome>();
+  /** Settled entries let go past `max`. */
+  evicted = 0;
 
   constructor(
     private readonly tr: Tracker,
     private readonly send: (rows: Outcome[]) => void,
+    private readonly log: (line: string) => void = () => {},
+    private readonly max = SETTLED_MAX,
   ) {}
+
+  private settle(id: string, o: Outcome): void {
+    this.settled.set(id, o);
+    if (this.settled.size <= this.max) return;
+    for (const oldest of this.settled.keys()) {
+      this.settled.delete(oldest);
+      break;
+    }
+    if (this.evicted++ === 0) this.log(`more than ${this.max} failed or lost transactions kept: the oldest are let go, and a commit of one of them will not be counted (it stays lost; reconciliation names it)`);
+  }
 
   /**
    * Drops the ledger's resolved (or skipped) front once it is long; returns how many entries
@@ -44,7 +64,7 @@ export class Compactor {
       if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
       if (id === undefined) continue;
       // A committed one is in the commit store already (onCommitted).
-      if (t.state[i] !== TxState.Committed) this.settled.set(id, outcomeOf(t, i, tr.startMs));
+      if (t.state[i] !== TxState.Committed) this.settle(id, outcomeOf(t, i, tr.startMs));
     }
     this.sendOutcomes(rows);
     dropPrefix(t, k);

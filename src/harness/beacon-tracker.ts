@@ -7,7 +7,7 @@
 import type { Clock } from '../clock.js';
 import type { SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, emptyLedger, type Ledger } from './beacon-ledger.js';
-import { Compactor } from './beacon-compaction.js';
+import { Compactor, SETTLED_MAX } from './beacon-compaction.js';
 import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
 import { LostRepair } from './lost-repair.js';
@@ -61,9 +61,11 @@ export class Tracker {
     readonly log: (line: string) => void,
     /** Streams outcome rows (of dropped entries) to the overseer. */
     sendOutcomes: (rows: Outcome[]) => void,
+    /** Dropped failed or lost entries kept by id, at most (beacon-compaction.ts). */
+    settledMax = SETTLED_MAX,
   ) {
     this.repair = new LostRepair(a.confirmation.retries + 1, log);
-    this.compactor = new Compactor(this, sendOutcomes);
+    this.compactor = new Compactor(this, sendOutcomes, log, settledMax);
   }
 
   /** Ledger entry i is transaction `id`. */
