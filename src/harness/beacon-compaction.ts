@@ -95,7 +95,7 @@ export class Compactor {
     if (!o) return;
     const tr = this.tr;
     this.settled.delete(id);
-    if (tr.repair.size > 0) tr.repair.done(id);
+    if (tr.repair.held > 0) tr.repair.done(id);
     if (o.status === 'failed') tr.counts.failed--;
     else {
       tr.counts.lost--;

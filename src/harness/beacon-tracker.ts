@@ -64,7 +64,7 @@ export class Tracker {
     /** Dropped failed or lost entries kept by id, at most (beacon-compaction.ts). */
     settledMax = SETTLED_MAX,
   ) {
-    this.repair = new LostRepair(a.confirmation.retries + 1, log);
+    this.repair = new LostRepair(a.confirmation.retries + 1, log, a.confirmation.timeoutMs);
     this.compactor = new Compactor(this, sendOutcomes, log, settledMax);
   }
 
@@ -207,7 +207,7 @@ export class Tracker {
       return;
     }
     this.resolved(i);
-    if (this.repair.size > 0) this.repair.done(this.txs.id[i]!);
+    if (this.repair.held > 0) this.repair.done(this.txs.id[i]!);
     if (s === TxState.Failed) this.counts.failed--;
     if (s === TxState.Lost) {
       this.counts.lost--;

@@ -278,7 +278,7 @@ export class Beacon {
     const a = this.a;
     const tr = this.t;
     const over = this.clock.now() >= tr.startMs + a.maxDurationMs;
-    const idle = this.queue.length === 0 && tr.retryAt.size === 0 && this.requests === 0 && tr.inFlight === 0;
+    const idle = this.queue.length === 0 && tr.retryAt.size === 0 && this.requests === 0 && tr.inFlight === 0 && !tr.repair.busy(this.clock.now());
     if (this.source) return (over || this.source.exhausted) && idle;
     const planned = a.mode === 'open' ? this.planDone && this.nextDue >= tr.txs.size : over;
     return planned && idle;

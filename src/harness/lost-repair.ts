@@ -15,13 +15,32 @@ const NOTES_LOGGED = 10;
 
 export class LostRepair {
   private readonly due = new Map<string, { item: SubmitItem; atMs: number }>();
+  /** Sent again and taken by the network: id → until when its commit is waited for (`busy`). */
+  private readonly awaiting = new Map<string, number>();
   private noted = 0;
 
-  /** `maxAttempts`: sends of one transaction at most, counting those before it was lost. */
+  /**
+   * `maxAttempts`: sends of one transaction at most, counting those before it was lost. `waitMs`: how
+   * long after a resend was taken the beacon keeps running for its commit (its confirmation timeout).
+   */
   constructor(
     private readonly maxAttempts: number,
     private readonly log: (line: string) => void = () => {},
+    private readonly waitMs = 0,
   ) {}
+
+  /**
+   * Something is still to send, or a resend taken by the network may still commit: a beacon does not
+   * end before (each is bounded: `maxAttempts` sends, `waitMs` after the last).
+   */
+  busy(nowMs: number): boolean {
+    if (this.due.size > 0) return true;
+    for (const [id, untilMs] of this.awaiting) {
+      if (untilMs > nowMs) return true;
+      this.awaiting.delete(id);
+    }
+    return false;
+  }
 
   /** Logs the first few expired transactions no node took (they are sent again): where a load was held. */
   note(id: string, why: string): void {
@@ -34,11 +53,18 @@ export class LostRepair {
       const r = results[k] ?? NO_ANSWER;
       if (r.kind === 'retry' || r.kind === 'rejected') count(r.code);
       if (r.kind === 'retry') this.add(id, { tx: item.tx, attempt: item.attempt + 1 }, nowMs + r.afterMs);
+      else if (r.kind === 'accepted' || r.kind === 'known') this.awaiting.set(id, nowMs + this.waitMs);
     });
   }
 
+  /** Transactions to send again (not those only awaited). */
   get size(): number {
     return this.due.size;
+  }
+
+  /** Transactions to send again or awaited (a commit of any of them calls `done`). */
+  get held(): number {
+    return this.due.size + this.awaiting.size;
   }
 
   /** Sends `item` again at `atMs`, unless it was sent `maxAttempts` times already. */
@@ -50,6 +76,7 @@ export class LostRepair {
   /** It committed (or is known to the network): nothing more to send. */
   done(id: string): void {
     this.due.delete(id);
+    this.awaiting.delete(id);
   }
 
   /** Up to `max` transactions due by `nowMs`, taken out (an answer puts one back with `add`). */

@@ -127,6 +127,51 @@ test('regression: an answer that came after its transaction expired and was drop
   );
 });
 
+test('regression: a beacon ended with a lost transaction still to be sent again (or just taken by the network): it was reported lost though it would commit', async () => {
+  // One transaction, timeout 400 ms; its first submit is answered after 600 ms, refused for now; the
+  // resend is taken and commits 100 ms later. Nothing else keeps the beacon running.
+  const messages: BeaconMessage[] = [];
+  let sink: ConfirmSink | undefined;
+  let sends = 0;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      if (sends++ === 0) {
+        await new Promise((r) => setTimeout(r, 600));
+        return items.map(() => ({ kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 }));
+      }
+      setTimeout(() => {
+        for (const { tx } of items) sink!.committed(tx.id, 1, Date.now());
+      }, 100);
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async (s) => {
+      sink = s;
+    },
+    close: async () => {},
+  };
+  const b = new Beacon(
+    assignment({
+      confirmation: { method: 'stream', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
+      offsetsMs: new Float64Array([0]),
+      senders: new Uint32Array([0]),
+      targets: new Uint32Array([0]),
+    }),
+    (m) => void messages.push(m),
+    connector,
+    preciseClock,
+  );
+  await b.prepare();
+  b.start(Date.now());
+  await b.done;
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  assert.equal(sends, 2, 'sent again before the beacon ended');
+  assert.deepEqual({ committed: done.committed, late: done.late, lost: done.lost }, { committed: 1, late: 1, lost: 0 });
+});
+
 test('lost repair: a transaction is sent again when due, at most the attempts allowed, and not after it committed', () => {
   const r = new LostRepair(3);
   const item = (attempt: number): SubmitItem => ({ tx: { id: 'a', payload: 0 }, attempt });
@@ -143,4 +188,16 @@ test('lost repair: a transaction is sent again when due, at most the attempts al
   r.add('d', item(2), 0);
   assert.equal(r.take(1000, 1).length, 1);
   assert.equal(r.size, 1);
+});
+
+test('lost repair: a resend the network took keeps the beacon busy for the wait, or until it commits', () => {
+  const r = new LostRepair(3, () => {}, 400);
+  const sent: [string, SubmitItem][] = [['a', { tx: { id: 'a', payload: 0 }, attempt: 2 }], ['b', { tx: { id: 'b', payload: 1 }, attempt: 2 }]];
+  r.answered(sent, [{ kind: 'accepted' }, { kind: 'known' }], 1000, () => {});
+  assert.equal(r.size, 0, 'nothing left to send');
+  assert.equal(r.busy(1399), true, 'their commits are waited for');
+  r.done('a');
+  assert.equal(r.held, 1);
+  assert.equal(r.busy(1400), false, 'not past the wait');
+  assert.equal(r.held, 0);
 });
