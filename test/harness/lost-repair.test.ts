@@ -8,29 +8,61 @@ import { preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, ConfirmSink, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
 import type { BeaconMessage } from '../../src/harness/messages.js';
 import { LostRepair } from '../../src/harness/lost-repair.js';
+import type { Assign } from '../../src/harness/messages.js';
+
+/**
+ * Runs a real beacon on `over` against a fake network whose `submit` answers as given (`sink()` is the
+ * beacon's confirmation sink); resolves with every message and the `done` one.
+ */
+async function runBeacon(
+  over: Partial<Assign>,
+  submit: (items: readonly SubmitItem[], sink: () => ConfirmSink) => Promise<SubmitResult[]>,
+): Promise<{ messages: BeaconMessage[]; done: Extract<BeaconMessage, { type: 'done' }> }> {
+  const messages: BeaconMessage[] = [];
+  let sink: ConfirmSink | undefined;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: (items) => submit(items, () => sink!),
+    confirm: async (s) => {
+      sink = s;
+    },
+    close: async () => {},
+  };
+  const b = new Beacon(assignment(over), (m) => void messages.push(m), connector, preciseClock);
+  await b.prepare();
+  b.start(Date.now());
+  await b.done;
+  const done = messages.find((m) => m.type === 'done');
+  assert.ok(done?.type === 'done');
+  return { messages, done };
+}
 
 test('regression: a transaction counted lost while its submit was out, then refused as retryable, was never sent again: its sender\'s nonce hole stalled the failover e2e load for good', async () => {
   // One sender, nonces 0–2 due at 0 ms, nonce 3 at 1500 ms (keeps the beacon running); timeout 400 ms.
   // The first submit (nonces 0–2) is answered after 600 ms: nonce 0 refused for now (no sequencer leader
   // took it), 1 and 2 accepted and buffered behind it. Nonce 0 is lost by then and nobody holds it.
-  const messages: BeaconMessage[] = [];
   const sends = new Map<number, number>();
-  let sink: ConfirmSink | undefined;
   let next = 0;
   const buffered = new Set<number>();
-  const commitInOrder = (): void => {
-    while (buffered.has(next)) {
-      buffered.delete(next);
-      sink!.committed(`tx${next}`, next + 1, Date.now());
-      next++;
-    }
-  };
   let first = true;
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+  const { messages, done } = await runBeacon(
+    {
+      accounts: { start: 0, end: 1 },
+      confirmation: { method: 'poll', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
+      offsetsMs: new Float64Array([0, 0, 0, 1500]),
+      senders: new Uint32Array([0, 0, 0, 0]),
+      targets: new Uint32Array([0, 0, 0, 0]),
+    },
+    async (items, sink) => {
+      const commitInOrder = (): void => {
+        while (buffered.has(next)) {
+          buffered.delete(next);
+          sink().committed(`tx${next}`, next + 1, Date.now());
+          next++;
+        }
+      };
       for (const { tx } of items) sends.set(tx.payload as number, (sends.get(tx.payload as number) ?? 0) + 1);
       if (first) {
         first = false;
@@ -42,28 +74,7 @@ test('regression: a transaction counted lost while its submit was out, then refu
       queueMicrotask(commitInOrder);
       return items.map(() => ({ kind: 'accepted' }));
     },
-    confirm: async (s) => {
-      sink = s;
-    },
-    close: async () => {},
-  };
-  const b = new Beacon(
-    assignment({
-      accounts: { start: 0, end: 1 },
-      confirmation: { method: 'poll', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
-      offsetsMs: new Float64Array([0, 0, 0, 1500]),
-      senders: new Uint32Array([0, 0, 0, 0]),
-      targets: new Uint32Array([0, 0, 0, 0]),
-    }),
-    (m) => void messages.push(m),
-    connector,
-    preciseClock,
   );
-  await b.prepare();
-  b.start(Date.now());
-  await b.done;
-  const done = messages.find((m) => m.type === 'done');
-  assert.ok(done?.type === 'done');
   assert.equal(sends.get(0), 2, 'nonce 0, refused after it was counted lost, is sent again');
   assert.ok(messages.some((m) => m.type === 'log' && /transaction tx0 answered TPSLAB_E_UNAVAILABLE after it expired: no node holds it/.test(m.line)), 'the beacon says so');
   assert.equal(next, 4, 'every nonce of the sender commits: no hole');
@@ -76,33 +87,12 @@ test('regression: an answer that came after its transaction expired and was drop
   // tx0 is lost and the ledger's resolved front (over COMPACT_MIN) is dropped with it, before tx0's
   // answer arrives.
   const n = 20_002;
-  const messages: BeaconMessage[] = [];
-  let sink: ConfirmSink | undefined;
   let tx0Sends = 0;
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      if (items.some(({ tx }) => tx.payload === 0) && tx0Sends++ === 0) {
-        await new Promise((r) => setTimeout(r, 600));
-        return items.map(() => ({ kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 }));
-      }
-      queueMicrotask(() => {
-        for (const { tx } of items) sink!.committed(tx.id, 1, Date.now());
-      });
-      return items.map(() => ({ kind: 'accepted' }));
-    },
-    confirm: async (s) => {
-      sink = s;
-    },
-    close: async () => {},
-  };
   const offsetsMs = new Float64Array(n).fill(50);
   offsetsMs[0] = 0;
   offsetsMs[n - 1] = 1500;
-  const b = new Beacon(
-    assignment({
+  const { done } = await runBeacon(
+    {
       accounts: { start: 0, end: n },
       confirmation: { method: 'stream', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
       offsetsMs,
@@ -110,16 +100,18 @@ test('regression: an answer that came after its transaction expired and was drop
       targets: new Uint32Array(n),
       batchMax: 500,
       batchDelayMs: 5,
-    }),
-    (m) => void messages.push(m),
-    connector,
-    preciseClock,
+    },
+    async (items, sink) => {
+      if (items.some(({ tx }) => tx.payload === 0) && tx0Sends++ === 0) {
+        await new Promise((r) => setTimeout(r, 600));
+        return items.map(() => ({ kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 }));
+      }
+      queueMicrotask(() => {
+        for (const { tx } of items) sink().committed(tx.id, 1, Date.now());
+      });
+      return items.map(() => ({ kind: 'accepted' }));
+    },
   );
-  await b.prepare();
-  b.start(Date.now());
-  await b.done;
-  const done = messages.find((m) => m.type === 'done');
-  assert.ok(done?.type === 'done');
   assert.equal(tx0Sends, 2, 'tx0, refused after it expired and was dropped, is sent again');
   assert.deepEqual(
     { sent: done.sent, committed: done.committed, failed: done.failed, failures: done.failures, expired: done.expired, late: done.late, lost: done.lost },
@@ -130,44 +122,25 @@ test('regression: an answer that came after its transaction expired and was drop
 test('regression: a beacon ended with a lost transaction still to be sent again (or just taken by the network): it was reported lost though it would commit', async () => {
   // One transaction, timeout 400 ms; its first submit is answered after 600 ms, refused for now; the
   // resend is taken and commits 100 ms later. Nothing else keeps the beacon running.
-  const messages: BeaconMessage[] = [];
-  let sink: ConfirmSink | undefined;
   let sends = 0;
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+  const { done } = await runBeacon(
+    {
+      confirmation: { method: 'stream', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
+      offsetsMs: new Float64Array([0]),
+      senders: new Uint32Array([0]),
+      targets: new Uint32Array([0]),
+    },
+    async (items, sink) => {
       if (sends++ === 0) {
         await new Promise((r) => setTimeout(r, 600));
         return items.map(() => ({ kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 }));
       }
       setTimeout(() => {
-        for (const { tx } of items) sink!.committed(tx.id, 1, Date.now());
+        for (const { tx } of items) sink().committed(tx.id, 1, Date.now());
       }, 100);
       return items.map(() => ({ kind: 'accepted' }));
     },
-    confirm: async (s) => {
-      sink = s;
-    },
-    close: async () => {},
-  };
-  const b = new Beacon(
-    assignment({
-      confirmation: { method: 'stream', timeoutMs: 400, retries: 3, pollIntervalMs: 500 },
-      offsetsMs: new Float64Array([0]),
-      senders: new Uint32Array([0]),
-      targets: new Uint32Array([0]),
-    }),
-    (m) => void messages.push(m),
-    connector,
-    preciseClock,
   );
-  await b.prepare();
-  b.start(Date.now());
-  await b.done;
-  const done = messages.find((m) => m.type === 'done');
-  assert.ok(done?.type === 'done');
   assert.equal(sends, 2, 'sent again before the beacon ended');
   assert.deepEqual({ committed: done.committed, late: done.late, lost: done.lost }, { committed: 1, late: 1, lost: 0 });
 });
