@@ -26,6 +26,7 @@ import { runScenario, type RunSummary } from '../src/harness/overseer.js';
 import { defaultScenario, validateScenario, type Scenario } from '../src/harness/scenario.js';
 import { netUp, stopProcesses, type NetworkFile } from '../src/ledger/net.js';
 import type { BenchContext, BenchResult, BenchRow, Benchmark } from './contract.js';
+import { envNumber } from './lib/common.js';
 import { StageProbe, type ProbeResult } from './lib/stage-probe.js';
 
 const MAX_S = 10;
@@ -36,18 +37,10 @@ const FLOOR_RATE_PER_SEC = 100;
 const GOAL_P99_MS = 250;
 const PROGRESS_EVERY_MS = 5_000;
 
-function envInt(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v}: expected a whole number of milliseconds`);
-  return n;
-}
-
 function scenario(load: Record<string, unknown>, name: string, db: string, network?: string): Scenario {
   const base = defaultScenario();
-  const blockIntervalMs = envInt('TPSLAB_BENCH_BLOCK_INTERVAL_MS');
-  const batchDelayMs = envInt('TPSLAB_BENCH_BATCH_DELAY_MS');
+  const blockIntervalMs = envNumber('TPSLAB_BENCH_BLOCK_INTERVAL_MS');
+  const batchDelayMs = envNumber('TPSLAB_BENCH_BATCH_DELAY_MS');
   return validateScenario(
     {
       ...base,
@@ -88,7 +81,7 @@ async function runOnce(ctx: BenchContext, load: Record<string, unknown>, name: s
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-bench-latency-'));
   let net: NetworkFile | undefined;
   try {
-    const blockIntervalMs = envInt('TPSLAB_BENCH_BLOCK_INTERVAL_MS');
+    const blockIntervalMs = envNumber('TPSLAB_BENCH_BLOCK_INTERVAL_MS');
     net = await netUp({ dir: join(dir, 'net'), nodes: 3, ...(blockIntervalMs !== undefined ? { blockIntervalMs } : {}) });
     const probe = new StageProbe(net);
     probe.start();
@@ -152,7 +145,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const notes: string[] = [];
   const load0 = loadavg()[0]!;
   // TPSLAB_BENCH_HALF_RATE: a fixed "half" rate, no max run (to compare commits at one rate).
-  const fixedHalf = envInt('TPSLAB_BENCH_HALF_RATE');
+  const fixedHalf = envNumber('TPSLAB_BENCH_HALF_RATE');
   let maxTps: number | undefined;
   if (fixedHalf === undefined) {
     const max = (await run1(ctx, { mode: 'max', durationSec: MAX_S, maxInFlight: MAX_IN_FLIGHT }, 'bench-latency-max', notes)).summary;

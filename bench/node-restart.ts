@@ -32,6 +32,7 @@ import { keyPairFromLabel, signTx, type KeyPair } from '../src/protocol/signing.
 import type { SignedTx } from '../src/protocol/tx.js';
 import { NodeProcess } from '../test/testkit/index.js';
 import type { BenchContext, BenchResult, Benchmark } from './contract.js';
+import { envNumber } from './lib/common.js';
 import { measureLargeHistory } from './lib/large-history.js';
 
 const SENDERS = 4_000;
@@ -155,7 +156,7 @@ function heapUsed(): number {
 export const nodeRestart: Benchmark = {
   name: 'node-restart',
   description: 'node recovery with snapshots ÷ full replay of the same log, at two history sizes; tx index vs in-memory Map',
-  timeoutMs: 240_000 + Number(process.env.TPSLAB_RESTART_LARGE_TXS ?? 1_000_000) * 0.1, // writing the large history in bulk: ~5 µs/tx of CPU, up to 30 µs/tx of wall time measured on a loaded machine
+  timeoutMs: 240_000 + envNumber('TPSLAB_RESTART_LARGE_TXS', 1_000_000) * 0.1, // writing the large history in bulk: ~5 µs/tx of CPU, up to 30 µs/tx of wall time measured on a loaded machine
   async run(ctx: BenchContext): Promise<BenchResult> {
     const dir = await mkdtemp(join(tmpdir(), 'tpslab-bench-restart-'));
     const dataDir = join(dir, 'node');

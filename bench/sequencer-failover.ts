@@ -25,11 +25,11 @@ import { startSourced, type SourcedRun } from '../src/harness/sourced-run.js';
 import { fund, tempDir, testAccounts, waitFor } from '../test/testkit/index.js';
 import { tpslabSender } from '../test/testkit/load.js';
 import type { BenchContext, BenchResult, Benchmark } from './contract.js';
-import { sleep } from './lib/common.js';
+import { envNumber, sleep } from './lib/common.js';
 
 const SENDERS = 200;
 const LOAD_MS = 10_000;
-const KILLS = Number(process.env.TPSLAB_BENCH_KILLS ?? 20);
+const KILLS = envNumber('TPSLAB_BENCH_KILLS', 20);
 
 /**
  * The closed loop on the harness's load core: one in-process beacon per node (startSourced, as

@@ -25,15 +25,16 @@ import { NodeClient } from '../src/client/node-client.js';
 import { restartRole, stopProcesses } from '../src/ledger/net.js';
 import { between, slopeBytesPerMin, type RssSample } from '../test/testkit/proc-rss.js';
 import type { BenchContext, BenchResult, BenchRow, Benchmark } from './contract.js';
+import { envNumber } from './lib/common.js';
 import { lowerEnvelope } from './lib/heap-sampler.js';
 import { soak, stopNetwork } from './lib/soak.js';
 
-const MINUTES = Number(process.env.TPSLAB_SOAK_MINUTES ?? 2);
-const RATE_PER_SEC = Number(process.env.TPSLAB_SOAK_RATE ?? 1_000);
+const MINUTES = envNumber('TPSLAB_SOAK_MINUTES', 2, true);
+const RATE_PER_SEC = envNumber('TPSLAB_SOAK_RATE', 1_000);
 const SNAPSHOT_EVERY = 200;
 const BEACON_TXS = 1_000_000;
 const BEACON_RATE_PER_SEC = 50_000;
-const BEACON_LONG_TXS = Number(process.env.TPSLAB_SOAK_BEACON_TXS ?? 3_000_000);
+const BEACON_LONG_TXS = envNumber('TPSLAB_SOAK_BEACON_TXS', 3_000_000);
 /** 24 hours at 1,000 TPS: the long run. */
 const DAY_TXS = 86_400_000;
 const BEACON_BUDGET_MB = 512;

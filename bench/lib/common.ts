@@ -19,6 +19,23 @@ export interface Stats {
 export const mean = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
 
 /**
+ * A number ≥ 0 from the environment variable `name` (a bench's knob; whole unless `fraction`), or
+ * `fallback` when unset or empty; anything else stops the bench with an error naming the variable
+ * and what it expects.
+ */
+export function envNumber(name: string, fallback: number, fraction?: boolean): number;
+export function envNumber(name: string, fallback?: number, fraction?: boolean): number | undefined;
+export function envNumber(name: string, fallback?: number, fraction = false): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (!fraction && !Number.isSafeInteger(n))) {
+    throw new Error(`${name}=${v}: expected ${fraction ? 'a number' : 'a whole number'} ≥ 0 (unset it for the default${fallback === undefined ? '' : `, ${fallback}`})`);
+  }
+  return n;
+}
+
+/**
  * A signal for one request: aborted by `parent` or after `ms`. `done()` detaches
  * it (AbortSignal.any would keep a listener on the long-lived parent per request).
  */

@@ -20,10 +20,11 @@ import { parseGenesis, type Genesis } from '../../src/ledger/genesis.js';
 import { keyPairFromLabel } from '../../src/protocol/signing.js';
 import { CLI, NodeProcess, ROLE_CLI } from '../../test/testkit/index.js';
 import type { BenchContext, BenchRatio, BenchRow } from '../contract.js';
+import { envNumber } from './common.js';
 import { growHistory, type GrowResult } from './history-writer.js';
 
 /** Transactions of the large history (TPSLAB_RESTART_LARGE_TXS, rounded to whole blocks), next to a small one. */
-const LARGE_TXS = Number(process.env.TPSLAB_RESTART_LARGE_TXS ?? 1_000_000);
+const LARGE_TXS = envNumber('TPSLAB_RESTART_LARGE_TXS', 1_000_000);
 const TXS_PER_BLOCK = 1_000;
 const SNAPSHOT_EVERY = 100;
 const TAIL_BLOCKS = 10;
