@@ -309,6 +309,8 @@ export class Beacon {
     this.reporter.stop();
     this.source?.close();
     this.reporter.report();
+    // The hashing thread has followed the commits during the run: this waits for its last range only.
+    const committedDigest = (await this.t.commits.total()).toJson();
     const sent = this.send({
       v: PROTOCOL_VERSION,
       type: 'done',
@@ -316,7 +318,7 @@ export class Beacon {
       ...this.t.counts,
       inFlight: 0,
       errors: Object.fromEntries(this.t.errors),
-      committedDigest: this.t.commits.total.toJson(),
+      committedDigest,
       ...(this.a.collectOutcomes ? { outcomes: this.t.compactor.outcomes() } : {}),
     });
     await Promise.all([sent, this.connector.close()]);

@@ -2,25 +2,30 @@
  * The ids a side saw committed, kept on local disk rather than in memory: each
  * with its sender (the number the beacon names it by) and position (block
  * height). Adding is cheap (a beacon's hot path): the id is appended as a
- * binary record to a scratch file in a temp directory, nothing more; the ids
- * are hashed into the digest when it is asked for (at the end of the run, off
- * the hot path). Only when a question comes (reconciliation found a difference)
+ * binary record to a scratch file in a temp directory, nothing more. The ids
+ * are hashed into the digest on another thread, a range of the file at a time
+ * as it grows (commit-hash-worker.ts), so asking for the total at the end of a
+ * long run waits for the last range only and never blocks the event loop
+ * (86.4 M ids hashed on the event loop at the end took minutes). Only when a question comes (reconciliation found a difference)
  * is the file loaded into a SQLite table indexed by (height, sender), the hash
  * of each id as eight 32-bit limbs, so the digest of any (sender range × height
  * range) is one SQL aggregate (a SUM per limb). Beacons keep what they saw
  * committed here; the overseer keeps the network's side the same way, so both
  * answer the same question with the same code.
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Piscina } from 'piscina';
+import { HEADER_BYTES, readRecords } from './commit-records.js';
+import type { HashTask } from './commit-hash-worker.js';
 import type { DigestRange } from './messages.js';
-import { LIMBS, SetDigest, hashOfId, limbsOf } from './set-digest.js';
+import { LIMBS, SetDigest, hashOfId, limbsOf, type DigestJson } from './set-digest.js';
 
-/** Record: u32 id length, f64 height, u32 sender, id (UTF-8). */
-const HEADER_BYTES = 16;
 const CHUNK_BYTES = 1 << 16;
+/** The file is handed to the hashing thread a range of at least this many bytes at a time (≈ 13,000 64-hex ids). */
+const HASH_RANGE_BYTES = 1 << 20;
 const IMPORT_BATCH = 10_000;
 const LIMB_COLUMNS = Array.from({ length: LIMBS }, (_, k) => `l${k}`);
 const WHERE = 'height >= ? AND height < ? AND sender >= ? AND sender < ?';
@@ -36,6 +41,13 @@ const OWNER_FILE = 'owner.json';
 /** The prefixes commit stores are made with (a beacon's, the overseer's network side). */
 const SCRATCH_PREFIXES = ['tpslab-commits-', 'tpslab-network-'];
 let swept = false;
+
+/** One hashing thread for every store of the process, started on first use; idle, it does not keep the process alive. */
+let hasher: Piscina | undefined;
+function hashRange(task: HashTask): Promise<DigestJson> {
+  hasher ??= new Piscina({ filename: new URL('./commit-hash-worker.js', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 5_000 });
+  return hasher.run(task) as Promise<DigestJson>;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -91,11 +103,14 @@ export class CommitStore {
   /** Bytes in the file (written), and how many of them are in SQLite. */
   private written = 0;
   private imported = 0;
-  /** Bytes of the file already hashed into `totals`. */
-  private hashed = 0;
+  /** Bytes of the file handed to the hashing thread, and its answers not yet added to `totals`. */
+  private hashing = 0;
+  private readonly parts = new Set<Promise<void>>();
+  private hashError: Error | undefined;
   private sql: Sql | undefined;
   private readonly totals = new SetDigest();
   private closed = false;
+  private readonly path: string;
 
   constructor(prefix = 'tpslab-commits-') {
     // The first store of a process (a beacon's, as it starts) clears what killed processes left.
@@ -106,7 +121,8 @@ export class CommitStore {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
     open.add(this.dir);
     writeFileSync(join(this.dir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }));
-    this.fd = openSync(join(this.dir, 'commits.bin'), 'w+');
+    this.path = join(this.dir, 'commits.bin');
+    this.fd = openSync(this.path, 'w+');
   }
 
   /** Records that `id`, sent by `sender`, was committed at `height`. */
@@ -124,11 +140,34 @@ export class CommitStore {
     this.used += HEADER_BYTES + len;
   }
 
-  /** The digest of everything added so far (hashes what was added since the last call). */
-  get total(): SetDigest {
+  /** The digest of everything added so far: waits for the hashing thread to reach the end of the file. */
+  async total(): Promise<SetDigest> {
     this.flush();
-    if (this.hashed < this.written) this.hashed = this.forEachRecord(this.hashed, (id) => void this.totals.add(id));
+    this.hashFrom(0);
+    while (this.parts.size > 0) await Promise.all(this.parts);
+    if (this.hashError) throw this.hashError;
     return this.totals;
+  }
+
+  /** Hands what was written since the last range to the hashing thread, once it is at least `minBytes`. */
+  private hashFrom(minBytes: number): void {
+    if (this.written - this.hashing < Math.max(1, minBytes) || this.closed) return;
+    const task: HashTask = { path: this.path, from: this.hashing, to: this.written };
+    this.hashing = this.written;
+    const part: Promise<void> = hashRange(task).then(
+      (d) => {
+        if (!this.closed) this.totals.merge(d);
+      },
+      (err: unknown) => {
+        this.hashError ??= new Error(`cannot hash the commit store ${this.path} (bytes ${task.from}–${task.to}): ${(err as Error).message}`, { cause: err });
+      },
+    ).finally(() => this.parts.delete(part));
+    this.parts.add(part);
+  }
+
+  /** Bytes of the file handed to the hashing thread so far. */
+  get hashingBytes(): number {
+    return this.hashing;
   }
 
   /** Bytes on disk so far. */
@@ -141,6 +180,7 @@ export class CommitStore {
     writeSync(this.fd, this.chunk, 0, this.used, this.written);
     this.written += this.used;
     this.used = 0;
+    this.hashFrom(HASH_RANGE_BYTES);
   }
 
   /** SQLite, loaded with every record not loaded yet (the first question loads them all, then builds the index). */
@@ -167,20 +207,7 @@ export class CommitStore {
 
   /** Visits the flushed records from byte `from` on; returns the offset after the last. */
   private forEachRecord(from: number, visit: (id: string, height: number, sender: number) => void): number {
-    const buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.chunk.length) * 4);
-    let pos = from;
-    while (pos < this.written) {
-      const n = readSync(this.fd, buf, 0, Math.min(buf.length, this.written - pos), pos);
-      let at = 0;
-      while (at + HEADER_BYTES <= n) {
-        const len = buf.readUInt32LE(at);
-        if (at + HEADER_BYTES + len > n) break;
-        visit(buf.toString('utf8', at + HEADER_BYTES, at + HEADER_BYTES + len), buf.readDoubleLE(at + 4), buf.readUInt32LE(at + 12));
-        at += HEADER_BYTES + len;
-      }
-      pos += at;
-    }
-    return pos;
+    return readRecords(this.fd, from, this.written, (buf, start, end, height, sender) => visit(buf.toString('utf8', start, end), height, sender));
   }
 
   /** Reads the file from `imported` on into SQLite, in batches; the index is built after the first load. */

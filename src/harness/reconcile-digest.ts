@@ -64,7 +64,7 @@ export async function reconcileByDigest(network: CommitStore, beacons: readonly 
   const unexpectedIds: string[] = [];
   const all = new SetDigest();
   for (const b of beacons) all.merge(b.total);
-  const net = network.total;
+  const net = await network.total();
   if (all.equals(net)) matched = net.count;
   else {
     const counts = new Map(beacons.map((b) => [b.beacon, b.total.count]));

@@ -40,11 +40,11 @@ test('the set digest is the sum of SHA-256 of the ids mod 2^256: order-independe
   assert.equal(new SetDigest().hex, '0'.repeat(64));
 });
 
-test('the commit store answers digests and ids of any sender × height range, the same as computing them from the ids', () => {
+test('the commit store answers digests and ids of any sender × height range, the same as computing them from the ids', async () => {
   const s = store();
   const rows = Array.from({ length: 10_000 }, (_, k) => ({ id: idOf(k), sender: k % 97, height: 1 + Math.floor(k / 50) }));
   for (const r of rows) s.add(r.id, r.sender, r.height);
-  assert.deepEqual(s.total.toJson(), SetDigest.of(rows.map((r) => r.id)).toJson());
+  assert.deepEqual((await s.total()).toJson(), SetDigest.of(rows.map((r) => r.id)).toJson());
   const ranges: DigestRange[] = [
     { senderFrom: 0, senderTo: 97, heightFrom: 1, heightTo: 201 },
     { senderFrom: 10, senderTo: 20, heightFrom: 50, heightTo: 60 },
@@ -61,11 +61,26 @@ test('the commit store answers digests and ids of any sender × height range, th
   assert.equal(existsSync(s.dir), false, 'closing removes the scratch directory');
 });
 
+test('the commit store hashes on another thread while ids are added: the digest at the end is exact over several ranges', async () => {
+  const s = store();
+  const ids = Array.from({ length: 40_000 }, (_, k) => idOf(k));
+  ids.forEach((id, k) => s.add(id, k % 13, 1 + (k >> 8)));
+  // 40,000 records of 80 bytes: ranges of 1 MiB went to the hashing thread before anyone asked for the total.
+  assert.ok(s.hashingBytes >= 1 << 20, `handed ${s.hashingBytes} bytes to the hashing thread during the adds`);
+  assert.ok(s.hashingBytes < s.sizeBytes, 'the tail is hashed when the total is asked for');
+  const first = await s.total();
+  assert.deepEqual(first.toJson(), SetDigest.of(ids).toJson());
+  assert.equal(s.hashingBytes, s.sizeBytes);
+  // More after the total: the next total adds only the new ids.
+  s.add('one more', 0, 1_000);
+  assert.deepEqual((await s.total()).toJson(), SetDigest.of([...ids, 'one more']).toJson());
+});
+
 /** A beacon over a store, counting what it is asked and what it ships. */
-function beaconOver(beacon: number, s: CommitStore, shipped: { ids: number }): DigestBeacon {
+async function beaconOver(beacon: number, s: CommitStore, shipped: { ids: number }): Promise<DigestBeacon> {
   return {
     beacon,
-    total: s.total.toJson(),
+    total: (await s.total()).toJson(),
     ask: async (ranges: AskedRange[]) =>
       ranges.map((r) => {
         const ids = r.ids ? s.ids(r) : undefined;
@@ -89,7 +104,7 @@ test('equal sets: equal digests, no question asked, every id matched', async () 
   const { network, beacons, rows } = scenario();
   for (const r of rows) beacons[r.sender < 100 ? 0 : 1]!.add(r.id, r.sender, r.height);
   const shipped = { ids: 0 };
-  const { reconciliation, stats } = await reconcileByDigest(network, beacons.map((s, b) => beaconOver(b, s, shipped)), space);
+  const { reconciliation, stats } = await reconcileByDigest(network, await Promise.all(beacons.map((s, b) => beaconOver(b, s, shipped))), space);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected, reconciliation.networkCommitted, reconciliation.beaconCommitted], [20_000, 0, 0, 20_000, 20_000]);
   assert.deepEqual(stats, { rounds: 0, messages: 0, rangesAsked: 0, idsShipped: 0 });
 });
@@ -101,7 +116,7 @@ test('one committed transaction hidden from a beacon, one it claims the network 
   const phantom = idOf(999_999);
   beacons[0]!.add(phantom, 42, 77);
   const shipped = { ids: 0 };
-  const { reconciliation, stats } = await reconcileByDigest(network, beacons.map((s, b) => beaconOver(b, s, shipped)), space);
+  const { reconciliation, stats } = await reconcileByDigest(network, await Promise.all(beacons.map((s, b) => beaconOver(b, s, shipped))), space);
   assert.deepEqual(reconciliation.unexpectedIds, [hidden.id]);
   assert.deepEqual(reconciliation.missingIds, [phantom]);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected], [19_999, 1, 1]);
@@ -115,7 +130,7 @@ test('a beacon that saw nothing: everything in its range is unexpected, counted 
   const { network, beacons, rows } = scenario();
   for (const r of rows) if (r.sender < 100) beacons[0]!.add(r.id, r.sender, r.height);
   const shipped = { ids: 0 };
-  const { reconciliation } = await reconcileByDigest(network, beacons.map((s, b) => beaconOver(b, s, shipped)), space);
+  const { reconciliation } = await reconcileByDigest(network, await Promise.all(beacons.map((s, b) => beaconOver(b, s, shipped))), space);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected], [10_000, 0, 10_000]);
   assert.equal(reconciliation.unexpectedIds.length, 10);
   assert.ok(shipped.ids <= 4 * LEAF_IDS, `few ids shipped (${shipped.ids})`);
@@ -125,7 +140,7 @@ test('ids a beacon holds outside the positions read from the network count as mi
   const { network, beacons, rows } = scenario();
   for (const r of rows) beacons[0]!.add(r.id, r.sender, r.height);
   beacons[0]!.add(idOf(-1), 3, 900);
-  const { reconciliation } = await reconcileByDigest(network, [beaconOver(0, beacons[0]!, { ids: 0 })], space);
+  const { reconciliation } = await reconcileByDigest(network, [await beaconOver(0, beacons[0]!, { ids: 0 })], space);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected], [20_000, 1, 0]);
 });
 
@@ -164,7 +179,7 @@ test('a reconciling connector without visitCommitted: each beacon answers one qu
     },
   }, new ManualClock());
   const target = { committed: async () => ({ fromPosition: 1, toPosition: 4, ids: new Set(['b', 'c', 'd']) }) } as unknown as TargetConnector;
-  const done = { beacon: 0, committedDigest: beaconStore.total.toJson() } as DoneMessage;
+  const done = { beacon: 0, committedDigest: (await beaconStore.total()).toJson() } as DoneMessage;
   const { reconciliation } = await reconcileRun({ target, start: { position: 1 }, done: [done], queries, senderSpace: 10, log: () => {} });
   assert.equal(asked.length, 1);
   assert.deepEqual([reconciliation.matched, reconciliation.missing, reconciliation.unexpected, reconciliation.missingIds, reconciliation.unexpectedIds], [2, 1, 1, ['a'], ['d']]);
