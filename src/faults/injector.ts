@@ -144,7 +144,10 @@ export class FaultInjector {
   private async begin(i: number): Promise<void> {
     const f = this.faults[i]!;
     const rec = this.records[i]!;
-    if (f.kind === 'kill') await this.restarts.get(f.role);
+    if (f.kind === 'kill') {
+      await this.restarts.get(f.role);
+      if (this.ending) return; // the beacons finished meanwhile: not begun, like the faults whose time had not come
+    }
     rec.startSec = this.nowSec();
     try {
       let undo: () => Promise<void>;
