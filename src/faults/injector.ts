@@ -65,7 +65,7 @@ export class FaultInjector {
   private ending = false;
   /** Faults being begun or ended right now (a kill's restart takes seconds): the network stays up until they are done. */
   private readonly inflight = new Set<Promise<void>>();
-  /** A role's restart under way: a kill of that role waits for it (until then network.json names the dead pid). */
+  /** A role's restart under way: a kill or pause of that role waits for it (until then network.json names the dead pid). */
   private readonly restarts = new Map<string, Promise<void>>();
 
   constructor(
@@ -144,7 +144,7 @@ export class FaultInjector {
   private async begin(i: number): Promise<void> {
     const f = this.faults[i]!;
     const rec = this.records[i]!;
-    if (f.kind === 'kill') {
+    if (f.kind === 'kill' || f.kind === 'pause') {
       await this.restarts.get(f.role);
       if (this.ending) return; // the beacons finished meanwhile: not begun, like the faults whose time had not come
     }
