@@ -35,14 +35,14 @@ describe('runCli', () => {
   it('on timeout kills the CLI and every process under it (a hung run left its network running)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
     const net = join(dir.path, 'net');
     // `net up` stays in the foreground with its tracker, sequencer and node as children: it never finishes.
-    const hung = runCli(['net', 'up', '--nodes', '1', '--dir', net], 30_000).then(() => undefined, (e: unknown) => e);
+    const hung = runCli(['net', 'up', '--nodes', '1', '--dir', net], 20_000).then(() => undefined, (e: unknown) => e);
     await waitFor('the network to be up', () => {
       try {
         return readFileSync(join(net, 'network.json'), 'utf8').length > 0;
       } catch {
         return false;
       }
-    }, 28_000, 100);
+    }, 18_000, 100);
     assert.equal(processesNaming(net).length, 4, 'the CLI, and the tracker, the sequencer and the node under it');
     const err = await hung;
     assert.ok(err instanceof TimeoutError, String(err));
