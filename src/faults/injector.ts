@@ -61,6 +61,12 @@ export class FaultInjector {
   private committed: number[] = [];
   private log: (line: string) => void = () => {};
   private watchers: ((faults: FaultRecord[]) => void)[] = [];
+  /** Set once the beacons finish (or the run fails): no fault begins or is timed to end after that. */
+  private ending = false;
+  /** Faults being begun or ended right now (a kill's restart takes seconds): the network stays up until they are done. */
+  private readonly inflight = new Set<Promise<void>>();
+  /** A role's restart under way: a kill or pause of that role waits for it (until then network.json names the dead pid). */
+  private readonly restarts = new Map<string, Promise<void>>();
 
   constructor(
     private readonly faults: readonly Fault[],
@@ -116,7 +122,7 @@ export class FaultInjector {
   private schedule(startMs: number): void {
     this.startMs = startMs;
     this.faults.forEach((f, i) => {
-      this.timers.push(this.clock.setTimeout(() => void this.begin(i), Math.max(0, startMs + f.atSec * 1000 - this.clock.now())));
+      this.timers.push(this.clock.setTimeout(() => this.track(this.begin(i)), Math.max(0, startMs + f.atSec * 1000 - this.clock.now())));
     });
   }
 
@@ -130,16 +136,29 @@ export class FaultInjector {
     return p.pid;
   }
 
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
   private async begin(i: number): Promise<void> {
     const f = this.faults[i]!;
     const rec = this.records[i]!;
+    if (f.kind === 'kill' || f.kind === 'pause') {
+      await this.restarts.get(f.role);
+      if (this.ending) return; // the beacons finished meanwhile: not begun, like the faults whose time had not come
+    }
     rec.startSec = this.nowSec();
     try {
       let undo: () => Promise<void>;
       switch (f.kind) {
         case 'kill': {
           process.kill(await this.pidOf(f.role), 'SIGKILL');
-          undo = async () => void (await restartRole(this.dir!, f.role));
+          undo = () => {
+            const restarted = restartRole(this.dir!, f.role).then(() => {});
+            this.restarts.set(f.role, restarted.catch(() => {}));
+            return restarted;
+          };
           break;
         }
         case 'pause': {
@@ -176,7 +195,7 @@ export class FaultInjector {
       this.log(`fault ${i + 1} at ${rec.startSec.toFixed(1)} s: ${rec.label}`);
       this.changed();
       const d = durationOf(f);
-      if (d !== undefined) this.timers.push(this.clock.setTimeout(() => void this.end(i), d * 1000));
+      if (d !== undefined && !this.ending) this.timers.push(this.clock.setTimeout(() => this.track(this.end(i)), d * 1000));
     } catch (err) {
       rec.error = asTpslabError(err).message;
       this.log(`fault ${i + 1} (${rec.label}) could not be injected: ${rec.error}`);
@@ -210,12 +229,17 @@ export class FaultInjector {
 
   /** Ends every fault still on and cancels the ones not begun. */
   private endAll(why: string): Promise<void> {
+    this.ending = true;
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers = [];
     const on = [...this.active.keys()];
     if (on.length) this.log(`${why}: ending ${on.length} fault${on.length === 1 ? '' : 's'} still on`);
-    // Keeps waiting for ends begun earlier (a restart after kill -9 still under way) too.
-    this.pendingEnd = Promise.all([this.pendingEnd, ...on.map((i) => this.end(i))]).then(() => {});
+    // Keeps waiting for ends begun earlier and for faults being begun or ended on their own timers (a
+    // restart after kill -9 under way: the network was torn down under it, and the restarted node,
+    // a child of this process, kept `tpslab run` alive after its summary), then ends what they turned on.
+    this.pendingEnd = Promise.all([this.pendingEnd, ...on.map((i) => this.end(i)), ...this.inflight])
+      .then(() => Promise.all([...this.active.keys()].map((i) => this.end(i))))
+      .then(() => {});
     return this.pendingEnd;
   }
 

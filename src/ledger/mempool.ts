@@ -75,12 +75,20 @@ export interface BuildResult {
   included: SignedTx[];
   effects: TxEffect[];
   failed: Dropped[];
+  /**
+   * When the included transaction that waited longest became ready to include (admitted with its sender's
+   * next nonce and no dependency pending, or released by its predecessor's or dependency's inclusion), on
+   * the mempool's clock; undefined when nothing was included. The sequencer's `block_wait` counts from it.
+   */
+  oldestReadyAtMs: number | undefined;
 }
 
 export class Mempool {
   private readonly senders = new Map<string, SenderQueue>();
   private readonly byId = new Map<string, PendingTx>();
   private ready: string[] = [];
+  /** When each entry of `ready` was queued (clock time). */
+  private readyAtMs: number[] = [];
   private readyHead = 0;
   private readonly parked = new Map<string, Set<string>>();
   private arrivals: PendingTx[] = [];
@@ -229,6 +237,7 @@ export class Mempool {
     if (q.inReady) return;
     q.inReady = true;
     this.ready.push(q.key);
+    this.readyAtMs.push(this.clock.now());
   }
 
   private remove(p: PendingTx): void {
@@ -249,6 +258,7 @@ export class Mempool {
     const failed: Dropped[] = [];
     const inBlock = new Set<string>();
     let bytes = 0;
+    let oldestReadyAtMs = Infinity;
     while (included.length < maxTxs && this.readyHead < this.ready.length) {
       const q = this.senders.get(this.ready[this.readyHead]!);
       const p = q?.txs.get(q.next);
@@ -258,6 +268,7 @@ export class Mempool {
         continue;
       }
       if (bytes + p.tx.bytes.length > maxBytes && included.length > 0) break;
+      const queuedAtMs = this.readyAtMs[this.readyHead]!;
       this.readyHead++;
       q.inReady = false;
       const missing = p.tx.body.deps.find((d) => {
@@ -283,6 +294,9 @@ export class Mempool {
         continue;
       }
       included.push(p.tx);
+      // Ready once both queued and admitted (deadlineMs is admission + TTL): an entry queued for a sender's
+      // earlier transaction that left can be older than this one.
+      oldestReadyAtMs = Math.min(oldestReadyAtMs, Math.max(queuedAtMs, p.deadlineMs - this.opts.pendingTtlMs));
       bytes += p.tx.bytes.length;
       inBlock.add(p.idKey);
       q.next += 1n;
@@ -291,7 +305,7 @@ export class Mempool {
       else if (q.txs.size === 0) this.senders.delete(q.key);
     }
     this.compactReady();
-    return { included, effects, failed };
+    return { included, effects, failed, oldestReadyAtMs: included.length > 0 ? oldestReadyAtMs : undefined };
   }
 
   /** Wakes senders parked on a dependency that has just been included. */
@@ -377,6 +391,7 @@ export class Mempool {
   private compactReady(): void {
     if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.readyHead);
+      this.readyAtMs = this.readyAtMs.slice(this.readyHead);
       this.readyHead = 0;
     }
   }

@@ -121,7 +121,7 @@ async function launch(id: string, role: RoleProcess['role'], dataDir: string, ar
     try {
       const e = JSON.parse(await readFile(join(dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
       if (e.pid === child.pid) {
-        const health = await fetch(`${e.url}/health`).then((r) => r.ok, () => false);
+        const health = await fetch(`${e.url}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
         if (health) return { id, role, url: e.url, pid: e.pid, dataDir, logFile, args, ...(role === 'sequencer' || role === 'replica' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
       }
     } catch {
@@ -320,17 +320,36 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
     fresh = { ...(await launchNatsServer(old.id, old.dataDir, old.args, old.url, old.monitorUrl!, opts.detached ?? false)), role: 'nats' };
     await waitHealthy({ id: fresh.id, monitorUrl: fresh.monitorUrl!, logFile: fresh.logFile });
   } else fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
-  const swap = (list: RoleProcess[] | undefined): RoleProcess[] | undefined => list?.map((p) => (p.id === id ? fresh : p));
-  net.sequencers = swap(net.sequencers);
-  net.nats = swap(net.nats);
-  if (net.tracker.id === id) net.tracker = fresh;
-  else if (net.sequencer.id === id) net.sequencer = fresh;
-  else if (net.services?.some((n) => n.id === id)) net.services = net.services.map((n) => (n.id === id ? fresh : n));
-  else net.nodes = net.nodes.map((n) => (n.id === id ? fresh : n));
-  const path = networkFilePath(net.dir);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  // Read again, under the lock: another role restarted meanwhile (two nodes killed together) wrote its new
+  // pid since, and writing back the copy read above would drop it, so `net down` missed that process.
+  await withNetworkFile(dir, async () => {
+    const net = await readNetworkFile(resolve(dir));
+    const swap = (list: RoleProcess[] | undefined): RoleProcess[] | undefined => list?.map((p) => (p.id === id ? fresh : p));
+    net.sequencers = swap(net.sequencers);
+    net.nats = swap(net.nats);
+    if (net.tracker.id === id) net.tracker = fresh;
+    else if (net.sequencer.id === id) net.sequencer = fresh;
+    else if (net.services?.some((n) => n.id === id)) net.services = net.services.map((n) => (n.id === id ? fresh : n));
+    else net.nodes = net.nodes.map((n) => (n.id === id ? fresh : n));
+    const path = networkFilePath(net.dir);
+    await writeFile(`${path}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
+    await rename(`${path}.tmp`, path);
+  });
   return fresh;
+}
+
+const networkFileLocks = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier update of the same network.json by this process has finished. */
+async function withNetworkFile<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const key = resolve(dir);
+  const next = (networkFileLocks.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
+  networkFileLocks.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (networkFileLocks.get(key) === next) networkFileLocks.delete(key);
+  }
 }
 
 export async function netDown(dir: string): Promise<RoleProcess[]> {

@@ -209,7 +209,6 @@ export class Sequencer extends ChainService implements LedgerService {
     const now = this.clock.now();
     if (this.cutDueAtMs === undefined) {
       this.cutDueAtMs = Math.max(now, this.lastCutAtMs + this.opts.blockIntervalMs);
-      this.waitingSinceMs ??= now;
     }
     if (this.mempool.size >= this.opts.blockMaxTxs || now >= this.cutDueAtMs) {
       if (!this.cutSoon) {
@@ -224,8 +223,6 @@ export class Sequencer extends ChainService implements LedgerService {
 
   private cutDueAtMs: number | undefined;
   private cutSoon = false;
-  /** When the oldest transaction not yet in a block became ready (stage `block_wait`). */
-  private waitingSinceMs: number | undefined;
   /** When the last block was cut. */
   private lastCutAtMs = -Infinity;
 
@@ -238,15 +235,14 @@ export class Sequencer extends ChainService implements LedgerService {
     const sink = this.stageSink;
     const startMs = sink ? performance.now() : 0;
     this.reportDropped(this.mempool.expire());
-    const { included, effects, failed } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
+    const { included, effects, failed, oldestReadyAtMs } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
     this.reportDropped(failed);
     if (included.length > 0) {
       this.lastCutAtMs = this.clock.now();
-      if (sink && this.waitingSinceMs !== undefined) sink('block_wait', Math.max(0, this.lastCutAtMs - this.waitingSinceMs) / 1000);
+      if (sink && oldestReadyAtMs !== undefined) sink('block_wait', Math.max(0, this.lastCutAtMs - oldestReadyAtMs) / 1000);
       this.seal(included, effects);
       if (sink) sink('seal', (performance.now() - startMs) / 1000);
     }
-    this.waitingSinceMs = undefined;
     if (this.mempool.readyCount > 0) this.scheduleCut();
   }
 

@@ -49,7 +49,12 @@ test('a restart loads the latest snapshot and replays only the log after it, to 
   assert.ok(built.height >= 2 * EVERY, `expected at least ${2 * EVERY} blocks, got ${built.height}`);
   const heights = await listSnapshots(dir);
   const latest = Math.floor(built.height / EVERY) * EVERY;
-  assert.deepEqual(heights, [latest, latest - EVERY], 'the newest two snapshots are kept');
+  // The newest two written are kept. Which one is second depends on the disk: a snapshot that falls
+  // due while the previous one is still being written (its fsyncs slow) is replaced by the next one
+  // due, so under disk load [9, 3] is as right as [9, 6] (this assumed [9, 6] and failed once so).
+  assert.equal(heights.length, 2, `the newest two snapshots are kept: ${heights.join(', ')}`);
+  assert.equal(heights[0], latest, 'the latest due snapshot is written before close() resolves');
+  assert.ok(heights[1]! < latest && heights[1]! % EVERY === 0, `an earlier snapshot is kept: ${heights[1]}`);
   assert.deepEqual((await readdir(join(dir, 'snapshots'))).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
 
   const seq = await openSequencer(dir, { snapshotEveryBlocks: EVERY });

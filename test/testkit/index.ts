@@ -13,7 +13,9 @@ import { NodeClient } from '../../src/client/node-client.js';
 import { TpslabError } from '../../src/errors.js';
 import { readKeyFile } from '../../src/client/key-file.js';
 import type { Endpoint } from '../../src/ledger/node.js';
+import { isAlive } from '../../src/ledger/pid-alive.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
+import { descendants } from './proc-rss.js';
 
 /** The compiled CLI entry point. */
 export const CLI = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
@@ -73,8 +75,11 @@ export function runCli(args: string[], timeoutMs = 30_000, cwd?: string): Promis
   const cli = spawnCli(args, cwd);
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
+      // Its network's roles and beacons too: left running, they would load the machine for the tests after.
+      const left = cli.child.pid ? descendants(cli.child.pid) : [];
+      for (const pid of left) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       cli.child.kill('SIGKILL');
-      reject(new TimeoutError(`tpslab ${args.join(' ')} did not finish in ${timeoutMs} ms\n${cli.stdout}\n${cli.stderr}`));
+      reject(new TimeoutError(`tpslab ${args.join(' ')} did not finish in ${timeoutMs} ms (killed with ${left.length} processes under it)\n${cli.stdout}\n${cli.stderr}`));
     }, timeoutMs);
     void cli.exited.then((code) => {
       clearTimeout(timer);
