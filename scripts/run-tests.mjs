@@ -25,10 +25,12 @@ const SLOWEST = [
   'e2e/sequencer-failover', // 48 s
   'faults/faults-e2e', // 47 s
   'e2e/network', // 38 s
+  'faults/kill-restart-e2e', // 17–44 s (helper's runs)
   'observability/prometheus-server', // 36 s
   'faults/links-e2e', // 30 s
   'infra/lb-run', // 28 s
   'e2e/cli', // 26 s
+  'e2e/run-cli-timeout', // 20 s: waits for its timeout on purpose
   'e2e/interrupt', // 25 s
   'experiments/interrupt', // 19 s
   'observability/observability', // 16 s
