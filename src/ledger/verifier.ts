@@ -44,7 +44,9 @@ export function createVerifier(threads: number): SignatureVerifier {
   if (threads <= 0) {
     return { verify: async (txs, network) => txs.map((tx) => verifyInPlace(tx, network)), close: async () => {} };
   }
-  const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  // stricterFIFO: first come, first served. Without it piscina sends the job at the head of its queue to the
+  // back each time a busy thread turns it down, so under load a batch waited behind batches that came after it.
+  const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, stricterFIFO: true });
   const runChunk = async (txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]> => {
     const offsets = new Uint32Array(txs.length + 1);
     let size = 0;
