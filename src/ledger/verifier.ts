@@ -3,6 +3,9 @@
  * transaction (~110 µs each). Batches are checked on worker threads (piscina),
  * so ingress uses more than one core; small batches and single submissions
  * are checked in place, where a thread hop would cost more than it saves.
+ * A pooled batch is cut into jobs of CHUNK transactions, each answered as soon
+ * as it is checked, so the caller can pass on the first ones (in order) while
+ * the rest are still being checked, and the threads share one batch.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -13,12 +16,26 @@ import type { VerifyTask } from './verify-worker.js';
 
 /** Below this many transactions a batch is verified in place. */
 const MIN_POOLED_BATCH = 16;
-/** Transactions per worker task. */
-const CHUNK = 256;
+/**
+ * Transactions per worker job (about 2 ms of checks). One job per batch made every transaction
+ * of a beacon's batch of 200 wait for all 200 (and for the batches queued before it) on one thread.
+ */
+export const CHUNK = 32;
+
+/** One job's answers: transactions `start` … `start + count - 1` of the batch. */
+export interface VerifiedChunk {
+  start: number;
+  count: number;
+  results: Promise<(TpslabError | undefined)[]>;
+}
 
 export interface SignatureVerifier {
-  /** One result per transaction: undefined when its signatures verify, else TPSLAB_E_BAD_SIGNATURE. */
-  verify(txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]>;
+  /**
+   * The batch as consecutive chunks, in order, each settling as soon as its own transactions are
+   * checked (chunks may settle out of order on several threads: read them in order to keep it).
+   * One result per transaction: undefined when its signatures verify, else TPSLAB_E_BAD_SIGNATURE.
+   */
+  verify(txs: readonly SignedTx[], network: string): VerifiedChunk[];
   close(): Promise<void>;
 }
 
@@ -41,8 +58,9 @@ function verifyInPlace(tx: SignedTx, network: string): TpslabError | undefined {
 }
 
 export function createVerifier(threads: number): SignatureVerifier {
+  const inPlace = (txs: readonly SignedTx[], network: string): VerifiedChunk[] => [{ start: 0, count: txs.length, results: Promise.resolve(txs.map((tx) => verifyInPlace(tx, network))) }];
   if (threads <= 0) {
-    return { verify: async (txs, network) => txs.map((tx) => verifyInPlace(tx, network)), close: async () => {} };
+    return { verify: inPlace, close: async () => {} };
   }
   // stricterFIFO: first come, first served. Without it piscina sends the job at the head of its queue to the
   // back each time a busy thread turns it down, so under load a batch waited behind batches that came after it.
@@ -63,11 +81,15 @@ export function createVerifier(threads: number): SignatureVerifier {
     return txs.map((tx, i) => (codes[i] === -1 ? undefined : verifyInPlace(tx, network)));
   };
   return {
-    async verify(txs, network) {
-      if (txs.length < MIN_POOLED_BATCH) return txs.map((tx) => verifyInPlace(tx, network));
-      const chunks: Promise<(TpslabError | undefined)[]>[] = [];
-      for (let i = 0; i < txs.length; i += CHUNK) chunks.push(runChunk(txs.slice(i, i + CHUNK), network));
-      return (await Promise.all(chunks)).flat();
+    verify(txs, network) {
+      if (txs.length < MIN_POOLED_BATCH) return inPlace(txs, network);
+      const chunks: VerifiedChunk[] = [];
+      for (let i = 0; i < txs.length; i += CHUNK) {
+        const results = runChunk(txs.slice(i, i + CHUNK), network);
+        results.catch(() => {}); // the caller reads chunks in order: a later one may fail before it gets there
+        chunks.push({ start: i, count: Math.min(CHUNK, txs.length - i), results });
+      }
+      return chunks;
     },
     close: () => pool.destroy(),
   };

@@ -1,7 +1,9 @@
-// The verify pool: each batch's answers, and the order in which a busy pool takes batches.
+// The verify pool: a batch answered in chunks of CHUNK transactions, in order, each as soon as it is
+// checked (a beacon's batch of 200 was one job: its first transaction waited for all 200), and the
+// order in which a busy pool takes jobs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createVerifier } from '../../src/ledger/verifier.js';
+import { CHUNK, createVerifier, type SignatureVerifier } from '../../src/ledger/verifier.js';
 import { signTx } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { testAccounts } from '../testkit/index.js';
@@ -16,30 +18,67 @@ function transfers(n: number, bad: ReadonlySet<number>): SignedTx[] {
   );
 }
 
+/** Each transaction's error code (or 'ok'), read chunk by chunk in order. */
+async function codes(v: SignatureVerifier, txs: readonly SignedTx[]): Promise<{ starts: number[]; counts: number[]; codes: string[] }> {
+  const chunks = v.verify(txs, NETWORK);
+  const out: string[] = [];
+  for (const c of chunks) out.push(...(await c.results).map((e) => e?.code ?? 'ok'));
+  return { starts: chunks.map((c) => c.start), counts: chunks.map((c) => c.count), codes: out };
+}
+
 describe('signature verifier (verify pool)', () => {
-  it('answers each transaction of a batch, naming only the bad signatures', async () => {
-    const bad = new Set([1, 40, 299]);
-    for (const threads of [0, 2]) {
-      const v = createVerifier(threads);
-      try {
-        const codes = (await v.verify(transfers(300, bad), NETWORK)).map((e) => e?.code ?? 'ok');
-        assert.deepEqual(codes, Array.from({ length: 300 }, (_, i) => (bad.has(i) ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')), `${threads} threads`);
-      } finally {
-        await v.close();
-      }
+  it('answers a pooled batch in chunks of CHUNK, in order, each naming only its own bad signatures', async () => {
+    const n = 3 * CHUNK + 5;
+    const bad = new Set([1, CHUNK + 3, 3 * CHUNK + 4]);
+    const v = createVerifier(2);
+    try {
+      const r = await codes(v, transfers(n, bad));
+      assert.deepEqual(r.starts, [0, CHUNK, 2 * CHUNK, 3 * CHUNK]);
+      assert.deepEqual(r.counts, [CHUNK, CHUNK, CHUNK, 5]);
+      assert.deepEqual(r.codes, Array.from({ length: n }, (_, i) => (bad.has(i) ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('with one thread, a batch of 200 settles chunk by chunk, the first before the last (not as one job)', async () => {
+    const v = createVerifier(1);
+    try {
+      const chunks = v.verify(transfers(200, new Set()), NETWORK);
+      assert.equal(chunks.length, Math.ceil(200 / CHUNK));
+      const settled: number[] = [];
+      await Promise.all(chunks.map((c, k) => c.results.then(() => settled.push(k))));
+      assert.deepEqual(settled, chunks.map((_, k) => k));
+    } finally {
+      await v.close();
     }
   });
 
   it('takes batches first come, first served on a busy thread (piscina sent a waiting one to the back of its queue each time one finished)', async () => {
     const v = createVerifier(1);
     try {
-      const txs = transfers(32, new Set());
-      await v.verify(txs, NETWORK); // the thread is up
+      const txs = transfers(CHUNK, new Set());
+      await v.verify(txs, NETWORK)[0]!.results; // the thread is up
       const settled: number[] = [];
-      await Promise.all(Array.from({ length: 10 }, (_, k) => v.verify(txs, NETWORK).then(() => settled.push(k))));
+      await Promise.all(Array.from({ length: 10 }, (_, k) => v.verify(txs, NETWORK)[0]!.results.then(() => settled.push(k))));
       assert.deepEqual(settled, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     } finally {
       await v.close();
+    }
+  });
+
+  it('checks a small batch in place, and every batch without threads, as one chunk', async () => {
+    const pooled = createVerifier(2);
+    const none = createVerifier(0);
+    try {
+      for (const [v, n] of [[pooled, 10], [none, 3 * CHUNK]] as const) {
+        const r = await codes(v, transfers(n, new Set([n - 1])));
+        assert.deepEqual([r.starts, r.counts], [[0], [n]]);
+        assert.deepEqual(r.codes, Array.from({ length: n }, (_, i) => (i === n - 1 ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
+      }
+    } finally {
+      await pooled.close();
+      await none.close();
     }
   });
 });
