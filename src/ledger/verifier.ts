@@ -3,9 +3,13 @@
  * transaction (~110 µs each). Batches are checked on worker threads (piscina),
  * so ingress uses more than one core; small batches and single submissions
  * are checked in place, where a thread hop would cost more than it saves.
- * A pooled batch is cut into jobs of CHUNK transactions, each answered as soon
- * as it is checked, so the caller can pass on the first ones (in order) while
- * the rest are still being checked, and the threads share one batch.
+ * A pooled batch is cut into one job per thread (at most MAX_JOB each), each
+ * answered as soon as it is checked, so the threads share one batch and the
+ * caller can pass on the first part (in order) while the rest is checked.
+ * Smaller jobs were tried: jobs of 32 halved the median wait in the verify
+ * queue, but each job's transactions then went to the sequencer in a forward
+ * of their own, which cost the whole network 1.27x the CPU per transfer
+ * (bench/README, latency-half-max).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -16,11 +20,8 @@ import type { VerifyTask } from './verify-worker.js';
 
 /** Below this many transactions a batch is verified in place. */
 const MIN_POOLED_BATCH = 16;
-/**
- * Transactions per worker job (about 2 ms of checks). One job per batch made every transaction
- * of a beacon's batch of 200 wait for all 200 (and for the batches queued before it) on one thread.
- */
-export const CHUNK = 32;
+/** Transactions per worker job at most. */
+const MAX_JOB = 256;
 
 /** One job's answers: transactions `start` … `start + count - 1` of the batch. */
 export interface VerifiedChunk {
@@ -84,10 +85,11 @@ export function createVerifier(threads: number): SignatureVerifier {
     verify(txs, network) {
       if (txs.length < MIN_POOLED_BATCH) return inPlace(txs, network);
       const chunks: VerifiedChunk[] = [];
-      for (let i = 0; i < txs.length; i += CHUNK) {
-        const results = runChunk(txs.slice(i, i + CHUNK), network);
+      const job = Math.min(MAX_JOB, Math.ceil(txs.length / threads));
+      for (let i = 0; i < txs.length; i += job) {
+        const results = runChunk(txs.slice(i, i + job), network);
         results.catch(() => {}); // the caller reads chunks in order: a later one may fail before it gets there
-        chunks.push({ start: i, count: Math.min(CHUNK, txs.length - i), results });
+        chunks.push({ start: i, count: Math.min(job, txs.length - i), results });
       }
       return chunks;
     },

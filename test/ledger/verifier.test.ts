@@ -1,9 +1,9 @@
-// The verify pool: a batch answered in chunks of CHUNK transactions, in order, each as soon as it is
-// checked (a beacon's batch of 200 was one job: its first transaction waited for all 200), and the
-// order in which a busy pool takes jobs.
+// The verify pool: a batch answered in one job per thread (at most 256 transactions each), in order,
+// each as soon as it is checked (with 2 threads a batch was one job on one thread while the other
+// idled), and the order in which a busy pool takes jobs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CHUNK, createVerifier, type SignatureVerifier } from '../../src/ledger/verifier.js';
+import { createVerifier, type SignatureVerifier } from '../../src/ledger/verifier.js';
 import { signTx } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { testAccounts } from '../testkit/index.js';
@@ -27,28 +27,25 @@ async function codes(v: SignatureVerifier, txs: readonly SignedTx[]): Promise<{ 
 }
 
 describe('signature verifier (verify pool)', () => {
-  it('answers a pooled batch in chunks of CHUNK, in order, each naming only its own bad signatures', async () => {
-    const n = 3 * CHUNK + 5;
-    const bad = new Set([1, CHUNK + 3, 3 * CHUNK + 4]);
+  it('shares a pooled batch among the threads, one job each of at most 256, in order, each naming only its own bad signatures', async () => {
     const v = createVerifier(2);
     try {
-      const r = await codes(v, transfers(n, bad));
-      assert.deepEqual(r.starts, [0, CHUNK, 2 * CHUNK, 3 * CHUNK]);
-      assert.deepEqual(r.counts, [CHUNK, CHUNK, CHUNK, 5]);
-      assert.deepEqual(r.codes, Array.from({ length: n }, (_, i) => (bad.has(i) ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
+      for (const [n, starts, counts] of [[101, [0, 51], [51, 50]], [600, [0, 256, 512], [256, 256, 88]]] as const) {
+        const bad = new Set([1, 60, n - 1]);
+        const r = await codes(v, transfers(n, bad));
+        assert.deepEqual([r.starts, r.counts], [starts, counts], `${n} transactions`);
+        assert.deepEqual(r.codes, Array.from({ length: n }, (_, i) => (bad.has(i) ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
+      }
     } finally {
       await v.close();
     }
   });
 
-  it('with one thread, a batch of 200 settles chunk by chunk, the first before the last (not as one job)', async () => {
+  it('with one thread, checks a batch of 200 as one job', async () => {
     const v = createVerifier(1);
     try {
-      const chunks = v.verify(transfers(200, new Set()), NETWORK);
-      assert.equal(chunks.length, Math.ceil(200 / CHUNK));
-      const settled: number[] = [];
-      await Promise.all(chunks.map((c, k) => c.results.then(() => settled.push(k))));
-      assert.deepEqual(settled, chunks.map((_, k) => k));
+      const r = await codes(v, transfers(200, new Set()));
+      assert.deepEqual([r.starts, r.counts], [[0], [200]]);
     } finally {
       await v.close();
     }
@@ -57,7 +54,7 @@ describe('signature verifier (verify pool)', () => {
   it('takes batches first come, first served on a busy thread (piscina sent a waiting one to the back of its queue each time one finished)', async () => {
     const v = createVerifier(1);
     try {
-      const txs = transfers(CHUNK, new Set());
+      const txs = transfers(32, new Set());
       await v.verify(txs, NETWORK)[0]!.results; // the thread is up
       const settled: number[] = [];
       await Promise.all(Array.from({ length: 10 }, (_, k) => v.verify(txs, NETWORK)[0]!.results.then(() => settled.push(k))));
@@ -71,7 +68,7 @@ describe('signature verifier (verify pool)', () => {
     const pooled = createVerifier(2);
     const none = createVerifier(0);
     try {
-      for (const [v, n] of [[pooled, 10], [none, 3 * CHUNK]] as const) {
+      for (const [v, n] of [[pooled, 10], [none, 300]] as const) {
         const r = await codes(v, transfers(n, new Set([n - 1])));
         assert.deepEqual([r.starts, r.counts], [[0], [n]]);
         assert.deepEqual(r.codes, Array.from({ length: n }, (_, i) => (i === n - 1 ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
