@@ -130,7 +130,9 @@ function stageNotes(what: string, { probe: p, beaconLoops }: Measured): string[]
     `${what} stages, p50 / p99 ms (count): ${p.stages.map((s) => `${s.stage} ${f(s.p50Ms)} / ${f(s.p99Ms)} (${s.count})`).join('; ')}`,
     `${what} event-loop delay, median / max of each second's p99, ms: ${p.loops.map((l) => `${l.role} ${f(l.medianP99Ms)} / ${f(l.maxP99Ms)}`).join('; ')}`,
     `${what} beacons' event-loop delay over the run: ${beaconLoops.join('; ') || 'not reported'}`,
-    `${what} GC over each role's life, total ms / pauses / over 10 ms / over 100 ms: ${p.gc.map((g) => `${g.role} ${g.totalMs.toFixed(0)} / ${g.pauses} / ${g.over10Ms} / ${g.over100Ms}`).join('; ')}`,
+    `${what} GC over each role's life, total ms / pauses / over 10 ms (by kind) / over 100 ms: ${p.gc
+      .map((g) => `${g.role} ${g.totalMs.toFixed(0)} / ${g.pauses} / ${g.over10Ms} (${Object.entries(g.over10MsByKind).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}) / ${g.over100Ms}`)
+      .join('; ')}`,
   ];
 }
 

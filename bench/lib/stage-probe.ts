@@ -37,6 +37,8 @@ export interface GcFigure {
   /** Pauses longer than 10 ms and than 100 ms (the histogram's own bounds). */
   over10Ms: number;
   over100Ms: number;
+  /** Pauses longer than 10 ms by prom-client's `kind` (minor: scavenges, major: mark-compact, incremental, weakcb). */
+  over10MsByKind: Record<string, number>;
 }
 
 export interface ProbeResult {
@@ -51,14 +53,20 @@ export function parseGc(role: string, text: string): GcFigure {
   let pauses = 0;
   let upTo10 = 0;
   let upTo100 = 0;
+  const over10MsByKind: Record<string, number> = {};
   for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/gm)) {
     const v = Number(m[3]);
+    const kind = /kind="([^"]*)"/.exec(m[2]!)?.[1] ?? '?';
     if (m[1] === 'sum') totalS += v;
-    else if (m[1] === 'count') pauses += v;
-    else if (m[2]!.includes('le="0.01"')) upTo10 += v;
-    else if (m[2]!.includes('le="0.1"')) upTo100 += v;
+    else if (m[1] === 'count') {
+      pauses += v;
+      over10MsByKind[kind] = (over10MsByKind[kind] ?? 0) + v;
+    } else if (m[2]!.includes('le="0.01"')) {
+      upTo10 += v;
+      over10MsByKind[kind] = (over10MsByKind[kind] ?? 0) - v;
+    } else if (m[2]!.includes('le="0.1"')) upTo100 += v;
   }
-  return { role, totalMs: totalS * 1000, pauses, over10Ms: pauses - upTo10, over100Ms: pauses - upTo100 };
+  return { role, totalMs: totalS * 1000, pauses, over10Ms: pauses - upTo10, over100Ms: pauses - upTo100, over10MsByKind };
 }
 
 /** One histogram's cumulative buckets by `le` (seconds), per stage label. */

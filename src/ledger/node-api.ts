@@ -218,22 +218,41 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
         results[i] = { error: rejected(err).toJSON() };
       }
     });
-    // Signatures are the heavy part: checked together, possibly on worker threads; order is kept.
+    // Signatures are the heavy part: checked in chunks, possibly on worker threads. Each chunk is
+    // handed on as soon as it and those before it are checked, in order (a sender's nonces stay in order).
     const verifyStartMs = performance.now();
-    const checks = await ctx.verifier.verify(decoded, genesis.network);
-    seq.stageSink?.('verify', (performance.now() - verifyStartMs) / 1000);
     const verified: SignedTx[] = [];
     const verifiedSlots: number[] = [];
-    checks.forEach((err, j) => {
-      if (err) results[slots[j]!] = { id: decoded[j]!.id.toString('hex'), error: rejected(err).toJSON() };
-      else {
-        verified.push(decoded[j]!);
-        verifiedSlots.push(slots[j]!);
+    const accepting: Promise<(TpslabError | undefined)[]>[] = [];
+    for (const chunk of ctx.verifier.verify(decoded, genesis.network)) {
+      let checks: (TpslabError | undefined)[];
+      try {
+        checks = await chunk.results;
+      } catch (err) {
+        // The verify threads failed (not the signatures): this chunk's transactions are refused, retryable.
+        const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `this node could not check signatures (${(err as Error).message}); retry the same transaction`, { cause: err });
+        checks = new Array<TpslabError>(chunk.count).fill(e);
       }
-    });
+      seq.stageSink?.('verify', (performance.now() - verifyStartMs) / 1000);
+      const ready: SignedTx[] = [];
+      checks.forEach((err, k) => {
+        const j = chunk.start + k;
+        if (err) results[slots[j]!] = { id: decoded[j]!.id.toString('hex'), error: rejected(err).toJSON() };
+        else {
+          ready.push(decoded[j]!);
+          verified.push(decoded[j]!);
+          verifiedSlots.push(slots[j]!);
+        }
+      });
+      if (ready.length) {
+        const p = accept(ready);
+        p.catch(() => {}); // awaited below, after the later chunks: not an unhandled rejection meanwhile
+        accepting.push(p);
+      }
+    }
     let accepted = 0;
     let full = false;
-    const outcomes = verified.length ? await accept(verified) : [];
+    const outcomes = (await Promise.all(accepting)).flat();
     releaseLease(req);
     outcomes.forEach((err, j) => {
       const id = verified[j]!.id.toString('hex');

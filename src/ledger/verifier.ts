@@ -3,6 +3,13 @@
  * transaction (~110 µs each). Batches are checked on worker threads (piscina),
  * so ingress uses more than one core; small batches and single submissions
  * are checked in place, where a thread hop would cost more than it saves.
+ * A pooled batch is cut into one job per thread (at most MAX_JOB each), each
+ * answered as soon as it is checked, so the threads share one batch and the
+ * caller can pass on the first part (in order) while the rest is checked.
+ * Smaller jobs were tried: jobs of 32 halved the median wait in the verify
+ * queue, but each job's transactions then went to the sequencer in a forward
+ * of their own, which cost the whole network 1.27x the CPU per transfer
+ * (bench/README, latency-half-max).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -13,12 +20,23 @@ import type { VerifyTask } from './verify-worker.js';
 
 /** Below this many transactions a batch is verified in place. */
 const MIN_POOLED_BATCH = 16;
-/** Transactions per worker task. */
-const CHUNK = 256;
+/** Transactions per worker job at most. */
+const MAX_JOB = 256;
+
+/** One job's answers: transactions `start` … `start + count - 1` of the batch. */
+export interface VerifiedChunk {
+  start: number;
+  count: number;
+  results: Promise<(TpslabError | undefined)[]>;
+}
 
 export interface SignatureVerifier {
-  /** One result per transaction: undefined when its signatures verify, else TPSLAB_E_BAD_SIGNATURE. */
-  verify(txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]>;
+  /**
+   * The batch as consecutive chunks, in order, each settling as soon as its own transactions are
+   * checked (chunks may settle out of order on several threads: read them in order to keep it).
+   * One result per transaction: undefined when its signatures verify, else TPSLAB_E_BAD_SIGNATURE.
+   */
+  verify(txs: readonly SignedTx[], network: string): VerifiedChunk[];
   close(): Promise<void>;
 }
 
@@ -41,10 +59,13 @@ function verifyInPlace(tx: SignedTx, network: string): TpslabError | undefined {
 }
 
 export function createVerifier(threads: number): SignatureVerifier {
+  const inPlace = (txs: readonly SignedTx[], network: string): VerifiedChunk[] => [{ start: 0, count: txs.length, results: Promise.resolve(txs.map((tx) => verifyInPlace(tx, network))) }];
   if (threads <= 0) {
-    return { verify: async (txs, network) => txs.map((tx) => verifyInPlace(tx, network)), close: async () => {} };
+    return { verify: inPlace, close: async () => {} };
   }
-  const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  // stricterFIFO: first come, first served. Without it piscina sends the job at the head of its queue to the
+  // back each time a busy thread turns it down, so under load a batch waited behind batches that came after it.
+  const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, stricterFIFO: true });
   const runChunk = async (txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]> => {
     const offsets = new Uint32Array(txs.length + 1);
     let size = 0;
@@ -61,11 +82,16 @@ export function createVerifier(threads: number): SignatureVerifier {
     return txs.map((tx, i) => (codes[i] === -1 ? undefined : verifyInPlace(tx, network)));
   };
   return {
-    async verify(txs, network) {
-      if (txs.length < MIN_POOLED_BATCH) return txs.map((tx) => verifyInPlace(tx, network));
-      const chunks: Promise<(TpslabError | undefined)[]>[] = [];
-      for (let i = 0; i < txs.length; i += CHUNK) chunks.push(runChunk(txs.slice(i, i + CHUNK), network));
-      return (await Promise.all(chunks)).flat();
+    verify(txs, network) {
+      if (txs.length < MIN_POOLED_BATCH) return inPlace(txs, network);
+      const chunks: VerifiedChunk[] = [];
+      const job = Math.min(MAX_JOB, Math.ceil(txs.length / threads));
+      for (let i = 0; i < txs.length; i += job) {
+        const results = runChunk(txs.slice(i, i + job), network);
+        results.catch(() => {}); // the caller reads chunks in order: a later one may fail before it gets there
+        chunks.push({ start: i, count: Math.min(job, txs.length - i), results });
+      }
+      return chunks;
     },
     close: () => pool.destroy(),
   };

@@ -31,7 +31,7 @@ describe('stage probe', () => {
     assert.ok(Number.isNaN(bucketQuantile(new Map([[Infinity, 0]]), 0.5)), 'no observations: NaN');
   });
 
-  it('sums garbage collection over its kinds and counts the pauses past 10 and 100 ms', () => {
+  it('sums garbage collection over its kinds and counts the pauses past 10 and 100 ms, and past 10 ms by kind', () => {
     const kind = (k: string, upTo10: number, upTo100: number, count: number, sum: number): string =>
       [
         `nodejs_gc_duration_seconds_bucket{le="0.001",kind="${k}",role="replica"} 0`,
@@ -42,6 +42,6 @@ describe('stage probe', () => {
         `nodejs_gc_duration_seconds_count{kind="${k}",role="replica"} ${count}`,
       ].join('\n');
     const g = parseGc('node1', `${kind('minor', 90, 100, 100, 0.2)}\n${kind('major', 1, 3, 4, 0.5)}`);
-    assert.deepEqual(g, { role: 'node1', totalMs: 700, pauses: 104, over10Ms: 13, over100Ms: 1 });
+    assert.deepEqual(g, { role: 'node1', totalMs: 700, pauses: 104, over10Ms: 13, over100Ms: 1, over10MsByKind: { minor: 10, major: 3 } });
   });
 });
