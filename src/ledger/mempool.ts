@@ -127,7 +127,7 @@ export class Mempool {
 
   /** Admits a verified transaction or throws a coded error; nothing is kept on error. */
   admit(tx: SignedTx): PendingTx {
-    const idKey = tx.id.toString('latin1');
+    const idKey = tx.idKey;
     const body = tx.body;
     const sender = senderOf(body);
     const senderKey = accountKey(sender);

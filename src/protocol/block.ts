@@ -28,9 +28,10 @@ export interface Block {
 }
 
 export function txRoot(txs: readonly SignedTx[]): Buffer {
-  const h = createHash('sha256');
-  for (const tx of txs) h.update(tx.id);
-  return h.digest();
+  // The ids' latin1 keys joined and hashed in one update: no id Buffer is made (decoding hashes ids into keys).
+  let ids = '';
+  for (const tx of txs) ids += tx.idKey;
+  return createHash('sha256').update(ids, 'latin1').digest();
 }
 
 export function blockHash(b: Omit<Block, 'hash'>): Buffer {
