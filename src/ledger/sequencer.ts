@@ -297,7 +297,7 @@ export class Sequencer extends ChainService implements LedgerService {
     this.emit('fatal', err);
   }
 
-  private reportDropped(dropped: Dropped[]): void {
+  private reportDropped(dropped: readonly Dropped[]): void {
     if (dropped.length > 0) console.log(`sequencer: dropped ${dropped.length} pending transactions (${dropped[0]!.code}: ${dropped[0]!.message}): ${dropped.slice(0, 4).map((d) => d.pending.tx.id.toString('hex').slice(0, 16)).join(' ')}`);
     for (const d of dropped) {
       this.rememberFailure(d.pending.idKey, d.code, d.message);
