@@ -289,8 +289,10 @@ export class Replica extends ChainService implements LedgerService {
     const receivedAt = sink ? performance.now() : 0;
     let block: Block;
     let effects: TxEffect[];
+    // One copy of the frame: the block's transactions are views of it, and it is what the log writes.
+    const copy = Buffer.from(encoded);
     try {
-      block = decodeBlock(encoded);
+      block = decodeBlock(copy, true);
       if (block.height <= this.chain.state.height) return; // already have it (resent after a reconnect)
       if (block.height !== this.chain.state.height + 1) {
         this.feed.reconnect(); // a gap: reconnect from our height
@@ -309,7 +311,6 @@ export class Replica extends ChainService implements LedgerService {
     }
     this.chain.index(block, effects);
     for (const tx of block.txs) this.pending.delete(tx.idKey);
-    const copy = Buffer.from(encoded);
     const appliedAt = sink ? performance.now() : 0;
     if (sink) {
       // Sealed (the sequencer's wall clock, in the block) to received here: its fdatasync, the feed, this event loop.

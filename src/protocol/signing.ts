@@ -178,8 +178,9 @@ function readSigned(bytes: Buffer): { body: TxBody; bodyLength: number; signatur
  * once; the decoded fields (accounts, signatures, payload) are views of that copy, which
  * the transaction owns, so nothing aliases the caller's buffer.
  */
-export function decodeTx(bytes: Buffer): SignedTx {
-  const own = Buffer.from(bytes);
+export function decodeTx(bytes: Buffer, owned = false): SignedTx {
+  // owned: the caller's buffer is the transaction's from now on (never changed again): its fields are views of it.
+  const own = owned ? bytes : Buffer.from(bytes);
   const { body, bodyLength, signatures } = readSigned(own);
   return new DecodedTx(body, signatures, own, bodyLength, txIdKey(own.subarray(0, bodyLength)));
 }
