@@ -152,7 +152,8 @@ function unsignedBlock(t: readonly SenderTemplate[], b: number, txsPerBlock: num
     const body: TransferBody = { kind: 'transfer', nonce, fee: 0n, deps: [], inputs: t[s]!.inputs, outputs: t[s]!.outputs };
     const bodyBytes = bytes.subarray(o, o + bodyLength);
     if (i === 0 && !encodeBody(body).equals(bodyBytes)) throw new Error('history-writer: the transfer template no longer matches encodeBody');
-    txs[i] = { body, signatures: [ZERO_SIGNATURE], bytes: bytes.subarray(o, o + txLength), bodyLength, id: txId(bodyBytes) };
+    const id = txId(bodyBytes);
+    txs[i] = { body, signatures: [ZERO_SIGNATURE], bytes: bytes.subarray(o, o + txLength), bodyLength, id, idKey: id.toString('latin1') };
     o += txLength;
   }
   return { txs, bytes };

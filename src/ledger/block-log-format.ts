@@ -23,13 +23,13 @@ const WALK_SLICE_MS = 20;
 const MAGIC_BYTES = Buffer.from([0x54, 0x50, 0x53, 0x42]);
 const MARKER_BYTES_MAGIC = Buffer.from([0x54, 0x50, 0x53, 0x4d]);
 
-export function encodeFrame(payload: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER + payload.length);
-  frame.writeUInt32BE(MAGIC, 0);
-  frame.writeUInt32BE(payload.length, 4);
-  frame.writeUInt32BE(crc32(payload), 8);
-  payload.copy(frame, HEADER);
-  return frame;
+/** A record frame's header (magic, length, CRC): written in front of its payload, which is not copied. */
+export function encodeFrameHeader(payload: Buffer): Buffer {
+  const h = Buffer.allocUnsafe(HEADER);
+  h.writeUInt32BE(MAGIC, 0);
+  h.writeUInt32BE(payload.length, 4);
+  h.writeUInt32BE(crc32(payload), 8);
+  return h;
 }
 
 /** The commit marker closing a group of `count` frames that starts at `start` and whose bytes have CRC `groupCrc`. */

@@ -36,7 +36,7 @@ import { crc32 } from 'node:zlib';
 import { TpslabError } from '../errors.js';
 import { isAlive } from './pid-alive.js';
 import {
-  FILE_HEADER_BYTES, HEADER, MAGIC, MAX_PAYLOAD, encodeFileHeader, encodeFrame, encodeMarker, readFully, scanLog, type Checkpoint,
+  FILE_HEADER_BYTES, HEADER, MAGIC, MARKER_BYTES, MAX_PAYLOAD, encodeFileHeader, encodeFrameHeader, encodeMarker, readFully, scanLog, type Checkpoint,
 } from './block-log-format.js';
 
 export type { Checkpoint } from './block-log-format.js';
@@ -51,7 +51,8 @@ export interface RecoveryReport { records: number; truncatedBytes: number; }
 
 const MAX_BATCH_BYTES = 64 * 1024 * 1024; // a batch holds at least one record, more while under this
 
-interface Pending { frame: Buffer; resolve: (index: number) => void; reject: (err: unknown) => void; }
+/** A queued record: its frame header and its payload (the caller's buffer, not copied: it must not change until written). */
+interface Pending { header: Buffer; payload: Buffer; resolve: (index: number) => void; reject: (err: unknown) => void; }
 
 export class BlockLog {
   private offsets: Float64Array; // offsets[i] = file offset of record i's frame (durable records only)
@@ -128,7 +129,7 @@ export class BlockLog {
   /** Frame offsets of records [from, records) (a copy): saved with a checkpoint, they spare the next open the header walk. */
   offsetsOf(records: number, from = 0): Float64Array { return this.offsets.slice(from, Math.min(records, this.count)); }
 
-  /** Resolves with the record's index once it is written and fdatasync'd. */
+  /** Resolves with the record's index once it is written and fdatasync'd. `payload` is written as it is then: do not change it before. */
   append(payload: Buffer): Promise<number> {
     if (this.closing || this.poisoned !== undefined) return Promise.reject(this.unavailable());
     if (!Buffer.isBuffer(payload)) return Promise.reject(new TypeError('BlockLog.append expects a Buffer'));
@@ -136,31 +137,39 @@ export class BlockLog {
       return Promise.reject(new TpslabError('TPSLAB_E_TOO_LARGE',
         `Block log record of ${payload.length} bytes exceeds the ${MAX_PAYLOAD}-byte limit.`));
     }
-    const frame = encodeFrame(payload);
+    const header = encodeFrameHeader(payload);
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ frame, resolve, reject });
+      this.queue.push({ header, payload, resolve, reject });
       this.flushing ??= this.flushLoop();
     });
   }
 
-  /** Writes queued frames in batches: one write + one fdatasync per batch. */
+  /**
+   * Writes queued frames in batches: one write + one fdatasync per batch. The batch's headers, payloads and
+   * commit marker go out in one writev, not copied into one buffer first (that was two copies of every block).
+   */
   private async flushLoop(): Promise<void> {
     await Promise.resolve(); // let appends issued in the same tick join the first batch
     while (this.queue.length > 0) {
       let take = 0;
       let bytes = 0;
-      while (take < this.queue.length && (take === 0 || bytes + this.queue[take]!.frame.length <= MAX_BATCH_BYTES)) {
-        bytes += this.queue[take]!.frame.length;
+      while (take < this.queue.length && (take === 0 || bytes + HEADER + this.queue[take]!.payload.length <= MAX_BATCH_BYTES)) {
+        bytes += HEADER + this.queue[take]!.payload.length;
         take++;
       }
       const batch = this.queue.splice(0, take);
       let groupBytes: number;
       try {
-        const frames = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame), bytes);
+        const parts: Buffer[] = [];
+        let crc = 0;
+        for (const p of batch) {
+          parts.push(p.header, p.payload);
+          crc = crc32(p.payload, crc32(p.header, crc));
+        }
         // v2: the group's commit marker goes in the same write; recovery keeps the group only if it is intact.
-        const buf = this.version === 2 ? Buffer.concat([frames, encodeMarker(batch.length, this.size, crc32(frames))]) : frames;
-        groupBytes = buf.length;
-        await writeFully(this.fh, buf, this.size);
+        if (this.version === 2) parts.push(encodeMarker(batch.length, this.size, crc));
+        groupBytes = this.version === 2 ? bytes + MARKER_BYTES : bytes;
+        await writeAll(this.fh, parts, groupBytes, this.size);
         if (this.fsync) await this.fh.datasync();
       } catch (err) {
         // Poison: the file's state past `size` is unknown and a retried fsync may falsely succeed.
@@ -177,7 +186,7 @@ export class BlockLog {
           this.offsets = grown;
         }
         this.offsets[this.count++] = at;
-        at += p.frame.length;
+        at += HEADER + p.payload.length;
       }
       this.size = groupEnd;
       batch.forEach((p, i) => p.resolve(this.count - batch.length + i));
@@ -252,6 +261,12 @@ export class BlockLog {
     }
     return new TpslabError('TPSLAB_E_UNAVAILABLE', `Block log ${this.path} is closed.`);
   }
+}
+
+/** Writes `parts` back to back at `position` (`total` bytes): one writev, and the rest (if it wrote less) from one copy. */
+async function writeAll(fh: FileHandle, parts: Buffer[], total: number, position: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(parts, position);
+  if (bytesWritten < total) await writeFully(fh, Buffer.concat(parts, total).subarray(bytesWritten), position + bytesWritten);
 }
 
 async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {

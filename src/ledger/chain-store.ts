@@ -184,7 +184,7 @@ export class ChainStore {
 
   /** Records a block whose transactions have just been applied to `state`. */
   index(block: Block, effects: readonly TxEffect[]): void {
-    block.txs.forEach((tx, i) => this.recent.set(tx.id.toString('latin1'), block.height * INDEX_SHIFT + i));
+    block.txs.forEach((tx, i) => this.recent.set(tx.idKey, block.height * INDEX_SHIFT + i));
     const starts = topicStartsOf(effects);
     if (starts) this.recentTopics.set(block.height, starts);
     this.lastTimestampMs = block.timestampMs;

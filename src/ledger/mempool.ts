@@ -65,6 +65,8 @@ interface SenderQueue {
   parkedOn: string | undefined;
 }
 
+const NOTHING_DROPPED: readonly Dropped[] = Object.freeze([]);
+
 export interface Dropped {
   pending: PendingTx;
   code: ErrorCode;
@@ -127,7 +129,8 @@ export class Mempool {
   }
 
   /** What was dropped at admission since the last call (successors of refused transactions). */
-  takeDroppedOnAdmit(): Dropped[] {
+  takeDroppedOnAdmit(): readonly Dropped[] {
+    if (this.droppedOnAdmit.length === 0) return NOTHING_DROPPED; // every admission asks: no array each time
     const out = this.droppedOnAdmit;
     this.droppedOnAdmit = [];
     return out;
@@ -135,11 +138,11 @@ export class Mempool {
 
   /** Admits a verified transaction or throws a coded error; nothing is kept on error. */
   admit(tx: SignedTx): PendingTx {
-    const idKey = tx.id.toString('latin1');
+    const idKey = tx.idKey;
     const body = tx.body;
     const sender = senderOf(body);
     const senderKey = accountKey(sender);
-    const account = this.state.getAccount(sender);
+    const account = this.state.accountByKey(senderKey);
     // Only a nonce the state has passed can be in a block (it ran there and moved the nonce on):
     // the index is asked only then, not for every fresh transaction.
     const mayBeIncluded = account !== undefined && body.nonce < account.nonce;

@@ -159,13 +159,15 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     });
     const submitted = admissible.length ? await seq.submitMany(admissible) : [];
     submitted.forEach((err, j) => (out[at[j]!] = err));
+    let accepted = 0;
     out.forEach((err, i) => {
       if (err) metrics.txRejected.inc({ code: err.code });
       else {
-        metrics.txAccepted.inc();
+        accepted++;
         ctx.onAccepted(txs[i]!);
       }
     });
+    if (accepted > 0) metrics.txAccepted.inc(accepted); // once a batch, not once a transaction
     return out;
   };
 

@@ -84,7 +84,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     metrics.blockHeight.set(block.height);
     metrics.blockTransactions.observe(block.txs.length);
     block.txs.forEach((tx, index) => {
-      const k = tx.id.toString('latin1');
+      const k = tx.idKey;
       const t = acceptedAt.get(k);
       if (t !== undefined) {
         metrics.commitLatency.observe((now - t) / 1000);
@@ -152,7 +152,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     ...(opts.limits ? { limits: opts.limits } : {}),
     startedAtMs,
     waitFor,
-    onAccepted: (tx: SignedTx) => acceptedAt.set(tx.id.toString('latin1'), Date.now()),
+    onAccepted: (tx: SignedTx) => acceptedAt.set(tx.idKey, Date.now()),
   });
   const stream = new CommitStream(service, (n) => metrics.streamSubscribers.set(n));
   if (early) {

@@ -107,12 +107,12 @@ export class Replica extends ChainService implements LedgerService {
       this.leaders = new LeaderForwarder(this.urls, opts.requestTimeoutMs, opts.forwardBatchMax, this.clock, {
         pending: this.pending,
         track: (tx, term, atMs) => {
-          const k = tx.id.toString('latin1');
+          const k = tx.idKey;
           if (!this.chain.holds(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
         },
         isIndexed: (k) => this.chain.isIndexed(k),
         fail: (tx, code, message) => {
-          const k = tx.id.toString('latin1');
+          const k = tx.idKey;
           if (!this.pending.delete(k)) return;
           this.rememberFailure(k, code, message);
           this.emit('failed', { id: tx.id, code, message });
@@ -242,7 +242,7 @@ export class Replica extends ChainService implements LedgerService {
         const code: ErrorCode = isErrorCode(r.error.code) ? r.error.code : 'TPSLAB_E_REMOTE';
         w.resolve(new TpslabError(code, r.error.message));
       } else {
-        const k = w.tx.id.toString('latin1');
+        const k = w.tx.idKey;
         if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
         w.resolve(undefined);
       }
@@ -289,8 +289,10 @@ export class Replica extends ChainService implements LedgerService {
     const receivedAt = sink ? performance.now() : 0;
     let block: Block;
     let effects: TxEffect[];
+    // One copy of the frame: the block's transactions are views of it, and it is what the log writes.
+    const copy = Buffer.from(encoded);
     try {
-      block = decodeBlock(encoded);
+      block = decodeBlock(copy, true);
       if (block.height <= this.chain.state.height) return; // already have it (resent after a reconnect)
       if (block.height !== this.chain.state.height + 1) {
         this.feed.reconnect(); // a gap: reconnect from our height
@@ -308,8 +310,7 @@ export class Replica extends ChainService implements LedgerService {
       return;
     }
     this.chain.index(block, effects);
-    for (const tx of block.txs) this.pending.delete(tx.id.toString('latin1'));
-    const copy = Buffer.from(encoded);
+    for (const tx of block.txs) this.pending.delete(tx.idKey);
     const appliedAt = sink ? performance.now() : 0;
     if (sink) {
       // Sealed (the sequencer's wall clock, in the block) to received here: its fdatasync, the feed, this event loop.

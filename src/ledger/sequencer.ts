@@ -154,10 +154,10 @@ export class Sequencer extends ChainService implements LedgerService {
    * state hash), writes it to the local log and announces it once there. Throws if it does not apply.
    */
   applyFollowed(encoded: Buffer): Block {
-    const block = decodeBlock(encoded);
+    const copy = Buffer.from(encoded); // the block's transactions are views of it, and it is what the log writes
+    const block = decodeBlock(copy, true);
     const effects = applyBlock(this.chain.state, block);
     this.chain.index(block, effects);
-    const copy = Buffer.from(encoded);
     const persisted = this.chain.persist(block, copy);
     this.followed = Promise.all([this.followed, persisted]).then(
       () => {
@@ -293,7 +293,7 @@ export class Sequencer extends ChainService implements LedgerService {
     this.emit('fatal', err);
   }
 
-  private reportDropped(dropped: Dropped[]): void {
+  private reportDropped(dropped: readonly Dropped[]): void {
     if (dropped.length > 0) console.log(`sequencer: dropped ${dropped.length} pending transactions (${dropped[0]!.code}: ${dropped[0]!.message}): ${dropped.slice(0, 4).map((d) => d.pending.tx.id.toString('hex').slice(0, 16)).join(' ')}`);
     for (const d of dropped) {
       this.rememberFailure(d.pending.idKey, d.code, d.message);

@@ -117,6 +117,11 @@ export class LedgerState {
     return this.accounts.get(accountKey(account));
   }
 
+  /** The same, by the account's key (`accountKey`) when the caller has made it already. */
+  accountByKey(key: string): Readonly<AccountState> | undefined {
+    return this.accounts.get(key);
+  }
+
   getTopic(name: string): Readonly<TopicState> | undefined {
     return this.topics.get(name);
   }
@@ -212,7 +217,7 @@ export class LedgerState {
     w.bytes(this.stateHash).u64(BigInt(height));
     for (const k of [...this.dirtyAccounts].sort()) {
       const a = this.accounts.get(k)!;
-      w.bytes(Buffer.from(k, 'latin1')).u64(a.balance).u64(a.nonce);
+      w.latin1(k).u64(a.balance).u64(a.nonce);
     }
     for (const name of [...this.dirtyTopics].sort()) {
       const t = this.topics.get(name)!;

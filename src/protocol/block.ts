@@ -28,9 +28,10 @@ export interface Block {
 }
 
 export function txRoot(txs: readonly SignedTx[]): Buffer {
-  const h = createHash('sha256');
-  for (const tx of txs) h.update(tx.id);
-  return h.digest();
+  // The ids' latin1 keys joined and hashed in one update: no id Buffer is made (decoding hashes ids into keys).
+  let ids = '';
+  for (const tx of txs) ids += tx.idKey;
+  return createHash('sha256').update(ids, 'latin1').digest();
 }
 
 export function blockHash(b: Omit<Block, 'hash'>): Buffer {
@@ -52,7 +53,11 @@ export function encodeBlock(b: Block): Buffer {
   return w.finish();
 }
 
-export function decodeBlock(bytes: Buffer): Block {
+/**
+ * Strictly decodes a block. Each transaction copies its bytes, unless `owned`: the caller hands `bytes` over (a
+ * buffer of its own that nothing changes again, such as the copy it logs) and the transactions are views of it.
+ */
+export function decodeBlock(bytes: Buffer, owned = false): Block {
   const r = new ByteReader(bytes, 'block');
   const version = r.u8('version');
   if (version !== BLOCK_VERSION) r.fail('version', `unknown block version ${version}`);
@@ -64,7 +69,7 @@ export function decodeBlock(bytes: Buffer): Block {
   const txs: SignedTx[] = new Array<SignedTx>(count);
   for (let i = 0; i < count; i++) {
     const len = r.bounded(r.u32('txs[].length', i), 1, bytes.length, 'txs[].length', i);
-    txs[i] = decodeTx(r.view(len, 'txs[]', i)); // decodeTx copies what it keeps
+    txs[i] = decodeTx(r.view(len, 'txs[]', i), owned); // a copy of its own unless the block's bytes are owned
   }
   r.end();
   return makeBlock({ height, prevHash, timestampMs, stateHash, txs });

@@ -49,6 +49,13 @@ export class ByteWriter {
     return this;
   }
 
+  /** A string of one-byte characters (a latin1 map key) as its bytes, without a Buffer made of it first. */
+  latin1(s: string): this {
+    this.ensure(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+    return this;
+  }
+
   bytes(b: Uint8Array): this {
     this.ensure(b.length);
     this.buf.set(b, this.pos);

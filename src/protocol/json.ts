@@ -105,7 +105,7 @@ export function txFromJson(input: unknown): SignedTx {
   if (j.id !== undefined && j.id.toLowerCase() !== id.toString('hex')) {
     throw new TpslabError('TPSLAB_E_BAD_JSON', `tx.id: given ${j.id} but the transaction hashes to ${id.toString('hex')}; omit id or fix the fields`);
   }
-  return { body, signatures, bytes, bodyLength: bodyBytes.length, id };
+  return { body, signatures, bytes, bodyLength: bodyBytes.length, id, idKey: id.toString('latin1') };
 }
 
 export function txToJson(tx: SignedTx): Record<string, unknown> {

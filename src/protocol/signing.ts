@@ -113,6 +113,31 @@ export function txId(bodyBytes: Uint8Array): Buffer {
   return hash('sha256', bodyBytes, 'buffer');
 }
 
+/** The id as a latin1 string (`SignedTx.idKey`), hashed straight into it: no Buffer, no ArrayBuffer of its own. */
+export function txIdKey(bodyBytes: Uint8Array): string {
+  return hash('sha256', bodyBytes, 'binary'); // 'binary' is Node's name for latin1
+}
+
+/**
+ * A decoded transaction. Its id is hashed into `idKey` only; the Buffer form (`id`) is made from it on first
+ * use (a slice of Node's buffer pool), since most of a decoded transaction's life needs only the key.
+ */
+class DecodedTx implements SignedTx {
+  private idBuffer: Buffer | undefined = undefined;
+
+  constructor(
+    readonly body: TxBody,
+    readonly signatures: readonly Buffer[],
+    readonly bytes: Buffer,
+    readonly bodyLength: number,
+    readonly idKey: string,
+  ) {}
+
+  get id(): Buffer {
+    return (this.idBuffer ??= Buffer.from(this.idKey, 'latin1'));
+  }
+}
+
 /**
  * Signs a body. `keys` are the signers in signature order (for a transfer,
  * one per input, matching each input's account).
@@ -132,7 +157,8 @@ export function signTx(body: TxBody, keys: readonly KeyPair[], network: string):
     return sign(null, message, key.privateKeyObject);
   });
   const bytes = Buffer.concat([bodyBytes, ...signatures]);
-  return { body, signatures, bytes, bodyLength: bodyBytes.length, id: txId(bodyBytes) };
+  const id = txId(bodyBytes);
+  return { body, signatures, bytes, bodyLength: bodyBytes.length, id, idKey: id.toString('latin1') };
 }
 
 /** Strictly reads signed bytes: the body, where it ends, and views of its signatures. */
@@ -152,10 +178,11 @@ function readSigned(bytes: Buffer): { body: TxBody; bodyLength: number; signatur
  * once; the decoded fields (accounts, signatures, payload) are views of that copy, which
  * the transaction owns, so nothing aliases the caller's buffer.
  */
-export function decodeTx(bytes: Buffer): SignedTx {
-  const own = Buffer.from(bytes);
+export function decodeTx(bytes: Buffer, owned = false): SignedTx {
+  // owned: the caller's buffer is the transaction's from now on (never changed again): its fields are views of it.
+  const own = owned ? bytes : Buffer.from(bytes);
   const { body, bodyLength, signatures } = readSigned(own);
-  return { body, signatures, bytes: own, bodyLength, id: txId(own.subarray(0, bodyLength)) };
+  return new DecodedTx(body, signatures, own, bodyLength, txIdKey(own.subarray(0, bodyLength)));
 }
 
 /** Throws TPSLAB_E_BAD_SIGNATURE naming the first signature that fails. */

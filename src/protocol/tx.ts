@@ -95,6 +95,12 @@ export interface SignedTx {
   readonly bodyLength: number;
   /** SHA-256 of the body (`bytes` up to `bodyLength`): signatures are not part of the id. */
   readonly id: Buffer;
+  /**
+   * The same id as a latin1 string (one char per byte): what maps of pending, indexed and accepted
+   * transactions key on. Decoding hashes straight into it (a 32-byte Buffer from node:crypto gets an
+   * ArrayBuffer of its own, which cost about 0.6 µs a transaction more, at every decode of it).
+   */
+  readonly idKey: string;
 }
 
 /** The account whose nonce orders this transaction and who pays the fee. */
