@@ -10,6 +10,7 @@ import { TxState, emptyLedger, type Ledger } from './beacon-ledger.js';
 import { Compactor, SETTLED_MAX } from './beacon-compaction.js';
 import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
+import { IdIndex } from './id-index.js';
 import { LostRepair } from './lost-repair.js';
 import type { Assign, Outcome } from './messages.js';
 import { SentOrder } from './sent-order.js';
@@ -40,8 +41,8 @@ export class Tracker {
   readonly counts: BeaconCounts = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   readonly errors = new Map<string, number>();
   readonly recorder = new IntervalRecorder();
-  /** Id → the entry's index in the share (ledger index + base): compaction renumbers nothing here. */
-  readonly byId = new Map<string, number>();
+  /** Id → the entry's index in the share (ledger index + base): compaction renumbers nothing here, and raises its floor to the new base. */
+  readonly byId = new IdIndex();
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
   readonly sent = new SentOrder();
   inFlight = 0;
