@@ -118,8 +118,9 @@ export function dropPrefix(t: Ledger, k: number): void {
     c.copyWithin(0, k, n);
     c.fill(0, n - k, n);
   }
-  for (const c of [t.built, t.id, t.error]) {
-    c.copyWithin(0, k, n);
+  // A plain loop: Array#copyWithin takes V8's generic path (a property get and set per element).
+  for (const c of [t.built, t.id, t.error] as (unknown[])[]) {
+    for (let j = k; j < n; j++) c[j - k] = c[j];
     c.fill(undefined, n - k, n);
   }
   t.size = n - k;
