@@ -1,7 +1,8 @@
 /**
  * A beacon's dropped failed or lost transactions, kept by id so that a later commit still counts
  * (beacon-compaction.ts): a ring of at most `max` rows in typed columns, oldest out, found through
- * an IdIndex whose floor follows the oldest row kept. A `Map<string, Outcome>` cost an object and
+ * an IdIndex whose floor follows the oldest row kept. Rows are indexed when one is first looked
+ * up, so rows nobody asks about before they go cost no index work. A `Map<string, Outcome>` cost an object and
  * two hash-table operations per lost transaction, which a network that commits nothing makes every
  * transaction.
  */
@@ -16,7 +17,10 @@ export class SettledRows {
   /** Rows ever added; row `seq` sits at `seq % capacity` while seq ≥ byId.floor. */
   private seq = 0;
   private capacity = 0;
+  private ids: (string | undefined)[] = [];
   private errors: (string | undefined)[] = [];
+  /** Rows below it are in byId (or gone); rows are indexed when one is first looked up. */
+  private indexedSeq = 0;
   private sender = new Float64Array(0);
   private nonce = new Float64Array(0);
   private intendedMs = new Float64Array(0);
@@ -50,6 +54,7 @@ export class SettledRows {
     this.sentMs = num(Float64Array, this.sentMs);
     this.attempts = num(Uint32Array, this.attempts);
     this.state = num(Uint8Array, this.state);
+    this.ids.length = capacity;
     this.errors.length = capacity;
     this.capacity = capacity;
   }
@@ -69,6 +74,7 @@ export class SettledRows {
       this.byId.floor = s - this.capacity + 1;
       if (this.state[r] !== 0) letGo = true;
     }
+    this.ids[r] = id;
     this.errors[r] = t.error[i];
     this.sender[r] = t.sender[i]!;
     this.nonce[r] = t.ordinal[i]!;
@@ -76,12 +82,18 @@ export class SettledRows {
     this.sentMs[r] = t.firstSentMs[i]!;
     this.attempts[r] = t.attempts[i]!;
     this.state[r] = t.state[i]!;
-    this.byId.set(id, s);
     if (letGo) this.evicted++;
     return letGo;
   }
 
   private rowOf(id: string): number {
+    if (this.indexedSeq < this.seq) {
+      for (let q = Math.max(this.indexedSeq, this.seq - this.capacity); q < this.seq; q++) {
+        const r = q % this.capacity;
+        if (this.state[r] !== 0) this.byId.set(this.ids[r]!, q);
+      }
+      this.indexedSeq = this.seq;
+    }
     const s = this.byId.get(id);
     if (s === undefined) return -1;
     const r = s % this.capacity;
@@ -112,6 +124,7 @@ export class SettledRows {
       attempts: this.attempts[r]!,
     };
     this.state[r] = 0;
+    this.ids[r] = undefined;
     this.errors[r] = undefined;
     this.byId.delete(id);
     return o;

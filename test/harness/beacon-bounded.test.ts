@@ -68,7 +68,7 @@ test('regression: a beacon held every planned transaction for the whole run (mem
       }
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!(beacon as unknown as { t: { byId: Map<string, number> } }).t.byId.has(tx.id)) lateAfterDrop++;
+        if ((beacon as unknown as { t: { lookup(id: string): number | undefined } }).t.lookup(tx.id) === undefined) lateAfterDrop++;
         sink.committed(tx.id, 1, Date.now());
       }, 1200);
       timers.add(t);
