@@ -42,7 +42,7 @@ export { COMPACT_MIN } from './beacon-compaction.js';
 export class Beacon {
   /** Transactions added per sender so far: senders in this beacon's account range in a typed array (hot path), any other in a Map. */
   private readonly ordinals = new Map<number, number>();
-  private readonly rangeOrdinals: Float64Array;
+  private readonly rangeOrdinals: Uint32Array;
   /** Per-transaction tracking: the ledger, counts, errors, what is in flight (beacon-tracker.ts). */
   private readonly t: Tracker;
   /** Open model: the walk over this beacon's share, and whether it is over. */
@@ -69,7 +69,8 @@ export class Beacon {
     readonly connector: BeaconConnector,
     private readonly clock: Clock = preciseClock,
   ) {
-    this.rangeOrdinals = new Float64Array(Math.max(0, Math.min(a.accounts.end - a.accounts.start, 1 << 24)));
+    // At most 4 MB: a wider range keeps the rest of its senders in the Map.
+    this.rangeOrdinals = new Uint32Array(Math.max(0, Math.min(a.accounts.end - a.accounts.start, 1 << 20)));
     this.reporter = new SecondReporter(clock, (second) => this.progress(second));
     this.t = new Tracker(a, clock, (line) => this.log(line), (outcomes: Outcome[]) => void this.send({ v: PROTOCOL_VERSION, type: 'outcomes', beacon: a.beacon, outcomes }));
   }
