@@ -14,7 +14,8 @@ export const COMPACT_MIN = 16_384;
 /** Outcome rows per streamed `outcomes` message. */
 const OUTCOME_CHUNK = 10_000;
 /**
- * Dropped failed or lost entries kept by id, at most (58 MB of heap and array buffers measured for 200,000 with 64-hex-digit ids, settled-rows.ts; 50 MB for the Map of outcome objects it replaced). Past it the
+ * Dropped failed or lost entries kept by id, at most (settled-rows.ts; 58 MB of heap and array
+ * buffers measured for 200,000 with 64-hex-digit ids, 50 MB for the Map it replaced). Past it the
  * oldest go first: a network that commits nothing for hours would otherwise grow the beacon with
  * the run. A commit of one that went is not counted (it stays lost; reconciliation names it).
  */
