@@ -8,7 +8,11 @@
  * than the bench's rates, whose sockets and scheduler dominate. Runs alternate A B A B …, each in
  * a fresh process that imports that checkout's own `dist/`.
  *
- *   node dist/bench/beacon-cpu-ab.js --trees /path/to/base,. [--rounds 3] [--virtual-ms 4000]
+ *   node dist/bench/beacon-cpu-ab.js --trees /path/to/base,. [--rounds 3] [--virtual-ms 4000] [--unique-ids]
+ *
+ * `--unique-ids`: every transaction gets its own id (as in a real run), not one of the POOL signed
+ * ones' (as in beacon-vs-autocannon): the beacon's id index and settled rows then grow as they do
+ * in a run. Making each id (64 hex digits) is in both trees' figures alike.
  *
  * Every tree must be built (`npm run build`). Not part of `npm run bench`: a tool for commits that
  * change a beacon's hot path (src/harness/beacon*.ts).
@@ -64,7 +68,7 @@ class VirtualClock {
 }
 
 /** One run in this process against `tree`'s build; prints `{ sent, lost, cpuS }`. */
-async function child(tree: string, virtualMs: number): Promise<void> {
+async function child(tree: string, virtualMs: number, uniqueIds: boolean): Promise<void> {
   const imp = (p: string): Promise<Record<string, any>> => import(pathToFileURL(resolve(tree, 'dist', p)).href); // eslint-disable-line @typescript-eslint/no-explicit-any
   const { Beacon } = await imp('src/harness/beacon.js');
   const { PROTOCOL_VERSION, parseOverseerMessage } = await imp('src/harness/messages.js');
@@ -98,7 +102,10 @@ async function child(tree: string, virtualMs: number): Promise<void> {
   const connector = {
     position: 0,
     prepare: async () => {},
-    build: (tx: { index: number }) => built[tx.index % POOL]!,
+    build: (tx: { index: number }) => {
+      const b = built[tx.index % POOL]!;
+      return uniqueIds ? { id: b.id.slice(0, 48) + tx.index.toString(16).padStart(16, '0'), payload: b.payload } : b;
+    },
     submit: async (items: readonly { tx: { payload: unknown } }[]) => {
       encodeBatch(items.map((x) => x.tx.payload), body);
       await new Promise((r) => setImmediate(r));
@@ -120,10 +127,11 @@ async function child(tree: string, virtualMs: number): Promise<void> {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { trees: { type: 'string' }, rounds: { type: 'string', default: '3' }, 'virtual-ms': { type: 'string', default: '4000' }, child: { type: 'string' } } });
+  const { values } = parseArgs({ options: { trees: { type: 'string' }, rounds: { type: 'string', default: '3' }, 'virtual-ms': { type: 'string', default: '4000' }, 'unique-ids': { type: 'boolean', default: false }, child: { type: 'string' } } });
+  const unique = values['unique-ids'] ? ['--unique-ids'] : [];
   const virtualMs = Number(values['virtual-ms']);
   if (values.child) {
-    void child(values.child, virtualMs).then(() => process.exit(0));
+    void child(values.child, virtualMs, values['unique-ids']).then(() => process.exit(0));
     return;
   }
   const trees = (values.trees ?? '').split(',').filter(Boolean).map((t) => resolve(t));
@@ -131,7 +139,7 @@ function main(): void {
   const self = fileURLToPath(import.meta.url);
   for (let r = 1; r <= Number(values.rounds); r++) {
     const cells = trees.map((tree) => {
-      const out = JSON.parse(execFileSync(process.execPath, [self, '--child', tree, '--virtual-ms', String(virtualMs)], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as { sent: number; lost: number; cpuS: number };
+      const out = JSON.parse(execFileSync(process.execPath, [self, '--child', tree, '--virtual-ms', String(virtualMs), ...unique], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as { sent: number; lost: number; cpuS: number };
       return `${basename(tree)}: ${out.cpuS.toFixed(2)} CPU-s for ${out.sent} sent, ${out.lost} lost (${Math.round(out.sent / out.cpuS)} tx/CPU-s)`;
     });
     console.log(`round ${r}  ${cells.join('  |  ')}`);

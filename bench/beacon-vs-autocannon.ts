@@ -41,7 +41,7 @@ const NETWORK = 'tpslab-dev-sink0000';
  * Transactions the beacon is given, and the span of their intended send times:
  * far more, far sooner, than it can send in DURATION_S, so it sends flat out.
  */
-const TXS = 8_000_000;
+const TXS = 16_000_000;
 const SPREAD_MS = 1_000;
 /** Transfers really signed (signing TXS would take minutes); the beacon sends them cyclically. */
 const POOL = 4_000;

@@ -114,14 +114,27 @@ export function isResolved(s: TxState | undefined): boolean {
 /** Drops entries [0, k) from every column, in place (the caller renumbers what refers to later entries). */
 export function dropPrefix(t: Ledger, k: number): void {
   const n = t.size;
-  for (const c of [t.intended, t.sender, t.target, t.ordinal, t.firstSentMs, t.attempts, t.committedMs, t.height, t.state]) {
+  // Entries never sent at the end (the plan and queue ahead: most of what stays in a beacon behind
+  // its schedule) hold only plan columns: their send-time columns are 0 or undefined, as after
+  // appendEntry, so those columns are moved only up to `fresh` and zeroed after it.
+  let fresh = n;
+  while (fresh > k && t.state[fresh - 1] === TxState.Unsent && t.attempts[fresh - 1] === 0) fresh--;
+  for (const c of [t.intended, t.sender, t.target, t.ordinal]) {
     c.copyWithin(0, k, n);
     c.fill(0, n - k, n);
   }
-  for (const c of [t.built, t.id, t.error]) {
-    c.copyWithin(0, k, n);
+  for (const c of [t.firstSentMs, t.attempts, t.committedMs, t.height, t.state]) {
+    c.copyWithin(0, k, fresh);
+    c.fill(0, fresh - k, n);
+  }
+  // A plain loop: Array#copyWithin takes V8's generic path (a property get and set per element).
+  for (const c of [t.built, t.id] as (unknown[])[]) {
+    for (let j = k; j < n; j++) c[j - k] = c[j];
     c.fill(undefined, n - k, n);
   }
+  const e = t.error;
+  for (let j = k; j < fresh; j++) e[j - k] = e[j];
+  e.fill(undefined, fresh - k, n);
   t.size = n - k;
   // After a burst, give the memory back.
   if (t.size * 8 < t.state.length && t.state.length > SHRINK_FLOOR) resize(t, Math.max(SHRINK_FLOOR, 2 * t.size));

@@ -10,6 +10,7 @@ import { TxState, emptyLedger, type Ledger } from './beacon-ledger.js';
 import { Compactor, SETTLED_MAX } from './beacon-compaction.js';
 import { CommitStore } from './commit-store.js';
 import { IntervalRecorder } from './histogram.js';
+import { IdIndex } from './id-index.js';
 import { LostRepair } from './lost-repair.js';
 import type { Assign, Outcome } from './messages.js';
 import { SentOrder } from './sent-order.js';
@@ -40,8 +41,15 @@ export class Tracker {
   readonly counts: BeaconCounts = { sent: 0, committed: 0, failed: 0, failures: 0, lost: 0, expired: 0, late: 0, retries: 0 };
   readonly errors = new Map<string, number>();
   readonly recorder = new IntervalRecorder();
-  /** Id → the entry's index in the share (ledger index + base): compaction renumbers nothing here. */
-  readonly byId = new Map<string, number>();
+  /**
+   * Id → the entry's index in the share (ledger index + base): compaction renumbers nothing here, and
+   * raises its floor to the new base. Filled when something is first looked up by id (`lookup`):
+   * entries [indexedTo, pendingTo) have ids not yet in it. Submit answers come in send order, so
+   * a network that confirms nothing (or a beacon's first seconds) costs no index work.
+   */
+  readonly byId = new IdIndex();
+  private indexedTo = 0;
+  private pendingTo = 0;
   /** Sent and unresolved, in first-send order (≈ intended order), for expiry and polling. */
   readonly sent = new SentOrder();
   inFlight = 0;
@@ -71,19 +79,35 @@ export class Tracker {
   /** Ledger entry i is transaction `id`. */
   index(i: number, id: string): void {
     this.txs.id[i] = id;
-    this.byId.set(id, this.base + i);
+    const v = this.base + i;
+    // Ids are given in ledger order (built ahead, or as sent): normally one more pending entry.
+    if (v >= this.indexedTo) this.pendingTo = Math.max(this.pendingTo, v + 1);
+    else this.byId.set(id, v);
+  }
+
+  /** The share index of the entry with id `id` still in the ledger, if any. */
+  lookup(id: string): number | undefined {
+    if (this.pendingTo > this.indexedTo) {
+      const t = this.txs;
+      for (let v = Math.max(this.indexedTo, this.base); v < this.pendingTo; v++) {
+        const pending = t.id[v - this.base];
+        if (pending !== undefined) this.byId.set(pending, v);
+      }
+      this.indexedTo = this.pendingTo;
+    }
+    return this.byId.get(id);
   }
 
   /** A confirmation from the network, by id. */
   committedById(id: string, height: number, atMs: number): void {
-    const i = this.byId.get(id);
+    const i = this.lookup(id);
     if (i !== undefined) this.onCommitted(i - this.base, height, atMs);
     else this.compactor.committed(id, height, atMs);
   }
 
   /** A definitive failure from the network, by id. */
   failedById(id: string, code: string): void {
-    const i = this.byId.get(id);
+    const i = this.lookup(id);
     if (i !== undefined) this.onFailed(i - this.base, code);
     else if (this.compactor.isLost(id)) this.count(code); // past its timeout it stays lost
   }

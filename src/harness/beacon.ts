@@ -40,7 +40,9 @@ export { TxState, type Ledger } from './beacon-ledger.js';
 export { COMPACT_MIN } from './beacon-compaction.js';
 
 export class Beacon {
+  /** Transactions added per sender so far: senders in this beacon's account range in a typed array (hot path), any other in a Map. */
   private readonly ordinals = new Map<number, number>();
+  private readonly rangeOrdinals: Uint32Array;
   /** Per-transaction tracking: the ledger, counts, errors, what is in flight (beacon-tracker.ts). */
   private readonly t: Tracker;
   /** Open model: the walk over this beacon's share, and whether it is over. */
@@ -67,6 +69,8 @@ export class Beacon {
     readonly connector: BeaconConnector,
     private readonly clock: Clock = preciseClock,
   ) {
+    // At most 4 MB: a wider range keeps the rest of its senders in the Map.
+    this.rangeOrdinals = new Uint32Array(Math.max(0, Math.min(a.accounts.end - a.accounts.start, 1 << 20)));
     this.reporter = new SecondReporter(clock, (second) => this.progress(second));
     this.t = new Tracker(a, clock, (line) => this.log(line), (outcomes: Outcome[]) => void this.send({ v: PROTOCOL_VERSION, type: 'outcomes', beacon: a.beacon, outcomes }));
   }
@@ -91,8 +95,13 @@ export class Beacon {
 
   /** Adds transaction i (sender, recipient or topic, intended offset). */
   private addTx(sender: number, target: number, intendedOffsetMs: number): number {
-    const ordinal = this.ordinals.get(sender) ?? 0;
-    this.ordinals.set(sender, ordinal + 1);
+    const r = sender - this.a.accounts.start;
+    let ordinal: number;
+    if (r >= 0 && r < this.rangeOrdinals.length && Number.isInteger(r)) ordinal = this.rangeOrdinals[r]!++;
+    else {
+      ordinal = this.ordinals.get(sender) ?? 0;
+      this.ordinals.set(sender, ordinal + 1);
+    }
     return appendEntry(this.t.txs, sender, target, intendedOffsetMs, ordinal);
   }
 

@@ -105,6 +105,16 @@ export class LatencyHistogram {
     this.h.recordValueWithCount(us, count);
   }
 
+  /** The lowest µs value counted in the same bucket as `us` (≤ 1 hour). */
+  lowestEquivalentMicros(us: number): number {
+    return this.h.lowestEquivalentValue(us);
+  }
+
+  /** The highest µs value counted in the same bucket as `us`. */
+  highestEquivalentMicros(us: number): number {
+    return this.h.highestEquivalentValue(us);
+  }
+
   /**
    * Adds every value of `other` into this histogram (the only correct way to combine them).
    * Every instance has the canonical layout, so only the buckets up to `other`'s max are visited:
@@ -377,31 +387,36 @@ export class IntervalRecorder {
 }
 
 /**
- * Records into a histogram, a run of values equal to the µs at once (recordValueWithCount):
- * exactly the same histogram, less work per value on a beacon's hot path, where equal values
- * come in runs (lags of a batch taken in one tick; commit latencies of one block's
- * transactions sent in one batch).
+ * Records into a histogram, a run of values in the same bucket at once (recordValueWithCount of
+ * the bucket's lowest value): exactly the same counts and encoding, less work per value on a
+ * beacon's hot path, where close values come in runs (lags of a batch taken in one tick, a few µs
+ * apart; commit latencies of one block's transactions sent in one batch). A value outside the
+ * run's bucket costs two bucket-bound look-ups more than recording it directly.
  */
 class RunRecorder {
   private readonly h = new LatencyHistogram();
-  private us = -1;
+  /** The run's bucket, [lo, hi] in µs (empty: lo > hi). */
+  private lo = 1;
+  private hi = 0;
   private run = 0;
 
   record(latencyMs: number): void {
     const us = toMicros(latencyMs);
-    if (us === this.us) {
+    if (us >= this.lo && us <= this.hi) {
       this.run++;
       return;
     }
     this.flush();
-    this.us = us;
+    this.lo = this.h.lowestEquivalentMicros(us);
+    this.hi = this.h.highestEquivalentMicros(us);
     this.run = 1;
   }
 
   private flush(): void {
-    if (this.run > 0) this.h.recordMicros(this.us, this.run);
+    if (this.run > 0) this.h.recordMicros(this.lo, this.run);
     this.run = 0;
-    this.us = -1;
+    this.lo = 1;
+    this.hi = 0;
   }
 
   /** The histogram so far, encoded; then empty. */

@@ -68,7 +68,7 @@ test('regression: a beacon held every planned transaction for the whole run (mem
       }
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!(beacon as unknown as { t: { byId: Map<string, number> } }).t.byId.has(tx.id)) lateAfterDrop++;
+        if ((beacon as unknown as { t: { lookup(id: string): number | undefined } }).t.lookup(tx.id) === undefined) lateAfterDrop++;
         sink.committed(tx.id, 1, Date.now());
       }, 1200);
       timers.add(t);
@@ -98,6 +98,13 @@ test('regression: a beacon held every planned transaction for the whole run (mem
   assert.ok(streamed > 0 && streamed < TXS, `some rows streamed before the end (${streamed})`);
   assert.equal(rows.size, TXS);
   assert.ok([...rows.values()].every((o) => o.status === 'committed'), 'late commits replaced their lost rows');
+  // Each sender's transactions are numbered 0, 1, 2, … in plan order (the rows' nonce).
+  const nextNonce = new Map<number, number>();
+  for (const o of [...rows.values()].sort((x, y) => Number(x.id.slice(2)) - Number(y.id.slice(2)))) {
+    assert.equal(o.nonce, nextNonce.get(o.sender) ?? 0, `${o.id} of sender ${o.sender}`);
+    nextNonce.set(o.sender, o.nonce + 1);
+  }
+  assert.equal(nextNonce.size, 50);
   // Reconciliation still gets every committed id, once, late commits of dropped ones included: the digest of them all.
   const all = new SetDigest();
   for (const id of rows.keys()) all.add(id);

@@ -217,6 +217,24 @@ describe('IntervalRecorder', () => {
     for (const enc of [next.corrected, next.uncorrected, next.lag]) assert.equal(LatencyHistogram.decode(enc).count, 0, 'the runs in progress went into the first snapshot');
   });
 
+  it('records a run of distinct values in one bucket once: the same encoding as one record per value', () => {
+    // A flat-out beacon far behind its schedule: each batch of 200 is sent at one instant, their
+    // intended times 0.125 µs apart, so their lags differ yet mostly share an hdr bucket.
+    const r = new IntervalRecorder();
+    const each = new LatencyHistogram();
+    for (let b = 0; b < 400; b++) {
+      const now = 3 + b * 1.37;
+      for (let k = 0; k < 200; k++) {
+        const lag = now - (b * 200 + k) * 0.000125 + (b % 7 === 0 ? 900 : 0);
+        r.recordLag(lag);
+        each.record(lag);
+      }
+    }
+    const lag = r.snapshot().lag;
+    assert.equal(lag, each.encode());
+    assert.deepEqual(LatencyHistogram.decode(lag).summary(), each.summary());
+  });
+
   it('resets on snapshot', () => {
     const r = new IntervalRecorder();
     r.recordCommit(0, 1, 5);
