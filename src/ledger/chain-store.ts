@@ -117,7 +117,7 @@ export class ChainStore {
       ? { records: checkpoint.records, crc: checkpoint.offsetsCrc } : { records: 0, crc: 0 };
     let txIndex: TxIndex;
     try {
-      txIndex = TxIndex.open(join(dataDir, 'txindex.sqlite'));
+      txIndex = TxIndex.open(join(dataDir, 'txindex'), { fsync: opts.fsync, legacyPath: join(dataDir, 'txindex.sqlite') });
     } catch (err) {
       await log.close();
       throw err;
@@ -159,7 +159,7 @@ export class ChainStore {
       chain.durable = chain.state.height;
       chain.startup = { fromSnapshot: snap?.height, replayedBlocks: total - start, durationMs: performance.now() - startedMs, notes };
     } catch (err) {
-      txIndex.close();
+      await txIndex.close();
       await log.close();
       throw err;
     }
@@ -324,7 +324,7 @@ export class ChainStore {
     await new Promise((r) => setImmediate(r)); // let their continuations (persist) run first
     while (this.snapshotWriting) await this.snapshotWriting;
     this.flushIndex();
-    this.txIndex.close();
+    await this.txIndex.close();
   }
 }
 
