@@ -253,8 +253,12 @@ export class TxIndex {
 
   private startWorker(): Worker {
     const w = new Worker(new URL('./tx-merge-worker.js', import.meta.url));
-    w.on('message', (res: MergeResult) => this.merged(res));
-    w.on('error', (err) => this.merged({ error: err.message }));
+    w.on('message', (res: MergeResult) => {
+      if (this.worker === w) this.merged(res);
+    });
+    w.on('error', (err) => {
+      if (this.worker === w) this.merged({ error: err.message });
+    });
     return w;
   }
 
@@ -292,6 +296,12 @@ export class TxIndex {
 
   /** Forgets every block above `height` (they are not in the log); at open, before anything is added. */
   truncateAbove(height: number): void {
+    if (this.merging) { // its inputs are about to change: drop it (it starts again from the runs left)
+      void this.worker?.terminate();
+      this.worker = undefined;
+      rmSync(join(this.dir, this.merging.output), { force: true });
+      this.merging = undefined;
+    }
     const limit = (height + 1) * INDEX_SHIFT;
     const kept: LiveRun[] = [];
     for (const r of this.runs) {
@@ -313,6 +323,7 @@ export class TxIndex {
     this.topics.prepare('DELETE FROM topic_blocks WHERE height > ?').run(height);
     this.mark = height;
     this.stagedMark = height;
+    this.maybeMerge();
   }
 
   topicStartsAt(height: number): Map<string, bigint> | undefined {

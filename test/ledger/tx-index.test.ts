@@ -11,7 +11,7 @@ import { SENDERS, commitAll, createTopic, message, openSequencer, transfers } fr
 
 async function tempData(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-tx-index-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
