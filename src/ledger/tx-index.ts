@@ -259,6 +259,11 @@ export class TxIndex {
     w.on('error', (err) => {
       if (this.worker === w) this.merged({ error: err.message });
     });
+    w.on('exit', (code) => {
+      if (this.worker !== w) return;
+      this.worker = undefined; // a new one for the next merge
+      if (this.merging) this.merged({ error: `the merge thread exited with code ${code}` });
+    });
     return w;
   }
 

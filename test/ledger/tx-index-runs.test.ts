@@ -178,3 +178,21 @@ test('a txindex.sqlite of an older tpslab is converted at open (ids and topics) 
   assert.equal(manifest.height, head);
   assert.equal(manifest.runs[0]!.count, all.length, 'the ids came from the old file');
 });
+
+test('an index behind the block log (its last flushes lost in a crash) is filled in from the log at open', async (t) => {
+  const dir = await tempDir(t);
+  const seq = await openSequencer(dir);
+  const first = transfers(3);
+  await commitAll(seq, first);
+  const behind = seq.durableHeight;
+  const later = transfers(3, 3n);
+  await commitAll(seq, later);
+  await seq.close();
+  const index = TxIndex.open(join(dir, 'txindex'), { fsync: true });
+  index.truncateAbove(behind); // as if the flushes after `behind` never reached the manifest
+  await index.close();
+  const again = await openSequencer(dir);
+  t.after(() => again.close());
+  assert.ok(again.durableHeight > behind, 'the later transfers are in later blocks');
+  for (const tx of [...first, ...later]) assert.equal(again.status(tx.id).status, 'committed'); // from the index: replay re-added them
+});
