@@ -84,24 +84,33 @@ export class TxIndex {
     let index: TxIndex;
     try {
       mkdirSync(dir, { recursive: true });
-      let manifest = readManifest(dir);
+      let manifest: Manifest | undefined;
+      let damage: string | undefined;
+      try {
+        manifest = readManifest(dir);
+      } catch (err) {
+        damage = (err as Error).message;
+      }
       let legacy: LegacyIndex | undefined;
-      if (!manifest && opts.legacyPath && existsSync(opts.legacyPath)) {
+      if (!manifest && !damage && opts.legacyPath && existsSync(opts.legacyPath)) {
         for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true }); // a conversion cut short
         legacy = migrateLegacyIndex(opts.legacyPath, dir, runName(1), opts.fsync);
         if (!legacy.run) rmSync(join(dir, runName(1)), { force: true });
         manifest = { version: 1, height: legacy.height, next: 2, runs: legacy.run ? [legacy.run] : [] };
       }
       manifest ??= { version: 1, height: 0, next: 1, runs: [] };
-      let runs: LiveRun[];
+      const runs: LiveRun[] = [];
       try {
-        runs = manifest.runs.map((r) => ({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name)) }));
+        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name)) });
       } catch (err) {
-        console.error(`warning: the transaction index in ${dir} is damaged (${(err as Error).message}): rebuilding it from the block log`);
+        damage = (err as Error).message;
+        for (const r of runs.splice(0)) r.run.close();
+      }
+      if (damage) {
+        console.error(`warning: the transaction index in ${dir} is damaged (${damage}): rebuilding it from the block log`);
         for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
         manifest = { version: 1, height: 0, next: manifest.next, runs: [] };
         writeManifestSync(dir, manifest, opts.fsync);
-        runs = [];
       }
       const named = new Set([MANIFEST, ...manifest.runs.map((r) => r.name)]);
       for (const f of readdirSync(dir)) if (!named.has(f) && !f.startsWith(TOPICS)) rmSync(join(dir, f), { force: true }); // runs of an unfinished flush or merge
@@ -373,7 +382,7 @@ function readManifest(dir: string): Manifest | undefined {
   } catch {
     return undefined;
   }
-  const m = JSON.parse(text) as Manifest;
+  const m = JSON.parse(text) as Manifest; // a parse error: damaged, rebuilt
   if (m.version !== 1 || !Number.isSafeInteger(m.height) || !Number.isSafeInteger(m.next) || !Array.isArray(m.runs)) {
     throw new Error(`${MANIFEST} is not a version 1 manifest`);
   }

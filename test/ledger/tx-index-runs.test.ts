@@ -196,3 +196,17 @@ test('an index behind the block log (its last flushes lost in a crash) is filled
   assert.ok(again.durableHeight > behind, 'the later transfers are in later blocks');
   for (const tx of [...first, ...later]) assert.equal(again.status(tx.id).status, 'committed'); // from the index: replay re-added them
 });
+
+test('a manifest that does not parse (torn by an OS crash with --no-fsync) empties the index, to be rebuilt from the log', async (t) => {
+  const dir = join(await tempDir(t), 'txindex');
+  const index = TxIndex.open(dir, { fsync: false });
+  const blocks: Buffer[][] = [];
+  fill(index, blocks, 1, 3, 100);
+  await index.close();
+  await writeFile(join(dir, 'manifest.json'), '{"version":1,"hei');
+  const again = TxIndex.open(dir, { fsync: false });
+  t.after(() => again.close());
+  assert.equal(again.indexedHeight, 0);
+  assert.equal(again.runCount, 0);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.run')), []);
+});
