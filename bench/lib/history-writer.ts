@@ -14,12 +14,9 @@
  *    laid out from a per-sender template with the nonce patched in, instead of one encodeBody each
  *    (checked against encodeBody once a block);
  *  - fsync off;
- *  - the transaction index is filled at the end of each chunk of up to ID_CHUNK ids, sorted by id (a
- *    B-tree filled in key order instead of at random keys: the rows are the same), in one SQLite
- *    transaction, with its journal off while building. A sequencer writes it in batches of 8,192 at
- *    random keys; that cost 5–15 µs a row here and grew with the index.
+ *  - the transaction index gets one run per chunk of up to ID_CHUNK ids (TxIndex.addRun: the same
+ *    files a node's flushes and merges make, in fewer, larger runs).
  */
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { BlockLog } from '../../src/ledger/block-log.js';
 import { ChainStore, writeCheckpoint } from '../../src/ledger/chain-store.js';
@@ -53,7 +50,6 @@ export interface GrowResult {
 
 /** Ids held before they are sorted into the index (32 B each: 128 MiB). */
 const ID_CHUNK = 1 << 22;
-const INSERT_ROWS = 512;
 const BLOCK_HEADER_BYTES = 1 + 8 + 32 + 8 + 32 + 4;
 const NONCE_OFFSET = 2; // u8 version | u8 kind | u64 nonce (src/protocol/tx.ts)
 const ZERO_SIGNATURE = Buffer.alloc(SIGNATURE_BYTES);
@@ -65,7 +61,10 @@ class IdStage {
   private n = 0;
   private markHeight = 0;
 
-  constructor(private readonly path: string, private readonly capacity: number) {
+  private readonly index: TxIndex;
+
+  constructor(path: string, private readonly capacity: number) {
+    this.index = TxIndex.open(path, { fsync: false });
     this.ids = Buffer.allocUnsafe(capacity * 32);
     this.locs = new Float64Array(capacity);
   }
@@ -79,40 +78,15 @@ class IdStage {
     this.locs[this.n++] = loc;
   }
 
-  /** Writes the staged ids in id order in one transaction and marks blocks 1..height indexed. */
+  /** Writes the staged ids as one run of the index and marks blocks 1..height indexed. */
   flush(height: number): void {
-    const n = this.n;
-    // Sort by the ids' first 28 bits, the position in the low 22 bits (ties keep any order: only locality).
-    const order = new Float64Array(n);
-    for (let i = 0; i < n; i++) order[i] = (this.ids.readUInt32BE(i * 32) >>> 4) * ID_CHUNK + i;
-    order.sort();
-    TxIndex.open(this.path).close(); // its schema, as the node creates it
-    const db = new Database(this.path);
-    try {
-      db.pragma('journal_mode = OFF');
-      db.pragma('synchronous = OFF');
-      db.pragma('cache_size = -262144');
-      const many = db.prepare(`INSERT OR REPLACE INTO txs (id, loc) VALUES ${Array<string>(INSERT_ROWS).fill('(?, ?)').join(', ')}`);
-      const one = db.prepare('INSERT OR REPLACE INTO txs (id, loc) VALUES (?, ?)');
-      const args: (Buffer | number)[] = new Array<Buffer | number>(INSERT_ROWS * 2);
-      const row = (j: number): [Buffer, number] => {
-        const i = order[j]! % ID_CHUNK;
-        return [this.ids.subarray(i * 32, i * 32 + 32), this.locs[i]!];
-      };
-      db.transaction(() => {
-        let j = 0;
-        for (; j + INSERT_ROWS <= n; j += INSERT_ROWS) {
-          for (let r = 0; r < INSERT_ROWS; r++) [args[2 * r], args[2 * r + 1]] = row(j + r);
-          many.run(args);
-        }
-        for (; j < n; j++) one.run(...row(j));
-        db.prepare("UPDATE meta SET value = ? WHERE key = 'indexed_height' AND value < ?").run(height, height);
-      })();
-      this.markHeight = height;
-    } finally {
-      db.close();
-    }
+    this.index.addRun(this.ids, this.locs, this.n, height);
+    this.markHeight = height;
     this.n = 0;
+  }
+
+  close(): Promise<void> {
+    return this.index.settle().then(() => this.index.close());
   }
 
   get indexedHeight(): number {
@@ -166,7 +140,7 @@ export async function growHistory(o: GrowOptions): Promise<GrowResult> {
   const state = chain.state;
   await chain.close();
   const log = await BlockLog.open(join(o.dataDir, 'blocks.log'), { fsync: false });
-  const stage = new IdStage(join(o.dataDir, 'txindex.sqlite'), Math.min(ID_CHUNK, o.blocks * o.txsPerBlock));
+  const stage = new IdStage(join(o.dataDir, 'txindex'), Math.min(ID_CHUNK, o.blocks * o.txsPerBlock));
   const tpl = templates(o.keys);
   const samples: GrowResult['samples'] = [];
   const offsetsSaved = { records: 0, crc: 0 }; // rewritten whole at the first checkpoint, appended to after
@@ -230,6 +204,7 @@ export async function growHistory(o: GrowOptions): Promise<GrowResult> {
     await log.close();
   }
   stage.flush(state.height);
+  await stage.close();
   if (stage.indexedHeight !== state.height) throw new Error('history-writer: the index is not whole');
   return { height: state.height, samples };
 }

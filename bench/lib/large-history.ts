@@ -89,7 +89,7 @@ async function processMs(dataDir: string, genesisPath: string, cli: string, olde
  * POSIX_FADV_DONTNEED for the whole file and touches only these files' pages. False where it fails.
  */
 async function evictFromPageCache(dataDir: string): Promise<boolean> {
-  const names = ['blocks.log', 'txindex.sqlite', 'txindex.sqlite-wal', ...(await readdir(join(dataDir, 'snapshots'))).map((n) => join('snapshots', n))];
+  const names = ['blocks.log', ...(await readdir(join(dataDir, 'txindex'))).map((n) => join('txindex', n)), ...(await readdir(join(dataDir, 'snapshots'))).map((n) => join('snapshots', n))];
   try {
     for (const name of names) {
       const path = join(dataDir, name);
@@ -155,7 +155,7 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
     const openMs = performance.now() - t;
     if (await evictFromPageCache(dataDir)) cold = { openMs, proc: await processMs(dataDir, genesisPath, ROLE_CLI, samples[0]!, 1) };
   }
-  const disk = (await stat(join(dataDir, 'blocks.log'))).size + (await stat(join(dataDir, 'txindex.sqlite'))).size;
+  const disk = (await stat(join(dataDir, 'blocks.log'))).size + await dirBytes(join(dataDir, 'txindex'));
   const small = smallBlocks * TXS_PER_BLOCK;
   const large = largeBlocks * TXS_PER_BLOCK;
   return {
@@ -186,4 +186,11 @@ export async function measureLargeHistory(dir: string, ctx: BenchContext): Promi
       cold ? `large history: with its files out of the page cache it logged: ${cold.proc.recovered}` : 'large history: could not drop the files from the page cache (dd iflag=nocache): no cold figures',
     ],
   };
+}
+
+/** Bytes of the files in a directory (not recursive). */
+export async function dirBytes(dir: string): Promise<number> {
+  let sum = 0;
+  for (const n of await readdir(dir)) sum += (await stat(join(dir, n))).size;
+  return sum;
 }

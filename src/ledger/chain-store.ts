@@ -50,13 +50,11 @@ const CHECKPOINT_FILE = 'blocks.log.checkpoint';
 /** The checkpoint's frame offsets (f64 little-endian each), named with their CRC in the checkpoint file. */
 const OFFSETS_FILE = 'blocks.log.offsets';
 /**
- * Durable blocks are written to the on-disk index in batches (one SQLite transaction): at this many
- * transactions, or this long after the first one waiting; until written, they are answered from memory
- * (so at most about INDEX_BATCH_TXS ids, whatever the rate). Ids are random keys, so every commit
- * rewrites (into the WAL) nearly one B-tree page per row: into a 100,000-row index, a batch of 200 cost
- * 12.2 us of CPU a row, 2,000 cost 7.1, 8,192 cost 3.3 (half of it kernel time at 200). A 100 ms
- * timer made batches of ~200 at 2,000 tx/s on every process (sequencer and each node); a second lets
- * them fill. After a crash the log re-indexes what was not written (ChainStore.open).
+ * Durable blocks are written to the on-disk index in batches (one run file each, tx-index.ts): at this
+ * many transactions, or this long after the first one waiting; until written, they are answered from
+ * memory (so at most about INDEX_BATCH_TXS ids, whatever the rate). Fewer, larger runs mean fewer merges
+ * and fewer runs for a lookup to read. After a crash the log re-indexes what was not written
+ * (ChainStore.open).
  */
 const INDEX_BATCH_TXS = 8192;
 const INDEX_FLUSH_MS = 1000;
@@ -117,7 +115,7 @@ export class ChainStore {
       ? { records: checkpoint.records, crc: checkpoint.offsetsCrc } : { records: 0, crc: 0 };
     let txIndex: TxIndex;
     try {
-      txIndex = TxIndex.open(join(dataDir, 'txindex.sqlite'));
+      txIndex = TxIndex.open(join(dataDir, 'txindex'), { fsync: opts.fsync, legacyPath: join(dataDir, 'txindex.sqlite') });
     } catch (err) {
       await log.close();
       throw err;
@@ -159,7 +157,7 @@ export class ChainStore {
       chain.durable = chain.state.height;
       chain.startup = { fromSnapshot: snap?.height, replayedBlocks: total - start, durationMs: performance.now() - startedMs, notes };
     } catch (err) {
-      txIndex.close();
+      await txIndex.close();
       await log.close();
       throw err;
     }
@@ -236,7 +234,7 @@ export class ChainStore {
     this.writeSnapshotWhenDurable();
   }
 
-  /** Writes the queued durable blocks to the on-disk index in one transaction, then drops them from memory. */
+  /** Writes the queued durable blocks to the on-disk index as one run, then drops them from memory. */
   private flushIndex(): void {
     clearTimeout(this.indexTimer);
     this.indexTimer = undefined;
@@ -324,7 +322,7 @@ export class ChainStore {
     await new Promise((r) => setImmediate(r)); // let their continuations (persist) run first
     while (this.snapshotWriting) await this.snapshotWriting;
     this.flushIndex();
-    this.txIndex.close();
+    await this.txIndex.close();
   }
 }
 

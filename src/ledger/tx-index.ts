@@ -1,73 +1,153 @@
 /**
- * The persistent transaction-id index of a data directory (`<data>/txindex.sqlite`): where each
- * committed transaction is (height, index), and, for blocks with messages, each topic's first
- * sequence number in that block. Memory stays bounded (SQLite's page cache) whatever the history.
+ * The persistent transaction-id index of a data directory (`<data>/txindex/`): where each committed
+ * transaction is (height, index), and, for blocks with messages, each topic's first sequence number in
+ * that block.
  *
- * SQLite (better-sqlite3) rather than a hand-written hash file: a B-tree keyed by the 32-byte id
- * answers point lookups in a few microseconds, range queries serve the topic lookups, and the
- * transactions make a block's rows and the "indexed up to" mark change together.
+ * Ids are random 32-byte keys, so a B-tree (SQLite, LMDB) rewrites about one page per id inserted once
+ * the index outgrows a batch: 4–8 µs of CPU a row at 400,000 rows, growing with history, and every
+ * process writes every id (bench/README, network-scaling). Here each flush sorts its ids and writes them
+ * once as an immutable run file (tx-runs.ts); a worker thread merges runs in size tiers (FANOUT runs
+ * of a tier into one of the next), so each id is rewritten about log4(history / 8,192) times,
+ * sequentially, off the event loop. A lookup asks each run, newest first: a binary search of the run's
+ * in-memory fences, then one 2.5 KiB read. `manifest.json` names the runs that make up the index and how
+ * far it is whole (`height`); it is replaced atomically, and only after the runs it names are on disk.
+ * Topic starts (one row per topic per block with messages, few) stay in SQLite (`topics.sqlite`), for
+ * its range queries.
  *
- * The block log is the truth. Rows are written once a block is durable in the log, so the index
- * is never ahead of the log (except with `--no-fsync`), and after an OS crash in WAL
- * `synchronous = NORMAL` it may be behind. `indexedHeight` says how far it is whole;
- * ChainStore.open cuts what is past the log and re-indexes what is missing while it replays.
+ * The block log is the truth. Rows are written once a block is durable in the log, so the index is
+ * never ahead of the log (except with `--no-fsync`), and after a crash it may be behind: `indexedHeight`
+ * says how far it is whole; ChainStore.open cuts what is past the log and re-indexes what is missing
+ * while it replays. A damaged index (a run that does not check) is set aside and rebuilt from the log.
  */
 import Database from 'better-sqlite3';
+import { existsSync, fdatasyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open as openFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { TpslabError } from '../errors.js';
+import type { MergeJob, MergeResult } from './tx-merge-worker.js';
+import { ID_BYTES, mergeRuns, Run, writeRun, type RunInfo } from './tx-runs.js';
+import { migrateLegacyIndex, type LegacyIndex } from './tx-index-legacy.js';
 
 /** Locations are packed as height * 2^20 + index (a block holds fewer than 2^20 transactions). */
 export const INDEX_SHIFT = 2 ** 20;
-const PAGE_CACHE_KIB = 16 * 1024;
+/** Runs of one size tier merged into one. */
+const FANOUT = 4;
+/** Tier 0 holds runs up to this many ids (about one flush); tier t up to FANOUT^t times that. */
+const TIER_BASE_IDS = 8192;
+const MANIFEST = 'manifest.json';
+const TOPICS = 'topics.sqlite';
+
+export interface TxIndexOptions {
+  /** fsync runs, the manifest and the directory before the manifest names them (off with --no-fsync). */
+  fsync: boolean;
+  /** A `txindex.sqlite` written by an older tpslab, converted at open (ids and topics), then deleted. */
+  legacyPath?: string;
+}
+
+interface Manifest { version: 1; height: number; next: number; runs: (RunInfo & { name: string })[] }
+interface LiveRun { name: string; info: RunInfo; run: Run }
 
 export class TxIndex {
-  private readonly db: Database.Database;
-  private readonly getLoc: Database.Statement<[Buffer], number>;
-  private readonly putTx: Database.Statement<[Buffer, number]>;
-  private readonly putTopic: Database.Statement<[number, string, Buffer]>;
-  private readonly setMark: Database.Statement<[number]>;
-  private readonly topicsAt: Database.Statement<[number], { topic: string; start_seq: Buffer }>;
-  private readonly topicAtOrBefore: Database.Statement<[string, Buffer], number>;
-  private readonly topicFirst: Database.Statement<[string], number>;
-  private readonly addBlockTx: (height: number, ids: readonly Buffer[], starts: ReadonlyMap<string, bigint> | undefined) => void;
+  private topics!: Database.Database;
+  private putTopic!: Database.Statement<[number, string, Buffer]>;
+  private topicsAt!: Database.Statement<[number], { topic: string; start_seq: Buffer }>;
+  private topicAtOrBefore!: Database.Statement<[string, Buffer], number>;
+  private topicFirst!: Database.Statement<[string], number>;
+  private writeTopics!: (rows: readonly [number, string, Buffer][]) => void;
+  /** Runs for lookups, oldest first. */
+  private runs: LiveRun[] = [];
+  /** What manifest.json says (or will once the persist chain has written it). */
+  private persisted: Manifest;
   private mark: number;
+  private depth = 0;
+  private stagedIds = Buffer.allocUnsafe(TIER_BASE_IDS * ID_BYTES);
+  private stagedLocs = new Float64Array(TIER_BASE_IDS);
+  private staged = 0;
+  private stagedTopics: [number, string, Buffer][] = [];
+  private stagedMark = 0;
+  /** Manifest writes, run fsyncs and deletions, in order. */
+  private chain: Promise<void> = Promise.resolve();
+  private worker: Worker | undefined;
+  private merging: { output: string; inputs: LiveRun[] } | undefined;
+  private mergeFailed = false;
+  private closed = false;
 
-  private constructor(path: string) {
-    try {
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
-      this.db.exec(`
-        CREATE TABLE IF NOT EXISTS txs (id BLOB PRIMARY KEY, loc INTEGER NOT NULL) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS topic_blocks (height INTEGER NOT NULL, topic TEXT NOT NULL, start_seq BLOB NOT NULL,
-          PRIMARY KEY (height, topic)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS topic_blocks_by_seq ON topic_blocks (topic, start_seq);
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-        INSERT OR IGNORE INTO meta (key, value) VALUES ('indexed_height', 0);
-      `);
-    } catch (err) {
-      throw new TpslabError('TPSLAB_E_DATA_DIR', `cannot open the transaction index ${path}: ${(err as Error).message}; ` +
-        'if it is damaged, stop the node and delete it: it is rebuilt from the block log at the next start', { cause: err });
-    }
-    this.getLoc = this.db.prepare<[Buffer], number>('SELECT loc FROM txs WHERE id = ?').pluck();
-    this.putTx = this.db.prepare('INSERT OR REPLACE INTO txs (id, loc) VALUES (?, ?)');
-    this.putTopic = this.db.prepare('INSERT OR REPLACE INTO topic_blocks (height, topic, start_seq) VALUES (?, ?, ?)');
-    this.setMark = this.db.prepare("UPDATE meta SET value = ? WHERE key = 'indexed_height'");
-    this.topicsAt = this.db.prepare('SELECT topic, start_seq FROM topic_blocks WHERE height = ?');
-    this.topicAtOrBefore = this.db
-      .prepare<[string, Buffer], number>('SELECT height FROM topic_blocks WHERE topic = ? AND start_seq <= ? ORDER BY start_seq DESC LIMIT 1')
-      .pluck();
-    this.topicFirst = this.db.prepare<[string], number>('SELECT height FROM topic_blocks WHERE topic = ? ORDER BY start_seq LIMIT 1').pluck();
-    this.mark = this.db.prepare<[], number>("SELECT value FROM meta WHERE key = 'indexed_height'").pluck().get()!;
-    this.addBlockTx = this.db.transaction((height: number, ids: readonly Buffer[], starts: ReadonlyMap<string, bigint> | undefined) => {
-      ids.forEach((id, i) => this.putTx.run(id, height * INDEX_SHIFT + i));
-      if (starts) for (const [topic, seq] of starts) this.putTopic.run(height, topic, seqKey(seq));
-      if (height > this.mark) this.setMark.run(height);
-    });
+  private constructor(private readonly dir: string, private readonly opts: TxIndexOptions, manifest: Manifest, runs: LiveRun[]) {
+    this.persisted = manifest;
+    this.runs = runs;
+    this.mark = manifest.height;
+    this.stagedMark = manifest.height;
   }
 
-  static open(path: string): TxIndex {
-    return new TxIndex(path);
+  static open(dir: string, opts: TxIndexOptions): TxIndex {
+    let index: TxIndex;
+    try {
+      mkdirSync(dir, { recursive: true });
+      let manifest: Manifest | undefined;
+      let damage: string | undefined;
+      try {
+        manifest = readManifest(dir);
+      } catch (err) {
+        damage = (err as Error).message;
+      }
+      let legacy: LegacyIndex | undefined;
+      if (!manifest && !damage && opts.legacyPath && existsSync(opts.legacyPath)) {
+        for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true }); // a conversion cut short
+        legacy = migrateLegacyIndex(opts.legacyPath, dir, runName(1), opts.fsync);
+        if (!legacy.run) rmSync(join(dir, runName(1)), { force: true });
+        manifest = { version: 1, height: legacy.height, next: 2, runs: legacy.run ? [legacy.run] : [] };
+      }
+      manifest ??= { version: 1, height: 0, next: 1, runs: [] };
+      const runs: LiveRun[] = [];
+      try {
+        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name)) });
+      } catch (err) {
+        damage = (err as Error).message;
+        for (const r of runs.splice(0)) r.run.close();
+      }
+      if (damage) {
+        console.error(`warning: the transaction index in ${dir} is damaged (${damage}): rebuilding it from the block log`);
+        for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
+        manifest = { version: 1, height: 0, next: manifest.next, runs: [] };
+        writeManifestSync(dir, manifest, opts.fsync);
+      }
+      const named = new Set([MANIFEST, ...manifest.runs.map((r) => r.name)]);
+      for (const f of readdirSync(dir)) if (!named.has(f) && !f.startsWith(TOPICS)) rmSync(join(dir, f), { force: true }); // runs of an unfinished flush or merge
+      index = new TxIndex(dir, opts, manifest, runs);
+      index.openTopics();
+      if (legacy) { // its topics, then the manifest that counts them, then the old file goes
+        index.writeTopics(legacy.topics);
+        writeManifestSync(dir, manifest, opts.fsync);
+        for (const f of ['', '-wal', '-shm']) rmSync(`${opts.legacyPath!}${f}`, { force: true });
+      }
+    } catch (err) {
+      if (err instanceof TpslabError) throw err;
+      throw new TpslabError('TPSLAB_E_DATA_DIR', `cannot open the transaction index ${dir}: ${(err as Error).message}; ` +
+        'if it is damaged, stop the node and delete it: it is rebuilt from the block log at the next start', { cause: err });
+    }
+    index.maybeMerge();
+    return index;
+  }
+
+  private openTopics(): void {
+    const db = new Database(join(this.dir, TOPICS));
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${this.opts.fsync ? 'FULL' : 'OFF'}`); // rows must be on disk before the manifest counts their block
+    db.exec(`CREATE TABLE IF NOT EXISTS topic_blocks (height INTEGER NOT NULL, topic TEXT NOT NULL, start_seq BLOB NOT NULL,
+        PRIMARY KEY (height, topic)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS topic_blocks_by_seq ON topic_blocks (topic, start_seq);`);
+    db.prepare('DELETE FROM topic_blocks WHERE height > ?').run(this.mark); // written before a crash, not counted: re-indexed
+    this.topics = db;
+    this.putTopic = db.prepare('INSERT OR REPLACE INTO topic_blocks (height, topic, start_seq) VALUES (?, ?, ?)');
+    this.topicsAt = db.prepare('SELECT topic, start_seq FROM topic_blocks WHERE height = ?');
+    this.topicAtOrBefore = db
+      .prepare<[string, Buffer], number>('SELECT height FROM topic_blocks WHERE topic = ? AND start_seq <= ? ORDER BY start_seq DESC LIMIT 1')
+      .pluck();
+    this.topicFirst = db.prepare<[string], number>('SELECT height FROM topic_blocks WHERE topic = ? ORDER BY start_seq LIMIT 1').pluck();
+    this.writeTopics = db.transaction((rows: readonly [number, string, Buffer][]) => {
+      for (const r of rows) this.putTopic.run(...r);
+    });
   }
 
   /** Blocks 1..indexedHeight are all in the index. */
@@ -75,30 +155,189 @@ export class TxIndex {
     return this.mark;
   }
 
-  /** Records a block's transaction ids and its topics' first sequence numbers (idempotent). */
+  /** Records a block's transaction ids and its topics' first sequence numbers (written at the end of the batch). */
   addBlock(height: number, ids: readonly Buffer[], starts: ReadonlyMap<string, bigint> | undefined): void {
-    this.addBlockTx(height, ids, starts);
-    if (height > this.mark) this.mark = height;
+    if (this.staged + ids.length > this.stagedLocs.length) this.grow(this.staged + ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      ids[i]!.copy(this.stagedIds, this.staged * ID_BYTES);
+      this.stagedLocs[this.staged++] = height * INDEX_SHIFT + i;
+    }
+    if (starts) for (const [topic, seq] of starts) this.stagedTopics.push([height, topic, seqKey(seq)]);
+    if (height > this.stagedMark) this.stagedMark = height;
+    if (this.depth === 0) this.flush();
   }
 
-  /** Runs `fn` in one SQLite transaction (replay indexes many blocks per commit). */
+  /** Runs `fn` (which adds blocks) and writes what it added as one run. */
   batch(fn: () => void): void {
-    this.db.transaction(fn)();
+    this.depth++;
+    try {
+      fn();
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.flush();
+  }
+
+  private grow(n: number): void {
+    const cap = Math.max(n, this.stagedLocs.length * 2);
+    const ids = Buffer.allocUnsafe(cap * ID_BYTES);
+    this.stagedIds.copy(ids, 0, 0, this.staged * ID_BYTES);
+    const locs = new Float64Array(cap);
+    locs.set(this.stagedLocs.subarray(0, this.staged));
+    this.stagedIds = ids;
+    this.stagedLocs = locs;
+  }
+
+  /** Writes the staged ids as a run (sorted; on disk, not yet fsync'd) and counts their blocks indexed. */
+  private flush(): void {
+    if (this.staged === 0 && this.stagedTopics.length === 0 && this.stagedMark === this.mark) return;
+    if (this.stagedTopics.length > 0) this.writeTopics(this.stagedTopics);
+    this.stagedTopics = [];
+    this.addRun(this.stagedIds, this.stagedLocs, this.staged, this.stagedMark);
+    this.staged = 0;
+  }
+
+  /**
+   * Writes `n` ids (packed in `ids`, locations in `locs`, any order) as one run and counts blocks up to
+   * `height` indexed. What flush does; bench/lib/history-writer.ts fills a large index with it.
+   */
+  addRun(ids: Buffer, locs: Float64Array, n: number, height: number): void {
+    let added: LiveRun | undefined;
+    if (n > 0) {
+      const name = this.nextName();
+      const info = writeRun(join(this.dir, name), ids, locs, n);
+      added = { name, info, run: Run.open(join(this.dir, name)) };
+      this.runs.push(added);
+    }
+    if (height > this.stagedMark) this.stagedMark = height;
+    this.mark = this.stagedMark;
+    const mark = this.mark;
+    this.persist(async () => {
+      if (added && this.opts.fsync) await fsyncFile(join(this.dir, added.name));
+      if (added) this.persisted.runs.push({ name: added.name, ...added.info });
+      this.persisted.height = mark;
+      await this.writeManifest();
+    });
+    this.maybeMerge();
+  }
+
+  private nextName(): string {
+    return runName(this.persisted.next++);
+  }
+
+  private persist(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err: unknown) => {
+      console.error(`warning: writing the transaction index in ${this.dir} failed: ${(err as Error).message}; the next start re-indexes from the block log`);
+    });
+  }
+
+  private async writeManifest(): Promise<void> {
+    const path = join(this.dir, MANIFEST);
+    await writeFile(`${path}.tmp`, JSON.stringify(this.persisted));
+    if (this.opts.fsync) await fsyncFile(`${path}.tmp`);
+    await rename(`${path}.tmp`, path);
+    if (this.opts.fsync) await fsyncFile(this.dir);
+  }
+
+  /** Starts merging FANOUT runs of the lowest tier that has them, on the worker thread. */
+  private maybeMerge(): void {
+    if (this.merging || this.mergeFailed || this.closed) return;
+    const byTier = new Map<number, LiveRun[]>();
+    for (const r of this.runs) {
+      const tier = r.info.count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(r.info.count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1;
+      const list = byTier.get(tier) ?? [];
+      list.push(r);
+      byTier.set(tier, list);
+    }
+    const tier = [...byTier.keys()].sort((a, b) => a - b).find((t) => byTier.get(t)!.length >= FANOUT);
+    if (tier === undefined) return;
+    const inputs = byTier.get(tier)!.slice(0, FANOUT);
+    const output = this.nextName();
+    this.merging = { output, inputs };
+    this.worker ??= this.startWorker();
+    this.worker.ref();
+    const job: MergeJob = { inputs: inputs.map((r) => join(this.dir, r.name)), output: join(this.dir, output), fsync: this.opts.fsync };
+    this.worker.postMessage(job);
+  }
+
+  private startWorker(): Worker {
+    const w = new Worker(new URL('./tx-merge-worker.js', import.meta.url));
+    w.on('message', (res: MergeResult) => {
+      if (this.worker === w) this.merged(res);
+    });
+    w.on('error', (err) => {
+      if (this.worker === w) this.merged({ error: err.message });
+    });
+    w.on('exit', (code) => {
+      if (this.worker !== w) return;
+      this.worker = undefined; // a new one for the next merge
+      if (this.merging) this.merged({ error: `the merge thread exited with code ${code}` });
+    });
+    return w;
+  }
+
+  private merged(res: MergeResult): void {
+    const m = this.merging;
+    this.worker?.unref();
+    if (!m || this.closed) return;
+    this.merging = undefined;
+    if ('error' in res) {
+      console.error(`warning: merging runs of the transaction index in ${this.dir} failed: ${res.error}; lookups read more runs until the next start`);
+      this.mergeFailed = true;
+      rmSync(join(this.dir, m.output), { force: true });
+      return;
+    }
+    const run: LiveRun = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output)) };
+    const gone = new Set(m.inputs.map((r) => r.name));
+    this.runs = [...this.runs.filter((r) => !gone.has(r.name)), run];
+    for (const r of m.inputs) r.run.close();
+    this.persist(async () => {
+      this.persisted.runs = [...this.persisted.runs.filter((r) => !gone.has(r.name)), { name: run.name, ...run.info }];
+      await this.writeManifest();
+      for (const name of gone) await unlink(join(this.dir, name)).catch(() => undefined);
+    });
+    this.maybeMerge();
   }
 
   /** Packed location (height * 2^20 + index) of a transaction, if indexed. */
   locate(id: Buffer): number | undefined {
-    return this.getLoc.get(id);
+    for (let i = this.runs.length - 1; i >= 0; i--) {
+      const loc = this.runs[i]!.run.get(id);
+      if (loc !== undefined) return loc;
+    }
+    return undefined;
   }
 
-  /** Forgets every block above `height` (they are not in the log). */
+  /** Forgets every block above `height` (they are not in the log); at open, before anything is added. */
   truncateAbove(height: number): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM txs WHERE loc >= ?').run((height + 1) * INDEX_SHIFT);
-      this.db.prepare('DELETE FROM topic_blocks WHERE height > ?').run(height);
-      this.setMark.run(height);
-    })();
+    if (this.merging) { // its inputs are about to change: drop it (it starts again from the runs left)
+      void this.worker?.terminate();
+      this.worker = undefined;
+      rmSync(join(this.dir, this.merging.output), { force: true });
+      this.merging = undefined;
+    }
+    const limit = (height + 1) * INDEX_SHIFT;
+    const kept: LiveRun[] = [];
+    for (const r of this.runs) {
+      if (r.info.maxLoc < limit) kept.push(r);
+      else if (r.info.minLoc < limit) {
+        const name = this.nextName();
+        const info = mergeRuns([join(this.dir, r.name)], join(this.dir, name), this.opts.fsync, limit);
+        kept.push({ name, info, run: Run.open(join(this.dir, name)) });
+      }
+    }
+    const gone = this.runs.filter((r) => !kept.includes(r));
+    this.runs = kept;
+    this.persisted = { ...this.persisted, height, runs: kept.map((r) => ({ name: r.name, ...r.info })) };
+    writeManifestSync(this.dir, this.persisted, this.opts.fsync);
+    for (const r of gone) {
+      r.run.close();
+      unlinkSync(join(this.dir, r.name));
+    }
+    this.topics.prepare('DELETE FROM topic_blocks WHERE height > ?').run(height);
     this.mark = height;
+    this.stagedMark = height;
+    this.maybeMerge();
   }
 
   topicStartsAt(height: number): Map<string, bigint> | undefined {
@@ -111,13 +350,73 @@ export class TxIndex {
     return this.topicAtOrBefore.get(topic, seqKey(seq)) ?? this.topicFirst.get(topic);
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** How many runs lookups read (for tests and benches). */
+  get runCount(): number {
+    return this.runs.length;
+  }
+
+  /** Resolves once every run written so far is named by manifest.json and no merge is running. */
+  async settle(): Promise<void> {
+    while (this.merging) await new Promise((r) => setTimeout(r, 5));
+    await this.chain;
+  }
+
+  /** Writes what is staged, waits for the manifest, stops a merge in progress (its output is deleted at the next open). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    await this.worker?.terminate();
+    await this.chain;
+    for (const r of this.runs) r.run.close();
+    if (this.topics?.open) this.topics.close();
+  }
+}
+
+const runName = (n: number): string => `${String(n).padStart(10, '0')}.run`;
+
+function readManifest(dir: string): Manifest | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, MANIFEST), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = JSON.parse(text) as Manifest; // a parse error: damaged, rebuilt
+  if (m.version !== 1 || !Number.isSafeInteger(m.height) || !Number.isSafeInteger(m.next) || !Array.isArray(m.runs)) {
+    throw new Error(`${MANIFEST} is not a version 1 manifest`);
+  }
+  return m;
+}
+
+function writeManifestSync(dir: string, m: Manifest, fsync: boolean): void {
+  const path = join(dir, MANIFEST);
+  writeFileSync(`${path}.tmp`, JSON.stringify(m));
+  if (fsync) fsyncSyncPath(`${path}.tmp`);
+  renameSync(`${path}.tmp`, path);
+  if (fsync) fsyncSyncPath(dir);
+}
+
+function fsyncSyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const f = await openFile(path, 'r');
+  try {
+    await f.datasync();
+  } finally {
+    await f.close();
   }
 }
 
 /** Sequence numbers as 8 big-endian bytes: SQLite compares blobs bytewise, so they sort as u64. */
-function seqKey(seq: bigint): Buffer {
+export function seqKey(seq: bigint): Buffer {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(seq);
   return b;

@@ -10,7 +10,7 @@ import { TpslabError } from '../../src/errors.js';
 
 async function tempLogPath(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-block-log-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return join(dir, 'blocks.log');
 }
 

@@ -18,7 +18,7 @@ function asVersion1(tx: SignedTx): SignedTx {
 
 test('a block log written by an older tpslab (version 1 transactions) would replay with other ids: now TPSLAB_E_OLD_FORMAT naming the fix', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-old-format-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   const genesis = chainGenesis();
   const log = await BlockLog.open(join(dir, 'blocks.log'), { fsync: false });
   const txs = transfers(1).map(asVersion1);

@@ -14,7 +14,7 @@ const EVERY = 3;
 
 async function tempData(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-snapshot-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 

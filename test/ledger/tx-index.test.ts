@@ -11,7 +11,7 @@ import { SENDERS, commitAll, createTopic, message, openSequencer, transfers } fr
 
 async function tempData(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tpslab-tx-index-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
@@ -57,7 +57,7 @@ test('a deleted transaction index is rebuilt from the block log at start-up', as
   const first = await openSequencer(dir);
   const before = statuses(first, txs);
   await first.close();
-  for (const f of ['txindex.sqlite', 'txindex.sqlite-wal', 'txindex.sqlite-shm']) await rm(join(dir, f), { force: true });
+  await rm(join(dir, 'txindex'), { recursive: true, force: true });
   const seq = await openSequencer(dir);
   t.after(() => seq.close());
   assert.deepEqual(statuses(seq, txs), before);
@@ -68,11 +68,11 @@ test('a deleted transaction index is rebuilt from the block log at start-up', as
 test('an index ahead of the block log (blocks lost with --no-fsync) is cut back to the log', async (t) => {
   const dir = await tempData(t);
   const txs = await buildChain(dir);
-  const index = TxIndex.open(join(dir, 'txindex.sqlite'));
+  const index = TxIndex.open(join(dir, 'txindex'), { fsync: true });
   const head = index.indexedHeight;
   const ghost = transfers(1, 100n)[0]!;
   index.addBlock(head + 1, [ghost.id], new Map([['chat', 99n]]));
-  index.close();
+  await index.close();
   const seq = await openSequencer(dir);
   t.after(() => seq.close());
   assert.equal(seq.durableHeight, head);

@@ -44,7 +44,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export async function tempDir(prefix = 'tpslab-test-'): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  return { path, remove: () => rm(path, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export interface CliResult {

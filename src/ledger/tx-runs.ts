@@ -1,0 +1,309 @@
+/**
+ * Sorted runs of the transaction index (tx-index.ts): immutable files of (32-byte id, packed location)
+ * entries sorted by id, written once per index flush and merged in size tiers on a worker thread.
+ *
+ * File: a 16-byte header (`TPSR`, version 1, entry count, 0), the entries (40 bytes each: the id, then
+ * the location as a float64 little-endian), the fences (the first 4 bytes of every FENCE_EVERY-th id,
+ * so a lookup reads one slice of FENCE_EVERY entries), then an 8-byte trailer (CRC-32 of the header and
+ * the fences, `TPSE`). Opening a run reads its header, fences and trailer only; the entries are read by
+ * lookups (one pread of 2.5 KiB) and merges (sequentially).
+ */
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+export const ENTRY_BYTES = 40;
+export const ID_BYTES = 32;
+const HEADER_BYTES = 16;
+const TRAILER_BYTES = 8;
+const FENCE_EVERY = 64;
+const MAGIC = 0x54505352; // TPSR
+const END_MAGIC = 0x54505345; // TPSE
+const VERSION = 1;
+/** Positions a numeric sort key holds besides the id's first 4 bytes (2^32 * 2^21 = 2^53). */
+const SORT_KEY_POSITIONS = 2 ** 21;
+/** Entries read or written per chunk when merging (160 KiB). */
+const CHUNK_ENTRIES = 4096;
+
+/** What the manifest records of a run besides its file name. */
+export interface RunInfo {
+  count: number;
+  /** Lowest and highest packed location in the run (for cutting blocks above a height). */
+  minLoc: number;
+  maxLoc: number;
+}
+
+const fencesFor = (count: number): number => Math.ceil(count / FENCE_EVERY);
+
+/** An open run: lookups by id. */
+export class Run {
+  private scratch = Buffer.allocUnsafe(2 * FENCE_EVERY * ENTRY_BYTES);
+
+  private constructor(readonly path: string, private fd: number, readonly count: number, private readonly fences: Uint32Array) {}
+
+  /** Opens a run file, checking its header, size, fences and trailer; throws (with what is wrong) otherwise. */
+  static open(path: string): Run {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const head = Buffer.alloc(HEADER_BYTES);
+      readSync(fd, head, 0, HEADER_BYTES, 0);
+      const count = head.readUInt32BE(8);
+      if (head.readUInt32BE(0) !== MAGIC || head.readUInt32BE(4) !== VERSION) throw new Error('not a run file of version 1');
+      const nf = fencesFor(count);
+      if (size !== HEADER_BYTES + count * ENTRY_BYTES + nf * 4 + TRAILER_BYTES) throw new Error(`size ${size} does not fit ${count} entries`);
+      const tail = Buffer.alloc(nf * 4 + TRAILER_BYTES);
+      readSync(fd, tail, 0, tail.length, HEADER_BYTES + count * ENTRY_BYTES);
+      if (tail.readUInt32BE(nf * 4 + 4) !== END_MAGIC || tail.readUInt32BE(nf * 4) !== crc32(tail.subarray(0, nf * 4), crc32(head))) {
+        throw new Error('its fences or trailer are damaged');
+      }
+      const fences = new Uint32Array(nf);
+      for (let i = 0; i < nf; i++) fences[i] = tail.readUInt32BE(i * 4);
+      return new Run(path, fd, count, fences);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** The packed location of `id`, if this run holds it. */
+  get(id: Buffer): number | undefined {
+    const k = id.readUInt32BE(0);
+    const f = this.fences;
+    let lo = 0;
+    let hi = f.length; // first fence >= k
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (f[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    const first = Math.max(0, lo - 1); // the block before may end with ids of this prefix
+    let end = lo;
+    while (end < f.length && f[end] === k) end++;
+    const from = first * FENCE_EVERY;
+    const n = Math.min(this.count, end * FENCE_EVERY) - from;
+    if (n <= 0) return undefined;
+    if (this.scratch.length < n * ENTRY_BYTES) this.scratch = Buffer.allocUnsafe(n * ENTRY_BYTES);
+    const b = this.scratch;
+    readSync(this.fd, b, 0, n * ENTRY_BYTES, HEADER_BYTES + from * ENTRY_BYTES);
+    let l = 0;
+    let h = n;
+    while (l < h) {
+      const mid = (l + h) >>> 1;
+      const c = b.compare(id, 0, ID_BYTES, mid * ENTRY_BYTES, mid * ENTRY_BYTES + ID_BYTES);
+      if (c === 0) return b.readDoubleLE(mid * ENTRY_BYTES + ID_BYTES);
+      if (c < 0) l = mid + 1;
+      else h = mid;
+    }
+    return undefined;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Writes entries to a new run file as they come, in id order; `finish` writes the fences and trailer. */
+class RunWriter {
+  private readonly fd: number;
+  private readonly buf = Buffer.allocUnsafe(CHUNK_ENTRIES * ENTRY_BYTES);
+  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  private fill = 0;
+  private fences: number[] = [];
+  private offset = HEADER_BYTES;
+  count = 0;
+  minLoc = Infinity;
+  maxLoc = -Infinity;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** Appends the 32-byte id at `at` in `src` with its location (word copies: no native call per entry). */
+  add(src: DataView, at: number, loc: number): void {
+    if (this.count % FENCE_EVERY === 0) this.fences.push(src.getUint32(at, false));
+    if (loc < this.minLoc) this.minLoc = loc;
+    if (loc > this.maxLoc) this.maxLoc = loc;
+    const v = this.view;
+    const o = this.fill;
+    for (let w = 0; w < ID_BYTES; w += 4) v.setUint32(o + w, src.getUint32(at + w, true), true);
+    v.setFloat64(o + ID_BYTES, loc, true);
+    this.fill += ENTRY_BYTES;
+    this.count++;
+    if (this.fill === this.buf.length) this.drain();
+  }
+
+  private drain(): void {
+    writeSync(this.fd, this.buf, 0, this.fill, this.offset);
+    this.offset += this.fill;
+    this.fill = 0;
+  }
+
+  finish(fsync: boolean): RunInfo {
+    this.drain();
+    const head = Buffer.alloc(HEADER_BYTES);
+    head.writeUInt32BE(MAGIC, 0);
+    head.writeUInt32BE(VERSION, 4);
+    head.writeUInt32BE(this.count, 8);
+    const tail = Buffer.allocUnsafe(this.fences.length * 4 + TRAILER_BYTES);
+    this.fences.forEach((f, i) => tail.writeUInt32BE(f, i * 4));
+    tail.writeUInt32BE(crc32(tail.subarray(0, this.fences.length * 4), crc32(head)), this.fences.length * 4);
+    tail.writeUInt32BE(END_MAGIC, this.fences.length * 4 + 4);
+    writeSync(this.fd, tail, 0, tail.length, this.offset);
+    writeSync(this.fd, head, 0, HEADER_BYTES, 0);
+    if (fsync) fdatasyncSync(this.fd);
+    closeSync(this.fd);
+    return { count: this.count, minLoc: this.count ? this.minLoc : 0, maxLoc: this.count ? this.maxLoc : 0 };
+  }
+
+  abort(): void {
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * Writes `n` entries given unsorted (ids, packed as ID_BYTES each in `ids`; locations in `locs`) as a
+ * run file, sorted by id. The file is not fsync'd: see TxIndex's persist chain.
+ */
+export function writeRun(path: string, ids: Buffer, locs: Float64Array, n: number): RunInfo {
+  const order = sortedOrder(ids, n);
+  const src = new DataView(ids.buffer, ids.byteOffset, ids.length);
+  const w = new RunWriter(path);
+  try {
+    for (let j = 0; j < n; j++) {
+      const i = order[j]!;
+      w.add(src, i * ID_BYTES, locs[i]!);
+    }
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+  return w.finish(false);
+}
+
+/** Positions of the first `n` ids packed in `ids`, in id order. */
+function sortedOrder(ids: Buffer, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  const byId = (a: number, b: number): number => ids.compare(ids, b * ID_BYTES, b * ID_BYTES + ID_BYTES, a * ID_BYTES, a * ID_BYTES + ID_BYTES);
+  if (n > SORT_KEY_POSITIONS) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort(byId);
+  }
+  // A numeric sort of (first 4 bytes, position) keys, then ties of the first 4 bytes (rare) by the whole id.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = ids.readUInt32BE(i * ID_BYTES) * SORT_KEY_POSITIONS + i;
+  keys.sort();
+  for (let j = 0; j < n; j++) order[j] = keys[j]! % SORT_KEY_POSITIONS;
+  for (let j = 0; j + 1 < n;) {
+    let k = j + 1;
+    while (k < n && Math.floor(keys[k]! / SORT_KEY_POSITIONS) === Math.floor(keys[j]! / SORT_KEY_POSITIONS)) k++;
+    if (k - j > 1) order.subarray(j, k).sort(byId);
+    j = k;
+  }
+  return order;
+}
+
+/** Reads a run's entries in order, a chunk at a time. */
+class RunReader {
+  private readonly fd: number;
+  readonly buf = Buffer.allocUnsafe(CHUNK_ENTRIES * ENTRY_BYTES);
+  readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  private next = 0;
+  private inBuf = 0;
+  /** Byte offset of the current entry in `buf`; -1 when done. */
+  at = -1;
+  private pos = 0;
+  private readonly count: number;
+
+  constructor(path: string) {
+    const run = Run.open(path); // checks the file
+    this.count = run.count;
+    run.close();
+    this.fd = openSync(path, 'r');
+    this.advance();
+  }
+
+  advance(): void {
+    this.pos++;
+    if (this.at >= 0 && this.pos < this.inBuf) {
+      this.at += ENTRY_BYTES;
+      return;
+    }
+    const n = Math.min(CHUNK_ENTRIES, this.count - this.next);
+    if (n <= 0) {
+      this.at = -1;
+      return;
+    }
+    readSync(this.fd, this.buf, 0, n * ENTRY_BYTES, HEADER_BYTES + this.next * ENTRY_BYTES);
+    this.next += n;
+    this.inBuf = n;
+    this.pos = 0;
+    this.at = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Byte order of two 32-byte ids, 4 bytes at a time. */
+function compareIds(a: DataView, at: number, b: DataView, bt: number): number {
+  for (let w = 0; w < ID_BYTES; w += 4) {
+    const x = a.getUint32(at + w, false);
+    const y = b.getUint32(bt + w, false);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * Merges runs (oldest first) into one new run file, fsync'd if asked; an id in several runs keeps the
+ * newest's location. Entries at or above `belowLoc` are dropped (cutting blocks above a height).
+ */
+export function mergeRuns(inputs: readonly string[], output: string, fsync: boolean, belowLoc = Infinity): RunInfo {
+  const readers = inputs.map((p) => new RunReader(p));
+  const w = new RunWriter(output);
+  try {
+    for (;;) {
+      let best = -1;
+      for (let r = 0; r < readers.length; r++) {
+        const rd = readers[r]!;
+        if (rd.at < 0) continue;
+        if (best < 0) {
+          best = r;
+          continue;
+        }
+        const b = readers[best]!;
+        const c = compareIds(rd.view, rd.at, b.view, b.at);
+        if (c < 0) best = r;
+        else if (c === 0) { // the same id in an older run: skip it there
+          b.advance();
+          best = r;
+        }
+      }
+      if (best < 0) break;
+      const rd = readers[best]!;
+      const loc = rd.view.getFloat64(rd.at + ID_BYTES, true);
+      if (loc < belowLoc) w.add(rd.view, rd.at, loc);
+      rd.advance();
+    }
+  } catch (err) {
+    w.abort();
+    throw err;
+  } finally {
+    for (const r of readers) r.close();
+  }
+  return w.finish(fsync);
+}
+
+/** Writes entries already in id order (each `[id, loc]`) as a run file, fsync'd if asked. */
+export function writeSortedRun(path: string, entries: Iterable<[Buffer, number]>, fsync: boolean): RunInfo {
+  const w = new RunWriter(path);
+  try {
+    for (const [id, loc] of entries) w.add(new DataView(id.buffer, id.byteOffset, ID_BYTES), 0, loc);
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+  return w.finish(fsync);
+}
