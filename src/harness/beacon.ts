@@ -318,18 +318,20 @@ export class Beacon {
     this.reporter.stop();
     this.source?.close();
     this.reporter.report();
-    // The hashing thread has followed the commits during the run: this waits for its last range only.
-    const committedDigest = (await this.t.commits.total()).toJson();
-    const sent = this.send({
-      v: PROTOCOL_VERSION,
-      type: 'done',
-      beacon: this.a.beacon,
-      ...this.t.counts,
-      inFlight: 0,
-      errors: Object.fromEntries(this.t.errors),
-      committedDigest,
-      ...(this.a.collectOutcomes ? { outcomes: this.t.compactor.outcomes() } : {}),
-    });
+    // Counts, errors and the digest's mark in one tick: a commit arriving while the digest is
+    // awaited is in none of them. The hashing thread has followed the commits during the run, so
+    // the wait is for its last range only.
+    const counts = { ...this.t.counts };
+    const errors = Object.fromEntries(this.t.errors);
+    const outcomes = this.a.collectOutcomes ? { outcomes: this.t.compactor.outcomes() } : {};
+    let sent: Promise<void> | void;
+    try {
+      const committedDigest = (await this.t.commits.total()).toJson();
+      sent = this.send({ v: PROTOCOL_VERSION, type: 'done', beacon: this.a.beacon, ...counts, inFlight: 0, errors, committedDigest, ...outcomes });
+    } catch (err) {
+      // The ids it saw committed cannot be read back: say so rather than report a digest that is wrong.
+      sent = this.send({ v: PROTOCOL_VERSION, type: 'error', beacon: this.a.beacon, code: 'TPSLAB_E_INTERNAL', message: (err as Error).message });
+    }
     await Promise.all([sent, this.connector.close()]);
     this.resolveDone();
   }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { HEADER_BYTES, readRecords } from './commit-records.js';
-import type { HashTask } from './commit-hash-worker.js';
+import hashRangeHere, { type HashTask } from './commit-hash-worker.js';
 import type { DigestRange } from './messages.js';
 import { LIMBS, SetDigest, hashOfId, limbsOf, type DigestJson } from './set-digest.js';
 
@@ -103,10 +103,13 @@ export class CommitStore {
   /** Bytes in the file (written), and how many of them are in SQLite. */
   private written = 0;
   private imported = 0;
-  /** Bytes of the file handed to the hashing thread, and its answers not yet added to `totals`. */
+  /** Bytes of the file handed to the hashing thread; `totals` holds bytes [0, foldedTo). */
   private hashing = 0;
-  private readonly parts = new Set<Promise<void>>();
-  private hashError: Error | undefined;
+  private foldedTo = 0;
+  /** Ranges hashed but not yet folded (one ahead of another), by their start. */
+  private readonly finished = new Map<number, { to: number; d: DigestJson }>();
+  /** total() calls waiting for `foldedTo` to reach their mark. */
+  private readonly marks = new Map<number, { resolve: (d: SetDigest) => void; reject: (e: Error) => void }[]>();
   private sql: Sql | undefined;
   private readonly totals = new SetDigest();
   private closed = false;
@@ -140,13 +143,26 @@ export class CommitStore {
     this.used += HEADER_BYTES + len;
   }
 
-  /** The digest of everything added so far: waits for the hashing thread to reach the end of the file. */
-  async total(): Promise<SetDigest> {
+  /**
+   * The digest of everything added until this call (ids added while it waits are not in it, so a
+   * caller that reads its counts in the same tick gets the same set): resolves when the hashing
+   * thread has hashed the file up to here.
+   */
+  total(): Promise<SetDigest> {
+    if (this.closed) return Promise.reject(new Error(`the commit store ${this.dir} is closed`));
     this.flush();
+    const mark = this.written;
     this.hashFrom(0);
-    while (this.parts.size > 0) await Promise.all(this.parts);
-    if (this.hashError) throw this.hashError;
-    return this.totals;
+    if (this.foldedTo === mark) return Promise.resolve(this.snapshot());
+    return new Promise((resolve, reject) => {
+      const waiting = this.marks.get(mark) ?? [];
+      waiting.push({ resolve, reject });
+      this.marks.set(mark, waiting);
+    });
+  }
+
+  private snapshot(): SetDigest {
+    return new SetDigest().merge(this.totals);
   }
 
   /** Hands what was written since the last range to the hashing thread, once it is at least `minBytes`. */
@@ -154,15 +170,32 @@ export class CommitStore {
     if (this.written - this.hashing < Math.max(1, minBytes) || this.closed) return;
     const task: HashTask = { path: this.path, from: this.hashing, to: this.written };
     this.hashing = this.written;
-    const part: Promise<void> = hashRange(task).then(
-      (d) => {
-        if (!this.closed) this.totals.merge(d);
-      },
-      (err: unknown) => {
-        this.hashError ??= new Error(`cannot hash the commit store ${this.path} (bytes ${task.from}–${task.to}): ${(err as Error).message}`, { cause: err });
-      },
-    ).finally(() => this.parts.delete(part));
-    this.parts.add(part);
+    hashRange(task)
+      .catch(() => hashRangeHere(task)) // the thread failed (could not start, out of memory): hash it here
+      .then(
+        (d) => this.fold(task, d),
+        (err: unknown) => this.fail(new Error(`cannot hash the commit store ${this.path} (bytes ${task.from}–${task.to}): ${(err as Error).message}`, { cause: err })),
+      );
+  }
+
+  /** Adds finished ranges to the total in file order, answering each total() whose mark it reaches. */
+  private fold(task: HashTask, d: DigestJson): void {
+    if (this.closed) return;
+    this.finished.set(task.from, { to: task.to, d });
+    for (let next = this.finished.get(this.foldedTo); next; next = this.finished.get(this.foldedTo)) {
+      this.finished.delete(this.foldedTo);
+      this.totals.merge(next.d);
+      this.foldedTo = next.to;
+      const waiting = this.marks.get(this.foldedTo);
+      if (!waiting) continue;
+      this.marks.delete(this.foldedTo);
+      for (const w of waiting) w.resolve(this.snapshot());
+    }
+  }
+
+  private fail(err: Error): void {
+    for (const waiting of this.marks.values()) for (const w of waiting) w.reject(err);
+    this.marks.clear();
   }
 
   /** Bytes of the file handed to the hashing thread so far. */
@@ -241,6 +274,7 @@ export class CommitStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.fail(new Error(`the commit store ${this.dir} was closed while its digest was asked for`));
     this.sql?.db.close();
     closeSync(this.fd);
     rmSync(this.dir, { recursive: true, force: true });

@@ -226,6 +226,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     const verified: SignedTx[] = [];
     const verifiedSlots: number[] = [];
     const accepting: Promise<(TpslabError | undefined)[]>[] = [];
+    const acceptingCounts: number[] = [];
     for (const chunk of ctx.verifier.verify(decoded, genesis.network)) {
       let checks: (TpslabError | undefined)[];
       try {
@@ -250,11 +251,17 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
         const p = accept(ready);
         p.catch(() => {}); // awaited below, after the later chunks: not an unhandled rejection meanwhile
         accepting.push(p);
+        acceptingCounts.push(ready.length);
       }
     }
     let accepted = 0;
     let full = false;
-    const outcomes = (await Promise.all(accepting)).flat();
+    // Settled one by one: a chunk whose hand-on failed must not hide the answers of those accepted before it.
+    const outcomes = (await Promise.allSettled(accepting)).flatMap((o, c) => {
+      if (o.status === 'fulfilled') return o.value;
+      const e = new TpslabError('TPSLAB_E_UNAVAILABLE', `this node could not hand these transactions on (${(o.reason as Error).message}); retry the same transaction`, { cause: o.reason });
+      return new Array<TpslabError>(acceptingCounts[c]!).fill(e);
+    });
     releaseLease(req);
     outcomes.forEach((err, j) => {
       const id = verified[j]!.id.toString('hex');

@@ -183,7 +183,8 @@ export class LedgerState {
         this.requireFee(s, sender, body.fee);
         if (this.topics.has(body.topic)) throw new TpslabError('TPSLAB_E_TOPIC_EXISTS', `topic "${body.topic}" already exists`);
         s.balance -= body.fee;
-        this.topics.set(body.topic, { nextSeq: 0n, owner: sender });
+        // A copy: `sender` may be a view into a whole block's bytes (decodeBlock(bytes, owned)), which the state outlives.
+        this.topics.set(body.topic, { nextSeq: 0n, owner: Buffer.from(sender) });
         this.dirtyTopics.add(body.topic);
         break;
       }

@@ -55,7 +55,8 @@ export function encodeBlock(b: Block): Buffer {
 
 /**
  * Strictly decodes a block. Each transaction copies its bytes, unless `owned`: the caller hands `bytes` over (a
- * buffer of its own that nothing changes again, such as the copy it logs) and the transactions are views of it.
+ * buffer of its own that nothing changes again, such as the copy it logs) and the transactions are views of it:
+ * whatever is kept after the block is applied (a topic's owner, say) must then be copied, or it keeps the whole block.
  */
 export function decodeBlock(bytes: Buffer, owned = false): Block {
   const r = new ByteReader(bytes, 'block');

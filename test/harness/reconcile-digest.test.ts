@@ -76,6 +76,22 @@ test('the commit store hashes on another thread while ids are added: the digest 
   assert.deepEqual((await s.total()).toJson(), SetDigest.of([...ids, 'one more']).toJson());
 });
 
+test('a total is of the ids added before it was asked for: ids added while it is awaited wait for the next', async () => {
+  const s = store();
+  const ids = Array.from({ length: 20_000 }, (_, k) => idOf(k));
+  ids.forEach((id, k) => s.add(id, k % 7, 1 + (k >> 8)));
+  const asked = s.total();
+  s.add('late', 0, 999);
+  assert.deepEqual((await asked).toJson(), SetDigest.of(ids).toJson(), 'the late id is not in the total asked before it');
+  assert.deepEqual((await s.total()).toJson(), SetDigest.of([...ids, 'late']).toJson());
+  // Closed while a total is awaited: it rejects instead of waiting forever.
+  s.add('after', 0, 1_000);
+  const pending = s.total();
+  s.close();
+  await assert.rejects(pending, /closed/);
+  await assert.rejects(s.total(), /closed/);
+});
+
 /** A beacon over a store, counting what it is asked and what it ships. */
 async function beaconOver(beacon: number, s: CommitStore, shipped: { ids: number }): Promise<DigestBeacon> {
   return {

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { TpslabError } from '../../src/errors.js';
 import { parseGenesis } from '../../src/ledger/genesis.js';
 import { LedgerState } from '../../src/ledger/state.js';
+import { decodeBlock, encodeBlock, makeBlock } from '../../src/protocol/block.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
 import type { Entry, SignedTx } from '../../src/protocol/tx.js';
 
@@ -92,5 +93,16 @@ describe('LedgerState transfers', () => {
     for (const tx of txs) y.execute(tx);
     assert.ok(x.seal(1).equals(y.seal(1)));
     assert.equal(balance(x, bob), 23n); // 50 - 20 - 5 - fee 2
+  });
+  it('a topic created from an owned block keeps a copy of its owner, not the whole block (regression: a view pinned every block with a create-topic)', () => {
+    const s = fresh();
+    const txs = [signTx({ kind: 'create-topic', nonce: 0n, fee: 2n, deps: [], from: alice.publicKey, topic: 'owned' }, [alice], NET)];
+    for (let n = 0n; n < 60n; n++) txs.push(transfer([bob], [entry(bob, 1n)], [entry(carol, 1n)], n, 0n));
+    const bytes = encodeBlock(makeBlock({ height: 1, prevHash: Buffer.alloc(32), timestampMs: 0, stateHash: Buffer.alloc(32), txs }));
+    const block = decodeBlock(Buffer.from(bytes), true);
+    s.execute(block.txs[0]!);
+    const owner = s.getTopic('owned')!.owner;
+    assert.deepEqual(owner, alice.publicKey);
+    assert.ok(owner.buffer.byteLength < bytes.length, `the owner holds ${owner.buffer.byteLength} bytes; the block is ${bytes.length}`);
   });
 });

@@ -1,4 +1,4 @@
-// The verify pool: a batch answered in one job per thread (at most 256 transactions each), in order,
+// The verify pool: a batch answered in one job per thread (64 to 256 transactions each), in order,
 // each as soon as it is checked (with 2 threads a batch was one job on one thread while the other
 // idled), and the order in which a busy pool takes jobs.
 import assert from 'node:assert/strict';
@@ -27,10 +27,10 @@ async function codes(v: SignatureVerifier, txs: readonly SignedTx[]): Promise<{ 
 }
 
 describe('signature verifier (verify pool)', () => {
-  it('shares a pooled batch among the threads, one job each of at most 256, in order, each naming only its own bad signatures', async () => {
+  it('shares a pooled batch among the threads, one job each of 64 to 256, in order, each naming only its own bad signatures', async () => {
     const v = createVerifier(2);
     try {
-      for (const [n, starts, counts] of [[101, [0, 51], [51, 50]], [600, [0, 256, 512], [256, 256, 88]]] as const) {
+      for (const [n, starts, counts] of [[101, [0, 64], [64, 37]], [160, [0, 80], [80, 80]], [600, [0, 256, 512], [256, 256, 88]]] as const) {
         const bad = new Set([1, 60, n - 1]);
         const r = await codes(v, transfers(n, bad));
         assert.deepEqual([r.starts, r.counts], [starts, counts], `${n} transactions`);
