@@ -73,7 +73,13 @@ describe('kill and restart', () => {
       const alive = descendants(cli.child.pid!).map((pid) => `${processName(pid)} (pid ${pid})`);
       assert.fail(`tpslab run did not exit within 120 s; still running under it: ${alive.join(', ') || 'nothing'}\n${cli.stderr}`);
     } finally {
-      for (const pid of [...seen, cli.child.pid!]) if (ours(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of [...seen, cli.child.pid!]) {
+        try {
+          if (ours(pid)) process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone between the check and the kill
+        }
+      }
     }
     // Nodes restarted by the faults are children of the run: the network's teardown stopped them all.
     assert.deepEqual(leftover.map(processName), [], 'no process the run started outlives it');

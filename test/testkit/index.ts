@@ -13,7 +13,6 @@ import { NodeClient } from '../../src/client/node-client.js';
 import { TpslabError } from '../../src/errors.js';
 import { readKeyFile } from '../../src/client/key-file.js';
 import type { Endpoint } from '../../src/ledger/node.js';
-import { isAlive } from '../../src/ledger/pid-alive.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
 import { descendants } from './proc-rss.js';
 
@@ -76,8 +75,16 @@ export function runCli(args: string[], timeoutMs = 30_000, cwd?: string): Promis
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       // Its network's roles and beacons too: left running, they would load the machine for the tests after.
+      // Stopped first, so it starts nothing new (a fault's restart) while its children are listed.
+      cli.child.kill('SIGSTOP');
       const left = cli.child.pid ? descendants(cli.child.pid) : [];
-      for (const pid of left) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
       cli.child.kill('SIGKILL');
       reject(new TimeoutError(`tpslab ${args.join(' ')} did not finish in ${timeoutMs} ms (killed with ${left.length} processes under it)\n${cli.stdout}\n${cli.stderr}`));
     }, timeoutMs);
