@@ -18,6 +18,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { keyPairFromLabel, signTx } from '../src/protocol/signing.js';
 import type { SignedTx } from '../src/protocol/tx.js';
+import { rng } from '../test/dataset/chain.js';
 
 const NETWORK = 'verify-queue-ab';
 const SENDERS = 20;
@@ -53,17 +54,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** A small deterministic generator (mulberry32), so every tree gets the same stream. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The batches: arrival offset (ms) and size, for `seconds` at `txPerSec`. */
 function schedule(seconds: number, txPerSec: number): { atMs: number; size: number }[] {

@@ -39,7 +39,8 @@ export interface ChainSpec {
   zeroOutputAt?: number;
 }
 
-function rng(seed: number): () => number {
+/** A small deterministic generator (mulberry32): the same stream for the same seed. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
