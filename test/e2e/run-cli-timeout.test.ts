@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAlive } from '../../src/ledger/net.js';
 import { runCli, tempDir, TimeoutError, waitFor } from '../testkit/index.js';
+import { cmdline } from '../testkit/proc-rss.js';
 
 let dir: { path: string; remove(): Promise<void> };
 before(async () => {
@@ -22,11 +23,7 @@ function processesNaming(text: string): number[] {
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) && isAlive(pid)) out.push(pid);
-    } catch {
-      // gone meanwhile
-    }
+    if (cmdline(pid).includes(text) && isAlive(pid)) out.push(pid);
   }
   return out;
 }

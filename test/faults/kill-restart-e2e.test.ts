@@ -4,7 +4,6 @@
 // pid; `net down` then missed that node, a child of the run, and it kept the run alive with its
 // directory already removed. A later kill of that node failed with "kill ESRCH".
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,15 +11,7 @@ import { readFaults } from '../../src/faults/fault-store.js';
 import type { RunResult } from '../../src/harness/overseer.js';
 import { isAlive } from '../../src/ledger/net.js';
 import { spawnCli, tempDir, TimeoutError, waitFor } from '../testkit/index.js';
-import { descendants, processName } from '../testkit/proc-rss.js';
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-}
+import { cmdline, descendants, processName } from '../testkit/proc-rss.js';
 
 let dir: { path: string; remove(): Promise<void> };
 before(async () => {

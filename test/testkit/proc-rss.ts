@@ -51,14 +51,19 @@ export function rssOf(pid: number): number | undefined {
   }
 }
 
+/** A process's command line, its arguments joined by NUL ('' once it is gone). */
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** A readable name for a tpslab process: "beacon 1234", "replica node1", "sequencer", "tracker"; else its command line. */
 export function processName(pid: number): string {
-  let args: string[];
-  try {
-    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return `pid ${pid}`;
-  }
+  const args = cmdline(pid).split('\0').filter(Boolean);
+  if (args.length === 0) return `pid ${pid}`;
   const main = args.findIndex((a) => a.endsWith('main.js'));
   if (main < 0) return args.map((a) => basename(a)).join(' ').slice(0, 60);
   const command = args[main + 1] ?? '?';
