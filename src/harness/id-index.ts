@@ -7,8 +7,8 @@
  * below the floor are reused by later inserts and cleared when the table is rebuilt (once its
  * used slots pass half of it), so it stays within a small multiple of what is live.
  *
- * The hash reads at most HASHED_CHARS characters from the end of the id: transaction ids are
- * hashes (hex) or end with what varies (a sequence); a full compare confirms every match.
+ * The hash reads the whole id: an HTTP connector's ids come from a user's template, and what varies
+ * may be anywhere in them (a uuid before a constant suffix); a full compare confirms every match.
  */
 
 const MIN_CAPACITY = 1024;
@@ -16,13 +16,10 @@ const MIN_CAPACITY = 1024;
 const EMPTY = -2;
 /** A deleted id's value: below any floor, so its slot is free for reuse (a probe goes on past it). */
 const GONE = -1;
-/** Characters hashed, from the end of the id. */
-const HASHED_CHARS = 12;
-
-function hashOf(id: string): number {
+export function hashOf(id: string): number {
   let h = 0x811c9dc5 ^ id.length;
-  for (let k = Math.max(0, id.length - HASHED_CHARS); k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
-  // fmix32 (MurmurHash3): spreads the last characters' bits to the low bits the mask keeps.
+  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
+  // fmix32 (MurmurHash3): spreads every character's bits to the low bits the mask keeps.
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

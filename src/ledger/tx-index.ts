@@ -35,6 +35,8 @@ export const INDEX_SHIFT = 2 ** 20;
 const FANOUT = 4;
 /** Tier 0 holds runs up to this many ids (about one flush); tier t up to FANOUT^t times that. */
 const TIER_BASE_IDS = 8192;
+/** A failed merge (a full disk, say) is tried again after this. */
+const MERGE_RETRY_MS = 30_000;
 const MANIFEST = 'manifest.json';
 const TOPICS = 'topics.sqlite';
 
@@ -70,7 +72,9 @@ export class TxIndex {
   private chain: Promise<void> = Promise.resolve();
   private worker: Worker | undefined;
   private merging: { output: string; inputs: LiveRun[] } | undefined;
-  private mergeFailed = false;
+  /** After a failed merge, none starts before this (Date.now()); after a failed manifest write, none is written. */
+  private mergeRetryAtMs = 0;
+  private persistFailed = false;
   private closed = false;
 
   private constructor(private readonly dir: string, private readonly opts: TxIndexOptions, manifest: Manifest, runs: LiveRun[]) {
@@ -191,10 +195,21 @@ export class TxIndex {
   /** Writes the staged ids as a run (sorted; on disk, not yet fsync'd) and counts their blocks indexed. */
   private flush(): void {
     if (this.staged === 0 && this.stagedTopics.length === 0 && this.stagedMark === this.mark) return;
-    if (this.stagedTopics.length > 0) this.writeTopics(this.stagedTopics);
-    this.stagedTopics = [];
-    this.addRun(this.stagedIds, this.stagedLocs, this.staged, this.stagedMark);
-    this.staged = 0;
+    try {
+      if (this.stagedTopics.length > 0) this.writeTopics(this.stagedTopics);
+      this.addRun(this.stagedIds, this.stagedLocs, this.staged, this.stagedMark);
+    } finally {
+      // Emptied whether or not it was written: a caller whose flush failed adds its blocks again
+      // (ChainStore's index queue), so what stayed here would be staged twice.
+      this.stagedTopics = [];
+      this.staged = 0;
+      this.stagedMark = this.mark;
+      if (this.stagedLocs.length > TIER_BASE_IDS * 4) {
+        // A replay's large batch (256 blocks at open) is not kept for the life of the process.
+        this.stagedIds = Buffer.allocUnsafe(TIER_BASE_IDS * ID_BYTES);
+        this.stagedLocs = new Float64Array(TIER_BASE_IDS);
+      }
+    }
   }
 
   /**
@@ -206,7 +221,12 @@ export class TxIndex {
     if (n > 0) {
       const name = this.nextName();
       const info = writeRun(join(this.dir, name), ids, locs, n);
-      added = { name, info, run: Run.open(join(this.dir, name)) };
+      try {
+        added = { name, info, run: Run.open(join(this.dir, name)) };
+      } catch (err) {
+        rmSync(join(this.dir, name), { force: true });
+        throw err;
+      }
       this.runs.push(added);
     }
     if (height > this.stagedMark) this.stagedMark = height;
@@ -226,9 +246,16 @@ export class TxIndex {
   }
 
   private persist(task: () => Promise<void>): void {
-    this.chain = this.chain.then(task).catch((err: unknown) => {
-      console.error(`warning: writing the transaction index in ${this.dir} failed: ${(err as Error).message}; the next start re-indexes from the block log`);
-    });
+    this.chain = this.chain
+      .then(() => {
+        // After a failed write, no later manifest: it could count blocks of a run it does not name
+        // (one whose fsync failed). The last manifest written stays true; the next start re-indexes the rest.
+        if (!this.persistFailed) return task();
+      })
+      .catch((err: unknown) => {
+        this.persistFailed = true;
+        console.error(`warning: writing the transaction index in ${this.dir} failed: ${(err as Error).message}; it is not written again by this process, and the next start re-indexes from the block log`);
+      });
   }
 
   private async writeManifest(): Promise<void> {
@@ -241,7 +268,7 @@ export class TxIndex {
 
   /** Starts merging FANOUT runs of the lowest tier that has them, on the worker thread. */
   private maybeMerge(): void {
-    if (this.merging || this.mergeFailed || this.closed) return;
+    if (this.merging || this.closed || Date.now() < this.mergeRetryAtMs) return;
     const byTier = new Map<number, LiveRun[]>();
     for (const r of this.runs) {
       const tier = r.info.count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(r.info.count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1;
@@ -276,18 +303,29 @@ export class TxIndex {
     return w;
   }
 
+  /** A failed merge: its output removed, merging tried again after MERGE_RETRY_MS (lookups read more runs meanwhile). */
+  private mergeFailedAt(m: { output: string }, error: string): void {
+    console.error(`warning: merging runs of the transaction index in ${this.dir} failed: ${error}; merging again in ${MERGE_RETRY_MS / 1000} s`);
+    this.mergeRetryAtMs = Date.now() + MERGE_RETRY_MS;
+    rmSync(join(this.dir, m.output), { force: true });
+  }
+
   private merged(res: MergeResult): void {
     const m = this.merging;
     this.worker?.unref();
     if (!m || this.closed) return;
     this.merging = undefined;
     if ('error' in res) {
-      console.error(`warning: merging runs of the transaction index in ${this.dir} failed: ${res.error}; lookups read more runs until the next start`);
-      this.mergeFailed = true;
-      rmSync(join(this.dir, m.output), { force: true });
+      this.mergeFailedAt(m, res.error);
       return;
     }
-    const run: LiveRun = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output)) };
+    let run: LiveRun;
+    try {
+      run = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output)) };
+    } catch (err) {
+      this.mergeFailedAt(m, (err as Error).message);
+      return;
+    }
     const gone = new Set(m.inputs.map((r) => r.name));
     this.runs = [...this.runs.filter((r) => !gone.has(r.name)), run];
     for (const r of m.inputs) r.run.close();

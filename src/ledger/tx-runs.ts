@@ -8,7 +8,7 @@
  * the fences, `TPSE`). Opening a run reads its header, fences and trailer only; the entries are read by
  * lookups (one pread of 2.5 KiB) and merges (sequentially).
  */
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 export const ENTRY_BYTES = 40;
@@ -140,7 +140,12 @@ class RunWriter {
   }
 
   finish(fsync: boolean): RunInfo {
-    this.drain();
+    try {
+      this.drain();
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
     const head = Buffer.alloc(HEADER_BYTES);
     head.writeUInt32BE(MAGIC, 0);
     head.writeUInt32BE(VERSION, 4);
@@ -149,15 +154,25 @@ class RunWriter {
     this.fences.forEach((f, i) => tail.writeUInt32BE(f, i * 4));
     tail.writeUInt32BE(crc32(tail.subarray(0, this.fences.length * 4), crc32(head)), this.fences.length * 4);
     tail.writeUInt32BE(END_MAGIC, this.fences.length * 4 + 4);
-    writeSync(this.fd, tail, 0, tail.length, this.offset);
-    writeSync(this.fd, head, 0, HEADER_BYTES, 0);
-    if (fsync) fdatasyncSync(this.fd);
+    try {
+      writeSync(this.fd, tail, 0, tail.length, this.offset);
+      writeSync(this.fd, head, 0, HEADER_BYTES, 0);
+      if (fsync) fdatasyncSync(this.fd);
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
     closeSync(this.fd);
     return { count: this.count, minLoc: this.count ? this.minLoc : 0, maxLoc: this.count ? this.maxLoc : 0 };
   }
 
+  /** Closes and removes the unfinished file (a failed write, say a full disk, leaves nothing behind). */
   abort(): void {
-    closeSync(this.fd);
+    try {
+      closeSync(this.fd);
+    } finally {
+      rmSync(this.path, { force: true });
+    }
   }
 }
 
@@ -261,9 +276,11 @@ function compareIds(a: DataView, at: number, b: DataView, bt: number): number {
  * newest's location. Entries at or above `belowLoc` are dropped (cutting blocks above a height).
  */
 export function mergeRuns(inputs: readonly string[], output: string, fsync: boolean, belowLoc = Infinity): RunInfo {
-  const readers = inputs.map((p) => new RunReader(p));
-  const w = new RunWriter(output);
+  const readers: RunReader[] = [];
+  let w: RunWriter | undefined;
   try {
+    for (const p of inputs) readers.push(new RunReader(p));
+    w = new RunWriter(output);
     for (;;) {
       let best = -1;
       for (let r = 0; r < readers.length; r++) {
@@ -288,7 +305,7 @@ export function mergeRuns(inputs: readonly string[], output: string, fsync: bool
       rd.advance();
     }
   } catch (err) {
-    w.abort();
+    w?.abort();
     throw err;
   } finally {
     for (const r of readers) r.close();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { IdIndex } from '../../src/harness/id-index.js';
+import { IdIndex, hashOf } from '../../src/harness/id-index.js';
 
 const hexId = (k: number): string => createHash('sha256').update(String(k)).digest('hex');
 
@@ -39,4 +39,12 @@ test('values below the floor are gone; their slots are reused without hiding an 
   // An id set again above the floor is live again.
   x.set('tx-5', 200_000);
   assert.equal(x.get('tx-5'), 200_000);
+});
+
+test('ids that differ only before a constant suffix hash apart (regression: only the last 12 characters were hashed, so an HTTP template like "{{uuid}}@example.com" put every id in one probe run)', () => {
+  const ids = Array.from({ length: 2000 }, (_, k) => `${createHash('sha256').update(String(k)).digest('hex').slice(0, 32)}@ledger.example.com`);
+  assert.ok(new Set(ids.map(hashOf)).size >= 1990, 'distinct hashes for distinct ids');
+  const x = new IdIndex();
+  ids.forEach((id, k) => x.set(id, k));
+  ids.forEach((id, k) => assert.equal(x.get(id), k));
 });

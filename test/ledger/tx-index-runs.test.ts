@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -209,4 +209,29 @@ test('a manifest that does not parse (torn by an OS crash with --no-fsync) empti
   assert.equal(again.indexedHeight, 0);
   assert.equal(again.runCount, 0);
   assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.run')), []);
+});
+
+test('a flush that cannot write its run (a full disk, say) throws, stages nothing twice when its blocks are added again, and leaves no file', async (t) => {
+  const dir = join(await tempDir(t), 'txindex');
+  const index = TxIndex.open(dir, { fsync: true });
+  t.after(() => index.close());
+  const blocks: Buffer[][] = [];
+  fill(index, blocks, 1, 2, 100);
+  await index.settle();
+  // The next run's file name is taken by a directory: its write fails as a full disk's would.
+  const names = (await readdir(dir)).filter((f) => f.endsWith('.run')).sort();
+  const next = `${String(Number(names.at(-1)!.slice(0, 10)) + 1).padStart(10, '0')}.run`;
+  await mkdir(join(dir, next));
+  const ids = Array.from({ length: 100 }, () => randomBytes(32));
+  assert.throws(() => index.addBlock(3, ids, undefined));
+  assert.equal(index.indexedHeight, 2, 'the failed block is not counted');
+  assert.equal(index.locate(ids[0]!), undefined);
+  // ChainStore adds the same block again at its next flush.
+  blocks[3] = ids;
+  index.addBlock(3, ids, undefined);
+  await index.settle();
+  assertAll(index, blocks, 3);
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { height: number; runs: { count: number }[] };
+  assert.equal(manifest.height, 3);
+  assert.equal(manifest.runs.reduce((n, r) => n + r.count, 0), 300, 'each id written once, not staged twice');
 });
