@@ -395,19 +395,22 @@ export class TxIndex {
 
   /** Resolves once every run written so far is named by manifest.json and no merge is running. */
   async settle(): Promise<void> {
-    while (this.merging) await new Promise((r) => setTimeout(r, 5));
+    while (this.merging && !this.closed) await new Promise((r) => setTimeout(r, 5));
     await this.chain;
   }
 
   /** Writes what is staged, waits for the manifest, stops a merge in progress (its output is deleted at the next open). */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
-    this.closed = true;
-    await this.worker?.terminate();
-    await this.chain;
-    for (const r of this.runs) r.run.close();
-    if (this.topics?.open) this.topics.close();
+    this.closed = true; // first: the last flush starts no merge
+    try {
+      this.flush();
+    } finally {
+      await this.worker?.terminate();
+      await this.chain;
+      for (const r of this.runs) r.run.close();
+      if (this.topics?.open) this.topics.close();
+    }
   }
 }
 
