@@ -81,7 +81,8 @@ export class ChainStore {
    * ids only, so the decoded blocks are not kept alive (and copied by every young-generation GC) for
    * up to INDEX_FLUSH_MS.
    */
-  private indexQueue: { height: number; ids: Buffer[] }[] = [];
+  /** Durable blocks not yet in the on-disk index: their ids as latin1 keys (SignedTx.idKey, the keys of `recent`). */
+  private indexQueue: { height: number; ids: string[] }[] = [];
   private indexQueuedTxs = 0;
   private indexTimer: NodeJS.Timeout | undefined;
   /** Receives the `index` stage (each flush's duration); set by the service's owner. */
@@ -142,7 +143,7 @@ export class ChainStore {
           for (const rec of recs) {
             const block = decodeBlock(rec);
             const effects = applyBlock(chain.state, block);
-            if (block.height > txIndex.indexedHeight) txIndex.addBlock(block.height, block.txs.map((tx) => tx.id), topicStartsOf(effects));
+            if (block.height > txIndex.indexedHeight) txIndex.addBlock(block.height, block.txs.map((tx) => tx.idKey), topicStartsOf(effects));
             chain.lastTimestampMs = block.timestampMs;
             chain.head = { hash: block.hash.toString('hex'), stateHash: block.stateHash.toString('hex'), timestampMs: block.timestampMs };
           }
@@ -222,7 +223,7 @@ export class ChainStore {
   async persist(block: Block, encoded: Buffer): Promise<void> {
     const index = await this.log.append(encoded);
     if (index !== block.height - 1) throw new TpslabError('TPSLAB_E_INTERNAL', `log index ${index} does not match height ${block.height}`);
-    this.indexQueue.push({ height: block.height, ids: block.txs.map((tx) => tx.id) });
+    this.indexQueue.push({ height: block.height, ids: block.txs.map((tx) => tx.idKey) });
     this.indexQueuedTxs += block.txs.length;
     if (this.indexQueuedTxs >= INDEX_BATCH_TXS) this.flushIndex();
     else if (!this.indexTimer) {
@@ -254,7 +255,7 @@ export class ChainStore {
     this.indexQueue = [];
     this.indexQueuedTxs = 0;
     for (const b of blocks) {
-      for (const id of b.ids) this.recent.delete(id.toString('latin1'));
+      for (const id of b.ids) this.recent.delete(id);
       this.recentTopics.delete(b.height);
     }
   }

@@ -159,11 +159,16 @@ export class TxIndex {
     return this.mark;
   }
 
-  /** Records a block's transaction ids and its topics' first sequence numbers (written at the end of the batch). */
-  addBlock(height: number, ids: readonly Buffer[], starts: ReadonlyMap<string, bigint> | undefined): void {
+  /**
+   * Records a block's transaction ids and its topics' first sequence numbers (written at the end of
+   * the batch). An id is its 32 bytes, or the same as a latin1 string (SignedTx.idKey: no Buffer made).
+   */
+  addBlock(height: number, ids: readonly (Buffer | string)[], starts: ReadonlyMap<string, bigint> | undefined): void {
     if (this.staged + ids.length > this.stagedLocs.length) this.grow(this.staged + ids.length);
     for (let i = 0; i < ids.length; i++) {
-      ids[i]!.copy(this.stagedIds, this.staged * ID_BYTES);
+      const id = ids[i]!;
+      if (typeof id === 'string') this.stagedIds.write(id, this.staged * ID_BYTES, ID_BYTES, 'latin1');
+      else id.copy(this.stagedIds, this.staged * ID_BYTES);
       this.stagedLocs[this.staged++] = height * INDEX_SHIFT + i;
     }
     if (starts) for (const [topic, seq] of starts) this.stagedTopics.push([height, topic, seqKey(seq)]);

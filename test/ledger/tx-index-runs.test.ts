@@ -235,3 +235,13 @@ test('a flush that cannot write its run (a full disk, say) throws, stages nothin
   assert.equal(manifest.height, 3);
   assert.equal(manifest.runs.reduce((n, r) => n + r.count, 0), 300, 'each id written once, not staged twice');
 });
+
+test('ids given as latin1 keys (SignedTx.idKey, what ChainStore queues) are indexed as their bytes', async (t) => {
+  const dir = join(await tempDir(t), 'txindex');
+  const index = TxIndex.open(dir, { fsync: false });
+  t.after(() => index.close());
+  const ids = Array.from({ length: 50 }, () => randomBytes(32));
+  index.addBlock(1, ids.map((id) => id.toString('latin1')), undefined);
+  ids.forEach((id, i) => assert.equal(index.locate(id), INDEX_SHIFT + i));
+  assert.equal(index.locate(randomBytes(32)), undefined);
+});
