@@ -174,7 +174,7 @@ export class CommitStore {
       .catch(() => hashRangeHere(task)) // the thread failed (could not start, out of memory): hash it here
       .then(
         (d) => this.fold(task, d),
-        (err: unknown) => this.fail(new Error(`cannot hash the commit store ${this.path} (bytes ${task.from}–${task.to}): ${(err as Error).message}`, { cause: err })),
+        (err: unknown) => this.fail(new Error(`cannot hash the commit store ${this.path} (bytes ${task.from}–${task.to}): ${(err as Error).message}; the beacon's temp directory (TMPDIR) must stay readable with room to spare for the run (80 bytes per committed id)`, { cause: err })),
       );
   }
 

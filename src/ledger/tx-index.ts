@@ -259,7 +259,7 @@ export class TxIndex {
       })
       .catch((err: unknown) => {
         this.persistFailed = true;
-        console.error(`warning: writing the transaction index in ${this.dir} failed: ${(err as Error).message}; it is not written again by this process, and the next start re-indexes from the block log`);
+        console.error(`warning: writing the transaction index in ${this.dir} failed: ${(err as Error).message}; it is not written again by this process, and the next start re-indexes from the block log (check the data directory's free space and permissions before restarting)`);
       });
   }
 
@@ -310,7 +310,7 @@ export class TxIndex {
 
   /** A failed merge: its output removed, merging tried again after MERGE_RETRY_MS (lookups read more runs meanwhile). */
   private mergeFailedAt(m: { output: string }, error: string): void {
-    console.error(`warning: merging runs of the transaction index in ${this.dir} failed: ${error}; merging again in ${MERGE_RETRY_MS / 1000} s`);
+    console.error(`warning: merging runs of the transaction index in ${this.dir} failed: ${error}; merging again in ${MERGE_RETRY_MS / 1000} s (check the data directory's free space)`);
     this.mergeRetryAtMs = Date.now() + MERGE_RETRY_MS;
     rmSync(join(this.dir, m.output), { force: true });
   }
