@@ -7,7 +7,10 @@
  * steadier than TPS on a shared machine: it is the figure to compare.
  *
  *   node dist/bench/net-cpu-ab.js --trees /work/wt/base,. [--rounds 2] [--nodes 3]
- *        [--senders 2000] [--nonces 10] [--prof DIR] [--perf DIR]
+ *        [--senders 2000] [--nonces 10] [--warmup-nonces 0] [--prof DIR] [--perf DIR]
+ *
+ * `--warmup-nonces K` pumps every sender's first K nonces into each new network, unmeasured,
+ * before the window (as network-scaling does), so the window sees warm processes.
  *
  * Every tree must be built (`npm run build`). `--prof DIR` samples every network
  * process's CPU (bench/lib/cpu-prof.ts) and writes the profiles under
@@ -37,12 +40,13 @@ interface Args {
   nodes: number;
   senders: number;
   nonces: number;
+  warmupNonces: number;
   prof: string | undefined;
   perf: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { trees: ['.'], rounds: 2, nodes: 3, senders: 2000, nonces: 10, prof: undefined, perf: undefined };
+  const a: Args = { trees: ['.'], rounds: 2, nodes: 3, senders: 2000, nonces: 10, warmupNonces: 0, prof: undefined, perf: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[++i];
@@ -50,7 +54,11 @@ function parseArgs(argv: string[]): Args {
     if (k === '--trees') a.trees = v.split(',').filter(Boolean);
     else if (k === '--prof') a.prof = resolve(v);
     else if (k === '--perf') a.perf = resolve(v);
-    else if (k === '--rounds' || k === '--nodes' || k === '--senders' || k === '--nonces') {
+    else if (k === '--warmup-nonces') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--warmup-nonces must be a whole number >= 0, got "${v}"`);
+      a.warmupNonces = n;
+    }    else if (k === '--rounds' || k === '--nodes' || k === '--senders' || k === '--nonces') {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new Error(`${k} must be a whole number >= 1, got "${v}"`);
       a[k.slice(2) as 'rounds' | 'nodes' | 'senders' | 'nonces'] = n;
@@ -103,7 +111,7 @@ async function main(): Promise<void> {
   const launchers = await Promise.all(args.trees.map(launcherOf));
   const signal = new AbortController().signal;
   const log = (s: string) => console.log(s);
-  const shared = prepare({ log }, args.senders, args.nonces);
+  const shared = prepare({ log }, args.senders, args.nonces, args.warmupNonces);
   const results: PassResult[][] = args.trees.map(() => []);
   const baseOptions = process.env.NODE_OPTIONS;
   let pass = 0;
