@@ -15,6 +15,7 @@ import { senderOf } from '../../protocol/tx.js';
 import { shardKeyOf } from '../../dataset/accounts.js';
 import type { VisitCommitted } from '../contract.js';
 import { forEachBlock } from './committed.js';
+import { SenderSet, SeenIds } from './replay-seen.js';
 import { senderNumber } from './replay-source.js';
 
 /** The tail is the last this fraction of the dataset's committed transactions. */
@@ -45,16 +46,53 @@ export function beaconShardRanges(beacon: number, beacons: number): KeyRange[] {
   return allocationOf(rebalance([], members), 0).ranges.get(`beacon${beacon}`) ?? [];
 }
 
-/** Public keys (hex) of every sender in the dataset. */
-export async function datasetSenders(dataset: string): Promise<Set<string>> {
+/** Every sender of the dataset (by the first 8 bytes of its key: 8 bytes a sender in memory). */
+export async function datasetSenders(dataset: string): Promise<SenderSet> {
   const ds = await openDataset(dataset);
-  const senders = new Set<string>();
+  const senders = new SenderSet();
   try {
-    for await (const r of ds.records()) senders.add(r.sender.toString('hex'));
+    for await (const r of ds.records()) senders.add(r.sender);
   } finally {
     await ds.close();
   }
+  senders.compact();
   return senders;
+}
+
+/** Values with how often each was seen: exact ranks in memory that grows with the distinct values, not the count. */
+export class Tally {
+  private readonly counts = new Map<number, number>();
+  private sorted: number[] | undefined;
+  private cum: number[] = [];
+  n = 0;
+
+  add(value: number, count = 1): void {
+    this.counts.set(value, (this.counts.get(value) ?? 0) + count);
+    this.n += count;
+    this.sorted = undefined;
+  }
+
+  /** The value at 0-based `rank` of all values in ascending order (as `sorted[rank]` of the full list). */
+  at(rank: number): number {
+    if (!this.sorted) {
+      this.sorted = [...this.counts.keys()].sort((a, b) => a - b);
+      let c = 0;
+      this.cum = this.sorted.map((v) => (c += this.counts.get(v)!));
+    }
+    let lo = 0;
+    let hi = this.sorted.length - 1;
+    while (lo < hi) { // the first value whose cumulative count passes rank
+      const mid = (lo + hi) >>> 1;
+      if (this.cum[mid]! > rank) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.sorted[lo] ?? 0;
+  }
+
+  /** The p-quantile as the sorted list's element floor(p × n), capped at the last. */
+  pct(p: number): number {
+    return this.at(Math.min(this.n - 1, Math.floor(p * this.n)));
+  }
 }
 
 export interface ReplayBlocks {
@@ -65,80 +103,103 @@ export interface ReplayBlocks {
   depsOutOfOrder: number;
   /** Dependencies committed before the blocks read (not checkable here). */
   depsBefore: number;
-  /** Per transaction with deps: its block's time minus its last dependency's block time, ms, sorted. */
-  waitsMs: number[];
-  /** Block times (ms) of the dataset transactions, sorted. */
-  commitTimesMs: number[];
+  /** Per transaction with deps: its block's time minus its last dependency's block time, ms. */
+  waitsMs: Tally;
+  /** Block times (ms) of the dataset transactions. */
+  commitTimesMs: Tally;
 }
 
 /**
- * Reads blocks (fromHeight, toHeight] in order and keeps the transactions whose
- * sender is in `senders`, checking each one's deps in block order: a dep already
- * seen was committed before it; a dep not seen yet is remembered, and counts
- * as out of order if it turns up later, or as committed before the run if it
- * never does.
+ * The check of the blocks, fed them in height order (`onBlock`), keeping the transactions whose
+ * sender is in `senders` and checking each one's deps: a dep already seen (an earlier block, or
+ * earlier in the same block) was committed before it; a dep not seen yet is remembered, and counts
+ * as out of order if it turns up later, or as committed before the run if it never does.
  *
- * Memory (the bound, not a cap): one entry per dataset transaction committed
- * in the run (its 32-byte id as a one-byte string and its block time) plus two
- * numbers for the waits and the tail: measured 104 bytes a transaction for a
- * million entries with the time list, so about 110 MB per million committed
- * transactions, 1.1 GB for ten million; plus one entry per dependency named
- * before its transaction was read (none when every dependency is in order)
- * and the few blocks read ahead of the one being checked. Only dataset
- * transactions of this run count; a replay past some tens of millions needs
- * this check on disk, which is not built.
+ * Memory, whatever the replay's length: the last WINDOW_IDS ids read (45 MB of heap), older ones in
+ * a transaction index on disk (replay-seen.ts); each height's block time (8 bytes a block); the
+ * waits and block times as distinct values with counts; plus one entry per dependency named
+ * before its transaction was read (none when every dependency is in order and inside the run).
  */
-export async function scanReplayBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: ReadonlySet<string> }, visit?: VisitCommitted): Promise<ReplayBlocks> {
-  /** id (latin1) → block time ms, for every dataset transaction read so far. */
-  const seen = new Map<string, number>();
+export class ReplayChecker {
+  private readonly seen: SeenIds;
+  /** Block time (ms) of each height read, from fromHeight + 1. */
+  private times = new Float64Array(1024);
   /** Deps named before their transaction was read: id (latin1) → how many dependents named it. */
-  const ahead = new Map<string, number>();
-  let deps = 0;
-  let depsOutOfOrder = 0;
-  const waitsMs: number[] = [];
-  const commitTimesMs: number[] = [];
-  const onBlock = (block: Block, h: number): void => {
+  private readonly ahead = new Map<string, number>();
+  private readonly r: ReplayBlocks = { committed: 0, deps: 0, depsOutOfOrder: 0, depsBefore: 0, waitsMs: new Tally(), commitTimesMs: new Tally() };
+
+  constructor(private readonly opts: { fromHeight: number; senders: SenderSet; windowIds?: number }, private readonly visit?: VisitCommitted) {
+    this.seen = new SeenIds(opts.windowIds);
+  }
+
+  /** Block `h` (heights must come in order, from fromHeight + 1). */
+  onBlock(block: Block, h: number): void {
+    const slot = h - this.opts.fromHeight - 1;
+    if (slot >= this.times.length) {
+      const grown = new Float64Array(Math.max(slot + 1, this.times.length * 2));
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.times[slot] = block.timestampMs;
+    const keys: string[] = [];
+    const inBlock = new Set<string>();
     for (const tx of block.txs) {
       const sender = senderOf(tx.body);
-      if (!opts.senders.has(sender.toString('hex'))) continue;
+      if (!this.opts.senders.has(sender)) continue;
       const key = tx.id.toString('latin1');
-      visit?.(tx.id.toString('hex'), h, senderNumber(shardKeyOf(sender)));
-      const early = ahead.get(key);
+      this.visit?.(tx.id.toString('hex'), h, senderNumber(shardKeyOf(sender)));
+      const early = this.ahead.get(key);
       if (early !== undefined) {
-        depsOutOfOrder += early;
-        ahead.delete(key);
+        this.r.depsOutOfOrder += early;
+        this.ahead.delete(key);
       }
       let lastMs = -Infinity;
       for (const d of tx.body.deps) {
-        deps++;
+        this.r.deps++;
         const dk = d.toString('latin1');
-        const t = seen.get(dk);
-        if (t === undefined) ahead.set(dk, (ahead.get(dk) ?? 0) + 1);
-        else lastMs = Math.max(lastMs, t);
+        const dh = inBlock.has(dk) ? h : this.seen.heightOf(dk);
+        if (dh === undefined) this.ahead.set(dk, (this.ahead.get(dk) ?? 0) + 1);
+        else lastMs = Math.max(lastMs, this.times[dh - this.opts.fromHeight - 1]!);
       }
-      if (lastMs > -Infinity) waitsMs.push(block.timestampMs - lastMs);
-      seen.set(key, block.timestampMs);
-      commitTimesMs.push(block.timestampMs);
+      if (lastMs > -Infinity) this.r.waitsMs.add(block.timestampMs - lastMs);
+      inBlock.add(key);
+      keys.push(key);
     }
-  };
-  // forEachBlock's readers run in parallel, so blocks can arrive out of height order: check them in order (a few held).
-  const arrived = new Map<number, Block>();
-  let nextHeight = opts.fromHeight + 1;
-  await forEachBlock(opts, (block, h) => {
-    arrived.set(h, block);
-    for (let b = arrived.get(nextHeight); b; b = arrived.get(nextHeight)) {
-      arrived.delete(nextHeight);
-      onBlock(b, nextHeight++);
-    }
-  });
-  let depsBefore = 0;
-  for (const n of ahead.values()) depsBefore += n;
-  waitsMs.sort((a, b) => a - b);
-  commitTimesMs.sort((a, b) => a - b);
-  return { committed: seen.size, deps, depsOutOfOrder, depsBefore, waitsMs, commitTimesMs };
+    if (keys.length > 0) this.r.commitTimesMs.add(block.timestampMs, keys.length);
+    this.r.committed += keys.length;
+    this.seen.add(h, keys);
+  }
+
+  /** The figures, once every block is read; frees the scratch index. */
+  async finish(): Promise<ReplayBlocks> {
+    await this.seen.close();
+    for (const n of this.ahead.values()) this.r.depsBefore += n;
+    this.ahead.clear();
+    return this.r;
+  }
 }
 
-const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+/** Reads blocks (fromHeight, toHeight] and checks them (ReplayChecker). */
+export async function scanReplayBlocks(opts: { endpoint: string; fromHeight: number; toHeight: number; senders: SenderSet }, visit?: VisitCommitted): Promise<ReplayBlocks> {
+  const check = new ReplayChecker(opts, visit);
+  try {
+    // forEachBlock's readers run in parallel, so blocks can arrive out of height order: check them in order (a few held).
+    const arrived = new Map<number, Block>();
+    let nextHeight = opts.fromHeight + 1;
+    await forEachBlock(opts, (block, h) => {
+      arrived.set(h, block);
+      for (let b = arrived.get(nextHeight); b; b = arrived.get(nextHeight)) {
+        arrived.delete(nextHeight);
+        check.onBlock(b, nextHeight++);
+      }
+    });
+  } catch (err) {
+    await check.finish().catch(() => undefined); // removes the scratch index
+    throw err;
+  }
+  return check.finish();
+}
+
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** Sentences for the run's summary. */
@@ -146,16 +207,16 @@ export function replayNotes(b: ReplayBlocks, header: DatasetHeader): string[] {
   const notes = [`replay: ${b.committed} of the dataset's ${header.stats.records} transactions are in the blocks`];
   const order = b.depsOutOfOrder === 0 ? 'every one committed before its dependent' : `${b.depsOutOfOrder} NOT committed before their dependent`;
   notes.push(`replay dependencies: ${b.deps} checked, ${order}${b.depsBefore ? ` (${b.depsBefore} committed before the run's blocks)` : ''}`);
-  if (b.waitsMs.length) {
-    const w = b.waitsMs;
-    notes.push(`replay dependency waits (a dependent's commit after its last dependency's), ${w.length} transactions: p50 ${pct(w, 0.5)} ms, p99 ${pct(w, 0.99)} ms, max ${w[w.length - 1]} ms`);
+  const w = b.waitsMs;
+  if (w.n > 0) {
+    notes.push(`replay dependency waits (a dependent's commit after its last dependency's), ${w.n} transactions: p50 ${w.pct(0.5)} ms, p99 ${w.pct(0.99)} ms, max ${w.at(w.n - 1)} ms`);
   }
   const t = b.commitTimesMs;
-  if (t.length > 1) {
-    const first = t[0]!;
-    const last = t[t.length - 1]!;
-    const edge = t[Math.min(t.length - 1, Math.floor((1 - TAIL_FRACTION) * t.length))]!;
-    notes.push(`replay tail: the first 95% committed in ${sec(edge - first)}, the last 5% (${t.length - Math.floor((1 - TAIL_FRACTION) * t.length)} transactions) took ${sec(last - edge)} more (block times)`);
+  if (t.n > 1) {
+    const first = t.at(0);
+    const last = t.at(t.n - 1);
+    const edge = t.pct(1 - TAIL_FRACTION);
+    notes.push(`replay tail: the first 95% committed in ${sec(edge - first)}, the last 5% (${t.n - Math.floor((1 - TAIL_FRACTION) * t.n)} transactions) took ${sec(last - edge)} more (block times)`);
   }
   return notes;
 }
