@@ -303,7 +303,7 @@ export class NatsFleet implements Fleet {
       const first = this.reassignments;
       const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
       const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p.assign, skip: p.skip, ready: false, dead: false }));
-      const entries = parts.reduce((n, p) => n + p.assign.senders.length - p.skip, 0);
+      const entries = parts.reduce((n, p) => n + p.entries - p.skip, 0);
       void Promise.all(acks).then(() => {
         const r: Reassignment = { from: name, job: j.id, to, entries, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
         this.reassigned.push(r);

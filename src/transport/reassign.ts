@@ -17,49 +17,65 @@
  * continues after what the missing beacon got committed.
  */
 import type { Assign } from '../harness/messages.js';
-import { materialize } from '../harness/plan-stream.js';
+import { planCursor } from '../harness/plan-stream.js';
 import { beaconRanges } from '../harness/workload.js';
 
 export interface JobPart {
   assign: Assign;
   /** Leading entries of `assign` the previous owner sent. */
   skip: number;
+  /** Entries of `assign` in all (sent by the previous owner or not). */
+  entries: number;
 }
 
 /**
  * Splits `job` (whose first `sentBefore` entries were sent) into at most `parts` parts, by
- * account range; parts with nothing left to send are dropped.
+ * account range; parts with nothing left to send are dropped. A described share stays
+ * described: each part is the same plan over its sub-range (a beacon walks only its range's
+ * entries, in schedule order), so its size does not grow with the run; the plan is walked
+ * once here to count each part's entries (no memory per entry). A shipped share's arrays are
+ * filtered.
  */
-export function splitUnsent(described: Assign, sentBefore: number, parts: number): JobPart[] {
-  // A described share is walked into arrays here: only a missing beacon's share, only on reassignment.
-  const { plan, ...rest } = described;
-  const job: Assign = plan ? { ...rest, ...materialize(plan, described.accounts) } : described;
+export function splitUnsent(job: Assign, sentBefore: number, parts: number): JobPart[] {
   const { start, end } = job.accounts;
   const ranges = beaconRanges(end - start, Math.max(1, Math.min(parts, end - start))).map((r) => ({ start: r.start + start, end: r.end + start }));
-  const out: JobPart[] = [];
-  for (const r of ranges) {
-    const idx: number[] = [];
-    let skip = 0;
-    for (let i = 0; i < job.senders.length; i++) {
-      const s = job.senders[i]!;
-      if (s >= r.start && s < r.end) {
-        idx.push(i);
-        if (i < sentBefore) skip++;
-      }
+  const total = new Array<number>(ranges.length).fill(0);
+  const skip = new Array<number>(ranges.length).fill(0);
+  /** The part of a sender: ranges are consecutive and cover [start, end). */
+  const partOf = (sender: number): number => {
+    let lo = 0;
+    let hi = ranges.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (ranges[mid]!.start <= sender) lo = mid;
+      else hi = mid - 1;
     }
-    if (skip === idx.length) continue; // everything of this range was sent already
-    out.push({
-      assign: {
-        ...job,
-        accounts: r,
-        offsetsMs: Float64Array.from(idx, (i) => job.offsetsMs[i]!),
-        senders: Uint32Array.from(idx, (i) => job.senders[i]!),
-        targets: Uint32Array.from(idx, (i) => job.targets[i]!),
-      },
-      skip,
-    });
+    return lo;
+  };
+  const cursor = planCursor(job);
+  for (let i = 0; cursor.next(); i++) {
+    const k = partOf(cursor.sender);
+    total[k]!++;
+    if (i < sentBefore) skip[k]!++;
   }
+  const out: JobPart[] = [];
+  ranges.forEach((r, k) => {
+    if (skip[k] === total[k]) return; // everything of this range was sent already
+    const arrays = job.plan ? { offsetsMs: new Float64Array(0), senders: new Uint32Array(0), targets: new Uint32Array(0) } : shipped(job, r);
+    out.push({ assign: { ...job, accounts: r, ...arrays }, skip: skip[k]!, entries: total[k]! });
+  });
   return out;
+}
+
+/** A shipped share's entries of senders in `r`, in order. */
+function shipped(job: Assign, r: { start: number; end: number }): Pick<Assign, 'offsetsMs' | 'senders' | 'targets'> {
+  const idx: number[] = [];
+  for (let i = 0; i < job.senders.length; i++) if (job.senders[i]! >= r.start && job.senders[i]! < r.end) idx.push(i);
+  return {
+    offsetsMs: Float64Array.from(idx, (i) => job.offsetsMs[i]!),
+    senders: Uint32Array.from(idx, (i) => job.senders[i]!),
+    targets: Uint32Array.from(idx, (i) => job.targets[i]!),
+  };
 }
 
 /** Max mode: `job`'s sender range split into at most `parts` whole sub-ranges, each with its share of maxInFlight. */

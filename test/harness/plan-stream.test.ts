@@ -82,5 +82,10 @@ test('a missing beacon\'s described share splits for reassignment exactly as its
   const a = splitUnsent(job, 700, 3);
   const b = splitUnsent(shipped, 700, 3);
   assert.equal(a.length, 3);
-  assert.deepEqual(a.map((p) => [p.skip, p.assign.accounts, [...p.assign.senders], [...p.assign.offsetsMs], 'plan' in p.assign]), b.map((p) => [p.skip, p.assign.accounts, [...p.assign.senders], [...p.assign.offsetsMs], false]));
+  // The described parts stay described (the plan over a sub-range, no arrays): walked, they are the shipped parts.
+  assert.ok(a.every((p) => p.assign.plan !== undefined && p.assign.senders.length === 0));
+  const walked = a.map((p) => ({ ...p, assign: { ...p.assign, ...materialize(p.assign.plan!, p.assign.accounts) } }));
+  const view = (p: (typeof a)[number]) => [p.skip, p.entries, p.assign.accounts, [...p.assign.senders], [...p.assign.offsetsMs], [...p.assign.targets]];
+  assert.deepEqual(walked.map(view), b.map(view));
+  assert.deepEqual(b.map((p) => p.entries), b.map((p) => p.assign.senders.length));
 });

@@ -78,6 +78,7 @@ test('unsent work is split by whole sender ranges, keeping each sender\'s plan f
   assert.deepEqual(parts.map((p) => p.assign.accounts), [{ start: 10, end: 13 }, { start: 13, end: 16 }]);
   assert.deepEqual([...parts[0]!.assign.senders], [10, 11, 12, 10, 11, 12]);
   assert.equal(parts[0]!.skip, 4, 'entries 0,1,2 and 6 (sender 10 again) were sent');
+  assert.deepEqual(parts.map((p) => p.entries), [6, 6]);
   assert.deepEqual([...parts[1]!.assign.senders], [13, 14, 15, 13, 14, 15]);
   assert.equal(parts[1]!.skip, 3);
   assert.deepEqual([...parts[0]!.assign.offsetsMs], [0, 10, 20, 60, 70, 80], 'intended times unchanged');
