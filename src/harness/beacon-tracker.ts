@@ -105,11 +105,19 @@ export class Tracker {
     else this.compactor.committed(id, height, atMs);
   }
 
-  /** A definitive failure from the network, by id. */
-  failedById(id: string, code: string): void {
+  /** A failure from the network, by id: final, or transient (`retryAfterMs`: dropped for now, sent again as a refused submit is). */
+  failedById(id: string, code: string, retryAfterMs?: number): void {
     const i = this.lookup(id);
-    if (i !== undefined) this.onFailed(i - this.base, code);
-    else if (this.compactor.isLost(id)) this.count(code); // past its timeout it stays lost
+    if (i === undefined) {
+      if (this.compactor.isLost(id)) this.count(code); // past its timeout it stays lost
+      return;
+    }
+    const k = i - this.base;
+    const tx = this.txs.built[k];
+    if (retryAfterMs !== undefined && tx && this.txs.attempts[k]! > 0) {
+      return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
+    }
+    this.onFailed(k, code);
   }
 
   /** Entry i goes out now (attempt `attempt`): the first time, it is counted sent and in flight. */
