@@ -36,6 +36,7 @@ export const ERROR_SPECS = {
   TPSLAB_E_DEPS_EXPIRED: { httpStatus: 409, retryable: false, summary: 'A transaction waited too long for its causal dependencies and was dropped.' },
   TPSLAB_E_PREDECESSOR_FAILED: { httpStatus: 409, retryable: false, summary: "An earlier nonce from the same sender failed, expired or was refused at admission, so this one cannot run; send that nonce again, or re-sign from the account's nonce." },
   // --- load and availability (retry the same transaction) ---
+  TPSLAB_E_PREDECESSOR_REFUSED: { httpStatus: 429, retryable: true, summary: 'An earlier nonce from the same sender was refused for capacity (MEMPOOL_FULL) while this one waited for it, so this one was dropped; send the same transaction again after that nonce.' },
   TPSLAB_E_MEMPOOL_FULL: { httpStatus: 429, retryable: true, summary: 'The node is at capacity; retry after the Retry-After header.' },
   TPSLAB_E_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'The node cannot accept work right now (starting, stopping, or its log failed).' },
   TPSLAB_E_TIMEOUT: { httpStatus: 504, retryable: true, summary: 'An operation did not finish within its deadline.' },

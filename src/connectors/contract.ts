@@ -202,7 +202,12 @@ export interface SubmitItem {
 export interface ConfirmSink {
   /** `position`: block height or sequence number; `atMs`: when it was learned, on the beacon's clock. */
   committed(id: string, position: number, atMs: number): void;
-  failed(id: string, code: string): void;
+  /**
+   * The network dropped a transaction it had accepted. With `retryAfterMs` the drop is transient (the
+   * network refused it for now, e.g. an earlier nonce was refused for capacity): the beacon sends the same
+   * transaction again after that long, within `confirmation.retries`; without, the failure is final.
+   */
+  failed(id: string, code: string, retryAfterMs?: number): void;
   log(line: string): void;
 }
 

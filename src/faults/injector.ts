@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import type { Clock } from '../clock.js';
 import type { TargetConnector, TargetInfo } from '../connectors/contract.js';
 import { TpslabError, asTpslabError } from '../errors.js';
-import { allProcesses, isAlive, readNetworkFile, restartRole } from '../ledger/net.js';
+import { allProcesses, readNetworkFile, restartRole, type RoleProcess } from '../ledger/net.js';
+import { isSameProcess } from '../ledger/pid-alive.js';
 import type { RunOutput } from '../harness/outputs.js';
 import type { Fault, Scenario } from '../harness/scenario.js';
 import { storeFaults, type FaultRecord } from './fault-store.js';
@@ -130,10 +131,14 @@ export class FaultInjector {
     return +((this.clock.now() - this.startMs) / 1000).toFixed(3);
   }
 
-  private async pidOf(role: string): Promise<number> {
+  /** The role's process as network.json records it, checked to be that process still (not a pid reused since). */
+  private async processOf(role: string): Promise<RoleProcess> {
     const p = allProcesses(await readNetworkFile(this.dir!)).find((x) => x.id === role);
     if (!p) throw new TpslabError('TPSLAB_E_USAGE', `no role "${role}" in the network`);
-    return p.pid;
+    if (!isSameProcess(p)) {
+      throw new TpslabError('TPSLAB_E_UNAVAILABLE', `${role} (pid ${p.pid} in ${this.dir}/network.json) is not running: it exited, or its pid now names another process, which is not signalled`);
+    }
+    return p;
   }
 
   private track(p: Promise<void>): void {
@@ -153,7 +158,7 @@ export class FaultInjector {
       let undo: () => Promise<void>;
       switch (f.kind) {
         case 'kill': {
-          process.kill(await this.pidOf(f.role), 'SIGKILL');
+          process.kill((await this.processOf(f.role)).pid, 'SIGKILL');
           undo = () => {
             const restarted = restartRole(this.dir!, f.role).then(() => {});
             this.restarts.set(f.role, restarted.catch(() => {}));
@@ -162,9 +167,9 @@ export class FaultInjector {
           break;
         }
         case 'pause': {
-          const pid = await this.pidOf(f.role);
-          process.kill(pid, 'SIGSTOP');
-          undo = async () => void (isAlive(pid) && process.kill(pid, 'SIGCONT'));
+          const p = await this.processOf(f.role);
+          process.kill(p.pid, 'SIGSTOP');
+          undo = async () => void (isSameProcess(p) && process.kill(p.pid, 'SIGCONT'));
           break;
         }
         case 'partition': {

@@ -15,6 +15,9 @@ import { LostRepair } from './lost-repair.js';
 import type { Assign, Outcome } from './messages.js';
 import { SentOrder } from './sent-order.js';
 
+/** The outcome error of a lost transaction whose sender had an earlier one fail for good (its nonce never used). */
+export const LOST_BEHIND_FAILED = 'LOST_BEHIND_FAILED';
+
 /** Cumulative; lost = expired − late (a late commit moves a transaction from lost to late, never back in time). */
 export interface BeaconCounts {
   sent: number;
@@ -55,6 +58,11 @@ export class Tracker {
   inFlight = 0;
   /** Refused for now: ledger index → when to queue it again. */
   retryAt = new Map<number, number>();
+  /**
+   * Sender → the earliest of its transactions (absolute ledger index) that failed for good: its nonce was never
+   * used, so the sender's later ones cannot commit. Those that expire are lost as LOST_BEHIND_FAILED, not bare LOST.
+   */
+  private readonly firstFailed = new Map<number, number>();
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   early = new Map<number, [height: number, atMs: number]>();
   /** Lost transactions no node took (refused after their timeout): sent again so their senders' later ones can commit. */
@@ -105,11 +113,19 @@ export class Tracker {
     else this.compactor.committed(id, height, atMs);
   }
 
-  /** A definitive failure from the network, by id. */
-  failedById(id: string, code: string): void {
+  /** A failure from the network, by id: final, or transient (`retryAfterMs`: dropped for now, sent again as a refused submit is). */
+  failedById(id: string, code: string, retryAfterMs?: number): void {
     const i = this.lookup(id);
-    if (i !== undefined) this.onFailed(i - this.base, code);
-    else if (this.compactor.isLost(id)) this.count(code); // past its timeout it stays lost
+    if (i === undefined) {
+      if (this.compactor.isLost(id)) this.count(code); // past its timeout it stays lost
+      return;
+    }
+    const k = i - this.base;
+    const tx = this.txs.built[k];
+    if (retryAfterMs !== undefined && tx && this.txs.attempts[k]! > 0) {
+      return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
+    }
+    this.onFailed(k, code);
   }
 
   /** Entry i goes out now (attempt `attempt`): the first time, it is counted sent and in flight. */
@@ -232,7 +248,10 @@ export class Tracker {
     }
     this.resolved(i);
     if (this.repair.held > 0) this.repair.done(this.txs.id[i]!);
-    if (s === TxState.Failed) this.counts.failed--;
+    if (s === TxState.Failed) {
+      this.counts.failed--;
+      if (this.firstFailed.get(this.txs.sender[i]!) === this.base + i) this.firstFailed.delete(this.txs.sender[i]!);
+    }
     if (s === TxState.Lost) {
       this.counts.lost--;
       this.counts.late++;
@@ -259,6 +278,9 @@ export class Tracker {
     if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
+    const sender = this.txs.sender[i]!;
+    const known = this.firstFailed.get(sender);
+    if (known === undefined || this.base + i < known) this.firstFailed.set(sender, this.base + i);
     this.counts.failed++;
     this.counts.failures++;
     this.count(code);
@@ -276,7 +298,12 @@ export class Tracker {
     this.resolved(i);
     if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;
-    this.txs.error[i] = 'LOST';
+    // Behind a failed nonce of its sender it could never commit: say so (counted with the error codes too).
+    const failedAt = this.firstFailed.size > 0 ? this.firstFailed.get(this.txs.sender[i]!) : undefined;
+    if (failedAt !== undefined && failedAt < this.base + i) {
+      this.txs.error[i] = LOST_BEHIND_FAILED;
+      this.count(LOST_BEHIND_FAILED);
+    } else this.txs.error[i] = 'LOST';
     this.counts.lost++;
     this.counts.expired++;
   }

@@ -128,7 +128,7 @@ export class Beacon {
     await this.connector.confirm(
       {
         committed: (id, position, atMs) => this.t.committedById(id, position, atMs),
-        failed: (id, code) => this.t.failedById(id, code),
+        failed: (id, code, retryAfterMs) => this.t.failedById(id, code, retryAfterMs),
         log: (line) => this.log(line),
       },
       { sentBefore: (ms, max) => this.t.pollCandidates(ms, max) },

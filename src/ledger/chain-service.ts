@@ -4,7 +4,7 @@
  * pending from the subclass, failed from a bounded memory of failures).
  */
 import { EventEmitter } from 'node:events';
-import type { ErrorCode } from '../errors.js';
+import { ERROR_SPECS, type ErrorCode } from '../errors.js';
 import type { Block } from '../protocol/block.js';
 import type { RecoveryReport } from './block-log.js';
 import type { ChainStore, StartupReport } from './chain-store.js';
@@ -91,6 +91,13 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
 
   protected hasFailed(idKey: string): boolean {
     return this.failures.has(idKey);
+  }
+
+  /** A resend of a transaction dropped for now (a retryable code) was taken again: it is no longer failed. */
+  protected forgetRetryableFailure(idKey: string): void {
+    if (this.failures.size === 0) return; // the common case (hot path, per transaction)
+    const f = this.failures.get(idKey);
+    if (f && ERROR_SPECS[f.code].retryable) this.failures.delete(idKey);
   }
 
   protected rememberFailure(idKey: string, code: ErrorCode, message: string): void {

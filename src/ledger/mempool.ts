@@ -15,10 +15,12 @@
  * - At `capacity` pending transactions, admission fails with MEMPOOL_FULL (429).
  * - When a verified transaction is refused at admission (full, too far ahead,
  *   short of funds), the later nonces of its sender cannot run until it is
- *   sent again: those buffered are dropped at once (PREDECESSOR_FAILED), and
- *   those arriving later are refused until it is (MEMPOOL_FULL, retryable, if
- *   it was refused for capacity; else PREDECESSOR_FAILED), so a burst of
- *   refusals does not leave the mempool full of transactions that wait for nothing.
+ *   sent again: those buffered are dropped at once, and those arriving later
+ *   are refused until it is, so a burst of refusals does not leave the mempool
+ *   full of transactions that wait for nothing. When the refusal was for
+ *   capacity both are retryable (dropped with PREDECESSOR_REFUSED, refused with
+ *   MEMPOOL_FULL): the sender sends the same transactions again after that
+ *   nonce. Otherwise both are PREDECESSOR_FAILED.
  */
 import { TpslabError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -177,7 +179,11 @@ export class Mempool {
       if (this.refusedAt.size > MAX_REFUSED_SENDERS) this.refusedAt.delete(this.refusedAt.keys().next().value!);
     }
     const q = this.senders.get(senderKey);
-    if (q && [...q.txs.keys()].some((n) => n > nonce)) this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`));
+    if (q && [...q.txs.keys()].some((n) => n > nonce)) {
+      // Refused for capacity, the nonce will be sent again: what waited behind it can be too (retryable).
+      const dropCode = code === 'TPSLAB_E_MEMPOOL_FULL' ? 'TPSLAB_E_PREDECESSOR_REFUSED' : 'TPSLAB_E_PREDECESSOR_FAILED';
+      this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`, dropCode));
+    }
   }
 
   private admitChecked(
@@ -326,7 +332,7 @@ export class Mempool {
   }
 
   /** Drops everything queued for a sender from `fromNonce` on (exclusive). */
-  private dropQueue(q: SenderQueue, failedNonce: bigint, why: string): Dropped[] {
+  private dropQueue(q: SenderQueue, failedNonce: bigint, why: string, code: ErrorCode = 'TPSLAB_E_PREDECESSOR_FAILED'): Dropped[] {
     const out: Dropped[] = [];
     for (const [nonce, p] of [...q.txs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (nonce <= failedNonce) continue;
@@ -334,8 +340,11 @@ export class Mempool {
       this.remove(p);
       out.push({
         pending: p,
-        code: 'TPSLAB_E_PREDECESSOR_FAILED',
-        message: `nonce ${failedNonce} from the same sender ${why}, so nonce ${nonce} cannot run; re-sign from the account's nonce`,
+        code,
+        message:
+          code === 'TPSLAB_E_PREDECESSOR_REFUSED'
+            ? `nonce ${failedNonce} from the same sender ${why}, so nonce ${nonce} was dropped; send it again after nonce ${failedNonce}`
+            : `nonce ${failedNonce} from the same sender ${why}, so nonce ${nonce} cannot run; re-sign from the account's nonce`,
       });
     }
     this.unpark(q);

@@ -8,6 +8,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TpslabError } from '../errors.js';
+import { processStartOf } from './pid-alive.js';
 
 export interface NatsServerProcess {
   id: string;
@@ -16,6 +17,8 @@ export interface NatsServerProcess {
   /** Monitoring base URL (`/healthz`, `/jsz`). */
   monitorUrl: string;
   pid: number;
+  /** When that process started (pid-alive.ts), to tell it from a later one reusing the pid. */
+  pidStart?: string | undefined;
   dataDir: string;
   logFile: string;
   /** Arguments of nats-server, to restart it the same way. */
@@ -127,7 +130,7 @@ export async function launchNatsServer(id: string, dataDir: string, args: string
   await log.close();
   await spawned;
   if (detached) child.unref();
-  return { id, url, monitorUrl, pid: child.pid!, dataDir, logFile, args };
+  return { id, url, monitorUrl, pid: child.pid!, pidStart: processStartOf(child.pid!), dataDir, logFile, args };
 }
 
 /** Waits until the server's `/healthz` says JetStream is up (in a cluster: it has a meta leader). */

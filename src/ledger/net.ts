@@ -15,7 +15,8 @@ import { loadGenesis, type Genesis } from './genesis.js';
 import type { Endpoint } from './node.js';
 import { SERVICE_ORDER, type ServiceName } from './net-services.js';
 import { launchNatsServer, startNatsCluster, waitHealthy } from './nats-cluster.js';
-import { isAlive } from './pid-alive.js';
+import { withFileLock } from './file-lock.js';
+import { isAlive, isSameProcess, processStartOf } from './pid-alive.js';
 
 export { isAlive };
 
@@ -26,6 +27,8 @@ export interface RoleProcess {
   /** nats servers: the monitoring base URL (`/healthz`). */
   monitorUrl?: string;
   pid: number;
+  /** When that pid's process started (/proc/<pid>/stat): a later process that reuses the pid is not signalled as this one. */
+  pidStart?: string;
   dataDir: string;
   logFile: string;
   blockLog?: string;
@@ -122,7 +125,7 @@ async function launch(id: string, role: RoleProcess['role'], dataDir: string, ar
       const e = JSON.parse(await readFile(join(dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
       if (e.pid === child.pid) {
         const health = await fetch(`${e.url}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
-        if (health) return { id, role, url: e.url, pid: e.pid, dataDir, logFile, args, ...(role === 'sequencer' || role === 'replica' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
+        if (health) return { id, role, url: e.url, pid: e.pid, pidStart: processStartOf(e.pid), dataDir, logFile, args, ...(role === 'sequencer' || role === 'replica' ? { blockLog: join(dataDir, 'blocks.log') } : {}) };
       }
     } catch {
       // not written yet
@@ -192,7 +195,7 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
   const previous = new Map<string, number>();
   try {
     const old = await readNetworkFile(dir);
-    const live = allProcesses(old).filter((p) => isAlive(p.pid));
+    const live = allProcesses(old).filter((p) => isSameProcess(p));
     if (live.length > 0) {
       throw new TpslabError(
         'TPSLAB_E_USAGE',
@@ -292,12 +295,13 @@ export async function netUp(opts: NetUpOptions): Promise<NetworkFile> {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when all are gone. */
-export async function stopProcesses(procs: readonly Pick<RoleProcess, 'pid'>[], graceMs = 5000): Promise<void> {
-  for (const p of procs) if (isAlive(p.pid)) process.kill(p.pid, 'SIGTERM');
+export async function stopProcesses(procs: readonly Pick<RoleProcess, 'pid' | 'pidStart'>[], graceMs = 5000): Promise<void> {
+  // Only the processes recorded: a pid reused by another process since is left alone.
+  for (const p of procs) if (isSameProcess(p)) process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (procs.some((p) => isAlive(p.pid))) {
+  while (procs.some((p) => isSameProcess(p))) {
     if (Date.now() > deadline) {
-      for (const p of procs) if (isAlive(p.pid)) process.kill(p.pid, 'SIGKILL');
+      for (const p of procs) if (isSameProcess(p)) process.kill(p.pid, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 100));
       break;
     }
@@ -313,7 +317,7 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
   const net = await readNetworkFile(resolve(dir));
   const old = allProcesses(net).find((p) => p.id === id);
   if (!old) throw new TpslabError('TPSLAB_E_USAGE', `no role "${id}" in ${dir}; roles: ${allProcesses(net).map((p) => p.id).join(', ')}`);
-  if (isAlive(old.pid)) await stopProcesses([old]);
+  if (isSameProcess(old)) await stopProcesses([old]);
   const port = Number(new URL(old.url).port);
   let fresh: RoleProcess;
   if (old.role === 'nats') {
@@ -322,6 +326,7 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
   } else fresh = await launch(old.id, old.role, old.dataDir, old.args, opts.detached ?? false, port);
   // Read again, under the lock: another role restarted meanwhile (two nodes killed together) wrote its new
   // pid since, and writing back the copy read above would drop it, so `net down` missed that process.
+  // Written under the lock, or the new process is stopped: left running unrecorded, `net down` would miss it.
   await withNetworkFile(dir, async () => {
     const net = await readNetworkFile(resolve(dir));
     const swap = (list: RoleProcess[] | undefined): RoleProcess[] | undefined => list?.map((p) => (p.id === id ? fresh : p));
@@ -334,16 +339,22 @@ export async function restartRole(dir: string, id: string, opts: { detached?: bo
     const path = networkFilePath(net.dir);
     await writeFile(`${path}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
     await rename(`${path}.tmp`, path);
+  }).catch(async (err: unknown) => {
+    await stopProcesses([fresh]);
+    throw err;
   });
   return fresh;
 }
 
 const networkFileLocks = new Map<string, Promise<unknown>>();
 
-/** Runs `fn` after every earlier update of the same network.json by this process has finished. */
-async function withNetworkFile<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` after every earlier update of the same network.json has finished: by this process (queued), and by
+ * any other (`network.json.lock`, file-lock.ts), such as a `net restart` while a run's fault injector restarts a role.
+ */
+export async function withNetworkFile<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const key = resolve(dir);
-  const next = (networkFileLocks.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
+  const next = (networkFileLocks.get(key) ?? Promise.resolve()).catch(() => {}).then(() => withFileLock(`${networkFilePath(key)}.lock`, fn));
   networkFileLocks.set(key, next);
   try {
     return await next;
@@ -355,7 +366,7 @@ async function withNetworkFile<T>(dir: string, fn: () => Promise<T>): Promise<T>
 export async function netDown(dir: string): Promise<RoleProcess[]> {
   const net = await readNetworkFile(resolve(dir));
   // Nodes first, then the sequencer, then the tracker: nobody loses its upstream while serving.
-  const live = allProcesses(net).filter((p) => isAlive(p.pid));
+  const live = allProcesses(net).filter((p) => isSameProcess(p));
   // Services first: they use the nodes.
   await stopProcesses(live.filter((p) => (net.services ?? []).includes(p)));
   await stopProcesses(live.filter((p) => p.role === 'replica'));
@@ -418,11 +429,11 @@ export async function netStatus(dir: string): Promise<StatusRow[]> {
       role: p.role,
       url: p.url,
       pid: p.pid,
-      alive: isAlive(p.pid),
+      alive: isSameProcess(p),
       height,
       lag: p.role === 'replica' && height !== undefined && seqHeight !== undefined ? Math.max(0, seqHeight - height) : undefined,
       // Draining is up (serving, leaving balancers' pools), never reported as downtime.
-      health: pr ? (pr.status === 'ok' ? 'ok' : pr.status === 'draining' ? 'draining (up)' : `${pr.status ?? 'unavailable'}: ${pr.reason ?? ''}`) : isAlive(p.pid) ? 'not answering' : 'stopped',
+      health: pr ? (pr.status === 'ok' ? 'ok' : pr.status === 'draining' ? 'draining (up)' : `${pr.status ?? 'unavailable'}: ${pr.reason ?? ''}`) : isSameProcess(p) ? 'not answering' : 'stopped',
       shards: p.role === 'replica' ? (member ? describeRanges(member.ranges) : 'not a member') : '-',
     };
   });

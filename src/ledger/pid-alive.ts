@@ -18,3 +18,29 @@ export function isAlive(pid: number): boolean {
     return true; // no /proc (not Linux): trust the signal check
   }
 }
+
+/**
+ * When a process started, as /proc/<pid>/stat gives it (clock ticks since boot): recorded with a pid, it
+ * tells that process from a later one that reused its pid. Undefined where there is no /proc, or the
+ * process is gone.
+ */
+export function processStartOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` is still the process recorded with start time `pidStart` (alive, and its pid not reused since).
+ * Without a recorded start (a file from an older tpslab) or without /proc, alive is all that can be told.
+ */
+export function isSameProcess(p: { pid: number; pidStart?: string | undefined }): boolean {
+  if (!isAlive(p.pid)) return false;
+  if (p.pidStart === undefined) return true;
+  const now = processStartOf(p.pid);
+  return now === undefined || now === p.pidStart;
+}

@@ -108,6 +108,7 @@ export class Replica extends ChainService implements LedgerService {
         pending: this.pending,
         track: (tx, term, atMs) => {
           const k = tx.idKey;
+          this.forgetRetryableFailure(k); // a resend of one dropped for now
           if (!this.chain.holds(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
         },
         isIndexed: (k) => this.chain.isIndexed(k),
@@ -243,6 +244,7 @@ export class Replica extends ChainService implements LedgerService {
         w.resolve(new TpslabError(code, r.error.message));
       } else {
         const k = w.tx.idKey;
+        this.forgetRetryableFailure(k); // a resend of one dropped for now
         if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
         w.resolve(undefined);
       }

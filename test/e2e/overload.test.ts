@@ -133,10 +133,10 @@ describe('overload recovery', () => {
     assert.equal(ok.status, 202);
     await waitCommitted(url, [hex(transfer(fresh!, to, 1n, 0n, network))]);
 
-    // The shed successors are reported failed with the reason, not left pending.
+    // The shed successors are reported failed with the reason (retryable: send again), not left pending.
     const shed = await status(url, hex(txs[0]![5]!));
     assert.equal(shed.status, 'failed');
-    assert.equal(shed.error?.code, 'TPSLAB_E_PREDECESSOR_FAILED');
+    assert.equal(shed.error?.code, 'TPSLAB_E_PREDECESSOR_REFUSED');
     // A sender that sends again from its refused nonce commits everything.
     const again = await http(url, '/v1/txs', { binary: encodeBatch(txs[0]!.map((x) => x.bytes)) });
     assert.equal(again.status, 200, again.text);

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { NodeClient } from '../../src/client/node-client.js';
 import { readKeyFile } from '../../src/client/key-file.js';
 import { netUp, readNetworkFile, restartRole, stopProcesses, allProcesses, type NetworkFile, type RoleProcess } from '../../src/ledger/net.js';
+import { isSameProcess } from '../../src/ledger/pid-alive.js';
 import type { KeyPair } from '../../src/protocol/signing.js';
 import { fund, tempDir, testAccounts, waitFor } from '../testkit/index.js';
 import { LoadLoop } from '../testkit/load.js';
@@ -138,6 +139,28 @@ async function describeStall(load: LoadLoop): Promise<void> {
   }
 }
 
+/** Waits for the load's commits to reach a count; if they do not, prints where the load is held before failing. */
+async function commitsReach(load: LoadLoop, what: string, count: number, timeoutMs: number): Promise<void> {
+  await waitFor(what, () => load.committed.size >= count, timeoutMs).catch(async (err: unknown) => {
+    await describeStall(load);
+    throw err;
+  });
+}
+
+/**
+ * Brings back any role a failed earlier test left down (a leader killed but not restarted after commits did not
+ * resume, a NATS server killed): every test then starts on the whole network, and one failure does not fail the rest.
+ */
+async function reviveDownRoles(): Promise<void> {
+  net = await readNetworkFile(net.dir);
+  for (const p of allProcesses(net)) {
+    if (isSameProcess(p)) continue;
+    console.log(`${p.id} was left down by an earlier test: restarting it`);
+    await restartRole(net.dir, p.id);
+  }
+  net = await readNetworkFile(net.dir);
+}
+
 before(async () => {
   dir = await tempDir('tpslab-failover-');
   net = await netUp({ dir: `${dir.path}/net`, nodes: 2, sequencers: 3 });
@@ -165,14 +188,14 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
       let term = 0;
       for (let k = 0; k < KILLS; k++) {
         const base = load.committed.size;
-        await waitFor('load to commit 60 more transactions', () => load.committed.size >= base + 60, 30_000);
+        await commitsReach(load, 'load to commit 60 more transactions', base + 60, 30_000);
         await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1000))); // random timing: anywhere in a lease renewal cycle
         const l = await leader(term - 1);
         const killedAt = Date.now();
         process.kill(l.proc.pid, 'SIGKILL');
         const atKill = load.committed.size;
         const next = await leader(l.term, 30_000);
-        await waitFor(`commits to resume after killing ${l.id}`, () => load.committed.size >= atKill + 40, 30_000);
+        await commitsReach(load, `commits to resume after killing ${l.id}`, atKill + 40, 30_000);
         pauses.push(longestGapMs(times.times, killedAt - 1000));
         console.log(`kill ${k + 1}: ${l.id} (term ${l.term}) killed, ${next.id} leads term ${next.term}; longest commit pause ${pauses.at(-1)} ms`);
         term = next.term;
@@ -192,6 +215,7 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
 
   // After the leader kills, as the issue reads: on a network that has failed over many times.
   it('keeps committing when one NATS server of three is killed -9', async () => {
+    await reviveDownRoles();
     const accounts = testAccounts('natskill', 10);
     await fund(client(nodeUrls()[0]!), faucet, accounts, 10_000n);
     const load = new LoadLoop({ network: net.network, accounts, endpoints: [nodeUrls()[1]!, ...nodeUrls().filter((_, i) => i !== 1)], maxTxs: 100_000, durationMs: 90_000 });
@@ -199,13 +223,10 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
     const running = load.run();
     const victim = net.nats![0]!;
     try {
-      await waitFor('load to commit 50 transactions', () => load.committed.size >= 50, 30_000);
+      await commitsReach(load, 'load to commit 50 transactions', 50, 30_000);
       process.kill(victim.pid, 'SIGKILL');
       const atKill = load.committed.size;
-      await waitFor('commits to go on with two NATS servers of three', () => load.committed.size >= atKill + 150, 60_000).catch(async (err: unknown) => {
-        await describeStall(load);
-        throw err;
-      });
+      await commitsReach(load, 'commits to go on with two NATS servers of three', atKill + 150, 60_000);
     } finally {
       load.close();
       await running;
@@ -216,6 +237,7 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
   });
 
   it('a leader paused (SIGSTOP) past its lease is fenced out when it wakes: it steps down and follows the new leader', async () => {
+    await reviveDownRoles();
     const accounts = testAccounts('pause', 10);
     await fund(client(nodeUrls()[0]!), faucet, accounts, 10_000n);
     const load = new LoadLoop({ network: net.network, accounts, endpoints: nodeUrls(), maxTxs: 100_000, durationMs: 90_000 });
@@ -225,14 +247,14 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
     const old = await leader();
     let next: Leader | undefined;
     try {
-      await waitFor('load to commit 50 transactions', () => load.committed.size >= 50, 30_000);
+      await commitsReach(load, 'load to commit 50 transactions', 50, 30_000);
       const logFrom = await Promise.all(net.nodes.map(async (n) => (await readFile(n.logFile, 'utf8')).length));
       const pausedAt = Date.now();
       process.kill(old.proc.pid, 'SIGSTOP');
       try {
         next = await leader(old.term, 30_000);
         const atSwitch = load.committed.size;
-        await waitFor('commits under the new leader', () => load.committed.size >= atSwitch + 50, 30_000);
+        await commitsReach(load, 'commits under the new leader', atSwitch + 50, 30_000);
       } finally {
         process.kill(old.proc.pid, 'SIGCONT');
       }
@@ -254,7 +276,7 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
       }, 20_000, 50);
       assert.equal(seen.self, false);
       const atWake = load.committed.size;
-      await waitFor('commits to go on after the old leader woke', () => load.committed.size >= atWake + 30, 30_000);
+      await commitsReach(load, 'commits to go on after the old leader woke', atWake + 30, 30_000);
     } finally {
       load.close();
       times.close();

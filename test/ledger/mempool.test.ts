@@ -132,8 +132,8 @@ describe('mempool', () => {
     pool.admit(pay(alice, 0, bob)); // full
     assert.equal(code(() => pool.admit(bobs[0]!)), 'TPSLAB_E_MEMPOOL_FULL');
     const dropped = pool.takeDroppedOnAdmit();
-    assert.deepEqual(dropped.map((d) => [d.pending.tx.body.nonce, d.code]), [[1n, 'TPSLAB_E_PREDECESSOR_FAILED'], [2n, 'TPSLAB_E_PREDECESSOR_FAILED']]);
-    assert.match(dropped[0]!.message, /nonce 0 .*was refused \(TPSLAB_E_MEMPOOL_FULL\)/);
+    assert.deepEqual(dropped.map((d) => [d.pending.tx.body.nonce, d.code]), [[1n, 'TPSLAB_E_PREDECESSOR_REFUSED'], [2n, 'TPSLAB_E_PREDECESSOR_REFUSED']]);
+    assert.match(dropped[0]!.message, /nonce 0 .*was refused \(TPSLAB_E_MEMPOOL_FULL\), so nonce 1 was dropped; send it again after nonce 0/);
     assert.equal(pool.size, 1, 'only the runnable transaction is left');
     assert.deepEqual(pool.takeDroppedOnAdmit(), []);
     // Behind the hole, later nonces are refused (retryably) instead of filling the mempool again.

@@ -7,11 +7,20 @@
 import WebSocket from 'ws';
 import type { Clock } from '../../clock.js';
 import type { StreamEventJson, TxStatusJson } from '../../protocol/api.js';
+import { ERROR_SPECS, isErrorCode } from '../../errors.js';
 import type { ConfirmSink, PendingView } from '../contract.js';
 import type { BeaconClient } from './client.js';
 
 const POLL_BATCH = 500;
 const RECONNECT_MS = 200;
+/** A transaction the network dropped for now (a retryable code) is sent again after this long: a refused predecessor goes first. */
+export const DROPPED_RETRY_MS = 1000;
+
+/** Reports a failure to the sink: retryable codes (dropped for now, e.g. TPSLAB_E_PREDECESSOR_REFUSED) as a resend. */
+function reportFailed(sink: ConfirmSink, id: string, code: string | undefined): void {
+  if (isErrorCode(code) && ERROR_SPECS[code].retryable) sink.failed(id, code, DROPPED_RETRY_MS);
+  else sink.failed(id, code ?? 'TPSLAB_E_REMOTE');
+}
 
 export interface ConfirmerOptions {
   method: 'stream' | 'poll';
@@ -95,7 +104,7 @@ export class Confirmer {
       this.height = Math.max(this.height, ev.height);
       for (const t of ev.txs ?? []) this.sink.committed(t.id, ev.height, at);
     } else if (ev.type === 'failed') {
-      this.sink.failed(ev.id, ev.code ?? 'TPSLAB_E_REMOTE');
+      reportFailed(this.sink, ev.id, ev.code);
     }
   }
 
@@ -113,7 +122,7 @@ export class Confirmer {
             if (s.status === 'committed') {
               this.height = Math.max(this.height, s.height!);
               this.sink.committed(id, s.height!, this.o.clock.now());
-            } else if (s.status === 'failed') this.sink.failed(id, s.error?.code ?? 'TPSLAB_E_REMOTE');
+            } else if (s.status === 'failed') reportFailed(this.sink, id, s.error?.code);
           } catch {
             // unreachable endpoint: the next round tries again (the client may have failed over)
           }

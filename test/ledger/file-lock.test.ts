@@ -1,0 +1,101 @@
+// The network.json lock across processes (file-lock.ts), and signals that go only to the process net up
+// recorded: a pid reused since by another process is neither stopped nor counted as the role.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { withFileLock } from '../../src/ledger/file-lock.js';
+import { isSameProcess, processStartOf } from '../../src/ledger/pid-alive.js';
+import { netDown, stopProcesses, type NetworkFile, type RoleProcess } from '../../src/ledger/net.js';
+import { TpslabError } from '../../src/errors.js';
+import { tempDir } from '../testkit/index.js';
+
+const NET_MODULE = resolve(fileURLToPath(import.meta.url), '../../../src/ledger/net.js');
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+before(async () => {
+  dir = await tempDir('tpslab-file-lock-');
+});
+after(async () => {
+  await dir?.remove();
+});
+
+/** A child process that takes the network.json lock of `netDir` `rounds` times and, holding it, appends "<tag> in", waits, appends "<tag> out". */
+function locker(tag: string, rounds: number, netDir: string, log: string): Promise<number | null> {
+  const code = `
+    import { appendFileSync } from 'node:fs';
+    const { withNetworkFile } = await import(${JSON.stringify(NET_MODULE)});
+    for (let i = 0; i < ${rounds}; i++) {
+      await withNetworkFile(${JSON.stringify(netDir)}, async () => {
+        appendFileSync(${JSON.stringify(log)}, '${tag} in\\n');
+        await new Promise((r) => setTimeout(r, 15));
+        appendFileSync(${JSON.stringify(log)}, '${tag} out\\n');
+      });
+    }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((r) => child.on('close', r));
+}
+
+/** A live process that is not ours to signal (stands for a pid reused after a role exited). */
+function bystander(): { pid: number; alive: () => boolean; stop: () => void } {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  return { pid: child.pid!, alive: () => !exited, stop: () => void child.kill('SIGKILL') };
+}
+
+test('regression: the network.json lock held within one process only; now three processes updating together never overlap', async () => {
+  const log = join(dir.path, 'order.log');
+  await writeFile(log, '');
+  const codes = await Promise.all(['a', 'b', 'c'].map((tag) => locker(tag, 8, dir.path, log)));
+  assert.deepEqual(codes, [0, 0, 0]);
+  const lines = (await readFile(log, 'utf8')).trim().split('\n');
+  assert.equal(lines.length, 3 * 8 * 2);
+  for (let i = 0; i < lines.length; i += 2) {
+    const tag = lines[i]!.split(' ')[0];
+    assert.deepEqual([lines[i], lines[i + 1]], [`${tag} in`, `${tag} out`], `overlap at line ${i + 1}: ${lines.slice(i, i + 3).join(' | ')}`);
+  }
+});
+
+test('a lock left by a process that is gone, or by a pid now naming another process, is taken over; a live holder is waited for', async () => {
+  const lock = join(dir.path, 'stale.lock');
+  // The holder died: its pid is free (a process that ran and exited).
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('close', r));
+  await writeFile(lock, `${gone.pid} 12345\n`);
+  assert.equal(await withFileLock(lock, async () => 'taken', 2000), 'taken');
+  // Its pid was reused: a live process, but not the one that started at the recorded time.
+  await writeFile(lock, `${process.pid} 1\n`);
+  assert.equal(await withFileLock(lock, async () => 'taken', 2000), 'taken');
+  // A live holder (this process, as recorded): waited for, then a clear error naming it.
+  await writeFile(lock, `${process.pid} ${processStartOf(process.pid) ?? '-'}\n`);
+  await assert.rejects(withFileLock(lock, async () => 'taken', 200), (err: unknown) => {
+    assert.ok(err instanceof TpslabError && err.code === 'TPSLAB_E_TIMEOUT');
+    assert.match(err.message, new RegExp(`stale\\.lock stayed locked for 200 ms \\(held by pid ${process.pid}\\)`));
+    return true;
+  });
+  assert.equal(await readFile(lock, 'utf8'), `${process.pid} ${processStartOf(process.pid) ?? '-'}\n`, 'a live holder\'s lock is left alone');
+});
+
+test('regression: kill and stop signalled the pid in network.json even when another process had reused it; now only the process recorded is signalled', async (t) => {
+  const other = bystander();
+  t.after(other.stop);
+  const start = processStartOf(other.pid);
+  if (start === undefined) return t.skip('no /proc: start times cannot be read here');
+  assert.equal(isSameProcess({ pid: other.pid, pidStart: start }), true);
+  assert.equal(isSameProcess({ pid: other.pid, pidStart: `${start}0` }), false);
+  // A role recorded with this pid but another start time: the process that has the pid now is not it.
+  const role: RoleProcess = { id: 'node1', role: 'replica', url: 'http://127.0.0.1:9', pid: other.pid, pidStart: `${start}0`, dataDir: dir.path, logFile: join(dir.path, 'node1.log'), args: [] };
+  await stopProcesses([role], 200);
+  const net: NetworkFile = { version: 1, network: 'n', dir: dir.path, genesis: '', faucetKey: '', startedAtMs: 0, tracker: { ...role, id: 'tracker', role: 'tracker' }, sequencer: { ...role, id: 'seq', role: 'sequencer' }, nodes: [role] };
+  await writeFile(join(dir.path, 'network.json'), JSON.stringify(net));
+  assert.deepEqual(await netDown(dir.path), [], 'no role counted live');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(other.alive(), true, 'the process that reused the pid was not signalled');
+  // The same record with the right start time is that process: stopped.
+  await stopProcesses([{ ...role, pidStart: start }], 2000);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(other.alive(), false);
+});
