@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TpslabError } from '../errors.js';
 import type { MergeJob, MergeResult } from './tx-merge-worker.js';
-import { ID_BYTES, mergeRuns, Run, writeRun, type RunInfo } from './tx-runs.js';
+import { ID_BYTES, mergeRuns, Run, RunDamagedError, writeRun, type RunInfo } from './tx-runs.js';
 import { migrateLegacyIndex, type LegacyIndex } from './tx-index-legacy.js';
 
 /** Locations are packed as height * 2^20 + index (a block holds fewer than 2^20 transactions). */
@@ -75,6 +75,8 @@ export class TxIndex {
   /** After a failed merge, none starts before this (Date.now()); after a failed manifest write, none is written. */
   private mergeRetryAtMs = 0;
   private persistFailed = false;
+  /** Why a run was found damaged while running (a lookup or merge); the manifest is gone: the next start rebuilds. */
+  private damage: string | undefined;
   private closed = false;
 
   private constructor(private readonly dir: string, private readonly opts: TxIndexOptions, manifest: Manifest, runs: LiveRun[]) {
@@ -105,7 +107,8 @@ export class TxIndex {
       manifest ??= { version: 1, height: 0, next: 1, runs: [] };
       const runs: LiveRun[] = [];
       try {
-        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name)) });
+        // Without fsync a crash of the OS can leave a named run with pages never written: check every entry.
+        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name), !opts.fsync) });
       } catch (err) {
         damage = (err as Error).message;
         for (const r of runs.splice(0)) r.run.close();
@@ -268,22 +271,30 @@ export class TxIndex {
     await writeFile(`${path}.tmp`, JSON.stringify(this.persisted));
     if (this.opts.fsync) await fsyncFile(`${path}.tmp`);
     await rename(`${path}.tmp`, path);
+    if (this.damage) rmSync(path, { force: true }); // found damaged while this was being written
     if (this.opts.fsync) await fsyncFile(this.dir);
+  }
+
+  /**
+   * A run found damaged after open (a lookup's or a merge's block does not match its CRC): the manifest
+   * is deleted and no other is written, so the next start finds no index and rebuilds it from the block log.
+   */
+  private damaged(reason: string): TpslabError {
+    if (!this.damage) {
+      this.damage = reason;
+      this.persistFailed = true;
+      rmSync(join(this.dir, MANIFEST), { force: true });
+      console.error(`warning: the transaction index in ${this.dir} is damaged (${reason}): restart the process to rebuild it from the block log`);
+    }
+    return new TpslabError('TPSLAB_E_DATA_DIR', `the transaction index in ${this.dir} is damaged (${this.damage}); ` +
+      'restart the process: it rebuilds the index from the block log at start-up');
   }
 
   /** Starts merging FANOUT runs of the lowest tier that has them, on the worker thread. */
   private maybeMerge(): void {
-    if (this.merging || this.closed || Date.now() < this.mergeRetryAtMs) return;
-    const byTier = new Map<number, LiveRun[]>();
-    for (const r of this.runs) {
-      const tier = r.info.count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(r.info.count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1;
-      const list = byTier.get(tier) ?? [];
-      list.push(r);
-      byTier.set(tier, list);
-    }
-    const tier = [...byTier.keys()].sort((a, b) => a - b).find((t) => byTier.get(t)!.length >= FANOUT);
-    if (tier === undefined) return;
-    const inputs = byTier.get(tier)!.slice(0, FANOUT);
+    if (this.merging || this.closed || this.damage || Date.now() < this.mergeRetryAtMs) return;
+    const inputs = mergeInputs(this.runs);
+    if (!inputs) return;
     const output = this.nextName();
     this.merging = { output, inputs };
     this.worker ??= this.startWorker();
@@ -321,7 +332,10 @@ export class TxIndex {
     if (!m || this.closed) return;
     this.merging = undefined;
     if ('error' in res) {
-      this.mergeFailedAt(m, res.error);
+      if (res.damaged) {
+        rmSync(join(this.dir, m.output), { force: true });
+        this.damaged(res.error);
+      } else this.mergeFailedAt(m, res.error);
       return;
     }
     let run: LiveRun;
@@ -331,11 +345,13 @@ export class TxIndex {
       this.mergeFailedAt(m, (err as Error).message);
       return;
     }
+    // The inputs are consecutive runs (mergeInputs): the output takes their place, so the runs stay
+    // oldest first and an id in several runs is found at its newest location.
     const gone = new Set(m.inputs.map((r) => r.name));
-    this.runs = [...this.runs.filter((r) => !gone.has(r.name)), run];
+    this.runs = inPlaceOf(this.runs, gone, run);
     for (const r of m.inputs) r.run.close();
     this.persist(async () => {
-      this.persisted.runs = [...this.persisted.runs.filter((r) => !gone.has(r.name)), { name: run.name, ...run.info }];
+      this.persisted.runs = inPlaceOf(this.persisted.runs, gone, { name: run.name, ...run.info });
       await this.writeManifest();
       for (const name of gone) await unlink(join(this.dir, name)).catch(() => undefined);
     });
@@ -344,9 +360,14 @@ export class TxIndex {
 
   /** Packed location (height * 2^20 + index) of a transaction, if indexed. */
   locate(id: Buffer): number | undefined {
-    for (let i = this.runs.length - 1; i >= 0; i--) {
-      const loc = this.runs[i]!.run.get(id);
-      if (loc !== undefined) return loc;
+    try {
+      for (let i = this.runs.length - 1; i >= 0; i--) {
+        const loc = this.runs[i]!.run.get(id);
+        if (loc !== undefined) return loc;
+      }
+    } catch (err) {
+      if (err instanceof RunDamagedError) throw this.damaged(err.message);
+      throw err;
     }
     return undefined;
   }
@@ -420,6 +441,44 @@ export class TxIndex {
 }
 
 const runName = (n: number): string => `${String(n).padStart(10, '0')}.run`;
+
+const tierOf = (count: number): number => (count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1);
+
+/**
+ * What to merge next (oldest first), if anything: FANOUT runs of the lowest tier that has them, with the
+ * runs between them if they are not consecutive (a large replay batch between small flushes, say), so the
+ * output can take their place in the order. Of the windows of FANOUT runs of that tier, the one with the
+ * fewest ids in all.
+ */
+export function mergeInputs<R extends { info: RunInfo }>(runs: readonly R[]): R[] | undefined {
+  const byTier = new Map<number, number[]>();
+  runs.forEach((r, i) => {
+    const t = tierOf(r.info.count);
+    const list = byTier.get(t) ?? [];
+    list.push(i);
+    byTier.set(t, list);
+  });
+  const tier = [...byTier.keys()].sort((a, b) => a - b).find((t) => byTier.get(t)!.length >= FANOUT);
+  if (tier === undefined) return undefined;
+  const at = byTier.get(tier)!;
+  let best: [number, number] | undefined;
+  let bestIds = Infinity;
+  for (let j = 0; j + FANOUT <= at.length; j++) {
+    const [from, to] = [at[j]!, at[j + FANOUT - 1]!];
+    let ids = 0;
+    for (let i = from; i <= to; i++) ids += runs[i]!.info.count;
+    if (ids < bestIds) [best, bestIds] = [[from, to], ids];
+  }
+  return runs.slice(best![0], best![1] + 1);
+}
+
+/** `list` with the consecutive entries named in `gone` replaced by `output`, where they were. */
+function inPlaceOf<T extends { name: string }>(list: readonly T[], gone: ReadonlySet<string>, output: T): T[] {
+  const at = list.findIndex((r) => gone.has(r.name));
+  const kept = list.filter((r) => !gone.has(r.name));
+  kept.splice(at < 0 ? kept.length : at, 0, output);
+  return kept;
+}
 
 function readManifest(dir: string): Manifest | undefined {
   let text: string;
