@@ -108,7 +108,7 @@ export class TxIndex {
       const runs: LiveRun[] = [];
       try {
         // Without fsync a crash of the OS can leave a named run with pages never written: check every entry.
-        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name), !opts.fsync) });
+        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name), opts.fsync ? 'lazy' : 'verify') });
       } catch (err) {
         damage = (err as Error).message;
         for (const r of runs.splice(0)) r.run.close();
@@ -230,7 +230,7 @@ export class TxIndex {
       const name = this.nextName();
       const info = writeRun(join(this.dir, name), ids, locs, n);
       try {
-        added = { name, info, run: Run.open(join(this.dir, name)) };
+        added = { name, info, run: Run.open(join(this.dir, name), 'trusted') };
       } catch (err) {
         rmSync(join(this.dir, name), { force: true });
         throw err;
@@ -299,7 +299,7 @@ export class TxIndex {
     this.merging = { output, inputs };
     this.worker ??= this.startWorker();
     this.worker.ref();
-    const job: MergeJob = { inputs: inputs.map((r) => join(this.dir, r.name)), output: join(this.dir, output), fsync: this.opts.fsync };
+    const job: MergeJob = { inputs: inputs.map((r) => ({ path: join(this.dir, r.name), trusted: r.run.trusted })), output: join(this.dir, output), fsync: this.opts.fsync };
     this.worker.postMessage(job);
   }
 
@@ -340,7 +340,7 @@ export class TxIndex {
     }
     let run: LiveRun;
     try {
-      run = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output)) };
+      run = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output), 'trusted') };
     } catch (err) {
       this.mergeFailedAt(m, (err as Error).message);
       return;
@@ -386,8 +386,8 @@ export class TxIndex {
       if (r.info.maxLoc < limit) kept.push(r);
       else if (r.info.minLoc < limit) {
         const name = this.nextName();
-        const info = mergeRuns([join(this.dir, r.name)], join(this.dir, name), this.opts.fsync, limit);
-        kept.push({ name, info, run: Run.open(join(this.dir, name)) });
+        const info = mergeRuns([{ path: join(this.dir, r.name), trusted: r.run.trusted }], join(this.dir, name), this.opts.fsync, limit);
+        kept.push({ name, info, run: Run.open(join(this.dir, name), 'trusted') });
       }
     }
     const gone = this.runs.filter((r) => !kept.includes(r));
@@ -417,6 +417,11 @@ export class TxIndex {
   /** How many runs lookups read (for tests and benches). */
   get runCount(): number {
     return this.runs.length;
+  }
+
+  /** Bytes the runs keep in memory for lookups (for benches). */
+  get memoryBytes(): number {
+    return this.runs.reduce((n, r) => n + r.run.memoryBytes, 0);
   }
 
   /** Resolves once every run written so far is named by manifest.json and no merge is running. */

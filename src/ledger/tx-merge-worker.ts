@@ -3,9 +3,9 @@
  * Message in: `{ inputs, output, fsync }`; out: `{ info }` or `{ error, damaged }`.
  */
 import { parentPort } from 'node:worker_threads';
-import { mergeRuns, RunDamagedError, type RunInfo } from './tx-runs.js';
+import { mergeRuns, RunDamagedError, type MergeInput, type RunInfo } from './tx-runs.js';
 
-export interface MergeJob { inputs: string[]; output: string; fsync: boolean }
+export interface MergeJob { inputs: MergeInput[]; output: string; fsync: boolean }
 /** `damaged`: an input's entries do not match their checksum (the index must be rebuilt, not the merge retried). */
 export type MergeResult = { info: RunInfo } | { error: string; damaged?: boolean };
 

@@ -5,7 +5,8 @@
  * nanoseconds a run instead of a file read.
  *
  * Ids are hashes (SHA-256 of the signed transaction), so the filter takes its bits from the id itself:
- * bytes 4..8 pick the block (bytes 0..4 are the fences' key), bytes 8..16 the 7 bits in it.
+ * bytes 0..4 (the fences' key, big-endian) pick the block, so a run written in id order fills its filter
+ * front to back (no cache miss per id, whatever the filter's size); bytes 8..16 pick the 7 bits in it.
  */
 
 /** Bytes a filter block. */
@@ -16,44 +17,56 @@ const TWO_32 = 2 ** 32;
 /** How many 64-byte blocks a filter for up to `count` ids has (at least 1). */
 export const bloomBlocksFor = (count: number): number => Math.max(1, Math.ceil((count * BITS_PER_ID) / (BLOOM_BLOCK_BYTES * 8)));
 
-/** Sets (`set`) or tests the 7 bits of the id at `at` in `src`; whether all were set before (a test stops at the first clear one). */
-function probe(bits: Uint8Array, blocks: number, src: DataView, at: number, set: boolean): boolean {
-  const base = Math.floor((src.getUint32(at + 4, true) * blocks) / TWO_32) * BLOOM_BLOCK_BYTES;
-  const b = src.getUint32(at + 8, true);
-  const c = src.getUint32(at + 12, true);
-  let all = true;
-  for (let i = 0; i < 7; i++) {
-    // 9 bits each from the 64 of b and c: bits 0..8, 9..17, 18..26, 27..35 (across), 36..44, 45..53, 54..62
-    const p = i < 3 ? (b >>> (i * 9)) & 511 : i === 3 ? ((b >>> 27) | (c << 5)) & 511 : (c >>> (i * 9 - 32)) & 511;
-    const byte = base + (p >>> 3);
-    const mask = 1 << (p & 7);
-    if ((bits[byte]! & mask) === 0) {
-      if (!set) return false;
-      all = false;
-      bits[byte] = bits[byte]! | mask;
-    }
-  }
-  return all;
+/** Byte offset of the filter block of an id whose first 4 bytes (big-endian) are `key`. */
+const blockOf = (key: number, blocks: number): number => Math.floor((key * blocks) / TWO_32) * BLOOM_BLOCK_BYTES;
+
+/** Whether bit `p` (0..511) of the block at `base` is set. */
+const has = (bits: Uint8Array, base: number, p: number): boolean => (bits[base + (p >>> 3)]! & (1 << (p & 7))) !== 0;
+
+/** Sets bit `p` (0..511) of the block at `base`. */
+function set(bits: Uint8Array, base: number, p: number): void {
+  const i = base + (p >>> 3);
+  bits[i] = bits[i]! | (1 << (p & 7));
 }
 
 export class BloomFilter {
   readonly blocks: number;
 
-  /** A filter over `bits` (its length a multiple of 64 bytes), or a new empty one for up to `count` ids. */
+  /** A filter over `bits` (its length a multiple of 64 bytes). */
   constructor(readonly bits: Uint8Array) {
     this.blocks = bits.length / BLOOM_BLOCK_BYTES;
   }
 
+  /** An empty filter for up to `count` ids. */
   static sizedFor(count: number): BloomFilter {
     return new BloomFilter(new Uint8Array(bloomBlocksFor(count) * BLOOM_BLOCK_BYTES));
   }
 
-  add(src: DataView, at: number): void {
-    probe(this.bits, this.blocks, src, at, true);
+  /**
+   * Adds an id given as its bytes 0..4 read big-endian (`key`), 8..12 and 12..16 read little-endian (`b`,
+   * `c`). Its 7 bits: 9 each from the 64 of b and c (bits 0..8, 9..17, 18..26, 27..35 across, 36..44,
+   * 45..53, 54..62).
+   */
+  add(key: number, b: number, c: number): void {
+    const bits = this.bits;
+    const base = blockOf(key, this.blocks);
+    set(bits, base, b & 511);
+    set(bits, base, (b >>> 9) & 511);
+    set(bits, base, (b >>> 18) & 511);
+    set(bits, base, ((b >>> 27) | (c << 5)) & 511);
+    set(bits, base, (c >>> 4) & 511);
+    set(bits, base, (c >>> 13) & 511);
+    set(bits, base, (c >>> 22) & 511);
   }
 
   /** False if the id is certainly not in the run; true if it may be. */
-  mayHold(id: DataView): boolean {
-    return probe(this.bits, this.blocks, id, 0, false);
+  mayHold(id: Buffer): boolean {
+    const bits = this.bits;
+    const base = blockOf(id.readUInt32BE(0), this.blocks);
+    const b = id.readUInt32LE(8);
+    const c = id.readUInt32LE(12);
+    return has(bits, base, b & 511) && has(bits, base, (b >>> 9) & 511) && has(bits, base, (b >>> 18) & 511) &&
+      has(bits, base, ((b >>> 27) | (c << 5)) & 511) && has(bits, base, (c >>> 4) & 511) && has(bits, base, (c >>> 13) & 511) &&
+      has(bits, base, (c >>> 22) & 511);
   }
 }

@@ -8,9 +8,10 @@
  * fence's slice of entries (a *block*: FENCE_EVERY entries, 2.5 KiB), the Bloom filter (tx-run-bloom.ts),
  * then an 8-byte trailer (CRC-32 of the header, fences, block CRCs and filter; `TPSE`). Opening a run
  * reads everything but the entries (about 1.4 bytes an id); the entries are read by lookups (one pread of
- * a block, checked against its CRC) and merges (sequentially, every block checked), and at open when
- * asked (`verify`: after a crash with --no-fsync a run may miss pages). Version 1 (no block CRCs, no
- * filter; written before) is still read.
+ * a block) and merges (sequentially). A run written by an earlier process has each block checked against
+ * its CRC the first time it is read, or every block at open when asked (`verify`: after a crash with
+ * --no-fsync a run may miss pages); a run this process wrote is not checked (its writer computed the CRCs).
+ * Version 1 (no block CRCs, no filter; written before) is still read.
  */
 import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
@@ -48,18 +49,34 @@ export class RunDamagedError extends Error {
   }
 }
 
+/**
+ * How a run's entries are checked against their block CRCs: `verify` all at open, `lazy` each block the
+ * first time it is read, `trusted` never (this process wrote it).
+ */
+export type RunCheck = 'verify' | 'lazy' | 'trusted';
+
+/** A run to merge, and whether this process wrote it (its blocks are not checked again). */
+export interface MergeInput { path: string; trusted: boolean }
+
 /** An open run: lookups by id. */
 export class Run {
   private scratch = Buffer.allocUnsafe(2 * BLOCK_BYTES);
+  /** Per block, 1 once checked against its CRC; undefined when none needs checking. */
+  private checked: Uint8Array | undefined;
 
   private constructor(readonly path: string, private fd: number, readonly count: number, private readonly fences: Uint32Array,
     private readonly blockCrcs: Uint32Array | undefined, private readonly bloom: BloomFilter | undefined) {}
 
+  /** Whether every block is known good (written by this process, or checked). */
+  get trusted(): boolean {
+    return !this.checked;
+  }
+
   /**
-   * Opens a run file, checking its header, size, fences, block CRCs, filter and trailer, and with `verify`
-   * every entry against its block's CRC; throws (with what is wrong) otherwise.
+   * Opens a run file, checking its header, size, fences, block CRCs, filter and trailer (and its entries as
+   * `check` says); throws (with what is wrong) otherwise.
    */
-  static open(path: string, verify = false): Run {
+  static open(path: string, check: RunCheck = 'lazy'): Run {
     const fd = openSync(path, 'r');
     let run: Run | undefined;
     try {
@@ -88,9 +105,11 @@ export class Run {
         bloom = new BloomFilter(new Uint8Array(tail.subarray(nf * 8, nf * 8 + bloomBytes)));
       }
       run = new Run(path, fd, count, fences, crcs, bloom);
-      if (verify) {
+      if (crcs && check !== 'trusted') run.checked = new Uint8Array(nf);
+      if (check === 'verify') {
         const buf = Buffer.allocUnsafe(CHUNK_ENTRIES * ENTRY_BYTES);
         for (let from = 0; from < count; from += CHUNK_ENTRIES) run.readEntries(buf, from, Math.min(CHUNK_ENTRIES, count - from));
+        run.checked = undefined;
       }
       return run;
     } catch (err) {
@@ -100,22 +119,24 @@ export class Run {
   }
 
   /**
-   * Reads entries `from` (a multiple of FENCE_EVERY) .. from + n - 1 into `buf`, checking each block read
-   * against its CRC (version 2); throws RunDamagedError if one does not match.
+   * Reads entries `from` (a multiple of FENCE_EVERY) .. from + n - 1 into `buf`, checking each block not
+   * checked yet against its CRC; throws RunDamagedError if one does not match.
    */
   readEntries(buf: Buffer, from: number, n: number): void {
     const bytes = n * ENTRY_BYTES;
     if (readSync(this.fd, buf, 0, bytes, HEADER_BYTES + from * ENTRY_BYTES) !== bytes) throw new Error(`${this.path}: short read`);
-    const crcs = this.blockCrcs;
-    if (!crcs) return;
+    const checked = this.checked;
+    if (!checked) return;
     for (let o = 0, blk = from / FENCE_EVERY; o < bytes; o += BLOCK_BYTES, blk++) {
-      if (crc32(buf.subarray(o, Math.min(bytes, o + BLOCK_BYTES))) !== crcs[blk]) throw new RunDamagedError(this.path, blk);
+      if (checked[blk]) continue;
+      if (crc32(buf.subarray(o, Math.min(bytes, o + BLOCK_BYTES))) !== this.blockCrcs![blk]) throw new RunDamagedError(this.path, blk);
+      checked[blk] = 1;
     }
   }
 
   /** The packed location of `id`, if this run holds it; throws RunDamagedError if the block it reads is damaged. */
   get(id: Buffer): number | undefined {
-    if (this.bloom && !this.bloom.mayHold(new DataView(id.buffer, id.byteOffset, ID_BYTES))) return undefined;
+    if (this.bloom && !this.bloom.mayHold(id)) return undefined;
     const k = id.readUInt32BE(0);
     const f = this.fences;
     let lo = 0;
@@ -146,6 +167,11 @@ export class Run {
     return undefined;
   }
 
+  /** Bytes this run keeps in memory for lookups (fences, block CRCs, Bloom filter). */
+  get memoryBytes(): number {
+    return this.fences.byteLength + (this.blockCrcs?.byteLength ?? 0) + (this.bloom?.bits.byteLength ?? 0);
+  }
+
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -174,8 +200,9 @@ class RunWriter {
 
   /** Appends the 32-byte id at `at` in `src` with its location (word copies: no native call per entry). */
   add(src: DataView, at: number, loc: number): void {
-    if (this.count % FENCE_EVERY === 0) this.fences.push(src.getUint32(at, false));
-    this.bloom.add(src, at);
+    const key = src.getUint32(at, false);
+    if (this.count % FENCE_EVERY === 0) this.fences.push(key);
+    this.bloom.add(key, src.getUint32(at + 8, true), src.getUint32(at + 12, true));
     if (loc < this.minLoc) this.minLoc = loc;
     if (loc > this.maxLoc) this.maxLoc = loc;
     const v = this.view;
@@ -291,8 +318,8 @@ class RunReader {
   at = -1;
   private pos = 0;
 
-  constructor(path: string) {
-    this.run = Run.open(path); // checks the file
+  constructor(input: MergeInput) {
+    this.run = Run.open(input.path, input.trusted ? 'trusted' : 'lazy'); // checks the file
     this.count = this.run.count;
   }
 
@@ -333,11 +360,11 @@ function compareIds(a: DataView, at: number, b: DataView, bt: number): number {
  * Merges runs (oldest first) into one new run file, fsync'd if asked; an id in several runs keeps the
  * newest's location. Entries at or above `belowLoc` are dropped (cutting blocks above a height).
  */
-export function mergeRuns(inputs: readonly string[], output: string, fsync: boolean, belowLoc = Infinity): RunInfo {
+export function mergeRuns(inputs: readonly MergeInput[], output: string, fsync: boolean, belowLoc = Infinity): RunInfo {
   const readers: RunReader[] = [];
   let w: RunWriter | undefined;
   try {
-    for (const p of inputs) readers.push(new RunReader(p));
+    for (const input of inputs) readers.push(new RunReader(input));
     for (const r of readers) r.advance();
     w = new RunWriter(output, readers.reduce((n, r) => n + r.count, 0));
     for (;;) {
