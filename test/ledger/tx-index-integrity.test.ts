@@ -2,9 +2,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { TpslabError } from '../../src/errors.js';
 import { INDEX_SHIFT, mergeInputs, TxIndex } from '../../src/ledger/tx-index.js';
 import { commitAll, openSequencer, transfers } from './chain-fixture.js';
@@ -190,4 +191,39 @@ test('with the index unwritable mid-run, no committed transaction is lost: the r
   await again.close();
   const manifest = JSON.parse(await readFile(join(dir, 'txindex', 'manifest.json'), 'utf8')) as { height: number };
   assert.equal(manifest.height, head, 'the index is whole again up to the log');
+});
+
+test('runs of version 1 (no block checksums, no Bloom filter) written by an older tpslab are read, and merged into version 2', async (t) => {
+  const dir = join(await tempDir(t), 'txindex');
+  await mkdir(dir);
+  // A version 1 run as tx-runs.ts wrote it: header, sorted entries, fences, CRC-32 of header and fences, TPSE.
+  const ids = Array.from({ length: 300 }, () => randomBytes(32));
+  const sorted = ids.map((id, i) => ({ id, loc: INDEX_SHIFT + i })).sort((a, b) => Buffer.compare(a.id, b.id));
+  const head = Buffer.alloc(HEADER_BYTES);
+  head.write('TPSR', 0, 'latin1');
+  head.writeUInt32BE(1, 4);
+  head.writeUInt32BE(sorted.length, 8);
+  const entries = Buffer.concat(sorted.map(({ id, loc }) => {
+    const e = Buffer.alloc(ENTRY_BYTES);
+    id.copy(e);
+    e.writeDoubleLE(loc, 32);
+    return e;
+  }));
+  const fences = Buffer.concat(sorted.filter((_, i) => i % 64 === 0).map(({ id }) => id.subarray(0, 4)));
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32BE(crc32(fences, crc32(head)), 0);
+  trailer.write('TPSE', 4, 'latin1');
+  await writeFile(join(dir, '0000000001.run'), Buffer.concat([head, entries, fences, trailer]));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version: 1, height: 1, next: 2, runs: [{ name: '0000000001.run', count: 300, minLoc: INDEX_SHIFT, maxLoc: INDEX_SHIFT + 299 }] }));
+  const index = TxIndex.open(dir, { fsync: true });
+  t.after(() => index.close());
+  ids.forEach((id, i) => assert.equal(index.locate(id), INDEX_SHIFT + i));
+  assert.equal(index.locate(randomBytes(32)), undefined);
+  const blocks: Buffer[][] = [];
+  fill(index, blocks, 2, 3, 100); // four tier-0 runs: merged with the old one
+  await index.settle();
+  assert.equal(index.runCount, 1);
+  ids.forEach((id, i) => assert.equal(index.locate(id), INDEX_SHIFT + i));
+  const [merged] = await runFiles(dir);
+  assert.equal((await readFile(join(dir, merged!))).readUInt32BE(4), 2, 'the merged run is version 2');
 });
