@@ -7,9 +7,9 @@
  * the index outgrows a batch: 4–8 µs of CPU a row at 400,000 rows, growing with history, and every
  * process writes every id (bench/README, network-scaling). Here each flush sorts its ids and writes them
  * once as an immutable run file (tx-runs.ts); a worker thread merges runs in size tiers (FANOUT runs
- * of a tier into one of the next), so each id is rewritten about log4(history / 8,192) times,
- * sequentially, off the event loop. A lookup asks each run, newest first: a binary search of the run's
- * in-memory fences, then one 2.5 KiB read. `manifest.json` names the runs that make up the index and how
+ * of a tier into one of the next), so each id is rewritten about log8(history / 8,192) times,
+ * sequentially, off the event loop. A lookup asks each run, newest first: its Bloom filter, then (if the
+ * id may be there) a binary search of the run's in-memory fences and one 2.5 KiB read. `manifest.json` names the runs that make up the index and how
  * far it is whole (`height`); it is replaced atomically, and only after the runs it names are on disk.
  * Topic starts (one row per topic per block with messages, few) stay in SQLite (`topics.sqlite`), for
  * its range queries.
@@ -17,7 +17,8 @@
  * The block log is the truth. Rows are written once a block is durable in the log, so the index is
  * never ahead of the log (except with `--no-fsync`), and after a crash it may be behind: `indexedHeight`
  * says how far it is whole; ChainStore.open cuts what is past the log and re-indexes what is missing
- * while it replays. A damaged index (a run that does not check) is set aside and rebuilt from the log.
+ * while it replays. A damaged index (a run that does not check at open, or a block of entries that does
+ * not match its CRC when read later) is set aside and rebuilt from the log.
  */
 import Database from 'better-sqlite3';
 import { existsSync, fdatasyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -28,13 +29,10 @@ import { TpslabError } from '../errors.js';
 import type { MergeJob, MergeResult } from './tx-merge-worker.js';
 import { ID_BYTES, mergeRuns, Run, RunDamagedError, writeRun, type RunInfo } from './tx-runs.js';
 import { migrateLegacyIndex, type LegacyIndex } from './tx-index-legacy.js';
+import { inPlaceOf, mergeInputs, TIER_BASE_IDS } from './tx-merge-plan.js';
 
 /** Locations are packed as height * 2^20 + index (a block holds fewer than 2^20 transactions). */
 export const INDEX_SHIFT = 2 ** 20;
-/** Runs of one size tier merged into one. */
-const FANOUT = 4;
-/** Tier 0 holds runs up to this many ids (about one flush); tier t up to FANOUT^t times that. */
-const TIER_BASE_IDS = 8192;
 /** A failed merge (a full disk, say) is tried again after this. */
 const MERGE_RETRY_MS = 30_000;
 const MANIFEST = 'manifest.json';
@@ -446,44 +444,6 @@ export class TxIndex {
 }
 
 const runName = (n: number): string => `${String(n).padStart(10, '0')}.run`;
-
-const tierOf = (count: number): number => (count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1);
-
-/**
- * What to merge next (oldest first), if anything: FANOUT runs of the lowest tier that has them, with the
- * runs between them if they are not consecutive (a large replay batch between small flushes, say), so the
- * output can take their place in the order. Of the windows of FANOUT runs of that tier, the one with the
- * fewest ids in all.
- */
-export function mergeInputs<R extends { info: RunInfo }>(runs: readonly R[]): R[] | undefined {
-  const byTier = new Map<number, number[]>();
-  runs.forEach((r, i) => {
-    const t = tierOf(r.info.count);
-    const list = byTier.get(t) ?? [];
-    list.push(i);
-    byTier.set(t, list);
-  });
-  const tier = [...byTier.keys()].sort((a, b) => a - b).find((t) => byTier.get(t)!.length >= FANOUT);
-  if (tier === undefined) return undefined;
-  const at = byTier.get(tier)!;
-  let best: [number, number] | undefined;
-  let bestIds = Infinity;
-  for (let j = 0; j + FANOUT <= at.length; j++) {
-    const [from, to] = [at[j]!, at[j + FANOUT - 1]!];
-    let ids = 0;
-    for (let i = from; i <= to; i++) ids += runs[i]!.info.count;
-    if (ids < bestIds) [best, bestIds] = [[from, to], ids];
-  }
-  return runs.slice(best![0], best![1] + 1);
-}
-
-/** `list` with the consecutive entries named in `gone` replaced by `output`, where they were. */
-function inPlaceOf<T extends { name: string }>(list: readonly T[], gone: ReadonlySet<string>, output: T): T[] {
-  const at = list.findIndex((r) => gone.has(r.name));
-  const kept = list.filter((r) => !gone.has(r.name));
-  kept.splice(at < 0 ? kept.length : at, 0, output);
-  return kept;
-}
 
 function readManifest(dir: string): Manifest | undefined {
   let text: string;

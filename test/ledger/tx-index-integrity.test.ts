@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../../src/errors.js';
-import { INDEX_SHIFT, mergeInputs, TxIndex } from '../../src/ledger/tx-index.js';
+import { INDEX_SHIFT, TxIndex } from '../../src/ledger/tx-index.js';
+import { FANOUT, mergeInputs } from '../../src/ledger/tx-merge-plan.js';
 import { commitAll, openSequencer, transfers } from './chain-fixture.js';
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -101,18 +102,18 @@ test('a merge that meets a damaged block marks the index damaged instead of retr
   const dir = join(await tempDir(t), 'txindex');
   const index = TxIndex.open(dir, { fsync: true });
   const blocks: Buffer[][] = [];
-  fill(index, blocks, 1, 3, 300);
+  fill(index, blocks, 1, FANOUT - 1, 300);
   await index.close();
   await damageEntry(join(dir, (await runFiles(dir))[0]!), 100);
   const errors = quietErrors(t);
   const again = TxIndex.open(dir, { fsync: true });
   t.after(() => again.close());
-  fill(again, blocks, 4, 1, 300); // a fourth tier-0 run: merging the four reads the damaged one
+  fill(again, blocks, FANOUT, 1, 300); // one more tier-0 run: merging them reads the damaged one
   await again.settle();
   assert.match(errors(), /is damaged .*do not match their checksum/);
   assert.doesNotMatch(errors(), /merging again/);
   assert.equal(existsSync(join(dir, 'manifest.json')), false);
-  assert.equal(again.runCount, 4, 'the runs stay as they were');
+  assert.equal(again.runCount, FANOUT, 'the runs stay as they were');
 });
 
 test('a merge of runs around a newer run keeps the runs in order: an id in both is found at its newest location', async (t) => {
@@ -122,9 +123,9 @@ test('a merge of runs around a newer run keeps the runs in order: an id in both 
   index.addBlock(1, [x, ...Array.from({ length: 100 }, () => randomBytes(32))], undefined); // tier 0
   index.addBlock(2, [...Array.from({ length: 9000 }, () => randomBytes(32)), x], undefined); // tier 1, newer
   const blocks: Buffer[][] = [];
-  fill(index, blocks, 3, 3, 100); // tier 0: four of them now, the first older than block 2's run
+  fill(index, blocks, 3, FANOUT - 1, 100); // tier 0: FANOUT of them now, the first older than block 2's run
   await index.settle();
-  assert.equal(index.runCount, 1, 'the four tier-0 runs and the run between them were merged into one');
+  assert.equal(index.runCount, 1, 'the tier-0 runs and the run between them were merged into one');
   assert.equal(index.locate(x), 2 * INDEX_SHIFT + 9000);
   await index.close();
   const again = TxIndex.open(dir, { fsync: true });
@@ -136,11 +137,13 @@ test('merge inputs are consecutive runs: the window of one tier with the fewest 
   const runs = (...counts: number[]): { name: string; info: { count: number; minLoc: number; maxLoc: number } }[] =>
     counts.map((count, i) => ({ name: String(i), info: { count, minLoc: 0, maxLoc: 0 } }));
   const names = (rs: { name: string }[] | undefined): string[] | undefined => rs?.map((r) => r.name);
-  assert.equal(mergeInputs(runs(100, 100, 100)), undefined);
-  assert.deepEqual(names(mergeInputs(runs(40_000, 100, 100, 100, 100))), ['1', '2', '3', '4']);
-  assert.deepEqual(names(mergeInputs(runs(100, 9000, 100, 100, 100))), ['0', '1', '2', '3', '4']);
-  assert.deepEqual(names(mergeInputs(runs(100, 200_000, 100, 100, 100, 100))), ['2', '3', '4', '5']);
-  assert.deepEqual(names(mergeInputs(runs(9000, 9000, 100, 9000, 9000))), ['0', '1', '2', '3', '4']);
+  const small = (n: number): number[] => Array.from({ length: n }, () => 100);
+  const from = (a: number, b: number): string[] => Array.from({ length: b - a + 1 }, (_, i) => String(a + i));
+  assert.equal(mergeInputs(runs(...small(FANOUT - 1))), undefined);
+  assert.deepEqual(names(mergeInputs(runs(40_000, ...small(FANOUT)))), from(1, FANOUT));
+  assert.deepEqual(names(mergeInputs(runs(100, 9000, ...small(FANOUT - 1)))), from(0, FANOUT), 'a larger run between them is taken too');
+  assert.deepEqual(names(mergeInputs(runs(100, 2_000_000, ...small(FANOUT)))), from(2, FANOUT + 1), 'unless a window without it exists');
+  assert.deepEqual(names(mergeInputs(runs(9000, 9000, 100, ...Array.from({ length: FANOUT - 2 }, () => 9000)))), from(0, FANOUT), 'tier 1');
 });
 
 test('a failed manifest write is reported, keeps every id answered in the process, and a restart recovers from the last manifest', async (t) => {
@@ -220,7 +223,7 @@ test('runs of version 1 (no block checksums, no Bloom filter) written by an olde
   ids.forEach((id, i) => assert.equal(index.locate(id), INDEX_SHIFT + i));
   assert.equal(index.locate(randomBytes(32)), undefined);
   const blocks: Buffer[][] = [];
-  fill(index, blocks, 2, 3, 100); // four tier-0 runs: merged with the old one
+  fill(index, blocks, 2, FANOUT - 1, 100); // FANOUT tier-0 runs: merged with the old one
   await index.settle();
   assert.equal(index.runCount, 1);
   ids.forEach((id, i) => assert.equal(index.locate(id), INDEX_SHIFT + i));
