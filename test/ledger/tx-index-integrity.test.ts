@@ -230,3 +230,35 @@ test('runs of version 1 (no block checksums, no Bloom filter) written by an olde
   const [merged] = await runFiles(dir);
   assert.equal((await readFile(join(dir, merged!))).readUInt32BE(4), 2, 'the merged run is version 2');
 });
+
+test('a sequencer whose index meets a damaged block answers that status with TPSLAB_E_DATA_DIR, and its restart rebuilds the index from the log', async (t) => {
+  const dir = await tempDir(t);
+  const seq = await openSequencer(dir);
+  const txs = transfers(5);
+  await commitAll(seq, txs);
+  await seq.close();
+  const runs = await runFiles(join(dir, 'txindex'));
+  await damageEntry(join(dir, 'txindex', runs[0]!), 0);
+  const errors = quietErrors(t);
+  const again = await openSequencer(dir); // fsync on: the runs open (their blocks are checked when read)
+  const failures = txs.map((tx) => {
+    try {
+      return again.status(tx.id).status;
+    } catch (err) {
+      assert.ok(err instanceof TpslabError && err.code === 'TPSLAB_E_DATA_DIR', String(err));
+      return 'damaged';
+    }
+  });
+  await again.close();
+  assert.ok(failures.includes('damaged'), `the damaged block was read: ${failures.join(' ')}`);
+  assert.ok(failures.every((s) => s === 'committed' || s === 'damaged'), 'no committed transaction is reported unknown');
+  assert.match(errors(), /is damaged .*restart the process/);
+  const third = await openSequencer(dir);
+  let closed = false;
+  t.after(() => (closed ? undefined : third.close()));
+  for (const tx of txs) assert.equal(third.status(tx.id).status, 'committed'); // from the index rebuilt while replaying
+  closed = true;
+  await third.close();
+  const manifest = JSON.parse(await readFile(join(dir, 'txindex', 'manifest.json'), 'utf8')) as { height: number };
+  assert.ok(manifest.height > 0, 'the rebuilt index is named by a manifest again');
+});
