@@ -7,10 +7,11 @@
  * the index outgrows a batch: 4–8 µs of CPU a row at 400,000 rows, growing with history, and every
  * process writes every id (bench/README, network-scaling). Here each flush sorts its ids and writes them
  * once as an immutable run file (tx-runs.ts); a worker thread merges runs in size tiers (FANOUT runs
- * of a tier into one of the next), so each id is rewritten about log8(history / 8,192) times,
- * sequentially, off the event loop. A lookup asks each run, newest first: its Bloom filter, then (if the
- * id may be there) a binary search of the run's in-memory fences and one 2.5 KiB read. `manifest.json` names the runs that make up the index and how
- * far it is whole (`height`); it is replaced atomically, and only after the runs it names are on disk.
+ * of a tier into one of the next: tx-merge-plan.ts), so each id is rewritten about log8(history / 8,192)
+ * times, sequentially, off the event loop. A lookup asks each run, newest first: its Bloom filter, then
+ * (if the id may be there) a binary search of the run's in-memory fences and one 2.5 KiB read.
+ * `manifest.json` names the runs that make up the index and how far it is whole (`height`); it is
+ * replaced atomically, and only after the runs it names are on disk.
  * Topic starts (one row per topic per block with messages, few) stay in SQLite (`topics.sqlite`), for
  * its range queries.
  *
@@ -281,8 +282,13 @@ export class TxIndex {
     if (!this.damage) {
       this.damage = reason;
       this.persistFailed = true;
-      rmSync(join(this.dir, MANIFEST), { force: true });
-      console.error(`warning: the transaction index in ${this.dir} is damaged (${reason}): restart the process to rebuild it from the block log`);
+      let kept = '';
+      try {
+        rmSync(join(this.dir, MANIFEST), { force: true });
+      } catch (err) {
+        kept = ` (deleting ${MANIFEST} failed: ${(err as Error).message}; delete the directory before restarting)`;
+      }
+      console.error(`warning: the transaction index in ${this.dir} is damaged (${reason}): restart the process to rebuild it from the block log${kept}`);
     }
     return new TpslabError('TPSLAB_E_DATA_DIR', `the transaction index in ${this.dir} is damaged (${this.damage}); ` +
       'restart the process: it rebuilds the index from the block log at start-up');

@@ -167,9 +167,9 @@ export class Run {
     return undefined;
   }
 
-  /** Bytes this run keeps in memory for lookups (fences, block CRCs, Bloom filter). */
+  /** Bytes this run keeps in memory for lookups (fences, block CRCs, Bloom filter, which blocks were checked). */
   get memoryBytes(): number {
-    return this.fences.byteLength + (this.blockCrcs?.byteLength ?? 0) + (this.bloom?.bits.byteLength ?? 0);
+    return this.fences.byteLength + (this.blockCrcs?.byteLength ?? 0) + (this.bloom?.bits.byteLength ?? 0) + (this.checked?.byteLength ?? 0);
   }
 
   close(): void {
@@ -306,7 +306,7 @@ function sortedOrder(ids: Buffer, n: number): Uint32Array {
   return order;
 }
 
-/** Reads a run's entries in order, a chunk at a time, each block checked against its CRC. */
+/** Reads a run's entries in order, a chunk at a time (each block checked against its CRC, unless this process wrote the run). */
 class RunReader {
   private readonly run: Run;
   readonly count: number;
