@@ -8,8 +8,10 @@
  *
  * Prints per kind: CPU per row over the whole fill and over its last tenth (what a row costs at that
  * size; process CPU, so the merge thread is counted), the median and longest batch call on the event loop,
- * a lookup of a present and of a missing id, bytes on disk per row. `runs` waits for its merges to finish
- * before reading the CPU. Not part of `npm run bench`: a tool for changes to the index.
+ * a lookup of a present and of a missing id (CPU, 5,000 each over all runs, after a warm-up), bytes on disk
+ * per row, and for `runs` how many runs a lookup asks and the bytes per row they keep in memory. `runs`
+ * waits for its merges to finish before reading the CPU. Not part of `npm run bench`: a tool for changes
+ * to the index.
  */
 import Database from 'better-sqlite3';
 import { randomFillSync } from 'node:crypto';
@@ -24,6 +26,8 @@ interface Subject {
   get(id: Buffer): number | undefined;
   settle(): Promise<void>;
   close(): Promise<void>;
+  /** Runs a lookup asks, and bytes kept in memory for lookups (runs only). */
+  shape?(): { runs: number; memoryBytes: number };
 }
 
 function sqliteSubject(dir: string): Subject {
@@ -50,8 +54,12 @@ function runsSubject(dir: string): Subject {
     get: (id) => index.locate(id),
     settle: () => index.settle(),
     close: () => index.close(),
+    shape: () => ({ runs: index.runCount, memoryBytes: index.memoryBytes }),
   };
 }
+
+/** Lookups timed, of present ids and of missing ones (each after as many not timed). */
+const LOOKUPS = 5000;
 
 const cpuUs = (): number => {
   const u = process.cpuUsage();
@@ -74,11 +82,9 @@ async function measure(kind: string, rows: number, batch: number): Promise<void>
     let cpuTail = 0;
     let tailRows = 0;
     const batchMs: number[] = [];
-    const samples: [Buffer, number][] = [];
     for (let done = 0, height = 1; done < rows; height++) {
       const n = Math.min(batch, rows - done);
       const ids = Array.from({ length: n }, (_, i) => all.subarray((done + i) * 32, (done + i + 1) * 32));
-      if (samples.length < 1000) samples.push([ids[0]!, height * INDEX_SHIFT]);
       const c = cpuUs();
       const t = performance.now();
       subject.write(ids, height);
@@ -96,22 +102,33 @@ async function measure(kind: string, rows: number, batch: number): Promise<void>
     await subject.settle();
     cpuAll += cpuUs() - c;
     batchMs.sort((a, b) => a - b);
-    const l = cpuUs();
+    // LOOKUPS ids spread over the whole fill (so over every run), after as many not counted (warm-up).
+    const samples: [Buffer, number][] = Array.from({ length: 2 * LOOKUPS }, (_, i) => {
+      const k = Math.floor(((i * 7919) % (2 * LOOKUPS)) * (rows / (2 * LOOKUPS)));
+      return [all.subarray(k * 32, k * 32 + 32), (Math.floor(k / batch) + 1) * INDEX_SHIFT + (k % batch)];
+    });
     let hits = 0;
-    for (const [id, loc] of samples) if (subject.get(id) === loc) hits++;
-    const hitUs = (cpuUs() - l) / samples.length;
+    let l = 0;
+    samples.forEach(([id, loc], i) => {
+      if (i === LOOKUPS) l = cpuUs();
+      if (subject.get(id) === loc) hits++;
+    });
+    const hitUs = (cpuUs() - l) / LOOKUPS;
     const probe = randomFillSync(Buffer.allocUnsafe(32));
-    const m = cpuUs();
-    for (let i = 0; i < 1000; i++) {
+    let m = 0;
+    for (let i = 0; i < 2 * LOOKUPS; i++) {
+      if (i === LOOKUPS) m = cpuUs();
       probe.writeUInt32BE(i, 28);
       if (subject.get(probe) !== undefined) throw new Error('a random id was found');
     }
-    const missUs = (cpuUs() - m) / 1000;
+    const missUs = (cpuUs() - m) / LOOKUPS;
+    const shape = subject.shape?.();
     await subject.close();
     if (hits !== samples.length) throw new Error(`${kind}: ${samples.length - hits} of ${samples.length} ids not found`);
     console.log(`${kind.padEnd(6)} ${rows} rows, batches of ${batch}: ${(cpuAll / rows).toFixed(2)} µs CPU a row (last tenth ${(cpuTail / tailRows).toFixed(2)}), ` +
       `batch on the event loop ${batchMs[batchMs.length >> 1]!.toFixed(1)} ms median, ${batchMs[batchMs.length - 1]!.toFixed(1)} ms longest, lookup ${hitUs.toFixed(1)} µs found / ${missUs.toFixed(1)} µs missing, ` +
-      `${(diskBytes(dir) / rows).toFixed(0)} B a row on disk`);
+      `${(diskBytes(dir) / rows).toFixed(0)} B a row on disk` +
+      (shape ? `, ${shape.runs} runs, ${(shape.memoryBytes / rows).toFixed(2)} B a row in memory` : ''));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

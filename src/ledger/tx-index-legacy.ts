@@ -17,8 +17,9 @@ export function migrateLegacyIndex(path: string, dir: string, runName: string, f
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const height = db.prepare<[], number>("SELECT value FROM meta WHERE key = 'indexed_height'").pluck().get() ?? 0;
+    const count = db.prepare<[], number>('SELECT count(*) FROM txs').pluck().get() ?? 0;
     const rows = db.prepare<[], [Buffer, number]>('SELECT id, loc FROM txs ORDER BY id').raw().iterate();
-    const info = writeSortedRun(join(dir, runName), rows, fsync);
+    const info = writeSortedRun(join(dir, runName), rows, count, fsync);
     const topics = db.prepare<[], [number, string, Buffer]>('SELECT height, topic, start_seq FROM topic_blocks').raw().all();
     console.error(`tpslab: converted the transaction index ${path} (${info.count} ids, indexed to height ${height}) into ${dir}; the old file is deleted`);
     return { height, run: info.count > 0 ? { name: runName, ...info } : undefined, topics };

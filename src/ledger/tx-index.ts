@@ -7,17 +7,19 @@
  * the index outgrows a batch: 4–8 µs of CPU a row at 400,000 rows, growing with history, and every
  * process writes every id (bench/README, network-scaling). Here each flush sorts its ids and writes them
  * once as an immutable run file (tx-runs.ts); a worker thread merges runs in size tiers (FANOUT runs
- * of a tier into one of the next), so each id is rewritten about log4(history / 8,192) times,
- * sequentially, off the event loop. A lookup asks each run, newest first: a binary search of the run's
- * in-memory fences, then one 2.5 KiB read. `manifest.json` names the runs that make up the index and how
- * far it is whole (`height`); it is replaced atomically, and only after the runs it names are on disk.
+ * of a tier into one of the next: tx-merge-plan.ts), so each id is rewritten about log8(history / 8,192)
+ * times, sequentially, off the event loop. A lookup asks each run, newest first: its Bloom filter, then
+ * (if the id may be there) a binary search of the run's in-memory fences and one 2.5 KiB read.
+ * `manifest.json` names the runs that make up the index and how far it is whole (`height`); it is
+ * replaced atomically, and only after the runs it names are on disk.
  * Topic starts (one row per topic per block with messages, few) stay in SQLite (`topics.sqlite`), for
  * its range queries.
  *
  * The block log is the truth. Rows are written once a block is durable in the log, so the index is
  * never ahead of the log (except with `--no-fsync`), and after a crash it may be behind: `indexedHeight`
  * says how far it is whole; ChainStore.open cuts what is past the log and re-indexes what is missing
- * while it replays. A damaged index (a run that does not check) is set aside and rebuilt from the log.
+ * while it replays. A damaged index (a run that does not check at open, or a block of entries that does
+ * not match its CRC when read later) is set aside and rebuilt from the log.
  */
 import Database from 'better-sqlite3';
 import { existsSync, fdatasyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -26,15 +28,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TpslabError } from '../errors.js';
 import type { MergeJob, MergeResult } from './tx-merge-worker.js';
-import { ID_BYTES, mergeRuns, Run, writeRun, type RunInfo } from './tx-runs.js';
+import { ID_BYTES, mergeRuns, Run, RunDamagedError, writeRun, type RunInfo } from './tx-runs.js';
 import { migrateLegacyIndex, type LegacyIndex } from './tx-index-legacy.js';
+import { inPlaceOf, mergeInputs, TIER_BASE_IDS } from './tx-merge-plan.js';
 
 /** Locations are packed as height * 2^20 + index (a block holds fewer than 2^20 transactions). */
 export const INDEX_SHIFT = 2 ** 20;
-/** Runs of one size tier merged into one. */
-const FANOUT = 4;
-/** Tier 0 holds runs up to this many ids (about one flush); tier t up to FANOUT^t times that. */
-const TIER_BASE_IDS = 8192;
 /** A failed merge (a full disk, say) is tried again after this. */
 const MERGE_RETRY_MS = 30_000;
 const MANIFEST = 'manifest.json';
@@ -75,6 +74,8 @@ export class TxIndex {
   /** After a failed merge, none starts before this (Date.now()); after a failed manifest write, none is written. */
   private mergeRetryAtMs = 0;
   private persistFailed = false;
+  /** Why a run was found damaged while running (a lookup or merge); the manifest is gone: the next start rebuilds. */
+  private damage: string | undefined;
   private closed = false;
 
   private constructor(private readonly dir: string, private readonly opts: TxIndexOptions, manifest: Manifest, runs: LiveRun[]) {
@@ -105,7 +106,8 @@ export class TxIndex {
       manifest ??= { version: 1, height: 0, next: 1, runs: [] };
       const runs: LiveRun[] = [];
       try {
-        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name)) });
+        // Without fsync a crash of the OS can leave a named run with pages never written: check every entry.
+        for (const r of damage ? [] : manifest.runs) runs.push({ name: r.name, info: { count: r.count, minLoc: r.minLoc, maxLoc: r.maxLoc }, run: Run.open(join(dir, r.name), opts.fsync ? 'lazy' : 'verify') });
       } catch (err) {
         damage = (err as Error).message;
         for (const r of runs.splice(0)) r.run.close();
@@ -227,7 +229,7 @@ export class TxIndex {
       const name = this.nextName();
       const info = writeRun(join(this.dir, name), ids, locs, n);
       try {
-        added = { name, info, run: Run.open(join(this.dir, name)) };
+        added = { name, info, run: Run.open(join(this.dir, name), 'trusted') };
       } catch (err) {
         rmSync(join(this.dir, name), { force: true });
         throw err;
@@ -268,27 +270,40 @@ export class TxIndex {
     await writeFile(`${path}.tmp`, JSON.stringify(this.persisted));
     if (this.opts.fsync) await fsyncFile(`${path}.tmp`);
     await rename(`${path}.tmp`, path);
+    if (this.damage) rmSync(path, { force: true }); // found damaged while this was being written
     if (this.opts.fsync) await fsyncFile(this.dir);
+  }
+
+  /**
+   * A run found damaged after open (a lookup's or a merge's block does not match its CRC): the manifest
+   * is deleted and no other is written, so the next start finds no index and rebuilds it from the block log.
+   */
+  private damaged(reason: string): TpslabError {
+    if (!this.damage) {
+      this.damage = reason;
+      this.persistFailed = true;
+      let kept = '';
+      try {
+        rmSync(join(this.dir, MANIFEST), { force: true });
+      } catch (err) {
+        kept = ` (deleting ${MANIFEST} failed: ${(err as Error).message}; delete the directory before restarting)`;
+      }
+      console.error(`warning: the transaction index in ${this.dir} is damaged (${reason}): restart the process to rebuild it from the block log${kept}`);
+    }
+    return new TpslabError('TPSLAB_E_DATA_DIR', `the transaction index in ${this.dir} is damaged (${this.damage}); ` +
+      'restart the process: it rebuilds the index from the block log at start-up');
   }
 
   /** Starts merging FANOUT runs of the lowest tier that has them, on the worker thread. */
   private maybeMerge(): void {
-    if (this.merging || this.closed || Date.now() < this.mergeRetryAtMs) return;
-    const byTier = new Map<number, LiveRun[]>();
-    for (const r of this.runs) {
-      const tier = r.info.count <= TIER_BASE_IDS ? 0 : Math.floor(Math.log(r.info.count / TIER_BASE_IDS) / Math.log(FANOUT)) + 1;
-      const list = byTier.get(tier) ?? [];
-      list.push(r);
-      byTier.set(tier, list);
-    }
-    const tier = [...byTier.keys()].sort((a, b) => a - b).find((t) => byTier.get(t)!.length >= FANOUT);
-    if (tier === undefined) return;
-    const inputs = byTier.get(tier)!.slice(0, FANOUT);
+    if (this.merging || this.closed || this.damage || Date.now() < this.mergeRetryAtMs) return;
+    const inputs = mergeInputs(this.runs);
+    if (!inputs) return;
     const output = this.nextName();
     this.merging = { output, inputs };
     this.worker ??= this.startWorker();
     this.worker.ref();
-    const job: MergeJob = { inputs: inputs.map((r) => join(this.dir, r.name)), output: join(this.dir, output), fsync: this.opts.fsync };
+    const job: MergeJob = { inputs: inputs.map((r) => ({ path: join(this.dir, r.name), trusted: r.run.trusted })), output: join(this.dir, output), fsync: this.opts.fsync };
     this.worker.postMessage(job);
   }
 
@@ -321,21 +336,26 @@ export class TxIndex {
     if (!m || this.closed) return;
     this.merging = undefined;
     if ('error' in res) {
-      this.mergeFailedAt(m, res.error);
+      if (res.damaged) {
+        rmSync(join(this.dir, m.output), { force: true });
+        this.damaged(res.error);
+      } else this.mergeFailedAt(m, res.error);
       return;
     }
     let run: LiveRun;
     try {
-      run = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output)) };
+      run = { name: m.output, info: res.info, run: Run.open(join(this.dir, m.output), 'trusted') };
     } catch (err) {
       this.mergeFailedAt(m, (err as Error).message);
       return;
     }
+    // The inputs are consecutive runs (mergeInputs): the output takes their place, so the runs stay
+    // oldest first and an id in several runs is found at its newest location.
     const gone = new Set(m.inputs.map((r) => r.name));
-    this.runs = [...this.runs.filter((r) => !gone.has(r.name)), run];
+    this.runs = inPlaceOf(this.runs, gone, run);
     for (const r of m.inputs) r.run.close();
     this.persist(async () => {
-      this.persisted.runs = [...this.persisted.runs.filter((r) => !gone.has(r.name)), { name: run.name, ...run.info }];
+      this.persisted.runs = inPlaceOf(this.persisted.runs, gone, { name: run.name, ...run.info });
       await this.writeManifest();
       for (const name of gone) await unlink(join(this.dir, name)).catch(() => undefined);
     });
@@ -344,9 +364,14 @@ export class TxIndex {
 
   /** Packed location (height * 2^20 + index) of a transaction, if indexed. */
   locate(id: Buffer): number | undefined {
-    for (let i = this.runs.length - 1; i >= 0; i--) {
-      const loc = this.runs[i]!.run.get(id);
-      if (loc !== undefined) return loc;
+    try {
+      for (let i = this.runs.length - 1; i >= 0; i--) {
+        const loc = this.runs[i]!.run.get(id);
+        if (loc !== undefined) return loc;
+      }
+    } catch (err) {
+      if (err instanceof RunDamagedError) throw this.damaged(err.message);
+      throw err;
     }
     return undefined;
   }
@@ -365,8 +390,8 @@ export class TxIndex {
       if (r.info.maxLoc < limit) kept.push(r);
       else if (r.info.minLoc < limit) {
         const name = this.nextName();
-        const info = mergeRuns([join(this.dir, r.name)], join(this.dir, name), this.opts.fsync, limit);
-        kept.push({ name, info, run: Run.open(join(this.dir, name)) });
+        const info = mergeRuns([{ path: join(this.dir, r.name), trusted: r.run.trusted }], join(this.dir, name), this.opts.fsync, limit);
+        kept.push({ name, info, run: Run.open(join(this.dir, name), 'trusted') });
       }
     }
     const gone = this.runs.filter((r) => !kept.includes(r));
@@ -396,6 +421,11 @@ export class TxIndex {
   /** How many runs lookups read (for tests and benches). */
   get runCount(): number {
     return this.runs.length;
+  }
+
+  /** Bytes the runs keep in memory for lookups (for benches). */
+  get memoryBytes(): number {
+    return this.runs.reduce((n, r) => n + r.run.memoryBytes, 0);
   }
 
   /** Resolves once every run written so far is named by manifest.json and no merge is running. */

@@ -35,20 +35,20 @@ test('runs merged in tiers on the worker thread answer every id, also after a re
   const dir = join(await tempDir(t), 'txindex');
   const index = TxIndex.open(dir, { fsync: true });
   const blocks: Buffer[][] = [];
-  fill(index, blocks, 1, 40, 1500); // 40 runs of 1,500: tier 0 merges, then tier 1
+  fill(index, blocks, 1, 64, 1500); // 64 runs of 1,500: tier 0 merges, then tier 1
   await index.settle();
   assert.ok(index.runCount < 10, `runs were merged (${index.runCount} left)`);
-  assertAll(index, blocks, 40);
+  assertAll(index, blocks, 64);
   for (let i = 0; i < 200; i++) assert.equal(index.locate(randomBytes(32)), undefined);
-  assert.equal(index.indexedHeight, 40);
+  assert.equal(index.indexedHeight, 64);
   await index.close();
   const files = (await readdir(dir)).filter((f) => f.endsWith('.run'));
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { height: number; runs: { name: string }[] };
   assert.deepEqual(files.sort(), manifest.runs.map((r) => r.name).sort(), 'merged inputs are deleted, every file is named');
   const again = TxIndex.open(dir, { fsync: true });
   t.after(() => again.close());
-  assert.equal(again.indexedHeight, 40);
-  assertAll(again, blocks, 40);
+  assert.equal(again.indexedHeight, 64);
+  assertAll(again, blocks, 64);
 });
 
 test('files of a flush or merge cut short (not named by the manifest) are deleted at open', async (t) => {
@@ -114,8 +114,8 @@ test('cutting blocks while a merge of the runs that hold them is running does no
   const dir = join(await tempDir(t), 'txindex');
   const index = TxIndex.open(dir, { fsync: true });
   const blocks: Buffer[][] = [];
-  for (let h = 1; h <= 4; h++) fill(index, blocks, h, 1, 8000); // four tier-0 runs: the open below merges them
-  await index.close(); // stops the merge started by the fourth
+  for (let h = 1; h <= 8; h++) fill(index, blocks, h, 1, 8000); // eight tier-0 runs: the open below merges them
+  await index.close(); // stops the merge started by the eighth
   const again = TxIndex.open(dir, { fsync: true });
   t.after(() => again.close());
   again.truncateAbove(2);
