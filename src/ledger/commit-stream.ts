@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeAddress } from '../protocol/address.js';
 import type { Block } from '../protocol/block.js';
+import { txIdHex } from '../protocol/signing.js';
 import { senderOf } from '../protocol/tx.js';
 import type { CommittedBlock, FailedTx } from './sequencer.js';
 import type { LedgerService } from './service.js';
@@ -54,13 +55,6 @@ interface Subscriber {
 export const BLOCK_FEED_PATH = '/v1/internal/blocks';
 export const STREAM_PATH = '/v1/stream';
 
-/** Hex of a latin1 id key through one scratch buffer: no Buffer per transaction. */
-const idScratch = Buffer.allocUnsafe(64);
-function idHex(idKey: string): string {
-  const n = idScratch.write(idKey, 0, 'latin1');
-  return idScratch.toString('hex', 0, n);
-}
-
 /**
  * The stream's JSON text for a block, written as a string: no object per transaction for
  * JSON.stringify to walk (hex ids, kinds, bech32m addresses and decimal numbers need no escaping;
@@ -74,7 +68,7 @@ export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: s
     const e = effects[i];
     if (topic !== undefined && (e?.topic !== topic || (fromSeq !== undefined && e.seq! < fromSeq))) continue;
     const body = tx.body;
-    let entry = `{"id":"${idHex(tx.idKey)}","kind":"${body.kind}","sender":"${senderAddress(senderOf(body))}","nonce":"${body.nonce}"`;
+    let entry = `{"id":"${txIdHex(tx.idKey)}","kind":"${body.kind}","sender":"${senderAddress(senderOf(body))}","nonce":"${body.nonce}"`;
     if (e?.topic !== undefined) {
       entry += `,"topic":${JSON.stringify(e.topic)},"seq":"${e.seq!}"`;
       if (topic !== undefined && body.kind === 'message') entry += `,"payload":"${body.payload.toString('base64')}"`;
