@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeAddress } from '../protocol/address.js';
 import type { Block } from '../protocol/block.js';
+import { txIdHex } from '../protocol/signing.js';
 import { senderOf } from '../protocol/tx.js';
 import type { CommittedBlock, FailedTx } from './sequencer.js';
 import type { LedgerService } from './service.js';
@@ -54,29 +55,28 @@ interface Subscriber {
 export const BLOCK_FEED_PATH = '/v1/internal/blocks';
 export const STREAM_PATH = '/v1/stream';
 
+/**
+ * The stream's JSON text for a block, written as a string: no object per transaction for
+ * JSON.stringify to walk (hex ids, kinds, bech32m addresses and decimal numbers need no escaping;
+ * topics are user text and go through JSON.stringify).
+ */
 export function blockEvent(block: Block, effects: readonly TxEffect[], topic?: string, fromSeq?: bigint): string | undefined {
-  const txs = [];
+  let txs = '';
+  let n = 0;
   for (let i = 0; i < block.txs.length; i++) {
     const tx = block.txs[i]!;
     const e = effects[i];
     if (topic !== undefined && (e?.topic !== topic || (fromSeq !== undefined && e.seq! < fromSeq))) continue;
-    const entry: Record<string, unknown> = { id: tx.id.toString('hex'), kind: tx.body.kind, sender: senderAddress(senderOf(tx.body)), nonce: tx.body.nonce.toString() };
+    const body = tx.body;
+    let entry = `{"id":"${txIdHex(tx.idKey)}","kind":"${body.kind}","sender":"${senderAddress(senderOf(body))}","nonce":"${body.nonce}"`;
     if (e?.topic !== undefined) {
-      entry.topic = e.topic;
-      entry.seq = e.seq!.toString();
-      if (topic !== undefined && tx.body.kind === 'message') entry.payload = tx.body.payload.toString('base64');
+      entry += `,"topic":${JSON.stringify(e.topic)},"seq":"${e.seq!}"`;
+      if (topic !== undefined && body.kind === 'message') entry += `,"payload":"${body.payload.toString('base64')}"`;
     }
-    txs.push(entry);
+    txs += n++ === 0 ? `${entry}}` : `,${entry}}`;
   }
-  if (topic !== undefined && txs.length === 0) return undefined;
-  return JSON.stringify({
-    type: 'block',
-    height: block.height,
-    hash: block.hash.toString('hex'),
-    timestampMs: block.timestampMs,
-    stateHash: block.stateHash.toString('hex'),
-    txs,
-  });
+  if (topic !== undefined && n === 0) return undefined;
+  return `{"type":"block","height":${block.height},"hash":"${block.hash.toString('hex')}","timestampMs":${block.timestampMs},"stateHash":"${block.stateHash.toString('hex')}","txs":[${txs}]}`;
 }
 
 export class CommitStream {

@@ -11,7 +11,7 @@ import type { Block } from '../protocol/block.js';
 import { txToJson } from '../protocol/json.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { splitBatch } from '../protocol/batch.js';
-import { decodeTx } from '../protocol/signing.js';
+import { decodeTx, txIdHex } from '../protocol/signing.js';
 import { INTERNAL_LEADER_PATH, INTERNAL_SUBMIT_PATH } from './replica.js';
 import { DEFAULT_INGRESS_LIMITS, checkNotExisting, decodeBinary, verifyBinary, verifyJson, type IngressLimits } from './ingress.js';
 import type { SignatureVerifier } from './verifier.js';
@@ -240,7 +240,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       const ready: SignedTx[] = [];
       checks.forEach((err, k) => {
         const j = chunk.start + k;
-        if (err) results[slots[j]!] = { id: decoded[j]!.id.toString('hex'), error: rejected(err).toJSON() };
+        if (err) results[slots[j]!] = { id: txIdHex(decoded[j]!.idKey), error: rejected(err).toJSON() };
         else {
           ready.push(decoded[j]!);
           verified.push(decoded[j]!);
@@ -264,7 +264,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     });
     releaseLease(req);
     outcomes.forEach((err, j) => {
-      const id = verified[j]!.id.toString('hex');
+      const id = txIdHex(verified[j]!.idKey); // no id Buffer per transaction
       if (err) {
         if (err.code === 'TPSLAB_E_MEMPOOL_FULL') full = true;
         results[verifiedSlots[j]!] = { id, error: err.toJSON() };

@@ -166,16 +166,28 @@ export class Replica extends ChainService implements LedgerService {
   // ---- ingress: forward to the sequencer in batches ----
 
   submitMany(txs: readonly SignedTx[]): Promise<(TpslabError | undefined)[]> {
-    return Promise.all(txs.map((tx) => this.submitOne(tx)));
+    // One promise a batch, settled when its last transaction is answered: not a promise (and a reaction
+    // of Promise.all) per transaction.
+    return new Promise((done) => {
+      const out = new Array<TpslabError | undefined>(txs.length);
+      let left = txs.length;
+      if (left === 0) return done(out);
+      for (let i = 0; i < txs.length; i++) {
+        this.submitOne(txs[i]!, (r) => {
+          out[i] = r;
+          if (--left === 0) done(out);
+        });
+      }
+    });
   }
 
-  private submitOne(tx: SignedTx): Promise<TpslabError | undefined> {
-    if (this.fatal) return Promise.resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', `this node stopped serving: ${this.fatal.message}`));
-    if (this.closed) return Promise.resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', 'this node is shutting down'));
+  private submitOne(tx: SignedTx, resolve: (r: TpslabError | undefined) => void): void {
+    if (this.fatal) return resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', `this node stopped serving: ${this.fatal.message}`));
+    if (this.closed) return resolve(new TpslabError('TPSLAB_E_UNAVAILABLE', 'this node is shutting down'));
     // Nonces below the applied state's are certainly used (state only lags the sequencer).
     const account = this.chain.state.getAccount(senderOf(tx.body));
     if (account && tx.body.nonce < account.nonce) {
-      return Promise.resolve(
+      return resolve(
         new TpslabError('TPSLAB_E_NONCE_TOO_LOW', `nonce ${tx.body.nonce} is used; the sender's next nonce is at least ${account.nonce}`, {
           details: { expectedNonce: account.nonce.toString() },
         }),
@@ -184,17 +196,15 @@ export class Replica extends ChainService implements LedgerService {
     if (this.queue.length + this.forwarding >= this.opts.maxForwardPending) {
       // The sequencer is behind (or gone): shed at once with a retryable 429 rather than queue work
       // that would time out as UNAVAILABLE.
-      return Promise.resolve(
+      return resolve(
         new TpslabError('TPSLAB_E_MEMPOOL_FULL', `${this.queue.length + this.forwarding} transactions are waiting for the sequencer (at most ${this.opts.maxForwardPending}); retry the same transaction after Retry-After`),
       );
     }
-    return new Promise((resolve) => {
-      if (this.queue.length === 0) this.queuedSinceMs = performance.now();
-      this.queue.push({ tx, resolve });
-      if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
-      // Batches are at least forwardDelayMs apart; after a quiet spell the first goes out at once (with the rest of its request).
-      else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), Math.max(0, this.lastFlushAtMs + this.opts.forwardDelayMs - this.clock.now()));
-    });
+    if (this.queue.length === 0) this.queuedSinceMs = performance.now();
+    this.queue.push({ tx, resolve });
+    if (this.queue.length >= this.opts.forwardBatchMax) this.flush();
+    // Batches are at least forwardDelayMs apart; after a quiet spell the first goes out at once (with the rest of its request).
+    else this.flushTimer ??= this.clock.setTimeout(() => this.flush(), Math.max(0, this.lastFlushAtMs + this.opts.forwardDelayMs - this.clock.now()));
   }
 
   private flush(): void {

@@ -15,8 +15,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { TpslabError } from '../errors.js';
 import { verifyTx } from '../protocol/signing.js';
-import type { SignedTx } from '../protocol/tx.js';
-import type { VerifyTask } from './verify-worker.js';
+import { signersOf, type SignedTx } from '../protocol/tx.js';
+import { PUBLIC_KEY_BYTES, type VerifyTask } from './verify-worker.js';
 
 /** Below this many transactions a batch is verified in place. */
 const MIN_POOLED_BATCH = 16;
@@ -63,6 +63,38 @@ function verifyInPlace(tx: SignedTx, network: string): TpslabError | undefined {
   }
 }
 
+/** A verify thread's job: each transaction's signed bytes and then its signers' keys, so the thread decodes nothing. */
+export function verifyTask(txs: readonly SignedTx[], network: string): VerifyTask {
+  const n = txs.length;
+  const offsets = new Uint32Array(n + 1);
+  const bodyLengths = new Uint32Array(n);
+  const signerCounts = new Uint8Array(n);
+  const signerLists: Buffer[][] = new Array<Buffer[]>(n);
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const tx = txs[i]!;
+    const signers = signersOf(tx.body);
+    signerLists[i] = signers;
+    offsets[i] = size;
+    bodyLengths[i] = tx.bodyLength;
+    signerCounts[i] = signers.length;
+    size += tx.bytes.length + signers.length * PUBLIC_KEY_BYTES;
+  }
+  offsets[n] = size;
+  const packed = new Uint8Array(size);
+  for (let i = 0; i < n; i++) {
+    const tx = txs[i]!;
+    let at = offsets[i]!;
+    packed.set(tx.bytes, at);
+    at += tx.bytes.length;
+    for (const key of signerLists[i]!) {
+      packed.set(key, at);
+      at += PUBLIC_KEY_BYTES;
+    }
+  }
+  return { network, packed, offsets, bodyLengths, signers: signerCounts };
+}
+
 export function createVerifier(threads: number): SignatureVerifier {
   const inPlace = (txs: readonly SignedTx[], network: string): VerifiedChunk[] => [{ start: 0, count: txs.length, results: Promise.resolve(txs.map((tx) => verifyInPlace(tx, network))) }];
   if (threads <= 0) {
@@ -72,17 +104,8 @@ export function createVerifier(threads: number): SignatureVerifier {
   // back each time a busy thread turns it down, so under load a batch waited behind batches that came after it.
   const pool = new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, stricterFIFO: true });
   const runChunk = async (txs: readonly SignedTx[], network: string): Promise<(TpslabError | undefined)[]> => {
-    const offsets = new Uint32Array(txs.length + 1);
-    let size = 0;
-    txs.forEach((tx, i) => {
-      offsets[i] = size;
-      size += tx.bytes.length;
-    });
-    offsets[txs.length] = size;
-    const packed = new Uint8Array(size);
-    txs.forEach((tx, i) => packed.set(tx.bytes, offsets[i]!));
-    const task: VerifyTask = { network, packed, offsets };
-    const codes = (await pool.run(task, { transferList: [packed.buffer, offsets.buffer] })) as Int32Array;
+    const task = verifyTask(txs, network);
+    const codes = (await pool.run(task, { transferList: [task.packed.buffer, task.offsets.buffer, task.bodyLengths.buffer, task.signers.buffer] })) as Int32Array;
     // Failures are rare: re-check them here for the exact coded message.
     return txs.map((tx, i) => (codes[i] === -1 ? undefined : verifyInPlace(tx, network)));
   };

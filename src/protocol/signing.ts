@@ -118,6 +118,15 @@ export function txIdKey(bodyBytes: Uint8Array): string {
   return hash('sha256', bodyBytes, 'binary'); // 'binary' is Node's name for latin1
 }
 
+/** Scratch for txIdHex: ids go to hex without a Buffer each. */
+const idHexScratch = Buffer.allocUnsafe(64);
+
+/** An id key (`SignedTx.idKey`) as hex, the form the API and the commit stream name it by. */
+export function txIdHex(idKey: string): string {
+  const n = idHexScratch.write(idKey, 0, 'latin1');
+  return idHexScratch.toString('hex', 0, n);
+}
+
 /**
  * A decoded transaction. Its id is hashed into `idKey` only; the Buffer form (`id`) is made from it on first
  * use (a slice of Node's buffer pool), since most of a decoded transaction's life needs only the key.

@@ -193,29 +193,28 @@ export function decodeBody(r: ByteReader): TxBody {
   const depCount = r.bounded(r.u8('deps.count'), 0, CODEC_LIMITS.maxDeps, 'deps.count');
   const deps: Buffer[] = [];
   for (let i = 0; i < depCount; i++) deps.push(r.bytes(TX_ID_BYTES, 'deps[]', i));
-  const common = { nonce, fee, deps };
   switch (kind) {
     case 'transfer': {
       const inputs = readEntries(r, 'inputs', CODEC_LIMITS.maxInputs);
       const outputs = readEntries(r, 'outputs', CODEC_LIMITS.maxOutputs);
-      return { kind, ...common, inputs, outputs };
+      return { kind, nonce, fee, deps, inputs, outputs };
     }
     case 'message': {
       const from = r.bytes(ACCOUNT_BYTES, 'from');
       const topic = readTopic(r);
       const len = r.bounded(r.u32('payload.length'), 0, CODEC_LIMITS.maxPayloadBytes, 'payload.length');
       const payload = r.bytes(len, 'payload');
-      return { kind, ...common, from, topic, payload };
+      return { kind, nonce, fee, deps, from, topic, payload };
     }
     case 'create-account': {
       const from = r.bytes(ACCOUNT_BYTES, 'from');
       const account = r.bytes(ACCOUNT_BYTES, 'account');
-      return { kind, ...common, from, account };
+      return { kind, nonce, fee, deps, from, account };
     }
     case 'create-topic': {
       const from = r.bytes(ACCOUNT_BYTES, 'from');
       const topic = readTopic(r);
-      return { kind, ...common, from, topic };
+      return { kind, nonce, fee, deps, from, topic };
     }
   }
 }

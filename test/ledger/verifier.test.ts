@@ -3,8 +3,9 @@
 // idled), and the order in which a busy pool takes jobs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createVerifier, type SignatureVerifier } from '../../src/ledger/verifier.js';
-import { signTx } from '../../src/protocol/signing.js';
+import { createVerifier, verifyTask, type SignatureVerifier } from '../../src/ledger/verifier.js';
+import verifyBatch from '../../src/ledger/verify-worker.js';
+import { decodeTx, signTx } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { testAccounts } from '../testkit/index.js';
 
@@ -76,6 +77,36 @@ describe('signature verifier (verify pool)', () => {
     } finally {
       await pooled.close();
       await none.close();
+    }
+  });
+  it('checks transfers of several signers on the threads, which get each signer key with its transaction and decode nothing', async () => {
+    const [a, b, c] = testAccounts('verifier-multi', 3);
+    const body = (nonce: number) => ({
+      kind: 'transfer' as const,
+      nonce: BigInt(nonce),
+      fee: 0n,
+      deps: [],
+      inputs: [{ account: a!.publicKey, amount: 1n }, { account: b!.publicKey, amount: 2n }],
+      outputs: [{ account: c!.publicKey, amount: 3n }],
+    });
+    // Decoded from bytes as ingress does. Every 7th has a byte of its second signature flipped, every 11th is one input only.
+    const txs = Array.from({ length: 100 }, (_, i) => {
+      if (i % 11 === 0) return decodeTx(signTx({ ...body(i), inputs: [{ account: c!.publicKey, amount: 3n }] }, [c!], NETWORK).bytes);
+      const signed = signTx(body(i), [a!, b!], NETWORK);
+      const bytes = Buffer.from(signed.bytes);
+      if (i % 7 === 0) bytes[signed.bodyLength + 64 + 5]! ^= 1;
+      return decodeTx(bytes);
+    });
+    // The thread's own answers (the pool re-checks any failure in place, which would hide a thread that refused good ones).
+    assert.deepEqual([...verifyBatch(verifyTask(txs, NETWORK))], txs.map((_, i) => (i % 11 !== 0 && i % 7 === 0 ? 1 : -1)));
+    assert.deepEqual([...verifyBatch(verifyTask(txs, 'elsewhere'))], txs.map(() => 0));
+    const v = createVerifier(2);
+    try {
+      const r = await codes(v, txs);
+      assert.deepEqual(r.counts, [64, 36]);
+      assert.deepEqual(r.codes, txs.map((_, i) => (i % 11 !== 0 && i % 7 === 0 ? 'TPSLAB_E_BAD_SIGNATURE' : 'ok')));
+    } finally {
+      await v.close();
     }
   });
 });
