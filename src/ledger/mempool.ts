@@ -289,7 +289,7 @@ export class Mempool {
       q.txs.delete(q.next);
       this.remove(p);
       try {
-        effects.push(this.state.execute(p.tx));
+        effects.push(this.state.execute(p.tx, p.senderKey));
       } catch (err) {
         const e = err instanceof TpslabError ? err : new TpslabError('TPSLAB_E_INTERNAL', String(err));
         failed.push({ pending: p, code: e.code, message: e.message });
