@@ -66,6 +66,11 @@ interface SenderQueue {
 }
 
 const NOTHING_DROPPED: readonly Dropped[] = Object.freeze([]);
+/**
+ * Emptied sender queues kept for reuse, at most: with one pending transaction per sender (the usual
+ * case) every admission made a queue and its Map, and every inclusion dropped them.
+ */
+const MAX_SPARE_QUEUES = 4096;
 
 export interface Dropped {
   pending: PendingTx;
@@ -102,6 +107,8 @@ export class Mempool {
   private readonly refusedAt = new Map<string, { nonce: bigint; code: ErrorCode }>();
   /** Transactions dropped at admission time (successors of a refused one), for the caller to report. */
   private droppedOnAdmit: Dropped[] = [];
+  /** Queues of senders with nothing pending, for reuse (`txs` empty); none is in `senders`. */
+  private readonly spareQueues: SenderQueue[] = [];
 
   constructor(
     private readonly opts: MempoolOptions,
@@ -224,7 +231,13 @@ export class Mempool {
       throw new TpslabError('TPSLAB_E_MEMPOOL_FULL', `${this.waitingOnDeps} transactions already wait on dependencies, the limit; retry shortly`);
     }
     if (!q) {
-      q = { key: senderKey, next, txs: new Map(), inReady: false, parkedOn: undefined };
+      q = this.spareQueues.pop();
+      if (q) {
+        q.key = senderKey;
+        q.next = next;
+        q.inReady = false;
+        q.parkedOn = undefined;
+      } else q = { key: senderKey, next, txs: new Map(), inReady: false, parkedOn: undefined };
       this.senders.set(senderKey, q);
     }
     const p: PendingTx = { tx, idKey, senderKey, deadlineMs: this.clock.now() + this.opts.pendingTtlMs, waitsOnDeps, done: false };
@@ -234,6 +247,12 @@ export class Mempool {
     if (waitsOnDeps) this.waitingOnDeps++;
     if (body.nonce === q.next && !q.parkedOn) this.markReady(q);
     return p;
+  }
+
+  /** Forgets a sender with nothing pending (`q.txs` is empty); its queue is kept for the next one. */
+  private dropSender(q: SenderQueue): void {
+    this.senders.delete(q.key);
+    if (this.spareQueues.length < MAX_SPARE_QUEUES) this.spareQueues.push(q);
   }
 
   private markReady(q: SenderQueue): void {
@@ -259,7 +278,8 @@ export class Mempool {
     const included: SignedTx[] = [];
     const effects: TxEffect[] = [];
     const failed: Dropped[] = [];
-    const inBlock = new Set<string>();
+    /** Ids included so far, made only once a transaction names dependencies. */
+    let inBlock: Set<string> | undefined;
     let bytes = 0;
     let oldestReadyAtMs = Infinity;
     while (included.length < maxTxs && this.readyHead < this.ready.length) {
@@ -274,9 +294,11 @@ export class Mempool {
       const queuedAtMs = this.readyAtMs[this.readyHead]!;
       this.readyHead++;
       q.inReady = false;
-      const missing = p.tx.body.deps.find((d) => {
+      const deps = p.tx.body.deps;
+      if (deps.length > 0) inBlock ??= new Set(included.map((tx) => tx.idKey));
+      const missing = deps.length === 0 ? undefined : deps.find((d) => {
         const k = d.toString('latin1');
-        return !inBlock.has(k) && !this.isIncluded(k);
+        return !inBlock!.has(k) && !this.isIncluded(k);
       });
       if (missing) {
         const k = missing.toString('latin1');
@@ -301,11 +323,11 @@ export class Mempool {
       // earlier transaction that left can be older than this one.
       oldestReadyAtMs = Math.min(oldestReadyAtMs, Math.max(queuedAtMs, p.deadlineMs - this.opts.pendingTtlMs));
       bytes += p.tx.bytes.length;
-      inBlock.add(p.idKey);
+      inBlock?.add(p.idKey);
       q.next += 1n;
       this.wake(p.idKey);
       if (q.txs.has(q.next)) this.markReady(q);
-      else if (q.txs.size === 0) this.senders.delete(q.key);
+      else if (q.txs.size === 0) this.dropSender(q);
     }
     this.compactReady();
     return { included, effects, failed, oldestReadyAtMs: included.length > 0 ? oldestReadyAtMs : undefined };
@@ -339,7 +361,7 @@ export class Mempool {
       });
     }
     this.unpark(q);
-    if (q.txs.size === 0) this.senders.delete(q.key);
+    if (q.txs.size === 0) this.dropSender(q);
     return out;
   }
 
