@@ -152,13 +152,9 @@ export class ByteReader {
 
   u64(field: string, index?: number): bigint {
     this.need(8, field, index);
-    const buf = this.buf;
-    const pos = this.pos;
-    this.pos = pos + 8;
-    const hi = buf[pos]! * 0x100_0000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
-    if (hi >= 0x20_0000) return buf.readBigUInt64BE(pos);
-    // Below 2^53 (amounts, nonces, fees): one BigInt from an exact double, not four from the halves.
-    return BigInt(hi * TWO_32 + (buf[pos + 4]! * 0x100_0000 + ((buf[pos + 5]! << 16) | (buf[pos + 6]! << 8) | buf[pos + 7]!)));
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v;
   }
 
   /** A u64 that must fit a JS number exactly (at most 2^53 - 1), else a coded decode error naming the field. */
