@@ -25,6 +25,7 @@ import type { Clock } from '../clock.js';
 import { encodeAddress } from '../protocol/address.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { accountKey, type LedgerState, type TxEffect } from './state.js';
+import { NonceSlots } from './nonce-slots.js';
 
 export interface MempoolOptions {
   capacity: number;
@@ -59,7 +60,7 @@ export interface PendingTx {
 interface SenderQueue {
   key: string;
   next: bigint;
-  txs: Map<bigint, PendingTx>;
+  txs: NonceSlots;
   inReady: boolean;
   /** Dependency id this sender's head waits for, if parked. */
   parkedOn: string | undefined;
@@ -184,7 +185,7 @@ export class Mempool {
       if (this.refusedAt.size > MAX_REFUSED_SENDERS) this.refusedAt.delete(this.refusedAt.keys().next().value!);
     }
     const q = this.senders.get(senderKey);
-    if (q && [...q.txs.keys()].some((n) => n > nonce)) this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`));
+    if (q && q.txs.entries().some(([n]) => n > nonce)) this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`));
   }
 
   private admitChecked(
@@ -237,7 +238,7 @@ export class Mempool {
         q.next = next;
         q.inReady = false;
         q.parkedOn = undefined;
-      } else q = { key: senderKey, next, txs: new Map(), inReady: false, parkedOn: undefined };
+      } else q = { key: senderKey, next, txs: new NonceSlots(), inReady: false, parkedOn: undefined };
       this.senders.set(senderKey, q);
     }
     const p: PendingTx = { tx, idKey, senderKey, deadlineMs: this.clock.now() + this.opts.pendingTtlMs, waitsOnDeps, done: false };
@@ -350,7 +351,7 @@ export class Mempool {
   /** Drops everything queued for a sender from `fromNonce` on (exclusive). */
   private dropQueue(q: SenderQueue, failedNonce: bigint, why: string): Dropped[] {
     const out: Dropped[] = [];
-    for (const [nonce, p] of [...q.txs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    for (const [nonce, p] of q.txs.entries().sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (nonce <= failedNonce) continue;
       q.txs.delete(nonce);
       this.remove(p);
