@@ -27,6 +27,7 @@ import type { Clock } from '../clock.js';
 import { encodeAddress } from '../protocol/address.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { accountKey, type LedgerState, type TxEffect } from './state.js';
+import { NonceSlots } from './nonce-slots.js';
 
 export interface MempoolOptions {
   capacity: number;
@@ -61,13 +62,18 @@ export interface PendingTx {
 interface SenderQueue {
   key: string;
   next: bigint;
-  txs: Map<bigint, PendingTx>;
+  txs: NonceSlots;
   inReady: boolean;
   /** Dependency id this sender's head waits for, if parked. */
   parkedOn: string | undefined;
 }
 
 const NOTHING_DROPPED: readonly Dropped[] = Object.freeze([]);
+/**
+ * Emptied sender queues kept for reuse, at most: with one pending transaction per sender (the usual
+ * case) every admission made a queue and its Map, and every inclusion dropped them.
+ */
+const MAX_SPARE_QUEUES = 4096;
 
 export interface Dropped {
   pending: PendingTx;
@@ -104,6 +110,8 @@ export class Mempool {
   private readonly refusedAt = new Map<string, { nonce: bigint; code: ErrorCode }>();
   /** Transactions dropped at admission time (successors of a refused one), for the caller to report. */
   private droppedOnAdmit: Dropped[] = [];
+  /** Queues of senders with nothing pending, for reuse (`txs` empty); none is in `senders`. */
+  private readonly spareQueues: SenderQueue[] = [];
 
   constructor(
     private readonly opts: MempoolOptions,
@@ -179,7 +187,7 @@ export class Mempool {
       if (this.refusedAt.size > MAX_REFUSED_SENDERS) this.refusedAt.delete(this.refusedAt.keys().next().value!);
     }
     const q = this.senders.get(senderKey);
-    if (q && [...q.txs.keys()].some((n) => n > nonce)) {
+    if (q && q.txs.entries().some(([n]) => n > nonce)) {
       // Refused for capacity, the nonce will be sent again: what waited behind it can be too (retryable).
       const dropCode = code === 'TPSLAB_E_MEMPOOL_FULL' ? 'TPSLAB_E_PREDECESSOR_REFUSED' : 'TPSLAB_E_PREDECESSOR_FAILED';
       this.droppedOnAdmit.push(...this.dropQueue(q, nonce, `was refused (${code})`, dropCode));
@@ -230,7 +238,13 @@ export class Mempool {
       throw new TpslabError('TPSLAB_E_MEMPOOL_FULL', `${this.waitingOnDeps} transactions already wait on dependencies, the limit; retry shortly`);
     }
     if (!q) {
-      q = { key: senderKey, next, txs: new Map(), inReady: false, parkedOn: undefined };
+      q = this.spareQueues.pop();
+      if (q) {
+        q.key = senderKey;
+        q.next = next;
+        q.inReady = false;
+        q.parkedOn = undefined;
+      } else q = { key: senderKey, next, txs: new NonceSlots(), inReady: false, parkedOn: undefined };
       this.senders.set(senderKey, q);
     }
     const p: PendingTx = { tx, idKey, senderKey, deadlineMs: this.clock.now() + this.opts.pendingTtlMs, waitsOnDeps, done: false };
@@ -240,6 +254,12 @@ export class Mempool {
     if (waitsOnDeps) this.waitingOnDeps++;
     if (body.nonce === q.next && !q.parkedOn) this.markReady(q);
     return p;
+  }
+
+  /** Forgets a sender with nothing pending (`q.txs` is empty); its queue is kept for the next one. */
+  private dropSender(q: SenderQueue): void {
+    this.senders.delete(q.key);
+    if (this.spareQueues.length < MAX_SPARE_QUEUES) this.spareQueues.push(q);
   }
 
   private markReady(q: SenderQueue): void {
@@ -265,7 +285,8 @@ export class Mempool {
     const included: SignedTx[] = [];
     const effects: TxEffect[] = [];
     const failed: Dropped[] = [];
-    const inBlock = new Set<string>();
+    /** Ids included so far, made only once a transaction names dependencies. */
+    let inBlock: Set<string> | undefined;
     let bytes = 0;
     let oldestReadyAtMs = Infinity;
     while (included.length < maxTxs && this.readyHead < this.ready.length) {
@@ -280,9 +301,11 @@ export class Mempool {
       const queuedAtMs = this.readyAtMs[this.readyHead]!;
       this.readyHead++;
       q.inReady = false;
-      const missing = p.tx.body.deps.find((d) => {
+      const deps = p.tx.body.deps;
+      if (deps.length > 0) inBlock ??= new Set(included.map((tx) => tx.idKey));
+      const missing = deps.length === 0 ? undefined : deps.find((d) => {
         const k = d.toString('latin1');
-        return !inBlock.has(k) && !this.isIncluded(k);
+        return !inBlock!.has(k) && !this.isIncluded(k);
       });
       if (missing) {
         const k = missing.toString('latin1');
@@ -295,7 +318,7 @@ export class Mempool {
       q.txs.delete(q.next);
       this.remove(p);
       try {
-        effects.push(this.state.execute(p.tx));
+        effects.push(this.state.execute(p.tx, p.senderKey));
       } catch (err) {
         const e = err instanceof TpslabError ? err : new TpslabError('TPSLAB_E_INTERNAL', String(err));
         failed.push({ pending: p, code: e.code, message: e.message });
@@ -307,11 +330,11 @@ export class Mempool {
       // earlier transaction that left can be older than this one.
       oldestReadyAtMs = Math.min(oldestReadyAtMs, Math.max(queuedAtMs, p.deadlineMs - this.opts.pendingTtlMs));
       bytes += p.tx.bytes.length;
-      inBlock.add(p.idKey);
+      inBlock?.add(p.idKey);
       q.next += 1n;
       this.wake(p.idKey);
       if (q.txs.has(q.next)) this.markReady(q);
-      else if (q.txs.size === 0) this.senders.delete(q.key);
+      else if (q.txs.size === 0) this.dropSender(q);
     }
     this.compactReady();
     return { included, effects, failed, oldestReadyAtMs: included.length > 0 ? oldestReadyAtMs : undefined };
@@ -334,7 +357,7 @@ export class Mempool {
   /** Drops everything queued for a sender from `fromNonce` on (exclusive). */
   private dropQueue(q: SenderQueue, failedNonce: bigint, why: string, code: ErrorCode = 'TPSLAB_E_PREDECESSOR_FAILED'): Dropped[] {
     const out: Dropped[] = [];
-    for (const [nonce, p] of [...q.txs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    for (const [nonce, p] of q.txs.entries().sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (nonce <= failedNonce) continue;
       q.txs.delete(nonce);
       this.remove(p);
@@ -348,7 +371,7 @@ export class Mempool {
       });
     }
     this.unpark(q);
-    if (q.txs.size === 0) this.senders.delete(q.key);
+    if (q.txs.size === 0) this.dropSender(q);
     return out;
   }
 

@@ -41,6 +41,9 @@ export interface NodeApiContext {
   health?: NodeHealth;
 }
 
+/** An accepted transaction's entry in the sequencer's answer to a forwarded batch: one shared object, not one each. */
+const ACCEPTED = Object.freeze({});
+
 export function statusJson(id: Buffer, s: TxStatus): TxStatusJson {
   const base: TxStatusJson = { id: id.toString('hex'), status: s.status };
   if (s.status === 'committed') return { ...base, height: s.height, index: s.index };
@@ -295,7 +298,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
       const outcomes = await accept(txs);
       // Replicated ordering: the leader's term, so a node knows under which leader its transactions wait.
       const term = seq.leaderTerm;
-      return { results: outcomes.map((e) => (e ? { error: e.toJSON() } : {})), ...(term !== undefined ? { term } : {}) };
+      return { results: outcomes.map((e) => (e ? { error: e.toJSON() } : ACCEPTED)), ...(term !== undefined ? { term } : {}) };
     });
     /** Who leads (replicated ordering); a single sequencer answers `{ replicated: false }`. */
     app.get(INTERNAL_LEADER_PATH, async () => {

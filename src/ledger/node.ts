@@ -90,7 +90,7 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
         metrics.commitLatency.observe((now - t) / 1000);
         acceptedAt.delete(k);
       }
-      if (waiters.size > 0) settle(k, { status: 'committed', height: block.height, index }); // no status object per transaction when nobody waits
+      if (waiters.has(k)) settle(k, { status: 'committed', height: block.height, index }); // no status object per transaction otherwise
     });
     // A commit seen before its acceptance was recorded (a replica may apply the block before the
     // sequencer's answer arrives), or a transaction dropped without a failure event, would stay forever.

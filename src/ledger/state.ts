@@ -93,6 +93,47 @@ export function checkStatic(body: TxBody, genesis: Genesis): void {
   }
 }
 
+const firstCharEnds = new Uint32Array(257);
+
+/**
+ * The keys in ascending order, as `[...keys].sort()` gives them: sealing sorts every account a block
+ * wrote. Account keys are random bytes, so one counting pass by first character leaves buckets of a few
+ * keys, finished by insertion; a bucket larger than 16 (keys sharing a first byte) is sorted as usual.
+ */
+export function sortedKeys(keys: ReadonlySet<string>): string[] {
+  const n = keys.size;
+  const out = new Array<string>(n);
+  const ends = firstCharEnds;
+  ends.fill(0);
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if (!(c < 256)) return [...keys].sort(); // an empty key, or one that is not latin1
+    ends[c + 1]!++;
+  }
+  for (let c = 1; c < 257; c++) ends[c]! += ends[c - 1]!;
+  for (const k of keys) out[ends[k.charCodeAt(0)]!++] = k; // ends[c] is now where bucket c ends
+  let start = 0;
+  for (let c = 0; c < 256; c++) {
+    const end = ends[c]!;
+    if (end - start > 16) {
+      const sorted = out.slice(start, end).sort();
+      for (let i = start; i < end; i++) out[i] = sorted[i - start]!;
+    } else {
+      for (let i = start + 1; i < end; i++) {
+        const k = out[i]!;
+        let j = i - 1;
+        while (j >= start && out[j]! > k) {
+          out[j + 1] = out[j]!;
+          j--;
+        }
+        out[j + 1] = k;
+      }
+    }
+    start = end;
+  }
+  return out;
+}
+
 export class LedgerState {
   private readonly accounts = new Map<string, AccountState>();
   private readonly topics = new Map<string, TopicState>();
@@ -126,12 +167,15 @@ export class LedgerState {
     return this.topics.get(name);
   }
 
-  /** Executes one transaction; throws a coded error and changes nothing if it breaks a rule. */
-  execute(tx: SignedTx): TxEffect {
+  /**
+   * Executes one transaction; throws a coded error and changes nothing if it breaks a rule.
+   * `senderKey`: `accountKey(senderOf(tx.body))` when the caller has made it already (the mempool has).
+   */
+  execute(tx: SignedTx, senderKey?: string): TxEffect {
     const body = tx.body;
     checkStatic(body, this.genesis);
     const sender = senderOf(body);
-    const senderKey = accountKey(sender);
+    senderKey ??= accountKey(sender);
     const s = this.accounts.get(senderKey);
     if (!s) throw new TpslabError('TPSLAB_E_UNKNOWN_ACCOUNT', `sender ${encodeAddress(sender)} does not exist; fund it first`);
     if (body.nonce !== s.nonce) {
@@ -216,7 +260,7 @@ export class LedgerState {
   seal(height: number): Buffer {
     const w = new ByteWriter(64 + this.dirtyAccounts.size * 48 + this.dirtyTopics.size * 80);
     w.bytes(this.stateHash).u64(BigInt(height));
-    for (const k of [...this.dirtyAccounts].sort()) {
+    for (const k of sortedKeys(this.dirtyAccounts)) {
       const a = this.accounts.get(k)!;
       w.latin1(k).u64(a.balance).u64(a.nonce);
     }

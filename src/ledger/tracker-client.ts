@@ -3,7 +3,14 @@
  * tracker hands out (re-registering after a removal happens by itself, since
  * a heartbeat from an unknown member re-adds it), and leaves on stop.
  */
+import { Agent, request } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
+
+/**
+ * One keep-alive connection per tracker for the heartbeats: fetch() set up its stream machinery (and,
+ * without keep-alive across beats, a connection) for every beat, in every process, every second.
+ */
+const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
 
 export interface TrackerMembership {
   stop(): Promise<void>;
@@ -25,13 +32,14 @@ export function joinTracker(opts: {
   let timer: unknown;
   const beat = async (): Promise<void> => {
     try {
-      const res = await fetch(`${base}/v1/members/heartbeat`, {
+      const res = await request(`${base}/v1/members/heartbeat`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ id: opts.id, role: opts.role, url: opts.url, ...(opts.info?.() ?? {}) }),
         signal: AbortSignal.timeout(Math.max(500, intervalMs)),
+        dispatcher,
       });
-      const body = (await res.json()) as { heartbeatIntervalMs?: number };
+      const body = (await res.body.json()) as { heartbeatIntervalMs?: number };
       if (typeof body.heartbeatIntervalMs === 'number' && body.heartbeatIntervalMs > 0) intervalMs = body.heartbeatIntervalMs;
     } catch {
       // Tracker unreachable: keep trying at the last known interval.

@@ -1,6 +1,8 @@
 import { TpslabError } from '../errors.js';
 
 const U64_MAX = (1n << 64n) - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
 
 /** Growable big-endian writer. */
 export class ByteWriter {
@@ -42,10 +44,27 @@ export class ByteWriter {
   }
 
   u64(v: bigint): this {
-    if (v < 0n || v > U64_MAX) throw new RangeError(`u64 out of range: ${v}`);
     this.ensure(8);
-    this.buf.writeBigUInt64BE(v, this.pos);
-    this.pos += 8;
+    const buf = this.buf;
+    const pos = this.pos;
+    if (v >= 0n && v <= MAX_SAFE) {
+      // Balances, nonces and heights fit a double: two 32-bit halves, no BigInt shifted or masked.
+      const n = Number(v);
+      const hi = Math.floor(n / TWO_32);
+      const lo = n >>> 0;
+      buf[pos] = hi >>> 24;
+      buf[pos + 1] = hi >>> 16;
+      buf[pos + 2] = hi >>> 8;
+      buf[pos + 3] = hi;
+      buf[pos + 4] = lo >>> 24;
+      buf[pos + 5] = lo >>> 16;
+      buf[pos + 6] = lo >>> 8;
+      buf[pos + 7] = lo;
+    } else {
+      if (v < 0n || v > U64_MAX) throw new RangeError(`u64 out of range: ${v}`);
+      buf.writeBigUInt64BE(v, pos);
+    }
+    this.pos = pos + 8;
     return this;
   }
 
