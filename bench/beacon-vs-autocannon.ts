@@ -105,6 +105,9 @@ function assignFor(url: string): Assign {
         freshAccounts: true,
         workload: { kind: 'transfer', amount: 1, fee: 0 },
         fromHeight: 0,
+        // The same requests in flight as autocannon's (CONNECTIONS × PIPELINING).
+        connections: CONNECTIONS,
+        pipelining: PIPELINING,
       },
     },
     accounts: { start: 0, end: ACCOUNTS },
@@ -239,7 +242,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     );
     return {
       rows: [
-        { metric: `beacon submitted tx/s (open mode, batches of ${BATCH}, full tracking)`, value: b.txPerSec, unit: 'tx/s' },
+        { metric: `beacon submitted tx/s (open mode, batches of ${BATCH}, ${CONNECTIONS} connections × pipelining ${PIPELINING}, full tracking)`, value: b.txPerSec, unit: 'tx/s' },
         { metric: `autocannon tx/s (${CONNECTIONS} connections × pipelining ${PIPELINING}, batches of ${BATCH})`, value: a.txPerSec, unit: 'tx/s' },
         { metric: 'autocannon requests/s', value: (r.requests.total - r.non2xx) / r.duration, unit: 'req/s' },
         { metric: 'beacon tx per CPU-second of this process', value: b.txPerCpuSec, unit: 'tx/CPU-s' },

@@ -50,6 +50,22 @@ export function allOk(n: number): readonly SubmitOutcome[] {
  */
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
+/** How a beacon's batches share the connections to one endpoint. */
+export interface ClientOptions {
+  /** A request unanswered this long fails (default MAX_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  /** Keep-alive connections per endpoint (default 16). */
+  connections?: number;
+  /**
+   * Batches outstanding on one connection (default 1). Above 1 a POST is sent while earlier ones on
+   * its connection still wait for their answers (undici pipelines only requests marked `idempotent`
+   * and not `blocking`). If such a connection closes, undici fails the request at the head of its
+   * pipeline and sends the ones behind it again on another connection: a node that had taken them
+   * answers DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
+   */
+  pipelining?: number;
+}
+
 export class BeaconClient {
   private readonly pools: Pool[];
   private current = 0;
@@ -62,11 +78,18 @@ export class BeaconClient {
    */
   private readonly freeBodies: Buffer[] = [];
 
+  readonly requestTimeoutMs: number;
+  /** Batches may be sent again by undici itself (pipelining above 1), with no new attempt counted. */
+  readonly pipelined: boolean;
+
   constructor(
     readonly endpoints: readonly string[],
-    readonly requestTimeoutMs = MAX_REQUEST_TIMEOUT_MS,
+    opts: ClientOptions = {},
   ) {
-    this.pools = endpoints.map((e) => new Pool(e, { connections: 16, pipelining: 1, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
+    const requestTimeoutMs = (this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS);
+    const pipelining = opts.pipelining ?? 1;
+    this.pipelined = pipelining > 1;
+    this.pools = endpoints.map((e) => new Pool(e, { connections: opts.connections ?? 16, pipelining, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
   }
 
   get endpoint(): string {
@@ -93,6 +116,9 @@ export class BeaconClient {
         path: '/v1/txs',
         headers: { 'content-type': 'application/octet-stream' },
         body: encodeBatch(txs, buf),
+        // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
+        idempotent: this.pipelined,
+        blocking: !this.pipelined,
       });
       // A 200 answers the whole batch: the node read every byte, so none is still queued on the socket.
       reusable = res.statusCode === 200;
