@@ -50,6 +50,29 @@ export function allOk(n: number): readonly SubmitOutcome[] {
  */
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
+const POST_HEADERS = { 'content-type': 'application/octet-stream' };
+/** Bytes of an answer read to tell a whole batch taken (`{"accepted":<n>,"rejected":0,` and some). */
+const HEAD_BYTES = 48;
+
+/** A node's answer to a batch: its status and body, decoded only as far as asked. */
+class BatchAnswer {
+  constructor(
+    readonly statusCode: number,
+    private readonly chunks: Buffer[],
+  ) {}
+
+  /** The answer's first bytes, as text. */
+  head(): string {
+    const first = this.chunks[0];
+    if (first && first.length >= HEAD_BYTES) return first.toString('latin1', 0, HEAD_BYTES);
+    return Buffer.concat(this.chunks).toString('latin1', 0, HEAD_BYTES);
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
 /** How a beacon's batches share the connections to one endpoint. */
 export interface ClientOptions {
   /** A request unanswered this long fails (default MAX_REQUEST_TIMEOUT_MS). */
@@ -111,20 +134,12 @@ export class BeaconClient {
     if (!buf || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_BODY_BYTES));
     let reusable = false;
     try {
-      const res = await this.pools[at]!.request({
-        method: 'POST',
-        path: '/v1/txs',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: encodeBatch(txs, buf),
-        // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
-        idempotent: this.pipelined,
-        blocking: !this.pipelined,
-      });
+      const res = await this.post(at, encodeBatch(txs, buf));
       // A 200 answers the whole batch: the node read every byte, so none is still queued on the socket.
       reusable = res.statusCode === 200;
-      const text = await res.body.text();
+      if (res.statusCode === 200 && Number(ALL_ACCEPTED.exec(res.head())?.[1]) === txs.length) return allOk(txs.length);
+      const text = res.text();
       if (res.statusCode >= 500) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-      if (res.statusCode === 200 && Number(ALL_ACCEPTED.exec(text)?.[1]) === txs.length) return allOk(txs.length);
       const body = JSON.parse(text) as Partial<BatchResultJson> & Partial<ErrorBody>;
       if (!body.results) {
         const e = toError(body.error, `HTTP ${res.statusCode}`);
@@ -138,6 +153,30 @@ export class BeaconClient {
     } finally {
       if (reusable && this.freeBodies.length < MAX_FREE_BODIES) this.freeBodies.push(buf);
     }
+  }
+
+  /**
+   * POSTs a batch body to endpoint `at`; resolves once the whole answer is in. Through undici's
+   * `dispatch` with a handler, not `request`: no response stream, no body consumer and no string
+   * of the whole answer per batch (`head()` decodes only its first bytes: a whole batch taken is
+   * known from them).
+   */
+  private post(at: number, body: Buffer): Promise<BatchAnswer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      this.pools[at]!.dispatch(
+        // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
+        { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
+        {
+          onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
+          onResponseStart: (_c, status) => void (statusCode = status),
+          onResponseData: (_c, chunk) => void chunks.push(chunk),
+          onResponseEnd: () => resolve(new BatchAnswer(statusCode, chunks)),
+          onResponseError: (_c, err) => reject(err),
+        },
+      );
+    });
   }
 
   /** GET from the current endpoint, moving to the next one when it cannot be reached (each tried once). */
