@@ -28,6 +28,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { createBeacon } from '../src/harness/beacon-process.js';
 import { PROTOCOL_VERSION, parseOverseerMessage, type Assign, type BeaconMessage, type DoneMessage } from '../src/harness/messages.js';
 import { encodeBatch } from '../src/protocol/batch.js';
@@ -105,6 +106,9 @@ function assignFor(url: string): Assign {
         freshAccounts: true,
         workload: { kind: 'transfer', amount: 1, fee: 0 },
         fromHeight: 0,
+        // The same requests in flight as autocannon's (CONNECTIONS × PIPELINING).
+        connections: CONNECTIONS,
+        pipelining: PIPELINING,
       },
     },
     accounts: { start: 0, end: ACCOUNTS },
@@ -154,6 +158,8 @@ interface Sample {
   sent: number;
   self: number;
   sink: number;
+  /** performance.eventLoopUtilization() then. */
+  elu: EventLoopUtilization;
 }
 
 async function beaconPhase(url: string, sinkPid: number, ctx: BenchContext): Promise<Phase & { sample: Buffer[]; notes: string[] }> {
@@ -162,7 +168,7 @@ async function beaconPhase(url: string, sinkPid: number, ctx: BenchContext): Pro
   let done: DoneMessage | undefined;
   const assign = assignFor(url);
   const beacon = createBeacon(assign, (m: BeaconMessage) => {
-    if (m.type === 'progress') samples.push({ at: performance.now(), sent: m.sent, self: selfCpuSeconds(), sink: procCpuSeconds(sinkPid) });
+    if (m.type === 'progress') samples.push({ at: performance.now(), sent: m.sent, self: selfCpuSeconds(), sink: procCpuSeconds(sinkPid), elu: performance.eventLoopUtilization() });
     else if (m.type === 'done') done = m;
     else if (m.type === 'error') notes.push(`beacon error ${m.code}: ${m.message}`);
   });
@@ -190,6 +196,9 @@ async function beaconPhase(url: string, sinkPid: number, ctx: BenchContext): Pro
     const d = done as DoneMessage | undefined;
     ctx.log(`beacon: ${last.sent - first.sent} sent in ${s.toFixed(2)} s (seconds 1–${steady.length}); ${d?.sent ?? '?'} sent in all, ${d?.lost ?? '?'} marked lost, ${d?.committed ?? '?'} committed`);
     if (steady.length < samples.length) notes.push(`the beacon sent all ${TXS} transactions within ${DURATION_S} s: measured over ${steady.length} s`);
+    // Busy near 100% with less than a core of CPU: the scheduler (other processes) held it back; busy well below: it waited on answers.
+    const busy = performance.eventLoopUtilization(last.elu, first.elu).utilization;
+    notes.push(`the beacon's event loop was busy ${(busy * 100).toFixed(0)}% of its window (idle = waiting for answers)`);
     return {
       txPerSec: (last.sent - first.sent) / s,
       selfCores: (last.self - first.self) / s,
@@ -239,7 +248,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     );
     return {
       rows: [
-        { metric: `beacon submitted tx/s (open mode, batches of ${BATCH}, full tracking)`, value: b.txPerSec, unit: 'tx/s' },
+        { metric: `beacon submitted tx/s (open mode, batches of ${BATCH}, ${CONNECTIONS} connections × pipelining ${PIPELINING}, full tracking)`, value: b.txPerSec, unit: 'tx/s' },
         { metric: `autocannon tx/s (${CONNECTIONS} connections × pipelining ${PIPELINING}, batches of ${BATCH})`, value: a.txPerSec, unit: 'tx/s' },
         { metric: 'autocannon requests/s', value: (r.requests.total - r.non2xx) / r.duration, unit: 'req/s' },
         { metric: 'beacon tx per CPU-second of this process', value: b.txPerCpuSec, unit: 'tx/CPU-s' },

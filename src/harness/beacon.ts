@@ -255,6 +255,19 @@ export class Beacon {
     // that expired while its request was out may be gone (i < shift): onSubmitted takes it by id.
     const shift = tr.base - base;
     for (let k = 0; k < batch.length; k++) tr.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
+    this.pump();
+  }
+
+  /**
+   * A request came back: while a whole batch is queued (due, or a retry due), it goes out now
+   * instead of at the next tick, so the connector keeps its requests on the wire (with 64 out, a
+   * beacon that sent only in its ticks left connections idle for most of each millisecond).
+   */
+  private pump(): void {
+    const a = this.a;
+    if (this.stopped || this.queue.length < a.batchMax || this.requests >= MAX_CONCURRENT_REQUESTS) return;
+    const now = this.clock.now();
+    while (this.queue.length >= a.batchMax && this.requests < MAX_CONCURRENT_REQUESTS) void this.sendBatch(this.queue.take(a.batchMax), now);
   }
 
   /**

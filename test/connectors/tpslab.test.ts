@@ -1,27 +1,6 @@
 // The conformance suite against the reference network: 3 nodes, a sequencer and a tracker
 // started with `net up` in a temp dir, reached through its network file.
-import { netUp, stopProcesses, networkFilePath, type NetworkFile } from '../../src/ledger/net.js';
-import { tempDir } from '../testkit/index.js';
 import { connectorConformance } from './conformance.js';
+import { tpslabFixture } from './tpslab-fixture.js';
 
-connectorConformance('tpslab', async () => {
-  const dir = await tempDir('tpslab-conformance-');
-  const net: NetworkFile = await netUp({ dir: dir.path, nodes: 3, blockIntervalMs: 25 });
-  return {
-    options: { kind: 'tpslab', network: networkFilePath(dir.path) },
-    accounts: 20,
-    stall: async (ms) => {
-      process.kill(net.sequencer.pid, 'SIGSTOP');
-      await new Promise((r) => setTimeout(r, ms));
-      process.kill(net.sequencer.pid, 'SIGCONT');
-    },
-    killEndpoint: async (i) => {
-      process.kill(net.nodes[i]!.pid, 'SIGKILL');
-    },
-    close: async () => {
-      await stopProcesses(net.nodes);
-      await stopProcesses([net.sequencer, net.tracker]);
-      await dir.remove();
-    },
-  };
-});
+connectorConformance('tpslab', () => tpslabFixture());

@@ -2,7 +2,7 @@
 // timing that a real server cannot give, so these drive the beacon's parts directly.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { preciseClock } from '../../src/clock.js';
+import { ManualClock, preciseClock } from '../../src/clock.js';
 import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
 import type { BeaconClient } from '../../src/connectors/tpslab/client.js';
 import { Confirmer } from '../../src/connectors/tpslab/confirm.js';
@@ -71,4 +71,38 @@ test('regression: a status poll while the stream is down does not move where the
   c.onEvent(JSON.stringify({ type: 'block', height: 8, txs: [{ id: 'b' }] }));
   assert.deepEqual(committed.map(([id]) => id).sort(), ['a', 'b', 'c']);
   c.close();
+});
+
+test('regression: with every request slot busy, a queued batch waited for the next tick when a request came back (connections idle most of each millisecond)', async () => {
+  const clock = new ManualClock();
+  const BATCHES = 70; // more than the 64 requests a beacon keeps out
+  const n = BATCHES * 10;
+  const answers: (() => void)[] = [];
+  let calls = 0;
+  const connector: BeaconConnector = {
+    position: 0,
+    prepare: async () => {},
+    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
+      calls++;
+      await new Promise<void>((r) => answers.push(r));
+      return items.map(() => ({ kind: 'accepted' }));
+    },
+    confirm: async () => {},
+    close: async () => {},
+  };
+  const a = assign({ offsetsMs: new Float64Array(n), senders: new Uint32Array(n), targets: new Uint32Array(n).fill(1), batchMax: 10, maxInFlight: n });
+  const b = new Beacon(a, () => {}, connector, clock);
+  await b.prepare();
+  b.start(clock.now());
+  clock.advance(0); // the first tick: every transaction is due
+  assert.equal(calls, 64, 'the first tick fills every request slot');
+  answers.shift()!();
+  await sleep(10); // the clock does not move: no tick runs
+  assert.equal(calls, 65, 'the answer freed a slot and the next whole batch went out at once');
+  for (let k = 0; k < 4; k++) answers.shift()!();
+  await sleep(10);
+  assert.equal(calls, BATCHES - 1, 'as many as slots were freed, while whole batches are queued');
+  await b.stop();
+  for (const r of answers) r();
 });

@@ -42,7 +42,7 @@ export class TpslabBeacon implements BeaconConnector {
     private readonly c: TpslabBeaconConfig,
     private readonly ctx: BeaconContext,
   ) {
-    this.client = new BeaconClient(c.endpoints, requestTimeoutFor(ctx.confirmation.timeoutMs));
+    this.client = new BeaconClient(c.endpoints, { requestTimeoutMs: requestTimeoutFor(ctx.confirmation.timeoutMs), connections: c.connections, pipelining: c.pipelining });
   }
 
   get position(): number {
@@ -92,7 +92,8 @@ export class TpslabBeacon implements BeaconConnector {
     for (let k = 0; k < batch.length; k++) payloads[k] = batch[k]!.tx.payload as Buffer;
     const outcomes = await this.client.submit(payloads);
     if (outcomes === allOk(batch.length)) return allAccepted(batch.length);
-    return outcomes.map((o, k) => toResult(o, batch[k]!.attempt));
+    const pipelined = this.client.pipelined;
+    return outcomes.map((o, k) => toResult(o, batch[k]!.attempt, pipelined));
   }
 
   async confirm(sink: ConfirmSink, pending: PendingView): Promise<void> {
@@ -107,11 +108,15 @@ export class TpslabBeacon implements BeaconConnector {
   }
 }
 
-/** The node's coded answer as the harness's per-transaction result. */
-export function toResult(o: SubmitOutcome, attempt: number): SubmitResult {
+/**
+ * The node's coded answer as the harness's per-transaction result. `pipelined`: the batch may have
+ * been sent twice by the HTTP client (its connection closed with it in the pipeline), so a first
+ * attempt answered DUPLICATE (these very bytes are already in) is known too.
+ */
+export function toResult(o: SubmitOutcome, attempt: number, pipelined = false): SubmitResult {
   if (o.ok) return ACCEPTED;
   const e: TpslabError = o.error;
-  if (attempt > 1 && ALREADY_IN.has(e.code)) return { kind: 'known' };
+  if ((attempt > 1 && ALREADY_IN.has(e.code)) || (pipelined && e.code === 'TPSLAB_E_DUPLICATE')) return { kind: 'known' };
   if (e.retryable) {
     const afterMs = e.code === 'TPSLAB_E_MEMPOOL_FULL' ? MEMPOOL_FULL_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
     return { kind: 'retry', code: e.code, afterMs, message: e.message };

@@ -50,6 +50,45 @@ export function allOk(n: number): readonly SubmitOutcome[] {
  */
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
+const POST_HEADERS = { 'content-type': 'application/octet-stream' };
+/** Bytes of an answer read to tell a whole batch taken (`{"accepted":<n>,"rejected":0,` and some). */
+const HEAD_BYTES = 48;
+
+/** A node's answer to a batch: its status and body, decoded only as far as asked. */
+class BatchAnswer {
+  constructor(
+    readonly statusCode: number,
+    private readonly chunks: Buffer[],
+  ) {}
+
+  /** The answer's first bytes, as text. */
+  head(): string {
+    const first = this.chunks[0];
+    if (first && first.length >= HEAD_BYTES) return first.toString('latin1', 0, HEAD_BYTES);
+    return Buffer.concat(this.chunks).toString('latin1', 0, HEAD_BYTES);
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** How a beacon's batches share the connections to one endpoint. */
+export interface ClientOptions {
+  /** A request unanswered this long fails (default MAX_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  /** Keep-alive connections per endpoint (default 16). */
+  connections?: number;
+  /**
+   * Batches outstanding on one connection (default 1). Above 1 a POST is sent while earlier ones on
+   * its connection still wait for their answers (undici pipelines only requests marked `idempotent`
+   * and not `blocking`). If such a connection closes, undici fails the request at the head of its
+   * pipeline and sends the ones behind it again on another connection: a node that had taken them
+   * answers DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
+   */
+  pipelining?: number;
+}
+
 export class BeaconClient {
   private readonly pools: Pool[];
   private current = 0;
@@ -62,11 +101,18 @@ export class BeaconClient {
    */
   private readonly freeBodies: Buffer[] = [];
 
+  readonly requestTimeoutMs: number;
+  /** Batches may be sent again by undici itself (pipelining above 1), with no new attempt counted. */
+  readonly pipelined: boolean;
+
   constructor(
     readonly endpoints: readonly string[],
-    readonly requestTimeoutMs = MAX_REQUEST_TIMEOUT_MS,
+    opts: ClientOptions = {},
   ) {
-    this.pools = endpoints.map((e) => new Pool(e, { connections: 16, pipelining: 1, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
+    const requestTimeoutMs = (this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS);
+    const pipelining = opts.pipelining ?? 1;
+    this.pipelined = pipelining > 1;
+    this.pools = endpoints.map((e) => new Pool(e, { connections: opts.connections ?? 16, pipelining, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
   }
 
   get endpoint(): string {
@@ -88,17 +134,12 @@ export class BeaconClient {
     if (!buf || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_BODY_BYTES));
     let reusable = false;
     try {
-      const res = await this.pools[at]!.request({
-        method: 'POST',
-        path: '/v1/txs',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: encodeBatch(txs, buf),
-      });
+      const res = await this.post(at, encodeBatch(txs, buf));
       // A 200 answers the whole batch: the node read every byte, so none is still queued on the socket.
       reusable = res.statusCode === 200;
-      const text = await res.body.text();
+      if (res.statusCode === 200 && Number(ALL_ACCEPTED.exec(res.head())?.[1]) === txs.length) return allOk(txs.length);
+      const text = res.text();
       if (res.statusCode >= 500) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-      if (res.statusCode === 200 && Number(ALL_ACCEPTED.exec(text)?.[1]) === txs.length) return allOk(txs.length);
       const body = JSON.parse(text) as Partial<BatchResultJson> & Partial<ErrorBody>;
       if (!body.results) {
         const e = toError(body.error, `HTTP ${res.statusCode}`);
@@ -112,6 +153,30 @@ export class BeaconClient {
     } finally {
       if (reusable && this.freeBodies.length < MAX_FREE_BODIES) this.freeBodies.push(buf);
     }
+  }
+
+  /**
+   * POSTs a batch body to endpoint `at`; resolves once the whole answer is in. Through undici's
+   * `dispatch` with a handler, not `request`: no response stream, no body consumer and no string
+   * of the whole answer per batch (`head()` decodes only its first bytes: a whole batch taken is
+   * known from them).
+   */
+  private post(at: number, body: Buffer): Promise<BatchAnswer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      this.pools[at]!.dispatch(
+        // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
+        { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
+        {
+          onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
+          onResponseStart: (_c, status) => void (statusCode = status),
+          onResponseData: (_c, chunk) => void chunks.push(chunk),
+          onResponseEnd: () => resolve(new BatchAnswer(statusCode, chunks)),
+          onResponseError: (_c, err) => reject(err),
+        },
+      );
+    });
   }
 
   /** GET from the current endpoint, moving to the next one when it cannot be reached (each tried once). */

@@ -19,6 +19,10 @@ export const TpslabTargetSchema = z
       .describe('A running network: the network.json that `tpslab net up` wrote (endpoints and faucet key are read from it); relative to the scenario file.'),
     endpoints: z.array(httpUrl).min(1).optional().describe('A running network: node API base URLs; beacons spread over them and fail over between them.'),
     faucetKey: path.optional().describe('With endpoints: key file of a funded account that provisions the run; relative to the scenario file.'),
+    connections: count(1, 1024).optional().describe('Keep-alive connections per endpoint and beacon that carry its batches (default 16).'),
+    pipelining: count(1, 16)
+      .optional()
+      .describe('Batches a beacon may have outstanding on one connection (HTTP/1.1 pipelining): connections × pipelining requests in flight per endpoint, at most 64 per beacon (default 1).'),
     genesis: path
       .optional()
       .describe('Embedded network: the genesis file it starts on; relative to the scenario file. Default: a replay dataset\'s `<dataset>.genesis.json`, else a fresh development genesis with a faucet.'),
@@ -52,6 +56,9 @@ export const TpslabBeaconSchema = z.strictObject({
   ]),
   /** Block height the run starts after (the commit stream subscribes from here + 1). */
   fromHeight: z.number().int().nonnegative(),
+  /** Keep-alive connections per endpoint (default 16) and batches outstanding on each (default 1). */
+  connections: z.number().int().positive().optional(),
+  pipelining: z.number().int().positive().optional(),
 });
 
 export type TpslabBeaconConfig = z.infer<typeof TpslabBeaconSchema>;

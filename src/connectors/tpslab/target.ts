@@ -226,6 +226,8 @@ export class TpslabTarget implements TargetConnector {
       freshAccounts: this.fresh,
       workload,
       fromHeight: share.start.position,
+      connections: this.o.connections,
+      pipelining: this.o.pipelining,
     };
   }
 
