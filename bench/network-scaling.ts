@@ -88,6 +88,9 @@ export interface PassResult {
   /** Cores all processes (and this one) used over each pass's window. */
   cores: number[];
   notes: string[];
+  /** The warm-up (fresh processes): transfers committed and the network's CPU seconds (sequencer, tracker, nodes) over it. */
+  warmCommitted?: number;
+  warmNetworkCpu?: number;
   /** process.hrtime (CLOCK_MONOTONIC, the clock of CPU profiles) in µs around the CPU measurement: to cut profiles to it. */
   monoUs?: [number, number];
 }
@@ -112,6 +115,8 @@ function combine(ps: PassResult[]): PassResult {
       clientCpu: a.clientCpu + p.clientCpu,
       cores: [...a.cores, ...p.cores],
       notes: [...a.notes, ...p.notes],
+      warmCommitted: (a.warmCommitted ?? 0) + (p.warmCommitted ?? 0),
+      warmNetworkCpu: (a.warmNetworkCpu ?? 0) + (p.warmNetworkCpu ?? 0),
     }),
     ps[0]!,
   );
@@ -202,10 +207,14 @@ export async function networkPass(
     const pumpOptions: PumpOptions = { ...PUMP, deadlineMs: PUMP.deadlineMs * scale };
     const commitDeadlineMs = COMMIT_DEADLINE_MS * scale;
     const seqUrl = net.sequencer.url;
+    const pids = [net.sequencer.pid, net.tracker.pid, ...net.nodes.map((x) => x.pid)];
+    let warmCommitted: number | undefined;
+    let warmNetworkCpu: number | undefined;
     if (shared.warmup) {
       // Unmeasured: the same load, so the window below starts on warm processes.
       const w = shared.warmup;
       const warmBefore = await getStats(seqUrl, ctx.signal);
+      const warmCpu0 = procCpuMany(pids);
       const warm = await pumpAndWatch({
         statsUrl: seqUrl,
         before: warmBefore,
@@ -222,8 +231,9 @@ export async function networkPass(
         notes.push(`${tag}: the warm-up committed ${warm.last.tx.committed - warmBefore.tx.committed} of ${w.txs.length} transfers; the window's later nonces may wait for them`);
       }
       if (!(await nodesCaughtUp(net, ctx.signal))) notes.push(`${tag}: not every node applied the warm-up within ${CATCH_UP_MS / 1000} s`);
+      warmNetworkCpu = sum(procCpuMany(pids).map((c, i) => c - warmCpu0[i]!));
+      warmCommitted = warm.last.tx.committed - warmBefore.tx.committed;
     }
-    const pids = [net.sequencer.pid, net.tracker.pid, ...net.nodes.map((x) => x.pid)];
     await hooks?.start(pids);
     const before = await getStats(seqUrl, ctx.signal);
     const cpu0 = procCpuMany(pids);
@@ -272,6 +282,8 @@ export async function networkPass(
       clientCpu: (self.user + self.system) / 1e6,
       cores: [],
       notes,
+      warmCommitted,
+      warmNetworkCpu,
       monoUs: [mono0, mono1],
     };
     const allCores = (sum(cpu) + r.clientCpu) / (windowMs / 1000);
@@ -350,6 +362,14 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         note: 'the share of the network\'s work that is the one signature check per transfer: the ratio above as it would be with every core for the network (the bench client excluded); steadier on a shared machine',
       },
     );
+    if (three.warmCommitted && three.warmNetworkCpu) {
+      rows.push({ metric: 'whole network CPU per 1k tx during the warm-up (3 nodes, fresh processes)', value: (three.warmNetworkCpu / three.warmCommitted) * 1000, unit: 'CPU-s' });
+      ratios.push({
+        label: 'same per CPU-second over the warm-up: the first transfers of a fresh 3-node network',
+        value: 1 / verifyPerCpuSecond / (three.warmNetworkCpu / three.warmCommitted),
+        note: 'what a network just started reaches: its processes are still compiling their hot code and parsing each sender\'s key for the first time; not issue 15\'s figure, which is the steady state above',
+      });
+    }
   }
   const one = passes.find((p) => p.nodes === 1);
   for (const p of passes) {
