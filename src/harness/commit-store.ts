@@ -13,14 +13,14 @@
  * committed here; the overseer keeps the network's side the same way, so both
  * answer the same question with the same code.
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { HEADER_BYTES, readRecords } from './commit-records.js';
 import hashRangeHere, { type HashTask } from './commit-hash-worker.js';
 import type { DigestRange } from './messages.js';
+import { makeScratchDir, removeScratchDir } from './scratch-dir.js';
 import { LIMBS, SetDigest, hashOfId, limbsOf, type DigestJson } from './set-digest.js';
 
 const CHUNK_BYTES = 1 << 16;
@@ -30,62 +30,11 @@ const IMPORT_BATCH = 10_000;
 const LIMB_COLUMNS = Array.from({ length: LIMBS }, (_, k) => `l${k}`);
 const WHERE = 'height >= ? AND height < ? AND sender >= ? AND sender < ?';
 
-/** Scratch directories still open, removed when the process exits however it ends. */
-const open = new Set<string>();
-process.on('exit', () => {
-  for (const dir of open) rmSync(dir, { recursive: true, force: true });
-});
-
-/** In each scratch directory: who made it ({pid, host}), so a later process can tell an orphan. */
-const OWNER_FILE = 'owner.json';
-/** The prefixes commit stores are made with (a beacon's, the overseer's network side). */
-const SCRATCH_PREFIXES = ['tpslab-commits-', 'tpslab-network-'];
-let swept = false;
-
 /** One hashing thread for every store of the process, started on first use; idle, it does not keep the process alive. */
 let hasher: Piscina | undefined;
 function hashRange(task: HashTask): Promise<DigestJson> {
   hasher ??= new Piscina({ filename: new URL('./commit-hash-worker.js', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 5_000 });
   return hasher.run(task) as Promise<DigestJson>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Removes the scratch directories of commit stores whose process is gone without cleaning up
- * (a beacon killed with SIGKILL cannot run its exit handler): those under the temp directory
- * that name this host and a pid no longer running. A directory without an owner file, or of
- * another host, or of a live process, is left alone. Returns the directories removed.
- */
-export function removeStaleScratch(dir = tmpdir()): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return removed;
-  }
-  const host = hostname();
-  for (const name of names) {
-    if (!SCRATCH_PREFIXES.some((p) => name.startsWith(p))) continue;
-    const path = join(dir, name);
-    try {
-      const owner = JSON.parse(readFileSync(join(path, OWNER_FILE), 'utf8')) as { pid?: unknown; host?: unknown };
-      if (owner.host !== host || typeof owner.pid !== 'number' || owner.pid === process.pid || alive(owner.pid)) continue;
-      rmSync(path, { recursive: true, force: true });
-      removed.push(path);
-    } catch {
-      // No owner file (not ours, or one being made right now), or gone already: leave it.
-    }
-  }
-  return removed;
 }
 
 interface Sql {
@@ -117,13 +66,7 @@ export class CommitStore {
 
   constructor(prefix = 'tpslab-commits-') {
     // The first store of a process (a beacon's, as it starts) clears what killed processes left.
-    if (!swept) {
-      swept = true;
-      removeStaleScratch();
-    }
-    this.dir = mkdtempSync(join(tmpdir(), prefix));
-    open.add(this.dir);
-    writeFileSync(join(this.dir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }));
+    this.dir = makeScratchDir(prefix);
     this.path = join(this.dir, 'commits.bin');
     this.fd = openSync(this.path, 'w+');
   }
@@ -277,7 +220,6 @@ export class CommitStore {
     this.fail(new Error(`the commit store ${this.dir} was closed while its digest was asked for`));
     this.sql?.db.close();
     closeSync(this.fd);
-    rmSync(this.dir, { recursive: true, force: true });
-    open.delete(this.dir);
+    removeScratchDir(this.dir);
   }
 }

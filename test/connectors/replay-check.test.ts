@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ReplayChecker, replayNotes, Tally } from '../../src/connectors/tpslab/replay-check.js';
 import { SeenIds, SenderSet } from '../../src/connectors/tpslab/replay-seen.js';
@@ -12,6 +12,7 @@ import type { DatasetHeader } from '../../src/dataset/format.js';
 import type { Block } from '../../src/protocol/block.js';
 import { keyPairFromLabel, signTx, type KeyPair } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
+import { tempDir } from '../testkit/index.js';
 
 const NET = 'replay-check-test';
 const [A, B, C] = ['a', 'b', 'c'].map((l) => keyPairFromLabel(`replay-check-${l}`)) as [KeyPair, KeyPair, KeyPair];
@@ -76,21 +77,26 @@ describe('replay check', () => {
   });
 
   test('seen ids past the in-memory window are found in the index on disk, and its scratch directory goes at close', async () => {
-    const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('tpslab-replay-check-')));
-    const seen = new SeenIds(1_000);
-    const ids: string[] = [];
-    for (let h = 1; h <= 200; h++) {
-      const keys = Array.from({ length: 100 }, () => randomBytes(32).toString('latin1'));
-      ids.push(...keys);
-      seen.add(h, keys);
+    const tmp = await tempDir('tpslab-replay-seen-');
+    try {
+      const seen = new SeenIds(1_000, tmp.path);
+      const ids: string[] = [];
+      for (let h = 1; h <= 200; h++) {
+        const keys = Array.from({ length: 100 }, () => randomBytes(32).toString('latin1'));
+        ids.push(...keys);
+        seen.add(h, keys);
+      }
+      assert.equal(seen.size, 20_000);
+      const dirs = readdirSync(tmp.path).filter((f) => f.startsWith('tpslab-replay-check-'));
+      assert.equal(dirs.length, 1, 'one scratch index');
+      assert.ok(existsSync(join(tmp.path, dirs[0]!, 'owner.json')), 'owned, so a later process removes it if this one is killed');
+      for (const i of [0, 99, 100, 8_191, 8_192, 12_345, 18_999, 19_999]) assert.equal(seen.heightOf(ids[i]!), Math.floor(i / 100) + 1, `id ${i}`);
+      assert.equal(seen.heightOf(randomBytes(32).toString('latin1')), undefined);
+      await seen.close();
+      assert.deepEqual(readdirSync(tmp.path), []);
+    } finally {
+      await tmp.remove();
     }
-    assert.equal(seen.size, 20_000);
-    const dirs = readdirSync(tmpdir()).filter((f) => f.startsWith('tpslab-replay-check-') && !before.has(f));
-    assert.equal(dirs.length, 1, 'one scratch index');
-    for (const i of [0, 99, 100, 8_191, 8_192, 12_345, 18_999, 19_999]) assert.equal(seen.heightOf(ids[i]!), Math.floor(i / 100) + 1, `id ${i}`);
-    assert.equal(seen.heightOf(randomBytes(32).toString('latin1')), undefined);
-    await seen.close();
-    assert.equal(existsSync(`${tmpdir()}/${dirs[0]}`), false);
   });
 
   test('senders are known by their first 8 bytes, repeats and growth included', () => {

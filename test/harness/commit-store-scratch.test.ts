@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { assignment } from '../../src/harness/assignment.js';
-import { removeStaleScratch } from '../../src/harness/commit-store.js';
+import { removeStaleScratch } from '../../src/harness/scratch-dir.js';
 import type { BeaconMessage } from '../../src/harness/messages.js';
 import { CLI, tempDir, waitFor } from '../testkit/index.js';
 

@@ -4,14 +4,15 @@
  *
  * - `SeenIds`: every dataset transaction read so far, with its height. The last WINDOW_IDS are in
  *   a Map; all of them go, a batch at a time, into a transaction index of sorted runs on disk (the
- *   nodes' own, src/ledger/tx-index.ts) in a scratch directory, so an older one is found by one
- *   lookup there (a Bloom filter or one read per run).
+ *   nodes' own, src/ledger/tx-index.ts) in a scratch directory (src/harness/scratch-dir.ts: removed
+ *   at exit, or by the next process if this one is killed), so an older one is found by one lookup
+ *   there (a Bloom filter per run, then one read).
  * - `SenderSet`: the dataset's senders as the first 8 bytes of their keys (8 bytes each, sorted,
  *   answered by binary search) instead of one hex string each.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeScratchDir, removeScratchDir } from '../../harness/scratch-dir.js';
 import { INDEX_SHIFT, TxIndex } from '../../ledger/tx-index.js';
 
 /** Ids kept in memory (45 MB of heap measured), the most recent; older ones are looked up on disk. */
@@ -32,8 +33,12 @@ export class SeenIds {
   private dir: string | undefined;
   private count = 0;
 
-  /** At most `window` ids written to the index stay in memory too (plus those not yet written, fewer than FLUSH_IDS and a block). */
-  constructor(private readonly window = WINDOW_IDS) {}
+  /**
+   * At most `window` ids written to the index stay in memory too (plus those not yet written, fewer
+   * than FLUSH_IDS and a block). The index goes in a scratch directory under `scratchParent`
+   * (TMPDIR by default: on a host whose /tmp is a tmpfs, set TMPDIR to a disk).
+   */
+  constructor(private readonly window = WINDOW_IDS, private readonly scratchParent = tmpdir()) {}
 
   /** How many ids were added. */
   get size(): number {
@@ -61,8 +66,9 @@ export class SeenIds {
   /** Writes the pending blocks to the index (a scratch directory made on first need), then forgets the oldest ids over the window. */
   private flush(): void {
     if (!this.index) {
-      this.dir = mkdtempSync(join(tmpdir(), 'tpslab-replay-check-'));
-      this.index = TxIndex.open(this.dir, { fsync: false });
+      this.dir = makeScratchDir('tpslab-replay-check-', this.scratchParent);
+      // In a directory of its own: the index removes every file it does not know at open.
+      this.index = TxIndex.open(join(this.dir, 'index'), { fsync: false });
     }
     const blocks = this.pending;
     this.pending = [];
@@ -94,7 +100,7 @@ export class SeenIds {
     try {
       await this.index?.close();
     } finally {
-      if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+      if (this.dir) removeScratchDir(this.dir);
     }
   }
 }
