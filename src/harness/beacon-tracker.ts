@@ -121,9 +121,12 @@ export class Tracker {
       return;
     }
     const k = i - this.base;
-    const tx = this.txs.built[k];
-    if (retryAfterMs !== undefined && tx && this.txs.attempts[k]! > 0) {
-      return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
+    if (retryAfterMs !== undefined) {
+      // Already waiting for its resend: the same drop reported again (a duplicate event, a poll answer) changes
+      // nothing; acting on it counted the code again and put the resend off (reports coming often enough, for good).
+      if (this.txs.state[k] === TxState.Waiting) return;
+      const tx = this.txs.built[k];
+      if (tx && this.txs.attempts[k]! > 0) return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
     }
     this.onFailed(k, code);
   }
