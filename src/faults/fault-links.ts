@@ -10,7 +10,7 @@ import type { Clock } from '../clock.js';
 import type { TargetInfo } from '../connectors/contract.js';
 import { TpslabError } from '../errors.js';
 import type { Fault } from '../harness/scenario.js';
-import { allProcesses, networkFilePath, readNetworkFile, restartRole } from '../ledger/net.js';
+import { allProcesses, networkFilePath, readNetworkFile, restartRole, withNetworkFile } from '../ledger/net.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export type LinkName = Extract<Fault, { kind: 'partition' }>['link'];
@@ -90,24 +90,30 @@ export class FaultLinks {
 
   /** Points `role`'s flags for `links` at new proxies and restarts it once to use them. */
   private async proxyRole(role: string, links: Exclude<LinkName, 'beacons-nodes'>[], log: (line: string) => void): Promise<void> {
-    const net = await readNetworkFile(this.dir);
-    const p = allProcesses(net).find((x) => x.id === role);
-    if (!p) throw new TpslabError('TPSLAB_E_USAGE', `no role "${role}" in the network`);
-    const via: string[] = [];
-    for (const link of links) {
-      const { flag, to } = ARG_LINKS[link];
-      const upstream = net[to].url;
-      const at = p.args.indexOf(flag);
-      if (at < 0) throw new TpslabError('TPSLAB_E_CONNECTOR', `${role} was started without ${flag}, so the ${link} link cannot go through a proxy`);
-      const u = new URL(upstream);
-      const proxy = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
-      this.links.push({ link, node: role, proxy });
-      p.args[at + 1] = proxy.urlFor(upstream);
-      via.push(`the ${to} through a proxy at ${proxy.urlFor(upstream)}`);
-    }
-    const file = networkFilePath(this.dir);
-    await writeFile(`${file}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
-    await rename(`${file}.tmp`, file);
+    // Read, changed and written under the network.json lock: a `net restart` or the fault injector restarting a
+    // role meanwhile writes its new pid there, and a copy read before that and written back would drop it.
+    const via = await withNetworkFile(this.dir, async () => {
+      const net = await readNetworkFile(this.dir);
+      const p = allProcesses(net).find((x) => x.id === role);
+      if (!p) throw new TpslabError('TPSLAB_E_USAGE', `no role "${role}" in ${networkFilePath(this.dir)}; roles: ${allProcesses(net).map((x) => x.id).join(', ')}`);
+      const via: string[] = [];
+      for (const link of links) {
+        const { flag, to } = ARG_LINKS[link];
+        const upstream = net[to].url;
+        const at = p.args.indexOf(flag);
+        if (at < 0) throw new TpslabError('TPSLAB_E_CONNECTOR', `${role} was started without ${flag}, so the ${link} link cannot go through a proxy`);
+        const u = new URL(upstream);
+        const proxy = await TcpProxy.start({ host: u.hostname, port: Number(u.port) });
+        this.links.push({ link, node: role, proxy });
+        p.args[at + 1] = proxy.urlFor(upstream);
+        via.push(`the ${to} through a proxy at ${proxy.urlFor(upstream)}`);
+      }
+      const file = networkFilePath(this.dir);
+      await writeFile(`${file}.tmp`, `${JSON.stringify(net, null, 2)}\n`);
+      await rename(`${file}.tmp`, file);
+      return via;
+    });
+    // Outside the lock: restartRole takes it to record the new pid.
     await restartRole(this.dir, role);
     log(`${role} reaches ${via.join(' and ')} (restarted once to use ${via.length === 1 ? 'it' : 'them'})`);
   }

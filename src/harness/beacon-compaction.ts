@@ -103,6 +103,7 @@ export class Compactor {
       tr.counts.lost--;
       tr.counts.late++;
     }
+    tr.committedAfterAll(o.status === 'failed' ? 'failed' : 'lost', o.sender, o.nonce, o.errorCode);
     tr.counts.committed++;
     tr.commits.add(id, o.sender, height);
     tr.recorder.recordCommit(o.intendedMs, o.sentMs ?? atMs, atMs);

@@ -59,10 +59,13 @@ export class Tracker {
   /** Refused for now: ledger index → when to queue it again. */
   retryAt = new Map<number, number>();
   /**
-   * Sender → the earliest of its transactions (absolute ledger index) that failed for good: its nonce was never
-   * used, so the sender's later ones cannot commit. Those that expire are lost as LOST_BEHIND_FAILED, not bare LOST.
+   * Sender → the ordinals (ascending) of its transactions that failed for good and have not committed since: the
+   * first one's nonce was never used, so the sender's later ones cannot commit. Those that expire are lost as
+   * LOST_BEHIND_FAILED, not bare LOST. All of them are kept, so a late commit of the first still leaves the sender
+   * behind the next: one number per failed transaction, as many as `counts.failed` (usually a few per sender; in
+   * send order, so adding one is at the end).
    */
-  private readonly firstFailed = new Map<number, number>();
+  private readonly failedBySender = new Map<number, number[]>();
   /** Reassigned work: commits seen for entries not sent yet (a previous owner sent them). */
   early = new Map<number, [height: number, atMs: number]>();
   /** Lost transactions no node took (refused after their timeout): sent again so their senders' later ones can commit. */
@@ -121,9 +124,12 @@ export class Tracker {
       return;
     }
     const k = i - this.base;
-    const tx = this.txs.built[k];
-    if (retryAfterMs !== undefined && tx && this.txs.attempts[k]! > 0) {
-      return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
+    if (retryAfterMs !== undefined) {
+      // Already waiting for its resend: the same drop reported again (a duplicate event, a poll answer) changes
+      // nothing; acting on it counted the code again and put the resend off (reports coming often enough, for good).
+      if (this.txs.state[k] === TxState.Waiting) return;
+      const tx = this.txs.built[k];
+      if (tx && this.txs.attempts[k]! > 0) return this.onSubmitted(k, { kind: 'retry', code, afterMs: retryAfterMs }, { tx, attempt: this.txs.attempts[k]! });
     }
     this.onFailed(k, code);
   }
@@ -238,6 +244,22 @@ export class Tracker {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
 
+  /**
+   * A failed or lost transaction committed after all (still in the ledger, or dropped from it): a failed one no
+   * longer holds its sender's later ones back, and a lost one's LOST_BEHIND_FAILED is taken back from the error counts.
+   */
+  committedAfterAll(status: 'failed' | 'lost', sender: number, ordinal: number, errorCode: string | null | undefined): void {
+    if (status === 'lost') {
+      if (errorCode === LOST_BEHIND_FAILED) this.errors.set(LOST_BEHIND_FAILED, Math.max(0, (this.errors.get(LOST_BEHIND_FAILED) ?? 0) - 1));
+      return;
+    }
+    const list = this.failedBySender.get(sender);
+    const at = list?.indexOf(ordinal) ?? -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    if (list!.length === 0) this.failedBySender.delete(sender);
+  }
+
   onCommitted(i: number, height: number, atMs: number): void {
     const s = this.txs.state[i];
     if (s === TxState.Committed) return;
@@ -250,11 +272,12 @@ export class Tracker {
     if (this.repair.held > 0) this.repair.done(this.txs.id[i]!);
     if (s === TxState.Failed) {
       this.counts.failed--;
-      if (this.firstFailed.get(this.txs.sender[i]!) === this.base + i) this.firstFailed.delete(this.txs.sender[i]!);
+      this.committedAfterAll('failed', this.txs.sender[i]!, this.txs.ordinal[i]!, this.txs.error[i]);
     }
     if (s === TxState.Lost) {
       this.counts.lost--;
       this.counts.late++;
+      this.committedAfterAll('lost', this.txs.sender[i]!, this.txs.ordinal[i]!, this.txs.error[i]);
       this.txs.error[i] = undefined;
     }
     if (this.retryAt.size > 0) this.retryAt.delete(i);
@@ -279,8 +302,14 @@ export class Tracker {
     this.txs.state[i] = TxState.Failed;
     this.txs.error[i] = code;
     const sender = this.txs.sender[i]!;
-    const known = this.firstFailed.get(sender);
-    if (known === undefined || this.base + i < known) this.firstFailed.set(sender, this.base + i);
+    const ordinal = this.txs.ordinal[i]!;
+    const list = this.failedBySender.get(sender);
+    if (!list) this.failedBySender.set(sender, [ordinal]);
+    else {
+      let at = list.length;
+      while (at > 0 && list[at - 1]! > ordinal) at--;
+      list.splice(at, 0, ordinal);
+    }
     this.counts.failed++;
     this.counts.failures++;
     this.count(code);
@@ -299,8 +328,8 @@ export class Tracker {
     if (this.retryAt.size > 0) this.retryAt.delete(i);
     this.txs.state[i] = TxState.Lost;
     // Behind a failed nonce of its sender it could never commit: say so (counted with the error codes too).
-    const failedAt = this.firstFailed.size > 0 ? this.firstFailed.get(this.txs.sender[i]!) : undefined;
-    if (failedAt !== undefined && failedAt < this.base + i) {
+    const firstFailed = this.failedBySender.size > 0 ? this.failedBySender.get(this.txs.sender[i]!)?.[0] : undefined;
+    if (firstFailed !== undefined && firstFailed < this.txs.ordinal[i]!) {
       this.txs.error[i] = LOST_BEHIND_FAILED;
       this.count(LOST_BEHIND_FAILED);
     } else this.txs.error[i] = 'LOST';

@@ -3,7 +3,6 @@
 // first and, when the pid names another process, is recorded as not injected and signals nothing.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,7 +10,7 @@ import { preciseClock } from '../../src/clock.js';
 import type { TargetConnector } from '../../src/connectors/contract.js';
 import { FaultInjector } from '../../src/faults/injector.js';
 import type { NetworkFile, RoleProcess } from '../../src/ledger/net.js';
-import { processStartOf } from '../../src/ledger/pid-alive.js';
+import { procStat, processStartOf } from '../../src/ledger/pid-alive.js';
 import { tempDir, waitFor } from '../testkit/index.js';
 
 let dir: { path: string; remove(): Promise<void> };
@@ -21,12 +20,6 @@ before(async () => {
 after(async () => {
   await dir.remove();
 });
-
-/** The process state letter from /proc (R, S, T for stopped, …). */
-const stateOf = (pid: number): string => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-};
 
 for (const kind of ['kill', 'pause'] as const) {
   test(`regression: a ${kind} fault signalled a pid reused by another process; now it is not injected and that process is left alone`, async (t) => {
@@ -55,7 +48,7 @@ for (const kind of ['kill', 'pause'] as const) {
     assert.match(rec, /node1 \(pid \d+ in .*network\.json\) is not running: it exited, or its pid now names another process, which is not signalled/);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(exited, false, 'not killed');
-    assert.notEqual(stateOf(other.pid!), 'T', 'not stopped');
+    assert.notEqual(procStat(other.pid!)?.state, 'T', 'not stopped');
     injector.output.finishing!();
     await target.close();
     assert.match(lines.join('\n'), /could not be injected/);

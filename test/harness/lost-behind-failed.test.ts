@@ -4,7 +4,7 @@
 // so (LOST_BEHIND_FAILED, counted with the error codes); a lost transaction with no failure before it stays LOST.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { preciseClock } from '../../src/clock.js';
+import { ManualClock } from '../../src/clock.js';
 import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connectors/contract.js';
 import { assignment } from '../../src/harness/assignment.js';
 import { Beacon } from '../../src/harness/beacon.js';
@@ -14,7 +14,8 @@ import type { BeaconMessage } from '../../src/harness/messages.js';
 test('regression: later nonces behind a transaction whose retries ran out were reported as bare lost; now as lost behind a failed one', async () => {
   // Sender 0 sends tx0..tx3, sender 1 sends tx4..tx5, all at 0 ms. tx0 is refused for now at every send
   // (the nodes are down for it) and fails after its one retry; tx4 commits; the others are accepted and never
-  // commit. Timeout 400 ms.
+  // commit. Timeout 400 ms, on a manual clock (the real one could be late by more than the timeout under load).
+  const clock = new ManualClock();
   const messages: BeaconMessage[] = [];
   const ref: { t?: { committedById(id: string, h: number, at: number): void } } = {};
   const connector: BeaconConnector = {
@@ -22,7 +23,7 @@ test('regression: later nonces behind a transaction whose retries ran out were r
     prepare: async () => {},
     build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
     submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      for (const { tx } of items) if (tx.payload === 4) queueMicrotask(() => ref.t!.committedById('tx4', 1, Date.now()));
+      for (const { tx } of items) if (tx.payload === 4) queueMicrotask(() => ref.t!.committedById('tx4', 1, clock.now()));
       return items.map(({ tx }) => (tx.payload === 0 ? { kind: 'retry', code: 'TPSLAB_E_UNAVAILABLE', afterMs: 10 } : { kind: 'accepted' }));
     },
     confirm: async () => {},
@@ -39,11 +40,19 @@ test('regression: later nonces behind a transaction whose retries ran out were r
     }),
     (m) => void messages.push(m),
     connector,
-    preciseClock,
+    clock,
   );
   ref.t = (b as unknown as { t: NonNullable<typeof ref.t> }).t;
   await b.prepare();
-  b.start(Date.now());
+  b.start(clock.now());
+  // Time moves 10 ms a step, each step letting the submits' answers in: the beacon is done sending and
+  // tracking well within 1 s of it. Then only its commit digest (a worker thread, real time) is awaited.
+  const stopped = (): boolean => (b as unknown as { stopped: boolean }).stopped;
+  for (let step = 0; step < 100 && !stopped(); step++) {
+    clock.advance(10);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(stopped(), 'the beacon finished within 1 s of manual time');
   await b.done;
 
   const done = messages.find((m) => m.type === 'done');

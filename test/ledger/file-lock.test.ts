@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { withFileLock } from '../../src/ledger/file-lock.js';
+import { fileLockTestHooks, withFileLock } from '../../src/ledger/file-lock.js';
 import { isSameProcess, processStartOf } from '../../src/ledger/pid-alive.js';
 import { netDown, stopProcesses, type NetworkFile, type RoleProcess } from '../../src/ledger/net.js';
 import { TpslabError } from '../../src/errors.js';
@@ -77,6 +77,33 @@ test('a lock left by a process that is gone, or by a pid now naming another proc
     return true;
   });
   assert.equal(await readFile(lock, 'utf8'), `${process.pid} ${processStartOf(process.pid) ?? '-'}\n`, 'a live holder\'s lock is left alone');
+});
+
+test('regression: two waiters taking over one stale lock could both hold it; now one takes it over and the other waits for it', async () => {
+  const lock = join(dir.path, 'takeover.lock');
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('close', r));
+  await writeFile(lock, `${gone.pid} 12345\n`);
+  // The first waiter to remove the stale file is held up 50 ms just before: the other one, had it also found
+  // the file stale, would remove it, take the lock, and then have it removed from under it.
+  let calls = 0;
+  fileLockTestHooks.beforeStaleRemove = async () => {
+    if (calls++ === 0) await new Promise((r) => setTimeout(r, 50));
+  };
+  let holders = 0;
+  let most = 0;
+  const hold = async (): Promise<void> => {
+    most = Math.max(most, ++holders);
+    await new Promise((r) => setTimeout(r, 200));
+    holders--;
+  };
+  try {
+    await Promise.all([withFileLock(lock, hold, 5000), withFileLock(lock, hold, 5000)]);
+  } finally {
+    delete fileLockTestHooks.beforeStaleRemove;
+  }
+  assert.equal(most, 1, 'both waiters held the lock at once');
+  assert.equal(calls, 1, 'the stale file was removed once');
 });
 
 test('regression: kill and stop signalled the pid in network.json even when another process had reused it; now only the process recorded is signalled', async (t) => {
