@@ -2,55 +2,16 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../../src/errors.js';
 import { INDEX_SHIFT, TxIndex } from '../../src/ledger/tx-index.js';
 import { FANOUT, mergeInputs } from '../../src/ledger/tx-merge-plan.js';
 import { commitAll, openSequencer, transfers } from './chain-fixture.js';
+import { ENTRY_BYTES, HEADER_BYTES, damageEntry, fill, overwrite, runFiles, tempDir as tempDirIn } from './tx-index-fixture.js';
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tpslab-tx-integrity-'));
-  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
-  return dir;
-}
-
-const HEADER_BYTES = 16;
-const ENTRY_BYTES = 40;
-
-/** Blocks from..from+n-1 of `perBlock` random ids each, one run each. */
-function fill(index: TxIndex, blocks: Buffer[][], from: number, n: number, perBlock: number): void {
-  for (let h = from; h < from + n; h++) {
-    const ids = Array.from({ length: perBlock }, () => randomBytes(32));
-    blocks[h] = ids;
-    index.addBlock(h, ids, undefined);
-  }
-}
-
-async function runFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => f.endsWith('.run')).sort();
-}
-
-/** Overwrites `bytes` at `offset` of a file in place (what a crash that lost a page leaves). */
-async function overwrite(path: string, offset: number, bytes: Buffer): Promise<void> {
-  const f = await open(path, 'r+');
-  try {
-    await f.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await f.close();
-  }
-}
-
-/** The id of entry `i` of a run file, and flips a bit of that entry's location (the id still leads a lookup to its block). */
-async function damageEntry(path: string, i: number): Promise<Buffer> {
-  const at = HEADER_BYTES + i * ENTRY_BYTES;
-  const entry = (await readFile(path)).subarray(at, at + ENTRY_BYTES);
-  const id = Buffer.from(entry.subarray(0, 32));
-  await overwrite(path, at + 32, Buffer.from([entry[32]! ^ 1]));
-  return id;
-}
+const tempDir = (t: TestContext): Promise<string> => tempDirIn(t, 'tpslab-tx-integrity-');
 
 function quietErrors(t: TestContext): () => string {
   const mock = t.mock.method(console, 'error', () => undefined);
@@ -262,3 +223,4 @@ test('a sequencer whose index meets a damaged block answers that status with TPS
   const manifest = JSON.parse(await readFile(join(dir, 'txindex', 'manifest.json'), 'utf8')) as { height: number };
   assert.ok(manifest.height > 0, 'the rebuilt index is named by a manifest again');
 });
+
