@@ -340,7 +340,7 @@ export class Replica extends ChainService implements LedgerService {
     );
   }
 
-  private die(err: TpslabError): void {
+  protected die(err: TpslabError): void {
     if (this.fatal) return;
     this.fatal = err;
     this.feed.close();

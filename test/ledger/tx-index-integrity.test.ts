@@ -8,10 +8,18 @@ import { crc32 } from 'node:zlib';
 import { TpslabError } from '../../src/errors.js';
 import { INDEX_SHIFT, TxIndex } from '../../src/ledger/tx-index.js';
 import { FANOUT, mergeInputs } from '../../src/ledger/tx-merge-plan.js';
-import { commitAll, openSequencer, transfers } from './chain-fixture.js';
+import { signTx } from '../../src/protocol/signing.js';
+import { NETWORK, SENDERS, commitAll, openSequencer, transfers } from './chain-fixture.js';
 import { ENTRY_BYTES, HEADER_BYTES, damageEntry, fill, overwrite, runFiles, tempDir as tempDirIn } from './tx-index-fixture.js';
 
 const tempDir = (t: TestContext): Promise<string> => tempDirIn(t, 'tpslab-tx-integrity-');
+
+/** `p`, or a failure naming `what` after `ms` (a fix that is missing leaves the event unsent). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 function quietErrors(t: TestContext): () => string {
   const mock = t.mock.method(console, 'error', () => undefined);
@@ -224,3 +232,39 @@ test('a sequencer whose index meets a damaged block answers that status with TPS
   assert.ok(manifest.height > 0, 'the rebuilt index is named by a manifest again');
 });
 
+test('a damaged block met while a block was built threw from the cut timer (a stack, the state ahead of the log); now the sequencer stops with TPSLAB_E_DATA_DIR and seals what ran', async (t) => {
+  const dir = await tempDir(t);
+  const seq = await openSequencer(dir);
+  await commitAll(seq, transfers(5));
+  await seq.close();
+  const runs = await runFiles(join(dir, 'txindex'));
+  const damagedId = await damageEntry(join(dir, 'txindex', runs[0]!), 0);
+  const errors = quietErrors(t);
+  const again = await openSequencer(dir);
+  let closed = false;
+  t.after(() => (closed ? undefined : again.close()));
+  const [a, b] = [SENDERS[0]!, SENDERS[1]!];
+  const pay = (from: typeof a, to: typeof a, deps: Buffer[]) =>
+    signTx({ kind: 'transfer', nonce: 5n, fee: 0n, deps, inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [from], NETWORK);
+  // Admission stops at the first dependency not yet committed (`first`); building finds it in the block
+  // and only then reads the index for the second: after `first` has run on the state.
+  const first = pay(a, b, []);
+  const dependent = pay(b, a, [first.id, damagedId]);
+  const fatal = new Promise<TpslabError>((res) => again.once('fatal', res));
+  const committed = new Promise<number>((res) => again.once('commit', ({ block }) => res(block.height)));
+  again.submit(first);
+  again.submit(dependent);
+  const err = await within(fatal, 20_000, 'the fatal event');
+  assert.equal(err.code, 'TPSLAB_E_DATA_DIR');
+  assert.match(err.message, /transaction index in .*txindex is damaged .*delete .*txindex .*start it again/);
+  const height = await within(committed, 20_000, 'the block of what ran');
+  assert.deepEqual(again.status(first.id), { status: 'committed', height, index: 0 });
+  assert.equal(again.state.height, height, 'the state is the log');
+  assert.equal(again.state.getAccount(a.publicKey)!.nonce, 6n);
+  assert.equal(again.state.getAccount(b.publicKey)!.nonce, 5n, 'the transaction whose lookup failed did not run');
+  assert.equal(again.mempoolSize, 1, 'and is still pending');
+  assert.throws(() => again.submit(transfers(1, 6n)[2]!), (e: unknown) => e instanceof TpslabError && e.code === 'TPSLAB_E_UNAVAILABLE' && /transaction index .* is damaged/.test(e.message));
+  assert.match(errors(), /is damaged .*restart the process/);
+  closed = true;
+  await again.close();
+});
