@@ -48,7 +48,7 @@ export const ERROR_SPECS = {
   TPSLAB_E_CONFIG: { httpStatus: 400, retryable: false, summary: 'A configuration or genesis file is unreadable or invalid.' },
   TPSLAB_E_KEY_FILE: { httpStatus: 400, retryable: false, summary: 'A key file is missing, unreadable or malformed.' },
   TPSLAB_E_LOG_CORRUPT: { httpStatus: 500, retryable: false, summary: 'The block log is damaged before its tail and cannot be recovered automatically.' },
-  TPSLAB_E_DATA_DIR: { httpStatus: 500, retryable: false, summary: 'The data directory is unusable (locked by another process, or unwritable), or its transaction index was found damaged while running (restart: it is rebuilt from the block log).' },
+  TPSLAB_E_DATA_DIR: { httpStatus: 500, retryable: false, summary: 'The data directory is unusable (locked by another process, or unwritable), or its transaction index was found damaged while running (the process exits; start it again: the index is rebuilt from the block log).' },
   TPSLAB_E_REMOTE: { httpStatus: 502, retryable: true, summary: 'A remote node answered with an error that is not one of ours, or not at all.' },
   // --- infrastructure: faucet, indexer, load balancer ---
   TPSLAB_E_RATE_LIMITED: { httpStatus: 429, retryable: true, summary: "The faucet's limit per client, per account or its budget for the window is used up; retry after the Retry-After header." },

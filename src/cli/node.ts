@@ -157,7 +157,11 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
   if (rec.truncatedBytes > 0) console.log(`recovered the block log: ${rec.records} blocks, cut a torn tail of ${rec.truncatedBytes} bytes`);
   if (genesisInfo) console.log(genesisInfo);
   if (role === 'node') console.log(`try: curl ${running.url}/v1/head   |   tpslab tx send --node ${running.url} --key <key file> --to <address> --amount 1`);
-  service.on('fatal', (err: TpslabError) => console.error(`error ${err.code}: ${err.message}`));
+  // serveLedger prints a fatal error ("stopped serving"); the process stays up answering 503 with the reason,
+  // except for TPSLAB_E_DATA_DIR (the transaction index found damaged): a restart rebuilds it, so it exits.
+  const restartFixes = new Promise<TpslabError>((res) => service.on('fatal', (err: TpslabError) => {
+    if (err.code === 'TPSLAB_E_DATA_DIR') res(err);
+  }));
   const membership = o.tracker
     ? joinTracker({
         trackerUrl: o.tracker,
@@ -167,8 +171,9 @@ export async function runLedgerProcess(role: 'node' | 'replica' | 'sequencer', o
         info: () => ({ height: service.durableHeight, healthy: service.unavailableReason === undefined }),
       })
     : undefined;
-  const sig = await untilSignal();
-  console.log(`${sig}: stopping`);
+  const why = await Promise.race([untilSignal(), restartFixes]);
+  console.log(`${typeof why === 'string' ? why : `error ${why.code}`}: stopping`);
   await membership?.stop();
   await running.close();
+  if (typeof why !== 'string') throw why; // printed without a stack, exit code 1
 }

@@ -4,7 +4,7 @@
  * pending from the subclass, failed from a bounded memory of failures).
  */
 import { EventEmitter } from 'node:events';
-import { ERROR_SPECS, type ErrorCode } from '../errors.js';
+import { ERROR_SPECS, type ErrorCode, type TpslabError } from '../errors.js';
 import type { Block } from '../protocol/block.js';
 import type { RecoveryReport } from './block-log.js';
 import type { ChainStore, StartupReport } from './chain-store.js';
@@ -38,7 +38,12 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
 
   protected constructor(protected readonly chain: ChainStore) {
     super();
+    // Lookups in the hot paths (admission, block building, forwarding) cannot answer without the index.
+    chain.onIndexDamaged = (err) => this.die(err);
   }
+
+  /** Stops serving for good: emits `fatal` (once); the process prints it and, for TPSLAB_E_DATA_DIR, exits. */
+  protected abstract die(err: TpslabError): void;
 
   get genesis(): Genesis {
     return this.chain.genesis;

@@ -87,6 +87,8 @@ export class ChainStore {
   private indexTimer: NodeJS.Timeout | undefined;
   /** Receives the `index` stage (each flush's duration); set by the service's owner. */
   stageSink: StageSink | undefined;
+  /** Told once when the on-disk index is found damaged while running (TxIndexOptions.onDamaged); set by the service, which stops serving. */
+  onIndexDamaged: ((err: TpslabError) => void) | undefined;
   private snapshotWriting: Promise<void> | undefined;
   /** Height of the last snapshot written by this process. */
   lastSnapshotHeight: number | undefined;
@@ -115,13 +117,19 @@ export class ChainStore {
     const saved = checkpoint?.offsets && checkpoint.offsetsCrc !== undefined && sameOffsets(log.offsetsOf(checkpoint.records), checkpoint.offsets)
       ? { records: checkpoint.records, crc: checkpoint.offsetsCrc } : { records: 0, crc: 0 };
     let txIndex: TxIndex;
+    const owner: { chain?: ChainStore } = {}; // the index is opened first
     try {
-      txIndex = TxIndex.open(join(dataDir, 'txindex'), { fsync: opts.fsync, legacyPath: join(dataDir, 'txindex.sqlite') });
+      txIndex = TxIndex.open(join(dataDir, 'txindex'), {
+        fsync: opts.fsync,
+        legacyPath: join(dataDir, 'txindex.sqlite'),
+        onDamaged: (err) => owner.chain?.onIndexDamaged?.(err),
+      });
     } catch (err) {
       await log.close();
       throw err;
     }
     const chain = new ChainStore(genesis, log, txIndex, dataDir, opts);
+    owner.chain = chain;
     chain.offsetsSaved = saved;
     try {
       const total = log.length;

@@ -44,8 +44,9 @@ export interface Waiting {
 export interface ForwardHost {
   /** Forwarded and accepted, not yet seen committed or failed. */
   readonly pending: Map<string, Pending>;
-  /** Records an accepted (or already pending) transaction under `term`, unless committed or failed here. */
+  /** Records an accepted (or already pending) transaction under `term`, unless committed or failed here. Does not throw. */
   track(tx: SignedTx, term: number, atMs: number): void;
+  /** Whether the transaction is in a block here; false when that cannot be told (the node has stopped). */
   isIndexed(idKey: string): boolean;
   /** A resent transaction the leader refused for good. */
   fail(tx: SignedTx, code: ErrorCode, message: string): void;
@@ -204,10 +205,16 @@ export class LeaderForwarder {
     if (this.resending || this.host.closed()) return;
     const term = this.knownTerm;
     const stale: Pending[] = [];
-    for (const [k, p] of this.host.pending) {
-      if (p.term >= term) continue;
-      if (this.host.isIndexed(k)) this.host.pending.delete(k);
-      else stale.push(p);
+    try {
+      for (const [k, p] of this.host.pending) {
+        if (p.term >= term) continue;
+        if (this.host.isIndexed(k)) this.host.pending.delete(k);
+        else stale.push(p);
+      }
+    } catch (err) {
+      // Called without waiting (void): thrown on, an unhandled rejection would end the process.
+      console.log(`node: resend for term ${term} could not check which pending transactions are committed: ${(err as Error).message}`);
+      return;
     }
     if (stale.length === 0) return;
     this.resending = true;

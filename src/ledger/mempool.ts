@@ -91,6 +91,12 @@ export interface BuildResult {
    * the mempool's clock; undefined when nothing was included. The sequencer's `block_wait` counts from it.
    */
   oldestReadyAtMs: number | undefined;
+  /**
+   * Why building stopped early: a dependency lookup threw (the transaction index found damaged). What ran
+   * before it is in `included` (the state has executed exactly those: seal them); the transaction whose
+   * lookup threw is still pending, its sender still first in the ready queue.
+   */
+  lookupError?: unknown;
 }
 
 export class Mempool {
@@ -280,6 +286,8 @@ export class Mempool {
    * Picks and executes transactions for one block, in ready order, releasing
    * each sender's nonces in order and honouring deps. State is mutated for
    * every included transaction; failures change nothing and are returned.
+   * Never throws after executing one: a dependency lookup that throws ends the
+   * block there (`lookupError`).
    */
   build(maxTxs: number, maxBytes: number): BuildResult {
     const included: SignedTx[] = [];
@@ -289,6 +297,7 @@ export class Mempool {
     let inBlock: Set<string> | undefined;
     let bytes = 0;
     let oldestReadyAtMs = Infinity;
+    let lookupError: unknown;
     while (included.length < maxTxs && this.readyHead < this.ready.length) {
       const q = this.senders.get(this.ready[this.readyHead]!);
       const p = q?.txs.get(q.next);
@@ -303,10 +312,19 @@ export class Mempool {
       q.inReady = false;
       const deps = p.tx.body.deps;
       if (deps.length > 0) inBlock ??= new Set(included.map((tx) => tx.idKey));
-      const missing = deps.length === 0 ? undefined : deps.find((d) => {
-        const k = d.toString('latin1');
-        return !inBlock!.has(k) && !this.isIncluded(k);
-      });
+      let missing: Buffer | undefined;
+      try {
+        missing = deps.length === 0 ? undefined : deps.find((d) => {
+          const k = d.toString('latin1');
+          return !inBlock!.has(k) && !this.isIncluded(k);
+        });
+      } catch (err) {
+        // Not thrown on: the transactions before this one have run on the state and must make a block.
+        this.readyHead--; // this sender stays first, as it was
+        q.inReady = true;
+        lookupError = err;
+        break;
+      }
       if (missing) {
         const k = missing.toString('latin1');
         q.parkedOn = k;
@@ -337,7 +355,9 @@ export class Mempool {
       else if (q.txs.size === 0) this.dropSender(q);
     }
     this.compactReady();
-    return { included, effects, failed, oldestReadyAtMs: included.length > 0 ? oldestReadyAtMs : undefined };
+    const result: BuildResult = { included, effects, failed, oldestReadyAtMs: included.length > 0 ? oldestReadyAtMs : undefined };
+    if (lookupError !== undefined) result.lookupError = lookupError;
+    return result;
   }
 
   /** Wakes senders parked on a dependency that has just been included. */

@@ -10,7 +10,7 @@
  *   within `requestTimeoutMs`, never a hang; the feed reconnects by itself.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { TpslabError, isErrorCode, type ErrorCode } from '../errors.js';
+import { TpslabError, asTpslabError, isErrorCode, type ErrorCode } from '../errors.js';
 import { decodeBlock, type Block } from '../protocol/block.js';
 import { senderOf, type SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
@@ -109,9 +109,9 @@ export class Replica extends ChainService implements LedgerService {
         track: (tx, term, atMs) => {
           const k = tx.idKey;
           this.forgetRetryableFailure(k); // a resend of one dropped for now
-          if (!this.chain.holds(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
+          if (!this.holdsOrStopped(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
         },
-        isIndexed: (k) => this.chain.isIndexed(k),
+        isIndexed: (k) => this.isIndexedOrStopped(k),
         fail: (tx, code, message) => {
           const k = tx.idKey;
           if (!this.pending.delete(k)) return;
@@ -221,7 +221,11 @@ export class Replica extends ChainService implements LedgerService {
       this.queuedSinceMs = performance.now();
       this.flushTimer = this.clock.setTimeout(() => this.flush(), 0);
     }
-    if (batch.length > 0) void this.forward(batch);
+    if (batch.length > 0) {
+      // Its waiters are all answered (forwardNow); a throw after that is a bug: stop rather than leave
+      // an unhandled rejection, which ends the process with a stack.
+      this.forward(batch).catch((err: unknown) => this.die(asTpslabError(err)));
+    }
   }
 
   private async forward(batch: Waiting[]): Promise<void> {
@@ -252,13 +256,41 @@ export class Replica extends ChainService implements LedgerService {
       if (r?.error) {
         const code: ErrorCode = isErrorCode(r.error.code) ? r.error.code : 'TPSLAB_E_REMOTE';
         w.resolve(new TpslabError(code, r.error.message));
-      } else {
+        return;
+      }
+      // The sequencer took it, whatever the bookkeeping below meets (a damaged index throws, and stops
+      // this node): every waiter is answered, or submitMany would never settle.
+      try {
         const k = w.tx.idKey;
         this.forgetRetryableFailure(k); // a resend of one dropped for now
-        if (!this.chain.holds(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
+        if (!this.holdsOrStopped(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
+      } finally {
         w.resolve(undefined);
       }
     });
+  }
+
+  /**
+   * Whether `tx` is in an indexed block here; false when the index cannot tell (found damaged: it has
+   * stopped this node through ChainService, TPSLAB_E_DATA_DIR). Tracking it as pending is then harmless:
+   * at worst it is sent again, and refused as a duplicate.
+   */
+  private holdsOrStopped(tx: SignedTx, idKey: string): boolean {
+    try {
+      return this.chain.holds(tx, idKey);
+    } catch (err) {
+      if (!(err instanceof TpslabError && err.code === 'TPSLAB_E_DATA_DIR')) throw err;
+      return false;
+    }
+  }
+
+  private isIndexedOrStopped(idKey: string): boolean {
+    try {
+      return this.chain.isIndexed(idKey);
+    } catch (err) {
+      if (!(err instanceof TpslabError && err.code === 'TPSLAB_E_DATA_DIR')) throw err;
+      return false;
+    }
   }
 
   private sweepPending(): void {
@@ -340,7 +372,7 @@ export class Replica extends ChainService implements LedgerService {
     );
   }
 
-  private die(err: TpslabError): void {
+  protected die(err: TpslabError): void {
     if (this.fatal) return;
     this.fatal = err;
     this.feed.close();

@@ -8,14 +8,14 @@
  * fdatasync (at most `maxBlocksInFlight`); the log group-commits them.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { TpslabError, type ErrorCode } from '../errors.js';
+import { TpslabError, asTpslabError, type ErrorCode } from '../errors.js';
 import { decodeBlock, encodeBlock, makeBlock, type Block } from '../protocol/block.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { ChainService } from './chain-service.js';
 import { ChainStore, applyBlock, type ReplayProgress } from './chain-store.js';
 import type { Genesis } from './genesis.js';
 import { DEFAULT_SNAPSHOT_EVERY_BLOCKS, DEFAULT_SNAPSHOT_EVERY_TXS } from './snapshot.js';
-import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type Dropped, type MempoolOptions } from './mempool.js';
+import { DEFAULT_MEMPOOL_OPTIONS, Mempool, type BuildResult, type Dropped, type MempoolOptions } from './mempool.js';
 import type { LedgerService } from './service.js';
 import type { TxEffect } from './state.js';
 
@@ -235,13 +235,27 @@ export class Sequencer extends ChainService implements LedgerService {
     const sink = this.stageSink;
     const startMs = sink ? performance.now() : 0;
     this.reportDropped(this.mempool.expire());
-    const { included, effects, failed, oldestReadyAtMs } = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
+    let built: BuildResult;
+    try {
+      built = this.mempool.build(this.opts.blockMaxTxs, this.opts.blockMaxBytes);
+    } catch (err) {
+      // A bug (a lookup that throws ends the block instead: lookupError). Run from a timer: thrown on, it
+      // would end the process with a stack; stopped here, nothing more is cut or admitted.
+      this.die(asTpslabError(err));
+      return;
+    }
+    const { included, effects, failed, oldestReadyAtMs, lookupError } = built;
     this.reportDropped(failed);
     if (included.length > 0) {
       this.lastCutAtMs = this.clock.now();
       if (sink && oldestReadyAtMs !== undefined) sink('block_wait', Math.max(0, this.lastCutAtMs - oldestReadyAtMs) / 1000);
-      this.seal(included, effects);
+      this.seal(included, effects); // what ran on the state makes a block, even when the service just died
       if (sink) sink('seal', (performance.now() - startMs) / 1000);
+    }
+    if (lookupError !== undefined) {
+      // The index told its owner already (ChainService: TPSLAB_E_DATA_DIR); anything else is a bug.
+      this.die(asTpslabError(lookupError));
+      return;
     }
     if (this.mempool.readyCount > 0) this.scheduleCut();
   }
@@ -287,7 +301,7 @@ export class Sequencer extends ChainService implements LedgerService {
     );
   }
 
-  private die(err: TpslabError): void {
+  protected die(err: TpslabError): void {
     if (this.fatal) return;
     this.fatal = err;
     this.emit('fatal', err);

@@ -44,6 +44,12 @@ export interface TxIndexOptions {
   fsync: boolean;
   /** A `txindex.sqlite` written by an older tpslab, converted at open (ids and topics), then deleted. */
   legacyPath?: string;
+  /**
+   * Told once, synchronously, when a run is found damaged while running (by a lookup or a merge), before
+   * that lookup throws: the owner stops serving (its lookups sit in hot paths that cannot answer without
+   * the index) and the process is restarted, which rebuilds the index from the block log.
+   */
+  onDamaged?: (err: TpslabError) => void;
 }
 
 interface Manifest { version: 1; height: number; next: number; runs: (RunInfo & { name: string })[] }
@@ -279,7 +285,8 @@ export class TxIndex {
    * is deleted and no other is written, so the next start finds no index and rebuilds it from the block log.
    */
   private damaged(reason: string): TpslabError {
-    if (!this.damage) {
+    const first = !this.damage;
+    if (first) {
       this.damage = reason;
       this.persistFailed = true;
       let kept = '';
@@ -290,8 +297,10 @@ export class TxIndex {
       }
       console.error(`warning: the transaction index in ${this.dir} is damaged (${reason}): restart the process to rebuild it from the block log${kept}`);
     }
-    return new TpslabError('TPSLAB_E_DATA_DIR', `the transaction index in ${this.dir} is damaged (${this.damage}); ` +
-      'restart the process: it rebuilds the index from the block log at start-up');
+    const err = new TpslabError('TPSLAB_E_DATA_DIR', `the transaction index in ${this.dir} is damaged (${this.damage}); ` +
+      `stop the process, delete ${this.dir} (only the index: the block log is kept) and start it again: it rebuilds the index from the block log at start-up`);
+    if (first) this.opts.onDamaged?.(err);
+    return err;
   }
 
   /** Starts merging FANOUT runs of the lowest tier that has them, on the worker thread. */

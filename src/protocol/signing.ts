@@ -219,23 +219,10 @@ export function verifyTx(tx: SignedTx, network: string): void {
 }
 
 /**
- * Checks the signatures of signed bytes without building a SignedTx (no copy, no id): for verify
- * threads, whose caller decodes the transaction itself. -1 when every signature verifies, else
- * the index of the first that does not; a TPSLAB_E_DECODE error if the bytes do not decode.
+ * One Ed25519 verification of a signature over `message` (signing domain and body), refusing small-order
+ * keys, with the key object cached: the node's verify threads (ledger/verify-worker.ts) check every
+ * signature of a batch with it, and bench/lib/verify.ts measures it as the node's own path.
  */
-export function verifyEncoded(bytes: Buffer, network: string): number {
-  const { body, bodyLength, signatures } = readSigned(bytes);
-  const n = signatures.length;
-  const message = Buffer.concat([signingDomain(network), bytes.subarray(0, bodyLength)]);
-  const signers = signersOf(body);
-  for (let i = 0; i < n; i++) {
-    const key = publicKeyObject(signers[i]!);
-    if (!key || !verify(null, message, key, signatures[i]!)) return i;
-  }
-  return -1;
-}
-
-/** One raw Ed25519 verification, for benchmarks that compare against the node. */
 export function verifyRaw(message: Buffer, publicKey: Buffer, signature: Buffer): boolean {
   const key = publicKeyObject(publicKey);
   return key !== undefined && verify(null, message, key, signature);

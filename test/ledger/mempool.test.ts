@@ -162,6 +162,35 @@ describe('mempool', () => {
     assert.equal(new Set(first.map((t) => t.body.kind === 'transfer' && t.body.inputs[0]!.account.toString('hex'))).size, 2, 'both senders progress');
     assert.equal(build().included.length, 6);
   });
+
+  it('a dependency lookup that threw mid-build (a damaged index) left the state with transactions in no block; now the block ends there and holds what ran', () => {
+    const genesis = parseGenesis({ network: NET, accounts: [{ address: alice.address, balance: '1000' }, { address: bob.address, balance: '1000' }] });
+    const state = new LedgerState(genesis);
+    const committed = pay(carol, 0, alice); // stands for a transaction of an earlier block
+    const damaged = new TpslabError('TPSLAB_E_DATA_DIR', 'the transaction index is damaged');
+    let broken = false;
+    const pool = new Mempool({ ...DEFAULT_MEMPOOL_OPTIONS }, new ManualClock(), state, (k) => {
+      if (broken) throw damaged;
+      return k === committed.idKey;
+    });
+    const first = pay(bob, 0, alice);
+    const dependent = pay(alice, 0, bob, 1n, [committed]);
+    pool.admit(first);
+    pool.admit(dependent); // its dependency is committed at admission: ready, and looked up again when built
+    broken = true;
+    const r = pool.build(100, 1 << 30);
+    assert.equal(r.lookupError, damaged);
+    assert.deepEqual(r.included.map((t) => t.id), [first.id], 'what ran before the lookup, for the sequencer to seal');
+    assert.equal(r.effects.length, 1);
+    assert.equal(state.getAccount(bob.publicKey)!.nonce, 1n, 'the state ran exactly the included transactions');
+    assert.equal(state.getAccount(alice.publicKey)!.nonce, 0n);
+    assert.ok(pool.has(dependent.idKey), 'the transaction whose lookup threw is still pending');
+    assert.equal(pool.readyCount, 1, 'its sender still ready');
+    broken = false;
+    const next = pool.build(100, 1 << 30);
+    assert.deepEqual(next.included.map((t) => t.id), [dependent.id], 'the next block takes it');
+    assert.equal(next.lookupError, undefined);
+  });
 });
 
 describe('state', () => {

@@ -2,54 +2,23 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TpslabError } from '../../src/errors.js';
 import { INDEX_SHIFT, TxIndex } from '../../src/ledger/tx-index.js';
 import { FANOUT, mergeInputs } from '../../src/ledger/tx-merge-plan.js';
-import { commitAll, openSequencer, transfers } from './chain-fixture.js';
+import { signTx } from '../../src/protocol/signing.js';
+import { NETWORK, SENDERS, commitAll, openSequencer, transfers } from './chain-fixture.js';
+import { ENTRY_BYTES, HEADER_BYTES, damageEntry, fill, overwrite, runFiles, tempDir as tempDirIn } from './tx-index-fixture.js';
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tpslab-tx-integrity-'));
-  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
-  return dir;
-}
+const tempDir = (t: TestContext): Promise<string> => tempDirIn(t, 'tpslab-tx-integrity-');
 
-const HEADER_BYTES = 16;
-const ENTRY_BYTES = 40;
-
-/** Blocks from..from+n-1 of `perBlock` random ids each, one run each. */
-function fill(index: TxIndex, blocks: Buffer[][], from: number, n: number, perBlock: number): void {
-  for (let h = from; h < from + n; h++) {
-    const ids = Array.from({ length: perBlock }, () => randomBytes(32));
-    blocks[h] = ids;
-    index.addBlock(h, ids, undefined);
-  }
-}
-
-async function runFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => f.endsWith('.run')).sort();
-}
-
-/** Overwrites `bytes` at `offset` of a file in place (what a crash that lost a page leaves). */
-async function overwrite(path: string, offset: number, bytes: Buffer): Promise<void> {
-  const f = await open(path, 'r+');
-  try {
-    await f.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await f.close();
-  }
-}
-
-/** The id of entry `i` of a run file, and flips a bit of that entry's location (the id still leads a lookup to its block). */
-async function damageEntry(path: string, i: number): Promise<Buffer> {
-  const at = HEADER_BYTES + i * ENTRY_BYTES;
-  const entry = (await readFile(path)).subarray(at, at + ENTRY_BYTES);
-  const id = Buffer.from(entry.subarray(0, 32));
-  await overwrite(path, at + 32, Buffer.from([entry[32]! ^ 1]));
-  return id;
+/** `p`, or a failure naming `what` after `ms` (a fix that is missing leaves the event unsent). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function quietErrors(t: TestContext): () => string {
@@ -261,4 +230,41 @@ test('a sequencer whose index meets a damaged block answers that status with TPS
   await third.close();
   const manifest = JSON.parse(await readFile(join(dir, 'txindex', 'manifest.json'), 'utf8')) as { height: number };
   assert.ok(manifest.height > 0, 'the rebuilt index is named by a manifest again');
+});
+
+test('a damaged block met while a block was built threw from the cut timer (a stack, the state ahead of the log); now the sequencer stops with TPSLAB_E_DATA_DIR and seals what ran', async (t) => {
+  const dir = await tempDir(t);
+  const seq = await openSequencer(dir);
+  await commitAll(seq, transfers(5));
+  await seq.close();
+  const runs = await runFiles(join(dir, 'txindex'));
+  const damagedId = await damageEntry(join(dir, 'txindex', runs[0]!), 0);
+  const errors = quietErrors(t);
+  const again = await openSequencer(dir);
+  let closed = false;
+  t.after(() => (closed ? undefined : again.close()));
+  const [a, b] = [SENDERS[0]!, SENDERS[1]!];
+  const pay = (from: typeof a, to: typeof a, deps: Buffer[]) =>
+    signTx({ kind: 'transfer', nonce: 5n, fee: 0n, deps, inputs: [{ account: from.publicKey, amount: 1n }], outputs: [{ account: to.publicKey, amount: 1n }] }, [from], NETWORK);
+  // Admission stops at the first dependency not yet committed (`first`); building finds it in the block
+  // and only then reads the index for the second: after `first` has run on the state.
+  const first = pay(a, b, []);
+  const dependent = pay(b, a, [first.id, damagedId]);
+  const fatal = new Promise<TpslabError>((res) => again.once('fatal', res));
+  const committed = new Promise<number>((res) => again.once('commit', ({ block }) => res(block.height)));
+  again.submit(first);
+  again.submit(dependent);
+  const err = await within(fatal, 20_000, 'the fatal event');
+  assert.equal(err.code, 'TPSLAB_E_DATA_DIR');
+  assert.match(err.message, /transaction index in .*txindex is damaged .*delete .*txindex .*start it again/);
+  const height = await within(committed, 20_000, 'the block of what ran');
+  assert.deepEqual(again.status(first.id), { status: 'committed', height, index: 0 });
+  assert.equal(again.state.height, height, 'the state is the log');
+  assert.equal(again.state.getAccount(a.publicKey)!.nonce, 6n);
+  assert.equal(again.state.getAccount(b.publicKey)!.nonce, 5n, 'the transaction whose lookup failed did not run');
+  assert.equal(again.mempoolSize, 1, 'and is still pending');
+  assert.throws(() => again.submit(transfers(1, 6n)[2]!), (e: unknown) => e instanceof TpslabError && e.code === 'TPSLAB_E_UNAVAILABLE' && /transaction index .* is damaged/.test(e.message));
+  assert.match(errors(), /is damaged .*restart the process/);
+  closed = true;
+  await again.close();
 });

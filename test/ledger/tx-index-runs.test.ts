@@ -3,27 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { INDEX_SHIFT, TxIndex } from '../../src/ledger/tx-index.js';
 import { SENDERS, commitAll, createTopic, message, openSequencer, transfers } from './chain-fixture.js';
+import { fill, tempDir as tempDirIn } from './tx-index-fixture.js';
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tpslab-tx-runs-'));
-  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
-  return dir;
-}
-
-/** Blocks 1..n of `perBlock` random ids each, written one block per batch (one run each). */
-function fill(index: TxIndex, blocks: Buffer[][], from: number, n: number, perBlock: number): void {
-  for (let h = from; h < from + n; h++) {
-    const ids = Array.from({ length: perBlock }, () => randomBytes(32));
-    blocks[h] = ids;
-    index.addBlock(h, ids, undefined);
-  }
-}
+const tempDir = (t: TestContext): Promise<string> => tempDirIn(t, 'tpslab-tx-runs-');
 
 function assertAll(index: TxIndex, blocks: Buffer[][], upTo: number): void {
   for (let h = 1; h < blocks.length; h++) {

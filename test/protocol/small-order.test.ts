@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519';
-import { SMALL_ORDER_KEYS, decodeTx, signingDomain, verifyEncoded, verifyRaw, verifyTx } from '../../src/protocol/signing.js';
+import verifyBatch from '../../src/ledger/verify-worker.js';
+import { SMALL_ORDER_KEYS, decodeTx, signingDomain, verifyRaw, verifyTx } from '../../src/protocol/signing.js';
 import { encodeBody } from '../../src/protocol/tx.js';
 import type { TxBody } from '../../src/protocol/tx.js';
 import { NETWORK, key } from './fixtures.js';
@@ -31,7 +32,7 @@ describe('small-order public keys', () => {
     }
   });
 
-  it('a forged signature (small-order R, S = 0) for the all-zero key, which OpenSSL accepts, is refused by verifyTx, verifyEncoded and verifyRaw', () => {
+  it('a forged signature (small-order R, S = 0) for the all-zero key, which OpenSSL accepts, is refused by verifyTx, verifyRaw and the batch check of the verify threads', () => {
     const zeroKey = Buffer.alloc(32);
     const raw = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: zeroKey.toString('base64url') }, format: 'jwk' });
     // S·B = R + k·A holds when R cancels k·A in the small subgroup: some nonce and torsion R do it.
@@ -51,7 +52,10 @@ describe('small-order public keys', () => {
     assert.ok(forged, 'OpenSSL accepted no forgery for the all-zero key: this test no longer shows the hole');
     const tx = decodeTx(forged.bytes);
     assert.throws(() => verifyTx(tx, NETWORK), (e: { code?: string; message: string }) => e.code === 'TPSLAB_E_BAD_SIGNATURE' && /small-order/.test(e.message));
-    assert.equal(verifyEncoded(tx.bytes, NETWORK), 0);
+    // What a verify thread gets for a batch (ledger/verifier.ts packs it): the signed bytes, then the signer's key.
+    const packed = new Uint8Array(Buffer.concat([tx.bytes, zeroKey]));
+    const answer = verifyBatch({ network: NETWORK, packed, offsets: Uint32Array.of(0, packed.length), bodyLengths: Uint32Array.of(tx.bodyLength), signers: Uint8Array.of(1) });
+    assert.deepEqual([...answer], [0], 'its signature 0 fails');
     for (const hex of SMALL_ORDER_KEYS) assert.equal(verifyRaw(forged.message, Buffer.from(hex, 'hex'), tx.signatures[0]!), false, hex);
   });
 
