@@ -317,7 +317,8 @@ export class TxIndex {
   }
 
   private startWorker(): Worker {
-    const w = new Worker(new URL('./tx-merge-worker.js', import.meta.url));
+    // Not the process's --input-type (a process started with `node --input-type=module -e …`): it makes any worker file fail to load.
+    const w = new Worker(new URL('./tx-merge-worker.js', import.meta.url), { execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
     w.on('message', (res: MergeResult) => {
       if (this.worker === w) this.merged(res);
     });
