@@ -4,6 +4,7 @@
  * answer or answers 5xx. Every failure becomes a coded, per-transaction outcome.
  */
 import { Pool } from 'undici';
+import { systemClock, type Clock } from '../../clock.js';
 import { TpslabError, isErrorCode } from '../../errors.js';
 import type { AccountJson, BatchResultJson, ErrorBody } from '../../protocol/api.js';
 import { batchSize, encodeBatch } from '../../protocol/batch.js';
@@ -75,18 +76,26 @@ class BatchAnswer {
 
 /** How a beacon's batches share the connections to one endpoint. */
 export interface ClientOptions {
-  /** A request unanswered this long fails (default MAX_REQUEST_TIMEOUT_MS). */
+  /**
+   * A batch not answered this long after it was handed to the client fails (default
+   * MAX_REQUEST_TIMEOUT_MS), wherever it waits: queued, in a pipeline behind others, or on the wire.
+   * The first such failure also drops every connection to that endpoint, so the batches queued or
+   * in flight there fail at once (and are retried elsewhere) instead of each waiting its own timeout.
+   */
   requestTimeoutMs?: number;
   /** Keep-alive connections per endpoint (default 16). */
   connections?: number;
   /**
    * Batches outstanding on one connection (default 1). Above 1 a POST is sent while earlier ones on
    * its connection still wait for their answers (undici pipelines only requests marked `idempotent`
-   * and not `blocking`). If such a connection closes, undici fails the request at the head of its
-   * pipeline and sends the ones behind it again on another connection: a node that had taken them
-   * answers DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
+   * and not `blocking`). If such a connection closes (not on a request timeout: see
+   * `requestTimeoutMs`), undici fails the request at the head of its pipeline and sends the ones
+   * behind it again on a new connection to the same endpoint: a node that had taken them answers
+   * DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
    */
   pipelining?: number;
+  /** Runs the request timeouts (default systemClock). */
+  clock?: Clock;
 }
 
 export class BeaconClient {
@@ -104,15 +113,38 @@ export class BeaconClient {
   readonly requestTimeoutMs: number;
   /** Batches may be sent again by undici itself (pipelining above 1), with no new attempt counted. */
   readonly pipelined: boolean;
+  private readonly connections: number;
+  private readonly pipelining: number;
+  private readonly clock: Clock;
+  private closed = false;
 
   constructor(
     readonly endpoints: readonly string[],
     opts: ClientOptions = {},
   ) {
-    const requestTimeoutMs = (this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS);
-    const pipelining = opts.pipelining ?? 1;
-    this.pipelined = pipelining > 1;
-    this.pools = endpoints.map((e) => new Pool(e, { connections: opts.connections ?? 16, pipelining, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS;
+    this.pipelining = opts.pipelining ?? 1;
+    this.connections = opts.connections ?? 16;
+    this.pipelined = this.pipelining > 1;
+    this.clock = opts.clock ?? systemClock;
+    this.pools = endpoints.map((e) => this.newPool(e));
+  }
+
+  private newPool(endpoint: string): Pool {
+    // undici's own timeouts are a backstop: they count from when a request reaches the head of its
+    // connection, so behind a pipeline they come late (see `post`).
+    const t = this.requestTimeoutMs;
+    return new Pool(endpoint, { connections: this.connections, pipelining: this.pipelining, headersTimeout: t, bodyTimeout: t });
+  }
+
+  /**
+   * Drops every connection to endpoint `at` (when `pool` is still its pool): whatever is queued or in
+   * flight there fails now with `err`, and is not sent to it again; later batches get new connections.
+   */
+  private resetPool(at: number, pool: Pool, err: Error): void {
+    if (this.pools[at] !== pool) return;
+    if (!this.closed) this.pools[at] = this.newPool(this.endpoints[at]!);
+    pool.destroy(err).catch(() => {});
   }
 
   get endpoint(): string {
@@ -162,18 +194,36 @@ export class BeaconClient {
    * known from them).
    */
   private post(at: number, body: Buffer): Promise<BatchAnswer> {
+    const pool = this.pools[at]!;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
-      this.pools[at]!.dispatch(
+      let settled = false;
+      // The deadline counts from here, not from when undici writes the request or it reaches the head
+      // of a pipeline: behind a hung batch, each one after it would otherwise wait a timeout of its own
+      // (and be sent again to the same endpoint after each one).
+      const timer = this.clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const err = new Error(`no answer within the request timeout (${this.requestTimeoutMs} ms); every connection to this endpoint dropped`);
+        reject(err);
+        this.resetPool(at, pool, err);
+      }, this.requestTimeoutMs);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        return true;
+      };
+      pool.dispatch(
         // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
         { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
         {
           onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
           onResponseStart: (_c, status) => void (statusCode = status),
           onResponseData: (_c, chunk) => void chunks.push(chunk),
-          onResponseEnd: () => resolve(new BatchAnswer(statusCode, chunks)),
-          onResponseError: (_c, err) => reject(err),
+          onResponseEnd: () => void (settle() && resolve(new BatchAnswer(statusCode, chunks))),
+          onResponseError: (_c, err) => void (settle() && reject(err)),
         },
       );
     });
@@ -215,6 +265,7 @@ export class BeaconClient {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.pools.map((p) => p.close()));
   }
 }

@@ -22,7 +22,7 @@ export const TpslabTargetSchema = z
     connections: count(1, 1024).optional().describe('Keep-alive connections per endpoint and beacon that carry its batches (default 16).'),
     pipelining: count(1, 16)
       .optional()
-      .describe('Batches a beacon may have outstanding on one connection (HTTP/1.1 pipelining): connections × pipelining requests in flight per endpoint, at most 64 per beacon (default 1).'),
+      .describe('Batches a beacon may have outstanding on one connection (HTTP/1.1 pipelining): connections × pipelining requests in flight per endpoint, at most 64 per beacon (default 1). A batch unanswered within the request timeout, counted from when the beacon hands it over, fails with every batch queued or in flight on its endpoint, and they are retried on the next endpoint.'),
     genesis: path
       .optional()
       .describe('Embedded network: the genesis file it starts on; relative to the scenario file. Default: a replay dataset\'s `<dataset>.genesis.json`, else a fresh development genesis with a faucet.'),
