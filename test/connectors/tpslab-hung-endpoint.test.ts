@@ -3,6 +3,8 @@
 // Regression: the request timeout ran only for the batch at the head of a connection; when it
 // fired, undici closed the connection and sent the pipelined rest again to the same endpoint, each
 // waiting a timeout of its own (1 x 4 at 1 s: failures at 1.5/3.0/4.5/6.0 s, 10 POSTs to it).
+// And status GETs, which shared the batches' connections, waited behind a hung batch (a poll then
+// counted committed transactions lost).
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -81,6 +83,24 @@ test('regression: pipelined batches on an endpoint that never answers all fail a
     assert.equal(posts, 4, 'each batch reached the silent endpoint once');
     assert.equal(connections, 1);
     assert.equal(client.endpoint, 'http://127.0.0.1:9', 'failed over');
+  } finally {
+    await client.close();
+  }
+});
+
+test('regression: a status GET is answered while the endpoint sits on a batch (GETs have connections of their own)', async () => {
+  posts = 0;
+  const clock = new ManualClock();
+  // One connection for batches, no pipelining: a GET sharing it would wait for the batch's answer.
+  const client = new BeaconClient([url], { requestTimeoutMs: 10_000, connections: 1, clock });
+  try {
+    const batch = client.submit([tx(1)]);
+    await waitFor('the batch on the wire', () => posts === 1, 5_000, 5);
+    const first = await Promise.race([client.getJson<{ status: string }>('/v1/tx/ab').then((s) => `get ${s.status}`), batch.then(() => 'batch settled')]);
+    assert.equal(first, 'get committed');
+    clock.advance(10_000);
+    const out = await batch;
+    assert.equal(!out[0]!.ok && out[0]!.error.code, 'TPSLAB_E_UNAVAILABLE');
   } finally {
     await client.close();
   }

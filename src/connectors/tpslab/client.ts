@@ -52,6 +52,8 @@ export function allOk(n: number): readonly SubmitOutcome[] {
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
 const POST_HEADERS = { 'content-type': 'application/octet-stream' };
+/** Keep-alive connections per endpoint for status and account GETs (apart from the batches'). */
+const GET_CONNECTIONS = 8;
 /** Bytes of an answer read to tell a whole batch taken (`{"accepted":<n>,"rejected":0,` and some). */
 const HEAD_BYTES = 48;
 
@@ -100,6 +102,11 @@ export interface ClientOptions {
 
 export class BeaconClient {
   private readonly pools: Pool[];
+  /**
+   * GETs (status polls, nonces) have connections of their own: on the batches' they waited behind
+   * hung batches, so a confirmation poll could not see transactions committed in time.
+   */
+  private readonly getPools: Pool[];
   private current = 0;
   failovers = 0;
   /**
@@ -128,6 +135,8 @@ export class BeaconClient {
     this.pipelined = this.pipelining > 1;
     this.clock = opts.clock ?? systemClock;
     this.pools = endpoints.map((e) => this.newPool(e));
+    const t = this.requestTimeoutMs;
+    this.getPools = endpoints.map((e) => new Pool(e, { connections: GET_CONNECTIONS, headersTimeout: t, bodyTimeout: t }));
   }
 
   private newPool(endpoint: string): Pool {
@@ -243,7 +252,7 @@ export class BeaconClient {
   }
 
   private async getJsonFrom<T>(at: number, path: string): Promise<T> {
-    const res = await this.pools[at]!.request({ method: 'GET', path });
+    const res = await this.getPools[at]!.request({ method: 'GET', path });
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toError((JSON.parse(text) as Partial<ErrorBody>).error, `HTTP ${res.statusCode}`);
     return JSON.parse(text) as T;
@@ -266,7 +275,7 @@ export class BeaconClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.pools.map((p) => p.close()));
+    await Promise.all([...this.pools, ...this.getPools].map((p) => p.close()));
   }
 }
 
