@@ -8,8 +8,13 @@ import { systemClock, type Clock } from '../../clock.js';
 import { TpslabError, isErrorCode } from '../../errors.js';
 import type { AccountJson, BatchResultJson, ErrorBody } from '../../protocol/api.js';
 import { batchSize, encodeBatch } from '../../protocol/batch.js';
+import { retryAfterMs } from '../http/template.js';
 
-export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
+/** `retryAfterMs`: the node refused the batch for load (429) and said when to come back (Retry-After, bounded). */
+export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError; retryAfterMs?: number };
+
+/** A node's Retry-After is followed up to this long (a longer one would outlast a transaction's loss timeout). */
+export const MAX_RETRY_AFTER_MS = 10_000;
 
 /** A request unanswered this long fails (UNAVAILABLE, retried on the next endpoint), at most. */
 export const MAX_REQUEST_TIMEOUT_MS = 10_000;
@@ -62,6 +67,8 @@ class BatchAnswer {
   constructor(
     readonly statusCode: number,
     private readonly chunks: Buffer[],
+    /** A 429's Retry-After, in ms, within [0, MAX_RETRY_AFTER_MS]; undefined when absent or unreadable. */
+    readonly retryAfterMs?: number,
   ) {}
 
   /** The answer's first bytes, as text. */
@@ -184,7 +191,8 @@ export class BeaconClient {
       const body = JSON.parse(text) as Partial<BatchResultJson> & Partial<ErrorBody>;
       if (!body.results) {
         const e = toError(body.error, `HTTP ${res.statusCode}`);
-        return txs.map(() => ({ ok: false, error: e }));
+        const o: SubmitOutcome = res.retryAfterMs === undefined ? { ok: false, error: e } : { ok: false, error: e, retryAfterMs: res.retryAfterMs };
+        return txs.map(() => o);
       }
       return body.results.map((r) => ('error' in r ? { ok: false, error: toError(r.error, 'refused') } : OK));
     } catch (err) {
@@ -207,6 +215,7 @@ export class BeaconClient {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
+      let retryAfter: number | undefined;
       let settled = false;
       // The deadline counts from here, not from when undici writes the request or it reaches the head
       // of a pipeline: behind a hung batch, each one after it would otherwise wait a timeout of its own
@@ -229,9 +238,15 @@ export class BeaconClient {
         { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
         {
           onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
-          onResponseStart: (_c, status) => void (statusCode = status),
+          onResponseStart: (_c, status, headers) => {
+            statusCode = status;
+            if (status === 429) {
+              const ms = retryAfterMs(headers['retry-after'], Date.now());
+              if (ms !== undefined) retryAfter = Math.min(MAX_RETRY_AFTER_MS, ms);
+            }
+          },
           onResponseData: (_c, chunk) => void chunks.push(chunk),
-          onResponseEnd: () => void (settle() && resolve(new BatchAnswer(statusCode, chunks))),
+          onResponseEnd: () => void (settle() && resolve(new BatchAnswer(statusCode, chunks, retryAfter))),
           onResponseError: (_c, err) => void (settle() && reject(err)),
         },
       );
