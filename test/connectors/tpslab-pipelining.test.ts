@@ -1,12 +1,14 @@
 // The tpslab beacon client's `pipelining` option: with pipelining 4 on one connection, four
 // batches are on the wire before the first answer (undici pipelines a POST only when it is
 // marked idempotent and not blocking); with the default, one at a time. And the connector's
-// reading of a first send answered DUPLICATE when batches may have been sent twice.
+// reading of a first send answered DUPLICATE when batches may have been sent twice. And the
+// beacon's configuration bounds connections and pipelining as the scenario does.
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BeaconClient, allOk } from '../../src/connectors/tpslab/client.js';
 import { toResult } from '../../src/connectors/tpslab/beacon.js';
+import { TpslabBeaconSchema, TpslabTargetSchema } from '../../src/connectors/tpslab/schema.js';
 import { TpslabError } from '../../src/errors.js';
 
 /**
@@ -110,4 +112,21 @@ test('a first send answered DUPLICATE is known only when batches may have been s
   assert.deepEqual(toResult(dup, 2, false), { kind: 'known' });
   const low = { ok: false as const, error: new TpslabError('TPSLAB_E_NONCE_TOO_LOW', 'nonce 0 is used') };
   assert.equal(toResult(low, 1, true).kind, 'rejected');
+});
+
+test('regression: a beacon configuration takes connections and pipelining within the scenario bounds only', () => {
+  const beacon = { network: 'n', endpoints: ['http://127.0.0.1:1'], keySeed: 's', accounts: { start: 0, end: 1 }, freshAccounts: true, workload: { kind: 'transfer', amount: 1, fee: 0 }, fromHeight: 0 };
+  const target = { endpoints: ['http://127.0.0.1:1'], faucetKey: 'k.json' };
+  for (const [connections, pipelining, ok] of [
+    [1, 1, true],
+    [1024, 16, true],
+    [1025, 1, false],
+    [1, 17, false],
+    [0, 1, false],
+    [1, 0, false],
+  ] as const) {
+    const what = `connections ${connections}, pipelining ${pipelining}`;
+    assert.equal(TpslabTargetSchema.safeParse({ ...target, connections, pipelining }).success, ok, `scenario: ${what}`);
+    assert.equal(TpslabBeaconSchema.safeParse({ ...beacon, connections, pipelining }).success, ok, `beacon: ${what}`);
+  }
 });

@@ -118,7 +118,8 @@ export function toResult(o: SubmitOutcome, attempt: number, pipelined = false): 
   const e: TpslabError = o.error;
   if ((attempt > 1 && ALREADY_IN.has(e.code)) || (pipelined && e.code === 'TPSLAB_E_DUPLICATE')) return { kind: 'known' };
   if (e.retryable) {
-    const afterMs = e.code === 'TPSLAB_E_MEMPOOL_FULL' ? MEMPOOL_FULL_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
+    // The node's Retry-After when it sent one (a 429), else a fixed wait for a full mempool, else backoff.
+    const afterMs = o.retryAfterMs ?? (e.code === 'TPSLAB_E_MEMPOOL_FULL' ? MEMPOOL_FULL_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt));
     return { kind: 'retry', code: e.code, afterMs, message: e.message };
   }
   return { kind: 'rejected', code: e.code, message: e.message };

@@ -4,11 +4,17 @@
  * answer or answers 5xx. Every failure becomes a coded, per-transaction outcome.
  */
 import { Pool } from 'undici';
+import { systemClock, type Clock } from '../../clock.js';
 import { TpslabError, isErrorCode } from '../../errors.js';
 import type { AccountJson, BatchResultJson, ErrorBody } from '../../protocol/api.js';
 import { batchSize, encodeBatch } from '../../protocol/batch.js';
+import { retryAfterMs } from '../http/template.js';
 
-export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError };
+/** `retryAfterMs`: the node refused the batch for load (429) and said when to come back (Retry-After, bounded). */
+export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError; retryAfterMs?: number };
+
+/** A node's Retry-After is followed up to this long (a longer one would outlast a transaction's loss timeout). */
+export const MAX_RETRY_AFTER_MS = 10_000;
 
 /** A request unanswered this long fails (UNAVAILABLE, retried on the next endpoint), at most. */
 export const MAX_REQUEST_TIMEOUT_MS = 10_000;
@@ -51,6 +57,8 @@ export function allOk(n: number): readonly SubmitOutcome[] {
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
 const POST_HEADERS = { 'content-type': 'application/octet-stream' };
+/** Keep-alive connections per endpoint for status and account GETs (apart from the batches'). */
+const GET_CONNECTIONS = 8;
 /** Bytes of an answer read to tell a whole batch taken (`{"accepted":<n>,"rejected":0,` and some). */
 const HEAD_BYTES = 48;
 
@@ -59,6 +67,8 @@ class BatchAnswer {
   constructor(
     readonly statusCode: number,
     private readonly chunks: Buffer[],
+    /** A 429's Retry-After, in ms, within [0, MAX_RETRY_AFTER_MS]; undefined when absent or unreadable. */
+    readonly retryAfterMs?: number,
   ) {}
 
   /** The answer's first bytes, as text. */
@@ -75,22 +85,35 @@ class BatchAnswer {
 
 /** How a beacon's batches share the connections to one endpoint. */
 export interface ClientOptions {
-  /** A request unanswered this long fails (default MAX_REQUEST_TIMEOUT_MS). */
+  /**
+   * A batch not answered this long after it was handed to the client fails (default
+   * MAX_REQUEST_TIMEOUT_MS), wherever it waits: queued, in a pipeline behind others, or on the wire.
+   * The first such failure also drops every connection to that endpoint, so the batches queued or
+   * in flight there fail at once (and are retried elsewhere) instead of each waiting its own timeout.
+   */
   requestTimeoutMs?: number;
   /** Keep-alive connections per endpoint (default 16). */
   connections?: number;
   /**
    * Batches outstanding on one connection (default 1). Above 1 a POST is sent while earlier ones on
    * its connection still wait for their answers (undici pipelines only requests marked `idempotent`
-   * and not `blocking`). If such a connection closes, undici fails the request at the head of its
-   * pipeline and sends the ones behind it again on another connection: a node that had taken them
-   * answers DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
+   * and not `blocking`). If such a connection closes (not on a request timeout: see
+   * `requestTimeoutMs`), undici fails the request at the head of its pipeline and sends the ones
+   * behind it again on a new connection to the same endpoint: a node that had taken them answers
+   * DUPLICATE, which the beacon then reads as "already in" (see `pipelined`).
    */
   pipelining?: number;
+  /** Runs the request timeouts (default systemClock). */
+  clock?: Clock;
 }
 
 export class BeaconClient {
   private readonly pools: Pool[];
+  /**
+   * GETs (status polls, nonces) have connections of their own: on the batches' they waited behind
+   * hung batches, so a confirmation poll could not see transactions committed in time.
+   */
+  private readonly getPools: Pool[];
   private current = 0;
   failovers = 0;
   /**
@@ -104,15 +127,40 @@ export class BeaconClient {
   readonly requestTimeoutMs: number;
   /** Batches may be sent again by undici itself (pipelining above 1), with no new attempt counted. */
   readonly pipelined: boolean;
+  private readonly connections: number;
+  private readonly pipelining: number;
+  private readonly clock: Clock;
+  private closed = false;
 
   constructor(
     readonly endpoints: readonly string[],
     opts: ClientOptions = {},
   ) {
-    const requestTimeoutMs = (this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS);
-    const pipelining = opts.pipelining ?? 1;
-    this.pipelined = pipelining > 1;
-    this.pools = endpoints.map((e) => new Pool(e, { connections: opts.connections ?? 16, pipelining, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs }));
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? MAX_REQUEST_TIMEOUT_MS;
+    this.pipelining = opts.pipelining ?? 1;
+    this.connections = opts.connections ?? 16;
+    this.pipelined = this.pipelining > 1;
+    this.clock = opts.clock ?? systemClock;
+    this.pools = endpoints.map((e) => this.newPool(e));
+    const t = this.requestTimeoutMs;
+    this.getPools = endpoints.map((e) => new Pool(e, { connections: GET_CONNECTIONS, headersTimeout: t, bodyTimeout: t }));
+  }
+
+  private newPool(endpoint: string): Pool {
+    // undici's own timeouts are a backstop: they count from when a request reaches the head of its
+    // connection, so behind a pipeline they come late (see `post`).
+    const t = this.requestTimeoutMs;
+    return new Pool(endpoint, { connections: this.connections, pipelining: this.pipelining, headersTimeout: t, bodyTimeout: t });
+  }
+
+  /**
+   * Drops every connection to endpoint `at` (when `pool` is still its pool): whatever is queued or in
+   * flight there fails now with `err`, and is not sent to it again; later batches get new connections.
+   */
+  private resetPool(at: number, pool: Pool, err: Error): void {
+    if (this.pools[at] !== pool) return;
+    if (!this.closed) this.pools[at] = this.newPool(this.endpoints[at]!);
+    pool.destroy(err).catch(() => {});
   }
 
   get endpoint(): string {
@@ -143,7 +191,8 @@ export class BeaconClient {
       const body = JSON.parse(text) as Partial<BatchResultJson> & Partial<ErrorBody>;
       if (!body.results) {
         const e = toError(body.error, `HTTP ${res.statusCode}`);
-        return txs.map(() => ({ ok: false, error: e }));
+        const o: SubmitOutcome = res.retryAfterMs === undefined ? { ok: false, error: e } : { ok: false, error: e, retryAfterMs: res.retryAfterMs };
+        return txs.map(() => o);
       }
       return body.results.map((r) => ('error' in r ? { ok: false, error: toError(r.error, 'refused') } : OK));
     } catch (err) {
@@ -162,18 +211,43 @@ export class BeaconClient {
    * known from them).
    */
   private post(at: number, body: Buffer): Promise<BatchAnswer> {
+    const pool = this.pools[at]!;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
-      this.pools[at]!.dispatch(
+      let retryAfter: number | undefined;
+      let settled = false;
+      // The deadline counts from here, not from when undici writes the request or it reaches the head
+      // of a pipeline: behind a hung batch, each one after it would otherwise wait a timeout of its own
+      // (and be sent again to the same endpoint after each one).
+      const timer = this.clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const err = new Error(`no answer within the request timeout (${this.requestTimeoutMs} ms); every connection to this endpoint dropped`);
+        reject(err);
+        this.resetPool(at, pool, err);
+      }, this.requestTimeoutMs);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        return true;
+      };
+      pool.dispatch(
         // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
         { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
         {
           onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
-          onResponseStart: (_c, status) => void (statusCode = status),
+          onResponseStart: (_c, status, headers) => {
+            statusCode = status;
+            if (status === 429) {
+              const ms = retryAfterMs(headers['retry-after'], Date.now());
+              if (ms !== undefined) retryAfter = Math.min(MAX_RETRY_AFTER_MS, ms);
+            }
+          },
           onResponseData: (_c, chunk) => void chunks.push(chunk),
-          onResponseEnd: () => resolve(new BatchAnswer(statusCode, chunks)),
-          onResponseError: (_c, err) => reject(err),
+          onResponseEnd: () => void (settle() && resolve(new BatchAnswer(statusCode, chunks, retryAfter))),
+          onResponseError: (_c, err) => void (settle() && reject(err)),
         },
       );
     });
@@ -193,7 +267,7 @@ export class BeaconClient {
   }
 
   private async getJsonFrom<T>(at: number, path: string): Promise<T> {
-    const res = await this.pools[at]!.request({ method: 'GET', path });
+    const res = await this.getPools[at]!.request({ method: 'GET', path });
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toError((JSON.parse(text) as Partial<ErrorBody>).error, `HTTP ${res.statusCode}`);
     return JSON.parse(text) as T;
@@ -215,7 +289,8 @@ export class BeaconClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pools.map((p) => p.close()));
+    this.closed = true;
+    await Promise.all([...this.pools, ...this.getPools].map((p) => p.close()));
   }
 }
 

@@ -6,6 +6,9 @@
 import { z } from 'zod';
 
 const count = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
+/** Bounds of `connections` and `pipelining`, the same in the scenario and in a beacon's configuration. */
+const connectionCount = () => count(1, 1024);
+const pipelineDepth = () => count(1, 16);
 const httpUrl = z.url({ protocol: /^https?$/ });
 const path = z.string().min(1);
 
@@ -19,10 +22,10 @@ export const TpslabTargetSchema = z
       .describe('A running network: the network.json that `tpslab net up` wrote (endpoints and faucet key are read from it); relative to the scenario file.'),
     endpoints: z.array(httpUrl).min(1).optional().describe('A running network: node API base URLs; beacons spread over them and fail over between them.'),
     faucetKey: path.optional().describe('With endpoints: key file of a funded account that provisions the run; relative to the scenario file.'),
-    connections: count(1, 1024).optional().describe('Keep-alive connections per endpoint and beacon that carry its batches (default 16).'),
-    pipelining: count(1, 16)
+    connections: connectionCount().optional().describe('Keep-alive connections per endpoint and beacon that carry its batches (default 16).'),
+    pipelining: pipelineDepth()
       .optional()
-      .describe('Batches a beacon may have outstanding on one connection (HTTP/1.1 pipelining): connections × pipelining requests in flight per endpoint, at most 64 per beacon (default 1).'),
+      .describe('Batches a beacon may have outstanding on one connection (HTTP/1.1 pipelining): up to connections × pipelining requests in flight per endpoint, but a beacon never has more than 64 out, so a product above 64 adds nothing (default 1). The HTTP client puts a batch on the first connection with room in its pipeline, not the least busy one: batches pile up behind a slow answer while other connections idle. A batch unanswered within the request timeout, counted from when the beacon hands it over, fails with every batch queued or in flight on its endpoint, and they are retried on the next endpoint.'),
     genesis: path
       .optional()
       .describe('Embedded network: the genesis file it starts on; relative to the scenario file. Default: a replay dataset\'s `<dataset>.genesis.json`, else a fresh development genesis with a faucet.'),
@@ -57,8 +60,8 @@ export const TpslabBeaconSchema = z.strictObject({
   /** Block height the run starts after (the commit stream subscribes from here + 1). */
   fromHeight: z.number().int().nonnegative(),
   /** Keep-alive connections per endpoint (default 16) and batches outstanding on each (default 1). */
-  connections: z.number().int().positive().optional(),
-  pipelining: z.number().int().positive().optional(),
+  connections: connectionCount().optional(),
+  pipelining: pipelineDepth().optional(),
 });
 
 export type TpslabBeaconConfig = z.infer<typeof TpslabBeaconSchema>;
