@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import type { BeaconConnector, BeaconContext, BuiltTx, ConfirmSink, PendingView, PlannedTx, SubmitItem, SubmitResult } from '../contract.js';
 import type { HttpBeaconConfig } from './schema.js';
-import { fill, holds, retryAfterMs } from './template.js';
+import { retryAfterMs } from '../retry-after.js';
+import { fill, holds } from './template.js';
 
 interface Request {
   values: Record<string, string | number>;

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../../clock.js';
 import { TpslabError, isErrorCode } from '../../errors.js';
 import type { AccountJson, BatchResultJson, ErrorBody } from '../../protocol/api.js';
 import { batchSize, encodeBatch } from '../../protocol/batch.js';
-import { retryAfterMs } from '../http/template.js';
+import { retryAfterMs } from '../retry-after.js';
 
 /** `retryAfterMs`: the node refused the batch for load (429) and said when to come back (Retry-After, bounded). */
 export type SubmitOutcome = { ok: true } | { ok: false; error: TpslabError; retryAfterMs?: number };
