@@ -22,8 +22,8 @@
  * not match its CRC when read later) is set aside and rebuilt from the log.
  */
 import Database from 'better-sqlite3';
-import { existsSync, fdatasyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open as openFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TpslabError } from '../errors.js';
@@ -31,12 +31,13 @@ import type { MergeJob, MergeResult } from './tx-merge-worker.js';
 import { ID_BYTES, mergeRuns, Run, RunDamagedError, writeRun, type RunInfo } from './tx-runs.js';
 import { migrateLegacyIndex, type LegacyIndex } from './tx-index-legacy.js';
 import { inPlaceOf, mergeInputs, TIER_BASE_IDS } from './tx-merge-plan.js';
+import { datasyncPath } from './fsync.js';
+import { MANIFEST, readManifest, replaceManifest, runName, writeManifestSync, type Manifest } from './tx-index-manifest.js';
 
 /** Locations are packed as height * 2^20 + index (a block holds fewer than 2^20 transactions). */
 export const INDEX_SHIFT = 2 ** 20;
 /** A failed merge (a full disk, say) is tried again after this. */
 const MERGE_RETRY_MS = 30_000;
-const MANIFEST = 'manifest.json';
 const TOPICS = 'topics.sqlite';
 
 export interface TxIndexOptions {
@@ -52,7 +53,6 @@ export interface TxIndexOptions {
   onDamaged?: (err: TpslabError) => void;
 }
 
-interface Manifest { version: 1; height: number; next: number; runs: (RunInfo & { name: string })[] }
 interface LiveRun { name: string; info: RunInfo; run: Run }
 
 export class TxIndex {
@@ -246,7 +246,7 @@ export class TxIndex {
     this.mark = this.stagedMark;
     const mark = this.mark;
     this.persist(async () => {
-      if (added && this.opts.fsync) await fsyncFile(join(this.dir, added.name));
+      if (added && this.opts.fsync) await datasyncPath(join(this.dir, added.name));
       if (added) this.persisted.runs.push({ name: added.name, ...added.info });
       this.persisted.height = mark;
       await this.writeManifest();
@@ -272,12 +272,9 @@ export class TxIndex {
   }
 
   private async writeManifest(): Promise<void> {
-    const path = join(this.dir, MANIFEST);
-    await writeFile(`${path}.tmp`, JSON.stringify(this.persisted));
-    if (this.opts.fsync) await fsyncFile(`${path}.tmp`);
-    await rename(`${path}.tmp`, path);
-    if (this.damage) rmSync(path, { force: true }); // found damaged while this was being written
-    if (this.opts.fsync) await fsyncFile(this.dir);
+    await replaceManifest(this.dir, this.persisted, this.opts.fsync);
+    if (this.damage) rmSync(join(this.dir, MANIFEST), { force: true }); // found damaged while this was being written
+    if (this.opts.fsync) await datasyncPath(this.dir);
   }
 
   /**
@@ -456,48 +453,6 @@ export class TxIndex {
       for (const r of this.runs) r.run.close();
       if (this.topics?.open) this.topics.close();
     }
-  }
-}
-
-const runName = (n: number): string => `${String(n).padStart(10, '0')}.run`;
-
-function readManifest(dir: string): Manifest | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, MANIFEST), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = JSON.parse(text) as Manifest; // a parse error: damaged, rebuilt
-  if (m.version !== 1 || !Number.isSafeInteger(m.height) || !Number.isSafeInteger(m.next) || !Array.isArray(m.runs)) {
-    throw new Error(`${MANIFEST} is not a version 1 manifest`);
-  }
-  return m;
-}
-
-function writeManifestSync(dir: string, m: Manifest, fsync: boolean): void {
-  const path = join(dir, MANIFEST);
-  writeFileSync(`${path}.tmp`, JSON.stringify(m));
-  if (fsync) fsyncSyncPath(`${path}.tmp`);
-  renameSync(`${path}.tmp`, path);
-  if (fsync) fsyncSyncPath(dir);
-}
-
-function fsyncSyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const f = await openFile(path, 'r');
-  try {
-    await f.datasync();
-  } finally {
-    await f.close();
   }
 }
 
