@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { BeaconClient, type SubmitOutcome } from '../../src/connectors/tpslab/client.js';
 import { waitFor } from '../testkit/index.js';
+import { eachRequest, listenLoopback } from './raw-http.js';
 
 /**
  * Speaks just enough HTTP/1.1: a GET is answered `{"status":"committed","height":1}` at once; after a
@@ -26,33 +27,20 @@ before(async () => {
   server = createServer((socket) => {
     connections++;
     sockets.add(socket);
-    let buf = Buffer.alloc(0);
     let hung = false;
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
-    socket.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.subarray(0, end).toString('latin1');
-        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + length) break;
-        buf = buf.subarray(end + 4 + length);
-        if (head.startsWith('POST')) {
-          posts++;
-          hung = true;
-        } else if (!hung) {
-          const body = '{"status":"committed","height":1}';
-          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-        }
+    eachRequest(socket, (head) => {
+      if (head.startsWith('POST')) {
+        posts++;
+        hung = true;
+      } else if (!hung) {
+        const body = '{"status":"committed","height":1}';
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  assert.ok(addr && typeof addr === 'object');
-  url = `http://127.0.0.1:${addr.port}`;
+  url = await listenLoopback(server);
 });
 
 after(async () => {

@@ -10,6 +10,7 @@ import { BeaconClient, allOk } from '../../src/connectors/tpslab/client.js';
 import { toResult } from '../../src/connectors/tpslab/beacon.js';
 import { TpslabBeaconSchema, TpslabTargetSchema } from '../../src/connectors/tpslab/schema.js';
 import { TpslabError } from '../../src/errors.js';
+import { eachRequest, listenLoopback } from './raw-http.js';
 
 /**
  * A plain TCP server speaking just enough HTTP/1.1: it counts the requests received on each
@@ -33,22 +34,12 @@ function answer(socket: Socket, n: number, counts: number[]): void {
 
 before(async () => {
   server = createServer((socket) => {
-    let buf = Buffer.alloc(0);
     const counts: number[] = [];
     let answered = false;
     let quiet: NodeJS.Timeout | undefined;
-    socket.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.subarray(0, end).toString('latin1');
-        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + length) break;
-        // The body is a batch: its first 4 bytes are its count, big-endian (src/protocol/batch.ts).
-        counts.push(buf.readUInt32BE(end + 4));
-        buf = buf.subarray(end + 4 + length);
-      }
+    eachRequest(socket, (_head, body) => {
+      // The body is a batch: its first 4 bytes are its count, big-endian (src/protocol/batch.ts).
+      counts.push(body.readUInt32BE(0));
       clearTimeout(quiet);
       if (!answered && counts.length >= holdFor) {
         answered = true;
@@ -64,10 +55,7 @@ before(async () => {
     });
     socket.on('close', () => clearTimeout(quiet));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  assert.ok(addr && typeof addr === 'object');
-  url = `http://127.0.0.1:${addr.port}`;
+  url = await listenLoopback(server);
 });
 
 after(async () => {

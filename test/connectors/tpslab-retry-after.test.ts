@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { toResult } from '../../src/connectors/tpslab/beacon.js';
 import { BeaconClient, MAX_RETRY_AFTER_MS } from '../../src/connectors/tpslab/client.js';
+import { listenLoopback } from './raw-http.js';
 
 let server: Server;
 let url: string;
@@ -21,10 +22,7 @@ before(async () => {
       res.end(body);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  assert.ok(addr && typeof addr === 'object');
-  url = `http://127.0.0.1:${addr.port}`;
+  url = await listenLoopback(server);
 });
 
 after(async () => {
