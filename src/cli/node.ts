@@ -7,6 +7,7 @@ import { serveLedger, type RunningLedger } from '../ledger/node.js';
 import { Replica } from '../ledger/replica.js';
 import { Sequencer } from '../ledger/sequencer.js';
 import { ReplicatedSequencer } from '../ledger/replicated-sequencer.js';
+import { DEFAULT_LEASE_MS } from '../ledger/lease.js';
 import { addNatsOptions, natsOptions, type NatsFlags } from './nats-options.js';
 import { joinTracker } from '../ledger/tracker-client.js';
 import { listenEarly } from '../ledger/early-listener.js';
@@ -81,7 +82,7 @@ export function registerNode(program: Command): void {
     .requiredOption('--genesis <file>', 'genesis JSON shared by the network')
     .option('--nats <urls>', 'replicated ordering: NATS servers with JetStream, comma-separated; one sequencer leads by a lease, the others follow and take over (docs/network.md)')
     .option('--sequencer-id <name>', 'with --nats: this sequencer\'s name in the lease, unique in the network (default: the --id, else the data directory name)')
-    .option('--lease-ms <ms>', 'with --nats: the leader\'s lease; a follower takes over this long after the last renewal it saw', parseIntOption('--lease-ms', 100, 60_000), 1500)
+    .option('--lease-ms <ms>', 'with --nats: the leader\'s lease; a follower takes over this long after the last renewal it saw', parseIntOption('--lease-ms', 100, 60_000), DEFAULT_LEASE_MS)
     .option('--replicas <n>', 'with --nats: replicas of the JetStream stream and lease bucket (default: 3 when --nats names 3 or more servers, else 1)', parseIntOption('--replicas', 1, 5))
     .addHelpText('after', '\nExamples:\n  tpslab sequencer --data ./seq --genesis net/genesis.json --port 7000\n  tpslab sequencer --data ./seq1 --genesis net/genesis.json --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224 --sequencer-id seq1')
     .action(async (o: LedgerCommandOptions) => runLedgerProcess('sequencer', o));

@@ -4,9 +4,13 @@
  * - The leader renews it every `leaseMs / 3` by a compare-and-set on the key's revision. It counts
  *   itself leader until `leaseMs` after it *sent* its last successful renewal; past that, or when a
  *   compare-and-set finds another revision, it has lost the lease.
- * - A follower polls the key every `leaseMs / 5`. When the revision has not changed for `leaseMs` (by
- *   its own clock, from when it saw the change), or the holder resigned, it takes the lease with a
- *   compare-and-set on the revision it saw and the next term. Only one contender can win a revision.
+ * - A follower polls the key every `leaseMs / 12` (`followerPollMs`). When the revision has not changed
+ *   for `leaseMs` (by its own clock, from when it saw the change), or the holder resigned, it takes the
+ *   lease with a compare-and-set on the revision it saw and the next term. Only one contender can win a
+ *   revision.
+ * - So a leader that dies is replaced between `leaseMs - leaseMs / 3` and `leaseMs + 2 × leaseMs / 12`
+ *   after its death (its last renewal was up to a renewal period before; the follower saw it up to a poll
+ *   late, and notices the lapse up to a poll late): 800–1,400 ms with the default 1,200 ms lease.
  *
  * No clocks are compared between machines: each side measures `leaseMs` on its own clock from events it
  * saw, and the follower's measure starts after the leader's. The lease gives liveness; safety comes from
@@ -50,6 +54,23 @@ export interface LeaseHandlers {
   lost(reason: string): void;
 }
 
+/**
+ * The default lease (`--lease-ms`): a dead leader is replaced within 1.4 s, which leaves room for the
+ * marker append and the first block inside issue 16's 2 s; shorter would mean more spurious takeovers
+ * on a busy machine (a leader whose renewals run late loses the lease).
+ */
+export const DEFAULT_LEASE_MS = 1200;
+
+/** How often the holder renews: a third of the lease, so two renewals may fail before it lapses. */
+export function renewPeriodMs(leaseMs: number): number {
+  return Math.max(1, Math.floor(leaseMs / 3));
+}
+
+/** How often a follower reads the lease: each poll's lateness adds to the time a dead leader goes unreplaced. */
+export function followerPollMs(leaseMs: number): number {
+  return Math.max(1, Math.floor(leaseMs / 12));
+}
+
 export class LeaderLease {
   /** Campaigns only while true (a follower that is caught up and following). */
   eligible = false;
@@ -81,6 +102,11 @@ export class LeaderLease {
     return this.holdingTerm !== undefined;
   }
 
+  /** Until when this process counts itself leader (its clock), or undefined when it holds no lease. */
+  get holdsUntilMs(): number | undefined {
+    return this.holdingTerm === undefined ? undefined : this.validUntilMs;
+  }
+
   /** The leader as last seen (undefined when none or it resigned). */
   get leader(): LeaseValue | undefined {
     if (this.holdingTerm !== undefined) return { ...this.self, term: this.holdingTerm };
@@ -106,7 +132,7 @@ export class LeaderLease {
         this.busy = false;
       }
     }
-    this.schedule(Math.max(1, Math.floor(this.leaseMs / (this.holdingTerm !== undefined ? 3 : 5))));
+    this.schedule(this.holdingTerm !== undefined ? renewPeriodMs(this.leaseMs) : followerPollMs(this.leaseMs));
   }
 
   private async renew(): Promise<void> {
