@@ -17,6 +17,7 @@ import type { KeyPair } from '../../src/protocol/signing.js';
 import { fund, tempDir, testAccounts, waitFor } from '../testkit/index.js';
 import { LoadLoop } from '../testkit/load.js';
 import { TxState } from '../../src/harness/beacon-ledger.js';
+import { pauseAround, resumedAfter } from '../testkit/failover-pause.js';
 import { readFile } from 'node:fs/promises';
 
 /** Leader kills in a row: 5 in `npm test` (about 8 s each on a loaded machine); TPSLAB_FAILOVER_KILLS=20 runs the issue's full count. */
@@ -59,12 +60,6 @@ function blockTimes(url: string, from: number): { times: number[]; close(): void
   return { times, close: () => ws.terminate() };
 }
 
-/** Longest time without a block between `fromMs` and the first block after `untilMs`. */
-function longestGapMs(times: number[], fromMs: number): number {
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) if (times[i]! >= fromMs) gap = Math.max(gap, times[i]! - Math.max(times[i - 1]!, fromMs));
-  return gap;
-}
 
 /** Every live node and sequencer at the same head, with the same hash and state hash. */
 async function converged(timeoutMs = 30_000): Promise<{ height: number; hash: string; stateHash: string }> {
@@ -196,8 +191,10 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
         const atKill = load.committed.size;
         const next = await leader(l.term, 30_000);
         await commitsReach(load, `commits to resume after killing ${l.id}`, atKill + 40, 30_000);
-        pauses.push(longestGapMs(times.times, killedAt - 1000));
-        console.log(`kill ${k + 1}: ${l.id} (term ${l.term}) killed, ${next.id} leads term ${next.term}; longest commit pause ${pauses.at(-1)} ms`);
+        await waitFor(`a block cut after killing ${l.id} (by the new leader)`, () => resumedAfter(times.times, killedAt), 30_000);
+        const p = pauseAround(times.times, killedAt);
+        pauses.push(p.gapMs);
+        console.log(`kill ${k + 1}: ${l.id} (term ${l.term}) killed, ${next.id} leads term ${next.term}; longest commit pause ${p.gapMs} ms, first block ${p.resumedAfterMs} ms after the kill`);
         term = next.term;
         await restartRole(net.dir, l.id);
         net = await readNetworkFile(net.dir);
@@ -265,7 +262,7 @@ describe('replicated ordering: 3 sequencers on a 3-server NATS JetStream cluster
       const logs = (await Promise.all(net.nodes.map((n) => readFile(n.logFile, 'utf8')))).map((l, i) => l.slice(logFrom[i]));
       const moved = logs.flatMap((l) => l.split('\n')).filter((l) => l.includes(`to ${old.url} dropped`));
       const gaveUp = logs.flatMap((l) => l.split('\n')).filter((l) => l.includes('forward gave up'));
-      console.log(`paused leader: ${moved.length} forwards moved to the new leader, ${gaveUp.length} given up; longest commit pause ${longestGapMs(times.times, pausedAt - 1000)} ms (not asserted)`);
+      console.log(`paused leader: ${moved.length} forwards moved to the new leader, ${gaveUp.length} given up; longest commit pause ${pauseAround(times.times, pausedAt).gapMs} ms (not asserted)`);
       assert.ok(moved.length > 0, `a forward held by the paused ${old.id} moved on:\n${logs.join('\n').slice(-3000)}`);
       assert.deepEqual(gaveUp, [], 'no forward gave up while the leader was paused');
       const newTerm = next.term;
