@@ -61,6 +61,31 @@ export class PlanStream {
       return true;
     }
   }
+
+  /** Transactions of the whole run walked by `nextWithin` so far. */
+  walked = 0;
+
+  /**
+   * `next()`, walking at most `steps` transactions of the whole run (`walked` counts them): undefined when
+   * they ran out first, to be called again (the overseer walks a share in slices, between turns of its
+   * event loop). `next()` itself stays as it is: it is the beacon's hot path.
+   */
+  nextWithin(steps: number): boolean | undefined {
+    const { start, end } = this.range;
+    for (let n = 0; n < steps; n++) {
+      const offsetMs = this.offsets.next();
+      if (Number.isNaN(offsetMs)) return false;
+      this.walked++;
+      const d = this.draws;
+      d.next();
+      if (d.sender < start || d.sender >= end) continue;
+      this.offsetMs = offsetMs;
+      this.sender = d.sender;
+      this.target = this.messages ? d.topic : d.recipient;
+      return true;
+    }
+    return undefined;
+  }
 }
 
 /** Walks a whole share into arrays (tests, and reassigning a described share): 16 bytes per transaction. */

@@ -98,11 +98,19 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
     return this.failures.has(idKey);
   }
 
-  /** A resend of a transaction dropped for now (a retryable code) was taken again: it is no longer failed. */
-  protected forgetRetryableFailure(idKey: string): void {
-    if (this.failures.size === 0) return; // the common case (hot path, per transaction)
+  /** A resend of a transaction dropped for now (a retryable code) was taken again: it is no longer failed. True if it was. */
+  protected forgetRetryableFailure(idKey: string): boolean {
+    if (this.failures.size === 0) return false; // the common case (hot path, per transaction)
     const f = this.failures.get(idKey);
-    if (f && ERROR_SPECS[f.code].retryable) this.failures.delete(idKey);
+    if (!f || !ERROR_SPECS[f.code].retryable) return false;
+    this.failures.delete(idKey);
+    return true;
+  }
+
+  /** Transactions of a block applied here: a failure remembered for any of them (dropped, then sent again) is over. */
+  protected forgetFailuresOf(txs: readonly { idKey: string }[]): void {
+    if (this.failures.size === 0) return; // the common case
+    for (const tx of txs) this.failures.delete(tx.idKey);
   }
 
   protected rememberFailure(idKey: string, code: ErrorCode, message: string): void {

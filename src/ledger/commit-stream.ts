@@ -1,7 +1,8 @@
 /**
  * `/v1/stream`: a WebSocket stream of commits. Each durable block is one
  * message `{ type: "block", height, hash, timestampMs, stateHash, txs: [{ id, kind, sender, topic?, seq? }] }`;
- * transactions that fail after acceptance arrive as `{ type: "failed", id, code, message }`.
+ * transactions that fail after acceptance arrive as `{ type: "failed", id, code, message }`. The block
+ * feed to nodes also carries `{ type: "retaken", id }`: one announced failed was sent again and accepted.
  * `?from=H` replays blocks from height H out of the log before going live, so a
  * subscriber can resume from any height without a gap. With `?topic=NAME` only
  * messages of that topic are included (blocks without any are skipped), which
@@ -89,6 +90,7 @@ export class CommitStream {
   ) {
     seq.on('commit', (c) => this.onCommit(c));
     seq.on('failed', (f) => this.onFailed(f));
+    seq.on('retaken', (r) => this.onRetaken(r.id));
   }
 
   /** Hook for the HTTP server's 'upgrade' event. */
@@ -165,6 +167,12 @@ export class CommitStream {
   private onFailed(f: FailedTx): void {
     const text = JSON.stringify({ type: 'failed', id: f.id.toString('hex'), code: f.code, message: f.message });
     for (const sub of this.subs) if (sub.live && sub.topic === undefined) this.send(sub, text);
+  }
+
+  /** To nodes only (the block feed): a transaction they may remember as failed was sent again and accepted. */
+  private onRetaken(id: Buffer): void {
+    let text: string | undefined;
+    for (const sub of this.subs) if (sub.live && sub.binary) this.send(sub, (text ??= `{"type":"retaken","id":"${id.toString('hex')}"}`));
   }
 
   close(): void {

@@ -4,15 +4,14 @@
  * so a crashed holder never blocks the next one, by one waiter at a time (under a short guard file, `takeOver`).
  * Waits by polling, up to a deadline.
  */
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { TpslabError } from '../errors.js';
 import { isSameProcess, processStartOf } from './pid-alive.js';
 
 const POLL_MS = 20;
 /** An empty lock file older than this lost its writer between create and write: stale. */
 const EMPTY_STALE_MS = 2000;
-/** A takeover guard older than this lost its waiter (it died between taking and removing it): stale. */
-const TAKEOVER_STALE_MS = 5000;
 
 /** What a lock file holds: `pid start`, the start being /proc's (or `-` where there is none). */
 function ownerText(): string {
@@ -33,8 +32,48 @@ async function isStaleLock(path: string, text: string): Promise<boolean> {
   return st !== undefined && Date.now() - st.mtimeMs > EMPTY_STALE_MS;
 }
 
-/** For tests: runs just before a stale lock file is removed (a regression test delays one waiter here). */
-export const fileLockTestHooks: { beforeStaleRemove?: () => Promise<void> } = {};
+/** For tests: run just before a stale lock file, or a dead waiter's takeover guard, is removed (regression tests delay one waiter there). */
+export const fileLockTestHooks: { beforeStaleRemove?: () => Promise<void>; beforeDeadGuardRemove?: () => Promise<void> } = {};
+
+/** Takes the takeover guard: written whole under a name of its own, then linked into place (never seen empty, unlike an O_EXCL create). */
+async function takeGuard(guard: string): Promise<boolean> {
+  const tmp = `${guard}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, ownerText(), { flag: 'wx' });
+  try {
+    await link(tmp, guard);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Removes the takeover guard a waiter that died holding it left (`text`, naming a process gone), and only that
+ * one: removed by age, two waiters could both find it stale, one remove it and take the guard anew, and the other
+ * then remove that live guard, so both would decide on the lock at once. The remover first claims the dead guard
+ * by hard-linking it to a name made from its text (one claimant: the link fails if that name exists), reads the
+ * claim to check that it linked the dead guard and not one taken since, and only then removes it: no other waiter
+ * can claim it meanwhile, and its owner is dead. (A remover that dies between claiming and removing leaves both:
+ * takers then time out naming them, rather than risk two holders.)
+ */
+async function removeDeadGuard(guard: string, text: string): Promise<void> {
+  const claim = `${guard}.gone-${text.trim().replace(/[^0-9A-Za-z]+/g, '-') || 'empty'}`;
+  try {
+    await link(guard, claim);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return; // another waiter claimed it, or it is gone
+    throw err;
+  }
+  try {
+    if ((await readFile(claim, 'utf8').catch(() => undefined)) === text) await rm(guard, { force: true });
+  } finally {
+    await rm(claim, { force: true });
+  }
+}
 
 /**
  * Removes the stale lock at `path`, under the guard `path.takeover` so that one waiter at a time decides: without
@@ -44,13 +83,14 @@ export const fileLockTestHooks: { beforeStaleRemove?: () => Promise<void> } = {}
  */
 async function takeOver(path: string): Promise<boolean> {
   const guard = `${path}.takeover`;
-  try {
-    await (await open(guard, 'wx')).close();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    // A waiter that died between taking the guard and removing it left it: stale once old, by mtime.
-    const st = await stat(guard).catch(() => undefined);
-    if (st !== undefined && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) await rm(guard, { force: true });
+  if (!(await takeGuard(guard))) {
+    // A waiter that died between taking the guard and giving it back left it: stale once its owner is gone (an
+    // empty one, from an older tpslab, once old), and removed by one waiter only.
+    const text = await readFile(guard, 'utf8').catch(() => undefined);
+    if (text !== undefined && (await isStaleLock(guard, text))) {
+      await fileLockTestHooks.beforeDeadGuardRemove?.();
+      await removeDeadGuard(guard, text);
+    }
     return false;
   }
   try {
@@ -85,7 +125,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeou
     if (text === undefined) continue;
     if ((await isStaleLock(path, text)) && (await takeOver(path))) continue;
     if (Date.now() > deadline) {
-      throw new TpslabError('TPSLAB_E_TIMEOUT', `${path} stayed locked for ${timeoutMs} ms (held by ${text.trim() ? `pid ${text.trim().split(' ')[0]}` : 'a process that has not written its pid'}); if no tpslab command is running on this network, remove the file${await stat(`${path}.takeover`).then(() => ` and ${path}.takeover`, () => '')}`);
+      throw new TpslabError('TPSLAB_E_TIMEOUT', `${path} stayed locked for ${timeoutMs} ms (held by ${text.trim() ? `pid ${text.trim().split(' ')[0]}` : 'a process that has not written its pid'}); if no tpslab command is running on this network, remove the file${await stat(`${path}.takeover`).then(() => ` and ${path}.takeover (and any ${path}.takeover.gone-*)`, () => '')}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -33,8 +33,11 @@ export interface NodeApiContext {
   startedAtMs: number;
   /** fastify's serverFactory: serve on an already-listening server (see early-listener.ts). */
   serverFactory?: FastifyServerFactory;
-  /** Resolves when the transaction commits or fails, or after timeoutMs (then reports pending). */
-  waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus>;
+  /**
+   * Resolves when the transaction commits or fails, or after timeoutMs (then reports pending); with
+   * TPSLAB_E_UNAVAILABLE when the node stops serving first (the outcome is not known here).
+   */
+  waitFor(id: Buffer, timeoutMs: number): Promise<TxStatus | TpslabError>;
   /** Called for each accepted transaction (for commit latency). */
   onAccepted(tx: SignedTx): void;
   /** Head-age, lag and drain checks for balancers (see health.ts). */
@@ -190,6 +193,7 @@ export function buildNodeApi(ctx: NodeApiContext): FastifyInstance {
     if (refused) return sendError(reply, refused);
     if (waitMs === undefined) return reply.code(202).send({ id: tx.id.toString('hex'), status: 'pending' });
     const s = await ctx.waitFor(tx.id, waitMs);
+    if (s instanceof TpslabError) return sendError(reply, s);
     return reply.code(s.status === 'committed' ? 200 : s.status === 'failed' ? 409 : 202).send(statusJson(tx.id, s));
   });
 

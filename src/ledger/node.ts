@@ -12,6 +12,7 @@ import { BLOCK_FEED_PATH, CommitStream, STREAM_PATH } from './commit-stream.js';
 import type { Genesis } from './genesis.js';
 import type { IngressLimits } from './ingress.js';
 import { buildNodeApi } from './node-api.js';
+import { txIdHex } from '../protocol/signing.js';
 import type { StageSink } from './chain-service.js';
 import { createNodeMetrics } from './node-metrics.js';
 import { registerOrderingMetrics, type OrderingStats } from './ordering-metrics.js';
@@ -68,9 +69,9 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   service.stageSink = stageSink;
 
   // Waiters for ?wait=commit, and acceptance times for commit latency.
-  const waiters = new Map<string, Set<(s: TxStatus) => void>>();
+  const waiters = new Map<string, Set<(s: TxStatus | TpslabError) => void>>();
   const acceptedAt = new Map<string, number>();
-  const settle = (idKey: string, s: TxStatus): void => {
+  const settle = (idKey: string, s: TxStatus | TpslabError): void => {
     const ws = waiters.get(idKey);
     if (!ws) return;
     waiters.delete(idKey);
@@ -106,15 +107,26 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
   });
   service.on('fatal', (err) => {
     console.error(`error ${err.code}: ${service.role} stopped serving: ${err.message}`);
-    for (const k of [...waiters.keys()]) settle(k, { status: 'failed', code: err.code, message: err.message });
+    // Not "failed": a waiter's transaction may be in a block already sealed (it commits when the log is
+    // recovered), or held by the sequencer (a node), and commit elsewhere. Its outcome is unknown here.
+    for (const k of [...waiters.keys()]) {
+      const id = txIdHex(k);
+      settle(
+        k,
+        new TpslabError(
+          'TPSLAB_E_UNAVAILABLE',
+          `this ${service.role === 'replica' ? 'node' : service.role} stopped serving (${err.code}: ${err.message}) before transaction ${id} committed or failed, so its outcome is not known here: it may still commit. Ask another node (GET /v1/tx/${id}) or send the same transaction again`,
+        ),
+      );
+    }
   });
 
-  const waitFor = (id: Buffer, timeoutMs: number): Promise<TxStatus> => {
+  const waitFor = (id: Buffer, timeoutMs: number): Promise<TxStatus | TpslabError> => {
     const now = service.status(id);
     if (now.status !== 'pending') return Promise.resolve(now);
     const k = id.toString('latin1');
     return new Promise((resolve) => {
-      const done = (s: TxStatus): void => {
+      const done = (s: TxStatus | TpslabError): void => {
         clearTimeout(timer);
         resolve(s);
       };

@@ -318,9 +318,12 @@ export class Replica extends ChainService implements LedgerService {
     } catch {
       return;
     }
-    if (ev.type !== 'failed' || typeof ev.id !== 'string') return;
+    if (typeof ev.id !== 'string') return;
     const id = Buffer.from(ev.id, 'hex');
     const k = id.toString('latin1');
+    // Sent again after a failure this node remembers (through any node) and accepted: no longer failed.
+    if (ev.type === 'retaken') return void this.forgetRetryableFailure(k);
+    if (ev.type !== 'failed') return;
     const code: ErrorCode = isErrorCode(ev.code) ? ev.code : 'TPSLAB_E_REMOTE';
     if (this.pending.delete(k)) console.log(`node: pending ${ev.id.slice(0, 16)} failed at the sequencer: ${code} ${ev.message ?? ''}`);
     this.rememberFailure(k, code, ev.message ?? '');
@@ -355,6 +358,7 @@ export class Replica extends ChainService implements LedgerService {
     }
     this.chain.index(block, effects);
     for (const tx of block.txs) this.pending.delete(tx.idKey);
+    this.forgetFailuresOf(block.txs);
     const appliedAt = sink ? performance.now() : 0;
     if (sink) {
       // Sealed (the sequencer's wall clock, in the block) to received here: its fdatasync, the feed, this event loop.

@@ -174,6 +174,7 @@ export class ReplicatedSequencer extends EventEmitter<LedgerServiceEvents> imple
     s.stageSink = this.sink;
     s.on('commit', (c) => this.emit('commit', c));
     s.on('failed', (f) => this.emit('failed', f));
+    s.on('retaken', (r) => this.emit('retaken', r));
     s.on('fatal', (e) => this.die(e));
   }
 

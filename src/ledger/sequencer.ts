@@ -194,6 +194,8 @@ export class Sequencer extends ChainService implements LedgerService {
       // A refusal may have dropped the sender's buffered successors: announce them as failed.
       this.reportDropped(this.mempool.takeDroppedOnAdmit());
     }
+    // Announced failed (dropped for now) and sent again, through any node: the nodes that remember the failure forget it.
+    if (this.forgetRetryableFailure(tx.idKey)) this.emit('retaken', { id: tx.id });
     this.scheduleCut();
   }
 

@@ -15,6 +15,8 @@ import type { LedgerState, TxEffect } from './state.js';
 export interface LedgerServiceEvents {
   commit: [CommittedBlock];
   failed: [FailedTx];
+  /** A transaction announced `failed` with a retryable code was sent again and accepted (the sequencer's block feed tells nodes). */
+  retaken: [{ id: Buffer }];
   fatal: [TpslabError];
 }
 

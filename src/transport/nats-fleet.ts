@@ -11,14 +11,14 @@
  * of assignment b are merged into beacon b's (counts added; its `done` once
  * every live job of b is done).
  */
-import { TpslabError } from '../errors.js';
+import { TpslabError, asTpslabError } from '../errors.js';
 import type { Fleet, FleetEvents } from '../harness/fleet.js';
 import { PROTOCOL_VERSION, type Assign, type BeaconMessage, type DigestAnswer, type DoneMessage, type OverseerMessage, type ProgressMessage } from '../harness/messages.js';
 import { SetDigest } from '../harness/set-digest.js';
 import type { BeaconClock } from '../web/contract.js';
 import type { WireMessage } from './nats-messages.js';
 import type { NatsOverseer } from './nats-overseer.js';
-import { splitRange, splitUnsent } from './reassign.js';
+import { splitRange, splitUnsentInSlices, type JobPart } from './reassign.js';
 
 interface Job {
   id: string;
@@ -30,6 +30,8 @@ interface Job {
   takeover?: boolean;
   ready: boolean;
   dead: boolean;
+  /** Dead, and its unsent work is being split (a walk in slices): until its parts exist, its assignment is neither ready nor done. */
+  splitting?: boolean;
   last?: ProgressMessage;
   done?: DoneMessage;
 }
@@ -62,6 +64,9 @@ export class NatsFleet implements Fleet {
   readonly reassigned: Reassignment[] = [];
   /** Assignment index → its owner's first send, on the owner's clock. */
   private readonly firstSends = new Map<number, number>();
+  /** Assignment index → the last `ready` of its jobs (held back while a job of it is being split). */
+  private readonly readies = new Map<number, Extract<BeaconMessage, { type: 'ready' }>>();
+  private closed = false;
 
   constructor(
     private readonly session: NatsOverseer,
@@ -136,6 +141,7 @@ export class NatsFleet implements Fleet {
   }
 
   close(): void {
+    this.closed = true;
     for (const name of this.names) {
       if (this.missing.has(name)) continue;
       this.session.forget(name);
@@ -234,15 +240,16 @@ export class NatsFleet implements Fleet {
   }
 
   private maybeReady(beacon: number, m: Extract<BeaconMessage, { type: 'ready' }>): void {
-    const live = this.jobsOf(beacon).filter((j) => !j.dead);
-    if (this.readySent.has(beacon) || live.some((j) => !j.ready)) return;
+    this.readies.set(beacon, m);
+    const jobs = this.jobsOf(beacon);
+    if (this.readySent.has(beacon) || jobs.some((j) => (!j.dead && !j.ready) || j.splitting)) return;
     this.readySent.add(beacon);
     this.events.message({ ...m, beacon });
   }
 
   private maybeDone(beacon: number): void {
     const jobs = this.jobsOf(beacon);
-    if (this.doneSent.has(beacon) || jobs.some((j) => !j.dead && !j.done)) return;
+    if (this.doneSent.has(beacon) || jobs.some((j) => (!j.dead && !j.done) || j.splitting)) return;
     this.doneSent.add(beacon);
     const done = jobs.filter((j) => j.done).map((j) => j.done!);
     const outcomes = done.flatMap((d) => d.outcomes ?? []);
@@ -299,17 +306,41 @@ export class NatsFleet implements Fleet {
       });
     } else {
       const sentBefore = j.skip + (j.last?.sent ?? 0);
-      const parts = splitUnsent(j.assign, sentBefore, survivors.length);
-      const first = this.reassignments;
-      const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
-      const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p.assign, skip: p.skip, ready: false, dead: false }));
-      const entries = parts.reduce((n, p) => n + p.entries - p.skip, 0);
-      void Promise.all(acks).then(() => {
-        const r: Reassignment = { from: name, job: j.id, to, entries, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
-        this.reassigned.push(r);
-        this.log(`job ${j.id}: ${entries} unsent transaction${entries === 1 ? '' : 's'} of ${name} moved to ${to.join(', ') || 'nobody (all sent)'} by sender range, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
-      });
+      // Walked in slices (a described share walks the whole run: seconds for a long one), so heartbeats and
+      // reports are handled meanwhile; until the parts exist, `splitting` keeps the assignment from looking done.
+      j.splitting = true;
+      splitUnsentInSlices(j.assign, sentBefore, survivors.length, { cancelled: () => this.closed }).then(
+        (parts) => {
+          j.splitting = false;
+          if (parts) this.place(j, name, parts, began, silentMs);
+        },
+        (err: unknown) => {
+          j.splitting = false;
+          this.events.failure(asTpslabError(err, 'TPSLAB_E_INTERNAL'));
+        },
+      );
     }
+    this.maybeDone(j.beacon);
+  }
+
+  /** Starts the parts of dead job j's unsent work on the beacons live now (some may have gone missing during the walk). */
+  private place(j: Job, name: string, parts: JobPart[], began: number, silentMs: number): void {
+    const survivors = this.liveOwners();
+    if (survivors.length === 0 && parts.length > 0) {
+      this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
+      return;
+    }
+    const first = this.reassignments;
+    const to = parts.map((_, k) => survivors[(first + k) % survivors.length]!);
+    const acks = parts.map((p, k) => this.addJob({ id: `${j.id}.r${++this.reassignments}`, beacon: j.beacon, owner: to[k]!, assign: p.assign, skip: p.skip, ready: false, dead: false }));
+    const entries = parts.reduce((n, p) => n + p.entries - p.skip, 0);
+    void Promise.all(acks).then(() => {
+      const r: Reassignment = { from: name, job: j.id, to, entries, tookMs: this.session.clock.now() - began + (Number.isNaN(silentMs) ? 0 : silentMs) };
+      this.reassigned.push(r);
+      this.log(`job ${j.id}: ${entries} unsent transaction${entries === 1 ? '' : 's'} of ${name} moved to ${to.join(', ') || 'nobody (all sent)'} by sender range, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
+    });
+    const ready = this.readies.get(j.beacon);
+    if (ready) this.maybeReady(j.beacon, ready);
     this.maybeDone(j.beacon);
   }
 }

@@ -11,7 +11,10 @@ import type { KeyPair } from '../../src/protocol/signing.js';
 import { signTx } from '../../src/protocol/signing.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { txToJson } from '../../src/protocol/json.js';
-import { waitFor } from '../testkit/index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Endpoint } from '../../src/ledger/node.js';
+import { spawnCli, waitFor, type CliChild } from '../testkit/index.js';
 
 export interface HttpResult {
   status: number;
@@ -260,5 +263,29 @@ export class StreamCollector {
 
   close(): void {
     this.ws.terminate();
+  }
+}
+
+/**
+ * A `tpslab sequencer` child process on port 0 (network nodes follow it: `NodeProcess.start(dir, ['--sequencer',
+ * url, '--genesis', genesis])`), once it serves; `args` adds options (e.g. `--mempool-capacity`). The caller kills it.
+ */
+export async function startSequencer(dataDir: string, genesis: string, args: string[] = []): Promise<{ url: string; cli: CliChild }> {
+  const cli = spawnCli(['sequencer', '--data', dataDir, '--genesis', genesis, '--port', '0', ...args]);
+  try {
+    const endpoint = await waitFor(`the sequencer in ${dataDir} to write endpoint.json`, async () => {
+      if (cli.child.exitCode !== null) throw new Error(`the sequencer exited during start:\n${cli.stdout}${cli.stderr}`);
+      const e = JSON.parse(await readFile(join(dataDir, 'endpoint.json'), 'utf8')) as Endpoint;
+      return e.pid === cli.child.pid ? e : undefined;
+    }, 60_000);
+    await waitFor(`the sequencer ${endpoint.url} to be healthy`, async () => {
+      const res = await fetch(`${endpoint.url}/health`);
+      await res.arrayBuffer();
+      return res.ok;
+    }, 60_000);
+    return { url: endpoint.url, cli };
+  } catch (err) {
+    cli.child.kill('SIGKILL');
+    throw err;
   }
 }

@@ -2,7 +2,7 @@
 // recorded: a pid reused since by another process is neither stopped nor counted as the role.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -13,6 +13,7 @@ import { TpslabError } from '../../src/errors.js';
 import { tempDir } from '../testkit/index.js';
 
 const NET_MODULE = resolve(fileURLToPath(import.meta.url), '../../../src/ledger/net.js');
+const LOCK_MODULE = resolve(fileURLToPath(import.meta.url), '../../../src/ledger/file-lock.js');
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
@@ -104,6 +105,58 @@ test('regression: two waiters taking over one stale lock could both hold it; now
   }
   assert.equal(most, 1, 'both waiters held the lock at once');
   assert.equal(calls, 1, 'the stale file was removed once');
+});
+
+/**
+ * A child process that takes the lock at `lock` (a stale one: it takes it over) after `setup`, a module body
+ * with `hooks` (fileLockTestHooks), `log` (appends a line) and `sleep` in scope; holding it `holdMs`, it
+ * appends "<tag> in" and "<tag> out". Resolves with its exit code and signal.
+ */
+function taker(tag: string, lock: string, log: string, holdMs: number, setup = ''): Promise<[number | null, NodeJS.Signals | null]> {
+  const code = `
+    import { appendFileSync } from 'node:fs';
+    const { withFileLock, fileLockTestHooks: hooks } = await import(${JSON.stringify(LOCK_MODULE)});
+    const log = (line) => appendFileSync(${JSON.stringify(log)}, line + '\\n');
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    ${setup}
+    await withFileLock(${JSON.stringify(lock)}, async () => {
+      log('${tag} in');
+      await sleep(${holdMs});
+      log('${tag} out');
+    }, 30000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((r) => child.on('close', (c, sig) => r([c, sig])));
+}
+
+test('regression: a waiter that died holding the takeover guard let two waiters both remove it, and both then held the lock; now one claims and removes that guard', async () => {
+  const lock = join(dir.path, 'dead-guard.lock');
+  const log = join(dir.path, 'dead-guard.log');
+  await writeFile(log, '');
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('close', r));
+  await writeFile(lock, `${gone.pid} 12345\n`);
+  // A waiter dies holding the guard, just before it would remove the stale lock.
+  const [, signal] = await taker('k', lock, log, 0, "hooks.beforeStaleRemove = async () => { process.kill(process.pid, 'SIGKILL'); await sleep(60000); };");
+  assert.equal(signal, 'SIGKILL');
+  const guard = `${lock}.takeover`;
+  const longAgo = new Date(Date.now() - 60_000);
+  await utimes(guard, longAgo, longAgo); // stale by any rule: its owner is gone, and it is old
+  // w3 finds the guard dead and is held up just before removing it; meanwhile w2 removes it, takes the guard
+  // anew and is held up inside it, just before removing the stale lock. Had w3 then removed w2's guard, it would
+  // take the guard too, take over the lock and hold it, and w2 would remove that live lock and take it as well.
+  const w3 = taker('w3', lock, log, 3000, "hooks.beforeDeadGuardRemove = async () => { log('w3 guard dead'); await sleep(2000); };");
+  for (let i = 0; !(await readFile(log, 'utf8')).includes('w3 guard dead'); i++) {
+    assert.ok(i < 1500, 'w3 found the dead guard within 30 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const w2 = taker('w2', lock, log, 3000, 'hooks.beforeStaleRemove = () => sleep(2500);');
+  assert.deepEqual(await Promise.all([w2, w3]), [[0, null], [0, null]]);
+  const lines = (await readFile(log, 'utf8')).trim().split('\n').filter((l) => / (in|out)$/.test(l));
+  assert.equal(lines.length, 4, lines.join(' | '));
+  for (let i = 0; i < lines.length; i += 2) {
+    const tag = lines[i]!.split(' ')[0];
+    assert.deepEqual([lines[i], lines[i + 1]], [`${tag} in`, `${tag} out`], `both held the lock at once: ${lines.join(' | ')}`);
+  }
 });
 
 test('regression: kill and stop signalled the pid in network.json even when another process had reused it; now only the process recorded is signalled', async (t) => {
