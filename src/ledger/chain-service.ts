@@ -25,7 +25,9 @@ export type Stage = 'verify' | 'forward_queue' | 'forward' | 'block_wait' | 'sea
 export type StageSink = (stage: Stage, seconds: number) => void;
 
 export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
-  private readonly failures = new Map<string, { code: ErrorCode; message: string }>();
+  private readonly failures = new Map<string, { code: ErrorCode; message: string; gen: number }>();
+  /** Failures remembered so far: `failureMark()` taken when a submit is sent tells, at its answer, which failures came after it. */
+  private failureGen = 0;
   private sink: StageSink | undefined;
   /** Receives stage durations (serveLedger points it at the stage histogram); undefined: not measured. */
   get stageSink(): StageSink | undefined {
@@ -91,18 +93,27 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
     if (loc) return loc.durable ? { status: 'committed', height: loc.height, index: loc.index } : { status: 'pending' };
     if (this.isPending(k)) return { status: 'pending' };
     const f = this.failures.get(k);
-    return f ? { status: 'failed', ...f } : { status: 'unknown' };
+    return f ? { status: 'failed', code: f.code, message: f.message } : { status: 'unknown' };
   }
 
   protected hasFailed(idKey: string): boolean {
     return this.failures.has(idKey);
   }
 
-  /** A resend of a transaction dropped for now (a retryable code) was taken again: it is no longer failed. True if it was. */
-  protected forgetRetryableFailure(idKey: string): boolean {
+  /** Now, for `forgetRetryableFailure`: a failure remembered after this mark is newer than a submit sent at it. */
+  protected failureMark(): number {
+    return this.failureGen;
+  }
+
+  /**
+   * A resend of a transaction dropped for now (a retryable code) was taken again: it is no longer failed. True if it
+   * was. `sentAtMark` (the `failureMark()` when the resend was sent): a failure remembered since is newer (the feed
+   * and the submit's answer come on different sockets) and stays.
+   */
+  protected forgetRetryableFailure(idKey: string, sentAtMark = Number.POSITIVE_INFINITY): boolean {
     if (this.failures.size === 0) return false; // the common case (hot path, per transaction)
     const f = this.failures.get(idKey);
-    if (!f || !ERROR_SPECS[f.code].retryable) return false;
+    if (!f || !ERROR_SPECS[f.code].retryable || f.gen > sentAtMark) return false;
     this.failures.delete(idKey);
     return true;
   }
@@ -114,7 +125,7 @@ export abstract class ChainService extends EventEmitter<LedgerServiceEvents> {
   }
 
   protected rememberFailure(idKey: string, code: ErrorCode, message: string): void {
-    this.failures.set(idKey, { code, message });
+    this.failures.set(idKey, { code, message, gen: ++this.failureGen });
     if (this.failures.size > FAILED_MEMORY) this.failures.delete(this.failures.keys().next().value!);
   }
 }

@@ -5,9 +5,10 @@
  * Waits by polling, up to a deadline.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { TpslabError } from '../errors.js';
-import { isSameProcess, processStartOf } from './pid-alive.js';
+import { isAlive, isSameProcess, processStartOf } from './pid-alive.js';
 
 const POLL_MS = 20;
 /** An empty lock file older than this lost its writer between create and write: stale. */
@@ -35,12 +36,26 @@ async function isStaleLock(path: string, text: string): Promise<boolean> {
 /** For tests: run just before a stale lock file, or a dead waiter's takeover guard, is removed (regression tests delay one waiter there). */
 export const fileLockTestHooks: { beforeStaleRemove?: () => Promise<void>; beforeDeadGuardRemove?: () => Promise<void> } = {};
 
+/** Errors of link() that mean the file system has no hard links (or not here). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV']);
+
+/** `link(from, to)`, with a file system that cannot hard-link told as such (a coded error naming the directory) rather than a raw errno. */
+async function hardLink(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!NO_HARD_LINKS.has(code)) throw err;
+    throw new TpslabError('TPSLAB_E_DATA_DIR', `cannot hard-link ${from} to ${to} (${code}): a stale lock in ${dirname(to)} is taken over with hard links, which its file system does not allow (FAT, some network shares) or this user may not make (a file of another user); put that directory on a local file system, or run as its owner`, { cause: err });
+  }
+}
+
 /** Takes the takeover guard: written whole under a name of its own, then linked into place (never seen empty, unlike an O_EXCL create). */
 async function takeGuard(guard: string): Promise<boolean> {
   const tmp = `${guard}.${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, ownerText(), { flag: 'wx' });
   try {
-    await link(tmp, guard);
+    await hardLink(tmp, guard);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -62,7 +77,7 @@ async function takeGuard(guard: string): Promise<boolean> {
 async function removeDeadGuard(guard: string, text: string): Promise<void> {
   const claim = `${guard}.gone-${text.trim().replace(/[^0-9A-Za-z]+/g, '-') || 'empty'}`;
   try {
-    await link(guard, claim);
+    await hardLink(guard, claim);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOENT') return; // another waiter claimed it, or it is gone
@@ -94,6 +109,7 @@ async function takeOver(path: string): Promise<boolean> {
     return false;
   }
   try {
+    await sweepDeadGuardTmps(guard);
     const text = await readFile(path, 'utf8').catch(() => undefined);
     if (text !== undefined && (await isStaleLock(path, text))) {
       await fileLockTestHooks.beforeStaleRemove?.();
@@ -102,6 +118,21 @@ async function takeOver(path: string): Promise<boolean> {
     return true;
   } finally {
     await rm(guard, { force: true });
+  }
+}
+
+/** Names in the directory of `guard` that start with `guard.` and match `tail`. */
+async function guardFiles(guard: string, tail: RegExp): Promise<string[]> {
+  const prefix = `${basename(guard)}.`;
+  const names = await readdir(dirname(guard)).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(prefix) && tail.test(n.slice(prefix.length))).map((n) => join(dirname(guard), n));
+}
+
+/** Removes the guard's temporary files (`<guard>.<pid>-<hex>`) left by waiters that died between writing and removing them (under the guard: one sweeper). */
+async function sweepDeadGuardTmps(guard: string): Promise<void> {
+  for (const tmp of await guardFiles(guard, /^\d+-[0-9a-f]+$/)) {
+    const pid = Number(/\.(\d+)-[0-9a-f]+$/.exec(tmp)![1]);
+    if (pid !== process.pid && !isAlive(pid)) await rm(tmp, { force: true });
   }
 }
 
@@ -125,7 +156,8 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeou
     if (text === undefined) continue;
     if ((await isStaleLock(path, text)) && (await takeOver(path))) continue;
     if (Date.now() > deadline) {
-      throw new TpslabError('TPSLAB_E_TIMEOUT', `${path} stayed locked for ${timeoutMs} ms (held by ${text.trim() ? `pid ${text.trim().split(' ')[0]}` : 'a process that has not written its pid'}); if no tpslab command is running on this network, remove the file${await stat(`${path}.takeover`).then(() => ` and ${path}.takeover (and any ${path}.takeover.gone-*)`, () => '')}`);
+      const left = [...(await stat(`${path}.takeover`).then(() => [`${path}.takeover`], () => [])), ...(await guardFiles(`${path}.takeover`, /^gone-/))];
+      throw new TpslabError('TPSLAB_E_TIMEOUT', `${path} stayed locked for ${timeoutMs} ms (held by ${text.trim() ? `pid ${text.trim().split(' ')[0]}` : 'a process that has not written its pid'}); if no tpslab command is running on this network, remove the file${left.length ? ` and ${left.join(' and ')}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

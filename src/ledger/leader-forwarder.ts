@@ -38,6 +38,8 @@ export interface Pending {
 export interface Waiting {
   tx: SignedTx;
   resolve: (r: TpslabError | undefined) => void;
+  /** The node's failure mark when it was forwarded (ChainService.failureMark). */
+  failureMark?: number;
 }
 
 /** What the forwarder needs of its node. */
@@ -45,7 +47,7 @@ export interface ForwardHost {
   /** Forwarded and accepted, not yet seen committed or failed. */
   readonly pending: Map<string, Pending>;
   /** Records an accepted (or already pending) transaction under `term`, unless committed or failed here. Does not throw. */
-  track(tx: SignedTx, term: number, atMs: number): void;
+  track(tx: SignedTx, term: number, atMs: number, failureMark?: number): void;
   /** Whether the transaction is in a block here; false when that cannot be told (the node has stopped). */
   isIndexed(idKey: string): boolean;
   /** A resent transaction the leader refused for good. */
@@ -142,7 +144,7 @@ export class LeaderForwarder {
             // A duplicate is pending at the leader (an earlier forward whose answer was lost, another node's):
             // tracked like an accepted one, so it is resent if that leader goes. Nobody else may hold it.
             // Without a term (the answering sequencer stepped down meanwhile), it is resent to the next leader.
-            if (!e || e.code === 'TPSLAB_E_DUPLICATE') this.host.track(w.tx, answer.term ?? 0, now);
+            if (!e || e.code === 'TPSLAB_E_DUPLICATE') this.host.track(w.tx, answer.term ?? 0, now, w.failureMark);
             w.resolve(e ? new TpslabError(isErrorCode(e.code) ? e.code : 'TPSLAB_E_REMOTE', e.message) : undefined);
           }
         });

@@ -105,23 +105,25 @@ export async function serveLedger(service: LedgerService, opts: ServeOptions): P
     if (acceptedAt.delete(k)) metrics.txFailed.inc({ code: f.code });
     settle(k, { status: 'failed', code: f.code, message: f.message });
   });
+  /** The fatal error the service stopped with: a waiter that comes after it (its submit was still under way) is answered at once. */
+  let fatal: { code: string; message: string } | undefined;
+  const unavailable = (k: string, err: { code: string; message: string }): TpslabError => {
+    const id = txIdHex(k);
+    return new TpslabError(
+      'TPSLAB_E_UNAVAILABLE',
+      `this ${service.role === 'replica' ? 'node' : service.role} stopped serving (${err.code}: ${err.message}) before transaction ${id} committed or failed, so its outcome is not known here: it may still commit. Ask another node (GET /v1/tx/${id}) or send the same transaction again`,
+    );
+  };
   service.on('fatal', (err) => {
+    fatal = err;
     console.error(`error ${err.code}: ${service.role} stopped serving: ${err.message}`);
     // Not "failed": a waiter's transaction may be in a block already sealed (it commits when the log is
     // recovered), or held by the sequencer (a node), and commit elsewhere. Its outcome is unknown here.
-    for (const k of [...waiters.keys()]) {
-      const id = txIdHex(k);
-      settle(
-        k,
-        new TpslabError(
-          'TPSLAB_E_UNAVAILABLE',
-          `this ${service.role === 'replica' ? 'node' : service.role} stopped serving (${err.code}: ${err.message}) before transaction ${id} committed or failed, so its outcome is not known here: it may still commit. Ask another node (GET /v1/tx/${id}) or send the same transaction again`,
-        ),
-      );
-    }
+    for (const k of [...waiters.keys()]) settle(k, unavailable(k, err));
   });
 
   const waitFor = (id: Buffer, timeoutMs: number): Promise<TxStatus | TpslabError> => {
+    if (fatal) return Promise.resolve(unavailable(id.toString('latin1'), fatal));
     const now = service.status(id);
     if (now.status !== 'pending') return Promise.resolve(now);
     const k = id.toString('latin1');

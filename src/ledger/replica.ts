@@ -106,9 +106,9 @@ export class Replica extends ChainService implements LedgerService {
     if (this.urls.length > 1) {
       this.leaders = new LeaderForwarder(this.urls, opts.requestTimeoutMs, opts.forwardBatchMax, this.clock, {
         pending: this.pending,
-        track: (tx, term, atMs) => {
+        track: (tx, term, atMs, failureMark) => {
           const k = tx.idKey;
-          this.forgetRetryableFailure(k); // a resend of one dropped for now
+          this.forgetRetryableFailure(k, failureMark); // a resend of one dropped for now (not a failure streamed since it was sent)
           if (!this.holdsOrStopped(tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs, tx, term });
         },
         isIndexed: (k) => this.isIndexedOrStopped(k),
@@ -240,7 +240,11 @@ export class Replica extends ChainService implements LedgerService {
   }
 
   private async forwardNow(batch: Waiting[]): Promise<void> {
-    if (this.leaders) return this.leaders.forward(batch);
+    const mark = this.failureMark();
+    if (this.leaders) {
+      for (const w of batch) w.failureMark = mark;
+      return this.leaders.forward(batch);
+    }
     let results: SubmitAnswer['results'];
     try {
       results = (await postBatch(this.opts.sequencerUrl, batch.map((w) => w.tx), this.opts.requestTimeoutMs)).results;
@@ -262,7 +266,7 @@ export class Replica extends ChainService implements LedgerService {
       // this node): every waiter is answered, or submitMany would never settle.
       try {
         const k = w.tx.idKey;
-        this.forgetRetryableFailure(k); // a resend of one dropped for now
+        this.forgetRetryableFailure(k, mark); // a resend of one dropped for now (not a failure streamed since it was sent)
         if (!this.holdsOrStopped(w.tx, k) && !this.hasFailed(k)) this.pending.set(k, { atMs: now, tx: w.tx, term: 0 });
       } finally {
         w.resolve(undefined);

@@ -51,6 +51,11 @@ export interface Reassignment {
   tookMs: number;
 }
 
+export interface NatsFleetOptions {
+  /** Transactions a reassignment's walk takes between two turns of the event loop (default SPLIT_STEPS_PER_TURN, reassign.ts). */
+  stepsPerTurn?: number;
+}
+
 export class NatsFleet implements Fleet {
   private readonly jobs = new Map<string, Job>();
   private readonly byBeacon = new Map<number, Job[]>();
@@ -67,11 +72,16 @@ export class NatsFleet implements Fleet {
   /** Assignment index → the last `ready` of its jobs (held back while a job of it is being split). */
   private readonly readies = new Map<number, Extract<BeaconMessage, { type: 'ready' }>>();
   private closed = false;
+  /** `stop` was broadcast: it reached only the jobs that existed then, so no job starts after it. */
+  private stopped = false;
+  /** Splits of lost jobs' unsent work, one walk at a time, first in first out: the first finishes first (interleaved, k splits all ended near k times one). */
+  private splits: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly session: NatsOverseer,
     private readonly names: readonly string[],
     private readonly events: FleetEvents,
+    private readonly opts: NatsFleetOptions = {},
   ) {}
 
   private log(line: string): void {
@@ -102,6 +112,7 @@ export class NatsFleet implements Fleet {
 
   broadcast(m: OverseerMessage): void {
     if (m.type === 'start') this.startAtMs = m.atMs;
+    if (m.type === 'stop') this.stopped = true;
     for (const owner of this.liveOwners()) {
       this.session.control(owner, { type: 'control', job: '*', msg: m }).catch((err: unknown) => this.unreachable(owner, err));
     }
@@ -285,6 +296,11 @@ export class NatsFleet implements Fleet {
 
   /** Marks job j dead and moves its unsent plan entries to the beacons left, by sender range. */
   private reassign(j: Job, name: string, began: number, silentMs: number): void {
+    if (this.closed) return;
+    if (this.stopped) {
+      j.dead = true;
+      return this.unplaced(j, name);
+    }
     const survivors = this.liveOwners();
     if (survivors.length === 0) {
       this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
@@ -305,26 +321,38 @@ export class NatsFleet implements Fleet {
         this.log(`job ${j.id}: max-mode senders ${j.assign.accounts.start}..${j.assign.accounts.end - 1} of ${name} taken over by ${ranges} for the remaining ${(leftMs / 1000).toFixed(1)} s, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
       });
     } else {
-      const sentBefore = j.skip + (j.last?.sent ?? 0);
       // Walked in slices (a described share walks the whole run: seconds for a long one), so heartbeats and
       // reports are handled meanwhile; until the parts exist, `splitting` keeps the assignment from looking done.
       j.splitting = true;
-      splitUnsentInSlices(j.assign, sentBefore, survivors.length, { cancelled: () => this.closed }).then(
-        (parts) => {
-          j.splitting = false;
-          if (parts) this.place(j, name, parts, began, silentMs);
-        },
-        (err: unknown) => {
-          j.splitting = false;
-          this.events.failure(asTpslabError(err, 'TPSLAB_E_INTERNAL'));
-        },
-      );
+      this.splits = this.splits.then(() => this.split(j, name, began, silentMs));
     }
+    this.maybeDone(j.beacon);
+  }
+
+  /** Dead job j's turn in the queue of splits: walks its unsent work among the beacons live now and places the parts; never rejects (a failure fails the run). */
+  private async split(j: Job, name: string, began: number, silentMs: number): Promise<void> {
+    try {
+      const sentBefore = j.skip + (j.last?.sent ?? 0);
+      const parts = this.closed || this.stopped ? undefined : await splitUnsentInSlices(j.assign, sentBefore, this.liveOwners().length, { ...(this.opts.stepsPerTurn ? { stepsPerTurn: this.opts.stepsPerTurn } : {}), cancelled: () => this.closed || this.stopped });
+      j.splitting = false;
+      if (parts) this.place(j, name, parts, began, silentMs);
+      else if (!this.closed) this.unplaced(j, name);
+    } catch (err) {
+      j.splitting = false;
+      this.events.failure(asTpslabError(err, 'TPSLAB_E_INTERNAL'));
+    }
+  }
+
+  /** The run was stopped before dead job j's unsent work was placed: it stays unsent (the counts say what was sent), and its assignment can finish. */
+  private unplaced(j: Job, name: string): void {
+    this.log(`job ${j.id}: the run was stopped before the unsent work of ${name} was moved; it stays unsent`);
     this.maybeDone(j.beacon);
   }
 
   /** Starts the parts of dead job j's unsent work on the beacons live now (some may have gone missing during the walk). */
   private place(j: Job, name: string, parts: JobPart[], began: number, silentMs: number): void {
+    if (this.closed) return;
+    if (this.stopped) return this.unplaced(j, name);
     const survivors = this.liveOwners();
     if (survivors.length === 0 && parts.length > 0) {
       this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
@@ -339,7 +367,8 @@ export class NatsFleet implements Fleet {
       this.reassigned.push(r);
       this.log(`job ${j.id}: ${entries} unsent transaction${entries === 1 ? '' : 's'} of ${name} moved to ${to.join(', ') || 'nobody (all sent)'} by sender range, ${r.tookMs.toFixed(0)} ms after its last heartbeat`);
     });
-    const ready = this.readies.get(j.beacon);
+    // With no part to place and no ready seen (its beacon left before the start, having sent nothing, or its share was empty), nothing else would say ready: 0 transactions.
+    const ready = this.readies.get(j.beacon) ?? (parts.length === 0 ? { v: PROTOCOL_VERSION, type: 'ready' as const, beacon: j.beacon, txs: 0, prepareMs: 0 } : undefined);
     if (ready) this.maybeReady(j.beacon, ready);
     this.maybeDone(j.beacon);
   }

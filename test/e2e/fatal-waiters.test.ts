@@ -9,10 +9,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readKeyFile } from '../../src/client/key-file.js';
+import { TpslabError } from '../../src/errors.js';
 import { ensureDevGenesis } from '../../src/ledger/dev-genesis.js';
+import { loadGenesis } from '../../src/ledger/genesis.js';
+import { serveLedger } from '../../src/ledger/node.js';
+import { Replica } from '../../src/ledger/replica.js';
+import { txToJson } from '../../src/protocol/json.js';
 import { damageEntry, runFiles } from '../ledger/tx-index-fixture.js';
 import { NodeProcess, tempDir, testAccounts, waitFor } from '../testkit/index.js';
-import { getJson, hex, postJsonTx, startSequencer, status, transfer, waitCommitted, type HeadBody } from './helpers.js';
+import { getJson, hex, http, postJsonTx, startSequencer, status, transfer, waitCommitted, type HeadBody } from './helpers.js';
 
 test('regression: a node that stopped with a fatal error told waiting clients "failed" for a transaction that then committed; now the answer is 503 UNAVAILABLE (outcome unknown)', async (t) => {
   const dir = await tempDir('tpslab-e2e-fatal-waiters-');
@@ -60,4 +65,37 @@ test('regression: a node that stopped with a fatal error told waiting clients "f
   assert.equal((await postJsonTx(sequencer.url, transfer(faucet, to!, 1n, 3n, network), true)).status, 200);
   const [s] = await waitCommitted(sequencer.url, [hex(held)]);
   assert.equal(s!.status, 'committed');
+});
+
+test('regression: a `?wait=commit` request whose submit was still under way when the node stopped with a fatal error waited its whole timeout and got 202 pending; now it gets 503 UNAVAILABLE at once', async (t) => {
+  const dir = await tempDir('tpslab-e2e-fatal-race-');
+  const dev = await ensureDevGenesis(join(dir.path, 'net'));
+  const sequencer = await startSequencer(join(dir.path, 'seq'), dev.genesisPath);
+  t.after(async () => {
+    sequencer.cli.child.kill('SIGCONT');
+    sequencer.cli.child.kill('SIGKILL');
+  });
+  // The node in this process (a real sequencer process behind it), so that its fatal event can be fired at a chosen moment.
+  const nodeDir = join(dir.path, 'node');
+  const replica = await Replica.open(nodeDir, await loadGenesis(dev.genesisPath), { sequencerUrl: sequencer.url, fsync: false });
+  const node = await serveLedger(replica, { dataDir: nodeDir, verifyThreads: 0 });
+  t.after(async () => {
+    await node.close();
+    await dir.remove();
+  });
+  t.mock.method(console, 'error', () => undefined); // the "stopped serving" line
+  const faucet = await readKeyFile(dev.faucetKeyPath);
+  const [to] = testAccounts('fatal-race', 1);
+  const held = transfer(faucet, to!, 1n, 1n, replica.genesis.network); // nonce 0 unused: the sequencer holds it, it does not commit
+
+  sequencer.cli.child.kill('SIGSTOP'); // the node's forward of the transaction waits for the sequencer's answer
+  const answer = http(node.url, '/v1/tx?wait=commit&timeoutMs=5000', { json: txToJson(held) });
+  await waitFor('the node to receive the transaction', async () => /tpslab_tx_received_total\{[^}]*\} 1/.test((await http(node.url, '/metrics')).text));
+  replica.emit('fatal', new TpslabError('TPSLAB_E_DATA_DIR', 'injected: the block log could not be written'));
+  sequencer.cli.child.kill('SIGCONT'); // the forward is answered (held): the request now waits for the commit
+  const a = await answer;
+  assert.equal(a.status, 503, a.text);
+  const error = (a.body as { error: { code: string; message: string } }).error;
+  assert.equal(error.code, 'TPSLAB_E_UNAVAILABLE');
+  assert.match(error.message, /stopped serving \(TPSLAB_E_DATA_DIR: injected: .*\) before transaction [0-9a-f]{64} committed or failed/);
 });

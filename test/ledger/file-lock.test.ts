@@ -2,7 +2,8 @@
 // recorded: a pid reused since by another process is neither stopped nor counted as the role.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, utimes, writeFile } from 'node:fs/promises';
+import fsp, { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -179,3 +180,55 @@ test('regression: kill and stop signalled the pid in network.json even when anot
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(other.alive(), false);
 });
+
+test('regression: a file system without hard links failed a takeover with a raw errno (EPERM); now a TPSLAB_E_DATA_DIR error names the directory and says it needs hard links', async (t) => {
+  const lock = join(dir.path, 'no-links.lock');
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('close', r));
+  await writeFile(lock, `${gone.pid} 12345\n`); // stale: its takeover links the guard into place
+  for (const code of ['EPERM', 'ENOTSUP', 'EXDEV']) {
+    // What link() answers on such a file system (FAT, some network shares), injected into the module's binding.
+    t.mock.method(fsp, 'link', async () => {
+      throw Object.assign(new Error(`${code}: operation not permitted, link`), { code });
+    });
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(withFileLock(lock, async () => 'taken', 2000), (err: unknown) => {
+        assert.ok(err instanceof TpslabError && err.code === 'TPSLAB_E_DATA_DIR', String(err));
+        assert.match(err.message, new RegExp(`cannot hard-link .* \\(${code}\\): a stale lock in ${dir.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is taken over with hard links`));
+        return true;
+      });
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+  }
+  assert.equal(await withFileLock(lock, async () => 'taken', 2000), 'taken', 'with hard links the same lock is taken over');
+});
+
+test('a takeover sweeps the guard\'s temporary files left by dead waiters; a timeout names the claim files left, not a glob', async () => {
+  const lock = join(dir.path, 'sweep.lock');
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('close', r));
+  const deadTmp = `${lock}.takeover.${gone.pid}-0badc0de`;
+  const liveTmp = `${lock}.takeover.${process.pid}-0badc0de`; // a live waiter's: left alone
+  await writeFile(deadTmp, `${gone.pid} 12345\n`);
+  await writeFile(liveTmp, ownerLine());
+  await writeFile(lock, `${gone.pid} 12345\n`);
+  assert.equal(await withFileLock(lock, async () => 'taken', 2000), 'taken');
+  assert.deepEqual((await readdir(dir.path)).filter((n) => n.startsWith('sweep.lock')).sort(), ['sweep.lock.takeover.' + `${process.pid}-0badc0de`]);
+
+  // A live holder, and a claim file a remover left when it died: the timeout names that file.
+  const claim = `${lock}.takeover.gone-${gone.pid}-12345`;
+  await writeFile(claim, `${gone.pid} 12345\n`);
+  await writeFile(lock, ownerLine());
+  await assert.rejects(withFileLock(lock, async () => 'taken', 100), (err: unknown) => {
+    assert.ok(err instanceof TpslabError && err.code === 'TPSLAB_E_TIMEOUT');
+    assert.ok(err.message.endsWith(`remove the file and ${claim}`), err.message);
+    return true;
+  });
+});
+
+function ownerLine(): string {
+  return `${process.pid} ${processStartOf(process.pid) ?? '-'}\n`;
+}
