@@ -210,13 +210,26 @@ export class Tracker {
   /** Marks as lost what is unconfirmed `timeoutMs` after its intended time. */
   expire(now: number): void {
     const limit = this.a.confirmation.timeoutMs;
+    const t = this.txs;
+    const state = t.state;
+    let lost = 0;
     this.sent.advance((i) => {
-      const s = this.txs.state[i];
+      const s = state[i];
       if (s !== TxState.InFlight && s !== TxState.Waiting) return true;
-      if (this.startMs + this.txs.intended[i]! + limit > now) return false;
-      this.onLost(i);
+      if (this.startMs + t.intended[i]! + limit > now) return false;
+      // The common loss (sent, no answer from the network, no sender with a failed nonce): onLost's
+      // outcome, its counts added once after the walk.
+      if (s === TxState.InFlight && t.attempts[i]! > 0 && this.failedBySender.size === 0 && !this.dropBuilt) {
+        if (this.retryAt.size > 0) this.retryAt.delete(i);
+        state[i] = TxState.Lost;
+        t.error[i] = 'LOST';
+        lost++;
+      } else this.onLost(i);
       return true;
     });
+    this.inFlight -= lost;
+    this.counts.lost += lost;
+    this.counts.expired += lost;
   }
 
   /** Unresolved transactions first sent before `olderThanMs`, oldest first, for status polling. */

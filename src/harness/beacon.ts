@@ -15,7 +15,7 @@
  * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
+import type { BeaconConnector, BuiltTx, PlannedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, appendEntry, type Ledger } from './beacon-ledger.js';
 import { Tracker } from './beacon-tracker.js';
 import type { CommitStore } from './commit-store.js';
@@ -43,6 +43,8 @@ export class Beacon {
   /** Transactions added per sender so far: senders in this beacon's account range in a typed array (hot path), any other in a Map. */
   private readonly ordinals = new Map<number, number>();
   private readonly rangeOrdinals: Uint32Array;
+  /** What `build` passes the connector, refilled for each transaction. */
+  private readonly planned: PlannedTx = { index: 0, sender: 0, target: 0, intendedOffsetMs: 0 };
   /** Per-transaction tracking: the ledger, counts, errors, what is in flight (beacon-tracker.ts). */
   private readonly t: Tracker;
   /** Open model: the walk over this beacon's share, and whether it is over. */
@@ -87,7 +89,13 @@ export class Beacon {
 
   private build(i: number): BuiltTx {
     const t = this.t.txs;
-    const built = this.connector.build({ index: this.t.base + i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
+    // One object for every call (per transaction on the hot path): the contract says not to keep it.
+    const p = this.planned;
+    p.index = this.t.base + i;
+    p.sender = t.sender[i]!;
+    p.target = t.target[i]!;
+    p.intendedOffsetMs = t.intended[i]!;
+    const built = this.connector.build(p);
     t.built[i] = built;
     this.t.index(i, built.id);
     return built;
@@ -254,7 +262,11 @@ export class Beacon {
     // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift. An entry
     // that expired while its request was out may be gone (i < shift): onSubmitted takes it by id.
     const shift = tr.base - base;
-    for (let k = 0; k < batch.length; k++) tr.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
+    for (let k = 0; k < batch.length; k++) {
+      const r = results[k] ?? NO_ANSWER;
+      // Accepted: in flight until its confirmation, whatever happened to it meanwhile (onSubmitted changes nothing).
+      if (r.kind !== 'accepted') tr.onSubmitted(batch[k]! - shift, r, items[k]!);
+    }
     this.pump();
   }
 
