@@ -244,9 +244,13 @@ export class Beacon {
     const tr = this.t;
     const t = tr.txs;
     const base = tr.base;
-    const batch: number[] = [];
-    const items: SubmitItem[] = [];
-    for (const i of queued) {
+    // What is sent is written back over `queued` (and the items into an array of its length): arrays
+    // grown by push were reallocated five times each per batch, most of a beacon's garbage with the items.
+    const batch = queued;
+    const items = new Array<SubmitItem>(queued.length);
+    let n = 0;
+    for (let q = 0; q < queued.length; q++) {
+      const i = queued[q]!;
       // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
       const s = t.state[i];
       if ((s !== TxState.Waiting && s !== TxState.Unsent) || tr.adoptEarly(i, now)) continue;
@@ -254,10 +258,14 @@ export class Beacon {
       const attempt = t.attempts[i]! + 1;
       if (attempt === 1) this.firstSendMs ??= now;
       tr.markSent(i, attempt, now);
-      batch.push(i);
-      items.push({ tx, attempt });
+      batch[n] = i;
+      items[n++] = { tx, attempt };
     }
-    if (batch.length === 0) return;
+    if (n === 0) return;
+    if (n < queued.length) {
+      batch.length = n;
+      items.length = n;
+    }
     const results = await this.submit(items, true);
     // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift. An entry
     // that expired while its request was out may be gone (i < shift): onSubmitted takes it by id.
