@@ -148,6 +148,19 @@ export class Tracker {
     t.state[i] = TxState.InFlight;
   }
 
+  /** Entries [lo, hi), never sent, go out now for the first time: markSent(i, 1, now) for each, as one run. */
+  markSentRun(lo: number, hi: number, now: number): void {
+    const t = this.txs;
+    t.firstSentMs.fill(now, lo, hi);
+    t.attempts.fill(1, lo, hi);
+    t.state.fill(TxState.InFlight, lo, hi);
+    this.sent.pushRun(lo, hi);
+    this.inFlight += hi - lo;
+    this.counts.sent += hi - lo;
+    const intended = t.intended;
+    for (let i = lo; i < hi; i++) this.recorder.recordLag(now - (this.startMs + intended[i]!));
+  }
+
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
   adoptEarly(i: number, now: number): boolean {
     if (this.early.size === 0) return false; // the common case: no reassigned work (hot path, per transaction)

@@ -249,7 +249,14 @@ export class Beacon {
     const batch = queued;
     const items = new Array<SubmitItem>(queued.length);
     let n = 0;
-    for (let q = 0; q < queued.length; q++) {
+    if (this.freshRun(queued)) {
+      // The common batch: entries never sent, consecutive (the schedule's due run). Built and
+      // itemized one by one, marked sent as one run (tr.markSentRun).
+      const lo = queued[0]!;
+      for (; n < queued.length; n++) items[n] = { tx: t.built[lo + n] ?? this.build(lo + n), attempt: 1 };
+      this.firstSendMs ??= now;
+      tr.markSentRun(lo, lo + n, now);
+    } else for (let q = 0; q < queued.length; q++) {
       const i = queued[q]!;
       // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
       const s = t.state[i];
@@ -276,6 +283,17 @@ export class Beacon {
       if (r.kind !== 'accepted') tr.onSubmitted(batch[k]! - shift, r, items[k]!);
     }
     this.pump();
+  }
+
+  /** Whether `queued` is a run of consecutive entries none of which was ever sent (nor adopted: no reassigned work). */
+  private freshRun(queued: readonly number[]): boolean {
+    const m = queued.length;
+    if (m === 0 || this.t.early.size > 0) return false;
+    const lo = queued[0]!;
+    if (queued[m - 1] !== lo + m - 1) return false;
+    const { state, attempts } = this.t.txs;
+    for (let i = lo; i < lo + m; i++) if (state[i] !== TxState.Unsent || attempts[i] !== 0) return false;
+    return true;
   }
 
   /**

@@ -11,9 +11,8 @@ export function batchSize(txs: readonly Uint8Array[]): number {
   return size;
 }
 
-/** The framed batch; written into `into` (returning its first bytes) when it is large enough. */
-export function encodeBatch(txs: readonly Uint8Array[], into?: Buffer): Buffer {
-  const size = batchSize(txs);
+/** The framed batch; written into `into` (returning its first bytes) when it is large enough. `size`: batchSize(txs), when known. */
+export function encodeBatch(txs: readonly Uint8Array[], into?: Buffer, size = batchSize(txs)): Buffer {
   const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   out.writeUInt32BE(txs.length, 0);
   let pos = 4;
