@@ -233,9 +233,10 @@ export class BeaconClient {
     }
   }
 
-  async submit(txs: readonly Buffer[]): Promise<readonly SubmitOutcome[]> {
+  /** Posts `txs` as one batch (`size`: its framed size, batchSize(txs), when the caller has it). */
+  async submit(txs: readonly Buffer[], size?: number): Promise<readonly SubmitOutcome[]> {
     const at = this.current;
-    const need = batchSize(txs);
+    const need = size ?? batchSize(txs);
     let buf = this.freeBodies.pop();
     if (!buf || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_BODY_BYTES));
     let reusable = false;
