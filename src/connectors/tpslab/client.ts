@@ -56,8 +56,7 @@ export function allOk(n: number): readonly SubmitOutcome[] {
  */
 const ALL_ACCEPTED = /^\{"accepted":(\d+),"rejected":0,/;
 
-/** As a flat list: undici walks it as is (an object's keys are listed and checked for an iterator per request). */
-const POST_HEADERS = ['content-type', 'application/octet-stream'];
+const POST_HEADERS = { 'content-type': 'application/octet-stream' };
 /** Keep-alive connections per endpoint for status and account GETs (apart from the batches'). */
 const GET_CONNECTIONS = 8;
 /** Bytes of an answer read to tell a whole batch taken (`{"accepted":<n>,"rejected":0,` and some). */
@@ -81,63 +80,6 @@ class BatchAnswer {
 
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-/**
- * One POST's answer as undici's dispatcher delivers it: the handler interface its HTTP/1.1 client
- * calls itself (`onConnect`, `onHeaders` with the raw header list, `onData`, `onComplete`,
- * `onError`; undici's docs' dispatch examples). A handler with the newer `onRequestStart`/
- * `onResponseStart` methods is wrapped per request (a wrapper and a controller object) and its
- * response headers and trailers are parsed into objects each time; this one reads a header only
- * when it needs one (a 429's Retry-After). A class, not closures: one object per request.
- */
-class PostHandler {
-  statusCode = 0;
-  retryAfter: number | undefined = undefined;
-  settled = false;
-  timer: unknown = undefined;
-  clock: Clock = systemClock;
-  private readonly chunks: Buffer[] = [];
-
-  constructor(
-    private readonly resolve: (a: BatchAnswer) => void,
-    private readonly reject: (err: Error) => void,
-  ) {}
-
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.clock.clearTimeout(this.timer);
-    return true;
-  }
-
-  onConnect(): void {}
-
-  onHeaders(statusCode: number, rawHeaders: (Buffer | string)[]): boolean {
-    this.statusCode = statusCode;
-    if (statusCode === 429) {
-      for (let k = 0; k + 1 < rawHeaders.length; k += 2) {
-        if (rawHeaders[k]!.toString().toLowerCase() !== 'retry-after') continue;
-        const ms = retryAfterMs(rawHeaders[k + 1]!.toString(), Date.now());
-        if (ms !== undefined) this.retryAfter = Math.min(MAX_RETRY_AFTER_MS, ms);
-        break;
-      }
-    }
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return true;
-  }
-
-  onComplete(): void {
-    if (this.settle()) this.resolve(new BatchAnswer(this.statusCode, this.chunks, this.retryAfter));
-  }
-
-  onError(err: Error): void {
-    if (this.settle()) this.reject(err);
   }
 }
 
@@ -265,27 +207,50 @@ export class BeaconClient {
 
   /**
    * POSTs a batch body to endpoint `at`; resolves once the whole answer is in. Through undici's
-   * `dispatch` with a handler (PostHandler), not `request`: no response stream, no body consumer
-   * and no string of the whole answer per batch (`head()` decodes only its first bytes: a whole
-   * batch taken is known from them).
+   * `dispatch` with a handler, not `request`: no response stream, no body consumer and no string
+   * of the whole answer per batch (`head()` decodes only its first bytes: a whole batch taken is
+   * known from them).
    */
   private post(at: number, body: Buffer): Promise<BatchAnswer> {
     const pool = this.pools[at]!;
     return new Promise((resolve, reject) => {
-      const h = new PostHandler(resolve, reject);
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      let retryAfter: number | undefined;
+      let settled = false;
       // The deadline counts from here, not from when undici writes the request or it reaches the head
       // of a pipeline: behind a hung batch, each one after it would otherwise wait a timeout of its own
       // (and be sent again to the same endpoint after each one).
-      h.timer = this.clock.setTimeout(() => {
-        if (h.settled) return;
-        h.settled = true;
+      const timer = this.clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
         const err = new Error(`no answer within the request timeout (${this.requestTimeoutMs} ms); every connection to this endpoint dropped`);
         reject(err);
         this.resetPool(at, pool, err);
       }, this.requestTimeoutMs);
-      h.clock = this.clock;
-      // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
-      pool.dispatch({ method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined }, h);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        return true;
+      };
+      pool.dispatch(
+        // Pipelined only when asked (ClientOptions.pipelining): undici never pipelines a request it may not send twice.
+        { method: 'POST', path: '/v1/txs', headers: POST_HEADERS, body, idempotent: this.pipelined, blocking: !this.pipelined },
+        {
+          onRequestStart: () => {}, // (undici takes a handler without it for its older interface)
+          onResponseStart: (_c, status, headers) => {
+            statusCode = status;
+            if (status === 429) {
+              const ms = retryAfterMs(headers['retry-after'], Date.now());
+              if (ms !== undefined) retryAfter = Math.min(MAX_RETRY_AFTER_MS, ms);
+            }
+          },
+          onResponseData: (_c, chunk) => void chunks.push(chunk),
+          onResponseEnd: () => void (settle() && resolve(new BatchAnswer(statusCode, chunks, retryAfter))),
+          onResponseError: (_c, err) => void (settle() && reject(err)),
+        },
+      );
     });
   }
 
