@@ -176,23 +176,14 @@ export class Beacon {
     const startMs = tr.startMs;
     if (this.source) this.takeSourced(this.source, now);
     else if (a.mode === 'open') {
+      this.fill(this.nextDue + PLAN_AHEAD);
       // Due entries join the queue as a run (they stay Unsent until taken), at most QUEUE_AHEAD
       // queued: far behind its schedule, a beacon lays out what it can send soon, not every due
-      // entry (their lag and latency count from their intended times either way). The plan is laid
-      // out PLAN_AHEAD past the next due entry, again as long as every entry laid out is due: laid
-      // out once per tick, at most PLAN_AHEAD entries fell due per tick, which capped a flat-out
-      // beacon near 8,192 a tick (4-5 M tx/s with its ticks 1.6-2 ms apart: it waited, queue empty).
-      for (;;) {
-        this.fill(this.nextDue + PLAN_AHEAD);
-        const intended = tr.txs.intended;
-        const stop = Math.min(tr.txs.size, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
-        let due = this.nextDue;
-        while (due < stop && startMs + intended[due]! <= now) due++;
-        const moved = due > this.nextDue;
-        this.nextDue = due;
-        this.queue.queueFreshTo(due);
-        if (!moved || due < tr.txs.size || this.planDone || this.queue.length >= QUEUE_AHEAD) break;
-      }
+      // entry (their lag and latency count from their intended times either way).
+      const intended = tr.txs.intended;
+      const stop = Math.min(tr.txs.size, this.nextDue + Math.max(0, QUEUE_AHEAD - this.queue.length));
+      while (this.nextDue < stop && startMs + intended[this.nextDue]! <= now) this.nextDue++;
+      this.queue.queueFreshTo(this.nextDue);
     } else {
       // Max mode: keep maxInFlight unconfirmed, round-robin over this beacon's senders, sent now.
       const endMs = startMs + a.maxDurationMs;

@@ -7,7 +7,7 @@ import type { BeaconConnector, SubmitItem, SubmitResult } from '../../src/connec
 import type { BeaconClient } from '../../src/connectors/tpslab/client.js';
 import { Confirmer } from '../../src/connectors/tpslab/confirm.js';
 import { assignment } from '../../src/harness/assignment.js';
-import { Beacon, PLAN_AHEAD, QUEUE_AHEAD, TxState } from '../../src/harness/beacon.js';
+import { Beacon, TxState } from '../../src/harness/beacon.js';
 import type { Assign, BeaconMessage } from '../../src/harness/messages.js';
 
 const assign = (over: Partial<Assign> = {}): Assign => assignment({
@@ -103,35 +103,6 @@ test('regression: with every request slot busy, a queued batch waited for the ne
   for (let k = 0; k < 4; k++) answers.shift()!();
   await sleep(10);
   assert.equal(calls, BATCHES - 1, 'as many as slots were freed, while whole batches are queued');
-  await b.stop();
-  for (const r of answers) r();
-});
-
-test('regression: a beacon far behind its schedule made at most PLAN_AHEAD transactions due per tick (a flat-out beacon waited with its queue empty)', async () => {
-  const clock = new ManualClock();
-  const BATCH = 200;
-  const n = 64 * BATCH + 5000; // more than the 64 requests of the first tick take, and more than PLAN_AHEAD
-  let submitted = 0;
-  const answers: (() => void)[] = [];
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      submitted += items.length;
-      await new Promise<void>((r) => answers.push(r));
-      return items.map(() => ({ kind: 'accepted' }));
-    },
-    confirm: async () => {},
-    close: async () => {},
-  };
-  const a = assign({ offsetsMs: new Float64Array(n), senders: new Uint32Array(n), targets: new Uint32Array(n).fill(1), batchMax: BATCH, maxInFlight: n });
-  const b = new Beacon(a, () => {}, connector, clock);
-  await b.prepare();
-  b.start(clock.now());
-  clock.advance(0); // the first tick: every transaction is due
-  assert.ok(PLAN_AHEAD < 64 * BATCH && 64 * BATCH <= QUEUE_AHEAD, 'the first tick can fill its 64 requests only past PLAN_AHEAD');
-  assert.equal(submitted, 64 * BATCH, 'the first tick fills every request slot with whole batches');
   await b.stop();
   for (const r of answers) r();
 });
