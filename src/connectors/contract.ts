@@ -230,7 +230,10 @@ export interface SourcedTx {
 export interface BeaconConnector {
   /** Learns what it needs before the start (nonces of existing accounts). */
   prepare(): Promise<void>;
-  /** Builds and signs transaction `tx`; called once per transaction, in plan order per sender. */
+  /**
+   * Builds and signs transaction `tx`; called once per transaction, in plan order per sender. `tx` is
+   * the beacon's, refilled for the next call: read what is needed from it, do not keep it.
+   */
   build(tx: PlannedTx): BuiltTx;
   /**
    * The connector's own transactions, if it brings them (a replay): called once after `prepare`;

@@ -41,8 +41,10 @@ export class Compactor {
     return this.settled.evicted;
   }
 
-  private settle(i: number, id: string): void {
-    if (this.settled.add(this.tr.txs, i, id, this.tr.startMs) && this.settled.evicted === 1) {
+  /** Keeps ledger entries [from, to) (failed or lost, each with an id) by id. */
+  private settleRun(from: number, to: number): void {
+    const before = this.settled.evicted;
+    if (this.settled.addRun(this.tr.txs, from, to, this.tr.startMs) > 0 && before === 0) {
       this.log(`more than ${this.max} failed or lost transactions kept: the oldest are let go, and a commit of one of them will not be counted (it stays lost; reconciliation names it)`);
     }
   }
@@ -58,17 +60,28 @@ export class Compactor {
     while (k < t.size && (k < tr.skip || isResolved(t.state[k]))) k++;
     this.scan = k;
     if (k < COMPACT_MIN || k * 2 < t.size) return 0;
-    let rows: Outcome[] = [];
-    for (let i = 0; i < k; i++) {
-      if (i < tr.skip) continue;
-      const id = t.id[i];
-      if (tr.a.collectOutcomes) rows.push(outcomeOf(t, i, tr.startMs));
-      if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
-      if (id === undefined) continue;
-      // A committed one is in the commit store already (onCommitted).
-      if (t.state[i] !== TxState.Committed) this.settle(i, id);
+    if (tr.a.collectOutcomes) {
+      let rows: Outcome[] = [];
+      for (let i = tr.skip; i < k; i++) {
+        rows.push(outcomeOf(t, i, tr.startMs));
+        if (rows.length >= OUTCOME_CHUNK) rows = this.sendOutcomes(rows);
+      }
+      this.sendOutcomes(rows);
     }
-    this.sendOutcomes(rows);
+    // Failed and lost entries with ids are kept by id, in runs (a committed one is in the commit
+    // store already: onCommitted); an entry without an id was never built, so never sent.
+    const state = t.state;
+    const id = t.id;
+    for (let i = Math.min(tr.skip, k); i < k; ) {
+      if (state[i] === TxState.Committed || id[i] === undefined) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < k && state[j] !== TxState.Committed && id[j] !== undefined) j++;
+      this.settleRun(i, j);
+      i = j;
+    }
     dropPrefix(t, k);
     tr.base += k;
     // The ids of dropped entries name indexes below the new base: gone, at no cost per id.

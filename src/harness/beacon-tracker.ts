@@ -148,6 +148,19 @@ export class Tracker {
     t.state[i] = TxState.InFlight;
   }
 
+  /** Entries [lo, hi), never sent, go out now for the first time: markSent(i, 1, now) for each, as one run. */
+  markSentRun(lo: number, hi: number, now: number): void {
+    const t = this.txs;
+    t.firstSentMs.fill(now, lo, hi);
+    t.attempts.fill(1, lo, hi);
+    t.state.fill(TxState.InFlight, lo, hi);
+    this.sent.pushRun(lo, hi);
+    this.inFlight += hi - lo;
+    this.counts.sent += hi - lo;
+    const intended = t.intended;
+    for (let i = lo; i < hi; i++) this.recorder.recordLag(now - (this.startMs + intended[i]!));
+  }
+
   /** Reassigned work: an entry a previous owner sent and the network committed counts as sent and committed, not sent again. */
   adoptEarly(i: number, now: number): boolean {
     if (this.early.size === 0) return false; // the common case: no reassigned work (hot path, per transaction)
@@ -210,13 +223,26 @@ export class Tracker {
   /** Marks as lost what is unconfirmed `timeoutMs` after its intended time. */
   expire(now: number): void {
     const limit = this.a.confirmation.timeoutMs;
+    const t = this.txs;
+    const state = t.state;
+    let lost = 0;
     this.sent.advance((i) => {
-      const s = this.txs.state[i];
+      const s = state[i];
       if (s !== TxState.InFlight && s !== TxState.Waiting) return true;
-      if (this.startMs + this.txs.intended[i]! + limit > now) return false;
-      this.onLost(i);
+      if (this.startMs + t.intended[i]! + limit > now) return false;
+      // The common loss (sent, no answer from the network, no sender with a failed nonce): onLost's
+      // outcome, its counts added once after the walk.
+      if (s === TxState.InFlight && t.attempts[i]! > 0 && this.failedBySender.size === 0 && !this.dropBuilt) {
+        if (this.retryAt.size > 0) this.retryAt.delete(i);
+        state[i] = TxState.Lost;
+        t.error[i] = 'LOST';
+        lost++;
+      } else this.onLost(i);
       return true;
     });
+    this.inFlight -= lost;
+    this.counts.lost += lost;
+    this.counts.expired += lost;
   }
 
   /** Unresolved transactions first sent before `olderThanMs`, oldest first, for status polling. */

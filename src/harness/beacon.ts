@@ -15,7 +15,7 @@
  * transaction's intended offset; a transaction's bytes are dropped once it is resolved.
  */
 import { preciseClock, type Clock } from '../clock.js';
-import type { BeaconConnector, BuiltTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
+import type { BeaconConnector, BuiltTx, PlannedTx, SubmitItem, SubmitResult } from '../connectors/contract.js';
 import { TxState, appendEntry, type Ledger } from './beacon-ledger.js';
 import { Tracker } from './beacon-tracker.js';
 import type { CommitStore } from './commit-store.js';
@@ -43,6 +43,8 @@ export class Beacon {
   /** Transactions added per sender so far: senders in this beacon's account range in a typed array (hot path), any other in a Map. */
   private readonly ordinals = new Map<number, number>();
   private readonly rangeOrdinals: Uint32Array;
+  /** What `build` passes the connector, refilled for each transaction. */
+  private readonly planned: PlannedTx = { index: 0, sender: 0, target: 0, intendedOffsetMs: 0 };
   /** Per-transaction tracking: the ledger, counts, errors, what is in flight (beacon-tracker.ts). */
   private readonly t: Tracker;
   /** Open model: the walk over this beacon's share, and whether it is over. */
@@ -87,7 +89,13 @@ export class Beacon {
 
   private build(i: number): BuiltTx {
     const t = this.t.txs;
-    const built = this.connector.build({ index: this.t.base + i, sender: t.sender[i]!, target: t.target[i]!, intendedOffsetMs: t.intended[i]! });
+    // One object for every call (per transaction on the hot path): the contract says not to keep it.
+    const p = this.planned;
+    p.index = this.t.base + i;
+    p.sender = t.sender[i]!;
+    p.target = t.target[i]!;
+    p.intendedOffsetMs = t.intended[i]!;
+    const built = this.connector.build(p);
     t.built[i] = built;
     this.t.index(i, built.id);
     return built;
@@ -236,9 +244,20 @@ export class Beacon {
     const tr = this.t;
     const t = tr.txs;
     const base = tr.base;
-    const batch: number[] = [];
-    const items: SubmitItem[] = [];
-    for (const i of queued) {
+    // What is sent is written back over `queued` (and the items into an array of its length): arrays
+    // grown by push were reallocated five times each per batch, most of a beacon's garbage with the items.
+    const batch = queued;
+    const items = new Array<SubmitItem>(queued.length);
+    let n = 0;
+    if (this.freshRun(queued)) {
+      // The common batch: entries never sent, consecutive (the schedule's due run). Built and
+      // itemized one by one, marked sent as one run (tr.markSentRun).
+      const lo = queued[0]!;
+      for (; n < queued.length; n++) items[n] = { tx: t.built[lo + n] ?? this.build(lo + n), attempt: 1 };
+      this.firstSendMs ??= now;
+      tr.markSentRun(lo, lo + n, now);
+    } else for (let q = 0; q < queued.length; q++) {
+      const i = queued[q]!;
       // A queued retry may have been resolved meanwhile (committed, failed or lost): never resend it.
       const s = t.state[i];
       if ((s !== TxState.Waiting && s !== TxState.Unsent) || tr.adoptEarly(i, now)) continue;
@@ -246,16 +265,35 @@ export class Beacon {
       const attempt = t.attempts[i]! + 1;
       if (attempt === 1) this.firstSendMs ??= now;
       tr.markSent(i, attempt, now);
-      batch.push(i);
-      items.push({ tx, attempt });
+      batch[n] = i;
+      items[n++] = { tx, attempt };
     }
-    if (batch.length === 0) return;
+    if (n === 0) return;
+    if (n < queued.length) {
+      batch.length = n;
+      items.length = n;
+    }
     const results = await this.submit(items, true);
     // The ledger may have dropped its resolved front meanwhile: entry i moved to i - shift. An entry
     // that expired while its request was out may be gone (i < shift): onSubmitted takes it by id.
     const shift = tr.base - base;
-    for (let k = 0; k < batch.length; k++) tr.onSubmitted(batch[k]! - shift, results[k] ?? NO_ANSWER, items[k]!);
+    for (let k = 0; k < batch.length; k++) {
+      const r = results[k] ?? NO_ANSWER;
+      // Accepted: in flight until its confirmation, whatever happened to it meanwhile (onSubmitted changes nothing).
+      if (r.kind !== 'accepted') tr.onSubmitted(batch[k]! - shift, r, items[k]!);
+    }
     this.pump();
+  }
+
+  /** Whether `queued` is a run of consecutive entries none of which was ever sent (nor adopted: no reassigned work). */
+  private freshRun(queued: readonly number[]): boolean {
+    const m = queued.length;
+    if (m === 0 || this.t.early.size > 0) return false;
+    const lo = queued[0]!;
+    if (queued[m - 1] !== lo + m - 1) return false;
+    const { state, attempts } = this.t.txs;
+    for (let i = lo; i < lo + m; i++) if (state[i] !== TxState.Unsent || attempts[i] !== 0) return false;
+    return true;
   }
 
   /**

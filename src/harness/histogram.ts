@@ -398,9 +398,21 @@ class RunRecorder {
   /** The run's bucket, [lo, hi] in µs (empty: lo > hi). */
   private lo = 1;
   private hi = 0;
+  /**
+   * The same bucket before rounding: toMicros(ms) is Math.round(ms × 1000), which is in [lo, hi]
+   * exactly when ms × 1000 is in [lo − 0.5, hi + 0.5) (for lo ≥ 1; a NaN is in no range). One
+   * multiplication and two comparisons per value in the run (the hot path: one lag per send).
+   */
+  private loX = 1;
+  private hiX = 0;
   private run = 0;
 
   record(latencyMs: number): void {
+    const x = latencyMs * US_PER_MS;
+    if (x >= this.loX && x < this.hiX) {
+      this.run++;
+      return;
+    }
     const us = toMicros(latencyMs);
     if (us >= this.lo && us <= this.hi) {
       this.run++;
@@ -409,6 +421,11 @@ class RunRecorder {
     this.flush();
     this.lo = this.h.lowestEquivalentMicros(us);
     this.hi = this.h.highestEquivalentMicros(us);
+    // Bucket 0 (clamped negatives) and the clamped top take the exact path above.
+    if (this.lo >= 1 && this.hi < HIGHEST_TRACKABLE_US) {
+      this.loX = this.lo - 0.5;
+      this.hiX = this.hi + 0.5;
+    }
     this.run = 1;
   }
 
@@ -417,6 +434,8 @@ class RunRecorder {
     this.run = 0;
     this.lo = 1;
     this.hi = 0;
+    this.loX = 1;
+    this.hiX = 0;
   }
 
   /** The histogram so far, encoded; then empty. */

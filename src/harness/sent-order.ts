@@ -17,6 +17,14 @@ export class SentOrder {
     this.order[this.end++] = i;
   }
 
+  /** push(i) for each i in [lo, hi). */
+  pushRun(lo: number, hi: number): void {
+    for (let i = lo; i < hi; i++) {
+      if (this.end === this.order.length) this.makeRoom();
+      this.order[this.end++] = i;
+    }
+  }
+
   /** Moves what is kept to the front; grows only when more than half is kept. */
   private makeRoom(): void {
     const kept = this.end - this.head;

@@ -60,29 +60,47 @@ export class SettledRows {
   }
 
   /**
-   * Keeps ledger entry i (failed or lost, with id `id`). Returns true when an older row still held
-   * was let go to make room.
+   * Keeps ledger entries [from, to), every one failed or lost and with an id, oldest out past `max`,
+   * with the numeric columns moved as whole slices (a flat-out beacon whose transactions are all
+   * lost keeps every one of them: row by row, that was a division and eight column copies each).
+   * Returns how many older rows still held were let go to make room.
    */
-  add(t: Ledger, i: number, id: string, startMs: number): boolean {
-    if (this.max <= 0) return true;
-    if (this.seq === this.capacity && this.capacity < this.max) this.grow();
-    const s = this.seq++;
-    const r = s % this.capacity;
-    let letGo = false;
-    if (s >= this.capacity) {
-      // The oldest row goes: ids naming it count as gone.
-      this.byId.floor = s - this.capacity + 1;
-      if (this.state[r] !== 0) letGo = true;
+  addRun(t: Ledger, from: number, to: number, startMs: number): number {
+    if (this.max <= 0) {
+      this.evicted += to - from;
+      return to - from;
     }
-    this.ids[r] = id;
-    this.errors[r] = t.error[i];
-    this.sender[r] = t.sender[i]!;
-    this.nonce[r] = t.ordinal[i]!;
-    this.intendedMs[r] = startMs + t.intended[i]!;
-    this.sentMs[r] = t.firstSentMs[i]!;
-    this.attempts[r] = t.attempts[i]!;
-    this.state[r] = t.state[i]!;
-    if (letGo) this.evicted++;
+    let letGo = 0;
+    while (from < to) {
+      if (this.seq === this.capacity && this.capacity < this.max) this.grow();
+      const cap = this.capacity;
+      const s = this.seq;
+      const r = s % cap;
+      // Below max no row was let go and s < cap (row s at s); at max, up to the ring's end.
+      const m = Math.min(to - from, cap - r);
+      if (s + m > cap) {
+        // Rows s - cap … s + m - 1 - cap go: ids naming them count as gone.
+        this.byId.floor = s + m - cap;
+        for (let j = r; j < r + m; j++) if (this.state[j] !== 0) letGo++;
+      }
+      const ids = this.ids;
+      const errors = this.errors;
+      const intendedMs = this.intendedMs;
+      for (let j = 0; j < m; j++) {
+        ids[r + j] = t.id[from + j];
+        errors[r + j] = t.error[from + j];
+        intendedMs[r + j] = startMs + t.intended[from + j]!;
+      }
+      const end = from + m;
+      this.sender.set(t.sender.subarray(from, end), r);
+      this.nonce.set(t.ordinal.subarray(from, end), r);
+      this.sentMs.set(t.firstSentMs.subarray(from, end), r);
+      this.attempts.set(t.attempts.subarray(from, end), r);
+      this.state.set(t.state.subarray(from, end), r);
+      this.seq = s + m;
+      from = end;
+    }
+    this.evicted += letGo;
     return letGo;
   }
 

@@ -235,6 +235,24 @@ describe('IntervalRecorder', () => {
     assert.deepEqual(LatencyHistogram.decode(lag).summary(), each.summary());
   });
 
+  it('records values on the edges of a run\'s bucket as one record per value would (rounding to whole µs at .5, negatives, past 1 hour)', () => {
+    // The run's bucket is checked before rounding (ms × 1000 within [lo − 0.5, hi + 0.5)): values
+    // exactly at the half µs either side of a bucket, and clamped ones, must land where toMicros puts them.
+    const r = new IntervalRecorder();
+    const each = new LatencyHistogram();
+    const values: number[] = [];
+    for (const us of [1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 65_535, 65_536, 1_000_000, 3_599_999_999]) {
+      for (const d of [-0.5, -0.4999, -0.0001, 0, 0.4999, 0.5, 0.5001]) values.push((us + d) / 1000);
+    }
+    values.push(-5, -0.0004, 0, 0.0004, 0.0005, 3_600_001, 7_200_000, 3_600_000, 3_599_999.9995);
+    // In order and reversed, so each value meets runs opened by its neighbours from both sides.
+    for (const v of [...values, ...values.slice().reverse(), ...values]) {
+      r.recordLag(v);
+      each.record(v);
+    }
+    assert.equal(r.snapshot().lag, each.encode());
+  });
+
   it('resets on snapshot', () => {
     const r = new IntervalRecorder();
     r.recordCommit(0, 1, 5);

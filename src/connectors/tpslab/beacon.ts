@@ -89,8 +89,10 @@ export class TpslabBeacon implements BeaconConnector {
 
   async submit(batch: readonly SubmitItem[]): Promise<readonly SubmitResult[]> {
     const payloads = new Array<Buffer>(batch.length);
-    for (let k = 0; k < batch.length; k++) payloads[k] = batch[k]!.tx.payload as Buffer;
-    const outcomes = await this.client.submit(payloads);
+    // The framed batch's size in the same pass (u32 count, then u32 length and bytes per transaction: batchSize).
+    let size = 4;
+    for (let k = 0; k < batch.length; k++) size += 4 + (payloads[k] = batch[k]!.tx.payload as Buffer).length;
+    const outcomes = await this.client.submit(payloads, size);
     if (outcomes === allOk(batch.length)) return allAccepted(batch.length);
     const pipelined = this.client.pipelined;
     return outcomes.map((o, k) => toResult(o, batch[k]!.attempt, pipelined));

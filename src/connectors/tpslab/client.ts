@@ -175,14 +175,15 @@ export class BeaconClient {
     }
   }
 
-  async submit(txs: readonly Buffer[]): Promise<readonly SubmitOutcome[]> {
+  /** Posts `txs` as one batch (`size`: its framed size, batchSize(txs), when the caller has it). */
+  async submit(txs: readonly Buffer[], size?: number): Promise<readonly SubmitOutcome[]> {
     const at = this.current;
-    const need = batchSize(txs);
+    const need = size ?? batchSize(txs);
     let buf = this.freeBodies.pop();
     if (!buf || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_BODY_BYTES));
     let reusable = false;
     try {
-      const res = await this.post(at, encodeBatch(txs, buf));
+      const res = await this.post(at, encodeBatch(txs, buf, need));
       // A 200 answers the whole batch: the node read every byte, so none is still queued on the socket.
       reusable = res.statusCode === 200;
       if (res.statusCode === 200 && Number(ALL_ACCEPTED.exec(res.head())?.[1]) === txs.length) return allOk(txs.length);
