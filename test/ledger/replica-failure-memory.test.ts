@@ -5,18 +5,16 @@
  * that resend's answer. The feed's events are handed to the node directly (onText, as its BlockFeed does).
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { serveLedger } from '../../src/ledger/node.js';
 import { Replica } from '../../src/ledger/replica.js';
 import { Sequencer } from '../../src/ledger/sequencer.js';
-import { splitBatch } from '../../src/protocol/batch.js';
 import type { SignedTx } from '../../src/protocol/tx.js';
 import { chainGenesis, transfers } from './chain-fixture.js';
 import { tempDir } from './tx-index-fixture.js';
+import { standInSequencer } from './stand-in-sequencer.js';
 
 type Internals = { onText(text: string): void; hasFailed(idKey: string): boolean };
 const failed = (tx: SignedTx, message: string): string => JSON.stringify({ type: 'failed', id: tx.id.toString('hex'), code: 'TPSLAB_E_PREDECESSOR_REFUSED', message });
@@ -30,26 +28,12 @@ async function until(what: string, check: () => boolean): Promise<void> {
 
 test('regression: a resend\'s answer erased a failure streamed after the resend was sent; now only a failure older than the resend is forgotten', async (t) => {
   // A stand-in sequencer on 127.0.0.1 that accepts every transaction, answering only when released.
-  let received = 0;
-  const held: (() => void)[] = [];
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => {
-      if (req.method !== 'POST') return res.writeHead(404).end('{}');
-      const n = splitBatch(Buffer.concat(parts), 100_000, 1 << 20).length;
-      received++;
-      held.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: Array.from({ length: n }, () => ({})) })));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const replica = await Replica.open(await tempDir(t, 'tpslab-replica-failures-'), chainGenesis(), { sequencerUrl: url, fsync: false, requestTimeoutMs: 5000 });
+  const sequencer = await standInSequencer({ hold: true });
+  const replica = await Replica.open(await tempDir(t, 'tpslab-replica-failures-'), chainGenesis(), { sequencerUrl: sequencer.url, fsync: false, requestTimeoutMs: 5000 });
   t.after(async () => {
-    for (const answer of held.splice(0)) answer();
+    while (sequencer.release());
     await replica.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await sequencer.close();
   });
   t.mock.method(console, 'log', () => undefined); // the block feed's reconnect lines (the stand-in serves none)
   const node = replica as unknown as Internals;
@@ -59,10 +43,10 @@ test('regression: a resend\'s answer erased a failure streamed after the resend 
     node.onText(failed(tx, 'dropped')); // dropped for now: the client sends it again through this node
     assert.equal(replica.status(tx.id).status, 'failed');
     const answer = replica.submitMany([tx]);
-    const before = received;
-    await until('the resend at the sequencer', () => received > before);
+    const before = sequencer.received;
+    await until('the resend at the sequencer', () => sequencer.received > before);
     if (streamedAgain) node.onText(failed(tx, 'dropped again')); // taken, then dropped again: the feed is faster than the answer
-    held.shift()!();
+    assert.ok(sequencer.release());
     assert.deepEqual(await answer, [undefined]);
     if (streamedAgain) assert.deepEqual(replica.status(tx.id), { status: 'failed', code: 'TPSLAB_E_PREDECESSOR_REFUSED', message: 'dropped again' }, 'the newer failure stays');
     else assert.deepEqual(replica.status(tx.id), { status: 'pending' }, 'the failure the resend answered is forgotten');

@@ -6,33 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../src/clock.js';
 import { TpslabError } from '../../src/errors.js';
 import { LeaderForwarder, type ForwardHost, type Pending } from '../../src/ledger/leader-forwarder.js';
 import { Replica } from '../../src/ledger/replica.js';
-import { splitBatch } from '../../src/protocol/batch.js';
 import { chainGenesis, transfers } from './chain-fixture.js';
 import { tempDir } from './tx-index-fixture.js';
+import { standInSequencer } from './stand-in-sequencer.js';
 
 test('a damaged index met after the sequencer accepted a batch left its waiters unanswered (submitMany never settled); now each is answered and the node stops with TPSLAB_E_DATA_DIR', async (t) => {
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => {
-      if (req.method !== 'POST') return res.writeHead(404).end('{}');
-      const n = splitBatch(Buffer.concat(parts), 100_000, 1 << 20).length;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: Array.from({ length: n }, () => ({})) }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const replica = await Replica.open(await tempDir(t, 'tpslab-replica-forward-'), chainGenesis(), { sequencerUrl: url, fsync: false, forwardBatchMax: 3, requestTimeoutMs: 5000 });
+  const sequencer = await standInSequencer();
+  const replica = await Replica.open(await tempDir(t, 'tpslab-replica-forward-'), chainGenesis(), { sequencerUrl: sequencer.url, fsync: false, forwardBatchMax: 3, requestTimeoutMs: 5000 });
   t.after(async () => {
     await replica.close();
-    server.closeAllConnections(); // the client's kept-alive connections
-    await new Promise((r) => server.close(r));
+    await sequencer.close();
   });
   t.mock.method(console, 'log', () => undefined); // the block feed's reconnect lines (the stand-in serves none)
   // What a damaged index does to ChainStore.holds: tells its owner (the node stops), then the lookup throws.
