@@ -234,7 +234,7 @@ export interface BeaconConnector {
    * Builds and signs transaction `tx`; called once per transaction, in plan order per sender. `tx` is
    * the beacon's, refilled for the next call: read what is needed from it, do not keep it.
    */
-  build(tx: PlannedTx): BuiltTx;
+  build(tx: Readonly<PlannedTx>): BuiltTx;
   /**
    * The connector's own transactions, if it brings them (a replay): called once after `prepare`;
    * undefined means "build from the plan". The beacon pulls lazily, never more than `maxInFlight`

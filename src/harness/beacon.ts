@@ -292,7 +292,11 @@ export class Beacon {
     const lo = queued[0]!;
     if (queued[m - 1] !== lo + m - 1) return false;
     const { state, attempts } = this.t.txs;
-    for (let i = lo; i < lo + m; i++) if (state[i] !== TxState.Unsent || attempts[i] !== 0) return false;
+    // Every queued index checked, not only the ends: a duplicate and a gap would otherwise pass together.
+    for (let q = 0; q < m; q++) {
+      const i = lo + q;
+      if (queued[q] !== i || state[i] !== TxState.Unsent || attempts[i] !== 0) return false;
+    }
     return true;
   }
 

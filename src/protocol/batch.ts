@@ -3,6 +3,7 @@
  * `u32 count | count × (u32 length | signed transaction bytes)`, big-endian.
  */
 import { ByteReader } from './bytes.js';
+import { TpslabError } from '../errors.js';
 
 /** Bytes of the framed batch. */
 export function batchSize(txs: readonly Uint8Array[]): number {
@@ -28,6 +29,8 @@ export function encodeBatch(txs: readonly Uint8Array[], into?: Buffer, size = ba
     out.set(t, pos + 4);
     pos += 4 + n;
   }
+  // A wrong `size` would send stale bytes from a reused buffer, and the node would reject the whole batch.
+  if (pos !== size) throw new TpslabError('TPSLAB_E_INTERNAL', `encodeBatch was given a size of ${size} bytes for a batch of ${pos}: a caller computed it wrongly (batchSize(txs) gives the right one)`);
   return out;
 }
 

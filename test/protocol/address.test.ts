@@ -228,6 +228,13 @@ describe('batch framing', () => {
     assert.ok(fresh.equals(encodeBatch(txBytes)));
   });
 
+  test('encodeBatch given a size larger than the batch refuses (it would send a reused buffer\'s stale bytes)', () => {
+    const into = Buffer.alloc(64 * 1024, 0xee);
+    const size = batchSize(txBytes);
+    assert.throws(() => encodeBatch(txBytes, into, size + 4), (e: Error & { code?: string }) => e.code === 'TPSLAB_E_INTERNAL' && /batchSize/.test(e.message));
+    assert.ok(encodeBatch(txBytes, into, size).equals(encodeBatch(txBytes)));
+  });
+
   test('property: arbitrary non-empty parts round-trip', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 20 }), (arr) => {
