@@ -19,23 +19,26 @@ const assign = (over: Partial<Assign> = {}): Assign => assignment({
   ...over,
 });
 
+/** A connector that builds `tx<index>` and answers submits with `submit`; nothing confirms. */
+const submitting = (submit: (items: readonly SubmitItem[]) => Promise<SubmitResult[]>): BeaconConnector => ({
+  position: 0,
+  prepare: async () => {},
+  build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
+  submit,
+  confirm: async () => {},
+  close: async () => {},
+});
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('regression: a retry resolved while it waits in the send queue is not sent again', async () => {
   const messages: BeaconMessage[] = [];
   let calls = 0;
   // A connector whose first answer is lost (the network took it anyway); any resend is known.
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      calls++;
-      return items.map(() => (calls === 1 ? { kind: 'retry', code: 'UNAVAILABLE', afterMs: 200 } : { kind: 'known' }));
-    },
-    confirm: async () => {},
-    close: async () => {},
-  };
+  const connector = submitting(async (items) => {
+    calls++;
+    return items.map(() => (calls === 1 ? { kind: 'retry', code: 'UNAVAILABLE', afterMs: 200 } : { kind: 'known' }));
+  });
   const b = new Beacon(assign(), (m) => void messages.push(m), connector, preciseClock);
   // Per-transaction transitions live in the beacon's tracker (src/harness/beacon-tracker.ts).
   const inner = b as unknown as { requests: number; queue: number[]; t: { onCommitted(i: number, h: number, at: number): void } };
@@ -79,18 +82,11 @@ test('regression: with every request slot busy, a queued batch waited for the ne
   const n = BATCHES * 10;
   const answers: (() => void)[] = [];
   let calls = 0;
-  const connector: BeaconConnector = {
-    position: 0,
-    prepare: async () => {},
-    build: (tx) => ({ id: `tx${tx.index}`, payload: tx.index }),
-    submit: async (items: readonly SubmitItem[]): Promise<SubmitResult[]> => {
-      calls++;
-      await new Promise<void>((r) => answers.push(r));
-      return items.map(() => ({ kind: 'accepted' }));
-    },
-    confirm: async () => {},
-    close: async () => {},
-  };
+  const connector = submitting(async (items) => {
+    calls++;
+    await new Promise<void>((r) => answers.push(r));
+    return items.map(() => ({ kind: 'accepted' }));
+  });
   const a = assign({ offsetsMs: new Float64Array(n), senders: new Uint32Array(n), targets: new Uint32Array(n).fill(1), batchMax: 10, maxInFlight: n });
   const b = new Beacon(a, () => {}, connector, clock);
   await b.prepare();
