@@ -303,7 +303,7 @@ export class NatsFleet implements Fleet {
     }
     const survivors = this.liveOwners();
     if (survivors.length === 0) {
-      this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
+      this.events.failure(noBeaconLeft(name));
       return;
     }
     j.dead = true;
@@ -355,7 +355,7 @@ export class NatsFleet implements Fleet {
     if (this.stopped) return this.unplaced(j, name);
     const survivors = this.liveOwners();
     if (survivors.length === 0 && parts.length > 0) {
-      this.events.failure(new TpslabError('TPSLAB_E_BEACON', `beacon ${name} is missing and no beacon is left to take over its work`));
+      this.events.failure(noBeaconLeft(name));
       return;
     }
     const first = this.reassignments;
@@ -372,4 +372,12 @@ export class NatsFleet implements Fleet {
     if (ready) this.maybeReady(j.beacon, ready);
     this.maybeDone(j.beacon);
   }
+}
+
+/** Every beacon is missing: the run cannot go on. */
+function noBeaconLeft(name: string): TpslabError {
+  return new TpslabError(
+    'TPSLAB_E_BEACON',
+    `beacon ${name} is missing and no beacon is left to take over its work; check the beacons' hosts and their connection to the NATS server, then run again (more beacons let the run survive losing one)`,
+  );
 }
