@@ -30,6 +30,8 @@ export class KeyDeriver {
   private readonly inFlight = new Set<string>();
   /** Keys derived by the workers. */
   derived = 0;
+  /** Tasks sent to the pool and not yet settled: close() waits for them (a result arriving after destroy() crashed the process). */
+  private readonly tasks = new Set<Promise<unknown>>();
 
   constructor(
     readonly jobs: number,
@@ -89,7 +91,13 @@ export class KeyDeriver {
     const task: DeriveTask = { network, scripts: packed, offsets, seeds: seedBytes };
     let out: DeriveResult;
     try {
-      out = (await this.pool.run(task, { transferList: [packed.buffer, offsets.buffer, seedBytes.buffer] })) as DeriveResult;
+      const running = this.pool.run(task, { transferList: [packed.buffer, offsets.buffer, seedBytes.buffer] }) as Promise<DeriveResult>;
+      this.tasks.add(running);
+      try {
+        out = await running;
+      } finally {
+        this.tasks.delete(running);
+      }
     } catch (err) {
       throw new TpslabError('TPSLAB_E_INTERNAL', `a key derivation worker failed: ${(err as Error).message}`, { cause: err });
     }
@@ -107,7 +115,9 @@ export class KeyDeriver {
     this.derived += scripts.length + wanted.length;
   }
 
-  close(): Promise<void> {
-    return this.pool.destroy();
+  /** Waits for tasks still with a worker (their results are dropped), then ends the workers. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.tasks]);
+    await this.pool.destroy();
   }
 }
